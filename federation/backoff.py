@@ -1,0 +1,25 @@
+"""Exponential backoff with a cap and jitter: the one copy used for every retry."""
+
+from __future__ import annotations
+
+import random
+
+
+def backoff_seconds(
+    failures: int,
+    *,
+    base: float = 15.0,
+    cap: float = 3600.0,
+    jitter: float = 0.2,
+    rng: random.Random | None = None,
+) -> float:
+    """Delay before the next attempt after ``failures`` consecutive failures (>= 1).
+
+    ``base * 2**(failures-1)``, capped, then spread by +/- ``jitter`` so that nodes that
+    failed together do not retry together.
+    """
+    if failures <= 0:
+        return 0.0
+    delay = min(cap, base * 2 ** min(failures - 1, 32))
+    spread = (rng or random).uniform(-jitter, jitter)
+    return min(cap, delay * (1 + spread))

@@ -1,0 +1,176 @@
+"""Signed entries: build, parse and verify one entry of an origin's log.
+
+An entry is ``{"header": {...}, "sig": "...", "payload": {...} | null}``. ``sig`` signs the
+RFC 8785 bytes of the header; the header commits to the payload through ``payload_hash``
+and ``payload_len``, and to the previous header through ``prev``. See docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from . import schema
+from .canonical import canonical_bytes, sha256_tag
+from .errors import (
+    BadSignature,
+    EntryTooLarge,
+    FutureTimestamp,
+    InvalidEntrySchema,
+    MalformedEntry,
+    PayloadMismatch,
+    SchemaError,
+)
+from .keys import NodeKey, verify_signature
+from .payloads import validate_payload
+from .timeutil import format_ts, parse_ts, utc_now
+
+PROTOCOL_VERSION = 1
+#: Default bound on a payload's canonical size. A description may hold 20,000 characters
+#: of up to 4 UTF-8 bytes each, hence well above 80 KB.
+MAX_PAYLOAD_BYTES = 128 * 1024
+#: Default tolerance for entries dated ahead of our clock.
+MAX_FUTURE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Entry:
+    header: dict[str, Any]
+    sig: str
+    payload: dict[str, Any] | None = field(default=None)
+
+    @property
+    def origin(self) -> str:
+        return str(self.header["origin"])
+
+    @property
+    def seq(self) -> int:
+        return int(self.header["seq"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.header["kind"])
+
+    @property
+    def oid(self) -> str:
+        return str(self.header["oid"])
+
+    @property
+    def op(self) -> str:
+        return str(self.header["op"])
+
+    @property
+    def prev(self) -> str | None:
+        prev = self.header["prev"]
+        return None if prev is None else str(prev)
+
+    @cached_property
+    def header_bytes(self) -> bytes:
+        return canonical_bytes(self.header)
+
+    @cached_property
+    def header_hash(self) -> str:
+        """``sha256:<hex>`` of the canonical header: the next entry's ``prev``."""
+        return sha256_tag(self.header_bytes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"header": self.header, "sig": self.sig, "payload": self.payload}
+
+    def without_payload(self) -> Entry:
+        """The same entry with its payload purged (after a tombstone)."""
+        return Entry(self.header, self.sig, None)
+
+
+def build_entry(
+    key: NodeKey,
+    *,
+    seq: int,
+    prev: str | None,
+    kind: str,
+    oid: str,
+    op: str,
+    payload: dict[str, Any] | None,
+    ts: datetime | None = None,
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+) -> Entry:
+    """Sign a new entry. The payload is validated first; ``SchemaError`` if it is invalid."""
+    if op == "put":
+        if payload is None:
+            raise SchemaError("a put needs a payload", "payload")
+        validate_payload(kind, payload)
+        payload_bytes = canonical_bytes(payload)
+        if len(payload_bytes) > max_payload_bytes:
+            raise SchemaError(
+                f"payload is {len(payload_bytes)} bytes, over the {max_payload_bytes} limit", ""
+            )
+        payload_hash: str | None = sha256_tag(payload_bytes)
+        payload_len = len(payload_bytes)
+    elif op == "delete":
+        payload, payload_hash, payload_len = None, None, 0
+    else:
+        raise SchemaError(f"unknown op {op!r}", "op")
+    header = {
+        "v": PROTOCOL_VERSION,
+        "origin": key.origin,
+        "seq": seq,
+        "prev": prev,
+        "ts": format_ts(ts or utc_now()),
+        "kind": kind,
+        "oid": oid,
+        "op": op,
+        "payload_hash": payload_hash,
+        "payload_len": payload_len,
+    }
+    schema.validate("urn:papi:header", header)
+    return Entry(header, key.sign(canonical_bytes(header)), payload)
+
+
+def parse_entry(
+    document: Any,
+    *,
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+    max_future: timedelta | None = MAX_FUTURE,
+    now: datetime | None = None,
+) -> Entry:
+    """Check everything an entry can prove alone and return it.
+
+    Checked, in this order: shape, envelope and header schema, size, signature, payload
+    hash and length, payload schema, timestamp. The chain (``prev``, contiguous ``seq``)
+    needs the origin's log and is checked by ``federation.chain``.
+
+    A ``put`` whose payload is ``null`` is valid: its payload was purged after a tombstone.
+    """
+    if not isinstance(document, dict) or set(document) != {"header", "sig", "payload"}:
+        raise MalformedEntry("an entry is an object with exactly header, sig and payload")
+    try:
+        schema.validate("urn:papi:entry", document)
+    except SchemaError as exc:
+        raise InvalidEntrySchema(exc.message, exc.field) from None
+    header: dict[str, Any] = document["header"]
+    payload: dict[str, Any] | None = document["payload"]
+    if header["payload_len"] > max_payload_bytes:
+        raise EntryTooLarge(
+            f"payload_len {header['payload_len']} is over the {max_payload_bytes} byte limit"
+        )
+    entry = Entry(header, document["sig"], payload)
+    if not verify_signature(entry.origin, entry.header_bytes, entry.sig):
+        raise BadSignature("the signature does not verify against the origin's key")
+    if payload is not None:
+        if entry.op == "delete":
+            raise PayloadMismatch("a delete entry carries no payload")
+        payload_bytes = canonical_bytes(payload)
+        if len(payload_bytes) != header["payload_len"]:
+            raise PayloadMismatch("payload length does not match payload_len")
+        if sha256_tag(payload_bytes) != header["payload_hash"]:
+            raise PayloadMismatch("payload does not match payload_hash")
+        try:
+            validate_payload(entry.kind, payload)
+        except SchemaError as exc:
+            raise InvalidEntrySchema(f"payload: {exc.message}", exc.field) from None
+    if max_future is not None:
+        moment = parse_ts(header["ts"])
+        if moment - (now or utc_now()) > max_future:
+            raise FutureTimestamp(f"ts {header['ts']} is too far in the future")
+    return entry

@@ -1,0 +1,98 @@
+"""The protocol's exceptions.
+
+Every rejection of an entry carries a stable ``code`` (sent to peers in push answers
+and shown to operators) and a human ``message``::
+
+    FederationError
+    ├── KeyFileError            key file missing, unreadable, corrupt or too permissive
+    ├── SchemaError             a document does not match its JSON Schema (``field`` names it)
+    ├── PeerError               a peer could not be reached or answered nonsense
+    │   └── AddressRefused      the peer's address is private and not allowed
+    └── EntryRejected           an entry that must not be stored
+        ├── MalformedEntry      not a JSON object of the entry shape       code "malformed"
+        ├── EntryTooLarge       over the size limit                        code "too_large"
+        ├── InvalidEntrySchema  header or payload fails its schema         code "schema"
+        ├── BadSignature        Ed25519 signature does not verify          code "bad_signature"
+        ├── PayloadMismatch     payload bytes do not match payload_hash    code "payload_mismatch"
+        ├── FutureTimestamp     ``ts`` too far ahead of our clock          code "future_timestamp"
+        ├── BrokenChain         ``prev`` does not match the previous header code "broken_chain"
+        ├── ForkDetected        same (origin, seq), different header       code "fork"
+        └── OriginFrozen        origin frozen after a proven fork          code "origin_frozen"
+"""
+
+from __future__ import annotations
+
+
+class FederationError(Exception):
+    """Base class of every error raised by ``federation``."""
+
+
+class KeyFileError(FederationError):
+    """The node's key file cannot be used; the message says what to do."""
+
+
+class SchemaError(FederationError):
+    """A document does not match its schema. ``field`` is the JSON path of the culprit."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class PeerError(FederationError):
+    """A peer could not be reached, timed out, or answered something we cannot use."""
+
+
+class AddressRefused(PeerError):
+    """The URL resolves to a private, loopback or link-local address that is not allowed."""
+
+
+class EntryRejected(FederationError):
+    """An entry that must not be stored. ``code`` is stable and machine-readable."""
+
+    code = "rejected"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MalformedEntry(EntryRejected):
+    code = "malformed"
+
+
+class EntryTooLarge(EntryRejected):
+    code = "too_large"
+
+
+class InvalidEntrySchema(EntryRejected):
+    code = "schema"
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class BadSignature(EntryRejected):
+    code = "bad_signature"
+
+
+class PayloadMismatch(EntryRejected):
+    code = "payload_mismatch"
+
+
+class FutureTimestamp(EntryRejected):
+    code = "future_timestamp"
+
+
+class BrokenChain(EntryRejected):
+    code = "broken_chain"
+
+
+class ForkDetected(EntryRejected):
+    code = "fork"
+
+
+class OriginFrozen(EntryRejected):
+    code = "origin_frozen"

@@ -1,0 +1,108 @@
+"""Node identity: an Ed25519 key pair, its origin id, and its private key file.
+
+The origin id is ``ed25519:`` + base64url (no padding) of the 32-byte raw public key.
+The private key file holds the raw 32-byte seed in PEM (PKCS#8) and must be mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from .encoding import b64url_decode, b64url_encode
+from .errors import KeyFileError
+
+ORIGIN_PREFIX = "ed25519:"
+
+
+def origin_id(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return ORIGIN_PREFIX + b64url_encode(raw)
+
+
+def public_key_from_origin(origin: str) -> Ed25519PublicKey:
+    """The public key named by an origin id; ``ValueError`` if it is not one."""
+    if not origin.startswith(ORIGIN_PREFIX):
+        raise ValueError(f"origin id must start with {ORIGIN_PREFIX!r}")
+    raw = b64url_decode(origin[len(ORIGIN_PREFIX) :])
+    if len(raw) != 32:
+        raise ValueError("an Ed25519 public key is 32 bytes")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+class NodeKey:
+    """A node's signing key. Never logged: ``repr`` shows the origin id only."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._private_key = private_key
+        self.origin = origin_id(private_key.public_key())
+
+    @classmethod
+    def generate(cls) -> NodeKey:
+        return cls(Ed25519PrivateKey.generate())
+
+    def sign(self, data: bytes) -> str:
+        """base64url (no padding) of the Ed25519 signature of ``data``."""
+        return b64url_encode(self._private_key.sign(data))
+
+    def __repr__(self) -> str:
+        return f"NodeKey(origin={self.origin!r})"
+
+    def save(self, path: Path) -> None:
+        """Write the key to a new file created with mode 0600. Never overwrites."""
+        pem = self._private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise KeyFileError(f"{path} already exists; a key is never overwritten") from None
+        except OSError as exc:
+            raise KeyFileError(f"cannot create key file {path}: {exc.strerror}") from None
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    @classmethod
+    def load(cls, path: Path) -> NodeKey:
+        """Load a key file, refusing one that others can read."""
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            raise KeyFileError(f"key file {path} not found; run 'papi init' first") from None
+        except OSError as exc:
+            raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyFileError(
+                f"key file {path} is readable by other users (mode {stat.S_IMODE(mode):o}); "
+                f"run 'chmod 600 {path}' and start again"
+            )
+        try:
+            private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (ValueError, TypeError) as exc:
+            raise KeyFileError(f"key file {path} is corrupt: {exc}") from None
+        if not isinstance(private_key, Ed25519PrivateKey):
+            raise KeyFileError(f"key file {path} does not hold an Ed25519 key")
+        return cls(private_key)
+
+
+def verify_signature(origin: str, data: bytes, sig: str) -> bool:
+    """True when ``sig`` is the origin's valid signature of ``data``."""
+    try:
+        public_key = public_key_from_origin(origin)
+        signature = b64url_decode(sig)
+        public_key.verify(signature, data)
+    except (ValueError, InvalidSignature):
+        return False
+    return True

@@ -1,0 +1,111 @@
+"""JSON Schema validation of the wire format against the files in ``schemas/``.
+
+Schemas are identified by ``$id`` (``urn:papi:header``, ``urn:papi:payload/event``...).
+They ship with the package (``federation/_schemas`` in a wheel) and are read from the
+repository's ``schemas/`` directory in a source checkout.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import re
+from collections.abc import Iterator
+
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from .errors import SchemaError
+
+
+def schemas_dir() -> Path:
+    """Where the schema files are: package data first, then the source checkout."""
+    packaged = Path(__file__).parent / "_schemas"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "schemas"
+
+
+@cache
+def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
+    schemas: dict[str, dict[str, Any]] = {}
+    for path in sorted(schemas_dir().rglob("*.schema.json")):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        schemas[document["$id"]] = document
+    registry: Registry = Registry().with_resources(
+        (schema_id, Resource.from_contents(document)) for schema_id, document in schemas.items()
+    )
+    return registry, schemas
+
+
+@cache
+def _compile(pattern: str) -> re.Pattern[str]:
+    # ECMA-262 ``$`` never matches before a final newline; Python's does. Anchor on \Z so
+    # that "abc\n" is refused here exactly as in other implementations.
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _pattern(
+    validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    if isinstance(instance, str) and not _compile(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
+@cache
+def validator(schema_id: str) -> Draft202012Validator:
+    registry, schemas = _registry()
+    try:
+        document = schemas[schema_id]
+    except KeyError:
+        raise LookupError(f"no schema with $id {schema_id!r} in {schemas_dir()}") from None
+    result: Draft202012Validator = _Validator(document, registry=registry)
+    return result
+
+
+def _field_of(error: ValidationError) -> str:
+    path = ".".join(str(part) for part in error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        extras = sorted(key for key in error.instance if key not in allowed)
+        if extras:
+            return f"{path}.{extras[0]}" if path else extras[0]
+    if error.validator == "required" and isinstance(error.validator_value, list):
+        missing = [key for key in error.validator_value if key not in (error.instance or {})]
+        if missing:
+            return f"{path}.{missing[0]}" if path else missing[0]
+    return path
+
+
+def _message_of(error: ValidationError, field: str) -> str:
+    if error.validator == "additionalProperties":
+        return f"unknown field '{field}'"
+    if error.validator == "required":
+        return f"missing required field '{field}'"
+    where = f"'{field}'" if field else "document"
+    return f"{where}: {error.message}"
+
+
+def validate(schema_id: str, document: Any) -> None:
+    """Raise ``SchemaError`` naming the first offending field (deterministic order)."""
+    errors = sorted(
+        validator(schema_id).iter_errors(document),
+        key=lambda e: (list(map(str, e.absolute_path)), str(e.validator)),
+    )
+    if errors:
+        # The most specific error is the deepest one under the first path.
+        error = errors[0]
+        best = error
+        if error.context:
+            best = min(error.context, key=lambda e: -len(list(e.absolute_path)))
+        field = _field_of(best)
+        raise SchemaError(_message_of(best, field), field)

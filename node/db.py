@@ -1,0 +1,76 @@
+"""Database lifecycle: one Tortoise context per node, activated per request and per job.
+
+Several nodes can then live in one process (the in-process federation tests). SQLite runs
+in WAL mode through Tortoise's single connection, which serialises writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.context import TortoiseContext, _current_context
+
+MODELS_MODULE = "node.models"
+
+# Full-text index over every current object (see node/services/search.py).
+# An external-content FTS5 table over ``objects``: the triggers keep it in the very
+# transaction that changes an object, whoever changes it (publish or ingest).
+SEARCH_DDL = """
+CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(
+    title, body, theme, place, commune,
+    content = 'objects', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS objects_search_insert AFTER INSERT ON objects BEGIN
+    INSERT INTO search_index(rowid, title, body, theme, place, commune)
+    VALUES (new.id, new.title, new.body, new.theme, new.place, new.commune);
+END;
+CREATE TRIGGER IF NOT EXISTS objects_search_delete AFTER DELETE ON objects BEGIN
+    INSERT INTO search_index(search_index, rowid, title, body, theme, place, commune)
+    VALUES ('delete', old.id, old.title, old.body, old.theme, old.place, old.commune);
+END;
+CREATE TRIGGER IF NOT EXISTS objects_search_update AFTER UPDATE ON objects BEGIN
+    INSERT INTO search_index(search_index, rowid, title, body, theme, place, commune)
+    VALUES ('delete', old.id, old.title, old.body, old.theme, old.place, old.commune);
+    INSERT INTO search_index(rowid, title, body, theme, place, commune)
+    VALUES (new.id, new.title, new.body, new.theme, new.place, new.commune);
+END;
+"""
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.context = TortoiseContext()
+        self.is_sqlite = url.startswith("sqlite")
+
+    async def open(self) -> None:
+        with self.activated():
+            await self.context.init(db_url=self.url, modules={"models": [MODELS_MODULE]})
+            await self.context.generate_schemas(safe=True)
+            if self.is_sqlite:
+                conn = self.connection()
+                await conn.execute_script(SEARCH_DDL)
+                await conn.execute_script("PRAGMA synchronous=NORMAL;")
+
+    async def close(self) -> None:
+        await self.context.close_connections()
+
+    def connection(self) -> BaseDBAsyncClient:
+        return self.context.db()
+
+    @contextmanager
+    def activated(self) -> Iterator[TortoiseContext]:
+        """Make this node's database the current one for the code inside."""
+        token = _current_context.set(self.context)
+        try:
+            yield self.context
+        finally:
+            _current_context.reset(token)
+
+
+async def fetch_all(conn: BaseDBAsyncClient, sql: str, *values: Any) -> list[dict[str, Any]]:
+    return await conn.execute_query_dict(sql, list(values))

@@ -1,0 +1,179 @@
+"""Database rows. Entries are stored as their canonical JSON text so that what a node
+serves is byte for byte what was signed; current objects are derived from entries."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Origin(Model):
+    """One origin whose log we hold (our own included), with its verified head."""
+
+    id = fields.CharField(pk=True, max_length=60)
+    head_seq = fields.BigIntField(default=0)
+    head_hash = fields.CharField(max_length=71, null=True)
+    frozen = fields.BooleanField(default=False)
+    frozen_reason = fields.TextField(null=True)
+    name = fields.CharField(max_length=200, null=True)
+    commune = fields.CharField(max_length=100, null=True)
+    first_seen = fields.DatetimeField(auto_now_add=True)
+    last_received = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "origins"
+
+
+class LogEntry(Model):
+    """One verified entry of some origin's log. ``payload`` is NULL once purged."""
+
+    id = fields.BigIntField(pk=True)
+    origin = fields.CharField(max_length=60)
+    seq = fields.BigIntField()
+    kind = fields.CharField(max_length=16)
+    oid = fields.CharField(max_length=64)
+    op = fields.CharField(max_length=8)
+    header = fields.TextField()
+    sig = fields.CharField(max_length=90)
+    hash = fields.CharField(max_length=71)
+    payload = fields.TextField(null=True)
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "entries"
+        unique_together = (("origin", "seq"),)
+        indexes = (("origin", "kind", "oid"),)
+
+
+class PendingEntry(Model):
+    """An entry that arrived ahead of a gap in its origin's log, kept aside until the gap
+    is filled (then applied) or it grows too old (then dropped)."""
+
+    id = fields.BigIntField(pk=True)
+    origin = fields.CharField(max_length=60)
+    seq = fields.BigIntField()
+    document = fields.TextField()
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "pending_entries"
+        unique_together = (("origin", "seq"),)
+
+
+class ForkEvidence(Model):
+    """Two validly signed, different headers for the same (origin, seq)."""
+
+    id = fields.IntField(pk=True)
+    origin = fields.CharField(max_length=60)
+    seq = fields.BigIntField()
+    header_a = fields.TextField()
+    sig_a = fields.CharField(max_length=90)
+    header_b = fields.TextField()
+    sig_b = fields.CharField(max_length=90)
+    detected_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "fork_evidence"
+
+
+class CurrentObject(Model):
+    """The live state of one object: the payload of its highest-seq entry."""
+
+    id = fields.BigIntField(pk=True)
+    origin = fields.CharField(max_length=60)
+    kind = fields.CharField(max_length=16)
+    oid = fields.CharField(max_length=64)
+    seq = fields.BigIntField()
+    payload = fields.TextField()
+    updated = fields.CharField(max_length=40)
+    # Denormalised text for the full-text index (kept in sync by triggers, see db.py).
+    title = fields.CharField(max_length=200)
+    body = fields.TextField(default="")
+    theme = fields.CharField(max_length=100, default="")
+    place = fields.CharField(max_length=200, default="")
+    commune = fields.CharField(max_length=100, default="")
+    #: Events and bookings: UTC ISO start/end, for date filters and ordering.
+    starts_at = fields.CharField(max_length=40, null=True)
+    ends_at = fields.CharField(max_length=40, null=True)
+
+    class Meta:
+        table = "objects"
+        unique_together = (("origin", "kind", "oid"),)
+
+
+class Peer(Model):
+    """A node we talk to, with its sync state. Backoff lives here, not in memory."""
+
+    id = fields.IntField(pk=True)
+    url = fields.CharField(max_length=300, unique=True)
+    origin = fields.CharField(max_length=60, null=True)
+    source = fields.CharField(max_length=16, default="manual")  # manual | discovered
+    state = fields.CharField(max_length=16, default="new")  # new | ok | failing | refused
+    last_attempt = fields.DatetimeField(null=True)
+    last_success = fields.DatetimeField(null=True)
+    consecutive_failures = fields.IntField(default=0)
+    next_attempt = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+    entries_received = fields.BigIntField(default=0)
+    created = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "peers"
+
+
+class Delivery(Model):
+    """An outbound push of some entries to one peer: a row with state and retries."""
+
+    id = fields.BigIntField(pk=True)
+    peer: fields.ForeignKeyRelation[Peer] = fields.ForeignKeyField(
+        "models.Peer", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    peer_id: int
+    entries = fields.TextField()  # JSON list of [origin, seq]
+    ttl = fields.IntField(default=0)
+    state = fields.CharField(max_length=16, default="pending")  # pending | done | failed
+    attempts = fields.IntField(default=0)
+    next_attempt = fields.DatetimeField()
+    last_error = fields.TextField(null=True)
+    created = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "deliveries"
+        indexes = (("state", "next_attempt"),)
+
+
+class ApiToken(Model):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    id = fields.IntField(pk=True)
+    label = fields.CharField(max_length=100, default="")
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created = fields.DatetimeField(auto_now_add=True)
+    last_used = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_tokens"
+
+
+class User(Model):
+    """An animator who may log in to /admin. Password hashed with argon2."""
+
+    id = fields.IntField(pk=True)
+    email = fields.CharField(max_length=254, unique=True)
+    password_hash = fields.CharField(max_length=200)
+    created = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "users"
+
+
+class LoginFailure(Model):
+    """One failed login, for rate limiting across restarts."""
+
+    id = fields.BigIntField(pk=True)
+    key = fields.CharField(max_length=300)
+    at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "login_failures"
+        indexes = (("key", "at"),)

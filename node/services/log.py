@@ -1,0 +1,71 @@
+"""Our own log: every local create, update or delete becomes exactly one signed entry,
+stored with its object and its outbound deliveries in one transaction."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from federation.chain import Head
+from federation.entry import Entry, build_entry
+
+from ..runtime import Node
+from .deliveries import enqueue_push
+from .store import store_entries
+
+
+def new_oid() -> str:
+    return secrets.token_urlsafe(12)
+
+
+async def head_of(conn: BaseDBAsyncClient, origin: str) -> Head:
+    rows = await conn.execute_query_dict(
+        "SELECT head_seq, head_hash FROM origins WHERE id = ?", [origin]
+    )
+    return Head(rows[0]["head_seq"], rows[0]["head_hash"]) if rows else Head()
+
+
+async def publish(
+    node: Node, kind: str, oid: str, op: str, payload: dict[str, Any] | None
+) -> Entry:
+    """Sign and store one entry of our log; ``SchemaError`` if the payload is invalid."""
+    async with node.write_lock, in_transaction() as conn:
+        head = await head_of(conn, node.origin)
+        entry = build_entry(
+            node.key,
+            seq=head.seq + 1,
+            prev=head.hash,
+            kind=kind,
+            oid=oid,
+            op=op,
+            payload=payload,
+            max_payload_bytes=node.settings.max_payload_bytes,
+        )
+        await store_entries(conn, [entry])
+        await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
+    node.wake_push()
+    return entry
+
+
+async def read_entries(origin: str, after: int, limit: int) -> list[dict[str, Any]]:
+    """Entries of ``origin`` with ``seq > after``, as served on the wire."""
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            "SELECT header, sig, payload FROM entries WHERE origin = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            [origin, after, limit],
+        )
+    return [entry_document(row) for row in rows]
+
+
+def entry_document(row: dict[str, Any]) -> dict[str, Any]:
+    payload = row["payload"]
+    return {
+        "header": json.loads(row["header"]),
+        "sig": row["sig"],
+        "payload": None if payload is None else json.loads(payload),
+    }

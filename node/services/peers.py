@@ -1,0 +1,103 @@
+"""Peers: the rows that hold who we talk to and how that went (backoff in the database)."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from federation.backoff import backoff_seconds
+from federation.entry import Entry
+from federation.netguard import normalise_url
+from federation.timeutil import utc_now
+
+from ..models import Peer
+
+#: Keep trying a peer this often at most, however long it has been failing.
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+async def add_peer(url: str, *, source: str = "manual", origin: str | None = None) -> Peer:
+    """Add a peer (idempotent). ``ValueError`` if the URL is not http(s)."""
+    url = normalise_url(url)
+    peer = await Peer.get_or_none(url=url)
+    if peer is None:
+        peer = await Peer.create(url=url, source=source, origin=origin)
+    elif source == "manual" and peer.source != "manual":
+        peer.source = "manual"
+        await peer.save(update_fields=["source"])
+    return peer
+
+
+async def learn_peers(node_url: str, own_origin: str, entries: list[Entry]) -> int:
+    """Add the endpoints advertised by accepted place entries as candidate peers."""
+    own = normalise_url(node_url) if node_url else None
+    added = 0
+    for entry in entries:
+        if entry.kind != "place" or entry.payload is None or entry.origin == own_origin:
+            continue
+        for url in entry.payload.get("endpoints") or []:
+            try:
+                url = normalise_url(url)
+            except ValueError:
+                continue
+            if url == own:
+                continue
+            peer, created = await Peer.get_or_create(
+                url=url, defaults={"source": "discovered", "origin": entry.origin}
+            )
+            added += int(created)
+    return added
+
+
+async def choose_push_targets(
+    conn: BaseDBAsyncClient, count: int, exclude_url: str | None = None
+) -> list[dict[str, Any]]:
+    rows = await conn.execute_query_dict(
+        "SELECT id, url FROM peers WHERE state != 'refused' AND consecutive_failures < 5"
+    )
+    rows = [row for row in rows if row["url"] != exclude_url]
+    return random.sample(rows, min(count, len(rows)))
+
+
+async def record_success(peer: Peer, received: int = 0) -> None:
+    now = utc_now()
+    peer.state = "ok"
+    peer.last_attempt = now
+    peer.last_success = now
+    peer.consecutive_failures = 0
+    peer.next_attempt = None
+    peer.last_error = None
+    peer.entries_received += received
+    await peer.save()
+
+
+async def record_failure(peer: Peer, error: str, *, refused: bool = False) -> None:
+    now = utc_now()
+    peer.consecutive_failures += 1
+    peer.state = "refused" if refused else "failing"
+    peer.last_attempt = now
+    peer.last_error = error[:500]
+    delay = backoff_seconds(peer.consecutive_failures, cap=BACKOFF_CAP_SECONDS)
+    peer.next_attempt = now + timedelta(seconds=delay)
+    await peer.save()
+
+
+def peer_json(peer: Peer) -> dict[str, Any]:
+    def ts(value: Any) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "url": peer.url,
+        "origin": peer.origin,
+        "source": peer.source,
+        "state": peer.state,
+        "last_attempt": ts(peer.last_attempt),
+        "last_success": ts(peer.last_success),
+        "consecutive_failures": peer.consecutive_failures,
+        "next_attempt": ts(peer.next_attempt),
+        "last_error": peer.last_error,
+        "entries_received": peer.entries_received,
+    }

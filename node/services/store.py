@@ -1,0 +1,149 @@
+"""Write verified, chained entries to the database: the one path shared by local
+publishing and ingest. Callers run it inside a transaction and have already checked the
+chain; this module only turns entries into rows (entries, objects, origin heads) and
+applies tombstones."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from federation.canonical import canonical_bytes
+from federation.entry import Entry
+from federation.timeutil import format_ts, parse_ts, utc_now
+
+#: Payload fields folded into the searchable body, by kind.
+_BODY_FIELDS = {
+    "skill": ("description", "level"),
+    "equipment": ("description", "category", "condition", "loan_conditions"),
+    "event": ("description", "location", "audience"),
+    "booking": ("description",),
+    "vouch": ("description",),
+    "place": ("presentation_resume", "presentation_detail", "adresse", "horaires"),
+}
+
+
+def _text(payload: dict[str, Any], names: Sequence[str]) -> str:
+    return "\n".join(str(payload[name]) for name in names if payload.get(name))
+
+
+def _utc(text: str | None) -> str | None:
+    return None if text is None else format_ts(parse_ts(text).astimezone(UTC))
+
+
+def object_columns(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The denormalised columns of ``objects`` derived from a payload."""
+    if kind == "place":
+        title, theme = str(payload.get("nom", "")), ""
+        services = payload.get("services") or []
+        body = _text(payload, _BODY_FIELDS["place"]) + "\n" + "\n".join(services)
+    else:
+        title = str(payload.get("title", ""))
+        theme = str(payload.get("theme") or payload.get("category") or "")
+        body = _text(payload, _BODY_FIELDS.get(kind, ("description",)))
+    return {
+        "title": title,
+        "body": body,
+        "theme": theme,
+        "starts_at": _utc(payload.get("start")),
+        "ends_at": _utc(payload.get("end")),
+    }
+
+
+async def store_entries(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> None:
+    """Insert already verified and chained ``entries`` (any origins, seq order within
+    each origin) and bring ``objects`` and ``origins`` up to date."""
+    if not entries:
+        return
+    now = utc_now()
+    await conn.execute_many(
+        "INSERT INTO entries (origin, seq, kind, oid, op, header, sig, hash, payload,"
+        " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [
+                e.origin,
+                e.seq,
+                e.kind,
+                e.oid,
+                e.op,
+                e.header_bytes.decode(),
+                e.sig,
+                e.header_hash,
+                None if e.payload is None else canonical_bytes(e.payload).decode(),
+                now,
+            ]
+            for e in entries
+        ],
+    )
+    # Only the last entry of each object in this batch matters for current state.
+    last: dict[tuple[str, str, str], Entry] = {}
+    for e in entries:
+        last[(e.origin, e.kind, e.oid)] = e
+    heads: dict[str, Entry] = {}
+    for e in entries:
+        heads[e.origin] = e
+
+    places: dict[str, tuple[str, str]] = {}
+    upserts: list[list[Any]] = []
+    removals: list[list[Any]] = []
+    purges: list[list[Any]] = []
+    for (origin, kind, oid), e in last.items():
+        if e.op == "delete":
+            removals.append([origin, kind, oid])
+            purges.append([origin, kind, oid, e.seq])
+        elif e.payload is None:
+            # A put whose payload was purged upstream: a later tombstone exists.
+            removals.append([origin, kind, oid])
+        else:
+            columns = object_columns(kind, e.payload)
+            if kind == "place":
+                places[origin] = (columns["title"], str(e.payload.get("commune", "")))
+            upserts.append(
+                [
+                    origin, kind, oid, e.seq, json.dumps(e.payload, ensure_ascii=False),
+                    e.header["ts"], columns["title"], columns["body"], columns["theme"],
+                    columns["starts_at"], columns["ends_at"], origin, origin,
+                ]
+            )  # fmt: skip
+    if purges:
+        await conn.execute_many(
+            "UPDATE entries SET payload = NULL"
+            " WHERE origin = ? AND kind = ? AND oid = ? AND seq < ?",
+            purges,
+        )
+    if removals:
+        await conn.execute_many(
+            "DELETE FROM objects WHERE origin = ? AND kind = ? AND oid = ?", removals
+        )
+    await conn.execute_many(
+        "INSERT INTO origins (id, head_seq, head_hash, frozen, first_seen, last_received)"
+        " VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+        " head_seq = excluded.head_seq, head_hash = excluded.head_hash,"
+        " last_received = excluded.last_received",
+        [[o, e.seq, e.header_hash, now, now] for o, e in heads.items()],
+    )
+    if places:
+        await conn.execute_many(
+            "UPDATE origins SET name = ?, commune = ? WHERE id = ?",
+            [[name, commune, origin] for origin, (name, commune) in places.items()],
+        )
+        await conn.execute_many(
+            "UPDATE objects SET place = ?, commune = ? WHERE origin = ?",
+            [[name, commune, origin] for origin, (name, commune) in places.items()],
+        )
+    if upserts:
+        await conn.execute_many(
+            "INSERT INTO objects (origin, kind, oid, seq, payload, updated, title, body, theme,"
+            " starts_at, ends_at, place, commune) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " COALESCE((SELECT name FROM origins WHERE id = ?), ''),"
+            " COALESCE((SELECT commune FROM origins WHERE id = ?), ''))"
+            " ON CONFLICT (origin, kind, oid) DO UPDATE SET seq = excluded.seq,"
+            " payload = excluded.payload, updated = excluded.updated, title = excluded.title,"
+            " body = excluded.body, theme = excluded.theme, starts_at = excluded.starts_at,"
+            " ends_at = excluded.ends_at",
+            upserts,
+        )

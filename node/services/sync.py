@@ -1,0 +1,195 @@
+"""Anti-entropy: both sides of ``POST /federation/v1/sync`` and one round with a peer.
+
+A round starts with the digest of our version vector. Equal digests: nothing to do, one
+small request each way. Otherwise we send the whole vector and receive, page by page,
+the entries we lack plus the peer's vector, from which we push back what it lacks. Our
+vector is recomputed from committed rows before each page, so an interrupted round
+resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tortoise.transactions import in_transaction
+
+from federation.errors import AddressRefused, PeerError
+from federation.netguard import check_public
+from federation.vector import Vector, missing_ranges, vector_digest
+
+from ..models import Peer
+from .log import entry_document
+from .peers import learn_peers, record_failure, record_success
+
+if TYPE_CHECKING:
+    from ..runtime import Node
+
+log = logging.getLogger(__name__)
+
+#: Most entries sent back in one push of a sync round.
+PUSH_BACK_PAGE = 200
+MAX_PAGES_PER_ROUND = 10_000
+
+
+async def current_vector() -> Vector:
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            "SELECT id, head_seq FROM origins WHERE head_seq > 0"
+        )
+    return {row["id"]: row["head_seq"] for row in rows}
+
+
+async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any]:
+    """The answer to a (schema-valid) sync request."""
+    mine = await current_vector()
+    digest = vector_digest(mine)
+    if "vector" not in request:
+        return {"digest": digest, "in_sync": request.get("digest") == digest}
+    theirs: dict[str, int] = request["vector"]
+    budget = min(page_bytes, int(request.get("max_bytes", page_bytes)))
+    entries: list[dict[str, Any]] = []
+    used = 0
+    more = False
+    async with in_transaction() as conn:
+        for origin, after in sorted(missing_ranges(mine, theirs).items()):
+            while True:
+                rows = await conn.execute_query_dict(
+                    "SELECT header, sig, payload, length(header) + length(coalesce(payload,''))"
+                    " + 100 AS size FROM entries WHERE origin = ? AND seq > ? ORDER BY seq"
+                    " LIMIT 200",
+                    [origin, after],
+                )
+                for row in rows:
+                    if used + row["size"] > budget and entries:
+                        more = True
+                        break
+                    used += row["size"]
+                    entries.append(entry_document(row))
+                    after += 1
+                if more or len(rows) < 200:
+                    break
+            if more:
+                break
+    return {
+        "digest": digest,
+        "in_sync": not entries and digest == vector_digest(theirs),
+        "vector": mine,
+        "entries": entries,
+        "more": more,
+    }
+
+
+@dataclass
+class RoundResult:
+    peer: str
+    in_sync_at_start: bool = False
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    pushed_back: int = 0
+    pages: int = 0
+    error: str | None = None
+
+
+Progress = Callable[[RoundResult], None]
+
+
+async def sync_with(node: Node, peer: Peer, progress: Progress | None = None) -> RoundResult:
+    """One anti-entropy round with ``peer``; its state row records the outcome."""
+    result = RoundResult(peer.url)
+    try:
+        if peer.source == "discovered" and not node.settings.allow_private_peers:
+            await check_public(peer.url)
+        async with node.peer_client() as client:
+            await _round(node, client, peer, result, progress)
+    except AddressRefused as exc:
+        result.error = str(exc)
+        await record_failure(peer, str(exc), refused=True)
+        return result
+    except PeerError as exc:
+        result.error = str(exc)
+        await record_failure(peer, str(exc))
+        log.info("sync with %s failed: %s", peer.url, exc)
+        return result
+    await record_success(peer, result.accepted)
+    return result
+
+
+async def _round(
+    node: Node, client: Any, peer: Peer, result: RoundResult, progress: Progress | None
+) -> None:
+    sender = None if node.settings.pull_only else (node.settings.url or None)
+    mine = await current_vector()
+    first = await client.sync(peer.url, {"digest": vector_digest(mine)})
+    if first["in_sync"]:
+        result.in_sync_at_start = True
+        return
+    theirs: dict[str, int] = {}
+    while result.pages < MAX_PAGES_PER_ROUND:
+        request: dict[str, Any] = {"vector": mine, "max_bytes": node.settings.sync_page_bytes}
+        if sender:
+            request["from"] = sender
+        answer = await client.sync(peer.url, request)
+        result.pages += 1
+        theirs = answer.get("vector") or {}
+        documents = answer.get("entries") or []
+        result.received += len(documents)
+        if documents:
+            report = await node.ingestor.ingest(documents)
+            result.accepted += len(report.accepted)
+            result.rejected += len(report.rejected)
+            await learn_peers(node.settings.url, node.origin, report.accepted)
+            for rejection in report.rejected:
+                log.warning("rejected from %s: %s", peer.url, rejection.to_json())
+        if progress:
+            progress(result)
+        new_mine = await current_vector()
+        if not answer.get("more") or new_mine == mine:
+            mine = new_mine
+            break
+        mine = new_mine
+    await _push_back(node, client, peer, mine, theirs, result, progress)
+
+
+async def _push_back(
+    node: Node,
+    client: Any,
+    peer: Peer,
+    mine: Vector,
+    theirs: Vector,
+    result: RoundResult,
+    progress: Progress | None,
+) -> None:
+    for origin, after in sorted(missing_ranges(mine, theirs).items()):
+        while True:
+            async with in_transaction() as conn:
+                rows = await conn.execute_query_dict(
+                    "SELECT seq, header, sig, payload FROM entries WHERE origin = ? AND seq > ?"
+                    " ORDER BY seq LIMIT ?",
+                    [origin, after, PUSH_BACK_PAGE],
+                )
+            if not rows:
+                break
+            await client.push(peer.url, [entry_document(row) for row in rows], ttl=0)
+            result.pushed_back += len(rows)
+            after = rows[-1]["seq"]
+            if progress:
+                progress(result)
+            if len(rows) < PUSH_BACK_PAGE:
+                break
+
+
+async def sync_all(node: Node, progress: Progress | None = None) -> list[RoundResult]:
+    """One round with every peer that is due (all of them when ``force``)."""
+    from federation.timeutil import utc_now
+
+    now = utc_now()
+    peers = [
+        peer
+        for peer in await Peer.all().order_by("id")
+        if peer.next_attempt is None or peer.next_attempt <= now
+    ]
+    return [await sync_with(node, peer, progress) for peer in peers]

@@ -1,0 +1,171 @@
+"""Settings are data: each ``Setting`` feeds the config file, the environment
+(``PAPI_<NAME>``), validation and the documentation (docs/configuration.md is checked
+against this list by a test)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "papi.toml"
+KEY_FILE = "node.key"
+DATABASE_FILE = "papi.sqlite3"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which file and what to fix."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("name", "", "Name of the place, used when the place profile is first created."),
+    Setting("commune", "", "Commune of the place, used when the place profile is first created."),
+    Setting("url", "", "Public base URL of this node, advertised to peers (empty: none)."),
+    Setting("host", "127.0.0.1", "Interface 'papi serve' listens on."),
+    Setting("port", 8000, "TCP port 'papi serve' listens on."),
+    Setting("database_url", "", "Tortoise database URL; empty means SQLite in the data dir."),
+    Setting("max_body_bytes", 256 * 1024, "Largest request body accepted (bytes)."),
+    Setting("max_payload_bytes", 128 * 1024, "Largest entry payload accepted (canonical bytes)."),
+    Setting("max_future_seconds", 86400, "Reject entries dated further ahead than this."),
+    Setting("sync_interval_seconds", 60, "Seconds between anti-entropy rounds (with jitter)."),
+    Setting("push_fanout", 3, "How many peers a new entry is pushed (or forwarded) to."),
+    Setting("gossip_ttl", 6, "Hops a pushed entry may still be forwarded."),
+    Setting("pull_only", False, "Never expect inbound requests (node behind NAT)."),
+    Setting("allow_private_peers", False, "Contact discovered peers on private addresses."),
+    Setting("sync_page_bytes", 1024 * 1024, "Upper bound of one sync answer (bytes)."),
+    Setting("peer_timeout_seconds", 20.0, "Timeout of one request to a peer."),
+    Setting("scheduler", True, "Run the background sync and delivery jobs."),
+    Setting("log_level", "info", "Log level: debug, info, warning, error."),
+)
+
+_DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    name: str = _DEFAULTS["name"]
+    commune: str = _DEFAULTS["commune"]
+    url: str = _DEFAULTS["url"]
+    host: str = _DEFAULTS["host"]
+    port: int = _DEFAULTS["port"]
+    database_url: str = _DEFAULTS["database_url"]
+    max_body_bytes: int = _DEFAULTS["max_body_bytes"]
+    max_payload_bytes: int = _DEFAULTS["max_payload_bytes"]
+    max_future_seconds: int = _DEFAULTS["max_future_seconds"]
+    sync_interval_seconds: int = _DEFAULTS["sync_interval_seconds"]
+    push_fanout: int = _DEFAULTS["push_fanout"]
+    gossip_ttl: int = _DEFAULTS["gossip_ttl"]
+    pull_only: bool = _DEFAULTS["pull_only"]
+    allow_private_peers: bool = _DEFAULTS["allow_private_peers"]
+    sync_page_bytes: int = _DEFAULTS["sync_page_bytes"]
+    peer_timeout_seconds: float = _DEFAULTS["peer_timeout_seconds"]
+    scheduler: bool = _DEFAULTS["scheduler"]
+    log_level: str = _DEFAULTS["log_level"]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / CONFIG_FILE
+
+    @property
+    def key_path(self) -> Path:
+        return self.data_dir / KEY_FILE
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite://{self.data_dir / DATABASE_FILE}"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    default = _DEFAULTS[name]
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"not a boolean: {value!r}")
+        if isinstance(default, int):
+            if isinstance(value, bool):
+                raise ValueError("not an integer")
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if not isinstance(value, str):
+            raise ValueError("not a string")
+        return value
+    except ValueError as exc:
+        raise ConfigError(f"{source}: setting {name!r}: {exc}") from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix or remove it") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    return document
+
+
+def load_settings(
+    data_dir: Path,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Defaults < config file < environment (``PAPI_*``) < explicit overrides."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_path = data_dir / CONFIG_FILE
+    for name, value in read_config_file(config_path).items():
+        if name not in _DEFAULTS:
+            raise ConfigError(f"{config_path}: unknown setting {name!r}")
+        values[name] = _coerce(name, value, str(config_path))
+    for name in _DEFAULTS:
+        env_name = f"PAPI_{name.upper()}"
+        if env_name in environ:
+            values[name] = _coerce(name, environ[env_name], f"environment {env_name}")
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value, "command line")
+    return Settings(data_dir=data_dir, **values)
+
+
+def render_config(values: Mapping[str, Any]) -> str:
+    """A commented TOML config file holding ``values``."""
+    lines = ["# papi-node configuration. Every setting: docs/configuration.md", ""]
+    for setting in SETTINGS:
+        if setting.name in values:
+            lines.append(f"# {setting.help}")
+            lines.append(f"{setting.name} = {_toml_value(values[setting.name])}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
