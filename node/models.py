@@ -10,7 +10,7 @@ from tortoise.models import Model
 class Origin(Model):
     """One origin whose log we hold (our own included), with its verified head."""
 
-    id = fields.CharField(pk=True, max_length=60)
+    id = fields.CharField(primary_key=True, max_length=60)
     head_seq = fields.BigIntField(default=0)
     head_hash = fields.CharField(max_length=71, null=True)
     frozen = fields.BooleanField(default=False)
@@ -27,7 +27,7 @@ class Origin(Model):
 class LogEntry(Model):
     """One verified entry of some origin's log. ``payload`` is NULL once purged."""
 
-    id = fields.BigIntField(pk=True)
+    id = fields.BigIntField(primary_key=True)
     origin = fields.CharField(max_length=60)
     seq = fields.BigIntField()
     kind = fields.CharField(max_length=16)
@@ -49,7 +49,7 @@ class PendingEntry(Model):
     """An entry that arrived ahead of a gap in its origin's log, kept aside until the gap
     is filled (then applied) or it grows too old (then dropped)."""
 
-    id = fields.BigIntField(pk=True)
+    id = fields.BigIntField(primary_key=True)
     origin = fields.CharField(max_length=60)
     seq = fields.BigIntField()
     document = fields.TextField()
@@ -63,7 +63,7 @@ class PendingEntry(Model):
 class ForkEvidence(Model):
     """Two validly signed, different headers for the same (origin, seq)."""
 
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     origin = fields.CharField(max_length=60)
     seq = fields.BigIntField()
     header_a = fields.TextField()
@@ -79,7 +79,7 @@ class ForkEvidence(Model):
 class CurrentObject(Model):
     """The live state of one object: the payload of its highest-seq entry."""
 
-    id = fields.BigIntField(pk=True)
+    id = fields.BigIntField(primary_key=True)
     origin = fields.CharField(max_length=60)
     kind = fields.CharField(max_length=16)
     oid = fields.CharField(max_length=64)
@@ -104,7 +104,7 @@ class CurrentObject(Model):
 class Peer(Model):
     """A node we talk to, with its sync state. Backoff lives here, not in memory."""
 
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     url = fields.CharField(max_length=300, unique=True)
     origin = fields.CharField(max_length=60, null=True)
     source = fields.CharField(max_length=16, default="manual")  # manual | discovered
@@ -124,7 +124,7 @@ class Peer(Model):
 class Delivery(Model):
     """An outbound push of some entries to one peer: a row with state and retries."""
 
-    id = fields.BigIntField(pk=True)
+    id = fields.BigIntField(primary_key=True)
     peer: fields.ForeignKeyRelation[Peer] = fields.ForeignKeyField(
         "models.Peer", related_name="deliveries", on_delete=fields.CASCADE
     )
@@ -145,7 +145,7 @@ class Delivery(Model):
 class ApiToken(Model):
     """A bearer token for the JSON API; only its SHA-256 is stored."""
 
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     label = fields.CharField(max_length=100, default="")
     token_hash = fields.CharField(max_length=64, unique=True)
     created = fields.DatetimeField(auto_now_add=True)
@@ -158,7 +158,7 @@ class ApiToken(Model):
 class User(Model):
     """An animator who may log in to /admin. Password hashed with argon2."""
 
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     email = fields.CharField(max_length=254, unique=True)
     password_hash = fields.CharField(max_length=200)
     created = fields.DatetimeField(auto_now_add=True)
@@ -170,7 +170,7 @@ class User(Model):
 class LoginFailure(Model):
     """One failed login, for rate limiting across restarts."""
 
-    id = fields.BigIntField(pk=True)
+    id = fields.BigIntField(primary_key=True)
     key = fields.CharField(max_length=300)
     at = fields.DatetimeField(auto_now_add=True)
 

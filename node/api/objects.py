@@ -1,0 +1,129 @@
+"""``/api/v1/place`` and CRUD on ``/api/v1/{skills,equipment,events}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from federation.errors import SchemaError
+
+from ..runtime import Node
+from ..services.log import new_oid, publish
+from ..services.objects import COLLECTIONS, SERVER_FIELDS, get_object, list_objects, object_json
+from .auth import require_token
+from .errors import ApiError, read_json
+
+
+def _node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+def _kind(request: Request) -> str:
+    collection = request.path_params["collection"]
+    if collection not in COLLECTIONS:
+        raise ApiError(404, "not_found", f"no collection {collection!r}")
+    return COLLECTIONS[collection]
+
+
+async def _payload(request: Request, node: Node, oid: str | None) -> dict[str, Any]:
+    document = await read_json(request, node.settings.max_body_bytes)
+    if not isinstance(document, dict):
+        raise ApiError(422, "invalid", "the body must be a JSON object", field="")
+    if oid is not None and "id" in document and document["id"] != oid:
+        raise ApiError(422, "invalid", "'id' does not match the URL", field="id")
+    return {key: value for key, value in document.items() if key not in SERVER_FIELDS}
+
+
+async def _publish(node: Node, kind: str, oid: str, op: str, payload: Any) -> None:
+    try:
+        await publish(node, kind, oid, op, payload)
+    except SchemaError as exc:
+        raise ApiError(422, "invalid", exc.message, field=exc.field) from None
+
+
+async def _found(node: Node, kind: str, oid: str) -> Any:
+    row = await get_object(node.origin, kind, oid)
+    if row is None:
+        raise ApiError(404, "not_found", f"no {kind} with id {oid!r} on this node")
+    return row
+
+
+async def get_place(request: Request) -> Response:
+    node = _node(request)
+    return JSONResponse(object_json(await _found(node, "place", "place")))
+
+
+async def put_place(request: Request) -> Response:
+    node = _node(request)
+    await require_token(request)
+    payload = await _payload(request, node, None)
+    if "endpoints" not in payload and node.settings.url and not node.settings.pull_only:
+        payload["endpoints"] = [node.settings.url]
+    await _publish(node, "place", "place", "put", payload)
+    return JSONResponse(object_json(await _found(node, "place", "place")))
+
+
+async def list_collection(request: Request) -> Response:
+    node = _node(request)
+    try:
+        limit = int(request.query_params.get("limit", "100"))
+        offset = int(request.query_params.get("offset", "0"))
+    except ValueError:
+        raise ApiError(400, "bad_request", "limit and offset must be integers") from None
+    if not 1 <= limit <= 500 or offset < 0:
+        raise ApiError(400, "bad_request", "limit must be 1-500 and offset >= 0")
+    rows = await list_objects(node.origin, _kind(request), limit, offset)
+    return JSONResponse({"items": [object_json(row) for row in rows]})
+
+
+async def create_object(request: Request) -> Response:
+    node = _node(request)
+    await require_token(request)
+    payload = await _payload(request, node, None)
+    kind, oid = _kind(request), new_oid()
+    await _publish(node, kind, oid, "put", payload)
+    return JSONResponse(object_json(await _found(node, kind, oid)), status_code=201)
+
+
+async def get_one(request: Request) -> Response:
+    node = _node(request)
+    row = await _found(node, _kind(request), request.path_params["oid"])
+    return JSONResponse(object_json(row))
+
+
+async def update_object(request: Request) -> Response:
+    node = _node(request)
+    await require_token(request)
+    kind, oid = _kind(request), request.path_params["oid"]
+    await _found(node, kind, oid)
+    payload = await _payload(request, node, oid)
+    await _publish(node, kind, oid, "put", payload)
+    return JSONResponse(object_json(await _found(node, kind, oid)))
+
+
+async def delete_object(request: Request) -> Response:
+    node = _node(request)
+    await require_token(request)
+    kind, oid = _kind(request), request.path_params["oid"]
+    await _found(node, kind, oid)
+    await _publish(node, kind, oid, "delete", None)
+    return Response(status_code=204)
+
+
+_COLLECTION = "/api/v1/{collection:str}"
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/v1/place", get_place, methods=["GET"]),
+        Route("/api/v1/place", put_place, methods=["PUT"]),
+        Route(_COLLECTION, list_collection, methods=["GET"]),
+        Route(_COLLECTION, create_object, methods=["POST"]),
+        Route(_COLLECTION + "/{oid:str}", get_one, methods=["GET"]),
+        Route(_COLLECTION + "/{oid:str}", update_object, methods=["PUT"]),
+        Route(_COLLECTION + "/{oid:str}", delete_object, methods=["DELETE"]),
+    ]

@@ -1,0 +1,77 @@
+"""The application factory: explicit routes, middleware and one lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from federation.keys import NodeKey
+
+from .api import federation_routes, network, objects
+from .api.errors import ApiError, api_error_handler, http_error_handler
+from .datadir import load_key
+from .runtime import Node
+from .services.bootstrap import ensure_place
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseContextMiddleware:
+    """Run each request with this node's database as the current Tortoise context."""
+
+    def __init__(self, app: ASGIApp, node: Node) -> None:
+        self.app = app
+        self.node = node
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with self.node.db.activated():
+            await self.app(scope, receive, send)
+
+
+def build_routes() -> list[BaseRoute]:
+    # Fixed API paths first: ``/api/v1/{collection}`` would otherwise swallow them.
+    return [*network.routes(), *federation_routes.routes(), *objects.routes()]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    key: NodeKey | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    node = Node(settings, key or load_key(settings.data_dir), transport=transport)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from .jobs import Workers
+
+        await node.db.open()
+        workers = Workers(node)
+        with node.db.activated():
+            await ensure_place(node)
+            if settings.scheduler:
+                await workers.start()
+        try:
+            yield
+        finally:
+            if settings.scheduler:
+                await workers.stop()
+            await node.db.close()
+
+    app = Starlette(
+        routes=build_routes(),
+        middleware=[Middleware(DatabaseContextMiddleware, node=node)],
+        exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
+        lifespan=lifespan,
+    )
+    app.state.node = node
+    return app

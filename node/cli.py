@@ -1,0 +1,311 @@
+"""The ``papi`` command line. Errors are one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import os
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .datadir import DataDirError, init_data_dir, load_key
+from .settings import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("PAPI_DATA_DIR") or "./papi-data")
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return load_settings(Path(args.data_dir), overrides)
+
+
+def _initialise(args: argparse.Namespace, **values: Any) -> tuple[Settings, bool]:
+    data_dir = Path(args.data_dir)
+    _, created = init_data_dir(data_dir, values)
+    return load_settings(data_dir), created
+
+
+def run_with_node(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the node's database, run ``work(node)`` inside its context, close it."""
+    from .runtime import Node
+    from .services.bootstrap import ensure_place
+
+    async def main() -> T:
+        node = Node(settings, load_key(settings.data_dir))
+        await node.db.open()
+        try:
+            with node.db.activated():
+                await ensure_place(node)
+                return await work(node)
+        finally:
+            await node.db.close()
+
+    return asyncio.run(main())
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    values = {"name": args.name, "commune": args.commune, "url": args.url}
+    settings, created = _initialise(args, **values)
+    node_id = run_with_node(settings, _origin)
+    state = "created" if created else "already initialised (key kept)"
+    print(f"Data directory {settings.data_dir}: {state}")
+    print(f"Node id: {node_id}")
+    print(f"Next: papi serve --data-dir {settings.data_dir}")
+
+
+async def _origin(node: Any) -> str:
+    return str(node.origin)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    settings, _ = _initialise(args)
+    settings = load_settings(settings.data_dir, {"host": args.host, "port": args.port})
+    _check_port_free(settings.host, settings.port)
+    app = create_app(settings)
+    print(f"papi-node {app.state.node.origin}")
+    print(f"Serving on http://{settings.host}:{settings.port}/ (Ctrl-C to stop)", flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        server_header=False,
+    )
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CliError(
+                    f"port {port} on {host} is already in use; stop the other program "
+                    f"or choose another port with --port"
+                ) from None
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def cmd_token_create(args: argparse.Namespace) -> None:
+    from .api.auth import create_token
+
+    settings, _ = _initialise(args)
+
+    async def work(node: Any) -> str:
+        return await create_token(args.label)
+
+    token = run_with_node(settings, work)
+    print(f"New API token (label {args.label!r}); it is shown only once:", file=sys.stderr)
+    print(token)
+
+
+def cmd_peer_add(args: argparse.Namespace) -> None:
+    from federation.errors import PeerError
+
+    from .services.peers import add_peer
+
+    settings = _settings(args)
+
+    async def work(node: Any) -> str:
+        try:
+            peer = await add_peer(args.url)
+        except ValueError as exc:
+            raise CliError(f"{exc}; give the peer's base URL, e.g. http://10.0.0.5:8000") from None
+        async with node.peer_client() as client:
+            try:
+                info = await client.node_info(peer.url)
+            except PeerError as exc:
+                return f"Added {peer.url}, but it does not answer now ({exc}); will retry."
+        if info["id"] == node.origin:
+            await peer.delete()
+            raise CliError(f"{peer.url} is this node itself")
+        peer.origin = info["id"]
+        await peer.save(update_fields=["origin"])
+        return f"Added {peer.url}: {info.get('name') or '?'} ({info['id']})"
+
+    print(run_with_node(settings, work))
+
+
+def cmd_peer_list(args: argparse.Namespace) -> None:
+    from .models import Peer
+
+    settings = _settings(args)
+
+    async def work(node: Any) -> list[Any]:
+        return list(await Peer.all().order_by("url"))
+
+    peers = run_with_node(settings, work)
+    if not peers:
+        print("No peers yet. Join the network with: papi peer add URL")
+        return
+    print(f"{'URL':40} {'STATE':9} {'FAILS':>5} {'LAST SUCCESS':20} {'NEXT ATTEMPT':20} ERROR")
+    for peer in peers:
+        last = peer.last_success.strftime("%Y-%m-%d %H:%M:%S") if peer.last_success else "-"
+        nxt = peer.next_attempt.strftime("%Y-%m-%d %H:%M:%S") if peer.next_attempt else "-"
+        print(
+            f"{peer.url:40} {peer.state:9} {peer.consecutive_failures:>5} {last:20} {nxt:20} "
+            f"{(peer.last_error or '')[:60]}"
+        )
+
+
+def cmd_sync(args: argparse.Namespace) -> None:
+    from .models import Peer
+    from .services.sync import RoundResult, sync_with
+
+    settings = _settings(args)
+
+    def progress(result: RoundResult) -> None:
+        print(
+            f"\r  {result.peer}: page {result.pages}, {result.accepted} entries accepted,"
+            f" {result.pushed_back} sent back",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    async def work(node: Any) -> int:
+        peers = await Peer.all().order_by("url")
+        if not peers:
+            raise CliError("no peers; add one with: papi peer add URL")
+        failures = 0
+        for index, peer in enumerate(peers, 1):
+            print(f"[{index}/{len(peers)}] {peer.url}", file=sys.stderr)
+            result = await sync_with(node, peer, progress)
+            if result.error:
+                failures += 1
+                print(f"\r  failed: {result.error}", file=sys.stderr)
+            elif result.in_sync_at_start:
+                print("  already in sync", file=sys.stderr)
+            else:
+                print(
+                    f"\r  done: {result.accepted} accepted, {result.rejected} rejected,"
+                    f" {result.pushed_back} sent back",
+                    file=sys.stderr,
+                )
+        return failures
+
+    failures = run_with_node(settings, work)
+    if failures:
+        raise CliError(f"{failures} peer(s) could not be synced; see 'papi peer list'")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from .demo import run_demo
+
+    run_demo(Path(args.data_dir), base_port=args.port)
+
+
+def cmd_user_add(args: argparse.Namespace) -> None:
+    import getpass
+
+    from .web.accounts import add_user
+
+    settings, _ = _initialise(args)
+    password = os.environ.get("PAPI_PASSWORD") if not sys.stdin.isatty() else None
+    if password is None:
+        password = getpass.getpass("Mot de passe : ")
+        if getpass.getpass("Confirmer : ") != password:
+            raise CliError("the two passwords differ; nothing was changed")
+
+    async def work(node: Any) -> None:
+        try:
+            await add_user(args.email, password or "")
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+
+    run_with_node(settings, work)
+    print(f"User {args.email} can now log in at /admin")
+
+
+# -- parser ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        default=str(default_data_dir()),
+        help="data directory (default: $PAPI_DATA_DIR or ./papi-data)",
+    )
+    parser = argparse.ArgumentParser(prog="papi", description="Nœud du réseau PAPI.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", parents=[common], help="create the data directory and key")
+    p.add_argument("--name", help="name of the place")
+    p.add_argument("--commune", help="commune of the place")
+    p.add_argument("--url", help="public base URL of this node")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("serve", parents=[common], help="run the node")
+    p.add_argument("--host", default=None, help="interface (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    p.set_defaults(func=cmd_serve)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True, metavar="ACTION"
+    )
+    p = token.add_parser("create", parents=[common], help="print a new API bearer token")
+    p.add_argument("--label", default="", help="what the token is for")
+    p.set_defaults(func=cmd_token_create)
+
+    peer = sub.add_parser("peer", help="peers").add_subparsers(
+        dest="peer_command", required=True, metavar="ACTION"
+    )
+    p = peer.add_parser("add", parents=[common], help="add a peer by its base URL")
+    p.add_argument("url")
+    p.set_defaults(func=cmd_peer_add)
+    p = peer.add_parser("list", parents=[common], help="show peers and their state")
+    p.set_defaults(func=cmd_peer_list)
+
+    p = sub.add_parser("sync", parents=[common], help="run one sync round with every peer now")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("demo", parents=[common], help="start 5 local demo nodes")
+    p.add_argument("--port", type=int, default=8101, help="first port (default 8101)")
+    p.set_defaults(func=cmd_demo)
+
+    user = sub.add_parser("user", help="animators' accounts").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    p = user.add_parser("add", parents=[common], help="add an account (password prompted)")
+    p.add_argument("email")
+    p.set_defaults(func=cmd_user_add)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (CliError, ConfigError, DataDirError) as exc:
+        print(f"papi: error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except PermissionError as exc:
+        print(f"papi: error: permission denied: {exc.filename}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Creating and opening a data directory: config file, key, database, place profile."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from federation.errors import KeyFileError
+from federation.keys import NodeKey
+
+from .settings import CONFIG_FILE, KEY_FILE, ConfigError, render_config
+
+
+class DataDirError(Exception):
+    """The data directory cannot be used; the message says what to do."""
+
+
+def init_data_dir(data_dir: Path, values: dict[str, Any]) -> tuple[NodeKey, bool]:
+    """Create the directory, config and key if missing. Never overwrites a key.
+
+    Returns the key and whether it was created now.
+    """
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataDirError(f"cannot create data directory {data_dir}: {exc.strerror}") from None
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise DataDirError(
+            f"data directory {data_dir} is not writable; choose another with --data-dir"
+        )
+    config = data_dir / CONFIG_FILE
+    if not config.exists():
+        try:
+            config.write_text(render_config({k: v for k, v in values.items() if v}))
+        except OSError as exc:
+            raise DataDirError(f"cannot write {config}: {exc.strerror}") from None
+    key_path = data_dir / KEY_FILE
+    if key_path.exists():
+        try:
+            return NodeKey.load(key_path), False
+        except KeyFileError as exc:
+            raise DataDirError(str(exc)) from None
+    key = NodeKey.generate()
+    try:
+        key.save(key_path)
+    except KeyFileError as exc:
+        raise DataDirError(str(exc)) from None
+    return key, True
+
+
+def load_key(data_dir: Path) -> NodeKey:
+    try:
+        return NodeKey.load(data_dir / KEY_FILE)
+    except KeyFileError as exc:
+        raise DataDirError(str(exc)) from None
+
+
+__all__ = ["ConfigError", "DataDirError", "init_data_dir", "load_key"]

@@ -1,0 +1,79 @@
+"""Background work. apscheduler only wakes the workers; the work itself is rows in the
+database (deliveries, peers' next attempts), so a restart loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from .runtime import Node
+from .services.deliveries import purge_finished, run_due_deliveries
+from .services.ingest import drop_stale_pending
+from .services.sync import sync_all
+
+log = logging.getLogger(__name__)
+
+
+class Workers:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.scheduler = AsyncIOScheduler()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sync_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        interval = self.node.settings.sync_interval_seconds
+        self.scheduler.add_job(
+            self.sync_round, "interval", seconds=interval, jitter=max(1, interval // 5),
+            id="sync", max_instances=1, coalesce=True,
+        )  # fmt: skip
+        self.scheduler.add_job(
+            self.node.wake_push, "interval", seconds=10, id="deliveries", coalesce=True
+        )
+        self.scheduler.add_job(self.housekeeping, "interval", hours=6, id="housekeeping")
+        self.scheduler.start()
+        self._tasks.append(asyncio.create_task(self._delivery_worker()))
+        # First round soon after start, spread so that a restarted network does not stampede.
+        self._tasks.append(asyncio.create_task(self._first_sync(random.uniform(0.2, 2.0))))
+
+    async def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _first_sync(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.sync_round()
+
+    async def sync_round(self) -> None:
+        if self._sync_lock.locked():
+            return
+        async with self._sync_lock:
+            with self.node.db.activated():
+                try:
+                    await sync_all(self.node)
+                except Exception:
+                    log.exception("sync round failed")
+
+    async def _delivery_worker(self) -> None:
+        wakeup = self.node.push_wakeup
+        while True:
+            await wakeup.wait()
+            wakeup.clear()
+            with self.node.db.activated():
+                try:
+                    await run_due_deliveries(self.node)
+                except Exception:
+                    log.exception("delivery run failed")
+
+    async def housekeeping(self) -> None:
+        with self.node.db.activated():
+            await drop_stale_pending()
+            await purge_finished()
