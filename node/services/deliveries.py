@@ -39,7 +39,13 @@ async def enqueue_push(
     """Queue ``entries`` for ``push_fanout`` random peers, in the caller's transaction."""
     if not entries:
         return 0
-    targets = await choose_push_targets(conn, node.settings.push_fanout, exclude_url)
+    origins = {e.origin for e in entries}
+    targets = await choose_push_targets(
+        conn,
+        node.settings.push_fanout,
+        exclude_url,
+        exclude_origin=origins.pop() if len(origins) == 1 else None,
+    )
     refs = json.dumps([[e.origin, e.seq] for e in entries])
     now = utc_now()
     await conn.execute_many(
@@ -62,6 +68,25 @@ async def _load_documents(refs: list[list[Any]]) -> list[dict[str, Any]]:
             )
             documents.extend(entry_document(row) for row in rows)
     return documents
+
+
+#: Most entries sent to fill one peer's gap during a delivery; pull repairs larger gaps.
+MAX_GAP_FILL = 1000
+
+
+async def _fill_gap(
+    client: Any, url: str, origin: str, held: int, ttl: int, sender: str | None
+) -> None:
+    from .log import read_entries
+
+    sent = 0
+    while sent < MAX_GAP_FILL:
+        documents = await read_entries(origin, held, 200)
+        if not documents:
+            return
+        await client.push(url, documents, ttl=ttl, sender=sender)
+        sent += len(documents)
+        held = documents[-1]["header"]["seq"]
 
 
 async def run_due_deliveries(node: Node) -> int:
@@ -87,11 +112,14 @@ async def _deliver(node: Node, client: Any, delivery: Delivery) -> int:
         return 0
     documents = await _load_documents(json.loads(delivery.entries))
     delivery.attempts += 1
+    sender = None if node.settings.pull_only else (node.settings.url or None)
     try:
         if documents:
-            await client.push(
-                peer.url, documents, ttl=delivery.ttl, sender=node.settings.url or None
-            )
+            answer = await client.push(peer.url, documents, ttl=delivery.ttl, sender=sender)
+            # The peer lacks earlier entries of some origins: send them now, so that
+            # what we pushed does not wait for the next anti-entropy round.
+            for origin, held in sorted((answer.get("need") or {}).items()):
+                await _fill_gap(client, peer.url, origin, held, delivery.ttl, sender)
     except PeerError as exc:
         delivery.last_error = str(exc)[:500]
         if delivery.attempts >= MAX_ATTEMPTS:

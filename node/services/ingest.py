@@ -55,6 +55,8 @@ class IngestReport:
     duplicate: list[Entry] = field(default_factory=list)
     pending: list[Entry] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    #: Origins with entries still waiting behind a gap -> the seq we hold.
+    need: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         def ids(entries: list[Entry]) -> list[dict[str, Any]]:
@@ -65,6 +67,7 @@ class IngestReport:
             "duplicate": ids(self.duplicate),
             "pending": ids(self.pending),
             "rejected": [r.to_json() for r in self.rejected],
+            **({"need": self.need} if self.need else {}),
         }
 
 
@@ -163,7 +166,12 @@ class Ingestor:
             seen[entry.seq] = entry
             report.accepted.append(entry)
         if stored and not frozen:
-            stored.extend(await self._drain_pending(conn, origin, head, report))
+            drained = await self._drain_pending(conn, origin, head, report)
+            stored.extend(drained)
+            if drained:
+                head = Head(drained[-1].seq, drained[-1].header_hash)
+        if not frozen and any(e.origin == origin and e.seq > head.seq for e in report.pending):
+            report.need[origin] = head.seq
         return stored
 
     async def _drain_pending(

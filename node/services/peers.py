@@ -53,12 +53,21 @@ async def learn_peers(node_url: str, own_origin: str, entries: list[Entry]) -> i
 
 
 async def choose_push_targets(
-    conn: BaseDBAsyncClient, count: int, exclude_url: str | None = None
+    conn: BaseDBAsyncClient,
+    count: int,
+    exclude_url: str | None = None,
+    exclude_origin: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Up to ``count`` random healthy peers, never the sender nor the entries' author."""
     rows = await conn.execute_query_dict(
-        "SELECT id, url FROM peers WHERE state != 'refused' AND consecutive_failures < 5"
+        "SELECT id, url, origin FROM peers"
+        " WHERE state != 'refused' AND consecutive_failures < 5"
     )
-    rows = [row for row in rows if row["url"] != exclude_url]
+    rows = [
+        row
+        for row in rows
+        if row["url"] != exclude_url and (exclude_origin is None or row["origin"] != exclude_origin)
+    ]
     return random.sample(rows, min(count, len(rows)))
 
 
