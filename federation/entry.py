@@ -75,6 +75,11 @@ class Entry:
         """``sha256:<hex>`` of the canonical header: the next entry's ``prev``."""
         return sha256_tag(self.header_bytes)
 
+    @cached_property
+    def payload_text(self) -> str | None:
+        """The payload's RFC 8785 form as text (``None`` when absent)."""
+        return None if self.payload is None else canonical_bytes(self.payload).decode()
+
     def to_json(self) -> dict[str, Any]:
         return {"header": self.header, "sig": self.sig, "payload": self.payload}
 
@@ -160,7 +165,7 @@ def parse_entry(
     if payload is not None:
         if entry.op == "delete":
             raise PayloadMismatch("a delete entry carries no payload")
-        payload_bytes = canonical_bytes(payload)
+        payload_bytes = entry.payload_text.encode()  # type: ignore[union-attr]
         if len(payload_bytes) != header["payload_len"]:
             raise PayloadMismatch("payload length does not match payload_len")
         if sha256_tag(payload_bytes) != header["payload_hash"]:

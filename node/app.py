@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from federation.keys import NodeKey
 
+from . import web
 from .api import federation_routes, network, objects
 from .api.errors import ApiError, api_error_handler, http_error_handler
 from .datadir import load_key
@@ -39,7 +40,13 @@ class DatabaseContextMiddleware:
 
 def build_routes() -> list[BaseRoute]:
     # Fixed API paths first: ``/api/v1/{collection}`` would otherwise swallow them.
-    return [*network.routes(), *federation_routes.routes(), *objects.routes()]
+    # Then the web pages (HTML, French).
+    return [
+        *network.routes(),
+        *federation_routes.routes(),
+        *objects.routes(),
+        *web.routes(),
+    ]
 
 
 def create_app(
@@ -69,7 +76,11 @@ def create_app(
 
     app = Starlette(
         routes=build_routes(),
-        middleware=[Middleware(DatabaseContextMiddleware, node=node)],
+        # The database context stays outermost; the web sessions come inside it.
+        middleware=[
+            Middleware(DatabaseContextMiddleware, node=node),
+            *web.middleware(settings),
+        ],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )

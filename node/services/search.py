@@ -1,8 +1,21 @@
 """Network-wide search over every current object of every accepted origin.
 
-SQLite FTS5 (``unicode61 remove_diacritics 2``: "numerique" finds "numérique"), ranked
-by bm25 with the title weighing most; filters by kind, origin, commune, theme and, for
-events, a date range. Past events are left out unless asked for.
+One service for ``GET /api/v1/search`` and the ``/search`` page. SQLite FTS5 over title,
+description (and the other free-text fields), theme or category, place name and commune,
+with the ``unicode61 remove_diacritics 2`` tokenizer: "numerique" finds "numérique" and
+the other way round. The index is an external-content table over ``objects`` kept by
+triggers (node/db.py), so it changes in the very transaction of a publish or an ingest.
+
+Ranking and order:
+
+- with words: bm25, the title weighing most (title 10, theme 4, place 3, commune 3,
+  body 1); when only events are asked for, the soonest first, then bm25;
+- without words: upcoming events first (soonest first), then the rest by title.
+
+Filters: kind, origin, commune, theme (or equipment category), and a date range that
+keeps the events overlapping it (a date range alone means "events"). Past events are
+left out unless ``include_past``; objects of frozen origins (proven fork) never show.
+By default the offers are searched: skills, equipment and events.
 """
 
 from __future__ import annotations
@@ -18,6 +31,15 @@ from federation.timeutil import format_ts, utc_now
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_RESULTS = 100
+#: What a search without ``kind`` looks through: the offers of the places.
+DEFAULT_KINDS = ("skill", "equipment", "event")
+#: Kinds whose objects have a period (``start``/``end``), hence date filters.
+DATED_KINDS = ("event", "booking")
+#: bm25 weights, in the column order of ``search_index``: title, body, theme, place, commune.
+_BM25 = "bm25(search_index, 10.0, 1.0, 4.0, 3.0, 3.0)"
+#: Markers around the matched words of a snippet (control characters never found in
+#: text, so the caller escapes the snippet first, then turns them into markup).
+MARK_START, MARK_END = "\x02", "\x03"
 
 
 @dataclass(frozen=True)
@@ -35,7 +57,8 @@ class SearchQuery:
 
 
 def fts_expression(text: str) -> str:
-    """Every word must match, the last one as a prefix (typing "proj" finds "projecteur")."""
+    """Every word must match, the last one as a prefix (typing "proj" finds "projecteur").
+    Words are quoted, so no FTS5 syntax can come from the user."""
     words = _WORD.findall(text)
     if not words:
         return ""
@@ -44,18 +67,21 @@ def fts_expression(text: str) -> str:
     return " ".join(quoted)
 
 
-async def search(query: SearchQuery) -> tuple[list[dict[str, Any]], int]:
-    """Matching objects (best first) and the total number of matches."""
-    where: list[str] = ["o.kind != 'place'"] if not query.kind else ["o.kind = ?"]
-    values: list[Any] = [] if not query.kind else [query.kind]
-    expression = fts_expression(query.q)
-    source = "objects o"
-    order = "o.starts_at IS NULL, o.starts_at, o.title"
-    if expression:
-        source = "search_index JOIN objects o ON o.id = search_index.rowid"
+def _conditions(query: SearchQuery, matching: bool) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    values: list[Any] = []
+    dated = bool(query.date_from or query.date_to)
+    if query.kind:
+        where.append("o.kind = ?")
+        values.append(query.kind)
+    elif dated:
+        where.append("o.kind = 'event'")
+    else:
+        where.append(f"o.kind IN ({', '.join('?' for _ in DEFAULT_KINDS)})")
+        values.extend(DEFAULT_KINDS)
+    if matching:
         where.append("search_index MATCH ?")
-        values.append(expression)
-        order = "bm25(search_index, 10.0, 1.0, 4.0, 3.0, 3.0), o.starts_at"
+        values.append(fts_expression(query.q))
     for column, value in (
         ("o.origin", query.origin),
         ("o.commune", query.commune),
@@ -65,30 +91,58 @@ async def search(query: SearchQuery) -> tuple[list[dict[str, Any]], int]:
             where.append(f"{column} = ? COLLATE NOCASE")
             values.append(value)
     where.append("o.origin NOT IN (SELECT id FROM origins WHERE frozen)")
+    undated = f"o.kind NOT IN ({', '.join(repr(k) for k in DATED_KINDS)})"
     if not query.include_past:
-        where.append("(o.kind != 'event' OR coalesce(o.ends_at, o.starts_at) >= ?)")
+        where.append(f"({undated} OR coalesce(o.ends_at, o.starts_at) >= ?)")
         values.append(format_ts(utc_now()))
     if query.date_from:
-        where.append("(o.kind != 'event' OR coalesce(o.ends_at, o.starts_at) >= ?)")
+        where.append(f"({undated} OR coalesce(o.ends_at, o.starts_at) >= ?)")
         values.append(query.date_from)
     if query.date_to:
-        where.append("(o.kind != 'event' OR o.starts_at <= ?)")
+        where.append(f"({undated} OR o.starts_at <= ?)")
         values.append(query.date_to)
+    return where, values
+
+
+def _order(query: SearchQuery, matching: bool) -> str:
+    if not matching:
+        return "o.starts_at IS NULL, o.starts_at, o.title COLLATE NOCASE, o.id"
+    if query.kind in DATED_KINDS or (not query.kind and (query.date_from or query.date_to)):
+        return f"o.starts_at, {_BM25}, o.id"
+    return f"{_BM25}, o.starts_at IS NULL, o.starts_at, o.id"
+
+
+async def search(
+    query: SearchQuery, *, snippets: bool = False
+) -> tuple[list[dict[str, Any]], int]:
+    """Matching objects (best first) and the total number of matches.
+
+    With ``snippets``, each result also has ``snippet``: an extract of its text around
+    the matched words, which are wrapped in ``MARK_START``/``MARK_END``.
+    """
+    matching = bool(fts_expression(query.q))
+    where, values = _conditions(query, matching)
+    source = "search_index JOIN objects o ON o.id = search_index.rowid" if matching else "objects o"
     clause = " AND ".join(where)
+    extract = "''"
+    if snippets and matching:
+        extract = f"snippet(search_index, 1, '{MARK_START}', '{MARK_END}', '…', 24)"
     async with in_transaction() as conn:
-        total = (
-            await conn.execute_query_dict(f"SELECT count(*) AS n FROM {source} WHERE {clause}", values)
-        )[0]["n"]
+        counted = await conn.execute_query_dict(
+            f"SELECT count(*) AS n FROM {source} WHERE {clause}", values
+        )
         rows = await conn.execute_query_dict(
             f"SELECT o.origin, o.kind, o.oid, o.title, o.theme, o.place, o.commune, o.seq,"
-            f" o.updated, o.starts_at, o.ends_at, o.payload FROM {source} WHERE {clause}"
-            f" ORDER BY {order} LIMIT ? OFFSET ?",
-            [*values, min(query.limit, MAX_RESULTS), query.offset],
+            f" o.updated, o.starts_at, o.ends_at, o.payload, {extract} AS snippet"
+            f" FROM {source} WHERE {clause} ORDER BY {_order(query, matching)}"
+            f" LIMIT ? OFFSET ?",
+            [*values, max(0, min(query.limit, MAX_RESULTS)), max(0, query.offset)],
         )
-    return [_result(row) for row in rows], total
+    results = [_result(row, snippets) for row in rows]
+    return results, int(counted[0]["n"])
 
 
-def _result(row: dict[str, Any]) -> dict[str, Any]:
+def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
     payload = json.loads(row["payload"])
     result = {
         "origin": row["origin"],
@@ -102,7 +156,30 @@ def _result(row: dict[str, Any]) -> dict[str, Any]:
         "seq": row["seq"],
         "updated": row["updated"],
     }
-    for name in ("start", "end", "location", "level", "category", "quantity", "audience"):
+    for name in (
+        "start", "end", "location", "level", "category", "quantity", "audience", "capacity",
+    ):  # fmt: skip
         if name in payload:
             result[name] = payload[name]
+    if snippets:
+        result["snippet"] = row["snippet"] or ""
     return result
+
+
+async def facets() -> dict[str, list[str]]:
+    """The communes and themes (or categories) found among searchable objects, for the
+    filters of the search form."""
+    async with in_transaction() as conn:
+        communes = await conn.execute_query_dict(
+            "SELECT DISTINCT commune FROM origins WHERE commune IS NOT NULL AND commune != ''"
+            " AND NOT frozen ORDER BY commune COLLATE NOCASE"
+        )
+        themes = await conn.execute_query_dict(
+            "SELECT DISTINCT theme FROM objects WHERE theme != '' AND kind IN (?, ?, ?)"
+            " ORDER BY theme COLLATE NOCASE",
+            list(DEFAULT_KINDS),
+        )
+    return {
+        "communes": [row["commune"] for row in communes],
+        "themes": [row["theme"] for row in themes],
+    }

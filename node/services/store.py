@@ -5,14 +5,12 @@ applies tombstones."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from federation.canonical import canonical_bytes
 from federation.entry import Entry
 from federation.timeutil import format_ts, parse_ts, utc_now
 
@@ -73,7 +71,7 @@ async def store_entries(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> No
                 e.header_bytes.decode(),
                 e.sig,
                 e.header_hash,
-                None if e.payload is None else canonical_bytes(e.payload).decode(),
+                e.payload_text,
                 now,
             ]
             for e in entries
@@ -104,7 +102,7 @@ async def store_entries(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> No
                 places[origin] = (columns["title"], str(e.payload.get("commune", "")))
             upserts.append(
                 [
-                    origin, kind, oid, e.seq, json.dumps(e.payload, ensure_ascii=False),
+                    origin, kind, oid, e.seq, e.payload_text,
                     e.header["ts"], columns["title"], columns["body"], columns["theme"],
                     columns["starts_at"], columns["ends_at"], origin, origin,
                 ]

@@ -1,0 +1,32 @@
+"""The web interface: French server-rendered pages for visitors (``/``, ``/search``,
+``/nodes``, ``/o/...``) and for the place's animators (``/admin``).
+
+``routes()`` and ``middleware(settings)`` are what the app factory adds; nothing runs at
+import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from ..settings import Settings
+from . import routes_admin, routes_public
+from .sessions import session_middleware
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        *routes_public.routes(),
+        *routes_admin.routes(),
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+
+
+def middleware(settings: Settings) -> list[Middleware]:
+    return [session_middleware(settings)]

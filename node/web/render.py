@@ -1,0 +1,111 @@
+"""Rendering pages: one Jinja2 environment per language (autoescape on everywhere, the
+i18n extension bound to that language's catalogue) and the response headers of a page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache, partial
+from pathlib import Path
+from typing import Any, cast
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from ..models import Origin
+from . import formatting, text
+from .csrf import FIELD as CSRF_FIELD
+from .csrf import csrf_token
+from .forms import HORAIRES_EXAMPLE
+from .i18n import LANGUAGES, N_, request_language, translations
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+#: Kinds of objects, singular and plural, as shown to people.
+KIND_LABELS = {
+    "place": (N_("Place"), N_("Places")),
+    "skill": (N_("Skill"), N_("Skills")),
+    "equipment": (N_("Equipment"), N_("Equipment")),
+    "event": (N_("Event"), N_("Events")),
+    "booking": (N_("Booking"), N_("Bookings")),
+    "vouch": (N_("Membership"), N_("Memberships")),
+}
+#: Pages are self-contained: no script, no third-party resource, no framing.
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+}
+
+
+def kind_label(kind: str, plural: bool = False) -> str:
+    labels = KIND_LABELS.get(kind)
+    return kind if labels is None else labels[1 if plural else 0]
+
+
+@cache
+def environment(language: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    cast(Any, env).install_gettext_translations(translations(language), newstyle=True)
+    env.filters.update(
+        markdown=text.render_markdown,
+        snippet=text.render_snippet,
+        excerpt=text.plain_excerpt,
+        moment=partial(formatting.format_moment, language=language),
+        period=partial(formatting.format_period, language=language),
+        day=partial(formatting.format_day, language=language),
+        fresh=partial(formatting.freshness, language=language),
+    )
+    env.globals.update(
+        language=language,
+        languages=LANGUAGES,
+        kind_label=kind_label,
+        opening_hours=partial(formatting.opening_hours, language=language),
+        is_past=formatting.is_past,
+        csrf_field=CSRF_FIELD,
+        horaires_example=HORAIRES_EXAMPLE,
+    )
+    return env
+
+
+async def site_name(request: Request) -> str:
+    """The name of this node's place, shown in every page's header."""
+    node = request.app.state.node
+    origin = await Origin.get_or_none(id=node.origin)
+    return (origin.name if origin else None) or node.settings.name or "papi-node"
+
+
+async def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    language = request_language(request)
+    page = environment(language).get_template(template)
+    token: Callable[[], str] = partial(csrf_token, request)
+    html = page.render(
+        {
+            "request_path": request.url.path,
+            "request_query": request.url.query,
+            "site_name": await site_name(request),
+            "csrf_token": token,
+            "flashes": [],
+            "user": None,
+            **(context or {}),
+        }
+    )
+    return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})

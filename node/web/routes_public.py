@@ -1,0 +1,223 @@
+"""The public pages: this place (``/``), network search, the directory of places and one
+page per object. Read-only, no login, no cookie needed."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from math import ceil
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from ..api.errors import ApiError
+from ..api.network import search_query
+from ..runtime import Node
+from ..services.search import facets, search
+from . import queries
+from .formatting import LOCAL_TZ
+from .forms import FieldError
+from .i18n import LANGUAGE_COOKIE, LANGUAGES, N_
+from .render import render
+
+PAGE_SIZE = 20
+MAX_QUERY_LENGTH = 200
+SEARCH_KINDS = ("skill", "equipment", "event")
+_DATE_FR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_DATE_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+async def not_found(request: Request) -> Response:
+    return await render(request, "error.html", {
+        "title": N_("Page not found"),
+        "message": N_("This page does not exist, or what it showed has been deleted."),
+    }, status=404)  # fmt: skip
+
+
+async def home(request: Request) -> Response:
+    node = _node(request)
+    place = await queries.place_of(node.origin)
+    offers = await queries.offers_of(node.origin)
+    place = place or {"nom": node.settings.name}
+    return await render(request, "home.html", {
+        "place": place,
+        "offers": offers,
+        "origin": node.origin,
+        "contact": contact_links(place, ""),
+    })  # fmt: skip
+
+
+# -- search -----------------------------------------------------------------------------
+
+
+def _date_bound(text: str, end_of_day: bool) -> str | None:
+    """``YYYY-MM-DD`` or ``DD/MM/YYYY`` as RFC 3339 at the start (or end) of that day,
+    Paris time; None if it is not a date."""
+    text = text.strip()
+    match = _DATE_FR.match(text)
+    if match:
+        text = f"{match.group(3)}-{int(match.group(2)):02d}-{int(match.group(1)):02d}"
+    if not _DATE_ISO.match(text):
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        return None
+    moment = day.replace(hour=23, minute=59, second=59) if end_of_day else day
+    return moment.replace(tzinfo=LOCAL_TZ).isoformat()
+
+
+def _search_form(request: Request) -> tuple[dict[str, str], dict[str, FieldError], int]:
+    params = request.query_params
+    form = {
+        name: (params.get(name) or "").strip()
+        for name in ("q", "kind", "commune", "theme", "from", "to", "past")
+    }
+    errors: dict[str, FieldError] = {}
+    if len(form["q"]) > MAX_QUERY_LENGTH:
+        errors["q"] = FieldError(N_("At most %(count)s characters."), {"count": MAX_QUERY_LENGTH})
+    if form["kind"] and form["kind"] not in SEARCH_KINDS:
+        errors["kind"] = FieldError(N_("Choose a value from the list."))
+    for name in ("from", "to"):
+        if form[name] and _date_bound(form[name], name == "to") is None:
+            errors[name] = FieldError(N_("Enter a date, for example 05/12/2026."))
+    try:
+        page = max(1, min(int(params.get("page") or 1), 10_000))
+    except ValueError:
+        page = 1
+    return form, errors, page
+
+
+async def search_page(request: Request) -> Response:
+    form, errors, page = _search_form(request)
+    results: list[dict[str, Any]] = []
+    total = 0
+    searched = any(form[name] for name in ("q", "kind", "commune", "theme", "from", "to"))
+    if not errors:
+        api_params = {
+            "q": form["q"],
+            "kind": form["kind"],
+            "commune": form["commune"],
+            "theme": form["theme"],
+            "from": _date_bound(form["from"], False) if form["from"] else "",
+            "to": _date_bound(form["to"], True) if form["to"] else "",
+            "past": "1" if form["past"] else "",
+            "limit": str(PAGE_SIZE),
+            "offset": str((page - 1) * PAGE_SIZE),
+        }
+        try:
+            results, total = await search(search_query(api_params), snippets=True)
+        except ApiError as exc:  # pragma: no cover - the form is checked above
+            errors["q"] = FieldError(N_("This value is not accepted: %(detail)s"),
+                                     {"detail": exc.message})  # fmt: skip
+    pages = max(1, ceil(total / PAGE_SIZE))
+    base = {k: v for k, v in form.items() if v}
+
+    def page_url(number: int) -> str:
+        return "/search?" + urlencode({**base, "page": str(number)})
+
+    return await render(request, "search.html", {
+        "form": form,
+        "errors": errors,
+        "results": results,
+        "total": total,
+        "searched": searched,
+        "page": page,
+        "pages": pages,
+        "previous_url": page_url(page - 1) if page > 1 else "",
+        "next_url": page_url(page + 1) if page < pages else "",
+        "facets": await facets(),
+        "kinds": SEARCH_KINDS,
+        "filters_open": any(form[n] for n in ("kind", "commune", "theme", "from", "to", "past")),
+    }, status=400 if errors else 200)  # fmt: skip
+
+
+# -- directory and object pages ---------------------------------------------------------
+
+
+async def nodes_page(request: Request) -> Response:
+    node = _node(request)
+    return await render(request, "nodes.html", {"places": await queries.directory(node.origin)})
+
+
+def contact_links(place: dict[str, Any], subject: str) -> dict[str, list[dict[str, str]]]:
+    """How to reach a place: mailto (with a subject), tel and web links."""
+    emails = [
+        {"label": address, "href": f"mailto:{quote(address, safe='@')}?subject={quote(subject)}"}
+        for address in place.get("courriels") or []
+    ]
+    phone = place.get("telephone")
+    phones = [{"label": _phone_label(phone), "href": f"tel:{phone}"}] if phone else []
+    sites = [
+        {"label": url, "href": url}
+        for url in place.get("site_web") or []
+        if url.startswith(("https://", "http://"))
+    ]
+    return {"emails": emails, "phones": phones, "sites": sites}
+
+
+def _phone_label(phone: str) -> str:
+    if phone.startswith("+33") and len(phone) == 12:
+        digits = "0" + phone[3:]
+        return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
+    return phone
+
+
+async def object_page(request: Request) -> Response:
+    node = _node(request)
+    origin = request.path_params["origin"]
+    kind = request.path_params["kind"]
+    oid = request.path_params["oid"]
+    place = await queries.place_of(origin)
+    origin_row = await queries.origin_row(origin)
+    if kind == "place":
+        if place is None or oid != "place":
+            return await not_found(request)
+        return await render(request, "place.html", {
+            "place": place,
+            "offers": await queries.offers_of(origin),
+            "origin": origin,
+            "origin_row": origin_row,
+            "is_self": origin == node.origin,
+            "contact": contact_links(place, ""),
+        })  # fmt: skip
+    item = await queries.find_object(origin, kind, oid)
+    if item is None:
+        return await not_found(request)
+    return await render(request, "object.html", {
+        "item": item,
+        "place": place or {},
+        "origin": origin,
+        "origin_row": origin_row,
+        "is_self": origin == node.origin,
+        "contact": contact_links(place or {}, item.get("title", "")),
+    })  # fmt: skip
+
+
+async def choose_language(request: Request) -> Response:
+    language = request.path_params["language"]
+    target = request.query_params.get("next") or "/"
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
+    response = RedirectResponse(target, status_code=303)
+    if language in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/", home, methods=["GET"]),
+        Route("/search", search_page, methods=["GET"]),
+        Route("/nodes", nodes_page, methods=["GET"]),
+        Route("/o/{origin:str}/{kind:str}/{oid:str}", object_page, methods=["GET"]),
+        Route("/lang/{language:str}", choose_language, methods=["GET"]),
+    ]

@@ -1,0 +1,63 @@
+"""User text made safe for pages: descriptions (Markdown, sanitised) and search snippets."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
+
+from ..services.search import MARK_END, MARK_START
+
+#: What a rendered description may contain; everything else is stripped by nh3.
+ALLOWED_TAGS = {
+    "p", "br", "strong", "em", "a", "ul", "ol", "li", "code", "pre", "blockquote",
+    "h3", "h4", "h5", "h6", "hr",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+URL_SCHEMES = {"http", "https", "mailto", "tel"}
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    # Raw HTML is not interpreted (html=False); line breaks are kept (breaks=True), so a
+    # plain-text description reads as it was typed.
+    return MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False})
+
+
+def render_markdown(text: str) -> Markup:
+    """A description as sanitised HTML. Headings move two levels down (``#`` becomes
+    ``h3``) to stay below the page's own ``h1`` and ``h2``."""
+    if not text:
+        return Markup("")
+    md = _markdown()
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
+    html = md.renderer.render(tokens, md.options, {})
+    clean = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow noopener noreferrer",
+    )
+    return Markup(clean)  # noqa: S704 (sanitised by nh3 just above)
+
+
+def render_snippet(snippet: str) -> Markup:
+    """A search snippet, escaped, with the matched words in ``<mark>``."""
+    escaped = str(escape(snippet))
+    return Markup(  # noqa: S704 (escaped above; only our own markers become tags)
+        escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+    )
+
+
+def plain_excerpt(text: str, limit: int = 220) -> str:
+    """The first words of a description, for lists (plain text, escaped by the template)."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + "…"
