@@ -21,5 +21,5 @@ def backoff_seconds(
     if failures <= 0:
         return 0.0
     delay = min(cap, base * 2 ** min(failures - 1, 32))
-    spread = (rng or random).uniform(-jitter, jitter)
-    return min(cap, delay * (1 + spread))
+    spread: float = (rng or random).uniform(-jitter, jitter)
+    return float(min(cap, delay * (1 + spread)))

@@ -8,12 +8,11 @@ repository's ``schemas/`` directory in a source checkout.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-import re
-from collections.abc import Iterator
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
@@ -58,7 +57,9 @@ def _pattern(
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+_Validator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"pattern": _pattern}
+)
 
 
 @cache
@@ -75,12 +76,15 @@ def validator(schema_id: str) -> Draft202012Validator:
 def _field_of(error: ValidationError) -> str:
     path = ".".join(str(part) for part in error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        allowed: dict[str, Any] = (
+            error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        )
         extras = sorted(key for key in error.instance if key not in allowed)
         if extras:
             return f"{path}.{extras[0]}" if path else extras[0]
     if error.validator == "required" and isinstance(error.validator_value, list):
-        missing = [key for key in error.validator_value if key not in (error.instance or {})]
+        present = error.instance if isinstance(error.instance, dict) else {}
+        missing = [key for key in error.validator_value if key not in present]
         if missing:
             return f"{path}.{missing[0]}" if path else missing[0]
     return path

@@ -20,7 +20,7 @@ def format_ts(moment: datetime) -> str:
 
 def parse_ts(text: str) -> datetime:
     """Parse RFC 3339 with a mandatory offset (``Z`` or ``±hh:mm``); ``ValueError`` otherwise."""
-    if not text or text[-1] not in "Zz" and (len(text) < 6 or text[-6] not in "+-"):
+    if not text or (text[-1] not in "Zz" and (len(text) < 6 or text[-6] not in "+-")):
         raise ValueError(f"{text!r} has no UTC offset")
     moment = datetime.fromisoformat(text.replace("z", "Z"))
     if moment.tzinfo is None:

@@ -21,7 +21,5 @@ def vector_digest(vector: Mapping[str, int]) -> str:
 def missing_ranges(mine: Mapping[str, int], theirs: Mapping[str, int]) -> dict[str, int]:
     """For each origin where I am ahead, the seq they hold (send them seq > that value)."""
     return {
-        origin: theirs.get(origin, 0)
-        for origin, seq in mine.items()
-        if seq > theirs.get(origin, 0)
+        origin: theirs.get(origin, 0) for origin, seq in mine.items() if seq > theirs.get(origin, 0)
     }

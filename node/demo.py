@@ -49,7 +49,7 @@ def run_demo(base_dir: Path, base_port: int = 8101) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        urls = []
+        urls: list[str] = []
         for index, place in enumerate(places):
             port = base_port + index
             url = f"http://127.0.0.1:{port}"

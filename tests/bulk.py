@@ -29,9 +29,7 @@ def origin_log(index: int, count: int, key: NodeKey | None = None) -> list[dict[
                 "title": f"{'Atelier' if kind == 'skill' else 'Matériel'} {index}-{seq}",
                 "description": "Accompagnement numérique au Pays de Brest. " * 3,
             }
-        entry = build_entry(
-            key, seq=seq, prev=prev, kind=kind, oid=oid, op="put", payload=payload
-        )
+        entry = build_entry(key, seq=seq, prev=prev, kind=kind, oid=oid, op="put", payload=payload)
         prev = entry.header_hash
         entries.append(entry.to_json())
     return entries

@@ -103,8 +103,12 @@ class NodeProcess:
     def auth(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.token}"}
 
-    def papi(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return run_papi(*args, "--data-dir", str(self.data_dir), env=self.env, check=check, input=input)
+    def papi(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return run_papi(
+            *args, "--data-dir", str(self.data_dir), env=self.env, check=check, input=input
+        )
 
     def start(self, timeout: float = 30.0) -> None:
         with self.log_path.open("ab") as log:

@@ -51,7 +51,9 @@ async def scenario(base: Path, ops: list[Any], deliveries: list[Any]) -> None:
             oid = oids[author][which % len(oids[author])]
             if op == "update":
                 r = await member.client.put(
-                    f"/api/v1/skills/{oid}", json={"title": f"Atelier {which}!"}, headers=member.auth
+                    f"/api/v1/skills/{oid}",
+                    json={"title": f"Atelier {which}!"},
+                    headers=member.auth,
                 )
                 assert r.status_code == 200
             else:

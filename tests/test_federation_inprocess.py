@@ -10,7 +10,6 @@ from node.services.deliveries import run_due_deliveries
 from node.services.peers import add_peer
 from node.services.sync import sync_all
 from tests.conftest import InProcessNode
-
 from tests.network import network, url_of
 
 
@@ -66,7 +65,7 @@ async def test_chain_relays_create_update_delete(tmp_path: Path) -> None:
 
 
 async def test_push_gossips_once_through_the_chain(tmp_path: Path) -> None:
-    async with network(tmp_path, ["a", "b", "c"]) as (transport, nodes):
+    async with network(tmp_path, ["a", "b", "c"]) as (_, nodes):
         a, b, c = nodes["a"], nodes["b"], nodes["c"]
         await link(a, "b")
         await link(b, "c")
@@ -112,7 +111,7 @@ async def test_idle_round_is_one_small_exchange(tmp_path: Path) -> None:
 
 async def test_discovery_from_place_endpoints(tmp_path: Path) -> None:
     async with network(tmp_path, ["a", "b", "c"]) as (_, nodes):
-        a, b, c = nodes["a"], nodes["b"], nodes["c"]
+        b, c = nodes["b"], nodes["c"]
         await link(b, "a")
         await link(c, "b")
         await sync(b)

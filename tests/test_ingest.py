@@ -24,7 +24,9 @@ class Author:
         self.key = NodeKey.generate()
         self.entries: list[Entry] = []
 
-    def write(self, kind: str = "skill", oid: str = "s1", op: str = "put", **payload: Any) -> dict[str, Any]:
+    def write(
+        self, kind: str = "skill", oid: str = "s1", op: str = "put", **payload: Any
+    ) -> dict[str, Any]:
         prev = self.entries[-1].header_hash if self.entries else None
         if op == "put" and not payload:
             payload = {"nom": "Cybercommune de Crozon"} if kind == "place" else {"title": "Atelier"}
@@ -116,7 +118,9 @@ def _malformed(a: Author, doc: dict[str, Any]) -> Any:
         (_malformed, "malformed"),
     ],
 )
-async def test_bad_entry_is_rejected_with_reason(papi: InProcessNode, spoil: Any, code: str) -> None:
+async def test_bad_entry_is_rejected_with_reason(
+    papi: InProcessNode, spoil: Any, code: str
+) -> None:
     author = Author()
     first = author.write("place", "place")
     await push(papi, [first])
@@ -182,7 +186,11 @@ async def test_replayed_old_entry_changes_nothing(papi: InProcessNode) -> None:
 
 async def test_tombstone_purges_replica_payloads(papi: InProcessNode) -> None:
     author = Author()
-    docs = [author.write("place", "place"), author.write(title="Tablettes"), author.write(op="delete")]
+    docs = [
+        author.write("place", "place"),
+        author.write(title="Tablettes"),
+        author.write(op="delete"),
+    ]
     await push(papi, docs)
     kept = await stored(papi, author.key.origin)
     assert kept[1]["payload"] is None and kept[2]["payload"] is None

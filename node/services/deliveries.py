@@ -59,7 +59,7 @@ async def enqueue_push(
 async def _load_documents(refs: list[list[Any]]) -> list[dict[str, Any]]:
     from .log import entry_document
 
-    documents = []
+    documents: list[dict[str, Any]] = []
     async with in_transaction() as conn:
         for origin, seq in refs:
             rows = await conn.execute_query_dict(

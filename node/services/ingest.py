@@ -147,7 +147,9 @@ class Ingestor:
                         f"seq {entry.seq} of {origin} differs from the one we hold: "
                         "the origin is frozen and the evidence kept"
                     )
-                    report.rejected.append(Rejection(index, origin, entry.seq, exc.code, exc.message))
+                    report.rejected.append(
+                        Rejection(index, origin, entry.seq, exc.code, exc.message)
+                    )
                 continue
             if entry.seq > head.seq + 1:
                 if await _set_aside(conn, entry):
@@ -179,8 +181,7 @@ class Ingestor:
     ) -> list[Entry]:
         """Apply entries kept aside that now follow the head."""
         rows = await conn.execute_query_dict(
-            "SELECT seq, document FROM pending_entries WHERE origin = ? AND seq > ?"
-            " ORDER BY seq",
+            "SELECT seq, document FROM pending_entries WHERE origin = ? AND seq > ? ORDER BY seq",
             [origin, head.seq],
         )
         drained: list[Entry] = []
@@ -235,9 +236,7 @@ async def _record_fork(conn: BaseDBAsyncClient, known: Entry, other: Entry) -> N
         "UPDATE origins SET frozen = 1, frozen_reason = ? WHERE id = ?",
         [f"fork at seq {known.seq}", known.origin],
     )
-    await conn.execute_query(
-        "DELETE FROM pending_entries WHERE origin = ?", [known.origin]
-    )
+    await conn.execute_query("DELETE FROM pending_entries WHERE origin = ?", [known.origin])
 
 
 async def _set_aside(conn: BaseDBAsyncClient, entry: Entry) -> bool:

@@ -31,8 +31,6 @@ async def get_object(origin: str, kind: str, oid: str) -> CurrentObject | None:
 
 async def list_objects(origin: str, kind: str, limit: int, offset: int) -> list[CurrentObject]:
     query = CurrentObject.filter(origin=origin, kind=kind)
-    if kind == "event":
-        query = query.order_by("starts_at", "id")
-    else:
-        query = query.order_by("title", "id")
+    order = ("starts_at", "id") if kind == "event" else ("title", "id")
+    query = query.order_by(*order)
     return await query.offset(offset).limit(limit)

@@ -40,13 +40,13 @@ async def learn_peers(node_url: str, own_origin: str, entries: list[Entry]) -> i
             continue
         for url in entry.payload.get("endpoints") or []:
             try:
-                url = normalise_url(url)
+                candidate = normalise_url(url)
             except ValueError:
                 continue
-            if url == own:
+            if candidate == own:
                 continue
-            peer, created = await Peer.get_or_create(
-                url=url, defaults={"source": "discovered", "origin": entry.origin}
+            _, created = await Peer.get_or_create(
+                url=candidate, defaults={"source": "discovered", "origin": entry.origin}
             )
             added += int(created)
     return added
@@ -60,8 +60,7 @@ async def choose_push_targets(
 ) -> list[dict[str, Any]]:
     """Up to ``count`` random healthy peers, never the sender nor the entries' author."""
     rows = await conn.execute_query_dict(
-        "SELECT id, url, origin FROM peers"
-        " WHERE state != 'refused' AND consecutive_failures < 5"
+        "SELECT id, url, origin FROM peers WHERE state != 'refused' AND consecutive_failures < 5"
     )
     rows = [
         row
@@ -77,7 +76,7 @@ async def record_success(peer: Peer, received: int = 0) -> None:
     peer.last_attempt = now
     peer.last_success = now
     peer.consecutive_failures = 0
-    peer.next_attempt = None
+    peer.next_attempt = None  # type: ignore[assignment]
     peer.last_error = None
     peer.entries_received += received
     await peer.save()

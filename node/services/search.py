@@ -112,9 +112,7 @@ def _order(query: SearchQuery, matching: bool) -> str:
     return f"{_BM25}, o.starts_at IS NULL, o.starts_at, o.id"
 
 
-async def search(
-    query: SearchQuery, *, snippets: bool = False
-) -> tuple[list[dict[str, Any]], int]:
+async def search(query: SearchQuery, *, snippets: bool = False) -> tuple[list[dict[str, Any]], int]:
     """Matching objects (best first) and the total number of matches.
 
     With ``snippets``, each result also has ``snippet``: an extract of its text around

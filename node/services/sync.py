@@ -36,9 +36,7 @@ MAX_PAGES_PER_ROUND = 10_000
 
 async def current_vector() -> Vector:
     async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT id, head_seq FROM origins WHERE head_seq > 0"
-        )
+        rows = await conn.execute_query_dict("SELECT id, head_seq FROM origins WHERE head_seq > 0")
     return {row["id"]: row["head_seq"] for row in rows}
 
 
