@@ -41,7 +41,10 @@ def url_of(name: str) -> str:
 
 @asynccontextmanager
 async def network(
-    base: Path, names: list[str], **settings: Any
+    base: Path,
+    names: list[str],
+    per_node: dict[str, dict[str, Any]] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[tuple[RoutingTransport, dict[str, InProcessNode]]]:
     transport = RoutingTransport()
     async with AsyncExitStack() as stack:
@@ -53,8 +56,7 @@ async def network(
                     transport=transport,
                     name=name,
                     url=url_of(name),
-                    allow_private_peers=True,
-                    **settings,
+                    **{"allow_private_peers": True, **settings, **(per_node or {}).get(name, {})},
                 )
             )
             transport.add(f"{name}.test", node.app)

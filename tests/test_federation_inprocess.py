@@ -139,3 +139,35 @@ async def test_dead_peer_backs_off_and_others_keep_going(tmp_path: Path) -> None
         assert peer.next_attempt is not None and peer.last_error
         # Not due yet: the next round skips it.
         assert url_of("a") not in {r.peer for r in await sync(c)}
+
+
+async def test_discovered_private_peer_is_refused_by_default(tmp_path: Path) -> None:
+    per_node = {"a": {"allow_private_peers": False}}
+    async with network(tmp_path, ["a", "b"], per_node) as (transport, nodes):
+        a = nodes["a"]
+        with a.node.db.activated():
+            await add_peer("http://127.0.0.1:9", source="discovered")
+        before = transport.requests
+        [result] = await sync(a)
+        assert result.error and "private address" in result.error
+        assert transport.requests == before
+        with a.node.db.activated():
+            assert (await Peer.get(url="http://127.0.0.1:9")).state == "refused"
+
+
+async def test_pull_only_node_syncs_but_takes_no_push(tmp_path: Path) -> None:
+    async with network(tmp_path, ["a", "b"], {"a": {"pull_only": True}}) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        await link(a, "b")
+        await b.client.post("/api/v1/skills", json={"title": "Scanner"}, headers=b.auth)
+        [result] = await sync(a)
+        assert result.error is None and result.accepted == 2
+        place = (await a.client.get("/api/v1/place")).json()
+        assert "endpoints" not in place
+        r = await a.client.post("/federation/v1/push", json={"entries": [{}]})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "pull_only"
+        # b keeps a's entries only if a pushes them: a pull-only node still pushes out.
+        await a.client.post("/api/v1/skills", json={"title": "Imprimante"}, headers=a.auth)
+        assert await deliver(a) == 1
+        got = await b.client.get("/api/v1/search", params={"q": "imprimante"})
+        assert len(got.json()["results"]) == 1

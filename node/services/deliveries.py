@@ -13,11 +13,11 @@ from tortoise.transactions import in_transaction
 
 from federation.backoff import backoff_seconds
 from federation.entry import Entry
-from federation.errors import PeerError
+from federation.errors import AddressRefused, PeerError
 from federation.timeutil import utc_now
 
 from ..models import Delivery, Peer
-from .peers import choose_push_targets, record_failure, record_success
+from .peers import check_address, choose_push_targets, record_failure, record_success
 
 if TYPE_CHECKING:
     from ..runtime import Node
@@ -114,6 +114,7 @@ async def _deliver(node: Node, client: Any, delivery: Delivery) -> int:
     delivery.attempts += 1
     sender = None if node.settings.pull_only else (node.settings.url or None)
     try:
+        await check_address(peer, node.settings.allow_private_peers)
         if documents:
             answer = await client.push(peer.url, documents, ttl=delivery.ttl, sender=sender)
             # The peer lacks earlier entries of some origins: send them now, so that
@@ -122,13 +123,13 @@ async def _deliver(node: Node, client: Any, delivery: Delivery) -> int:
                 await _fill_gap(client, peer.url, origin, held, delivery.ttl, sender)
     except PeerError as exc:
         delivery.last_error = str(exc)[:500]
-        if delivery.attempts >= MAX_ATTEMPTS:
+        if delivery.attempts >= MAX_ATTEMPTS or isinstance(exc, AddressRefused):
             delivery.state = "failed"
         else:
             delay = backoff_seconds(delivery.attempts, base=5.0, cap=600.0)
             delivery.next_attempt = utc_now() + timedelta(seconds=delay)
         await delivery.save()
-        await record_failure(peer, str(exc))
+        await record_failure(peer, str(exc), refused=isinstance(exc, AddressRefused))
         log.info("push to %s failed: %s", peer.url, exc)
         return 0
     delivery.state = "done"

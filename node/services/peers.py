@@ -10,7 +10,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from federation.backoff import backoff_seconds
 from federation.entry import Entry
-from federation.netguard import normalise_url
+from federation.netguard import check_public, normalise_url
 from federation.timeutil import utc_now
 
 from ..models import Peer
@@ -76,8 +76,8 @@ async def record_success(peer: Peer, received: int = 0) -> None:
     peer.last_attempt = now
     peer.last_success = now
     peer.consecutive_failures = 0
-    peer.next_attempt = None  # type: ignore[assignment]
-    peer.last_error = None
+    peer.next_attempt = None
+    peer.last_error = None  # type: ignore[assignment]
     peer.entries_received += received
     await peer.save()
 
@@ -91,6 +91,14 @@ async def record_failure(peer: Peer, error: str, *, refused: bool = False) -> No
     delay = backoff_seconds(peer.consecutive_failures, cap=BACKOFF_CAP_SECONDS)
     peer.next_attempt = now + timedelta(seconds=delay)
     await peer.save()
+
+
+async def check_address(peer: Peer, allow_private: bool) -> None:
+    """Refuse a discovered peer on a private address unless allowed (``AddressRefused``).
+
+    Peers added by the operator are trusted: they chose the address."""
+    if peer.source == "discovered" and not allow_private:
+        await check_public(peer.url)
 
 
 def peer_json(peer: Peer) -> dict[str, Any]:

@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any
 from tortoise.transactions import in_transaction
 
 from federation.errors import AddressRefused, PeerError
-from federation.netguard import check_public
 from federation.vector import Vector, missing_ranges, vector_digest
 
 from ..models import Peer
 from .log import entry_document
-from .peers import learn_peers, record_failure, record_success
+from .peers import check_address, learn_peers, record_failure, record_success
 
 if TYPE_CHECKING:
     from ..runtime import Node
@@ -99,9 +98,10 @@ async def sync_with(node: Node, peer: Peer, progress: Progress | None = None) ->
     """One anti-entropy round with ``peer``; its state row records the outcome."""
     result = RoundResult(peer.url)
     try:
-        if peer.source == "discovered" and not node.settings.allow_private_peers:
-            await check_public(peer.url)
+        await check_address(peer, node.settings.allow_private_peers)
         async with node.peer_client() as client:
+            if peer.origin is None:
+                await _identify(node, client, peer)
             await _round(node, client, peer, result, progress)
     except AddressRefused as exc:
         result.error = str(exc)
@@ -114,6 +114,15 @@ async def sync_with(node: Node, peer: Peer, progress: Progress | None = None) ->
         return result
     await record_success(peer, result.accepted)
     return result
+
+
+async def _identify(node: Node, client: Any, peer: Peer) -> None:
+    """Learn the origin id of a peer added while it was unreachable."""
+    info = await client.node_info(peer.url)
+    if info["id"] == node.origin:
+        raise AddressRefused(f"{peer.url} is this node itself")
+    peer.origin = info["id"]
+    await peer.save(update_fields=["origin"])
 
 
 async def _round(
