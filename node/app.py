@@ -19,6 +19,7 @@ from . import web
 from .api import federation_routes, network, objects
 from .api.errors import ApiError, api_error_handler, http_error_handler
 from .datadir import load_key
+from .ratelimit import RateLimitMiddleware
 from .runtime import Node
 from .services.bootstrap import ensure_place
 from .settings import Settings
@@ -78,6 +79,7 @@ def create_app(
         routes=build_routes(),
         # The database context stays outermost; the web sessions come inside it.
         middleware=[
+            Middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute),
             Middleware(DatabaseContextMiddleware, node=node),
             *web.middleware(settings),
         ],

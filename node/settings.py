@@ -45,6 +45,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("allow_private_peers", False, "Contact discovered peers on private addresses."),
     Setting("sync_page_bytes", 1024 * 1024, "Upper bound of one sync answer (bytes)."),
     Setting("peer_timeout_seconds", 20.0, "Timeout of one request to a peer."),
+    Setting("rate_limit_per_minute", 1200, "Requests per minute allowed per client (0: off)."),
     Setting("scheduler", True, "Run the background sync and delivery jobs."),
     Setting("log_level", "info", "Log level: debug, info, warning, error."),
 )
@@ -71,6 +72,7 @@ class Settings:
     allow_private_peers: bool = _DEFAULTS["allow_private_peers"]
     sync_page_bytes: int = _DEFAULTS["sync_page_bytes"]
     peer_timeout_seconds: float = _DEFAULTS["peer_timeout_seconds"]
+    rate_limit_per_minute: int = _DEFAULTS["rate_limit_per_minute"]
     scheduler: bool = _DEFAULTS["scheduler"]
     log_level: str = _DEFAULTS["log_level"]
     extra: Mapping[str, Any] = field(default_factory=dict)

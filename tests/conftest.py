@@ -62,7 +62,9 @@ async def in_process_node(
     values = {"name": settings.pop("name", "EPN test"), "commune": settings.pop("commune", "Brest")}
     init_data_dir(data_dir, values)
     app = create_app(
-        load_settings(data_dir, {"scheduler": False, **settings}, environ={}),
+        load_settings(
+            data_dir, {"scheduler": False, "rate_limit_per_minute": 0, **settings}, environ={}
+        ),
         transport=transport,
     )
     async with app.router.lifespan_context(app):
