@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from federation.keys import NodeKey
 
 from . import web
-from .api import federation_routes, network, objects
+from .api import export, federation_routes, network, objects
 from .api.errors import ApiError, api_error_handler, http_error_handler
 from .datadir import load_key
 from .ratelimit import RateLimitMiddleware
@@ -44,6 +44,7 @@ def build_routes() -> list[BaseRoute]:
     # Then the web pages (HTML, French).
     return [
         *network.routes(),
+        *export.routes(),
         *federation_routes.routes(),
         *objects.routes(),
         *web.routes(),

@@ -43,8 +43,11 @@ def run_with_node(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
 
     async def main() -> T:
         node = Node(settings, load_key(settings.data_dir))
-        await node.db.open()
         try:
+            try:
+                await node.db.open()
+            except Exception as exc:  # sqlite3/Tortoise errors: corrupt or unreadable file
+                raise CliError(f"cannot open the database {settings.db_url}: {exc}") from None
             with node.db.activated():
                 await ensure_place(node)
                 return await work(node)
@@ -79,6 +82,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings, _ = _initialise(args)
     settings = load_settings(settings.data_dir, {"host": args.host, "port": args.port})
     _check_port_free(settings.host, settings.port)
+    run_with_node(settings, _origin)  # a database that cannot be opened fails here, cleanly
     app = create_app(settings)
     print(f"papi-node {app.state.node.origin}")
     print(f"Serving on http://{settings.host}:{settings.port}/ (Ctrl-C to stop)", flush=True)
@@ -93,6 +97,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def _check_port_free(host: str, port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise CliError(f"port {port} is not between 1 and 65535")
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -209,6 +215,25 @@ def cmd_sync(args: argparse.Namespace) -> None:
         raise CliError(f"{failures} peer(s) could not be synced; see 'papi peer list'")
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from .services.export import Export, export_places
+
+    settings = _settings(args)
+
+    async def work(node: Any) -> Export:
+        return await export_places(None if args.network else node.origin)
+
+    result = run_with_node(settings, work)
+    text = result.csv() if args.format == "csv" else result.json()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"{len(result.rows)} place(s) written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    for origin, name, errors in result.skipped:
+        print(f"left out {name} ({origin}): {'; '.join(errors)}", file=sys.stderr)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
 
@@ -280,6 +305,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sync", parents=[common], help="run one sync round with every peer now")
     p.set_defaults(func=cmd_sync)
 
+    p = sub.add_parser(
+        "export", parents=[common], help="export places to the LaMednum open data standard"
+    )
+    p.add_argument("--network", action="store_true", help="every known place, not only ours")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("--output", "-o", help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("demo", parents=[common], help="start 5 local demo nodes")
     p.add_argument("--port", type=int, default=8101, help="first port (default 8101)")
     p.set_defaults(func=cmd_demo)
@@ -304,6 +337,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(130) from None
     except PermissionError as exc:
         print(f"papi: error: permission denied: {exc.filename}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except OSError as exc:  # disk full, read-only file system...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"papi: error: {exc.strerror or exc}{where}", file=sys.stderr)
         raise SystemExit(1) from None
 
 

@@ -1,0 +1,114 @@
+"""Export places to the national open data standard "Lieux de médiation numérique" 1.0.2
+(LaMednum), as CSV or JSON, each row validated against the standard's Table Schema.
+
+A place that lacks a field the standard requires (``adresse``, ``code_postal``, ``pivot``)
+is left out and reported, rather than exported as an invalid row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from typing import Any
+
+from federation.schema import schemas_dir
+
+from ..models import CurrentObject
+
+#: Payload fields holding lists, joined with ``|`` as the standard wants.
+_MULTI = (
+    "courriels", "site_web", "typologie", "services", "publics_specifiquement_adresses",
+    "prise_en_charge_specifique", "frais_a_charge", "modalites_acces",
+    "modalites_accompagnement", "itinerance", "dispositif_programmes_nationaux",
+    "formations_labels",
+)  # fmt: skip
+
+
+@cache
+def table_schema() -> dict[str, Any]:
+    path = schemas_dir() / "lamednum" / "table-schema-1.0.2.json"
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
+def field_names() -> list[str]:
+    return [f["name"] for f in table_schema()["fields"]]
+
+
+def row_errors(row: dict[str, str]) -> list[str]:
+    """What makes ``row`` invalid against the standard's Table Schema (empty if valid)."""
+    errors = []
+    for spec in table_schema()["fields"]:
+        name, value = spec["name"], row.get(spec["name"], "")
+        constraints = spec.get("constraints", {})
+        if not value:
+            if constraints.get("required"):
+                errors.append(f"{name}: required")
+            continue
+        if spec.get("type") == "number":
+            try:
+                float(value)
+            except ValueError:
+                errors.append(f"{name}: not a number")
+        if spec.get("type") == "date":
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                errors.append(f"{name}: not a YYYY-MM-DD date")
+        pattern = constraints.get("pattern")
+        # Table Schema patterns match the whole value.
+        if pattern and not re.fullmatch(pattern, value):
+            errors.append(f"{name}: does not match the standard's pattern")
+        if "maxLength" in constraints and len(value) > constraints["maxLength"]:
+            errors.append(f"{name}: longer than {constraints['maxLength']}")
+    return errors
+
+
+def place_row(origin: str, payload: dict[str, Any], updated: str) -> dict[str, str]:
+    row = {name: "" for name in field_names()}
+    for name in row:
+        value = payload.get(name)
+        if value is None:
+            continue
+        row[name] = "|".join(map(str, value)) if name in _MULTI else str(value)
+    row["id"] = origin
+    row["date_maj"] = updated[:10]
+    row["source"] = row["source"] or "papi-node"
+    return row
+
+
+@dataclass
+class Export:
+    rows: list[dict[str, str]] = field(default_factory=list)
+    #: Places left out: (origin, place name, what is missing or invalid).
+    skipped: list[tuple[str, str, list[str]]] = field(default_factory=list)
+
+    def csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=field_names(), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return out.getvalue()
+
+    def json(self) -> str:
+        return json.dumps(self.rows, ensure_ascii=False, indent=1)
+
+
+async def export_places(origin: str | None = None) -> Export:
+    """Every known place (``origin=None``: the whole network) or just one."""
+    query = CurrentObject.filter(kind="place")
+    if origin:
+        query = query.filter(origin=origin)
+    result = Export()
+    for place in await query.order_by("commune", "title"):
+        row = place_row(place.origin, json.loads(place.payload), place.updated)
+        errors = row_errors(row)
+        if errors:
+            result.skipped.append((place.origin, place.title, errors))
+        else:
+            result.rows.append(row)
+    return result
