@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .datadir import DataDirError, init_data_dir, load_key
+from .datadir import DataDirError, allow_new_log, init_data_dir, load_key
 from .settings import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
@@ -63,6 +63,8 @@ def run_with_node(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
 def cmd_init(args: argparse.Namespace) -> None:
     values = {"name": args.name, "commune": args.commune, "url": args.url}
     settings, created = _initialise(args, **values)
+    if args.new_log:
+        allow_new_log(settings.data_dir)
     node_id = run_with_node(settings, _origin)
     state = "created" if created else "already initialised (key kept)"
     print(f"Data directory {settings.data_dir}: {state}")
@@ -279,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="name of the place")
     p.add_argument("--commune", help="commune of the place")
     p.add_argument("--url", help="public base URL of this node")
+    p.add_argument(
+        "--new-log",
+        action="store_true",
+        help="let an existing key whose database was lost start a new log (only if no "
+        "peer ever received it: otherwise peers see a fork and freeze this node)",
+    )
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("serve", parents=[common], help="run the node")

@@ -9,7 +9,7 @@ from typing import Any
 from federation.errors import KeyFileError
 from federation.keys import NodeKey
 
-from .settings import CONFIG_FILE, KEY_FILE, ConfigError, render_config
+from .settings import CONFIG_FILE, KEY_FILE, NEW_LOG_MARKER, ConfigError, render_config
 
 
 class DataDirError(Exception):
@@ -21,6 +21,10 @@ def init_data_dir(data_dir: Path, values: dict[str, Any]) -> tuple[NodeKey, bool
 
     Returns the key and whether it was created now.
     """
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataDirError(
+            f"data directory {data_dir} is a file, not a directory; choose another with --data-dir"
+        )
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
@@ -44,9 +48,17 @@ def init_data_dir(data_dir: Path, values: dict[str, Any]) -> tuple[NodeKey, bool
     key = NodeKey.generate()
     try:
         key.save(key_path)
+        # A brand-new key may start its log at seq 1; an old key with an empty database
+        # must first recover its log from peers (bootstrap.py), or it would fork itself.
+        (data_dir / NEW_LOG_MARKER).touch(mode=0o600)
     except KeyFileError as exc:
         raise DataDirError(str(exc)) from None
     return key, True
+
+
+def allow_new_log(data_dir: Path) -> None:
+    """Let an existing key start a new log (``papi init --new-log``)."""
+    (data_dir / NEW_LOG_MARKER).touch(mode=0o600)
 
 
 def load_key(data_dir: Path) -> NodeKey:

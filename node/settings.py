@@ -14,6 +14,8 @@ from typing import Any
 
 CONFIG_FILE = "papi.toml"
 KEY_FILE = "node.key"
+#: Present while this key may start a new log (see node/services/bootstrap.py).
+NEW_LOG_MARKER = "new-log"
 DATABASE_FILE = "papi.sqlite3"
 
 

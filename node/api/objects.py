@@ -11,7 +11,7 @@ from starlette.routing import Route
 from federation.errors import SchemaError
 
 from ..runtime import Node
-from ..services.log import new_oid, publish
+from ..services.log import LogRecovering, new_oid, publish
 from ..services.objects import COLLECTIONS, SERVER_FIELDS, get_object, list_objects, object_json
 from .auth import require_token
 from .errors import ApiError, read_json
@@ -43,6 +43,8 @@ async def _publish(node: Node, kind: str, oid: str, op: str, payload: Any) -> No
         await publish(node, kind, oid, op, payload)
     except SchemaError as exc:
         raise ApiError(422, "invalid", exc.message, field=exc.field) from None
+    except LogRecovering as exc:
+        raise ApiError(409, "recovering", str(exc)) from None
 
 
 async def _found(node: Node, kind: str, oid: str) -> Any:

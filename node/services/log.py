@@ -29,12 +29,29 @@ async def head_of(conn: BaseDBAsyncClient, origin: str) -> Head:
     return Head(rows[0]["head_seq"], rows[0]["head_hash"]) if rows else Head()
 
 
+class LogRecovering(Exception):
+    """Our key predates this database and our log is empty: writing would fork it."""
+
+
 async def publish(
-    node: Node, kind: str, oid: str, op: str, payload: dict[str, Any] | None
+    node: Node,
+    kind: str,
+    oid: str,
+    op: str,
+    payload: dict[str, Any] | None,
+    *,
+    new_log: bool = False,
 ) -> Entry:
-    """Sign and store one entry of our log; ``SchemaError`` if the payload is invalid."""
+    """Sign and store one entry of our log; ``SchemaError`` if the payload is invalid.
+
+    Seq 1 is only written with ``new_log`` (see services/bootstrap.py)."""
     async with node.write_lock, in_transaction() as conn:
         head = await head_of(conn, node.origin)
+        if head.seq == 0 and not new_log:
+            raise LogRecovering(
+                "this node is recovering its own log from its peers: add a peer and sync "
+                "first ('papi peer add URL', 'papi sync'), or run 'papi init --new-log'"
+            )
         entry = build_entry(
             node.key,
             seq=head.seq + 1,
