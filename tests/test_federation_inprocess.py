@@ -185,19 +185,18 @@ async def test_lost_database_recovers_own_log_instead_of_forking(tmp_path: Path)
     # a's database is lost; its key and config are kept.
     for suffix in ("", "-wal", "-shm"):
         (tmp_path / "a" / f"papi.sqlite3{suffix}").unlink(missing_ok=True)
-    async with network(tmp_path, ["b"]) as (transport, nodes):
-        async with in_process_node(
-            tmp_path / "a", transport=transport, url=url_of("a"), allow_private_peers=True
-        ) as a:
-            assert a.node.origin == origin
-            r = await a.client.post("/api/v1/skills", json={"title": "X"}, headers=a.auth)
-            assert r.status_code == 409 and r.json()["error"]["code"] == "recovering"
-            await link(a, "b")
-            await sync(a)
-            r = await a.client.post("/api/v1/skills", json={"title": "Tableur"}, headers=a.auth)
-            assert r.status_code == 201 and r.json()["seq"] == 3
-            transport.add("a.test", a.app)
-            await deliver(a)
-            await sync(nodes["b"])
-            got = await nodes["b"].client.get("/api/v1/search", params={"q": "tableur"})
-            assert len(got.json()["results"]) == 1
+    async with network(tmp_path, ["b"]) as (transport, nodes), in_process_node(
+        tmp_path / "a", transport=transport, url=url_of("a"), allow_private_peers=True
+    ) as a:
+        assert a.node.origin == origin
+        r = await a.client.post("/api/v1/skills", json={"title": "X"}, headers=a.auth)
+        assert r.status_code == 409 and r.json()["error"]["code"] == "recovering"
+        await link(a, "b")
+        await sync(a)
+        r = await a.client.post("/api/v1/skills", json={"title": "Tableur"}, headers=a.auth)
+        assert r.status_code == 201 and r.json()["seq"] == 3
+        transport.add("a.test", a.app)
+        await deliver(a)
+        await sync(nodes["b"])
+        got = await nodes["b"].client.get("/api/v1/search", params={"q": "tableur"})
+        assert len(got.json()["results"]) == 1

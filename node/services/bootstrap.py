@@ -8,9 +8,8 @@ brings our log back (or the operator runs ``papi init --new-log``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import logging
+from typing import Any
 
 from ..models import CurrentObject, Origin
 from ..runtime import Node

@@ -155,8 +155,15 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
         "updated": row["updated"],
     }
     for name in (
-        "start", "end", "location", "level", "category", "quantity", "audience", "capacity",
-    ):  # fmt: skip
+        "start",
+        "end",
+        "location",
+        "level",
+        "category",
+        "quantity",
+        "audience",
+        "capacity",
+    ):
         if name in payload:
             result[name] = payload[name]
     if snippets:
