@@ -20,6 +20,9 @@ from ..services.sync import answer_sync
 from .errors import ApiError, read_json
 
 MAX_ENTRIES_PAGE = 500
+#: A sync request carries a version vector: about 60 bytes per origin, so up to 100,000
+#: origins (the schema's bound) need more room than an ordinary request body.
+MAX_SYNC_REQUEST_BYTES = 8 * 1024 * 1024
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -43,8 +46,8 @@ async def entries(request: Request) -> Response:
     return JSONResponse({"entries": await read_entries(origin, after, limit)})
 
 
-async def _message(request: Request, node: Node, schema_id: str) -> dict[str, Any]:
-    document = await read_json(request, node.settings.max_body_bytes)
+async def _message(request: Request, schema_id: str, max_bytes: int) -> dict[str, Any]:
+    document = await read_json(request, max_bytes)
     try:
         schema.validate(schema_id, document)
     except SchemaError as exc:
@@ -55,7 +58,8 @@ async def _message(request: Request, node: Node, schema_id: str) -> dict[str, An
 
 async def sync(request: Request) -> Response:
     node: Node = request.app.state.node
-    message = await _message(request, node, "urn:papi:sync-request")
+    limit = max(node.settings.max_body_bytes, MAX_SYNC_REQUEST_BYTES)
+    message = await _message(request, "urn:papi:sync-request", limit)
     return JSONResponse(await answer_sync(message, node.settings.sync_page_bytes))
 
 
@@ -63,7 +67,7 @@ async def push(request: Request) -> Response:
     node: Node = request.app.state.node
     if node.settings.pull_only:
         raise ApiError(403, "pull_only", "this node is pull-only and takes no pushes")
-    message = await _message(request, node, "urn:papi:push-request")
+    message = await _message(request, "urn:papi:push-request", node.settings.max_body_bytes)
     report = await node.ingestor.ingest(message["entries"])
     await learn_peers(node.settings.url, node.origin, report.accepted)
     ttl = int(message.get("ttl", 0))
