@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 from tortoise.transactions import in_transaction
 
 from federation.errors import AddressRefused, PeerError
+from federation.timeutil import utc_now
 from federation.vector import Vector, missing_ranges, vector_digest
 
 from ..models import Peer
-from .log import entry_document
+from .log import entry_document, read_entries
 from .peers import check_address, learn_peers, record_failure, record_success
 
 if TYPE_CHECKING:
@@ -172,27 +173,20 @@ async def _push_back(
 ) -> None:
     for origin, after in sorted(missing_ranges(mine, theirs).items()):
         while True:
-            async with in_transaction() as conn:
-                rows = await conn.execute_query_dict(
-                    "SELECT seq, header, sig, payload FROM entries WHERE origin = ? AND seq > ?"
-                    " ORDER BY seq LIMIT ?",
-                    [origin, after, PUSH_BACK_PAGE],
-                )
-            if not rows:
+            documents = await read_entries(origin, after, PUSH_BACK_PAGE)
+            if not documents:
                 break
-            await client.push(peer.url, [entry_document(row) for row in rows], ttl=0)
-            result.pushed_back += len(rows)
-            after = rows[-1]["seq"]
+            await client.push(peer.url, documents, ttl=0)
+            result.pushed_back += len(documents)
+            after = documents[-1]["header"]["seq"]
             if progress:
                 progress(result)
-            if len(rows) < PUSH_BACK_PAGE:
+            if len(documents) < PUSH_BACK_PAGE:
                 break
 
 
 async def sync_all(node: Node, progress: Progress | None = None) -> list[RoundResult]:
-    """One round with every peer that is due (all of them when ``force``)."""
-    from federation.timeutil import utc_now
-
+    """One round with every peer whose next attempt is due."""
     now = utc_now()
     peers = [
         peer
