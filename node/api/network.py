@@ -16,7 +16,7 @@ from federation.vector import vector_digest
 from ..models import CurrentObject, ForkEvidence, Origin, Peer
 from ..runtime import Node
 from ..services.peers import peer_json
-from ..services.search import SearchQuery, search
+from ..services.search import SearchQuery, day_bound, search
 from ..services.sync import current_vector
 from .errors import ApiError
 
@@ -65,9 +65,7 @@ async def nodes(request: Request) -> Response:
                 "self": origin.id == node.origin,
                 "seq": origin.head_seq,
                 "objects": counts.get(origin.id, 0),
-                "last_received": origin.last_received.isoformat()
-                if origin.last_received
-                else None,
+                "last_received": origin.last_received.isoformat() if origin.last_received else None,
                 "frozen": origin.frozen,
                 "frozen_reason": origin.frozen_reason,
                 "fork_evidence": origin.id in forks,
@@ -89,10 +87,14 @@ def _date(value: str | None, name: str) -> str | None:
     if not value:
         return None
     try:
-        text = value if "T" in value else value + "T00:00:00+00:00"
+        text = value if "T" in value else day_bound(value, name == "to")
+        if text is None:
+            raise ValueError(value)
         return format_ts(parse_ts(text))
     except ValueError:
-        raise ApiError(400, "bad_request", f"{name} must be a date (YYYY-MM-DD) or RFC 3339") from None
+        raise ApiError(
+            400, "bad_request", f"{name} must be a date (YYYY-MM-DD) or RFC 3339"
+        ) from None
 
 
 def search_query(params: Any) -> SearchQuery:

@@ -23,13 +23,38 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
 from federation.timeutil import format_ts, utc_now
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_DATE_FR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_DATE_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Days typed by people are days of the Pays de Brest.
+LOCAL_TZ = ZoneInfo("Europe/Paris")
+
+
+def day_bound(text: str, end_of_day: bool) -> str | None:
+    """``YYYY-MM-DD`` or ``DD/MM/YYYY`` as RFC 3339 at the start (or end) of that day,
+    Paris time; None if it is not a date."""
+    text = text.strip()
+    match = _DATE_FR.match(text)
+    if match:
+        text = f"{match.group(3)}-{int(match.group(2)):02d}-{int(match.group(1)):02d}"
+    if not _DATE_ISO.match(text):
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        return None
+    moment = day.replace(hour=23, minute=59, second=59) if end_of_day else day
+    return moment.replace(tzinfo=LOCAL_TZ).isoformat()
+
+
 MAX_RESULTS = 100
 #: What a search without ``kind`` looks through: the offers of the places.
 DEFAULT_KINDS = ("skill", "equipment", "event")

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from ..settings import Settings
-from . import routes_admin, routes_public
+from . import routes_admin, routes_login, routes_public
 from .sessions import session_middleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -23,6 +23,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 def routes() -> list[BaseRoute]:
     return [
         *routes_public.routes(),
+        *routes_login.routes(),
         *routes_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -136,7 +136,8 @@ def opening_hours(text: str, language: str) -> list[tuple[str, str]] | None:
             when = gettext("closed")
         elif _TIMES.match(hours):
             spans = [span.replace("-", "–") for span in hours.split(",")]
-            when = f" {gettext('and')} ".join(spans)
+            conjunction = gettext("and")
+            when = f" {conjunction} ".join(spans)
         else:
             return None
         rules.append((_days_in_words(days, language), when))

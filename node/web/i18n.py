@@ -4,9 +4,11 @@ from ``locale/<lang>/LC_MESSAGES/messages.po`` the first time it is needed.
 Message ids are English; French is the interface's language. To update the catalogue
 after changing a string (from the repository root)::
 
-    .venv/bin/pybabel extract -F node/web/babel.cfg -o node/web/locale/messages.pot node/web
-    .venv/bin/pybabel update -i node/web/locale/messages.pot -d node/web/locale
-    # translate the new entries in node/web/locale/fr/LC_MESSAGES/messages.po
+    .venv/bin/pybabel extract -F node/web/babel.cfg -o /tmp/messages.pot \
+        --no-location --sort-output -w 100 .
+    .venv/bin/pybabel update -i /tmp/messages.pot -d node/web/locale -w 100 \
+        --ignore-obsolete --ignore-pot-creation-date
+    # then translate the new (empty or fuzzy) entries of locale/fr/LC_MESSAGES/messages.po
 
 ``tests/test_web_i18n.py`` fails when a string of a template or a module has no French
 translation.
@@ -32,7 +34,7 @@ LANGUAGES = {"fr": "Français", "en": "English"}
 LANGUAGE_COOKIE = "papi_lang"
 
 
-def N_(message: str) -> str:  # noqa: N802 (the gettext convention)
+def N_(message: str) -> str:
     """Mark a string for translation where it is defined; translate it where shown."""
     return message
 

@@ -111,4 +111,3 @@ async def peers() -> list[dict[str, Any]]:
         }
         for peer in await Peer.all().order_by("url")
     ]
-

@@ -16,7 +16,7 @@ from ..models import Origin
 from . import formatting, text
 from .csrf import FIELD as CSRF_FIELD
 from .csrf import csrf_token
-from .forms import HORAIRES_EXAMPLE
+from .fields import HORAIRES_EXAMPLE
 from .i18n import LANGUAGES, N_, request_language, translations
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"

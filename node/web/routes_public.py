@@ -3,8 +3,6 @@ page per object. Read-only, no login, no cookie needed."""
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
 from math import ceil
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -16,18 +14,15 @@ from starlette.routing import Route
 from ..api.errors import ApiError
 from ..api.network import search_query
 from ..runtime import Node
-from ..services.search import facets, search
+from ..services.search import MARK_START, day_bound, facets, search
 from . import queries
-from .formatting import LOCAL_TZ
-from .forms import FieldError
+from .fields import FieldError
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, N_
 from .render import render
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 200
 SEARCH_KINDS = ("skill", "equipment", "event")
-_DATE_FR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-_DATE_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _node(request: Request) -> Node:
@@ -36,10 +31,15 @@ def _node(request: Request) -> Node:
 
 
 async def not_found(request: Request) -> Response:
-    return await render(request, "error.html", {
-        "title": N_("Page not found"),
-        "message": N_("This page does not exist, or what it showed has been deleted."),
-    }, status=404)  # fmt: skip
+    return await render(
+        request,
+        "error.html",
+        {
+            "title": N_("Page not found"),
+            "message": N_("This page does not exist, or what it showed has been deleted."),
+        },
+        status=404,
+    )
 
 
 async def home(request: Request) -> Response:
@@ -47,32 +47,19 @@ async def home(request: Request) -> Response:
     place = await queries.place_of(node.origin)
     offers = await queries.offers_of(node.origin)
     place = place or {"nom": node.settings.name}
-    return await render(request, "home.html", {
-        "place": place,
-        "offers": offers,
-        "origin": node.origin,
-        "contact": contact_links(place, ""),
-    })  # fmt: skip
+    return await render(
+        request,
+        "home.html",
+        {
+            "place": place,
+            "offers": offers,
+            "origin": node.origin,
+            "contact": contact_links(place, ""),
+        },
+    )
 
 
 # -- search -----------------------------------------------------------------------------
-
-
-def _date_bound(text: str, end_of_day: bool) -> str | None:
-    """``YYYY-MM-DD`` or ``DD/MM/YYYY`` as RFC 3339 at the start (or end) of that day,
-    Paris time; None if it is not a date."""
-    text = text.strip()
-    match = _DATE_FR.match(text)
-    if match:
-        text = f"{match.group(3)}-{int(match.group(2)):02d}-{int(match.group(1)):02d}"
-    if not _DATE_ISO.match(text):
-        return None
-    try:
-        day = datetime.strptime(text, "%Y-%m-%d")
-    except ValueError:
-        return None
-    moment = day.replace(hour=23, minute=59, second=59) if end_of_day else day
-    return moment.replace(tzinfo=LOCAL_TZ).isoformat()
 
 
 def _search_form(request: Request) -> tuple[dict[str, str], dict[str, FieldError], int]:
@@ -87,7 +74,7 @@ def _search_form(request: Request) -> tuple[dict[str, str], dict[str, FieldError
     if form["kind"] and form["kind"] not in SEARCH_KINDS:
         errors["kind"] = FieldError(N_("Choose a value from the list."))
     for name in ("from", "to"):
-        if form[name] and _date_bound(form[name], name == "to") is None:
+        if form[name] and day_bound(form[name], name == "to") is None:
             errors[name] = FieldError(N_("Enter a date, for example 05/12/2026."))
     try:
         page = max(1, min(int(params.get("page") or 1), 10_000))
@@ -107,37 +94,49 @@ async def search_page(request: Request) -> Response:
             "kind": form["kind"],
             "commune": form["commune"],
             "theme": form["theme"],
-            "from": _date_bound(form["from"], False) if form["from"] else "",
-            "to": _date_bound(form["to"], True) if form["to"] else "",
+            "from": day_bound(form["from"], False) if form["from"] else "",
+            "to": day_bound(form["to"], True) if form["to"] else "",
             "past": "1" if form["past"] else "",
             "limit": str(PAGE_SIZE),
             "offset": str((page - 1) * PAGE_SIZE),
         }
         try:
             results, total = await search(search_query(api_params), snippets=True)
+            for result in results:
+                # Words found in the title only: the description's first words say more.
+                if MARK_START not in result["snippet"]:
+                    result["snippet"] = ""
         except ApiError as exc:  # pragma: no cover - the form is checked above
-            errors["q"] = FieldError(N_("This value is not accepted: %(detail)s"),
-                                     {"detail": exc.message})  # fmt: skip
+            errors["q"] = FieldError(
+                N_("This value is not accepted: %(detail)s"), {"detail": exc.message}
+            )
     pages = max(1, ceil(total / PAGE_SIZE))
     base = {k: v for k, v in form.items() if v}
 
     def page_url(number: int) -> str:
         return "/search?" + urlencode({**base, "page": str(number)})
 
-    return await render(request, "search.html", {
-        "form": form,
-        "errors": errors,
-        "results": results,
-        "total": total,
-        "searched": searched,
-        "page": page,
-        "pages": pages,
-        "previous_url": page_url(page - 1) if page > 1 else "",
-        "next_url": page_url(page + 1) if page < pages else "",
-        "facets": await facets(),
-        "kinds": SEARCH_KINDS,
-        "filters_open": any(form[n] for n in ("kind", "commune", "theme", "from", "to", "past")),
-    }, status=400 if errors else 200)  # fmt: skip
+    return await render(
+        request,
+        "search.html",
+        {
+            "form": form,
+            "errors": errors,
+            "results": results,
+            "total": total,
+            "searched": searched,
+            "page": page,
+            "pages": pages,
+            "previous_url": page_url(page - 1) if page > 1 else "",
+            "next_url": page_url(page + 1) if page < pages else "",
+            "facets": await facets(),
+            "kinds": SEARCH_KINDS,
+            "filters_open": any(
+                form[n] for n in ("kind", "commune", "theme", "from", "to", "past")
+            ),
+        },
+        status=400 if errors else 200,
+    )
 
 
 # -- directory and object pages ---------------------------------------------------------
@@ -181,25 +180,33 @@ async def object_page(request: Request) -> Response:
     if kind == "place":
         if place is None or oid != "place":
             return await not_found(request)
-        return await render(request, "place.html", {
-            "place": place,
-            "offers": await queries.offers_of(origin),
-            "origin": origin,
-            "origin_row": origin_row,
-            "is_self": origin == node.origin,
-            "contact": contact_links(place, ""),
-        })  # fmt: skip
+        return await render(
+            request,
+            "place.html",
+            {
+                "place": place,
+                "offers": await queries.offers_of(origin),
+                "origin": origin,
+                "origin_row": origin_row,
+                "is_self": origin == node.origin,
+                "contact": contact_links(place, ""),
+            },
+        )
     item = await queries.find_object(origin, kind, oid)
     if item is None:
         return await not_found(request)
-    return await render(request, "object.html", {
-        "item": item,
-        "place": place or {},
-        "origin": origin,
-        "origin_row": origin_row,
-        "is_self": origin == node.origin,
-        "contact": contact_links(place or {}, item.get("title", "")),
-    })  # fmt: skip
+    return await render(
+        request,
+        "object.html",
+        {
+            "item": item,
+            "place": place or {},
+            "origin": origin,
+            "origin_row": origin_row,
+            "is_self": origin == node.origin,
+            "contact": contact_links(place or {}, item.get("title", "")),
+        },
+    )
 
 
 async def choose_language(request: Request) -> Response:

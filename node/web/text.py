@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from functools import cache
 
 import nh3
@@ -12,9 +13,23 @@ from ..services.search import MARK_END, MARK_START
 
 #: What a rendered description may contain; everything else is stripped by nh3.
 ALLOWED_TAGS = {
-    "p", "br", "strong", "em", "a", "ul", "ol", "li", "code", "pre", "blockquote",
-    "h3", "h4", "h5", "h6", "hr",
-}  # fmt: skip
+    "p",
+    "br",
+    "strong",
+    "em",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "code",
+    "pre",
+    "blockquote",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https", "mailto", "tel"}
 
@@ -44,20 +59,19 @@ def render_markdown(text: str) -> Markup:
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener noreferrer",
     )
-    return Markup(clean)  # noqa: S704 (sanitised by nh3 just above)
+    return Markup(clean)
 
 
 def render_snippet(snippet: str) -> Markup:
     """A search snippet, escaped, with the matched words in ``<mark>``."""
     escaped = str(escape(snippet))
-    return Markup(  # noqa: S704 (escaped above; only our own markers become tags)
-        escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
-    )
+    return Markup(escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
 
 
 def plain_excerpt(text: str, limit: int = 220) -> str:
-    """The first words of a description, for lists (plain text, escaped by the template)."""
-    flat = " ".join(text.split())
+    """The first words of a description, for lists: the text of its rendered Markdown
+    (plain text, escaped again by the template)."""
+    flat = " ".join(html.unescape(nh3.clean(render_markdown(text), tags=set())).split())
     if len(flat) <= limit:
         return flat
     return flat[:limit].rsplit(" ", 1)[0] + "…"

@@ -1,0 +1,88 @@
+"""``/admin/login`` and ``/admin/logout``. Failed logins are rate-limited per e-mail and
+per client address (``accounts.is_rate_limited``): HTTP 429 with a French message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from .accounts import WINDOW, LoginAttempt, authenticate, is_rate_limited
+from .admin_base import admin_page, with_form
+from .fields import FieldError
+from .i18n import N_
+from .sessions import current_user, flash, log_in, log_out
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/admin") and "//" not in target and "\\" not in target:
+        return target
+    return "/admin"
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def login_form(request: Request) -> Response:
+    if await current_user(request) is not None:
+        return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
+    return await admin_page(
+        request,
+        "admin/login.html",
+        {
+            "email": "",
+            "error": None,
+            "next": _safe_next(request.query_params.get("next")),
+        },
+    )
+
+
+@with_form
+async def login(request: Request, form: FormData) -> Response:
+    email = str(form.get("email") or "").strip()
+    password = str(form.get("password") or "")
+    target = _safe_next(str(form.get("next") or ""))
+    context: dict[str, Any] = {"email": email, "next": target}
+    attempt = LoginAttempt(email, _client(request))
+    if await is_rate_limited(attempt):
+        minutes = int(WINDOW.total_seconds() // 60)
+        context["error"] = FieldError(
+            N_("Too many failed attempts. Wait %(minutes)s minutes before trying again."),
+            {"minutes": minutes},
+        )
+        return await admin_page(
+            request,
+            "admin/login.html",
+            context,
+            status=429,
+            headers={"retry-after": str(int(WINDOW.total_seconds()))},
+        )
+    if not email or not password:
+        context["error"] = FieldError(N_("Enter your e-mail address and your password."))
+        return await admin_page(request, "admin/login.html", context, status=400)
+    user = await authenticate(attempt, password)
+    if user is None:
+        context["error"] = FieldError(N_("Wrong e-mail address or password."))
+        return await admin_page(request, "admin/login.html", context, status=401)
+    log_in(request, user)
+    flash(request, N_("Welcome, %(email)s."), email=user.email)
+    return RedirectResponse(target, status_code=303)
+
+
+@with_form
+async def logout(request: Request, form: FormData) -> Response:
+    log_out(request)
+    flash(request, N_("You are logged out."))
+    return RedirectResponse("/admin/login", status_code=303)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/admin/login", login_form, methods=["GET"]),
+        Route("/admin/login", login, methods=["POST"]),
+        Route("/admin/logout", logout, methods=["POST"]),
+    ]
