@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -54,6 +55,43 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if not raw:
         raise ApiError(400, "malformed_json", "the request body is empty; send a JSON object")
     try:
-        return json.loads(raw)
+        document = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ApiError(400, "malformed_json", "the body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    if _has_lone_surrogate(document):
+        raise ApiError(
+            400, "malformed_json", "the body contains an unpaired surrogate (\\ud800-\\udfff)"
+        )
+    return document
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259) and have no canonical form (RFC 8785).
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of the range of a double")
+    return value
+
+
+def _has_lone_surrogate(document: Any) -> bool:
+    """True if a string holds an unpaired ``\\udXXX`` escape: not I-JSON, not signable."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
