@@ -10,6 +10,8 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -17,7 +19,7 @@ from federation.keys import NodeKey
 
 from . import web
 from .api import export, federation_routes, network, objects
-from .api.errors import ApiError, api_error_handler, http_error_handler
+from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
 from .ratelimit import RateLimitMiddleware
 from .runtime import Node
@@ -25,6 +27,12 @@ from .services.bootstrap import ensure_place
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    """Anything unforeseen: logged with its traceback, answered in the usual JSON shape."""
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", "unexpected error; see the node's log")
 
 
 class DatabaseContextMiddleware:
@@ -84,7 +92,11 @@ def create_app(
             Middleware(DatabaseContextMiddleware, node=node),
             *web.middleware(settings),
         ],
-        exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_error_handler,
+            Exception: unexpected_error_handler,
+        },
         lifespan=lifespan,
     )
     app.state.node = node

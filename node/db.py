@@ -54,10 +54,21 @@ class Database:
             if self.is_sqlite:
                 conn = self.connection()
                 await conn.execute_script(SEARCH_DDL)
-                await conn.execute_script("PRAGMA synchronous=NORMAL;")
+                # Tombstones promise real erasure: overwrite freed pages with zeros.
+                await conn.execute_script("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;")
 
     async def close(self) -> None:
         await self.context.close_connections()
+
+    async def checkpoint(self) -> None:
+        """Make erasure real after tombstones: merge the full-text index (its old segments
+        still hold the words of deleted objects), then fold the WAL into the database file
+        and empty it (``secure_delete`` zeroes freed pages of the main file)."""
+        if self.is_sqlite:
+            await self.connection().execute_script(
+                "INSERT INTO search_index(search_index) VALUES ('optimize');"
+                "PRAGMA wal_checkpoint(TRUNCATE);"
+            )
 
     def connection(self) -> BaseDBAsyncClient:
         return self.context.db()

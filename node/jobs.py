@@ -34,7 +34,7 @@ class Workers:
         self.scheduler.add_job(
             self.node.wake_push, "interval", seconds=10, id="deliveries", coalesce=True
         )
-        self.scheduler.add_job(self.housekeeping, "interval", hours=6, id="housekeeping")
+        self.scheduler.add_job(self.housekeeping, "interval", hours=1, id="housekeeping")
         self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._delivery_worker()))
         # First round soon after start, spread so that a restarted network does not stampede.
@@ -77,3 +77,5 @@ class Workers:
         with self.node.db.activated():
             await drop_stale_pending()
             await purge_finished()
+            # Tombstones received from peers: do not keep purged bytes in the WAL.
+            await self.node.db.checkpoint()

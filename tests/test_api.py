@@ -766,12 +766,12 @@ async def test_wrong_method(papi: InProcessNode) -> None:
     assert_error(response, 405, "method_not_allowed")
     response = await papi.client.delete("/api/v1/skills", headers=papi.auth)
     assert_error(response, 405, "method_not_allowed")
-    # POST /api/v1/<name> is the create route of a collection: "place" and "node" are none.
+    # "place" and "node" are paths of their own, not collections one could POST to.
     for response in [
         await papi.client.post("/api/v1/place", json=PLACE, headers=papi.auth),
         await papi.client.post("/api/v1/node", json={}, headers=papi.auth),
     ]:
-        assert_error(response, 404, "not_found")
+        assert_error(response, 405, "method_not_allowed")
     assert await snapshot(papi) == before
 
 

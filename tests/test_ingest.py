@@ -219,3 +219,16 @@ async def test_oversized_push_body_is_refused(papi: InProcessNode) -> None:
     body = b'{"entries": [' + b'"x",' * 100_000 + b'"x"]}'
     r = await papi.client.post("/federation/v1/push", content=body)
     assert r.status_code == 413
+
+
+async def test_deleted_payload_bytes_leave_the_database_files(papi: InProcessNode) -> None:
+    secret = "Tablette-confidentielle-4242"
+    r = await papi.client.post("/api/v1/equipment", json={"title": secret}, headers=papi.auth)
+    await papi.client.delete(f"/api/v1/equipment/{r.json()['id']}", headers=papi.auth)
+    files = [p for p in papi.data_dir.iterdir() if p.name.startswith("papi.sqlite3")]
+    assert files
+    for path in files:
+        content = path.read_bytes()
+        assert secret.encode() not in content, path.name
+        # Nor in the full-text index, which stores words lowercased.
+        assert b"confidentielle" not in content, path.name

@@ -65,7 +65,7 @@ async def nodes(request: Request) -> Response:
                 "self": origin.id == node.origin,
                 "seq": origin.head_seq,
                 "objects": counts.get(origin.id, 0),
-                "last_received": origin.last_received.isoformat() if origin.last_received else None,
+                "last_received": format_ts(origin.last_received) if origin.last_received else None,
                 "frozen": origin.frozen,
                 "frozen_reason": origin.frozen_reason,
                 "fork_evidence": origin.id in forks,

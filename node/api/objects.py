@@ -24,6 +24,10 @@ def _node(request: Request) -> Node:
 
 def _kind(request: Request) -> str:
     collection = request.path_params["collection"]
+    if collection in FIXED_PATHS:
+        raise ApiError(
+            405, "method_not_allowed", f"/api/v1/{collection} does not take {request.method}"
+        )
     if collection not in COLLECTIONS:
         raise ApiError(404, "not_found", f"no collection {collection!r}")
     return COLLECTIONS[collection]
@@ -117,6 +121,8 @@ async def delete_object(request: Request) -> Response:
 
 
 _COLLECTION = "/api/v1/{collection:str}"
+#: Paths of their own that ``_COLLECTION`` also matches (for the methods they lack).
+FIXED_PATHS = ("place", "node", "nodes", "search")
 
 
 def routes() -> list[Route]:

@@ -64,6 +64,8 @@ async def publish(
         )
         await store_entries(conn, [entry])
         await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
+    if op == "delete":
+        await node.db.checkpoint()
     node.wake_push()
     return entry
 
