@@ -99,12 +99,7 @@ class PeerClient:
 
     async def sync(self, base_url: str, request: dict[str, Any]) -> dict[str, Any]:
         document = await self._request("POST", f"{base_url}/federation/v1/sync", request)
-        try:
-            schema.validate("urn:papi:sync-response", document)
-        except SchemaError as exc:
-            raise PeerError(f"{base_url}: bad sync answer: {exc.message}") from None
-        result: dict[str, Any] = document
-        return result
+        return _checked(base_url, "urn:papi:sync-response", document)
 
     async def push(
         self,
@@ -118,9 +113,14 @@ class PeerClient:
         if sender:
             body["from"] = sender
         document = await self._request("POST", f"{base_url}/federation/v1/push", body)
-        try:
-            schema.validate("urn:papi:push-response", document)
-        except SchemaError as exc:
-            raise PeerError(f"{base_url}: bad push answer: {exc.message}") from None
-        result: dict[str, Any] = document
-        return result
+        return _checked(base_url, "urn:papi:push-response", document)
+
+
+def _checked(base_url: str, schema_id: str, document: Any) -> dict[str, Any]:
+    """The answer if it matches its message schema; ``PeerError`` otherwise."""
+    try:
+        schema.validate(schema_id, document)
+    except SchemaError as exc:
+        raise PeerError(f"{base_url}: answer does not match {schema_id}: {exc.message}") from None
+    result: dict[str, Any] = document
+    return result
