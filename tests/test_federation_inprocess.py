@@ -185,9 +185,12 @@ async def test_lost_database_recovers_own_log_instead_of_forking(tmp_path: Path)
     # a's database is lost; its key and config are kept.
     for suffix in ("", "-wal", "-shm"):
         (tmp_path / "a" / f"papi.sqlite3{suffix}").unlink(missing_ok=True)
-    async with network(tmp_path, ["b"]) as (transport, nodes), in_process_node(
-        tmp_path / "a", transport=transport, url=url_of("a"), allow_private_peers=True
-    ) as a:
+    async with (
+        network(tmp_path, ["b"]) as (transport, nodes),
+        in_process_node(
+            tmp_path / "a", transport=transport, url=url_of("a"), allow_private_peers=True
+        ) as a,
+    ):
         assert a.node.origin == origin
         r = await a.client.post("/api/v1/skills", json={"title": "X"}, headers=a.auth)
         assert r.status_code == 409 and r.json()["error"]["code"] == "recovering"
@@ -200,3 +203,25 @@ async def test_lost_database_recovers_own_log_instead_of_forking(tmp_path: Path)
         await sync(nodes["b"])
         got = await nodes["b"].client.get("/api/v1/search", params={"q": "tableur"})
         assert len(got.json()["results"]) == 1
+
+
+async def test_large_network_round_compares_buckets_not_whole_vectors(tmp_path: Path) -> None:
+    from tests.bulk import origin_log
+
+    logs = [entry for index in range(300) for entry in origin_log(index, 1)]
+    async with network(tmp_path, ["a", "b"]) as (transport, nodes):
+        a, b = nodes["a"], nodes["b"]
+        for node in (a, b):
+            r = await node.client.post("/federation/v1/push", json={"entries": logs})
+            assert len(r.json()["accepted"]) == 300
+        await link(b, "a")
+        await sync(b)  # b learns a's own place and a learns b's: now both hold 302 origins
+        await a.client.post("/api/v1/skills", json={"title": "Montage vidéo"}, headers=a.auth)
+        requests, sent = transport.requests, transport.bytes
+        [result] = await sync(b)
+        assert result.accepted == 1 and result.pages == 1
+        # digest, bucket digests, one scoped vector: a few KB instead of ~18 KB of vector.
+        assert transport.requests - requests == 3
+        assert transport.bytes - sent < 7000
+        digests = {(await n.client.get("/api/v1/nodes")).json()["digest"] for n in (a, b)}
+        assert len(digests) == 1

@@ -18,7 +18,14 @@ from tortoise.transactions import in_transaction
 
 from federation.errors import AddressRefused, PeerError
 from federation.timeutil import utc_now
-from federation.vector import Vector, missing_ranges, vector_digest
+from federation.vector import (
+    Vector,
+    bucket_digests,
+    differing_buckets,
+    missing_ranges,
+    restrict,
+    vector_digest,
+)
 
 from ..models import Peer
 from .log import entry_document, read_entries
@@ -32,6 +39,9 @@ log = logging.getLogger(__name__)
 #: Most entries sent back in one push of a sync round.
 PUSH_BACK_PAGE = 200
 MAX_PAGES_PER_ROUND = 10_000
+#: Above this many origins, a round compares bucket digests (about 5 KB) before sending
+#: vectors (about 60 bytes per origin), and then only the vectors of differing buckets.
+BUCKET_THRESHOLD = 256
 
 
 async def current_vector() -> Vector:
@@ -42,10 +52,14 @@ async def current_vector() -> Vector:
 
 async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any]:
     """The answer to a (schema-valid) sync request."""
-    mine = await current_vector()
-    digest = vector_digest(mine)
+    everything = await current_vector()
+    digest = vector_digest(everything)
+    if "buckets" in request and "vector" not in request:
+        differ = differing_buckets(bucket_digests(everything), request["buckets"])
+        return {"digest": digest, "in_sync": not differ, "differ": differ}
     if "vector" not in request:
         return {"digest": digest, "in_sync": request.get("digest") == digest}
+    mine = restrict(everything, request.get("scope"))
     theirs: dict[str, int] = request["vector"]
     budget = min(page_bytes, int(request.get("max_bytes", page_bytes)))
     entries: list[dict[str, Any]] = []
@@ -73,7 +87,7 @@ async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any
                 break
     return {
         "digest": digest,
-        "in_sync": not entries and digest == vector_digest(theirs),
+        "in_sync": not entries and vector_digest(mine) == vector_digest(theirs),
         "vector": mine,
         "entries": entries,
         "more": more,
@@ -135,9 +149,19 @@ async def _round(
     if first["in_sync"]:
         result.in_sync_at_start = True
         return
+    scope: list[int] | None = None
+    if len(mine) > BUCKET_THRESHOLD:
+        answer = await client.sync(peer.url, {"buckets": bucket_digests(mine)})
+        if answer.get("differ"):
+            scope = answer["differ"]
     theirs: dict[str, int] = {}
     while result.pages < MAX_PAGES_PER_ROUND:
-        request: dict[str, Any] = {"vector": mine, "max_bytes": node.settings.sync_page_bytes}
+        request: dict[str, Any] = {
+            "vector": restrict(mine, scope),
+            "max_bytes": node.settings.sync_page_bytes,
+        }
+        if scope is not None:
+            request["scope"] = scope
         if sender:
             request["from"] = sender
         answer = await client.sync(peer.url, request)
@@ -159,7 +183,7 @@ async def _round(
             mine = new_mine
             break
         mine = new_mine
-    await _push_back(node, client, peer, mine, theirs, result, progress)
+    await _push_back(node, client, peer, restrict(mine, scope), theirs, result, progress)
 
 
 async def _push_back(
