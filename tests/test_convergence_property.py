@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from node.models import CurrentObject
-from node.services.peers import add_peer
 from node.services import sync as sync_service
+from node.services.peers import add_peer
 from node.services.sync import sync_all
 from tests.network import network, url_of
 
