@@ -165,7 +165,10 @@ def parse_entry(
     if payload is not None:
         if entry.op == "delete":
             raise PayloadMismatch("a delete entry carries no payload")
-        payload_bytes = entry.payload_text.encode()  # type: ignore[union-attr]
+        try:
+            payload_bytes = entry.payload_text.encode()  # type: ignore[union-attr]
+        except ValueError as exc:  # rfc8785: NaN, integers over 2**53, lone surrogates
+            raise MalformedEntry(f"payload has no canonical form: {exc}") from None
         if len(payload_bytes) != header["payload_len"]:
             raise PayloadMismatch("payload length does not match payload_len")
         if sha256_tag(payload_bytes) != header["payload_hash"]:
@@ -174,8 +177,10 @@ def parse_entry(
             validate_payload(entry.kind, payload)
         except SchemaError as exc:
             raise InvalidEntrySchema(f"payload: {exc.message}", exc.field) from None
-    if max_future is not None:
+    try:
         moment = parse_ts(header["ts"])
-        if moment - (now or utc_now()) > max_future:
-            raise FutureTimestamp(f"ts {header['ts']} is too far in the future")
+    except ValueError as exc:  # the schema checks the shape, not e.g. month 13
+        raise InvalidEntrySchema(f"'ts': {exc}", "ts") from None
+    if max_future is not None and moment - (now or utc_now()) > max_future:
+        raise FutureTimestamp(f"ts {header['ts']} is too far in the future")
     return entry

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -28,6 +29,7 @@ def origin_id(public_key: Ed25519PublicKey) -> str:
     return ORIGIN_PREFIX + b64url_encode(raw)
 
 
+@lru_cache(maxsize=4096)  # hot in ingest: one key per origin, not per entry
 def public_key_from_origin(origin: str) -> Ed25519PublicKey:
     """The public key named by an origin id; ``ValueError`` if it is not one."""
     if not origin.startswith(ORIGIN_PREFIX):

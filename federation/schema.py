@@ -16,8 +16,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 
+from . import fastschema
 from .errors import SchemaError
 
 
@@ -35,10 +37,18 @@ def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
     for path in sorted(schemas_dir().rglob("*.schema.json")):
         document = json.loads(path.read_text(encoding="utf-8"))
         schemas[document["$id"]] = document
+    # The registered contents carry no ``$schema``: a ``$ref`` then keeps our validator
+    # class (and its ECMA-262 ``pattern``) instead of switching to the stock draft 2020-12
+    # validator, which would accept "abc\n" for ``^...$`` inside the referenced schema.
     registry: Registry = Registry().with_resources(
-        (schema_id, Resource.from_contents(document)) for schema_id, document in schemas.items()
+        (schema_id, DRAFT202012.create_resource(_without_dialect(document)))
+        for schema_id, document in schemas.items()
     )
     return registry, schemas
+
+
+def _without_dialect(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key != "$schema"}
 
 
 @cache
@@ -69,7 +79,7 @@ def validator(schema_id: str) -> Draft202012Validator:
         document = schemas[schema_id]
     except KeyError:
         raise LookupError(f"no schema with $id {schema_id!r} in {schemas_dir()}") from None
-    result: Draft202012Validator = _Validator(document, registry=registry)
+    result: Draft202012Validator = _Validator(_without_dialect(document), registry=registry)
     return result
 
 
@@ -99,8 +109,26 @@ def _message_of(error: ValidationError, field: str) -> str:
     return f"{where}: {error.message}"
 
 
+@cache
+def _fast_check(schema_id: str) -> fastschema.Check | None:
+    return fastschema.compile_schema(schema_id, _registry()[1], _compile)
+
+
+def is_valid_fast(schema_id: str, document: Any) -> bool:
+    """True only when the exact fast path proves ``document`` valid (see fastschema)."""
+    check = _fast_check(schema_id)
+    if check is None:
+        return False
+    try:
+        return check(document)
+    except (fastschema.Unsure, RecursionError):
+        return False
+
+
 def validate(schema_id: str, document: Any) -> None:
     """Raise ``SchemaError`` naming the first offending field (deterministic order)."""
+    if is_valid_fast(schema_id, document):
+        return
     errors = sorted(
         validator(schema_id).iter_errors(document),
         key=lambda e: (list(map(str, e.absolute_path)), str(e.validator)),

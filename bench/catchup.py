@@ -1,0 +1,156 @@
+"""Benchmark 2, catch-up: a fresh node joins one peer holding 30,000 entries (300 origins x
+100), real processes on 127.0.0.1.
+
+1. The source's data directory is filled in-process through the node's own ingest path,
+   then ``papi serve`` starts on it; a fresh node starts too (``papi serve``).
+2. The clock starts; ``papi peer add SOURCE`` then ``papi sync`` run against the fresh
+   node's data directory (what the README tells an operator to do) while it serves; the
+   clock stops when ``/api/v1/nodes`` of the fresh node shows every origin at its last
+   seq. (bench/footprint.py measures the other way in: the node syncing by itself.)
+3. Bytes: a second fresh node, in this process, runs the same sync round
+   (``node.services.sync.sync_with``) over real HTTP against the source with a
+   ``PeerClient`` whose counters give the request and answer bytes (bodies; HTTP headers
+   are a few hundred bytes per request on top). Compared with the bytes of the entries
+   themselves (compact JSON).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import (
+    NodeProc,
+    entry_bytes,
+    open_node,
+    preload,
+    processes,
+    record,
+    section,
+    signed_logs,
+    size,
+    sync_order,
+    wait_for,
+    workdir,
+)
+
+
+def prepare_source(
+    base: Path, origins: int, per_origin: int
+) -> tuple[NodeProc, list[dict[str, Any]]]:
+    """An initialised (not started) source whose database holds the entries."""
+    source = NodeProc(base / "source", "source")
+    source.init()
+    entries = sync_order(signed_logs(origins, per_origin))
+
+    async def fill() -> None:
+        async with open_node(source.data_dir) as node:
+            await preload(node, entries)
+
+    asyncio.run(fill())
+    return source, entries
+
+
+def holds_all(url: str, expected: dict[str, int]) -> bool:
+    """``/api/v1/nodes`` shows every expected origin at (at least) its expected seq."""
+    try:
+        answer = httpx.get(url + "/api/v1/nodes", timeout=30).json()
+    except httpx.HTTPError:
+        return False
+    seqs = {origin["id"]: origin["seq"] for origin in answer["origins"]}
+    return all(seqs.get(origin, 0) >= seq for origin, seq in expected.items())
+
+
+async def measured_sync(data_dir: Path, source_url: str) -> dict[str, float]:
+    """One sync round from a fresh in-process node; time and PeerClient byte counters."""
+    from federation.client import PeerClient
+    from node.services.peers import add_peer
+    from node.services.sync import sync_with
+
+    async with open_node(data_dir, allow_private_peers=True) as node:
+        peer = await add_peer(source_url)
+        client = PeerClient(timeout=node.settings.peer_timeout_seconds)
+        node.peer_client = lambda: client  # keep a handle on the counters
+        start = time.perf_counter()
+        result = await sync_with(node, peer)
+        elapsed = time.perf_counter() - start
+        if result.error:
+            raise RuntimeError(f"sync failed: {result.error}")
+        return {
+            "seconds": elapsed,
+            "accepted": result.accepted,
+            "pages": result.pages,
+            "requests": client.requests,
+            "sent": client.bytes_sent,
+            "received": client.bytes_received,
+        }
+
+
+def main() -> None:
+    section("2. catch-up")
+    origins, per_origin = size(100, 300), size(50, 100)
+    with workdir("catchup") as base, processes() as started:
+        t = time.perf_counter()
+        source, entries = prepare_source(base, origins, per_origin)
+        print(
+            f"source holds {len(entries)} entries of {origins} origins"
+            f" (prepared in {time.perf_counter() - t:.1f}s)"
+        )
+        fresh = NodeProc(base / "fresh", "fresh")
+        fresh.init()
+        for proc in (source, fresh):
+            proc.spawn()
+            started.append(proc)
+        for proc in (source, fresh):
+            proc.wait_ready()
+        # A node runs its first round 0.2-2 s after start: let it pass (it has no peer yet),
+        # or it would sync at the same time as `papi sync` and one of them could meet
+        # "database is locked" (see docs/performance.md).
+        time.sleep(2.5)
+        expected: dict[str, int] = {}
+        for entry in entries:
+            expected[entry["header"]["origin"]] = entry["header"]["seq"]
+
+        start = time.perf_counter()
+        fresh.papi("peer", "add", source.url)
+        added = time.perf_counter() - start
+        fresh.papi("sync")
+        synced = time.perf_counter() - start
+        wait_for(lambda: holds_all(fresh.url, expected), timeout=120, interval=0.5)
+        total = time.perf_counter() - start
+        record(
+            "catchup_s",
+            total,
+            "s",
+            target=10.0,
+            note=f"{len(entries)} entries: peer add {added:.1f}s + papi sync"
+            f" {synced - added:.1f}s (each CLI start ~0.4s)",
+        )
+        figures = asyncio.run(measured_sync(base / "inproc", source.url))
+
+    payload = sum(entry_bytes(entry) for entry in entries)
+    transferred = figures["sent"] + figures["received"]
+    record(
+        "catchup_sync_round_s",
+        figures["seconds"],
+        "s",
+        note=f"in-process sync_with over HTTP, {figures['pages']:.0f} pages,"
+        f" {figures['requests']:.0f} requests",
+    )
+    record("catchup_entries_per_s", figures["accepted"] / figures["seconds"], "entries/s")
+    record(
+        "catchup_bytes",
+        transferred,
+        "bytes",
+        note=f"sent {figures['sent']:,.0f} + received {figures['received']:,.0f}",
+    )
+    record("catchup_entry_bytes", payload, "bytes", note="the entries as compact JSON")
+    record("catchup_overhead_ratio", transferred / payload, "transferred/entries")
+
+
+if __name__ == "__main__":
+    main()
