@@ -235,7 +235,9 @@ async def test_search_page_finds_filters_and_highlights(papi: InProcessNode) -> 
             ),
         ],
     )
-    await put(papi, "event", {"title": "Atelier arnaques", "start": when(5)})
+    # Noon in Paris, five days ahead: the date filter below works on Paris days.
+    day = (utc_now() + timedelta(days=5)).strftime("%Y-%m-%d")
+    await put(papi, "event", {"title": "Atelier arnaques", "start": f"{day}T12:00:00+01:00"})
     page = (await papi.client.get("/search", params={"q": "securite"})).text
     assert "1 résultat" in page and "Sécurité en ligne" in page
     assert "Proposé par EPN Landerneau, Landerneau" in page
@@ -245,7 +247,6 @@ async def test_search_page_finds_filters_and_highlights(papi: InProcessNode) -> 
     assert "1 résultat" in page and "Atelier arnaques" in page
     page = (await papi.client.get("/search", params={"commune": "Landerneau"})).text
     assert "1 résultat" in page and "<option selected>Landerneau</option>" in page
-    day = (utc_now() + timedelta(days=5)).strftime("%Y-%m-%d")
     page = (await papi.client.get("/search", params={"from": day, "to": day})).text
     assert "1 résultat" in page and "Atelier arnaques" in page
 
