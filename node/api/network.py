@@ -16,7 +16,7 @@ from federation.vector import vector_digest
 from ..models import CurrentObject, ForkEvidence, Origin, Peer
 from ..runtime import Node
 from ..services.peers import peer_json
-from ..services.search import SearchQuery, day_bound, search
+from ..services.search import MAX_COUNT, SearchQuery, day_bound, search
 from ..services.sync import current_vector
 from .errors import ApiError
 
@@ -129,7 +129,15 @@ def search_query(params: Any) -> SearchQuery:
 async def search_api(request: Request) -> Response:
     query = search_query(request.query_params)
     results, total = await search(query)
-    return JSONResponse({"query": query.q, "total": total, "results": results})
+    return JSONResponse(
+        {
+            "query": query.q,
+            # Counting stops past MAX_COUNT: then total is MAX_COUNT and not exact.
+            "total": min(total, MAX_COUNT),
+            "total_exact": total <= MAX_COUNT,
+            "results": results,
+        }
+    )
 
 
 def routes() -> list[Route]:

@@ -56,6 +56,12 @@ def day_bound(text: str, end_of_day: bool) -> str | None:
 
 
 MAX_RESULTS = 100
+#: Counting stops here: past it, "more than MAX_COUNT results" is all a person needs, and
+#: an exact count of a common word costs a scan of every match.
+MAX_COUNT = 1000
+#: Ranking considers at most this many matches, the most recently indexed first: bm25 over
+#: every match of a word found in most objects would cost a scan of them all.
+MAX_RANKED = 2000
 #: What a search without ``kind`` looks through: the offers of the places.
 DEFAULT_KINDS = ("skill", "equipment", "event")
 #: Kinds whose objects have a period (``start``/``end``), hence date filters.
@@ -105,8 +111,15 @@ def _conditions(query: SearchQuery, matching: bool) -> tuple[list[str], list[Any
         where.append(f"o.kind IN ({', '.join('?' for _ in DEFAULT_KINDS)})")
         values.extend(DEFAULT_KINDS)
     if matching:
+        expression = fts_expression(query.q)
+        # The index also holds commune and theme: filtering there first lets it intersect
+        # posting lists instead of checking every match (exact equality is checked below).
+        for column, value in (("commune", query.commune), ("theme", query.theme)):
+            if value and _WORD.search(value):
+                phrase = " ".join(_WORD.findall(value))
+                expression = f'{expression} AND {column} : "{phrase}"'
         where.append("search_index MATCH ?")
-        values.append(fts_expression(query.q))
+        values.append(expression)
     for column, value in (
         ("o.origin", query.origin),
         ("o.commune", query.commune),
@@ -130,11 +143,12 @@ def _conditions(query: SearchQuery, matching: bool) -> tuple[list[str], list[Any
 
 
 def _order(query: SearchQuery, matching: bool) -> str:
+    """ORDER BY of the outer query, over ``c`` (candidates with their ``score``)."""
     if not matching:
-        return "o.starts_at IS NULL, o.starts_at, o.title COLLATE NOCASE, o.id"
+        return "c.starts_at IS NULL, c.starts_at, c.title COLLATE NOCASE, c.id"
     if query.kind in DATED_KINDS or (not query.kind and (query.date_from or query.date_to)):
-        return f"o.starts_at, {_BM25}, o.id"
-    return f"{_BM25}, o.starts_at IS NULL, o.starts_at, o.id"
+        return "c.starts_at, c.score, c.id"
+    return "c.score, c.starts_at IS NULL, c.starts_at, c.id"
 
 
 async def search(query: SearchQuery, *, snippets: bool = False) -> tuple[list[dict[str, Any]], int]:
@@ -145,24 +159,41 @@ async def search(query: SearchQuery, *, snippets: bool = False) -> tuple[list[di
     """
     matching = bool(fts_expression(query.q))
     where, values = _conditions(query, matching)
-    source = "search_index JOIN objects o ON o.id = search_index.rowid" if matching else "objects o"
     clause = " AND ".join(where)
-    extract = "''"
-    if snippets and matching:
-        extract = f"snippet(search_index, 1, '{MARK_START}', '{MARK_END}', '…', 24)"
+    if matching:
+        # The most recently indexed matches, each with its bm25 score (lower is better).
+        candidates = (
+            f"SELECT o.*, {_BM25} AS score FROM search_index"
+            f" JOIN objects o ON o.id = search_index.rowid WHERE {clause}"
+            f" ORDER BY search_index.rowid DESC LIMIT {MAX_RANKED}"
+        )
+    else:
+        candidates = f"SELECT o.*, 0 AS score FROM objects o WHERE {clause}"
     async with in_transaction() as conn:
         counted = await conn.execute_query_dict(
-            f"SELECT count(*) AS n FROM {source} WHERE {clause}", values
+            f"SELECT count(*) AS n FROM (SELECT 1 FROM ({candidates}) LIMIT {MAX_COUNT + 1})",
+            values,
         )
         rows = await conn.execute_query_dict(
-            f"SELECT o.origin, o.kind, o.oid, o.title, o.theme, o.place, o.commune, o.seq,"
-            f" o.updated, o.starts_at, o.ends_at, o.payload, {extract} AS snippet"
-            f" FROM {source} WHERE {clause} ORDER BY {_order(query, matching)}"
-            f" LIMIT ? OFFSET ?",
+            f"SELECT c.id, c.origin, c.kind, c.oid, c.title, c.theme, c.place, c.commune,"
+            f" c.seq, c.updated, c.starts_at, c.ends_at, c.payload FROM ({candidates}) c"
+            f" ORDER BY {_order(query, matching)} LIMIT ? OFFSET ?",
             [*values, max(0, min(query.limit, MAX_RESULTS)), max(0, query.offset)],
         )
+        extracts: dict[int, str] = {}
+        if snippets and matching and rows:
+            # Snippets of the page's rows only: they cost a look at each row's text.
+            found = await conn.execute_query_dict(
+                f"SELECT rowid, snippet(search_index, 1, '{MARK_START}', '{MARK_END}', '…', 24)"
+                f" AS snippet FROM search_index WHERE search_index MATCH ?"
+                f" AND rowid IN ({', '.join('?' for _ in rows)})",
+                [fts_expression(query.q), *(row["id"] for row in rows)],
+            )
+            extracts = {row["rowid"]: row["snippet"] for row in found}
+    for row in rows:
+        row["snippet"] = extracts.get(row["id"], "")
     results = [_result(row, snippets) for row in rows]
-    return results, int(counted[0]["n"])
+    return results, min(int(counted[0]["n"]), MAX_COUNT + 1)
 
 
 def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from ..api.errors import ApiError
 from ..api.network import search_query
 from ..runtime import Node
-from ..services.search import MARK_START, day_bound, facets, search
+from ..services.search import MARK_START, MAX_COUNT, day_bound, facets, search
 from . import queries
 from .fields import FieldError
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, N_
@@ -110,6 +110,8 @@ async def search_page(request: Request) -> Response:
             errors["q"] = FieldError(
                 N_("This value is not accepted: %(detail)s"), {"detail": exc.message}
             )
+    total_capped = total > MAX_COUNT
+    total = min(total, MAX_COUNT)
     pages = max(1, ceil(total / PAGE_SIZE))
     base = {k: v for k, v in form.items() if v}
 
@@ -124,6 +126,7 @@ async def search_page(request: Request) -> Response:
             "errors": errors,
             "results": results,
             "total": total,
+            "total_capped": total_capped,
             "searched": searched,
             "page": page,
             "pages": pages,
