@@ -14,7 +14,7 @@ from federation.errors import SchemaError
 
 from ..runtime import Node
 from ..services.deliveries import enqueue_push
-from ..services.log import read_entries
+from ..services.log import read_entries_json
 from ..services.peers import learn_peers
 from ..services.sync import answer_sync
 from .errors import ApiError, read_json
@@ -43,7 +43,8 @@ async def entries(request: Request) -> Response:
     origin = request.query_params.get("origin") or node.origin
     after = _int_param(request, "after", 0, 0, 2**53)
     limit = _int_param(request, "limit", 100, 1, MAX_ENTRIES_PAGE)
-    return JSONResponse({"entries": await read_entries(origin, after, limit)})
+    body = await read_entries_json(origin, after, limit)
+    return Response(body, media_type="application/json")
 
 
 async def _message(request: Request, schema_id: str, max_bytes: int) -> dict[str, Any]:
