@@ -83,5 +83,15 @@ class Database:
             _current_context.reset(token)
 
 
+async def lock_for_write(conn: BaseDBAsyncClient) -> None:
+    """Take the database's write lock at the start of a transaction that reads first.
+
+    Tortoise opens transactions with a deferred ``BEGIN``; when another process (``papi
+    sync`` next to ``papi serve``) writes meanwhile, upgrading a read to a write fails at
+    once with "database is locked". A first statement that writes (here one that changes
+    nothing) waits for the lock instead, like ``BEGIN IMMEDIATE``."""
+    await conn.execute_query("UPDATE origins SET head_seq = head_seq WHERE 0")
+
+
 async def fetch_all(conn: BaseDBAsyncClient, sql: str, *values: Any) -> list[dict[str, Any]]:
     return await conn.execute_query_dict(sql, list(values))

@@ -151,3 +151,20 @@ def test_demo_starts_relays_and_stops_cleanly(tmp_path: Any) -> None:
         out, _ = process.communicate(timeout=60)
     assert process.returncode == 0
     assert "Demo stopped." in out
+
+
+def test_papi_sync_next_to_a_serving_node(node_factory: NodeFactory) -> None:
+    """The CLI and the node write the same SQLite file at once: no "database is locked"."""
+    source = node_factory("Source")
+    logs = network_logs(origins=6, per_origin=60)
+    with httpx.Client(base_url=source.url, timeout=60) as client:
+        for log in logs:
+            assert client.post("/federation/v1/push", json={"entries": log}).status_code == 200
+    sink = node_factory("Sink", sync_page_bytes=8192, sync_interval_seconds=1)
+    sink.papi("peer", "add", source.url)
+    for _ in range(3):  # the node's own rounds run meanwhile
+        result = sink.papi("sync", check=False)
+        assert result.returncode == 0, result.stderr
+        assert "locked" not in result.stderr
+    total = sum(len(log) for log in logs)
+    wait_until(lambda: sum(head(sink, log[0]["header"]["origin"]) for log in logs) == total)

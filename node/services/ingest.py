@@ -26,6 +26,7 @@ from federation.entry import Entry, parse_entry
 from federation.errors import BrokenChain, EntryRejected, ForkDetected, OriginFrozen
 from federation.timeutil import utc_now
 
+from ..db import lock_for_write
 from .store import store_entries
 
 #: Entries kept aside beyond a gap, per origin, before new ones are refused.
@@ -144,6 +145,7 @@ class Ingestor:
         if not by_origin:
             return report
         async with in_transaction() as conn:
+            await lock_for_write(conn)
             heads = await _load_heads(conn, list(by_origin))
             to_store: list[Entry] = []
             for origin, items in by_origin.items():

@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 from federation.chain import Head
 from federation.entry import Entry, build_entry
 
+from ..db import lock_for_write
 from ..runtime import Node
 from .deliveries import enqueue_push
 from .store import store_entries
@@ -46,6 +47,7 @@ async def publish(
 
     Seq 1 is only written with ``new_log`` (see services/bootstrap.py)."""
     async with node.write_lock, in_transaction() as conn:
+        await lock_for_write(conn)
         head = await head_of(conn, node.origin)
         if head.seq == 0 and not new_log:
             raise LogRecovering(
