@@ -24,6 +24,10 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(
     content = 'objects', content_rowid = 'id',
     tokenize = 'unicode61 remove_diacritics 2'
 );
+-- Browsing without words: upcoming events first, then the rest by title. Walking this
+-- index in order stops after one page instead of sorting every object.
+CREATE INDEX IF NOT EXISTS objects_listing
+    ON objects (starts_at IS NULL, starts_at, title COLLATE NOCASE, id);
 CREATE TRIGGER IF NOT EXISTS objects_search_insert AFTER INSERT ON objects BEGIN
     INSERT INTO search_index(rowid, title, body, theme, place, commune)
     VALUES (new.id, new.title, new.body, new.theme, new.place, new.commune);

@@ -61,7 +61,7 @@ MAX_RESULTS = 100
 MAX_COUNT = 1000
 #: Ranking considers at most this many matches, the most recently indexed first: bm25 over
 #: every match of a word found in most objects would cost a scan of them all.
-MAX_RANKED = 2000
+MAX_RANKED = 1000
 #: What a search without ``kind`` looks through: the offers of the places.
 DEFAULT_KINDS = ("skill", "equipment", "event")
 #: Kinds whose objects have a period (``start``/``end``), hence date filters.
@@ -161,18 +161,18 @@ async def search(query: SearchQuery, *, snippets: bool = False) -> tuple[list[di
     where, values = _conditions(query, matching)
     clause = " AND ".join(where)
     if matching:
+        matches = f"FROM search_index JOIN objects o ON o.id = search_index.rowid WHERE {clause}"
         # The most recently indexed matches, each with its bm25 score (lower is better).
         candidates = (
-            f"SELECT o.*, {_BM25} AS score FROM search_index"
-            f" JOIN objects o ON o.id = search_index.rowid WHERE {clause}"
+            f"SELECT o.*, {_BM25} AS score {matches}"
             f" ORDER BY search_index.rowid DESC LIMIT {MAX_RANKED}"
         )
     else:
-        candidates = f"SELECT o.*, 0 AS score FROM objects o WHERE {clause}"
+        matches = f"FROM objects o WHERE {clause}"
+        candidates = f"SELECT o.*, 0 AS score {matches}"
     async with in_transaction() as conn:
         counted = await conn.execute_query_dict(
-            f"SELECT count(*) AS n FROM (SELECT 1 FROM ({candidates}) LIMIT {MAX_COUNT + 1})",
-            values,
+            f"SELECT count(*) AS n FROM (SELECT 1 {matches} LIMIT {MAX_COUNT + 1})", values
         )
         rows = await conn.execute_query_dict(
             f"SELECT c.id, c.origin, c.kind, c.oid, c.title, c.theme, c.place, c.commune,"
