@@ -160,7 +160,10 @@ async def open_node(data_dir: Path, **settings: Any) -> AsyncIterator[Any]:
     values = {"name": settings.pop("name", "Bench"), "commune": settings.pop("commune", "Brest")}
     init_data_dir(data_dir, values)
     node = Node(
-        load_settings(data_dir, {"scheduler": False, **settings}, environ={}), load_key(data_dir)
+        load_settings(
+            data_dir, {"scheduler": False, "rate_limit_per_minute": 0, **settings}, environ={}
+        ),
+        load_key(data_dir),
     )
     await node.db.open()
     try:
@@ -192,7 +195,10 @@ async def asgi_node(
     transport = settings.pop("transport", None)
     init_data_dir(data_dir, values)
     app = create_app(
-        load_settings(data_dir, {"scheduler": False, **settings}, environ={}), transport=transport
+        load_settings(
+            data_dir, {"scheduler": False, "rate_limit_per_minute": 0, **settings}, environ={}
+        ),
+        transport=transport,
     )
     async with app.router.lifespan_context(app):
         client = httpx.AsyncClient(

@@ -104,7 +104,7 @@ async def store_entries(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> No
                 [
                     origin, kind, oid, e.seq, e.payload_text,
                     e.header["ts"], columns["title"], columns["body"], columns["theme"],
-                    columns["starts_at"], columns["ends_at"], origin, origin,
+                    columns["starts_at"], columns["ends_at"],
                 ]
             )  # fmt: skip
     if purges:
@@ -134,11 +134,18 @@ async def store_entries(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> No
             [[name, commune, origin] for origin, (name, commune) in places.items()],
         )
     if upserts:
+        # Place name and commune of each origin, denormalised into its objects.
+        origins = sorted({row[0] for row in upserts})
+        marks = ", ".join("?" for _ in origins)
+        rows = await conn.execute_query_dict(
+            f"SELECT id, name, commune FROM origins WHERE id IN ({marks})", origins
+        )
+        where = {r["id"]: [r["name"] or "", r["commune"] or ""] for r in rows}
+        for row in upserts:
+            row.extend(where.get(row[0], ["", ""]))
         await conn.execute_many(
             "INSERT INTO objects (origin, kind, oid, seq, payload, updated, title, body, theme,"
-            " starts_at, ends_at, place, commune) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " COALESCE((SELECT name FROM origins WHERE id = ?), ''),"
-            " COALESCE((SELECT commune FROM origins WHERE id = ?), ''))"
+            " starts_at, ends_at, place, commune) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (origin, kind, oid) DO UPDATE SET seq = excluded.seq,"
             " payload = excluded.payload, updated = excluded.updated, title = excluded.title,"
             " body = excluded.body, theme = excluded.theme, starts_at = excluded.starts_at,"
