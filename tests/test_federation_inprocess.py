@@ -225,3 +225,17 @@ async def test_large_network_round_compares_buckets_not_whole_vectors(tmp_path: 
         assert transport.bytes - sent < 7000
         digests = {(await n.client.get("/api/v1/nodes")).json()["digest"] for n in (a, b)}
         assert len(digests) == 1
+
+
+async def test_a_round_visits_manual_peers_and_a_few_discovered_ones(tmp_path: Path) -> None:
+    from node.services.sync import DISCOVERED_PER_ROUND
+
+    async with network(tmp_path, ["a", "b"]) as (_, nodes):
+        a = nodes["a"]
+        await link(a, "b")
+        with a.node.db.activated():
+            for index in range(DISCOVERED_PER_ROUND + 4):
+                await add_peer(f"http://gone{index}.test", source="discovered")
+        visited = {result.peer for result in await sync(a)}
+        assert url_of("b") in visited
+        assert len(visited) == 1 + DISCOVERED_PER_ROUND

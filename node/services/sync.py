@@ -10,6 +10,7 @@ resumes exactly where it stopped.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,8 @@ MAX_PAGES_PER_ROUND = 10_000
 #: Above this many origins, a round compares bucket digests (about 5 KB) before sending
 #: vectors (about 60 bytes per origin), and then only the vectors of differing buckets.
 BUCKET_THRESHOLD = 256
+#: Discovered peers visited per round (all the peers added by hand are visited).
+DISCOVERED_PER_ROUND = 3
 
 
 async def current_vector() -> Vector:
@@ -210,11 +213,17 @@ async def _push_back(
 
 
 async def sync_all(node: Node, progress: Progress | None = None) -> list[RoundResult]:
-    """One round with every peer whose next attempt is due."""
+    """One round with every due peer the operator added, and a few due discovered ones.
+
+    A node learns the whole network from place entries; syncing with all of it every
+    interval would cost one request per node of the network (20,000 in France)."""
     now = utc_now()
-    peers = [
+    due = [
         peer
         for peer in await Peer.all().order_by("id")
         if peer.next_attempt is None or peer.next_attempt <= now
     ]
-    return [await sync_with(node, peer, progress) for peer in peers]
+    manual = [peer for peer in due if peer.source != "discovered"]
+    discovered = [peer for peer in due if peer.source == "discovered"]
+    chosen = random.sample(discovered, min(DISCOVERED_PER_ROUND, len(discovered)))
+    return [await sync_with(node, peer, progress) for peer in manual + chosen]
