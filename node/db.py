@@ -28,6 +28,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(
 -- index in order stops after one page instead of sorting every object.
 CREATE INDEX IF NOT EXISTS objects_listing
     ON objects (starts_at IS NULL, starts_at, title COLLATE NOCASE, id);
+-- The themes offered as search filters, read from this index instead of every object.
+CREATE INDEX IF NOT EXISTS objects_theme ON objects (theme, kind);
 CREATE TRIGGER IF NOT EXISTS objects_search_insert AFTER INSERT ON objects BEGIN
     INSERT INTO search_index(rowid, title, body, theme, place, commune)
     VALUES (new.id, new.title, new.body, new.theme, new.place, new.commune);
