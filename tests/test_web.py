@@ -587,3 +587,19 @@ async def test_peers_panel(admin: InProcessNode) -> None:
     assert response.status_code == 303
     page = (await admin.client.get("/admin/peers")).text
     assert "http://192.0.2.10:8000" in page and "Pas encore contacté" in page
+
+
+async def test_admin_explains_a_node_recovering_its_log(tmp_path: Path) -> None:
+    from tests.conftest import in_process_node
+
+    async with in_process_node(tmp_path / "n"):
+        pass
+    for suffix in ("", "-wal", "-shm"):  # the database is lost, the key is kept
+        (tmp_path / "n" / f"papi.sqlite3{suffix}").unlink(missing_ok=True)
+    async with in_process_node(tmp_path / "n") as node:
+        await make_user(node)
+        await log_in(node)
+        response = await submit(node, "/admin/skills/new", {"title": "Tableur"})
+        assert "récupère ses propres publications" in response.text
+        entries = (await node.client.get("/federation/v1/entries")).json()["entries"]
+        assert entries == []

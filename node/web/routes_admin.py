@@ -17,7 +17,7 @@ from starlette.routing import Route
 from federation.errors import FederationError, SchemaError
 
 from ..runtime import Node
-from ..services.log import new_oid, publish
+from ..services.log import LogRecovering, new_oid, publish
 from ..services.objects import COLLECTIONS, SERVER_FIELDS
 from ..services.peers import add_peer
 from . import queries
@@ -71,6 +71,13 @@ async def _publish_form(
     except SchemaError as exc:
         name, error = schema_error(fields, exc.field, exc.message)
         result.errors[name] = error
+    except LogRecovering:
+        result.errors[""] = FieldError(
+            N_(
+                "This node is recovering its own publications from its peers: add a peer "
+                "in the Peers page and wait for the synchronisation, then try again."
+            )
+        )
     except FederationError as exc:
         result.errors[""] = FieldError(
             N_("The server refused the form: %(detail)s"), {"detail": str(exc)}
