@@ -137,9 +137,7 @@ class Ingestor:
         for index, (document, outcome) in enumerate(zip(documents, outcomes, strict=True)):
             if isinstance(outcome, EntryRejected):
                 origin, seq = _claimed(document)
-                report.rejected.append(
-                    Rejection(index, origin, seq, outcome.code, outcome.message)
-                )
+                report.rejected.append(Rejection(index, origin, seq, outcome.code, outcome.message))
                 continue
             by_origin[outcome.origin].append((index, outcome))
         if not by_origin:
