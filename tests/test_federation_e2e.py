@@ -100,7 +100,7 @@ def test_kill_9_during_large_sync_loses_nothing(node_factory: NodeFactory) -> No
     origins = [log[0]["header"]["origin"] for log in logs]
 
     # Small pages make the sync long enough to be interrupted in the middle.
-    sink = node_factory("Sink", start=False, sync_page_bytes=16384)
+    sink = node_factory("Sink", start=False, sync_page_bytes=4096)
     sink.papi("peer", "add", source.url)
     sink.start()
 
