@@ -51,10 +51,10 @@ async def nodes(request: Request) -> Response:
         if peer.origin:
             by_origin.setdefault(peer.origin, []).append(peer_json(peer))
     forks = {row.origin for row in await ForkEvidence.all()}
-    counts: dict[str, int] = {}
-    for row in await CurrentObject.all().values("origin", "kind"):
-        if row["kind"] != "place":
-            counts[row["origin"]] = counts.get(row["origin"], 0) + 1
+    rows = await node.db.connection().execute_query_dict(
+        "SELECT origin, count(*) AS n FROM objects WHERE kind != 'place' GROUP BY origin"
+    )
+    counts: dict[str, int] = {row["origin"]: row["n"] for row in rows}
     origins = []
     for origin in await Origin.all().order_by("name"):
         origins.append(
