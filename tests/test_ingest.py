@@ -232,3 +232,19 @@ async def test_deleted_payload_bytes_leave_the_database_files(papi: InProcessNod
         assert secret.encode() not in content, path.name
         # Nor in the full-text index, which stores words lowercased.
         assert b"confidentielle" not in content, path.name
+
+
+async def test_fork_inside_the_first_batch_of_an_origin_still_freezes_it(
+    papi: InProcessNode,
+) -> None:
+    author = Author()
+    place = author.write("place", "place")
+    one = author.write(title="Version A")
+    author.entries.pop()
+    other = author.write(title="Version B")
+    answer = await push(papi, [place, one, other])
+    assert [r["code"] for r in answer["rejected"]] == ["fork"]
+    later = author.write(oid="s2")
+    assert [r["code"] for r in (await push(papi, [later]))["rejected"]] == ["origin_frozen"]
+    with papi.node.db.activated():
+        assert (await Origin.get(id=author.key.origin)).frozen

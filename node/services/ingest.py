@@ -269,9 +269,12 @@ async def _record_fork(conn: BaseDBAsyncClient, known: Entry, other: Entry) -> N
             utc_now(),
         ],
     )
+    # An upsert: the fork may be found in the very batch that brings the origin.
     await conn.execute_query(
-        "UPDATE origins SET frozen = 1, frozen_reason = ? WHERE id = ?",
-        [f"fork at seq {known.seq}", known.origin],
+        "INSERT INTO origins (id, head_seq, frozen, frozen_reason, first_seen)"
+        " VALUES (?, 0, 1, ?, ?) ON CONFLICT (id) DO UPDATE SET frozen = 1,"
+        " frozen_reason = excluded.frozen_reason",
+        [known.origin, f"fork at seq {known.seq}", utc_now()],
     )
     await conn.execute_query("DELETE FROM pending_entries WHERE origin = ?", [known.origin])
 
