@@ -239,3 +239,33 @@ async def test_a_round_visits_manual_peers_and_a_few_discovered_ones(tmp_path: P
         visited = {result.peer for result in await sync(a)}
         assert url_of("b") in visited
         assert len(visited) == 1 + DISCOVERED_PER_ROUND
+
+
+async def test_a_frozen_origin_does_not_starve_the_others(tmp_path: Path) -> None:
+    from federation.entry import build_entry
+    from federation.keys import NodeKey
+    from tests.bulk import origin_log
+
+    async with network(tmp_path, ["a", "b"], sync_page_bytes=4096) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        # Pages list origins in order: make the frozen one come before b's own entries.
+        key = NodeKey.generate()
+        while key.origin > b.node.origin:
+            key = NodeKey.generate()
+        log = origin_log(0, 300, key)
+        # A fork of seq 2, signed by the same key, that node a will see first.
+        fork = build_entry(
+            key, seq=2, prev=log[1]["header"]["prev"], kind="skill", oid="other", op="put",
+            payload={"title": "Autre version"},
+        )  # fmt: skip
+        for start in range(0, 300, 100):
+            await b.client.post("/federation/v1/push", json={"entries": log[start : start + 100]})
+        await a.client.post("/federation/v1/push", json={"entries": log[:1]})
+        await a.client.post("/federation/v1/push", json={"entries": [fork.to_json()]})
+        await a.client.post("/federation/v1/push", json={"entries": log[1:2]})  # proves it
+        await b.client.post("/api/v1/skills", json={"title": "Scanner"}, headers=b.auth)
+        await link(a, "b")
+        [result] = await sync(a)
+        assert result.error is None
+        got = await a.client.get("/api/v1/search", params={"q": "scanner"})
+        assert len(got.json()["results"]) == 1

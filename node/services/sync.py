@@ -53,6 +53,17 @@ async def current_vector() -> Vector:
     return {row["id"]: row["head_seq"] for row in rows}
 
 
+#: Claimed as our head for frozen origins, so that peers send none of their entries (they
+#: would all be refused, and could fill every page of a round).
+FROZEN_SEQ = 2**53 - 1
+
+
+async def frozen_origins() -> set[str]:
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict("SELECT id FROM origins WHERE frozen")
+    return {row["id"] for row in rows}
+
+
 async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any]:
     """The answer to a (schema-valid) sync request."""
     everything = await current_vector()
@@ -158,9 +169,12 @@ async def _round(
         if answer.get("differ"):
             scope = answer["differ"]
     theirs: dict[str, int] = {}
+    frozen = await frozen_origins()
     while result.pages < MAX_PAGES_PER_ROUND:
+        asked = restrict(mine, scope)
+        asked.update((origin, FROZEN_SEQ) for origin in frozen if origin in asked)
         request: dict[str, Any] = {
-            "vector": restrict(mine, scope),
+            "vector": asked,
             "max_bytes": node.settings.sync_page_bytes,
         }
         if scope is not None:
