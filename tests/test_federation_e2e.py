@@ -168,3 +168,17 @@ def test_papi_sync_next_to_a_serving_node(node_factory: NodeFactory) -> None:
         assert "locked" not in result.stderr
     total = sum(len(log) for log in logs)
     wait_until(lambda: sum(head(sink, log[0]["header"]["origin"]) for log in logs) == total)
+
+
+def test_demo_refuses_a_busy_port_in_one_line(tmp_path: Any) -> None:
+    import socket
+
+    from tests.conftest import run_papi
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_papi("demo", "--data-dir", str(tmp_path), "--port", str(port), check=False)
+    assert result.returncode == 1
+    assert "already in use" in result.stderr and "Traceback" not in result.stderr
