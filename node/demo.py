@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -39,14 +40,17 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def run_demo(base_dir: Path, base_port: int = 8101) -> None:
-    from .cli import CliError, _check_port_free
-
     places = demo_places()
     for port in range(base_port, base_port + len(places)):
-        try:
-            _check_port_free("127.0.0.1", port)
-        except CliError as exc:
-            raise CliError(f"{exc} (the demo uses ports {base_port}-{base_port + 4})") from None
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise SystemExit(
+                    f"papi: error: port {port} is already in use; the demo uses ports "
+                    f"{base_port}-{base_port + len(places) - 1}: choose others with --port"
+                ) from None
     base_dir = base_dir / "demo"
     processes: list[subprocess.Popen[bytes]] = []
     env = {**os.environ, "PAPI_SYNC_INTERVAL_SECONDS": "5", "PAPI_LOG_LEVEL": "warning"}
