@@ -603,3 +603,11 @@ async def test_admin_explains_a_node_recovering_its_log(tmp_path: Path) -> None:
         assert "récupère ses propres publications" in response.text
         entries = (await node.client.get("/federation/v1/entries")).json()["entries"]
         assert entries == []
+
+
+async def test_directory_links_to_the_open_data_export(papi: InProcessNode) -> None:
+    page = (await papi.client.get("/nodes")).text
+    assert "Données ouvertes" in page
+    assert 'href="/api/v1/export/lamednum.csv?scope=network"' in page
+    export = await papi.client.get("/api/v1/export/lamednum.csv", params={"scope": "network"})
+    assert export.status_code == 200 and export.text.startswith("id,pivot,nom")
