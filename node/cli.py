@@ -181,12 +181,15 @@ def cmd_sync(args: argparse.Namespace) -> None:
     from .services.sync import RoundResult, sync_with
 
     settings = _settings(args)
+    # On a terminal, one line updated in place; in a log, one line per page.
+    live = sys.stderr.isatty()
+    clear = "\r\033[K" if live else ""
 
     def progress(result: RoundResult) -> None:
         print(
-            f"\r  {result.peer}: page {result.pages}, {result.accepted} entries accepted,"
+            f"{clear}  page {result.pages}: {result.accepted} entries accepted,"
             f" {result.pushed_back} sent back",
-            end="",
+            end="" if live else "\n",
             file=sys.stderr,
             flush=True,
         )
@@ -201,12 +204,12 @@ def cmd_sync(args: argparse.Namespace) -> None:
             result = await sync_with(node, peer, progress)
             if result.error:
                 failures += 1
-                print(f"\r  failed: {result.error}", file=sys.stderr)
+                print(f"{clear}  failed: {result.error}", file=sys.stderr)
             elif result.in_sync_at_start:
                 print("  already in sync", file=sys.stderr)
             else:
                 print(
-                    f"\r  done: {result.accepted} accepted, {result.rejected} rejected,"
+                    f"{clear}  done: {result.accepted} accepted, {result.rejected} rejected,"
                     f" {result.pushed_back} sent back",
                     file=sys.stderr,
                 )
