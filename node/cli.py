@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .datadir import DataDirError, allow_new_log, init_data_dir, load_key
-from .settings import ConfigError, Settings, load_settings
+from .settings import ConfigError, Settings, load_settings, update_config
 
 T = TypeVar("T")
 
@@ -63,13 +63,28 @@ def run_with_node(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
 def cmd_init(args: argparse.Namespace) -> None:
     values = {"name": args.name, "commune": args.commune, "url": args.url}
     settings, created = _initialise(args, **values)
+    given = {name: value for name, value in values.items() if value}
+    if not created and given:
+        # An existing node (for instance one 'scripts/serve' started unnamed): keep the key,
+        # record the new values and bring the published place profile up to date.
+        update_config(settings.config_path, given)
+        settings = load_settings(settings.data_dir)
     if args.new_log:
         allow_new_log(settings.data_dir)
-    node_id = run_with_node(settings, _origin)
+    node_id = run_with_node(settings, _origin if created else _refresh_place)
     state = "created" if created else "already initialised (key kept)"
     print(f"Data directory {settings.data_dir}: {state}")
+    if given and not created:
+        print(f"Updated: {', '.join(f'{k} = {v!r}' for k, v in given.items())}")
     print(f"Node id: {node_id}")
     print(f"Next: papi serve --data-dir {settings.data_dir}")
+
+
+async def _refresh_place(node: Any) -> str:
+    from .services.bootstrap import refresh_place
+
+    await refresh_place(node)
+    return str(node.origin)
 
 
 async def _origin(node: Any) -> str:

@@ -31,8 +31,8 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("name", "", "Name of the place, used when the place profile is first created."),
-    Setting("commune", "", "Commune of the place, used when the place profile is first created."),
+    Setting("name", "", "Name of the place (its profile's nom; 'papi init --name' updates both)."),
+    Setting("commune", "", "Commune of the place ('papi init --commune' updates the profile)."),
     Setting("url", "", "Public base URL of this node, advertised to peers (empty: none)."),
     Setting("host", "127.0.0.1", "Interface 'papi serve' listens on."),
     Setting("port", 8000, "TCP port 'papi serve' listens on."),
@@ -164,6 +164,19 @@ def render_config(values: Mapping[str, Any]) -> str:
             lines.append(f"# {setting.help}")
             lines.append(f"{setting.name} = {_toml_value(values[setting.name])}")
     return "\n".join(lines) + "\n"
+
+
+def update_config(path: Path, values: Mapping[str, Any]) -> None:
+    """Set ``values`` in the config file, keeping the settings already there."""
+    merged = {**read_config_file(path), **values}
+    for name, value in merged.items():
+        if name not in _DEFAULTS:
+            raise ConfigError(f"{path}: unknown setting {name!r}")
+        _coerce(name, value, str(path))
+    try:
+        path.write_text(render_config(merged))
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _toml_value(value: Any) -> str:

@@ -8,6 +8,7 @@ brings our log back (or the operator runs ``papi init --new-log``)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -20,6 +21,25 @@ DEFAULT_NAME = "Nouveau lieu"
 
 
 log = logging.getLogger(__name__)
+
+
+async def refresh_place(node: Node) -> None:
+    """After ``papi init`` changed the name, commune or URL of an existing node: publish
+    the place profile with them (only what changed; nothing if nothing did)."""
+    await ensure_place(node)
+    place = await CurrentObject.get_or_none(origin=node.origin, kind="place", oid="place")
+    if place is None:  # recovering its log: it will be published later
+        return
+    payload: dict[str, Any] = json.loads(place.payload)
+    wanted = dict(payload)
+    if node.settings.name:
+        wanted["nom"] = node.settings.name
+    if node.settings.commune:
+        wanted["commune"] = node.settings.commune
+    if node.settings.url and not node.settings.pull_only:
+        wanted["endpoints"] = [node.settings.url]
+    if wanted != payload:
+        await publish(node, "place", "place", "put", wanted)
 
 
 async def ensure_place(node: Node) -> None:
