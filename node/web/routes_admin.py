@@ -159,19 +159,27 @@ def _object_context(
     }
 
 
-@login_required
-async def object_form(request: Request) -> Response:
+async def _editing(request: Request) -> tuple[str, dict[str, Any]] | None:
+    """The kind and current payload of the object a form edits ({} for a new one), or
+    None when the collection or the object does not exist."""
     kind = _kind(request)
     if kind is None:
+        return None
+    oid = request.path_params.get("oid")
+    if oid is None:
+        return kind, {}
+    item = await queries.find_object(node_of(request).origin, kind, oid)
+    return None if item is None else (kind, _stored_payload(item))
+
+
+@login_required
+async def object_form(request: Request) -> Response:
+    editing = await _editing(request)
+    if editing is None:
         return await _not_found(request)
+    kind, current = editing
     collection = request.path_params["collection"]
     oid = request.path_params.get("oid")
-    current: dict[str, Any] = {}
-    if oid is not None:
-        item = await queries.find_object(node_of(request).origin, kind, oid)
-        if item is None:
-            return await _not_found(request)
-        current = _stored_payload(item)
     values = form_values(object_fields(kind), current)
     return await admin_page(
         request, "admin/object_form.html", _object_context(collection, kind, values, {}, oid)
@@ -182,17 +190,12 @@ async def object_form(request: Request) -> Response:
 @with_form
 async def object_save(request: Request, form: FormData) -> Response:
     node = node_of(request)
-    kind = _kind(request)
-    if kind is None:
+    editing = await _editing(request)
+    if editing is None:
         return await _not_found(request)
+    kind, current = editing
     collection = request.path_params["collection"]
     oid = request.path_params.get("oid")
-    current: dict[str, Any] = {}
-    if oid is not None:
-        item = await queries.find_object(node.origin, kind, oid)
-        if item is None:
-            return await _not_found(request)
-        current = _stored_payload(item)
     fields = object_fields(kind)
     result = parse_form(fields, form)
     if not result.errors:
