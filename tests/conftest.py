@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -31,6 +32,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_port_block(count: int) -> int:
+    """The first of ``count`` consecutive free ports, below the ephemeral range (where
+    client connections of other tests could take a neighbour of a port found free)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32000 - count)
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as sock:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no block of {count} free ports")
 
 
 # -- in-process nodes ----------------------------------------------------------------
@@ -171,7 +189,7 @@ class NodeFactory:
         self, name: str, *, commune: str = "Brest", start: bool = True, **config: Any
     ) -> NodeProcess:
         data_dir = self.base / name
-        port = free_port()
+        port = free_port_block(1)
         env = {"PAPI_SYNC_INTERVAL_SECONDS": "2", "PAPI_LOG_LEVEL": "warning"}
         env.update({f"PAPI_{key.upper()}": str(value) for key, value in config.items()})
         node = NodeProcess(data_dir, port, self.base / f"{name}.log", env)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests import independent_verifier as iv
-from tests.conftest import NodeFactory, NodeProcess, free_port, run_papi
+from tests.conftest import NodeFactory, NodeProcess, free_port_block, run_papi
 
 pytestmark = pytest.mark.e2e
 
@@ -181,7 +181,7 @@ def test_token_works_as_bearer(node_factory: NodeFactory) -> None:
 
 def test_serve_initialises_an_empty_data_dir(tmp_path: Path) -> None:
     data_dir = tmp_path / "new" / "papi-data"
-    node = NodeProcess(data_dir, free_port(), tmp_path / "serve.log")
+    node = NodeProcess(data_dir, free_port_block(1), tmp_path / "serve.log")
     try:
         node.start()
         info = httpx.get(node.url + "/api/v1/node").json()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.bulk import network_logs
-from tests.conftest import ROOT, NodeFactory, NodeProcess, free_port, wait_until
+from tests.conftest import ROOT, NodeFactory, NodeProcess, free_port_block, wait_until
 from tests.independent_verifier import verify_log
 
 pytestmark = pytest.mark.e2e
@@ -125,7 +125,7 @@ def test_kill_9_during_large_sync_loses_nothing(node_factory: NodeFactory) -> No
 
 
 def test_demo_starts_relays_and_stops_cleanly(tmp_path: Any) -> None:
-    port = free_port()
+    port = free_port_block(5)
     process = subprocess.Popen(
         [sys.executable, "-m", "node.cli", "demo", "--data-dir", str(tmp_path),
          "--port", str(port)],
