@@ -106,6 +106,11 @@ def _message_of(error: ValidationError, field: str) -> str:
     if error.validator == "required":
         return f"missing required field '{field}'"
     where = f"'{field}'" if field else "document"
+    if error.validator == "pattern" and isinstance(error.instance, str):
+        # The date patterns spell out the calendar: hundreds of characters of regex.
+        pattern = str(error.validator_value)
+        shown = pattern if len(pattern) <= 80 else "its pattern (see the schema)"
+        return f"{where}: {error.instance!r} does not match {shown}"
     return f"{where}: {error.message}"
 
 
