@@ -17,6 +17,7 @@ One entry that fails unexpectedly is rejected (``unstorable``) without losing th
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -120,6 +121,22 @@ class IngestReport:
         self.pending += other.pending
         self.rejected += other.rejected
         self.need.update(other.need)
+
+
+def client_sender(host: str | None) -> str:
+    """The sender a push is charged to: its client address (``from`` is whatever the
+    client writes), an IPv6 address by its /64, which one subscriber usually holds."""
+    if not host:
+        return "client:unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"client:{host[:200]}"
+    if address.version == 6 and address.ipv4_mapped is None:
+        return f"client:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+    return (
+        f"client:{address.ipv4_mapped or address}" if address.version == 6 else f"client:{address}"
+    )
 
 
 def _claimed(document: Any) -> tuple[str | None, int | None]:
