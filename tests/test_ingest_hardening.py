@@ -334,3 +334,47 @@ async def test_new_origins_per_sender_and_hour(tmp_path: Path) -> None:
             assert len(report.accepted) == 1
             report = await node.node.ingestor.ingest([forgers[3].entry(1)])
             assert len(report.accepted) == 1
+
+
+# -- what the docs say, exactly ----------------------------------------------------------
+
+
+async def test_sync_request_errors_name_the_missing_member(papi: InProcessNode) -> None:
+    r = await papi.client.post("/federation/v1/sync", json={"scope": [3], "max_bytes": 4096})
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert error["field"] == "vector" and "digest" not in error["message"]
+    r = await papi.client.post("/federation/v1/sync", json={"max_bytes": 4096})
+    assert r.status_code == 422
+    assert all(name in r.json()["error"]["message"] for name in ("digest", "vector", "buckets"))
+
+
+@pytest.mark.parametrize("max_bytes", [1024, 1500, 3000, 7777])
+async def test_sync_answer_entries_never_exceed_max_bytes(
+    papi: InProcessNode, max_bytes: int
+) -> None:
+    """Serialised as the answer carries them, the entries take at most ``max_bytes``
+    (multi-byte characters included), unless one entry alone is larger."""
+    forgers = [Forger() for _ in range(3)]
+    for n, forger in enumerate(forgers):
+        forger.write("place", "place")
+        for i in range(6):
+            forger.write(oid=f"s{i}", payload={"title": "é" * (25 * (i + n) + 1)})
+    await push(papi, [e for f in forgers for e in f.log])
+    vector: dict[str, int] = {}
+    seen = 0
+    while True:
+        r = await papi.client.post(
+            "/federation/v1/sync", json={"vector": vector, "max_bytes": max_bytes}
+        )
+        answer = r.json()
+        entries = answer["entries"]
+        size = len(json.dumps(entries, ensure_ascii=False, separators=(",", ":")).encode())
+        assert len(entries) >= 1
+        assert size <= max_bytes or len(entries) == 1
+        seen += len(entries)
+        for entry in entries:
+            vector[entry["header"]["origin"]] = entry["header"]["seq"]
+        if not answer["more"]:
+            break
+    assert seen == 21 + 1  # three logs of 7 and the node's own place
