@@ -169,6 +169,8 @@ def parse_entry(
             payload_bytes = entry.payload_text.encode()  # type: ignore[union-attr]
         except ValueError as exc:  # rfc8785: NaN, integers over 2**53, lone surrogates
             raise MalformedEntry(f"payload has no canonical form: {exc}") from None
+        except RecursionError:
+            raise MalformedEntry("payload is nested too deeply") from None
         if len(payload_bytes) != header["payload_len"]:
             raise PayloadMismatch("payload length does not match payload_len")
         if sha256_tag(payload_bytes) != header["payload_hash"]:
