@@ -12,7 +12,7 @@ from datetime import timedelta
 from federation.errors import PeerError
 from federation.timeutil import utc_now
 
-from ..models import MissingPayload, Peer
+from ..models import MissingPayload, Origin, Peer
 from ..runtime import Node
 from .peers import check_address
 
@@ -28,10 +28,15 @@ PEERS_PER_PAYLOAD = 3
 async def repair_missing(node: Node) -> int:
     """Ask peers for the payloads we lack; return how many were repaired."""
     now = utc_now()
+    frozen = await Origin.filter(frozen=True).values_list("id", flat=True)
     due = (
-        await MissingPayload.filter(last_request__isnull=True).order_by("since").limit(PER_RUN)
+        await MissingPayload.filter(last_request__isnull=True)
+        .exclude(origin__in=frozen)
+        .order_by("since")
+        .limit(PER_RUN)
     ) + (
         await MissingPayload.filter(last_request__lt=now - REQUEST_INTERVAL)
+        .exclude(origin__in=frozen)
         .order_by("last_request")
         .limit(PER_RUN)
     )
