@@ -53,6 +53,13 @@ def public_key_from_origin(origin: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(public_key_bytes(origin))
 
 
+def raw_public_key(origin: str) -> bytes:
+    """The 32 raw bytes of the Ed25519 key named by an origin id; ``ValueError`` if none."""
+    return public_key_from_origin(origin).public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+
+
 class NodeKey:
     """A node's signing key. Never logged: ``repr`` shows the origin id only."""
 
@@ -70,6 +77,25 @@ class NodeKey:
 
     def __repr__(self) -> str:
         return f"NodeKey(origin={self.origin!r})"
+
+    def x25519_keypair(self) -> tuple[bytes, bytes]:
+        """(public, secret) X25519 keys converted from this Ed25519 key, to open the
+        boxes sealed to this origin (federation/sealing.py)."""
+        from nacl.bindings import (
+            crypto_sign_ed25519_pk_to_curve25519,
+            crypto_sign_ed25519_sk_to_curve25519,
+        )
+
+        seed = self._private_key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        public = raw_public_key(self.origin)
+        return (
+            crypto_sign_ed25519_pk_to_curve25519(public),
+            crypto_sign_ed25519_sk_to_curve25519(seed + public),
+        )
 
     def save(self, path: Path) -> None:
         """Write the key to a new file created with mode 0600. Never overwrites."""
