@@ -112,3 +112,9 @@ class TooManyNewOrigins(EntryRejected):
 
 class Unstorable(EntryRejected):
     code = "unstorable"
+
+
+class NotOwner(EntryRejected):
+    """A loan or registration decision about an item or event of another origin."""
+
+    code = "not_owner"
