@@ -15,6 +15,7 @@ from federation.vector import vector_digest
 
 from ..models import CurrentObject, ForkEvidence, Origin, Peer
 from ..runtime import Node
+from ..services.health import node_health
 from ..services.peers import peer_json
 from ..services.search import MAX_COUNT, SearchQuery, day_bound, search
 from ..services.sync import current_vector
@@ -79,6 +80,7 @@ async def nodes(request: Request) -> Response:
             "digest": vector_digest(vector),
             "origins": origins,
             "peers": [peer_json(peer) for peer in peers],
+            "health": node_health(node),
         }
     )
 
