@@ -8,8 +8,8 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 import httpx
@@ -51,7 +51,8 @@ class MixedTransport(RoutingTransport):
 class MisbehavingServer:
     """An HTTP server on 127.0.0.1 that reads a request and then either never answers
     (``mode="silent"``, a black hole) or trickles an endless answer (``"trickle"``, a
-    slow loris). Counts connections; ``release()`` closes them all."""
+    slow loris). Counts connections, and those still open (a silent one closes when the
+    client hangs up); ``release()`` closes them all."""
 
     def __init__(self, mode: str, interval: float = 0.2) -> None:
         self.mode = mode
@@ -91,8 +92,12 @@ class MisbehavingServer:
                                 await self._release.wait()
                         writer.write(b" ")
                         self.bytes_sent += 1
-                else:
-                    await self._release.wait()
+                else:  # silent until released or until the client hangs up
+                    hangup = asyncio.ensure_future(reader.read())
+                    release = asyncio.ensure_future(self._release.wait())
+                    await asyncio.wait([hangup, release], return_when=asyncio.FIRST_COMPLETED)
+                    hangup.cancel()
+                    release.cancel()
         finally:
             self.open -= 1
             writer.close()

@@ -61,9 +61,10 @@ async def test_a_round_has_a_total_deadline(tmp_path: Path) -> None:
     transport = MixedTransport()
     async with (
         misbehaving("trickle", interval=0.05) as loris,
-        network(
-            tmp_path, ["a"], transport=transport, peer_request_deadline_seconds=3600.0
-        ) as (_, nodes),
+        network(tmp_path, ["a"], transport=transport, peer_request_deadline_seconds=3600.0) as (
+            _,
+            nodes,
+        ),
     ):
         a = nodes["a"]
         with a.node.db.activated():
@@ -80,9 +81,7 @@ def _nested(depth: int) -> bytes:
 
 
 @pytest.mark.parametrize("depth", [200, 100_000])
-async def test_a_deeply_nested_answer_is_a_failure_of_that_peer(
-    tmp_path: Path, depth: int
-) -> None:
+async def test_a_deeply_nested_answer_is_a_failure_of_that_peer(tmp_path: Path, depth: int) -> None:
     transport = MixedTransport()
     transport.handlers["deep.test"] = lambda request: httpx.Response(200, content=_nested(depth))
     async with network(tmp_path, ["a", "b"], transport=transport) as (_, nodes):

@@ -205,6 +205,10 @@ async def _push_failed(peer: Peer, batch: list[Delivery], exc: Exception) -> Non
             else:  # wait for the peer's next attempt, with the peer's backoff
                 delivery.next_attempt = peer.next_attempt or utc_now()
             await delivery.save()
+        # The other rows queued for this peer wait for the same attempt.
+        await Delivery.filter(peer_id=peer.id, state="pending").update(
+            next_attempt=peer.next_attempt or utc_now()
+        )
     except Exception:  # the database itself may be what fails (a full disk)
         log.exception("cannot record the failed push to %s", peer.url)
 
