@@ -76,6 +76,7 @@ async def publish(
         )
         await store_entries(conn, [entry])
         await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
+    node.storage.clear()  # a write went through: the disk has room again
     if op == "delete":
         await node.db.checkpoint()
     node.wake_push()
