@@ -47,4 +47,3 @@ def configure_logging(level: str | int, json: bool = False, stream: TextIO | Non
             logger.removeHandler(old)
         logger.addHandler(handler)
         logger.setLevel(numeric)
-        logger.propagate = False  # not twice if the root logger has a handler too
