@@ -3,9 +3,14 @@
 Entry timestamps are checked against the receiver's clock (``max_future``): a node whose
 clock runs ahead writes entries every peer refuses, and one whose clock runs behind
 refuses everyone's. Each answer gives one sample, ``our clock - the peer's``; the estimate
-is the median of the latest sample of each peer. One peer is not trusted alone to stop us
-writing: we are "off" only when enough peers answered and most of them put us beyond the
-margin on the same side.
+is the median of the latest sample of each peer; we are "off" when the median is beyond
+the margin and most peers agree on that side.
+
+Between two nodes nobody can tell which clock is wrong, and the harms differ: entries
+written with a clock ahead are refused by every peer and block the log behind them for
+good, while a clock behind only makes us refuse others' entries until it is fixed. So one
+peer is enough to judge us ahead (refusing to write is the safe side), and ``min_peers``
+are needed to judge us behind.
 """
 
 from __future__ import annotations
@@ -75,11 +80,11 @@ class SkewEstimator:
 
 
 def clock_is_off(estimate: SkewEstimate | None, margin: float, min_peers: int) -> bool:
-    """True when at least ``min_peers`` peers answered, the median is beyond ``margin``
-    and a strict majority of them are beyond it on the same side."""
+    """True when the median is beyond ``margin``, a strict majority of the peers are
+    beyond it on the same side, and, if that side is behind, ``min_peers`` answered."""
     return (
         estimate is not None
-        and estimate.peers >= min_peers
         and abs(estimate.seconds) > margin
         and estimate.agreeing * 2 > estimate.peers
+        and (estimate.seconds > 0 or estimate.peers >= min_peers)
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -22,12 +23,14 @@ Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
 class MixedTransport(RoutingTransport):
     """``RoutingTransport`` plus scripted hosts (``handlers``) and, for any other host, the
     real network (misbehaving servers on 127.0.0.1). With ``add_date``, answers carry a
-    ``Date`` header, as behind a real HTTP server."""
+    ``Date`` header from the host's clock (``clocks``), as behind a real HTTP server."""
 
     def __init__(self, *, add_date: bool = False) -> None:
         super().__init__()
         self.handlers: dict[str, Handler] = {}
         self.add_date = add_date
+        #: The clock of each host, for its Date headers (default: the real one).
+        self.clocks: dict[str, Callable[[], float]] = {}
         self.real = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -41,7 +44,10 @@ class MixedTransport(RoutingTransport):
         else:
             return await self.real.handle_async_request(request)
         if self.add_date:
-            response.headers["date"] = format_datetime(datetime.now(UTC), usegmt=True)
+            now = self.clocks.get(host, time.time)()
+            response.headers["date"] = format_datetime(
+                datetime.fromtimestamp(now, UTC), usegmt=True
+            )
         return response
 
     async def aclose(self) -> None:

@@ -46,10 +46,12 @@ def test_the_estimate_is_the_median_of_the_latest_sample_of_each_peer() -> None:
 @pytest.mark.parametrize(
     ("offsets", "off"),
     [
-        ([2 * DAY], False),  # one peer alone never decides
+        ([2 * DAY], True),  # one peer is enough to say we are ahead
+        ([-2 * DAY], False),  # not to say we are behind
         ([2 * DAY, 2 * DAY], True),
         ([-2 * DAY, -3 * DAY, 10.0], True),  # our clock is behind most peers
         ([-2 * DAY, 0.0], False),  # one odd peer among two: no majority
+        ([2 * DAY, 0.0], False),
         ([3 * DAY, 0.0, 5.0], False),
         ([DAY - 1, DAY - 1, DAY - 1], False),  # within the margin
         ([DAY + 60, DAY + 60, 0.0], True),
@@ -164,3 +166,22 @@ def test_a_future_entry_is_asked_again_when_it_becomes_acceptable() -> None:
     # o1 is dated less than the margin ahead now: acceptable, not skipped any more.
     assert set(memory.skipped_origins("http://p")) == {"o2"}
     assert memory.skipped_origins("http://other") == {}
+
+
+async def test_between_two_nodes_the_one_ahead_stops_writing(tmp_path: Path) -> None:
+    transport = MixedTransport(add_date=True)
+    async with network(tmp_path, ["a", "b"], transport=transport) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        a.node.clock = transport.clocks["a.test"] = lambda: time.time() + 2 * DAY
+        with a.node.db.activated():
+            await add_peer(url_of("b"))
+            await sync_all(a.node)
+        with b.node.db.activated():
+            await add_peer(url_of("a"))
+            await sync_all(b.node)
+        estimate = b.node.clock_skew()
+        assert estimate is not None and estimate.seconds < -DAY  # b looks behind a
+        r = await a.client.post("/api/v1/skills", json={"title": "Tableur"}, headers=a.auth)
+        assert r.status_code == 409 and r.json()["error"]["code"] == "clock_skew"
+        r = await b.client.post("/api/v1/skills", json={"title": "Tableur"}, headers=b.auth)
+        assert r.status_code == 201
