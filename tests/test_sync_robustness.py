@@ -138,6 +138,11 @@ async def test_a_busy_peer_is_retried_after_what_it_asked(tmp_path: Path) -> Non
         assert peer.last_attempt is not None and peer.next_attempt is not None
         # The backoff after one failure is about 15 s; the peer asked for 30 minutes.
         assert peer.next_attempt - peer.last_attempt >= timedelta(seconds=1800)
+        # Nor is it probed meanwhile: it answered, it asked us to wait.
+        asked = transport.requests
+        with a.node.db.activated():
+            assert await sync_all(a.node) == []
+        assert transport.requests == asked
 
 
 async def test_peer_errors_have_kinds() -> None:

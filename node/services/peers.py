@@ -102,6 +102,14 @@ async def record_failure(
     await peer.save()
 
 
+def failure_kind(peer: Peer) -> str | None:
+    """The kind of the peer's last failure (``record_failure`` writes it first)."""
+    error = peer.last_error or ""
+    if peer.consecutive_failures == 0 or not error.startswith("["):
+        return None
+    return error[1 : error.find("]")] or None
+
+
 async def peers_heard_from(url: str | None, origins: set[str]) -> list[Peer]:
     """Peers in backoff that just showed they are alive: the one whose URL is ``url``
     (the ``from`` of its request) or whose origin is one of ``origins``."""

@@ -35,7 +35,7 @@ from federation.vector import (
 from ..models import Peer
 from .health import is_disk_full
 from .log import entry_document, read_entries
-from .peers import learn_peers, make_due, record_failure, record_success
+from .peers import failure_kind, learn_peers, make_due, record_failure, record_success
 
 if TYPE_CHECKING:
     from ..runtime import Node
@@ -421,9 +421,15 @@ async def sync_peers(
 async def probe_waiting_peers(node: Node) -> list[Peer]:
     """Ask peers in backoff whether they answer again (``GET /api/v1/node``, short
     deadline): those that do are due at once, instead of after up to an hour of backoff.
-    Every waiting peer added by hand, and a few discovered ones, each time."""
+    Every unreachable peer added by hand, and a few discovered ones, each time."""
     now = utc_now()
-    waiting = await Peer.filter(next_attempt__gt=now).exclude(state="refused").order_by("id")
+    # Only peers that did not answer: a busy one asked for its Retry-After, and one that
+    # answered nonsense is not cured by answering /api/v1/node.
+    waiting = [
+        peer
+        for peer in await Peer.filter(next_attempt__gt=now).order_by("id")
+        if failure_kind(peer) == "unreachable"
+    ]
     manual = [peer for peer in waiting if peer.source != "discovered"]
     discovered = [peer for peer in waiting if peer.source == "discovered"]
     chosen = manual + random.sample(discovered, min(DISCOVERED_PER_ROUND, len(discovered)))
