@@ -29,7 +29,7 @@ async def one_round(a_app: Any, b_app: Any) -> tuple[int, int, bool]:
     client = PeerClient(transport=httpx.ASGITransport(app=b_app))
     with node.db.activated():
         peer = await add_peer("http://b.test")
-        node.peer_client = lambda: client
+        node.peer_client = lambda *args, **kwargs: client
         result = await sync_with(node, peer)
     if result.error:
         raise RuntimeError(result.error)

@@ -23,3 +23,18 @@ def backoff_seconds(
     delay = min(cap, base * 2 ** min(failures - 1, 32))
     spread: float = (rng or random).uniform(-jitter, jitter)
     return float(min(cap, delay * (1 + spread)))
+
+
+def retry_delay(
+    failures: int,
+    *,
+    retry_after: float | None = None,
+    cap: float = 3600.0,
+    rng: random.Random | None = None,
+) -> float:
+    """The backoff delay, but never shorter than what the peer asked (``Retry-After``),
+    and never longer than ``cap``."""
+    delay = backoff_seconds(failures, cap=cap, rng=rng)
+    if retry_after is not None and retry_after > 0:
+        delay = max(delay, min(cap, retry_after))
+    return delay

@@ -7,34 +7,65 @@ message schemas before handing it back.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from . import schema
-from .errors import PeerError, SchemaError
+from .clockskew import parse_http_date
+from .errors import PeerBusy, PeerError, PeerUnreachable, SchemaError
+from .netguard import Resolver, guarded_transport
 
 USER_AGENT = "papi-node/0.1 (+federation v1)"
 #: Bound on any answer we read from a peer.
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: Deepest JSON nesting accepted in an answer (entries nest a few levels; a payload is
+#: bounded by its schema). Deeper is a hostile answer, refused before anything walks it.
+MAX_ANSWER_DEPTH = 64
+#: Statuses that mean "come back later" rather than "this peer is broken".
+_BUSY = {429, 503, 507}
+#: A proxy in front of a peer that is down answers these.
+_GATEWAY = {502, 504}
+
+#: ``on_date(peer base URL, our clock - the peer's clock)``, for each answer with a Date.
+DateObserver = Callable[[str, float], None]
 
 
 class PeerClient:
+    """Requests to peers. ``timeout`` bounds each network operation (connect, each read);
+    ``deadline`` bounds a whole request, answer included, so a peer that trickles bytes
+    cannot hold us. With ``public_only``, the peer's host must resolve to public unicast
+    addresses only, and the connection goes to the address that was checked."""
+
     def __init__(
         self,
         *,
         timeout: float = 20.0,
+        connect_timeout: float | None = None,
+        deadline: float | None = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        public_only: bool = False,
+        resolver: Resolver | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        on_date: DateObserver | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        if public_only:
+            transport = guarded_transport(transport, resolver)
         self._client = httpx.AsyncClient(
-            timeout=timeout,
+            timeout=httpx.Timeout(timeout, connect=connect_timeout or timeout),
             transport=transport,
             headers={"user-agent": USER_AGENT},
             follow_redirects=False,
         )
+        self.deadline = deadline
         self.max_response_bytes = max_response_bytes
+        self._on_date = on_date
+        self._clock = clock
         #: Bytes sent and received, for progress display and benchmarks.
         self.bytes_sent = 0
         self.bytes_received = 0
@@ -57,26 +88,64 @@ class PeerClient:
         self.requests += 1
         self.bytes_sent += len(content or b"")
         try:
-            async with self._client.stream(
-                method, url, content=content, params=params, headers=headers
-            ) as response:
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > self.max_response_bytes:
-                        raise PeerError(f"{url}: answer over {self.max_response_bytes} bytes")
-                    chunks.append(chunk)
+            async with asyncio.timeout(self.deadline):
+                status, response_headers, raw = await self._exchange(
+                    method, url, content, params, headers
+                )
+        except TimeoutError:
+            raise PeerUnreachable(
+                f"{url}: no complete answer within the deadline of {self.deadline:g} s"
+            ) from None
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            raise PeerUnreachable(f"{url}: {type(exc).__name__}: {exc}") from None
         except httpx.HTTPError as exc:
             raise PeerError(f"{url}: {type(exc).__name__}: {exc}") from None
-        self.bytes_received += size
-        raw = b"".join(chunks)
-        if response.status_code >= 400:
-            raise PeerError(f"{url}: HTTP {response.status_code}: {raw[:200]!r}")
+        if status >= 400:
+            detail = f"{url}: HTTP {status}: {raw[:200]!r}"
+            if status in _BUSY:
+                raise PeerBusy(detail, _retry_after(response_headers.get("retry-after")))
+            if status in _GATEWAY:
+                raise PeerUnreachable(detail)
+            raise PeerError(detail)
         try:
-            return json.loads(raw)
+            document = json.loads(raw)
+        except RecursionError:
+            raise PeerError(f"{url}: answer nested too deeply") from None
         except ValueError:
             raise PeerError(f"{url}: answer is not JSON") from None
+        if _too_deep(document, MAX_ANSWER_DEPTH):
+            raise PeerError(f"{url}: answer nested deeper than {MAX_ANSWER_DEPTH} levels")
+        return document
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        content: bytes | None,
+        params: dict[str, Any] | None,
+        headers: dict[str, str],
+    ) -> tuple[int, httpx.Headers, bytes]:
+        async with self._client.stream(
+            method, url, content=content, params=params, headers=headers
+        ) as response:
+            self._observe_date(response)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise PeerError(f"{url}: answer over {self.max_response_bytes} bytes")
+                chunks.append(chunk)
+        self.bytes_received += size
+        return response.status_code, response.headers, b"".join(chunks)
+
+    def _observe_date(self, response: httpx.Response) -> None:
+        if self._on_date is None:
+            return
+        moment = parse_http_date(response.headers.get("date", ""))
+        if moment is not None:
+            url = response.request.url
+            self._on_date(f"{url.scheme}://{url.netloc.decode()}", self._clock() - moment)
 
     async def node_info(self, base_url: str) -> dict[str, Any]:
         document = await self._request("GET", f"{base_url}/api/v1/node")
@@ -124,3 +193,31 @@ def _checked(base_url: str, schema_id: str, document: Any) -> dict[str, Any]:
         raise PeerError(f"{base_url}: answer does not match {schema_id}: {exc.message}") from None
     result: dict[str, Any] = document
     return result
+
+
+def _too_deep(document: Any, limit: int) -> bool:
+    """True if containers nest more than ``limit`` levels (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (seconds or an HTTP date)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    moment = parse_http_date(text)
+    return None if moment is None else max(0.0, moment - time.time())

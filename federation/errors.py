@@ -6,8 +6,10 @@ and shown to operators) and a human ``message``::
     FederationError
     ├── KeyFileError            key file missing, unreadable, corrupt or too permissive
     ├── SchemaError             a document does not match its JSON Schema (``field`` names it)
-    ├── PeerError               a peer could not be reached or answered nonsense
-    │   └── AddressRefused      the peer's address is private and not allowed
+    ├── PeerError               a peer answered something we cannot use     kind "protocol"
+    │   ├── PeerUnreachable     no answer: connection, timeout, deadline     kind "unreachable"
+    │   │   └── PeerBusy        503/429: try again later (``retry_after``)    kind "busy"
+    │   └── AddressRefused      the peer's address is not allowed (policy)   kind "refused"
     └── EntryRejected           an entry that must not be stored
         ├── MalformedEntry      not a JSON object of the entry shape       code "malformed"
         ├── EntryTooLarge       over the size limit                        code "too_large"
@@ -45,11 +47,34 @@ class SchemaError(FederationError):
 
 
 class PeerError(FederationError):
-    """A peer could not be reached, timed out, or answered something we cannot use."""
+    """A peer could not be reached, timed out, or answered something we cannot use.
+
+    ``kind`` says which, for callers that act on it (``papi sync``'s exit status, logs)
+    without reading messages."""
+
+    kind = "protocol"
+
+
+class PeerUnreachable(PeerError):
+    """No usable answer in time: refused or lost connection, timeout, deadline, DNS."""
+
+    kind = "unreachable"
+
+
+class PeerBusy(PeerUnreachable):
+    """The peer asked us to come back later (``503``/``429``, ``Retry-After`` seconds)."""
+
+    kind = "busy"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class AddressRefused(PeerError):
-    """The URL resolves to a private, loopback or link-local address that is not allowed."""
+    """The URL resolves to an address that is not public unicast, and policy forbids it."""
+
+    kind = "refused"
 
 
 class EntryRejected(FederationError):

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+from tortoise.exceptions import BaseORMException
 
 from federation.keys import NodeKey
 
 from . import web
-from .api import export, federation_routes, network, objects
+from .api import export, federation_routes, health, network, objects
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
 from .ratelimit import RateLimitMiddleware
 from .runtime import Node
 from .services.bootstrap import ensure_place
+from .services.health import is_disk_full
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,26 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> Response
     """Anything unforeseen: logged with its traceback, answered in the usual JSON shape."""
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "unexpected error; see the node's log")
+
+
+async def client_disconnect_handler(request: Request, exc: Exception) -> Response:
+    """The client went away while sending its body: nobody reads an answer, nothing to log
+    but a line at debug level."""
+    log.debug("client disconnected during %s %s", request.method, request.url.path)
+    return error_response(400, "client_disconnected", "the client disconnected")
+
+
+async def database_error_handler(request: Request, exc: Exception) -> Response:
+    """A full disk is reported (``/readyz``, ``/api/v1/nodes``) and answered 507, without a
+    traceback; any other database error is unexpected."""
+    if not is_disk_full(exc):
+        return await unexpected_error_handler(request, exc)
+    node: Node = request.app.state.node
+    node.storage.record_full(f"{request.method} {request.url.path}")
+    log.error("disk full during %s %s", request.method, request.url.path)
+    response = error_response(507, "disk_full", "the node's disk is full; retry later")
+    response.headers["retry-after"] = "60"
+    return response
 
 
 class DatabaseContextMiddleware:
@@ -51,6 +74,7 @@ def build_routes() -> list[BaseRoute]:
     # Fixed API paths first: ``/api/v1/{collection}`` would otherwise swallow them.
     # Then the web pages (HTML, French).
     return [
+        *health.routes(),
         *network.routes(),
         *export.routes(),
         *federation_routes.routes(),
@@ -95,6 +119,9 @@ def create_app(
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,
+            ClientDisconnect: client_disconnect_handler,
+            sqlite3.Error: database_error_handler,
+            BaseORMException: database_error_handler,
             Exception: unexpected_error_handler,
         },
         lifespan=lifespan,

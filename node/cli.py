@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import logging
 import os
 import socket
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .datadir import DataDirError, allow_new_log, init_data_dir, load_key
+from .logging_setup import configure_logging
 from .settings import ConfigError, Settings, load_settings, update_config
 
 T = TypeVar("T")
@@ -100,6 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = load_settings(settings.data_dir, {"host": args.host, "port": args.port})
     _check_port_free(settings.host, settings.port)
     run_with_node(settings, _origin)  # a database that cannot be opened fails here, cleanly
+    configure_logging(_log_level(settings.log_level))
     app = create_app(settings)
     print(f"papi-node {app.state.node.origin}")
     print(f"Serving on http://{settings.host}:{settings.port}/ (Ctrl-C to stop)", flush=True)
@@ -191,48 +194,85 @@ def cmd_peer_list(args: argparse.Namespace) -> None:
         )
 
 
+#: Failures of ``papi sync`` that are only warnings (BRIEF §8): the peer is down or busy,
+#: or policy forbids contacting it. Anything else (a peer answering nonsense, a refused
+#: entry, a full disk) is an error.
+SYNC_WARNING_KINDS = frozenset({"unreachable", "busy", "refused"})
+
+
 def cmd_sync(args: argparse.Namespace) -> None:
     from .models import Peer
-    from .services.sync import RoundResult, sync_with
+    from .services.sync import RoundResult, sync_peers
 
     settings = _settings(args)
+    # Progress and outcomes are printed below; the log adds only warnings and errors.
+    configure_logging(max(logging.WARNING, _log_level(settings.log_level)))
     # On a terminal, one line updated in place; in a log, one line per page.
     live = sys.stderr.isatty()
     clear = "\r\033[K" if live else ""
+    running: dict[str, RoundResult] = {}
 
     def progress(result: RoundResult) -> None:
+        running[result.peer] = result
+        pages = sum(r.pages for r in running.values())
+        accepted = sum(r.accepted for r in running.values())
+        sent = sum(r.pushed_back for r in running.values())
+        where = "" if live else f" ({result.peer})"
         print(
-            f"{clear}  page {result.pages}: {result.accepted} entries accepted,"
-            f" {result.pushed_back} sent back",
+            f"{clear}  {pages} pages: {accepted} entries accepted, {sent} sent back{where}",
             end="" if live else "\n",
             file=sys.stderr,
             flush=True,
         )
 
-    async def work(node: Any) -> int:
+    def done(result: RoundResult) -> None:
+        running.pop(result.peer, None)
+        if result.error:
+            label = "warning" if result.error_kind in SYNC_WARNING_KINDS else "error"
+            print(f"{clear}{label}: {result.peer}: {result.error_kind}: {result.error}",
+                  file=sys.stderr)  # fmt: skip
+        elif result.in_sync_at_start:
+            print(f"{clear}{result.peer}: already in sync", file=sys.stderr)
+        else:
+            print(
+                f"{clear}{result.peer}: {result.accepted} accepted, {result.rejected} rejected,"
+                f" {result.pushed_back} sent back",
+                file=sys.stderr,
+            )
+
+    async def work(node: Any) -> list[RoundResult]:
         peers = await Peer.all().order_by("url")
         if not peers:
             raise CliError("no peers; add one with: papi peer add URL")
-        failures = 0
-        for index, peer in enumerate(peers, 1):
-            print(f"[{index}/{len(peers)}] {peer.url}", file=sys.stderr)
-            result = await sync_with(node, peer, progress)
-            if result.error:
-                failures += 1
-                print(f"{clear}  failed: {result.error}", file=sys.stderr)
-            elif result.in_sync_at_start:
-                print("  already in sync", file=sys.stderr)
-            else:
-                print(
-                    f"{clear}  done: {result.accepted} accepted, {result.rejected} rejected,"
-                    f" {result.pushed_back} sent back",
-                    file=sys.stderr,
-                )
-        return failures
+        print(f"Syncing with {len(peers)} peer(s)", file=sys.stderr)
+        return await sync_peers(node, list(peers), progress, deadline=None, done=done)
 
-    failures = run_with_node(settings, work)
-    if failures:
-        raise CliError(f"{failures} peer(s) could not be synced; see 'papi peer list'")
+    results = run_with_node(settings, work)
+    exit_status = sync_exit_status(results)
+    if exit_status:
+        synced = sum(1 for r in results if r.synced)
+        raise CliError(
+            f"{len(results) - synced} of {len(results)} peer(s) not synced or entries "
+            "rejected; see the errors above and 'papi peer list'"
+            if synced
+            else "no peer could be synced; see 'papi peer list'"
+        )
+
+
+def sync_exit_status(results: Sequence[Any]) -> int:
+    """0 when at least one peer synced and every failure is only a warning (unreachable,
+    busy, refused by policy) and no entry was rejected; 1 otherwise."""
+    if not any(result.synced for result in results):
+        return 1
+    for result in results:
+        if result.rejected or (result.error and result.error_kind not in SYNC_WARNING_KINDS):
+            return 1
+    return 0
+
+
+def _log_level(name: str) -> int:
+    level = logging.getLevelName(name.upper())
+    return level if isinstance(level, int) else logging.INFO
 
 
 def cmd_export(args: argparse.Namespace) -> None:

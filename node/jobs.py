@@ -10,11 +10,13 @@ import random
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from .models import Peer
 from .runtime import Node
-from .services.deliveries import purge_finished, run_due_deliveries
+from .services.deliveries import DeliveryWorker, purge_finished
 from .services.ingest import drop_stale_pending
 from .services.repair import repair_missing
 from .services.sync import sync_all
+from .services.sync import sync_all, sync_peers
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ class Workers:
         self.scheduler = AsyncIOScheduler()
         self._tasks: list[asyncio.Task[None]] = []
         self._sync_lock = asyncio.Lock()
+        self.deliveries = DeliveryWorker(node)
 
     async def start(self) -> None:
         interval = self.node.settings.sync_interval_seconds
@@ -39,6 +42,7 @@ class Workers:
         self.scheduler.add_job(self.repair, "interval", minutes=10, id="repair", coalesce=True)
         self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._delivery_worker()))
+        self._tasks.append(asyncio.create_task(self._sync_soon_worker()))
         # First round soon after start, spread so that a restarted network does not stampede.
         self._tasks.append(asyncio.create_task(self._first_sync(random.uniform(0.2, 2.0))))
 
@@ -49,12 +53,14 @@ class Workers:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.deliveries.stop()
 
     async def _first_sync(self, delay: float) -> None:
         await asyncio.sleep(delay)
         await self.sync_round()
 
     async def sync_round(self) -> None:
+        """The periodic round. Rounds never overlap; peers within one run side by side."""
         if self._sync_lock.locked():
             return
         async with self._sync_lock:
@@ -64,6 +70,25 @@ class Workers:
                 except Exception:
                     log.exception("sync round failed")
 
+    async def _sync_soon_worker(self) -> None:
+        """Rounds with peers that came back (they contacted us): at once, not after their
+        backoff, and without waiting for a periodic round in progress."""
+        wakeup = self.node.sync_wakeup
+        while True:
+            await wakeup.wait()
+            wakeup.clear()
+            ids, self.node.sync_soon = self.node.sync_soon, set()
+            if not ids:
+                continue
+            with self.node.db.activated():
+                try:
+                    peers = await Peer.filter(id__in=sorted(ids)).order_by("id")
+                    await sync_peers(
+                        self.node, peers, deadline=self.node.settings.sync_round_deadline_seconds
+                    )
+                except Exception:
+                    log.exception("sync with returning peers failed")
+
     async def _delivery_worker(self) -> None:
         wakeup = self.node.push_wakeup
         while True:
@@ -71,7 +96,7 @@ class Workers:
             wakeup.clear()
             with self.node.db.activated():
                 try:
-                    await run_due_deliveries(self.node)
+                    await self.deliveries.dispatch()
                 except Exception:
                     log.exception("delivery run failed")
 

@@ -4,16 +4,25 @@ Created by ``create_app`` and by the CLI; nothing here runs at import time."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 
 from federation.client import PeerClient
+from federation.clockskew import SkewEstimate, SkewEstimator, clock_is_off
 from federation.keys import NodeKey
 
 from .db import Database
+from .services.health import StorageStatus
 from .services.ingest import Ingestor
+from .services.rejections import RejectionMemory
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .models import Peer
 
 
 class Node:
@@ -23,6 +32,7 @@ class Node:
         key: NodeKey,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.key = key
@@ -37,14 +47,80 @@ class Node:
             new_origins_per_hour=settings.new_origins_per_hour,
         )
         self.transport = transport
+        #: Our wall clock (injectable for tests); compared with peers' Date headers.
+        self.clock = clock
+        self.skew = SkewEstimator()
+        self.storage = StorageStatus()
+        #: Entries a peer sent that we refused, not to be fetched again every round.
+        self.rejections = RejectionMemory()
         self.push_wakeup = asyncio.Event()
+        self.sync_wakeup = asyncio.Event()
+        #: Peers to sync with as soon as possible (they came back), by peer id.
+        self.sync_soon: set[int] = set()
+        #: Peers a round is running with now: never two rounds with one peer at once.
+        self.syncing: set[int] = set()
+        #: Heavy federation requests served at once (sync with a vector, push).
+        self.heavy_requests = asyncio.Semaphore(max(1, settings.max_heavy_federation_requests))
 
     @property
     def origin(self) -> str:
         return self.key.origin
 
-    def peer_client(self) -> PeerClient:
-        return PeerClient(timeout=self.settings.peer_timeout_seconds, transport=self.transport)
+    def peer_client(
+        self,
+        peer: Peer | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> PeerClient:
+        """A client for ``peer`` (``None``: an address the operator gave). Discovered
+        peers must be on public addresses unless ``allow_private_peers``."""
+        settings = self.settings
+        public_only = (
+            peer is not None and peer.source == "discovered" and not settings.allow_private_peers
+        )
+        return PeerClient(
+            timeout=settings.peer_timeout_seconds,
+            connect_timeout=settings.peer_connect_timeout_seconds,
+            deadline=deadline or settings.peer_request_deadline_seconds,
+            transport=self.transport,
+            public_only=public_only,
+            on_date=self.skew.record,
+            clock=self.clock,
+        )
+
+    def clock_skew(self) -> SkewEstimate | None:
+        """How far our clock is from our peers' (median over recent answers), if known."""
+        return self.skew.estimate(float(self.settings.max_future_seconds))
+
+    def clock_problem(self) -> str | None:
+        """Why our clock must not date new entries now, or ``None`` if it may."""
+        margin = float(self.settings.max_future_seconds)
+        estimate = self.clock_skew()
+        if estimate is None or not clock_is_off(
+            estimate, margin, self.settings.clock_skew_min_peers
+        ):
+            return None
+        side = "ahead of" if estimate.seconds > 0 else "behind"
+        return (
+            f"this node's clock is {_duration(abs(estimate.seconds))} {side} its peers' "
+            f"({estimate.agreeing} of {estimate.peers} peers agree), more than the "
+            f"{_duration(margin)} entries may be dated ahead: fix the system clock (NTP)"
+        )
 
     def wake_push(self) -> None:
         self.push_wakeup.set()
+
+    def wake_sync(self, peer_id: int | None = None) -> None:
+        if peer_id is not None:
+            self.sync_soon.add(peer_id)
+        self.sync_wakeup.set()
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"

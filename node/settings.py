@@ -53,6 +53,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pending_max_entries", 50_000, "Entries kept aside beyond gaps, all origins."),
     Setting("pending_max_bytes", 50 * 1024 * 1024, "Bytes kept aside beyond gaps, all origins."),
     Setting("new_origins_per_hour", 100, "New origins one peer or client may bring per hour."),
+    Setting("peer_connect_timeout_seconds", 5.0, "Time allowed to connect to a peer."),
+    Setting("peer_request_deadline_seconds", 60.0, "Total time allowed for one request to a peer."),
+    Setting("push_deadline_seconds", 15.0, "Total time allowed for one push to a peer."),
+    Setting(
+        "sync_round_deadline_seconds", 300.0, "Total time of one background round with a peer."
+    ),
+    Setting("sync_concurrency", 4, "Peers a sync round talks to at the same time."),
+    Setting("delivery_concurrency", 4, "Peers pushed to at the same time."),
+    Setting(
+        "max_heavy_federation_requests", 2, "Sync (with a vector) and push requests served at once."
+    ),
+    Setting("clock_skew_min_peers", 2, "Peers needed to judge our clock behind (ahead: one)."),
+    Setting("min_free_disk_bytes", 64 * 1024 * 1024, "Free disk below which /readyz fails."),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -83,6 +96,15 @@ class Settings:
     pending_max_entries: int = _DEFAULTS["pending_max_entries"]
     pending_max_bytes: int = _DEFAULTS["pending_max_bytes"]
     new_origins_per_hour: int = _DEFAULTS["new_origins_per_hour"]
+    peer_connect_timeout_seconds: float = _DEFAULTS["peer_connect_timeout_seconds"]
+    peer_request_deadline_seconds: float = _DEFAULTS["peer_request_deadline_seconds"]
+    push_deadline_seconds: float = _DEFAULTS["push_deadline_seconds"]
+    sync_round_deadline_seconds: float = _DEFAULTS["sync_round_deadline_seconds"]
+    sync_concurrency: int = _DEFAULTS["sync_concurrency"]
+    delivery_concurrency: int = _DEFAULTS["delivery_concurrency"]
+    max_heavy_federation_requests: int = _DEFAULTS["max_heavy_federation_requests"]
+    clock_skew_min_peers: int = _DEFAULTS["clock_skew_min_peers"]
+    min_free_disk_bytes: int = _DEFAULTS["min_free_disk_bytes"]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -44,9 +44,10 @@ async def network(
     base: Path,
     names: list[str],
     per_node: dict[str, dict[str, Any]] | None = None,
+    transport: RoutingTransport | None = None,
     **settings: Any,
 ) -> AsyncIterator[tuple[RoutingTransport, dict[str, InProcessNode]]]:
-    transport = RoutingTransport()
+    transport = transport or RoutingTransport()
     async with AsyncExitStack() as stack:
         nodes = {}
         for name in names:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from contextlib import AsyncExitStack
 from typing import Any
 
 from starlette.requests import Request
@@ -14,16 +17,26 @@ from federation.errors import SchemaError
 
 from ..runtime import Node
 from ..services.deliveries import enqueue_push
+from ..services.health import is_disk_full
 from ..services.ingest import client_sender
 from ..services.log import read_entries_json
-from ..services.peers import learn_peers
+from ..services.peers import learn_peers, make_due, peers_heard_from
 from ..services.sync import answer_sync
-from .errors import ApiError, read_json
+from .errors import ApiError, error_response, read_json
+
+log = logging.getLogger(__name__)
 
 MAX_ENTRIES_PAGE = 500
 #: A sync request carries a version vector: about 60 bytes per origin, so up to 100,000
 #: origins (the schema's bound) need more room than an ordinary request body.
 MAX_SYNC_REQUEST_BYTES = 8 * 1024 * 1024
+#: A sync request this small (a digest, bucket digests, a small vector) is read without
+#: waiting for a heavy-request slot; a vector request still takes one to be answered.
+LIGHT_REQUEST_BYTES = 8 * 1024
+#: How long a heavy request may wait for a slot before it is answered 503.
+HEAVY_WAIT_SECONDS = 1.0
+#: What a 503 (busy) or 507 (disk full) answer asks the peer to wait.
+RETRY_AFTER_SECONDS = 10
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -58,29 +71,86 @@ async def _message(request: Request, schema_id: str, max_bytes: int) -> dict[str
     return result
 
 
+async def _take_heavy_slot(node: Node, stack: AsyncExitStack) -> bool:
+    """A slot for a heavy request (held until ``stack`` closes); ``False`` if none frees
+    within ``HEAVY_WAIT_SECONDS``: the caller answers 503 instead of queueing."""
+    try:
+        async with asyncio.timeout(HEAVY_WAIT_SECONDS):
+            await node.heavy_requests.acquire()
+    except TimeoutError:
+        return False
+    stack.callback(node.heavy_requests.release)
+    return True
+
+
+def _retry_later(status: int, code: str, message: str) -> Response:
+    response = error_response(status, code, message)
+    response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _busy() -> Response:
+    return _retry_later(
+        503, "busy", "this node is serving as many sync and push requests as it can; retry later"
+    )
+
+
+async def _heard_from(node: Node, url: Any, origins: set[str]) -> None:
+    """A peer in backoff contacted us (or pushed its own entries): retry it at once."""
+    for peer in await peers_heard_from(url if isinstance(url, str) else None, origins):
+        await make_due(peer)
+        node.wake_sync(peer.id)
+        node.wake_push()
+        log.info("%s contacted us: retried at once", peer.url)
+
+
 async def sync(request: Request) -> Response:
     node: Node = request.app.state.node
     limit = max(node.settings.max_body_bytes, MAX_SYNC_REQUEST_BYTES)
-    message = await _message(request, "urn:papi:sync-request", limit)
-    return JSONResponse(await answer_sync(message, node.settings.sync_page_bytes))
+    declared = request.headers.get("content-length", "")
+    light = declared.isdigit() and int(declared) <= LIGHT_REQUEST_BYTES
+    async with AsyncExitStack() as stack:
+        # Bodies that may be large are read only with a slot: memory stays bounded.
+        if not light and not await _take_heavy_slot(node, stack):
+            return _busy()
+        message = await _message(request, "urn:papi:sync-request", limit)
+        if light and "vector" in message and not await _take_heavy_slot(node, stack):
+            return _busy()
+        await _heard_from(node, message.get("from"), set())
+        return JSONResponse(await answer_sync(message, node.settings.sync_page_bytes))
 
 
 async def push(request: Request) -> Response:
     node: Node = request.app.state.node
     if node.settings.pull_only:
         raise ApiError(403, "pull_only", "this node is pull-only and takes no pushes")
-    message = await _message(request, "urn:papi:push-request", node.settings.max_body_bytes)
-    client = request.client.host if request.client else None
-    report = await node.ingestor.ingest(message["entries"], sender=client_sender(client))
-    await learn_peers(node.settings.url, node.origin, report.accepted)
-    ttl = int(message.get("ttl", 0))
-    # Gossip: forward what was new to us, once, to a few peers other than the sender.
-    if report.accepted and ttl > 0:
-        async with in_transaction() as conn:
-            await enqueue_push(
-                conn, node, report.accepted, ttl=ttl - 1, exclude_url=message.get("from")
+    async with AsyncExitStack() as stack:
+        if not await _take_heavy_slot(node, stack):
+            return _busy()
+        message = await _message(request, "urn:papi:push-request", node.settings.max_body_bytes)
+        try:
+            client = request.client.host if request.client else None
+            report = await node.ingestor.ingest(
+                message["entries"], sender=client_sender(client)
             )
-        node.wake_push()
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            node.storage.record_full(f"push of {len(message['entries'])} entries")
+            log.error("push refused: the disk is full")
+            return _retry_later(507, "disk_full", "this node's disk is full; retry later")
+        if report.accepted:
+            node.storage.clear()
+        await learn_peers(node.settings.url, node.origin, report.accepted)
+        ttl = int(message.get("ttl", 0))
+        # Gossip: forward what was new to us, once, to a few peers other than the sender.
+        if report.accepted and ttl > 0:
+            async with in_transaction() as conn:
+                await enqueue_push(
+                    conn, node, report.accepted, ttl=ttl - 1, exclude_url=message.get("from")
+                )
+            node.wake_push()
+    await _heard_from(node, message.get("from"), {entry.origin for entry in report.accepted})
     return JSONResponse(report.to_json())
 
 

@@ -16,6 +16,7 @@ from federation.vector import vector_digest
 from ..models import CurrentObject, ForkEvidence, Origin, Peer
 from ..runtime import Node
 from ..services.ingest import pending_summary
+from ..services.health import node_health
 from ..services.peers import peer_json
 from ..services.search import MAX_COUNT, SearchQuery, day_bound, search
 from ..services.sync import current_vector
@@ -86,6 +87,7 @@ async def nodes(request: Request) -> Response:
             "origins": origins,
             "peers": [peer_json(peer) for peer in peers],
             "pending": pending,
+            "health": node_health(node),
         }
     )
 

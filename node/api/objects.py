@@ -11,7 +11,7 @@ from starlette.routing import Route
 from federation.errors import SchemaError
 
 from ..runtime import Node
-from ..services.log import LogRecovering, new_oid, publish
+from ..services.log import ClockSkew, LogRecovering, new_oid, publish
 from ..services.objects import COLLECTIONS, SERVER_FIELDS, get_object, list_objects, object_json
 from .auth import require_token
 from .errors import ApiError, read_json
@@ -49,6 +49,9 @@ async def _publish(node: Node, kind: str, oid: str, op: str, payload: Any) -> No
         raise ApiError(422, "invalid", exc.message, field=exc.field) from None
     except LogRecovering as exc:
         raise ApiError(409, "recovering", str(exc)) from None
+    except ClockSkew as exc:
+        message = f"L'horloge de ce nœud est décalée ; corrigez-la (NTP) avant de publier. / {exc}"
+        raise ApiError(409, "clock_skew", message) from None
 
 
 async def _found(node: Node, kind: str, oid: str) -> Any:

@@ -1,8 +1,11 @@
 """Outbound pushes as rows: created with the entry (store first), sent by the worker,
-retried with backoff, given up after a few attempts (anti-entropy repairs the rest)."""
+retried with the peer's backoff, given up after a few attempts (anti-entropy repairs the
+rest). Different peers are served side by side; the due rows of one peer are coalesced
+into one push."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import timedelta
@@ -11,13 +14,12 @@ from typing import TYPE_CHECKING, Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from federation.backoff import backoff_seconds
 from federation.entry import Entry
-from federation.errors import AddressRefused, PeerError
+from federation.errors import PeerBusy, PeerError
 from federation.timeutil import utc_now
 
 from ..models import Delivery, Peer
-from .peers import check_address, choose_push_targets, record_failure, record_success
+from .peers import choose_push_targets, record_failure, record_success
 
 if TYPE_CHECKING:
     from ..runtime import Node
@@ -25,7 +27,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
-BATCH = 50
+#: Due deliveries looked at per peer at a time.
+BATCH = 200
+#: Most entries in one push (the push message's own bound).
+MAX_PUSH_ENTRIES = 500
 
 
 async def enqueue_push(
@@ -89,53 +94,159 @@ async def _fill_gap(
         held = documents[-1]["header"]["seq"]
 
 
+async def due_peer_ids() -> list[int]:
+    """Peers with pending deliveries that are due, the peer itself not in backoff: a
+    peer that failed is left alone (all its deliveries wait) until it is due again."""
+    now = utc_now()
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            "SELECT DISTINCT d.peer_id AS id FROM deliveries d JOIN peers p ON p.id = d.peer_id"
+            " WHERE d.state = 'pending' AND d.next_attempt <= ?"
+            " AND (p.next_attempt IS NULL OR p.next_attempt <= ?) ORDER BY d.peer_id",
+            [now, now],
+        )
+    return [row["id"] for row in rows]
+
+
 async def run_due_deliveries(node: Node) -> int:
-    """Send every delivery that is due; return how many succeeded."""
+    """Send every delivery that is due, to ``delivery_concurrency`` peers at a time;
+    return how many deliveries succeeded."""
+    slots = asyncio.Semaphore(max(1, node.settings.delivery_concurrency))
+
+    async def bounded(peer_id: int) -> tuple[int, bool]:
+        async with slots:
+            return await deliver_to_peer(node, peer_id)
+
     sent = 0
-    async with node.peer_client() as client:
-        while True:
-            due = (
-                await Delivery.filter(state="pending", next_attempt__lte=utc_now())
-                .order_by("next_attempt")
-                .limit(BATCH)
-            )
-            if not due:
-                return sent
-            for delivery in due:
-                sent += await _deliver(node, client, delivery)
+    while True:
+        peer_ids = await due_peer_ids()
+        if not peer_ids:
+            return sent
+        outcomes = await asyncio.gather(*(bounded(peer_id) for peer_id in peer_ids))
+        sent += sum(count for count, _ in outcomes)
+        if not any(count or failed for count, failed in outcomes):
+            return sent  # nothing moved: do not spin
 
 
-async def _deliver(node: Node, client: Any, delivery: Delivery) -> int:
-    peer = await Peer.get_or_none(id=delivery.peer_id)
+async def deliver_to_peer(node: Node, peer_id: int) -> tuple[int, bool]:
+    """Send the due deliveries of one peer, coalesced into pushes of up to
+    ``MAX_PUSH_ENTRIES`` entries, until none is left or one push fails.
+
+    Returns (deliveries done, whether a push failed). Any exception is a failed attempt
+    of this peer: recorded with backoff, never left pending without counting."""
+    peer = await Peer.get_or_none(id=peer_id)
     if peer is None:
-        await delivery.delete()
-        return 0
-    documents = await _load_documents(json.loads(delivery.entries))
-    delivery.attempts += 1
+        return 0, False
+    done = 0
+    async with node.peer_client(peer, deadline=node.settings.push_deadline_seconds) as client:
+        while True:
+            batch = await _next_batch(peer.id)
+            if not batch:
+                return done, False
+            if not await _push_batch(node, client, peer, batch):
+                return done, True
+            done += len(batch)
+
+
+async def _next_batch(peer_id: int) -> list[Delivery]:
+    """The oldest due deliveries of a peer with one ``ttl``, up to ``MAX_PUSH_ENTRIES``."""
+    due = (
+        await Delivery.filter(peer_id=peer_id, state="pending", next_attempt__lte=utc_now())
+        .order_by("id")
+        .limit(BATCH)
+    )
+    batch: list[Delivery] = []
+    count = 0
+    for delivery in due:
+        size = len(json.loads(delivery.entries))
+        if batch and (delivery.ttl != batch[0].ttl or count + size > MAX_PUSH_ENTRIES):
+            continue
+        batch.append(delivery)
+        count += size
+    return batch
+
+
+async def _push_batch(node: Node, client: Any, peer: Peer, batch: list[Delivery]) -> bool:
+    refs = sorted({(origin, seq) for d in batch for origin, seq in json.loads(d.entries)})
+    ttl = batch[0].ttl
     sender = None if node.settings.pull_only else (node.settings.url or None)
     try:
-        await check_address(peer, node.settings.allow_private_peers)
+        documents = await _load_documents([list(ref) for ref in refs])
         if documents:
-            answer = await client.push(peer.url, documents, ttl=delivery.ttl, sender=sender)
+            answer = await client.push(peer.url, documents, ttl=ttl, sender=sender)
             # The peer lacks earlier entries of some origins: send them now, so that
             # what we pushed does not wait for the next anti-entropy round.
             for origin, held in sorted((answer.get("need") or {}).items()):
-                await _fill_gap(client, peer.url, origin, held, delivery.ttl, sender)
-    except PeerError as exc:
-        delivery.last_error = str(exc)[:500]
-        if delivery.attempts >= MAX_ATTEMPTS or isinstance(exc, AddressRefused):
-            delivery.state = "failed"
-        else:
-            delay = backoff_seconds(delivery.attempts, base=5.0, cap=600.0)
-            delivery.next_attempt = utc_now() + timedelta(seconds=delay)
-        await delivery.save()
-        await record_failure(peer, str(exc), refused=isinstance(exc, AddressRefused))
-        log.info("push to %s failed: %s", peer.url, exc)
-        return 0
-    delivery.state = "done"
-    await delivery.save()
+                await _fill_gap(client, peer.url, origin, held, ttl, sender)
+    except Exception as exc:
+        await _push_failed(peer, batch, exc)
+        return False
+    await Delivery.filter(id__in=[d.id for d in batch]).update(state="done")
     await record_success(peer)
-    return 1
+    return True
+
+
+async def _push_failed(peer: Peer, batch: list[Delivery], exc: Exception) -> None:
+    if isinstance(exc, PeerError):
+        kind = exc.kind
+        log.info("push to %s failed (%s): %s", peer.url, kind, exc)
+    else:
+        kind = "internal"
+        log.exception("push to %s failed unexpectedly", peer.url)
+    error = str(exc) if isinstance(exc, PeerError) else f"{type(exc).__name__}: {exc}"
+    try:
+        retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
+        await record_failure(peer, error, kind=kind, retry_after=retry_after)
+        for delivery in batch:
+            delivery.attempts += 1
+            delivery.last_error = f"[{kind}] {error}"[:500]
+            if delivery.attempts >= MAX_ATTEMPTS or kind == "refused":
+                delivery.state = "failed"
+            else:  # wait for the peer's next attempt, with the peer's backoff
+                delivery.next_attempt = peer.next_attempt or utc_now()
+            await delivery.save()
+        # The other rows queued for this peer wait for the same attempt.
+        await Delivery.filter(peer_id=peer.id, state="pending").update(
+            next_attempt=peer.next_attempt or utc_now()
+        )
+    except Exception:  # the database itself may be what fails (a full disk)
+        log.exception("cannot record the failed push to %s", peer.url)
+
+
+class DeliveryWorker:
+    """The background side: one task per peer with due deliveries (never two for one
+    peer), at most ``delivery_concurrency`` sending at once. A silent peer holds its own
+    task only; the others are served meanwhile."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.slots = asyncio.Semaphore(max(1, node.settings.delivery_concurrency))
+        self.in_flight: dict[int, asyncio.Task[None]] = {}
+
+    async def dispatch(self) -> None:
+        """Start a task for each peer with due deliveries and none running."""
+        for peer_id in await due_peer_ids():
+            if peer_id not in self.in_flight:
+                self.in_flight[peer_id] = asyncio.create_task(self._run(peer_id))
+
+    async def _run(self, peer_id: int) -> None:
+        done, failed = 0, False
+        try:
+            async with self.slots:
+                with self.node.db.activated():
+                    done, failed = await deliver_to_peer(self.node, peer_id)
+        except Exception:
+            log.exception("deliveries to peer %d failed", peer_id)
+        finally:
+            self.in_flight.pop(peer_id, None)
+        if done or failed:
+            self.node.wake_push()  # deliveries queued meanwhile, to this peer or others
+
+    async def stop(self) -> None:
+        tasks = list(self.in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def purge_finished(max_age: timedelta = timedelta(days=2)) -> None:

@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 
 from federation.chain import Head
 from federation.entry import Entry, build_entry
+from federation.errors import FederationError
 
 from ..db import lock_for_write
 from ..runtime import Node
@@ -34,6 +35,11 @@ class LogRecovering(Exception):
     """Our key predates this database and our log is empty: writing would fork it."""
 
 
+class ClockSkew(FederationError):
+    """Our clock is too far from our peers': our entries would be refused, or misdated.
+    (A ``FederationError`` so that forms that show those show this one too.)"""
+
+
 async def publish(
     node: Node,
     kind: str,
@@ -45,7 +51,11 @@ async def publish(
 ) -> Entry:
     """Sign and store one entry of our log; ``SchemaError`` if the payload is invalid.
 
-    Seq 1 is only written with ``new_log`` (see services/bootstrap.py)."""
+    Seq 1 is only written with ``new_log`` (see services/bootstrap.py). ``ClockSkew``
+    while our clock is off by more than ``max_future_seconds`` (``Node.clock_problem``)."""
+    problem = node.clock_problem()
+    if problem is not None:
+        raise ClockSkew(problem)
     async with node.write_lock, in_transaction() as conn:
         await lock_for_write(conn)
         head = await head_of(conn, node.origin)
@@ -66,6 +76,7 @@ async def publish(
         )
         await store_entries(conn, [entry])
         await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
+    node.storage.clear()  # a write went through: the disk has room again
     if op == "delete":
         await node.db.checkpoint()
     node.wake_push()

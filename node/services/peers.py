@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from federation.backoff import backoff_seconds
+from federation.backoff import retry_delay
 from federation.entry import Entry
-from federation.netguard import check_public, normalise_url
+from federation.netguard import normalise_url
 from federation.timeutil import utc_now
 
 from ..models import Peer
@@ -58,9 +59,13 @@ async def choose_push_targets(
     exclude_url: str | None = None,
     exclude_origin: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Up to ``count`` random healthy peers, never the sender nor the entries' author."""
+    """Up to ``count`` random peers not in backoff, never the sender nor the entries'
+    author. A peer that failed gets no new pushes until it is due again (anti-entropy
+    brings it what it missed)."""
     rows = await conn.execute_query_dict(
-        "SELECT id, url, origin FROM peers WHERE state != 'refused' AND consecutive_failures < 5"
+        "SELECT id, url, origin FROM peers WHERE state != 'refused'"
+        " AND (next_attempt IS NULL OR next_attempt <= ?)",
+        [utc_now()],
     )
     rows = [
         row
@@ -82,23 +87,52 @@ async def record_success(peer: Peer, received: int = 0) -> None:
     await peer.save()
 
 
-async def record_failure(peer: Peer, error: str, *, refused: bool = False) -> None:
+async def record_failure(
+    peer: Peer, error: str, *, kind: str = "protocol", retry_after: float | None = None
+) -> None:
+    """One more failure: backoff (at least ``retry_after``), and the error with its kind
+    (``unreachable``, ``busy``, ``refused``, ``protocol``, ``disk_full``, ``internal``)."""
     now = utc_now()
     peer.consecutive_failures += 1
-    peer.state = "refused" if refused else "failing"
+    peer.state = "refused" if kind == "refused" else "failing"
     peer.last_attempt = now
-    peer.last_error = error[:500]
-    delay = backoff_seconds(peer.consecutive_failures, cap=BACKOFF_CAP_SECONDS)
+    peer.last_error = f"[{kind}] {error}"[:500]
+    delay = retry_delay(peer.consecutive_failures, retry_after=retry_after, cap=BACKOFF_CAP_SECONDS)
     peer.next_attempt = now + timedelta(seconds=delay)
     await peer.save()
 
 
-async def check_address(peer: Peer, allow_private: bool) -> None:
-    """Refuse a discovered peer on a private address unless allowed (``AddressRefused``).
+def failure_kind(peer: Peer) -> str | None:
+    """The kind of the peer's last failure (``record_failure`` writes it first)."""
+    error = peer.last_error or ""
+    if peer.consecutive_failures == 0 or not error.startswith("["):
+        return None
+    return error[1 : error.find("]")] or None
 
-    Peers added by the operator are trusted: they chose the address."""
-    if peer.source == "discovered" and not allow_private:
-        await check_public(peer.url)
+
+async def peers_heard_from(url: str | None, origins: set[str]) -> list[Peer]:
+    """Peers in backoff that just showed they are alive: the one whose URL is ``url``
+    (the ``from`` of its request) or whose origin is one of ``origins``."""
+    candidates: list[Peer] = []
+    if url:
+        with contextlib.suppress(ValueError):  # not a URL: nothing to match
+            candidates.extend(await Peer.filter(url=normalise_url(url)))
+    if origins:
+        candidates.extend(await Peer.filter(origin__in=sorted(origins)))
+    now = utc_now()
+    unique = {peer.id: peer for peer in candidates}
+    return [
+        peer
+        for peer in unique.values()
+        if peer.state != "refused" and peer.next_attempt is not None and peer.next_attempt > now
+    ]
+
+
+async def make_due(peer: Peer) -> None:
+    """End a peer's wait: it answered again, so it is retried at once (its failure count
+    stays until a round with it succeeds)."""
+    peer.next_attempt = None
+    await peer.save(update_fields=["next_attempt"])
 
 
 def peer_json(peer: Peer) -> dict[str, Any]:

@@ -10,19 +10,23 @@ resumes exactly where it stopped.
 from __future__ import annotations
 
 import json
+import asyncio
 import logging
 import random
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
-from federation.errors import AddressRefused, PeerError
+from federation.errors import AddressRefused, PeerBusy, PeerError, PeerUnreachable
 from federation.timeutil import utc_now
 from federation.vector import (
     Vector,
     bucket_digests,
+    bucket_of,
     differing_buckets,
     missing_ranges,
     restrict,
@@ -30,8 +34,9 @@ from federation.vector import (
 )
 
 from ..models import Peer
+from .health import is_disk_full
 from .log import entry_document, read_entries
-from .peers import check_address, learn_peers, record_failure, record_success
+from .peers import failure_kind, learn_peers, make_due, record_failure, record_success
 
 if TYPE_CHECKING:
     from ..runtime import Node
@@ -48,10 +53,36 @@ BUCKET_THRESHOLD = 256
 DISCOVERED_PER_ROUND = 3
 
 
-async def current_vector() -> Vector:
+#: Per database: (newest entry row id, vector, digest). Heads only move when entry rows
+#: are inserted (never deleted), so the newest row id tells whether the vector changed,
+#: and an idle digest request costs one indexed lookup instead of reading every origin.
+_vector_cache: weakref.WeakKeyDictionary[Any, tuple[int, Vector, str]] = weakref.WeakKeyDictionary()
+
+
+async def _vector_and_digest() -> tuple[Vector, str]:
     async with in_transaction() as conn:
+        # The connection that served the transaction, not the wrapper: one per database.
+        key = getattr(conn, "connection", None) or conn
+        marker_rows = await conn.execute_query_dict("SELECT max(id) AS newest FROM entries")
+        newest = marker_rows[0]["newest"] or 0
+        cached = _vector_cache.get(key)
+        if cached is not None and cached[0] == newest:
+            return cached[1], cached[2]
         rows = await conn.execute_query_dict("SELECT id, head_seq FROM origins WHERE head_seq > 0")
-    return {row["id"]: row["head_seq"] for row in rows}
+    vector = {row["id"]: row["head_seq"] for row in rows}
+    digest = vector_digest(vector)
+    _vector_cache[key] = (newest, vector, digest)
+    return vector, digest
+
+
+async def current_vector() -> Vector:
+    vector, _ = await _vector_and_digest()
+    return dict(vector)
+
+
+async def current_digest() -> str:
+    _, digest = await _vector_and_digest()
+    return digest
 
 
 #: Claimed as our head for frozen origins, so that peers send none of their entries (they
@@ -78,6 +109,9 @@ async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any
     (docs/protocol.md 3.5) is claimed at ``FROZEN_SEQ`` in the answered vector and none
     of its log is sent; an asker that holds it past the fork gets the two headers of the
     evidence instead, so that it finds the fork and freezes it too."""
+    if "buckets" not in request and "vector" not in request:
+        digest = await current_digest()
+        return {"digest": digest, "in_sync": request.get("digest") == digest}
     everything = await current_vector()
     digest = vector_digest(everything)
     if "buckets" in request and "vector" not in request:
@@ -156,6 +190,14 @@ async def _fork_evidence(
                 {"header": json.loads(rows[0][header]), "sig": rows[0][sig], "payload": None}
             )
     return documents
+#: Smallest sync page asked for when the disk is full (a page holds one entry at least).
+MIN_PAGE_BYTES = 4096
+#: A probe of a peer in backoff (``GET /api/v1/node``) gets this long.
+PROBE_DEADLINE_SECONDS = 5.0
+
+
+class DiskFull(Exception):
+    """The database cannot take even a small page of entries."""
 
 
 @dataclass
@@ -168,31 +210,87 @@ class RoundResult:
     pushed_back: int = 0
     pages: int = 0
     error: str | None = None
+    #: ``unreachable``, ``busy``, ``refused``, ``protocol``, ``disk_full`` or ``internal``.
+    error_kind: str | None = None
+    #: The round deadline stopped a round that was making progress (it resumes next time).
+    partial: bool = False
+    #: Not run: a round with this peer was already running.
+    skipped: bool = False
+
+    @property
+    def synced(self) -> bool:
+        return self.error is None and not self.skipped
 
 
 Progress = Callable[[RoundResult], None]
 
 
-async def sync_with(node: Node, peer: Peer, progress: Progress | None = None) -> RoundResult:
-    """One anti-entropy round with ``peer``; its state row records the outcome."""
+async def sync_with(
+    node: Node, peer: Peer, progress: Progress | None = None, *, deadline: float | None = None
+) -> RoundResult:
+    """One anti-entropy round with ``peer``; its state row records the outcome.
+
+    Never raises (but for cancellation): whatever goes wrong is a failure of this peer,
+    recorded with its kind and a backoff, and logged once."""
     result = RoundResult(peer.url)
+    if peer.id in node.syncing:
+        result.skipped = True
+        return result
+    node.syncing.add(peer.id)
     try:
-        await check_address(peer, node.settings.allow_private_peers)
-        async with node.peer_client() as client:
+        await _run_round(node, peer, result, progress, deadline)
+    except PeerError as exc:
+        retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
+        await _failed(peer, result, exc.kind, str(exc), retry_after)
+        log.info("sync with %s failed (%s): %s", peer.url, exc.kind, exc)
+    except Exception as exc:
+        if isinstance(exc, DiskFull) or is_disk_full(exc):
+            node.storage.record_full(f"sync with {peer.url}: {exc}")
+            log.error("sync with %s: the disk is full (%s)", peer.url, exc)
+            await _failed(peer, result, "disk_full", f"the disk is full: {exc}")
+        else:
+            log.exception("sync with %s failed unexpectedly", peer.url)
+            await _failed(peer, result, "internal", f"{type(exc).__name__}: {exc}")
+    else:
+        await _succeeded(peer, result)
+    finally:
+        node.syncing.discard(peer.id)
+    return result
+
+
+async def _run_round(
+    node: Node, peer: Peer, result: RoundResult, progress: Progress | None, deadline: float | None
+) -> None:
+    try:
+        async with asyncio.timeout(deadline), node.peer_client(peer) as client:
             if peer.origin is None:
                 await _identify(node, client, peer)
             await _round(node, client, peer, result, progress)
-    except AddressRefused as exc:
-        result.error = str(exc)
-        await record_failure(peer, str(exc), refused=True)
-        return result
-    except PeerError as exc:
-        result.error = str(exc)
-        await record_failure(peer, str(exc))
-        log.info("sync with %s failed: %s", peer.url, exc)
-        return result
-    await record_success(peer, result.accepted)
-    return result
+    except TimeoutError:
+        if result.accepted or result.pushed_back:
+            result.partial = True  # progress was stored: the next round goes on from there
+            log.info("round with %s stopped at its deadline after %d pages", peer.url, result.pages)
+            return
+        raise PeerUnreachable(
+            f"{peer.url}: no progress within the round deadline of {deadline} s"
+        ) from None
+
+
+async def _failed(
+    peer: Peer, result: RoundResult, kind: str, error: str, retry_after: float | None = None
+) -> None:
+    result.error, result.error_kind = error, kind
+    try:
+        await record_failure(peer, error, kind=kind, retry_after=retry_after)
+    except Exception:  # the database itself may be what fails (a full disk)
+        log.exception("cannot record the failure of %s", peer.url)
+
+
+async def _succeeded(peer: Peer, result: RoundResult) -> None:
+    try:
+        await record_success(peer, result.accepted)
+    except Exception:
+        log.exception("cannot record the success of %s", peer.url)
 
 
 async def _identify(node: Node, client: Any, peer: Peer) -> None:
@@ -204,12 +302,19 @@ async def _identify(node: Node, client: Any, peer: Peer) -> None:
     await peer.save(update_fields=["origin"])
 
 
+def _sender(node: Node) -> str | None:
+    return None if node.settings.pull_only else (node.settings.url or None)
+
+
 async def _round(
     node: Node, client: Any, peer: Peer, result: RoundResult, progress: Progress | None
 ) -> None:
-    sender = None if node.settings.pull_only else (node.settings.url or None)
+    sender = _sender(node)
     mine = await current_vector()
-    first = await client.sync(peer.url, {"digest": vector_digest(mine)})
+    first_request: dict[str, Any] = {"digest": vector_digest(mine)}
+    if sender:
+        first_request["from"] = sender  # lets the peer see we are back (section 6)
+    first = await client.sync(peer.url, first_request)
     if first["in_sync"]:
         result.in_sync_at_start = True
         return
@@ -220,12 +325,11 @@ async def _round(
             scope = answer["differ"]
     theirs: dict[str, int] = {}
     frozen = await frozen_origins()
+    page_bytes = node.settings.sync_page_bytes
     while result.pages < MAX_PAGES_PER_ROUND:
-        asked = restrict(mine, scope)
-        asked.update((origin, FROZEN_SEQ) for origin in frozen if origin in asked)
         request: dict[str, Any] = {
-            "vector": asked,
-            "max_bytes": node.settings.sync_page_bytes,
+            "vector": _asked_vector(node, peer, mine, scope, frozen),
+            "max_bytes": page_bytes,
         }
         if scope is not None:
             request["scope"] = scope
@@ -237,12 +341,15 @@ async def _round(
         documents = answer.get("entries") or []
         result.received += len(documents)
         if documents:
-            report = await node.ingestor.ingest(documents)
-            result.accepted += len(report.accepted)
-            result.rejected += len(report.rejected)
-            await learn_peers(node.settings.url, node.origin, report.accepted)
-            for rejection in report.rejected:
-                log.warning("rejected from %s: %s", peer.url, rejection.to_json())
+            try:
+                await _ingest_page(node, peer, documents, result)
+            except Exception as exc:
+                if not is_disk_full(exc) or page_bytes <= MIN_PAGE_BYTES:
+                    raise
+                node.storage.record_full(f"{len(documents)} entries from {peer.url}")
+                page_bytes = max(MIN_PAGE_BYTES, page_bytes // 2)
+                log.warning("disk full: asking %s for pages of %d bytes", peer.url, page_bytes)
+                continue  # nothing was stored: ask again for a smaller page
         if progress:
             progress(result)
         new_mine = await current_vector()
@@ -251,6 +358,46 @@ async def _round(
             break
         mine = new_mine
     await _push_back(node, client, peer, restrict(mine, scope), theirs, result, progress)
+
+
+def _asked_vector(
+    node: Node, peer: Peer, mine: Vector, scope: list[int] | None, frozen: set[str]
+) -> Vector:
+    """Our vector as we send it: origins we would refuse are claimed complete, so that the
+    peer sends none of them (frozen origins; entries of this peer we just refused)."""
+    asked = restrict(mine, scope)
+    asked.update((origin, FROZEN_SEQ) for origin in frozen if origin in asked)
+    buckets = None if scope is None else set(scope)
+    for origin in node.rejections.skipped_origins(peer.url):
+        if buckets is None or bucket_of(origin) in buckets:
+            asked[origin] = FROZEN_SEQ
+    return asked
+
+
+async def _ingest_page(node: Node, peer: Peer, documents: list[Any], result: RoundResult) -> None:
+    # A peer the operator added by hand is trusted like the operator (a new node's first
+    # pull brings the whole network); a discovered one is charged for the origins it brings.
+    sender = None if peer.source == "manual" else peer.url
+    report = await node.ingestor.ingest(documents, sender=sender)
+    if report.accepted:
+        node.storage.clear()
+    result.accepted += len(report.accepted)
+    result.rejected += len(report.rejected)
+    await learn_peers(node.settings.url, node.origin, report.accepted)
+    margin = timedelta(seconds=node.settings.max_future_seconds)
+    for rejection in report.rejected:
+        new = True
+        if rejection.origin is not None and rejection.seq is not None:
+            new = node.rejections.remember(
+                peer.url,
+                rejection.origin,
+                rejection.seq,
+                rejection.code,
+                documents[rejection.index],
+                margin,
+            )
+        if new:
+            log.warning("refused from %s: %s", peer.url, rejection.to_json())
 
 
 async def _push_back(
@@ -276,11 +423,18 @@ async def _push_back(
                 break
 
 
-async def sync_all(node: Node, progress: Progress | None = None) -> list[RoundResult]:
+async def sync_all(
+    node: Node, progress: Progress | None = None, *, deadline: float | None = -1.0
+) -> list[RoundResult]:
     """One round with every due peer the operator added, and a few due discovered ones.
 
     A node learns the whole network from place entries; syncing with all of it every
-    interval would cost one request per node of the network (20,000 in France)."""
+    interval would cost one request per node of the network (20,000 in France). Peers
+    in backoff are probed first: one that answers again is due at once. ``deadline``
+    bounds each peer's round (default: ``sync_round_deadline_seconds``)."""
+    if deadline is not None and deadline < 0:
+        deadline = node.settings.sync_round_deadline_seconds
+    await probe_waiting_peers(node)
     now = utc_now()
     due = [
         peer
@@ -290,4 +444,60 @@ async def sync_all(node: Node, progress: Progress | None = None) -> list[RoundRe
     manual = [peer for peer in due if peer.source != "discovered"]
     discovered = [peer for peer in due if peer.source == "discovered"]
     chosen = random.sample(discovered, min(DISCOVERED_PER_ROUND, len(discovered)))
-    return [await sync_with(node, peer, progress) for peer in manual + chosen]
+    return await sync_peers(node, manual + chosen, progress, deadline=deadline)
+
+
+async def sync_peers(
+    node: Node,
+    peers: list[Peer],
+    progress: Progress | None = None,
+    *,
+    deadline: float | None,
+    done: Progress | None = None,
+) -> list[RoundResult]:
+    """Rounds with ``peers``, ``sync_concurrency`` at a time, so that a slow or silent
+    peer delays no other; ``done`` is called as each ends; results in ``peers`` order."""
+    slots = asyncio.Semaphore(max(1, node.settings.sync_concurrency))
+
+    async def one(peer: Peer) -> RoundResult:
+        async with slots:
+            result = await sync_with(node, peer, progress, deadline=deadline)
+        if done:
+            done(result)
+        return result
+
+    return list(await asyncio.gather(*(one(peer) for peer in peers)))
+
+
+async def probe_waiting_peers(node: Node) -> list[Peer]:
+    """Ask peers in backoff whether they answer again (``GET /api/v1/node``, short
+    deadline): those that do are due at once, instead of after up to an hour of backoff.
+    Every unreachable peer added by hand, and a few discovered ones, each time."""
+    now = utc_now()
+    # Only peers that did not answer: a busy one asked for its Retry-After, and one that
+    # answered nonsense is not cured by answering /api/v1/node.
+    waiting = [
+        peer
+        for peer in await Peer.filter(next_attempt__gt=now).order_by("id")
+        if failure_kind(peer) == "unreachable"
+    ]
+    manual = [peer for peer in waiting if peer.source != "discovered"]
+    discovered = [peer for peer in waiting if peer.source == "discovered"]
+    chosen = manual + random.sample(discovered, min(DISCOVERED_PER_ROUND, len(discovered)))
+    slots = asyncio.Semaphore(max(1, node.settings.sync_concurrency))
+
+    async def probe(peer: Peer) -> Peer | None:
+        async with slots:
+            try:
+                async with node.peer_client(peer, deadline=PROBE_DEADLINE_SECONDS) as client:
+                    await client.node_info(peer.url)
+            except Exception:  # still down (or worse): it stays in backoff
+                return None
+        await make_due(peer)
+        log.info("%s answers again: retried at once", peer.url)
+        return peer
+
+    back = [peer for peer in await asyncio.gather(*(probe(p) for p in chosen)) if peer]
+    if back:
+        node.wake_push()
+    return back

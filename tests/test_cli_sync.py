@@ -1,0 +1,111 @@
+"""``papi sync``'s exit status (BRIEF §8): 0 when at least one peer synced and every
+failure is only "unreachable" or "refused by policy" (printed as warnings); 1 when no peer
+could be synced, a peer answered nonsense, or an entry was rejected."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from federation.entry import build_entry
+from federation.keys import NodeKey
+from federation.timeutil import utc_now
+from tests.conftest import NodeFactory, free_port
+
+
+class Nonsense(BaseHTTPRequestHandler):
+    """A web server that is not a papi node: HTML to everything."""
+
+    def _answer(self) -> None:
+        body = b"<html>not a node</html>"
+        self.send_response(200)
+        self.send_header("content-type", "text/html")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def nonsense_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Nonsense)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_unreachable_and_refused_peers_are_warnings(node_factory: NodeFactory) -> None:
+    b = node_factory("b")
+    c = node_factory("c")
+    a = node_factory("a", start=False)
+    dead = f"http://127.0.0.1:{free_port()}"
+    a.papi("peer", "add", b.url)
+    a.papi("peer", "add", dead)
+    b.papi("peer", "add", c.url)
+    b.papi("sync")  # b holds c's place, whose endpoint a will discover through b
+
+    first = a.papi("sync", check=False)
+    assert first.returncode == 0, first.stderr
+    assert f"warning: {dead}: unreachable" in first.stderr
+
+    second = a.papi("sync", check=False)  # c is now a discovered peer, on 127.0.0.1
+    assert second.returncode == 0, second.stderr
+    assert f"warning: {c.url}: refused" in second.stderr
+    assert f"warning: {dead}: unreachable" in second.stderr
+    assert not [line for line in second.stderr.splitlines() if line.startswith("error:")]
+
+
+def test_no_peer_synced_is_an_error(node_factory: NodeFactory) -> None:
+    a = node_factory("a", start=False)
+    a.papi("peer", "add", f"http://127.0.0.1:{free_port()}")
+    result = a.papi("sync", check=False)
+    assert result.returncode == 1
+    assert "no peer could be synced" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_peer_answering_nonsense_is_an_error(
+    node_factory: NodeFactory, nonsense_url: str
+) -> None:
+    b = node_factory("b")
+    a = node_factory("a", start=False)
+    a.papi("peer", "add", b.url)
+    a.papi("peer", "add", nonsense_url)
+    result = a.papi("sync", check=False)
+    assert result.returncode == 1
+    assert f"error: {nonsense_url}: protocol" in result.stderr
+
+
+def test_a_rejected_entry_is_an_error(node_factory: NodeFactory) -> None:
+    # b takes entries dated up to 10 days ahead; a, the default day.
+    b = node_factory("b", max_future_seconds=10 * 86400)
+    key = NodeKey.generate()
+    place = build_entry(
+        key, seq=1, prev=None, kind="place", oid="place", op="put",
+        payload={"nom": "Lieu pressé", "commune": "Brest"},
+    )  # fmt: skip
+    ahead = build_entry(
+        key, seq=2, prev=place.header_hash, kind="skill", oid="s", op="put",
+        payload={"title": "Atelier"}, ts=utc_now() + timedelta(days=3),
+    )  # fmt: skip
+    r = httpx.post(
+        b.url + "/federation/v1/push", json={"entries": [place.to_json(), ahead.to_json()]}
+    )
+    assert len(r.json()["accepted"]) == 2
+    a = node_factory("a", start=False)
+    a.papi("peer", "add", b.url)
+    result = a.papi("sync", check=False)
+    assert result.returncode == 1
+    assert "1 rejected" in result.stderr
