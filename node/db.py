@@ -30,6 +30,10 @@ CREATE INDEX IF NOT EXISTS objects_listing
     ON objects (starts_at IS NULL, starts_at, title COLLATE NOCASE, id);
 -- The themes offered as search filters, read from this index instead of every object.
 CREATE INDEX IF NOT EXISTS objects_theme ON objects (theme, kind);
+-- The network directory, a page at a time (node/services/directory.py): origins in the
+-- order of their place names, and the peers that serve a page's origins.
+CREATE INDEX IF NOT EXISTS origins_by_name ON origins (name COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS peers_by_origin ON peers (origin);
 CREATE TRIGGER IF NOT EXISTS objects_search_insert AFTER INSERT ON objects BEGIN
     INSERT INTO search_index(rowid, title, body, theme, place, commune)
     VALUES (new.id, new.title, new.body, new.theme, new.place, new.commune);

@@ -15,6 +15,7 @@ from ..services.log import LogRecovering, new_oid, publish
 from ..services.objects import COLLECTIONS, SERVER_FIELDS, get_object, list_objects, object_json
 from .auth import require_token
 from .errors import ApiError, read_json
+from .params import paging
 
 
 def _node(request: Request) -> Node:
@@ -75,13 +76,7 @@ async def put_place(request: Request) -> Response:
 
 async def list_collection(request: Request) -> Response:
     node = _node(request)
-    try:
-        limit = int(request.query_params.get("limit", "100"))
-        offset = int(request.query_params.get("offset", "0"))
-    except ValueError:
-        raise ApiError(400, "bad_request", "limit and offset must be integers") from None
-    if not 1 <= limit <= 500 or offset < 0:
-        raise ApiError(400, "bad_request", "limit must be 1-500 and offset >= 0")
+    limit, offset = paging(request.query_params, 100, 500)
     rows = await list_objects(node.origin, _kind(request), limit, offset)
     return JSONResponse({"items": [object_json(row) for row in rows]})
 

@@ -11,7 +11,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from federation.backoff import backoff_seconds
 from federation.entry import Entry
 from federation.netguard import check_public, normalise_url
-from federation.timeutil import utc_now
+from federation.timeutil import format_ts, utc_now
 
 from ..models import Peer
 
@@ -103,7 +103,7 @@ async def check_address(peer: Peer, allow_private: bool) -> None:
 
 def peer_json(peer: Peer) -> dict[str, Any]:
     def ts(value: Any) -> str | None:
-        return None if value is None else value.isoformat()
+        return None if value is None else format_ts(value)
 
     return {
         "url": peer.url,
