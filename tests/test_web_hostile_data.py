@@ -15,7 +15,7 @@ import pytest
 from node.web.formatting import format_day, format_moment, format_period, freshness, is_past
 from tests.conftest import InProcessNode
 from tests.test_search import RemoteLog, ingest
-from tests.test_web import admin  # noqa: F401  (fixture)
+from tests.test_web import admin, csrf_of, field_error  # noqa: F401  (admin: fixture)
 
 #: Timestamps at the edges of what Python's datetime can hold, and beyond.
 ODD_MOMENTS = [
@@ -215,3 +215,33 @@ async def test_search_dates_out_of_range_are_400(
     assert error["field"] == next(iter(params))
     page = await papi.client.get("/search", params=params)
     assert page.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("9999-12-31T23:59:59-23:59", None, "start"),
+        ("9999-12-31T23:00:00+23:59", "9999-12-31T23:59:59-23:59", "end"),
+        ("0001-01-01T00:00:00+23:59", "0001-01-02T00:00:00+23:59", "start"),
+        ("0001-01-01T00:00:00+00:01", None, "start"),
+    ],
+)
+async def test_event_dates_beyond_utc_are_refused(
+    admin: InProcessNode,  # noqa: F811
+    start: str,
+    end: str | None,
+    field: str,
+) -> None:
+    body = {"title": "Fin des temps", "start": start, **({"end": end} if end else {})}
+    response = await admin.client.post("/api/v1/events", json=body, headers=admin.auth)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and error["field"] == field
+    page = await admin.client.get("/admin/events/new")
+    form = {"title": "Fin des temps", "start": start, "end": end or ""}
+    response = await admin.client.post(
+        "/admin/events/new", data={**form, "csrf_token": csrf_of(page.text)}
+    )
+    assert response.status_code == 400
+    assert field_error(response.text, field)
+    assert (await admin.client.get("/api/v1/events")).json()["items"] == []

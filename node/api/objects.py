@@ -12,7 +12,14 @@ from federation.errors import SchemaError
 
 from ..runtime import Node
 from ..services.log import LogRecovering, new_oid, publish
-from ..services.objects import COLLECTIONS, SERVER_FIELDS, get_object, list_objects, object_json
+from ..services.objects import (
+    COLLECTIONS,
+    SERVER_FIELDS,
+    beyond_utc,
+    get_object,
+    list_objects,
+    object_json,
+)
 from .auth import require_token
 from .errors import ApiError, read_json
 from .params import paging
@@ -48,6 +55,12 @@ async def _publish(node: Node, kind: str, oid: str, op: str, payload: Any) -> No
         await publish(node, kind, oid, op, payload)
     except SchemaError as exc:
         raise ApiError(422, "invalid", exc.message, field=exc.field) from None
+    except OverflowError:
+        # A date valid in RFC 3339 but beyond year 9999 (or before year 1) once in UTC.
+        field = beyond_utc(payload)
+        raise ApiError(
+            422, "invalid", f"'{field}' is out of range once in UTC", field=field
+        ) from None
     except LogRecovering as exc:
         raise ApiError(409, "recovering", str(exc)) from None
 

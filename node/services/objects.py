@@ -6,6 +6,7 @@ version, or dated at the edge of the calendar): reading it never raises."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any
 
 from federation.timeutil import format_ts, parse_ts
@@ -59,6 +60,23 @@ def api_timestamp(text: Any) -> Any:
     except (ValueError, OverflowError):
         return text
     return normal
+
+
+def beyond_utc(payload: Any) -> str:
+    """The member (``start`` or ``end``) of a payload that UTC cannot hold (``9999-12-31
+    T23:59-23:59`` is year 10000 in UTC), "" if none: such a payload is refused with a
+    422 rather than failing when its columns are computed."""
+    for name in ("start", "end"):
+        value = payload.get(name) if isinstance(payload, dict) else None
+        if not isinstance(value, str):
+            continue
+        try:
+            parse_ts(value).astimezone(UTC)
+        except OverflowError:
+            return name
+        except ValueError:
+            continue
+    return ""
 
 
 def object_json(row: CurrentObject) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from federation.errors import FederationError, SchemaError
 
 from ..runtime import Node
 from ..services.log import LogRecovering, new_oid, publish
-from ..services.objects import COLLECTIONS
+from ..services.objects import COLLECTIONS, beyond_utc
 from ..services.peers import add_peer
 from . import queries
 from .admin_base import admin_page, error_page, login_required, node_of, with_form
@@ -69,6 +69,10 @@ async def _publish_form(
     except SchemaError as exc:
         name, error = schema_error(fields, exc.field, exc.message)
         result.errors[name] = error
+    except OverflowError:
+        # A date typed near year 9999 (or 1): beyond the calendar once in UTC.
+        name = beyond_utc(payload) or ""
+        result.errors[name] = FieldError(N_("This date is out of the range this site can show."))
     except LogRecovering:
         result.errors[""] = FieldError(
             N_(
