@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .datadir import DataDirError, allow_new_log, init_data_dir, load_key
+from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log, init_data_dir, load_key
 from .settings import ConfigError, Settings, load_settings, update_config
 
 T = TypeVar("T")
@@ -353,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    os.umask(PRIVATE_UMASK)  # the database, its WAL, the config: for this user only
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
