@@ -300,3 +300,30 @@ async def test_a_session_key_others_can_read_is_refused(tmp_path: Path, mode: in
     port = str(free_port())
     result = run_papi("serve", "--data-dir", str(data_dir), "--port", port, check=False)
     assert_clean_failure(result, str(key), f"chmod 600 {key}")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/admin",
+        "https://evil.example/admin",
+        "/admin//evil.example",
+        "/admin\\@evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "/search",
+    ],
+)
+async def test_login_never_redirects_off_site(papi: InProcessNode, target: str) -> None:
+    await make_user(papi)
+    page = await papi.client.get("/admin/login", params={"next": target})
+    response = await papi.client.post(
+        "/admin/login",
+        data={
+            "email": EMAIL,
+            "password": PASSWORD,
+            "next": target,
+            "csrf_token": csrf_of(page.text),
+        },
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/admin"
