@@ -8,15 +8,18 @@ still render — the raw text is shown where a value cannot be understood.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
+from node.services.peers import add_peer, record_failure, record_success
 from node.web.formatting import format_day, format_moment, format_period, freshness, is_past
 from tests.conftest import InProcessNode
 from tests.test_search import RemoteLog, ingest
 from tests.test_web import admin, csrf_of, field_error  # noqa: F401  (admin: fixture)
 
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
 #: Timestamps at the edges of what Python's datetime can hold, and beyond.
 ODD_MOMENTS = [
     "9999-12-31T23:59:59+23:59",
@@ -245,3 +248,31 @@ async def test_event_dates_beyond_utc_are_refused(
     assert response.status_code == 400
     assert field_error(response.text, field)
     assert (await admin.client.get("/api/v1/events")).json()["items"] == []
+
+
+async def test_every_api_timestamp_is_utc_with_z(papi: InProcessNode) -> None:
+    """One format everywhere: peers' times were ``+00:00``, a remote ``updated`` kept the
+    author's offset."""
+    remote = RemoteLog("Lieu lointain", "Ouessant")
+    await ingest(papi, [remote.place_entry()])
+    await insert_object(
+        papi,
+        remote.origin,
+        "skill",
+        "s",
+        '{"title": "Atelier"}',
+        updated="2026-05-06T14:00:00+02:00",
+        title="Atelier",
+    )
+    with papi.node.db.activated():
+        peer = await add_peer("http://192.0.2.1:8000")
+        await record_success(peer, 3)
+        await record_failure(peer, "timeout")
+    nodes = (await papi.client.get("/api/v1/nodes")).json()
+    stamps = [nodes["peers"][0][name] for name in ("last_attempt", "last_success", "next_attempt")]
+    stamps += [origin["last_received"] for origin in nodes["origins"]]
+    results = (await papi.client.get("/api/v1/search", params={"q": "atelier"})).json()["results"]
+    assert [r["updated"] for r in results] == ["2026-05-06T12:00:00Z"]
+    stamps += [r["updated"] for r in results]
+    stamps.append((await papi.client.get("/api/v1/place")).json()["updated"])
+    assert all(TIMESTAMP.fullmatch(stamp) for stamp in stamps), stamps
