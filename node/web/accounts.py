@@ -162,6 +162,10 @@ async def release(rows: list[int]) -> None:
     await LoginFailure.filter(id__in=rows).delete()
 
 
+def _check(password_hash: str | None, password: str) -> bool:
+    return check_password(password_hash or _dummy_hash(), password)
+
+
 class PasswordChecks:
     """At most ``MAX_CONCURRENT_CHECKS`` argon2 verifications at once (each takes
     64 MiB); a check waits at most ``CHECK_WAIT`` seconds for its turn."""
@@ -170,13 +174,15 @@ class PasswordChecks:
         self.slots = asyncio.Semaphore(slots)
         self.wait = wait
 
-    async def verify(self, password_hash: str, password: str) -> bool:
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches ``password_hash`` (None: an unknown account,
+        checked against a dummy hash all the same, in the same slot)."""
         try:
             await asyncio.wait_for(self.slots.acquire(), self.wait)
         except TimeoutError:
             raise LoginBusy() from None
         try:
-            return await asyncio.to_thread(check_password, password_hash, password)
+            return await asyncio.to_thread(_check, password_hash, password)
         finally:
             self.slots.release()
 
@@ -187,7 +193,7 @@ async def authenticate(attempt: LoginAttempt, password: str, checks: PasswordChe
     freed in time (the attempt is then not counted)."""
     rows = await reserve(attempt)
     user = await User.get_or_none(email=normalise_email(attempt.email))
-    candidate = user.password_hash if user else _dummy_hash()
+    candidate = user.password_hash if user else None
     try:
         ok = len(password) <= MAX_PASSWORD_LENGTH and await checks.verify(candidate, password)
     except LoginBusy:
