@@ -276,3 +276,15 @@ async def test_every_api_timestamp_is_utc_with_z(papi: InProcessNode) -> None:
     stamps += [r["updated"] for r in results]
     stamps.append((await papi.client.get("/api/v1/place")).json()["updated"])
     assert all(TIMESTAMP.fullmatch(stamp) for stamp in stamps), stamps
+
+
+async def test_deeply_nested_and_huge_values_are_shown_or_left_out(papi: InProcessNode) -> None:
+    deep = '{"title": "Profond", "description": ' + "[" * 950 + "]" * 950 + "}"
+    huge = '{"title": "Énorme", "quantity": ' + "9" * 5000 + "}"
+    for oid, payload in (("deep", deep), ("huge", huge)):
+        await insert_object(papi, papi.node.origin, "equipment", oid, payload)
+        for path in (f"/o/{papi.node.origin}/equipment/{oid}", f"/api/v1/equipment/{oid}"):
+            assert (await papi.client.get(path)).status_code == 200, path
+    assert (await papi.client.get("/search")).status_code == 200
+    assert (await papi.client.get("/api/v1/search")).status_code == 200
+    assert (await papi.client.get("/api/v1/equipment")).status_code == 200

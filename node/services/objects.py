@@ -44,8 +44,8 @@ def raw_text(value: object) -> str:
         return value
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return str(value)
+    except (TypeError, ValueError, RecursionError):
+        return type(value).__name__
 
 
 def api_timestamp(text: Any) -> Any:
