@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .datadir import DataDirError, allow_new_log, init_data_dir, load_key
+from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log, init_data_dir, load_key
 from .logging_setup import configure_logging
 from .settings import ConfigError, Settings, load_settings, update_config
 
@@ -393,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    os.umask(PRIVATE_UMASK)  # the database, its WAL, the config: for this user only
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -205,8 +205,26 @@ class User(Model):
         table = "users"
 
 
+class AdminSession(Model):
+    """A logged-in animator. The session cookie carries a random token; only its SHA-256
+    is kept here. Logging out deletes the row, a new password deletes all of the
+    account's rows, and a row past ``expires`` is refused (and deleted)."""
+
+    id = fields.CharField(primary_key=True, max_length=64)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    user_id: int
+    created = fields.DatetimeField(auto_now_add=True)
+    last_seen = fields.DatetimeField()
+    expires = fields.DatetimeField()
+
+    class Meta:
+        table = "admin_sessions"
+
+
 class LoginFailure(Model):
-    """One failed login, for rate limiting across restarts."""
+    """One failed login (or one being checked), for rate limiting across restarts."""
 
     id = fields.BigIntField(primary_key=True)
     key = fields.CharField(max_length=300)

@@ -354,7 +354,7 @@ async def test_a_token_from_another_session_is_refused(papi: InProcessNode) -> N
     assert response.status_code == 403
 
 
-async def test_failed_logins_are_rate_limited_per_email(papi: InProcessNode) -> None:
+async def test_failed_logins_are_rate_limited_from_one_address(papi: InProcessNode) -> None:
     await make_user(papi)
     for _ in range(5):
         assert (await log_in(papi, EMAIL, "mauvais")).status_code == 401

@@ -18,6 +18,7 @@ from typing import Any
 from federation.schema import schemas_dir
 
 from ..models import CurrentObject
+from .objects import load_payload, raw_text
 
 #: Payload fields holding lists, joined with ``|`` as the standard wants.
 _MULTI = (
@@ -74,9 +75,10 @@ def place_row(origin: str, payload: dict[str, Any], updated: str) -> dict[str, s
         value = payload.get(name)
         if value is None:
             continue
-        row[name] = "|".join(map(str, value)) if name in _MULTI else str(value)
+        items = value if name in _MULTI and isinstance(value, list) else [value]
+        row[name] = "|".join(raw_text(item) for item in items)
     row["id"] = origin
-    row["date_maj"] = updated[:10]
+    row["date_maj"] = str(updated)[:10]
     row["source"] = row["source"] or "papi-node"
     return row
 
@@ -105,7 +107,7 @@ async def export_places(origin: str | None = None) -> Export:
         query = query.filter(origin=origin)
     result = Export()
     for place in await query.order_by("commune", "title"):
-        row = place_row(place.origin, json.loads(place.payload), place.updated)
+        row = place_row(place.origin, load_payload(place.payload), place.updated)
         errors = row_errors(row)
         if errors:
             result.skipped.append((place.origin, place.title, errors))
