@@ -93,7 +93,8 @@ def at_the_place(item: Published) -> bool:
     return not where or where == clean_text(item.place.get("nom")).casefold()
 
 
-def _location(item: Published) -> str:
+def event_location(item: Published) -> str:
+    """Where an event takes place, as a calendar or a map application reads it."""
     place = item.place
     if at_the_place(item):
         name = clean_text(place.get("nom"))
@@ -127,7 +128,7 @@ def _vevent(item: Published, base_url: str, gettext: Gettext) -> Event:
         lines.append(gettext("Organised by %(place)s.") % {"place": place_name})
     lines.append(gettext("Details and contact: %(url)s") % {"url": url})
     event.add("description", "\n\n".join(line for line in lines if line))
-    location = _location(item)
+    location = event_location(item)
     if location:
         event.add("location", location)
     latitude, longitude = place.get("latitude"), place.get("longitude")

@@ -19,7 +19,7 @@ from feedgen.feed import FeedGenerator
 from federation.timeutil import parse_ts
 
 from ..services.published import Published
-from .calendar import AUDIENCE_LABELS, object_url, place_address
+from .calendar import AUDIENCE_LABELS, event_location, object_url
 from .formatting import format_period
 from .render import kind_label
 from .text import plain_excerpt, render_markdown
@@ -73,9 +73,9 @@ def _facts(item: Published, language: str, gettext: Gettext) -> list[str]:
         when = format_period(payload.get("start"), payload.get("end"), language)
         if when:
             facts.append(when)
-        where = payload.get("location") or place_address(place)
+        where = event_location(item)
         if where:
-            facts.append(str(where))
+            facts.append(where)
         audience = AUDIENCE_LABELS.get(str(payload.get("audience")))
         if audience:
             facts.append(gettext(audience))
