@@ -22,6 +22,7 @@ from federation.timeutil import parse_ts
 from ..services.published import Published
 from ..services.search import LOCAL_TZ
 from .i18n import N_
+from .urls import object_url
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,8 @@ def event_uid(origin: str, oid: str) -> str:
     return f"{oid}.{origin.split(':', 1)[-1]}@papi-node"
 
 
-def object_url(base_url: str, item: Published) -> str:
-    return f"{base_url}/o/{item.origin}/{item.kind}/{item.oid}"
+def item_url(base_url: str, item: Published) -> str:
+    return object_url(base_url, item.origin, item.kind, item.oid)
 
 
 def place_address(place: dict[str, Any]) -> str:
@@ -121,7 +122,7 @@ def _vevent(item: Published, base_url: str, gettext: Gettext) -> Event:
         if end > start:
             event.add("dtend", end)
     event.add("summary", clean_text(item.title) or gettext("Event"))
-    url = object_url(base_url, item)
+    url = item_url(base_url, item)
     place_name = clean_text(place.get("nom"))
     lines = [clean_text(payload.get("description"), multiline=True)]
     if place_name:

@@ -19,10 +19,11 @@ from feedgen.feed import FeedGenerator
 from federation.timeutil import parse_ts
 
 from ..services.published import Published
-from .calendar import AUDIENCE_LABELS, event_location, object_url
+from .calendar import AUDIENCE_LABELS, event_location, item_url
 from .formatting import format_period
 from .render import kind_label
 from .text import plain_excerpt, render_markdown
+from .urls import place_url
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def _entry(item: Published, base_url: str, language: str, gettext: Gettext) -> F
     facts = _facts(item, language, gettext)
     summary_text = xml_text(plain_excerpt(str(item.payload.get(fields.summary) or "")))
     body = render_markdown(xml_text(item.payload.get(fields.body)))
-    url = object_url(base_url, item)
+    url = item_url(base_url, item)
     entry = FeedEntry()
     entry.id(f"tag:papi-node,2026:{item.origin}/{item.kind}/{item.oid}")
     entry.title(title)
@@ -103,7 +104,7 @@ def _entry(item: Published, base_url: str, language: str, gettext: Gettext) -> F
     entry.updated(updated)
     place_name = xml_text(item.place.get("nom"))
     if place_name:
-        entry.author({"name": place_name, "uri": f"{base_url}/o/{item.origin}/place/place"})
+        entry.author({"name": place_name, "uri": place_url(base_url, item.origin)})
     entry.summary(" — ".join([*facts, summary_text] if summary_text else facts) or title)
     facts_html = "".join(f"<li>{_escape(fact)}</li>" for fact in facts)
     entry.content((f"<ul>{facts_html}</ul>" if facts_html else "") + str(body), type="html")

@@ -31,6 +31,7 @@ from ..services.published import FilterError, Filters, Published
 from .calendar import build_calendar
 from .feeds import build_feed
 from .i18n import N_, request_language, translations
+from .urls import base_url
 
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -46,13 +47,6 @@ AUDIENCE_NAMES = {"public": N_("everyone"), "animateurs": N_("mediators")}
 def _node(request: Request) -> Node:
     node: Node = request.app.state.node
     return node
-
-
-def base_url(request: Request) -> str:
-    """Absolute links point to this node's public URL when it has one (behind a reverse
-    proxy the request's own address is the proxy's), else to the address asked."""
-    configured = _node(request).settings.url.strip().rstrip("/")
-    return configured or str(request.base_url).rstrip("/")
 
 
 def _filters(request: Request, allowed: tuple[str, ...]) -> Filters:
