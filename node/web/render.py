@@ -105,9 +105,10 @@ async def render(
         "csrf_token": token,
         "flashes": [],
         "user": None,
+        "public_base": base_url(request),
         **(context or {}),
     }
     # schema.org data of the public pages (None for the others); see jsonld.py.
-    values["jsonld"] = jsonld.for_page(template, values, base_url(request))
+    values["jsonld"] = jsonld.for_page(template, values, values["public_base"])
     html = page.render(values)
     return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
