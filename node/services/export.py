@@ -28,6 +28,9 @@ _MULTI = (
 )  # fmt: skip
 
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 @cache
 def table_schema() -> dict[str, Any]:
     path = schemas_dir() / "lamednum" / "table-schema-1.0.2.json"
@@ -39,33 +42,58 @@ def field_names() -> list[str]:
     return [f["name"] for f in table_schema()["fields"]]
 
 
-def row_errors(row: dict[str, str]) -> list[str]:
+@dataclass(frozen=True)
+class Problem:
+    """Why one value of a row does not fit the standard's Table Schema."""
+
+    field: str
+    #: ``required``, ``number``, ``date``, ``pattern`` or ``max_length``.
+    code: str
+    limit: int = 0
+
+    def english(self) -> str:
+        return f"{self.field}: " + {
+            "required": "required",
+            "number": "not a number",
+            "date": "not a YYYY-MM-DD date",
+            "pattern": "does not match the standard's pattern",
+            "max_length": f"longer than {self.limit}",
+        }[self.code]
+
+
+def row_problems(row: dict[str, str]) -> list[Problem]:
     """What makes ``row`` invalid against the standard's Table Schema (empty if valid)."""
-    errors = []
+    problems = []
     for spec in table_schema()["fields"]:
         name, value = spec["name"], row.get(spec["name"], "")
         constraints = spec.get("constraints", {})
         if not value:
             if constraints.get("required"):
-                errors.append(f"{name}: required")
+                problems.append(Problem(name, "required"))
             continue
         if spec.get("type") == "number":
             try:
                 float(value)
             except ValueError:
-                errors.append(f"{name}: not a number")
+                problems.append(Problem(name, "number"))
         if spec.get("type") == "date":
+            # Python also reads "20240402" or "2024-W14-2"; the standard's format is one.
             try:
-                date.fromisoformat(value)
+                date.fromisoformat(value if _DATE.match(value) else "")
             except ValueError:
-                errors.append(f"{name}: not a YYYY-MM-DD date")
+                problems.append(Problem(name, "date"))
         pattern = constraints.get("pattern")
         # Table Schema patterns match the whole value.
         if pattern and not re.fullmatch(pattern, value):
-            errors.append(f"{name}: does not match the standard's pattern")
+            problems.append(Problem(name, "pattern"))
         if "maxLength" in constraints and len(value) > constraints["maxLength"]:
-            errors.append(f"{name}: longer than {constraints['maxLength']}")
-    return errors
+            problems.append(Problem(name, "max_length", constraints["maxLength"]))
+    return problems
+
+
+def row_errors(row: dict[str, str]) -> list[str]:
+    """``row_problems`` in words (English)."""
+    return [problem.english() for problem in row_problems(row)]
 
 
 def place_row(origin: str, payload: dict[str, Any], updated: str) -> dict[str, str]:
