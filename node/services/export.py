@@ -18,6 +18,7 @@ from typing import Any
 from federation.schema import schemas_dir
 
 from ..models import CurrentObject
+from . import listings
 
 #: Payload fields holding lists, joined with ``|`` as the standard wants.
 _MULTI = (
@@ -52,13 +53,16 @@ class Problem:
     limit: int = 0
 
     def english(self) -> str:
-        return f"{self.field}: " + {
-            "required": "required",
-            "number": "not a number",
-            "date": "not a YYYY-MM-DD date",
-            "pattern": "does not match the standard's pattern",
-            "max_length": f"longer than {self.limit}",
-        }[self.code]
+        return (
+            f"{self.field}: "
+            + {
+                "required": "required",
+                "number": "not a number",
+                "date": "not a YYYY-MM-DD date",
+                "pattern": "does not match the standard's pattern",
+                "max_length": f"longer than {self.limit}",
+            }[self.code]
+        )
 
 
 def row_problems(row: dict[str, str]) -> list[Problem]:
@@ -114,6 +118,8 @@ class Export:
     rows: list[dict[str, str]] = field(default_factory=list)
     #: Places left out: (origin, place name, what is missing or invalid).
     skipped: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    #: How many rows are unclaimed listings (imported open data, not signed places).
+    listings: int = 0
 
     def csv(self) -> str:
         out = io.StringIO()
@@ -127,16 +133,34 @@ class Export:
 
 
 async def export_places(origin: str | None = None) -> Export:
-    """Every known place (``origin=None``: the whole network) or just one."""
+    """One place, or (``origin=None``) the whole network: every signed place this node
+    holds, plus the unclaimed listings (services/listings.py) that no exported signed
+    place replaces. A listing whose signed place cannot be exported (incomplete profile)
+    is exported in its stead, so that joining the network never removes a place from the
+    open data. Rows are sorted by commune, then name."""
     query = CurrentObject.filter(kind="place")
     if origin:
         query = query.filter(origin=origin)
     result = Export()
-    for place in await query.order_by("commune", "title"):
+    rows: list[dict[str, str]] = []
+    left_out: set[str] = set()
+    for place in await query:
         row = place_row(place.origin, json.loads(place.payload), place.updated)
         errors = row_errors(row)
         if errors:
             result.skipped.append((place.origin, place.title, errors))
+            left_out.add(place.origin)
         else:
-            result.rows.append(row)
+            rows.append(row)
+    if origin is None:
+        kept = [
+            match.listing_id
+            for match in await listings.matches()
+            if match.replaced_by is None or match.replaced_by in left_out
+        ]
+        listed = await listings.rows_of(kept)
+        result.listings = len(listed)
+        rows += listed
+    result.rows = sorted(rows, key=lambda row: (row["commune"], row["nom"], row["id"]))
+    result.skipped.sort(key=lambda skipped: (skipped[1], skipped[0]))
     return result

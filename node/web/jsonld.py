@@ -375,7 +375,7 @@ def _nodes_page(context: dict[str, Any], base: str) -> list[Node]:
                 "addressCountry": "FR",
             },
         }
-        for place in context["places"]
+        for place in context.get("places", [])
         if place["name"] and not place["frozen"]
     ]
     places += [
@@ -389,7 +389,7 @@ def _nodes_page(context: dict[str, Any], base: str) -> list[Node]:
     return [
         {
             "@type": "CollectionPage",
-            "url": base + "/nodes",
+            "url": base + context["request_path"],
             "mainEntity": {
                 "@type": "ItemList",
                 "numberOfItems": len(places),
@@ -408,6 +408,7 @@ PAGES: dict[str, Callable[[dict[str, Any], str], list[Node]]] = {
     "object.html": _object_page,
     "search.html": _search_page,
     "nodes.html": _nodes_page,
+    "listings.html": _nodes_page,
 }
 
 

@@ -19,6 +19,7 @@ from . import queries
 from .fields import FieldError
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, N_
 from .render import render
+from .routes_listings import directory_listings
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 200
@@ -147,7 +148,11 @@ async def search_page(request: Request) -> Response:
 
 async def nodes_page(request: Request) -> Response:
     node = _node(request)
-    return await render(request, "nodes.html", {"places": await queries.directory(node.origin)})
+    return await render(
+        request,
+        "nodes.html",
+        {"places": await queries.directory(node.origin), **await directory_listings()},
+    )
 
 
 def contact_links(place: dict[str, Any], subject: str) -> dict[str, list[dict[str, str]]]:
