@@ -11,7 +11,7 @@ from typing import Any
 import extruct
 import pytest
 
-from node.models import CurrentObject
+from node.models import CurrentObject, Origin
 from node.services.log import new_oid, publish
 from node.web.jsonld import opening_hours
 from tests.conftest import InProcessNode, in_process_node
@@ -190,3 +190,17 @@ def test_opening_hours_are_translated_only_when_they_can_be() -> None:
     assert opening_hours("Mo-Fr 09:00-12:00; PH off") == []
     assert opening_hours("Jan-Mar Mo 10:00-12:00") == []
     assert opening_hours(None) == []
+
+
+async def test_suspended_places_are_not_advertised(demo: Any) -> None:
+    papi, net = demo
+    origin = net.origins["Point numérique de Crozon"]
+    [oid] = net.oids[("Point numérique de Crozon", "event")]
+    with papi.node.db.activated():
+        await Origin.filter(id=origin).update(frozen=True)
+    for path in (f"/o/{origin}/place/place", f"/o/{origin}/event/{oid}"):
+        response = await papi.client.get(path)
+        assert response.status_code == 200
+        assert extruct.extract(response.text, syntaxes=["json-ld"])["json-ld"] == [], path
+    names = [node.get("name") for node in nodes(await graph_of(papi, "/nodes"))]
+    assert "Point numérique de Crozon" not in names and "Médiathèque de Plougastel-Daoulas" in names

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from federation.timeutil import utc_now
+from node.models import CurrentObject
 from node.services.log import new_oid, publish
 from tests.conftest import InProcessNode, in_process_node
 from tests.demo_network import DemoNetwork, load_demo
@@ -111,3 +112,15 @@ async def test_pages_link_their_calendar_and_feed(demo: Any) -> None:
     assert f"/o/{origin}/event/{oid}.ics" in links(page)
     calendar = await papi.client.get(f"/o/{origin}/event/{oid}.ics")
     assert calendar.status_code == 200
+
+
+async def test_odd_data_never_breaks_the_widget(papi: InProcessNode) -> None:
+    with papi.node.db.activated():
+        start = (utc_now() + timedelta(days=2)).isoformat()
+        await publish(papi.node, "event", "e1", "put", {"title": "Sans titre", "start": start})
+        await publish(papi.node, "equipment", "q1", "put", {"title": "Illisible"})
+        await CurrentObject.filter(oid="e1").update(payload=f'{{"start": "{start}"}}')
+        await CurrentObject.filter(oid="q1").update(payload="{not json")
+    response = await papi.client.get("/widget")
+    assert response.status_code == 200
+    assert f"/o/{papi.node.origin}/event/e1" in response.text and "Illisible" not in response.text

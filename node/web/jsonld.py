@@ -333,7 +333,15 @@ def _home(context: dict[str, Any], base: str) -> list[Node]:
     ]
 
 
+def _suspended(context: dict[str, Any]) -> bool:
+    """A place frozen after a proven fork: its data is not advertised (as in search)."""
+    row = context.get("origin_row")
+    return bool(row is not None and row.frozen)
+
+
 def _place_page(context: dict[str, Any], base: str) -> list[Node]:
+    if _suspended(context):
+        return []
     origin = context["origin"]
     return [
         place_node(context["place"], origin, base),
@@ -342,6 +350,8 @@ def _place_page(context: dict[str, Any], base: str) -> list[Node]:
 
 
 def _object_page(context: dict[str, Any], base: str) -> list[Node]:
+    if _suspended(context):
+        return []
     item, place = context["item"], context["place"]
     node = object_node(item, place, base)
     nodes = [node] if node else []
@@ -422,5 +432,7 @@ def for_page(template: str, context: dict[str, Any], base: str) -> Markup | None
         graph = compact(build(context, base))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         log.warning("no JSON-LD for %s: %s", template, exc)
+        return None
+    if not graph:
         return None
     return script_text({"@context": "https://schema.org", "@graph": graph})
