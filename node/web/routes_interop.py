@@ -80,9 +80,13 @@ async def _cached(
     (with the time of its newest item for ``Last-Modified``)."""
     key = [FORMAT_VERSION, await published.state_tag(scope), base_url(request), *parts]
     etag = '"' + hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32] + '"'
-    common = {"etag": etag, "cache-control": CACHE_CONTROL, **(headers or {})}
-    asked = request.headers.get("if-none-match", "")
-    if etag in (tag.strip().removeprefix("W/") for tag in asked.split(",")):
+    # Texts follow the language chosen by cookie (node/web/i18n.py).
+    common = {"etag": etag, "cache-control": CACHE_CONTROL, "vary": "cookie", **(headers or {})}
+    asked = [
+        tag.strip().removeprefix("W/")
+        for tag in request.headers.get("if-none-match", "").split(",")
+    ]
+    if etag in asked or "*" in asked:
         return Response(status_code=304, headers=common)
     body, newest = await build()
     moment = _moment(newest)
