@@ -233,3 +233,27 @@ class LoginFailure(Model):
     class Meta:
         table = "login_failures"
         indexes = (("key", "at"),)
+
+
+class Listing(Model):
+    """A place imported from the national open data (``papi import lamednum``): a
+    coordinator's directory data, never a signed entry and never sent to peers. It stays
+    an unclaimed listing until a signed place with the same identity appears (see
+    node/services/listings.py)."""
+
+    id = fields.IntField(primary_key=True)
+    #: The row's ``id`` in the standard (unique there).
+    source_id = fields.CharField(max_length=200, unique=True)
+    nom = fields.CharField(max_length=300)
+    commune = fields.CharField(max_length=200, default="")
+    #: Identity keys (node/services/listings.py): the SIRET/RNA, and name + commune.
+    pivot_key = fields.CharField(max_length=20, default="", db_index=True)
+    name_key = fields.CharField(max_length=500, default="", db_index=True)
+    #: The row as imported: every field of the standard, as text.
+    row = fields.TextField()
+    source_file = fields.CharField(max_length=300, default="")
+    imported_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "listings"
+        indexes = (("commune", "nom"),)

@@ -14,7 +14,14 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from ..settings import Settings
-from . import routes_admin, routes_login, routes_public
+from . import (
+    routes_admin,
+    routes_interop,
+    routes_listings,
+    routes_login,
+    routes_public,
+    routes_widget,
+)
 from .sessions import session_middleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -22,6 +29,10 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def routes() -> list[BaseRoute]:
     return [
+        # Before the object pages: /o/{origin}/event/{oid}.ics is not an object page.
+        *routes_interop.routes(),
+        *routes_widget.routes(),
+        *routes_listings.routes(),
         *routes_public.routes(),
         *routes_login.routes(),
         *routes_admin.routes(),

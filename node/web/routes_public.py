@@ -21,6 +21,7 @@ from .display import shown
 from .fields import FieldError
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, N_
 from .render import render
+from .routes_listings import directory_listings
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 200
@@ -185,6 +186,7 @@ async def nodes_page(request: Request) -> Response:
             "page": page,
             "pages": pages,
             **page_links(request, page, pages),
+            **await directory_listings(),
         },
     )
 
