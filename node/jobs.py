@@ -15,7 +15,6 @@ from .runtime import Node
 from .services.deliveries import DeliveryWorker, purge_finished
 from .services.ingest import drop_stale_pending
 from .services.repair import repair_missing
-from .services.sync import sync_all
 from .services.sync import sync_all, sync_peers
 
 log = logging.getLogger(__name__)

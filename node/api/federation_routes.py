@@ -130,9 +130,7 @@ async def push(request: Request) -> Response:
         message = await _message(request, "urn:papi:push-request", node.settings.max_body_bytes)
         try:
             client = request.client.host if request.client else None
-            report = await node.ingestor.ingest(
-                message["entries"], sender=client_sender(client)
-            )
+            report = await node.ingestor.ingest(message["entries"], sender=client_sender(client))
         except Exception as exc:
             if not is_disk_full(exc):
                 raise

@@ -14,7 +14,6 @@ from federation.timeutil import utc_now
 
 from ..models import MissingPayload, Origin, Peer
 from ..runtime import Node
-from .peers import check_address
 
 log = logging.getLogger(__name__)
 
@@ -44,26 +43,26 @@ async def repair_missing(node: Node) -> int:
         return 0
     peers = [p for p in await Peer.all().order_by("id") if p.state != "refused"]
     repaired = 0
-    async with node.peer_client() as client:
-        for missing in due[:PER_RUN]:
-            missing.last_request = now
-            await missing.save(update_fields=["last_request"])
-            # The author first (it holds its own payloads), then others at random.
-            random.shuffle(peers)
-            peers.sort(key=lambda peer: peer.origin != missing.origin)
-            for peer in peers[:PEERS_PER_PAYLOAD]:
-                try:
-                    await check_address(peer, node.settings.allow_private_peers)
+    for missing in due[:PER_RUN]:
+        missing.last_request = now
+        await missing.save(update_fields=["last_request"])
+        # The author first (it holds its own payloads), then others at random.
+        random.shuffle(peers)
+        peers.sort(key=lambda peer: peer.origin != missing.origin)
+        for peer in peers[:PEERS_PER_PAYLOAD]:
+            try:
+                # The peer's own client: a discovered peer must be on a public address,
+                # checked on the very address the request connects to.
+                async with node.peer_client(peer) as client:
                     documents = await client.entries(
                         peer.url, missing.origin, after=missing.seq - 1, limit=1
                     )
-                except PeerError as exc:
-                    log.info("asking %s for a missing payload failed: %s", peer.url, exc)
-                    continue
-                report = await node.ingestor.ingest(documents[:1], sender=peer.url)
-                if any(
-                    e.origin == missing.origin and e.seq == missing.seq for e in report.accepted
-                ):
-                    repaired += 1
-                    break
+            except PeerError as exc:
+                log.info("asking %s for a missing payload failed: %s", peer.url, exc)
+                continue
+            sender = None if peer.source == "manual" else peer.url
+            report = await node.ingestor.ingest(documents[:1], sender=sender)
+            if any(e.origin == missing.origin and e.seq == missing.seq for e in report.accepted):
+                repaired += 1
+                break
     return repaired

@@ -9,8 +9,8 @@ resumes exactly where it stopped.
 
 from __future__ import annotations
 
-import json
 import asyncio
+import json
 import logging
 import random
 import weakref
@@ -190,6 +190,8 @@ async def _fork_evidence(
                 {"header": json.loads(rows[0][header]), "sig": rows[0][sig], "payload": None}
             )
     return documents
+
+
 #: Smallest sync page asked for when the disk is full (a page holds one entry at least).
 MIN_PAGE_BYTES = 4096
 #: A probe of a peer in backoff (``GET /api/v1/node``) gets this long.
