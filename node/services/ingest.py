@@ -21,6 +21,7 @@ import ipaddress
 import json
 import logging
 import os
+import sqlite3
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -265,6 +266,8 @@ class Ingestor:
                 try:
                     stored = await _isolated(conn, chain)
                 except Exception as exc2:
+                    if _environmental(exc2):
+                        raise
                     log.exception("ingest of %s failed unexpectedly", origin)
                     unstorable = Unstorable(f"this node could not store the entry: {exc2!r}")
                     for index, entry in items:
@@ -287,7 +290,9 @@ class Ingestor:
         try:
             await _isolated(conn, partial(store_entries, conn, [entry for _, entry in items]))
             return
-        except Exception:
+        except Exception as batch_error:
+            if _environmental(batch_error):
+                raise
             log.exception("storing a batch of %d entries failed; storing one by one", len(items))
         failed: set[str] = set()
         for index, entry in items:
@@ -300,6 +305,8 @@ class Ingestor:
                     await _isolated(conn, partial(store_entries, conn, [entry]))
                     continue
                 except Exception as error:
+                    if _environmental(error):
+                        raise
                     log.exception("storing %s seq %d failed", entry.origin, entry.seq)
                     failed.add(entry.origin)
                     exc = Unstorable(f"this node could not store the entry: {error!r}")
@@ -646,3 +653,17 @@ async def pending_summary(
         ],
         "missing_payloads": missing[0]["n"],
     }
+
+
+def _environmental(exc: BaseException) -> bool:
+    """True for failures of this node's storage (a full disk, an I/O error, the database
+    locked), which no entry causes: they fail the whole batch, so that the caller reports
+    them and retries (a smaller page), instead of refusing good entries as unstorable."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.OperationalError | OSError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
