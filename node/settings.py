@@ -50,6 +50,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit_per_minute", 1200, "Requests per minute allowed per client (0: off)."),
     Setting("scheduler", True, "Run the background sync and delivery jobs."),
     Setting("log_level", "info", "Log level: debug, info, warning, error."),
+    Setting(
+        "map_tiles_url",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "Map tiles of the web pages' maps, {z}/{x}/{y} URL (empty: no map, lists only).",
+    ),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -77,6 +82,7 @@ class Settings:
     rate_limit_per_minute: int = _DEFAULTS["rate_limit_per_minute"]
     scheduler: bool = _DEFAULTS["scheduler"]
     log_level: str = _DEFAULTS["log_level"]
+    map_tiles_url: str = _DEFAULTS["map_tiles_url"]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

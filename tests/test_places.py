@@ -37,7 +37,11 @@ def remote(name: str, commune: str, **fields: Any) -> RemoteLog:
 
 @pytest.fixture
 async def network(papi: InProcessNode) -> dict[str, str]:
-    """This node in Brest and five other places; returns their origins by short name."""
+    return await build_network(papi)
+
+
+async def build_network(papi: InProcessNode) -> dict[str, str]:
+    """This node in Brest and six other places (one frozen); their origins by name."""
     response = await papi.client.put("/api/v1/place", json=OWN, headers=papi.auth)
     assert response.status_code == 200, response.text
     places = {

@@ -4,6 +4,7 @@ for the person). Bad parameters are ``422`` with the field; never a ``500``."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -159,7 +160,7 @@ async def place_card_api(request: Request) -> Response:
     near_text = request.query_params.get("near")
     near = await near_of(node, near_text) if near_text else None
     await load_communes()
-    result = one_place(origin, rows[0][1], at, near, node.origin)
+    result = one_place(origin, json.loads(rows[0][1]), at, near, node.origin)
     return JSONResponse(
         {**place_card(result, at), "at": at.astimezone(PARIS).isoformat()},
     )

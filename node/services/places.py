@@ -234,11 +234,10 @@ async def place_rows(origin: str | None = None) -> list[tuple[str, str]]:
 
 
 def one_place(
-    origin: str, payload: str, at: datetime, near: Near | None, own_origin: str
+    origin: str, place: dict[str, Any], at: datetime, near: Near | None, own_origin: str
 ) -> PlaceResult:
-    """One place profile (payload JSON) as a result: its point, its hours' state at ``at``
-    with the next change, and its distance from ``near`` if given."""
-    place = json.loads(payload)
+    """One place profile as a result: its point, its hours' state at ``at`` with the next
+    change, and its distance from ``near`` if given."""
     point, position = place_point(place)
     status = status_at(place.get("horaires"), at, point, with_next_change=True)
     distance = (

@@ -18,7 +18,9 @@ from ..services.search import MARK_START, MAX_COUNT, day_bound, facets, search
 from . import queries
 from .fields import FieldError
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, N_
+from .maps import map_context, map_headers
 from .render import render
+from .routes_places import card_context
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 200
@@ -147,7 +149,12 @@ async def search_page(request: Request) -> Response:
 
 async def nodes_page(request: Request) -> Response:
     node = _node(request)
-    return await render(request, "nodes.html", {"places": await queries.directory(node.origin)})
+    return await render(
+        request,
+        "nodes.html",
+        {"places": await queries.directory(node.origin), **map_context(node.settings)},
+        headers=map_headers(node.settings),
+    )
 
 
 def contact_links(place: dict[str, Any], subject: str) -> dict[str, list[dict[str, str]]]:
@@ -193,7 +200,9 @@ async def object_page(request: Request) -> Response:
                 "origin_row": origin_row,
                 "is_self": origin == node.origin,
                 "contact": contact_links(place, ""),
+                **await card_context(request, origin, place),
             },
+            headers=map_headers(node.settings),
         )
     item = await queries.find_object(origin, kind, oid)
     if item is None:
