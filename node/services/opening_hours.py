@@ -38,6 +38,7 @@ MAX_INTERVAL_DAYS = 366
 #: The state of a place's hours at an instant, and why ``open`` may be ``None``.
 OpenState = Literal["open", "closed", "unknown", "absent", "unreadable"]
 _SCHOOL_HOLIDAYS = re.compile(r"\bSH\b")
+_SUN = re.compile(r"sunrise|sunset|dawn|dusk")
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,9 @@ def status_at(
     """The state of the hours ``text`` at the instant ``at`` (timezone-aware)."""
     if not isinstance(text, str) or not text.strip():
         return HoursStatus("absent")
-    expression = parse(text.strip(), point)
+    text = text.strip()
+    # The point matters for sun events only; without them, one parse serves every place.
+    expression = parse(text, point if _SUN.search(text) else None)
     if expression is None:
         return HoursStatus("unreadable")
     local = at.astimezone(PARIS)

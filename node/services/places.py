@@ -17,7 +17,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 from tortoise.transactions import in_transaction
@@ -142,19 +142,20 @@ def place_point(place: dict[str, Any]) -> tuple[Point | None, Position | None]:
     point = valid_point(place.get("latitude"), place.get("longitude"))
     if point is not None:
         return point, "place"
+    fields = (place.get("code_insee"), place.get("commune"), place.get("code_postal"))
+    point = _commune_point(*(value if isinstance(value, str) else "" for value in fields))
+    return (point, "commune") if point is not None else (None, None)
+
+
+@lru_cache(maxsize=4096)
+def _commune_point(code: str, name: str, postcode: str) -> Point | None:
+    """The point of a place's commune: by INSEE code, else by name and postcode."""
     table = communes()
-    commune: Commune | None = None
-    code = place.get("code_insee")
-    if isinstance(code, str) and code:
-        commune = table.by_insee(code)
-    name = place.get("commune")
-    if commune is None and isinstance(name, str) and name.strip():
-        postcode = place.get("code_postal")
-        hint = f" {postcode}" if isinstance(postcode, str) else ""
+    commune = table.by_insee(code) if code else None
+    if commune is None and name.strip():
+        hint = f" {postcode}" if postcode else ""
         commune = table.resolve(name + hint) or table.resolve(name)
-    if commune is not None and commune.point is not None:
-        return commune.point, "commune"
-    return None, None
+    return commune.point if commune is not None else None
 
 
 def self_near(place: dict[str, Any] | None, fallback_label: str) -> Near:
@@ -177,6 +178,10 @@ def _matches(place: dict[str, Any], query: PlaceQuery) -> bool:
     )
 
 
+#: A placeholder state, replaced before results are returned.
+_UNKNOWN = HoursStatus("unknown")
+
+
 def rank_places(
     rows: list[tuple[str, str]], query: PlaceQuery, near: Near, own_origin: str
 ) -> PlaceSearch:
@@ -188,8 +193,9 @@ def rank_places(
         if not isinstance(place, dict) or not _matches(place, query):
             continue
         point, position = place_point(place)
-        status = status_at(place.get("horaires"), query.at, point)
-        if query.open_only and status.open is not True:
+        # The state of every place only when it filters; else of the shown ones (below).
+        status = status_at(place.get("horaires"), query.at, point) if query.open_only else None
+        if status is not None and status.open is not True:
             continue
         distance = (
             round(distance_km(near.point, point), 1)
@@ -197,7 +203,7 @@ def rank_places(
             else None
         )
         candidates.append(
-            PlaceResult(origin, place, point, position, distance, status, origin == own_origin)
+            PlaceResult(origin, place, point, position, distance, _UNKNOWN, origin == own_origin)
         )
     candidates.sort(
         key=lambda r: (
@@ -208,7 +214,7 @@ def rank_places(
         )
     )
     shown = candidates[: query.limit]
-    for result in shown:  # the next change only for what is shown: it costs a search
+    for result in shown:  # with the next change, which costs a search
         result.status = status_at(
             result.place.get("horaires"), query.at, result.point, with_next_change=True
         )
