@@ -9,7 +9,10 @@ and the browser refuses any other host.
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
-from tests.conftest import NodeFactory, NodeProcess, wait_until
+from tests.conftest import ROOT, NodeFactory, NodeProcess, wait_until
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, api, connect
 
 AIDE = "Aide aux démarches administratives"
@@ -29,7 +32,17 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def node_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeFactory]:
+    """One set of nodes for the module: the tests only read."""
+    factory = NodeFactory(tmp_path_factory.mktemp("orientation"))
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture(scope="module")
 def network(node_factory: NodeFactory) -> NodeProcess:
     """Three places; the first node follows the two others."""
     brest = node_factory("EPN Bellevue", commune="Brest")
@@ -133,8 +146,17 @@ def tab_until(page: Page, condition: Any, limit: int = 40) -> dict[str, Any]:
     raise AssertionError(f"not reached with {limit} presses of Tab")
 
 
+def screenshot(page: Page, name: str, directory: Path) -> None:
+    """Saved with the test; with PAPI_UPDATE_SCREENSHOTS=1, also for the user guide."""
+    path = directory / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    if os.environ.get("PAPI_UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(path, ROOT / "docs" / "img" / name)
+
+
 def test_orientation_search_with_the_keyboard_alone(
-    network: NodeProcess, local_page: tuple[Page, list[str]]
+    network: NodeProcess, local_page: tuple[Page, list[str]], tmp_path: Path
 ) -> None:
     page, outside = local_page
     page.goto(network.url + "/")
@@ -176,6 +198,7 @@ def test_orientation_search_with_the_keyboard_alone(
     # With JavaScript, the map shows both places (one placed at its commune).
     expect(page.locator(".leaflet-container")).to_be_visible()
     expect(page.locator(".leaflet-marker-icon")).to_have_count(2)
+    screenshot(page, "lieux-desktop.png", tmp_path)
 
     info = tab_until(page, lambda info: info["inResults"])
     assert info["text"] == "Médiathèque de Plougastel"
@@ -188,6 +211,7 @@ def test_orientation_search_with_the_keyboard_alone(
     ).to_be_visible()
     expect(page.get_by_text("Du mardi au samedi de 10 h à 12 h et de 14 h à 18 h")).to_be_visible()
     expect(page.get_by_role("button", name="Imprimer cette fiche")).to_be_visible()
+    screenshot(page, "fiche-desktop.png", tmp_path)
     assert outside == []
 
 
@@ -211,7 +235,9 @@ def test_without_javascript_the_list_is_the_page(
         context.close()
 
 
-def test_the_card_as_printed(network: NodeProcess, local_page: tuple[Page, list[str]]) -> None:
+def test_the_card_as_printed(
+    network: NodeProcess, local_page: tuple[Page, list[str]], tmp_path: Path
+) -> None:
     page, outside = local_page
     page.goto(network.url + "/lieux?near=Brest")
     page.locator("ol.places > li h3 a", has_text="Médiathèque de Plougastel").click()
@@ -219,6 +245,7 @@ def test_the_card_as_printed(network: NodeProcess, local_page: tuple[Page, list[
     expect(page.get_by_text("Fiche imprimée le")).to_be_hidden()
     page.emulate_media(media="print")
     expect(page.get_by_text("Fiche imprimée le")).to_be_visible()
+    screenshot(page, "fiche-imprimee.png", tmp_path)
     for hidden in (".site-header", ".site-footer", "[data-print]", ".map", "#evenements"):
         for element in page.locator(hidden).all():
             expect(element).to_be_hidden()

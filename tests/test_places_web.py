@@ -168,6 +168,14 @@ async def test_the_card_of_a_place_prints_for_a_person(
     landerneau = text_of((await papi.client.get(f"/o/{network['landerneau']}/place/place")).text)
     assert "la carte montre sa commune" in landerneau
     assert "Horaires non lisibles ; tels que publiés : lundi au vendredi 9h-12h" in landerneau
+    # Placed at its commune, asked from that commune: no "0 km".
+    same = (
+        await papi.client.get(
+            f"/o/{network['plougastel']}/place/place", params={"near": "Plougastel-Daoulas"}
+        )
+    ).text
+    assert "À Plougastel-Daoulas (29)." in text_of(same) and "0 km" not in text_of(same)
+    assert "En ce moment : " in text_of(same)
     # A stale link (unknown commune, bad instant) still shows the card, without extras.
     stale = await papi.client.get(f"/o/{own}/place/place", params={"near": "zzz", "at": "x"})
     assert stale.status_code == 200 and "à vol d'oiseau" not in text_of(stale.text)
