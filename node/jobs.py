@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from .runtime import Node
 from .services.deliveries import purge_finished, run_due_deliveries
 from .services.ingest import drop_stale_pending
+from .services.repair import repair_missing
 from .services.sync import sync_all
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Workers:
             self.node.wake_push, "interval", seconds=10, id="deliveries", coalesce=True
         )
         self.scheduler.add_job(self.housekeeping, "interval", hours=1, id="housekeeping")
+        self.scheduler.add_job(self.repair, "interval", minutes=10, id="repair", coalesce=True)
         self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._delivery_worker()))
         # First round soon after start, spread so that a restarted network does not stampede.
@@ -72,6 +74,14 @@ class Workers:
                     await run_due_deliveries(self.node)
                 except Exception:
                     log.exception("delivery run failed")
+
+    async def repair(self) -> None:
+        """Ask peers for the payloads of entries that reached us stripped."""
+        with self.node.db.activated():
+            try:
+                await repair_missing(self.node)
+            except Exception:
+                log.exception("repair of missing payloads failed")
 
     async def housekeeping(self) -> None:
         with self.node.db.activated():
