@@ -66,6 +66,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("clock_skew_min_peers", 2, "Peers needed to judge our clock behind (ahead: one)."),
     Setting("min_free_disk_bytes", 64 * 1024 * 1024, "Free disk below which /readyz fails."),
+    Setting(
+        "map_tiles_url",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "Map tiles of the web pages' maps, {z}/{x}/{y} URL (empty: no map, lists only).",
+    ),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -105,6 +110,7 @@ class Settings:
     max_heavy_federation_requests: int = _DEFAULTS["max_heavy_federation_requests"]
     clock_skew_min_peers: int = _DEFAULTS["clock_skew_min_peers"]
     min_free_disk_bytes: int = _DEFAULTS["min_free_disk_bytes"]
+    map_tiles_url: str = _DEFAULTS["map_tiles_url"]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,5 +1,5 @@
 """The web interface: French server-rendered pages for visitors (``/``, ``/search``,
-``/nodes``, ``/o/...``) and for the place's animators (``/admin``).
+``/lieux``, ``/nodes``, ``/o/...``) and for the place's animators (``/admin``).
 
 ``routes()`` and ``middleware(settings)`` are what the app factory adds; nothing runs at
 import time.
@@ -19,6 +19,7 @@ from . import (
     routes_interop,
     routes_listings,
     routes_login,
+    routes_places,
     routes_public,
     routes_widget,
 )
@@ -34,6 +35,7 @@ def routes() -> list[BaseRoute]:
         *routes_widget.routes(),
         *routes_listings.routes(),
         *routes_public.routes(),
+        *routes_places.routes(),
         *routes_login.routes(),
         *routes_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),

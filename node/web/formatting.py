@@ -1,13 +1,11 @@
-"""Dates, freshness and opening hours in words, in the visitor's language."""
+"""Dates and freshness in words, in the visitor's language (opening hours: hours.py)."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from functools import cache
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time, format_timedelta, get_day_names
+from babel.dates import format_date, format_time, format_timedelta
 
 from federation.timeutil import parse_ts, utc_now
 
@@ -104,63 +102,3 @@ def freshness(value: object, language: str, now: datetime | None = None) -> str:
 def is_past(end: object, start: object, now: datetime | None = None) -> bool:
     moment = parse_moment(end) or parse_moment(start)
     return moment is not None and moment < (now or utc_now())
-
-
-# -- opening hours ----------------------------------------------------------------------
-
-_DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
-_DAY = r"(?:Mo|Tu|We|Th|Fr|Sa|Su|PH)"
-_DAY_SELECTOR = re.compile(rf"^{_DAY}(?:-{_DAY})?(?:,{_DAY}(?:-{_DAY})?)*$")
-_TIME = r"(?:[01]\d|2[0-4]):[0-5]\d"
-_TIMES = re.compile(rf"^{_TIME}-{_TIME}(?:,{_TIME}-{_TIME})*$")
-
-
-@cache
-def _day_names(language: str) -> dict[str, str]:
-    names = get_day_names("wide", locale=language)  # 0 = Monday
-    return {code: str(names[index]) for index, code in enumerate(_DAYS)}
-
-
-def _days_in_words(selector: str, language: str) -> str:
-    gettext = translations(language).gettext
-    names = _day_names(language)
-    parts = []
-    for item in selector.split(","):
-        first, _, last = item.partition("-")
-        if first == "PH" or last == "PH":
-            parts.append(gettext("public holidays"))
-        elif last:
-            parts.append(
-                gettext("%(first)s to %(last)s") % {"first": names[first], "last": names[last]}
-            )
-        else:
-            parts.append(names[first])
-    return ", ".join(parts)
-
-
-def opening_hours(text: str, language: str) -> list[tuple[str, str]] | None:
-    """Simple OpenStreetMap ``opening_hours`` in words, one (days, hours) pair per rule;
-    ``None`` when the text uses syntax beyond days, time ranges and ``off``."""
-    if not isinstance(text, str):
-        return None
-    gettext = translations(language).gettext
-    if text.strip() == "24/7":
-        return [(gettext("every day"), gettext("day and night"))]
-    rules: list[tuple[str, str]] = []
-    for rule in (part.strip() for part in text.split(";")):
-        if not rule:
-            continue
-        days, _, hours = rule.partition(" ")
-        hours = hours.strip()
-        if not _DAY_SELECTOR.match(days):
-            return None
-        if hours in ("off", "closed"):
-            when = gettext("closed")
-        elif _TIMES.match(hours):
-            spans = [span.replace("-", "–") for span in hours.split(",")]
-            conjunction = gettext("and")
-            when = f" {conjunction} ".join(spans)
-        else:
-            return None
-        rules.append((_days_in_words(days, language), when))
-    return rules or None

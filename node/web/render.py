@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..models import Origin
-from . import formatting, jsonld, text
+from ..services.opening_hours import readable
+from . import formatting, hours, jsonld, text
 from .csrf import FIELD as CSRF_FIELD
 from .csrf import csrf_token
 from .fields import HORAIRES_EXAMPLE
@@ -72,7 +73,10 @@ def environment(language: str) -> Environment:
         language=language,
         languages=LANGUAGES,
         kind_label=kind_label,
-        opening_hours=partial(formatting.opening_hours, language=language),
+        opening_hours=partial(hours.describe_hours, language=language),
+        hours_readable=readable,
+        hours_status=hours.status_now,
+        status_phrase=partial(hours.status_phrase, language=language),
         is_past=formatting.is_past,
         csrf_field=CSRF_FIELD,
         horaires_example=HORAIRES_EXAMPLE,

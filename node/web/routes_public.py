@@ -20,8 +20,10 @@ from . import queries
 from .display import shown
 from .fields import FieldError
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, N_
+from .maps import map_context, map_headers
 from .render import render
 from .routes_listings import directory_listings
+from .routes_places import card_context
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 200
@@ -187,7 +189,9 @@ async def nodes_page(request: Request) -> Response:
             "pages": pages,
             **page_links(request, page, pages),
             **await directory_listings(),
+            **map_context(node.settings),
         },
+        headers=map_headers(node.settings),
     )
 
 
@@ -236,7 +240,9 @@ async def object_page(request: Request) -> Response:
                 "origin_row": origin_row,
                 "is_self": origin == node.origin,
                 "contact": contact_links(place, ""),
+                **await card_context(request, origin, place),
             },
+            headers=map_headers(node.settings),
         )
     item = await queries.find_object(origin, kind, oid)
     if item is None:
