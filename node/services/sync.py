@@ -30,6 +30,7 @@ from federation.vector import (
 )
 
 from ..models import Peer
+from .bootstrap import settle_catch_up
 from .log import entry_document, read_entries
 from .peers import check_address, learn_peers, record_failure, record_success
 
@@ -168,6 +169,9 @@ class RoundResult:
     pushed_back: int = 0
     pages: int = 0
     error: str | None = None
+    #: The peer's head of our own log at the end of the round (a restored node catches
+    #: up with it before writing: services/bootstrap.py).
+    peer_head_of_ours: int | None = None
 
 
 Progress = Callable[[RoundResult], None]
@@ -212,6 +216,7 @@ async def _round(
     first = await client.sync(peer.url, {"digest": vector_digest(mine)})
     if first["in_sync"]:
         result.in_sync_at_start = True
+        result.peer_head_of_ours = mine.get(node.origin, 0)
         return
     scope: list[int] | None = None
     if len(mine) > BUCKET_THRESHOLD:
@@ -250,6 +255,10 @@ async def _round(
             mine = new_mine
             break
         mine = new_mine
+    # Outside the compared buckets, the peer's vector equals ours.
+    in_scope = scope is None or bool(restrict({node.origin: 0}, scope))
+    ours = mine.get(node.origin, 0)
+    result.peer_head_of_ours = theirs.get(node.origin, 0) if in_scope else ours
     await _push_back(node, client, peer, restrict(mine, scope), theirs, result, progress)
 
 
@@ -290,4 +299,6 @@ async def sync_all(node: Node, progress: Progress | None = None) -> list[RoundRe
     manual = [peer for peer in due if peer.source != "discovered"]
     discovered = [peer for peer in due if peer.source == "discovered"]
     chosen = random.sample(discovered, min(DISCOVERED_PER_ROUND, len(discovered)))
-    return [await sync_with(node, peer, progress) for peer in manual + chosen]
+    results = [await sync_with(node, peer, progress) for peer in manual + chosen]
+    await settle_catch_up(node, results)
+    return results
