@@ -283,3 +283,17 @@ def test_root_is_told_to_run_as_the_owner(tmp_path: Path) -> None:
                       check=False)  # fmt: skip
     assert_clean_failure(result, "run this command as that user")
     assert not any(p.name.endswith(("-wal", "-shm")) for p in data_dir.iterdir())
+
+
+def test_an_isolated_restored_node_may_be_allowed_to_write(tmp_path: Path) -> None:
+    data_dir = tmp_path / "n"
+    run_papi("init", "--data-dir", str(data_dir))
+    backup = tmp_path / "b.tar.gz"
+    run_papi("backup", "--data-dir", str(data_dir), str(backup))
+    run_papi("restore", "--yes", "--data-dir", str(data_dir), str(backup))
+    assert (data_dir / "restored").exists()
+    run_papi("init", "--new-log", "--data-dir", str(data_dir))
+    assert not (data_dir / "restored").exists()
+    # Nor does a 'new-log' marker outlive the command on a node whose log has begun: it
+    # would let a later lost database start a fork.
+    assert not (data_dir / "new-log").exists()
