@@ -452,6 +452,16 @@ def cmd_restore(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_doctor(args: argparse.Namespace) -> None:
+    from .ops.doctor import diagnose, render
+
+    data_dir = Path(args.data_dir)
+    findings = diagnose(data_dir, timeout=args.timeout)
+    sys.stdout.write(render(findings, data_dir))
+    if any(finding.ok is False for finding in findings):
+        raise SystemExit(1)
+
+
 # -- parser ---------------------------------------------------------------------------
 
 
@@ -540,6 +550,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--passphrase-file", metavar="FILE", help="passphrase of an encrypted backup")
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser(
+        "doctor", parents=[common], help="check the data directory; each problem with its fix"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds per network check (default 5)"
+    )
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 
