@@ -74,6 +74,17 @@ async def ensure_place(node: Node) -> None:
     marker.unlink(missing_ok=True)
 
 
+async def writes_waiting(node: Node) -> str | None:
+    """Why local changes are refused now, for the admin pages: ``"restored"`` (catching
+    up after ``papi restore``), ``"recovering"`` (our log is empty, the key is not new)."""
+    if catching_up(node):
+        return "restored"
+    marker = node.settings.data_dir / NEW_LOG_MARKER
+    if not marker.exists() and not await Origin.exists(id=node.origin, head_seq__gt=0):
+        return "recovering"
+    return None
+
+
 async def settle_catch_up(node: Node, results: list[RoundResult]) -> None:
     """After a sync batch: end the catch-up of a restored node when at least one peer was
     reached and none of those reached holds more of our log than we now do."""

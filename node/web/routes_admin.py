@@ -17,6 +17,7 @@ from starlette.routing import Route
 from federation.errors import FederationError, SchemaError
 
 from ..runtime import Node
+from ..services.bootstrap import writes_waiting
 from ..services.log import LogRecovering, new_oid, publish
 from ..services.objects import COLLECTIONS, SERVER_FIELDS
 from ..services.peers import add_peer
@@ -45,6 +46,7 @@ async def dashboard(request: Request) -> Response:
             "objects": objects,
             "collections": COLLECTIONS,
             "origin": node.origin,
+            "writes_waiting": await writes_waiting(node),
         },
     )
 
