@@ -297,3 +297,44 @@ def test_an_isolated_restored_node_may_be_allowed_to_write(tmp_path: Path) -> No
     # Nor does a 'new-log' marker outlive the command on a node whose log has begun: it
     # would let a later lost database start a fork.
     assert not (data_dir / "new-log").exists()
+
+
+def test_backup_script_rotates_and_never_writes_plain_when_asked_to_encrypt(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "n"
+    run_papi("init", "--data-dir", str(data_dir))
+    dest = tmp_path / "backups"
+    dest.mkdir()
+    old = ["papi-backup-20240101-031500.tar.gz", "papi-backup-20250101-031500.tar.gz.enc"]
+    for name in [*old, "notes.txt", "avant-mise-a-jour.tar.gz"]:
+        (dest / name).write_text("x")
+    script = ROOT / "deploy" / "backup.sh"
+    # 'papi' of the test environment (scripts/test's .venv) first on the PATH.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+    def backup(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(script), *args], capture_output=True, text=True, cwd=ROOT,
+            env={**env, **extra}, timeout=120, check=False,
+        )  # fmt: skip
+
+    done = backup(str(data_dir), str(dest), "2")
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in dest.iterdir())
+    new = [n for n in names if n.startswith("papi-backup-2") and n not in old]
+    assert len(new) == 1 and new[0].endswith(".tar.gz")
+    # The two newest backups are kept (the new one and last year's); others are untouched.
+    assert names == sorted([*new, old[1], "notes.txt", "avant-mise-a-jour.tar.gz"])
+    assert f"removed old backup {dest}/{old[0]}" in done.stdout
+
+    passphrase = tmp_path / "phrase"
+    passphrase.write_text("une phrase de passe assez longue\n")
+    done = backup(str(data_dir), str(tmp_path / "sealed"), "1",
+                  PAPI_BACKUP_PASSPHRASE_FILE=str(passphrase))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [sealed] = (tmp_path / "sealed").iterdir()
+    assert sealed.name.endswith(".tar.gz.enc") and sealed.read_bytes().startswith(b"PAPISEAL")
+
+    refused = backup(str(data_dir), str(dest), "0")
+    assert refused.returncode == 2 and "KEEP must be a whole number" in refused.stderr
