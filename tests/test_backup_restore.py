@@ -174,6 +174,10 @@ def test_backup_refuses_a_short_passphrase_and_an_existing_file(tmp_path: Path) 
     result = run_papi("backup", "--data-dir", str(tmp_path / "none"), str(tmp_path / "x"),
                       check=False)  # fmt: skip
     assert_clean_failure(result, "holds no node")
+    result = run_papi("backup", "--data-dir", str(data_dir), str(data_dir / "b.tar.gz"),
+                      check=False)  # fmt: skip
+    assert_clean_failure(result, "outside the data directory")
+    assert not (data_dir / "b.tar.gz").exists()
     assert not (tmp_path / "new").exists() and not (tmp_path / "x").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n", "old.tar.gz", "short"]
 

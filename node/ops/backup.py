@@ -122,6 +122,11 @@ def create_backup(settings: Settings, output: Path, passphrase: str | None = Non
         )
     if output.exists():
         raise BackupError(f"{output} already exists; choose another name or remove it")
+    if output.parent.resolve().is_relative_to(data_dir.resolve()):
+        raise BackupError(
+            f"write the backup outside the data directory {data_dir} (each backup would "
+            "carry the previous ones)"
+        )
     if not output.parent.is_dir():
         raise BackupError(f"directory {output.parent} does not exist")
     try:
