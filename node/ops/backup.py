@@ -1,6 +1,6 @@
 """``papi backup`` and ``papi restore``: one file holding everything a node needs.
 
-A backup is a gzip-compressed tar (optionally sealed with a passphrase, see sealing.py)
+A backup is a gzip-compressed tar (optionally encrypted with a passphrase, see encryption.py)
 holding ``papi-backup.json`` (the manifest: format, origin, our log's head, each file's
 size and SHA-256), a consistent snapshot of the SQLite database taken with SQLite's
 online backup API while the node runs, and every other file of the data directory: the
@@ -36,7 +36,7 @@ from federation.keys import NodeKey
 from federation.timeutil import format_ts, utc_now
 
 from ..settings import DATABASE_FILE, KEY_FILE, NEW_LOG_MARKER, RESTORED_MARKER, Settings
-from . import sealing
+from . import encryption
 from .servelock import LOCK_FILE
 
 MANIFEST = "papi-backup.json"
@@ -153,7 +153,7 @@ def create_backup(settings: Settings, output: Path, passphrase: str | None = Non
             if passphrase is None:
                 shutil.copyfileobj(plain, target, _CHUNK)
             else:
-                sealing.seal(plain, target, passphrase)
+                encryption.encrypt(plain, target, passphrase)
     return manifest
 
 
@@ -253,10 +253,10 @@ def _staging(data_dir: Path) -> Iterator[Path]:
 # -- restoring --------------------------------------------------------------------------
 
 
-def is_sealed(path: Path) -> bool:
+def is_encrypted(path: Path) -> bool:
     with path.open("rb") as handle:
-        head = handle.read(len(sealing.MAGIC))
-    if sealing.is_sealed(head):
+        head = handle.read(len(encryption.MAGIC))
+    if encryption.is_encrypted(head):
         return True
     if head.startswith(GZIP_MAGIC):
         return False
@@ -278,7 +278,7 @@ def staged_backup(
     """Unpack (and decrypt) ``path`` next to the data, check every file against the
     manifest, the key against the origin and the database's integrity."""
     try:
-        sealed = is_sealed(path)
+        sealed = is_encrypted(path)
     except OSError as exc:
         raise BackupError(f"cannot read {path}: {exc.strerror}") from None
     if sealed and passphrase is None:
@@ -290,8 +290,8 @@ def staged_backup(
             archive = staging / "backup.tar.gz"
             with path.open("rb") as source, archive.open("wb") as target:
                 try:
-                    sealing.unseal(source, target, passphrase())
-                except sealing.SealError as exc:
+                    encryption.decrypt(source, target, passphrase())
+                except encryption.EncryptionError as exc:
                     raise BackupError(f"{path}: {exc}") from None
         files = staging / "files"
         files.mkdir(mode=0o700)

@@ -38,11 +38,11 @@ MEMORY_KIB, ITERATIONS, LANES = 64 * 1024, 3, 4
 MAX_MEMORY_KIB, MAX_ITERATIONS, MAX_LANES = 1024 * 1024, 20, 16
 
 
-class SealError(Exception):
+class EncryptionError(Exception):
     """Wrong passphrase, damaged or truncated file; the message says which."""
 
 
-def is_sealed(head: bytes) -> bool:
+def is_encrypted(head: bytes) -> bool:
     return head.startswith(MAGIC)
 
 
@@ -66,39 +66,39 @@ def _segments(source: BinaryIO, size: int) -> Iterator[tuple[bytes, bool]]:
         chunk = following
 
 
-def seal(source: BinaryIO, target: BinaryIO, passphrase: str) -> None:
+def encrypt(source: BinaryIO, target: BinaryIO, passphrase: str) -> None:
     """Encrypt ``source`` into ``target`` with a key derived from ``passphrase``."""
     if not passphrase:
-        raise SealError("the passphrase is empty")
+        raise EncryptionError("the passphrase is empty")
     salt, prefix = os.urandom(16), os.urandom(7)
     header = _HEADER.pack(MAGIC, VERSION, MEMORY_KIB, ITERATIONS, LANES, salt, prefix)
     cipher = ChaCha20Poly1305(_key(passphrase, salt, MEMORY_KIB, ITERATIONS, LANES))
     target.write(header)
     for counter, (chunk, last) in enumerate(_segments(source, SEGMENT)):
         if counter >= 2**32:
-            raise SealError("file too large to seal")
+            raise EncryptionError("file too large to encrypt")
         target.write(cipher.encrypt(_nonce(prefix, counter, last), chunk, header))
 
 
-def unseal(source: BinaryIO, target: BinaryIO, passphrase: str) -> None:
-    """Decrypt a sealed file; ``SealError`` on a wrong passphrase or any damage."""
+def decrypt(source: BinaryIO, target: BinaryIO, passphrase: str) -> None:
+    """Decrypt a sealed file; ``EncryptionError`` on a wrong passphrase or any damage."""
     header = source.read(HEADER_SIZE)
-    if len(header) < HEADER_SIZE or not is_sealed(header):
-        raise SealError("not an encrypted papi backup (or its header is truncated)")
+    if len(header) < HEADER_SIZE or not is_encrypted(header):
+        raise EncryptionError("not an encrypted papi backup (or its header is truncated)")
     _, version, memory_kib, iterations, lanes, salt, prefix = _HEADER.unpack(header)
     if version != VERSION:
-        raise SealError(f"encrypted backup format version {version} is not supported")
+        raise EncryptionError(f"encrypted backup format version {version} is not supported")
     if not (
         8 * lanes <= memory_kib <= MAX_MEMORY_KIB
         and 1 <= iterations <= MAX_ITERATIONS
         and 1 <= lanes <= MAX_LANES
     ):
-        raise SealError("the encryption parameters of this file are out of bounds")
+        raise EncryptionError("the encryption parameters of this file are out of bounds")
     cipher = ChaCha20Poly1305(_key(passphrase, salt, memory_kib, iterations, lanes))
     for counter, (chunk, last) in enumerate(_segments(source, SEGMENT + TAG)):
         try:
             target.write(cipher.decrypt(_nonce(prefix, counter, last), chunk, header))
         except InvalidTag:
             if counter == 0:
-                raise SealError("wrong passphrase, or the file is damaged") from None
-            raise SealError("the file is damaged or truncated") from None
+                raise EncryptionError("wrong passphrase, or the file is damaged") from None
+            raise EncryptionError("the file is damaged or truncated") from None
