@@ -372,34 +372,34 @@ def cmd_backup(args: argparse.Namespace) -> None:
 def _confirm_restore(staged: Any, data_dir: Path) -> None:
     """Describe what is replaced by what, in French, and ask on the terminal."""
     from .ops.backup import describe
+    from .ops.text import t
 
     manifest = staged.manifest
     current, head = describe(data_dir)
-    print(
-        f"Sauvegarde : nœud {manifest.origin}, son journal jusqu'à l'entrée "
-        f"{manifest.head_seq}, faite le {manifest.created}.",
-        file=sys.stderr,
-    )
+    lines = [
+        t("Sauvegarde : nœud %(origin)s, son journal jusqu'à l'entrée %(seq)d, faite le "
+          "%(created)s.", origin=manifest.origin, seq=manifest.head_seq,
+          created=manifest.created)
+    ]  # fmt: skip
     if current is None:
-        print(f"Dossier {data_dir} : aucun nœud pour l'instant.", file=sys.stderr)
+        lines.append(t("Dossier %(dir)s : aucun nœud pour l'instant.", dir=data_dir))
     else:
-        print(
-            f"Dossier {data_dir} : le nœud {current}, son journal jusqu'à l'entrée {head}.\n"
-            "Sa base, sa clé et sa configuration seront remplacées.",
-            file=sys.stderr,
-        )
+        lines.append(
+            t("Dossier %(dir)s : le nœud %(origin)s, son journal jusqu'à l'entrée %(seq)d. "
+              "Sa base, sa clé et sa configuration seront remplacées.",
+              dir=data_dir, origin=current, seq=head)
+        )  # fmt: skip
         if current != manifest.origin:
-            print(
-                "ATTENTION : ce dossier contient un AUTRE nœud que celui de la sauvegarde ; "
-                "sans copie de sa clé, son identité sera perdue.",
-                file=sys.stderr,
-            )
-    print(
-        "Ensuite, le nœud refusera toute modification tant qu'une synchronisation avec un "
-        "pair n'aura pas rattrapé son propre journal.",
-        file=sys.stderr,
-    )
-    answer = input("Restaurer ? Tapez « oui » pour continuer : ")
+            lines.append(
+                t("ATTENTION : ce dossier contient un AUTRE nœud que celui de la sauvegarde ; "
+                  "sans copie de sa clé, son identité sera perdue.")
+            )  # fmt: skip
+    lines.append(
+        t("Ensuite, le nœud refusera toute modification tant qu'une synchronisation avec un "
+          "pair n'aura pas rattrapé son propre journal.")
+    )  # fmt: skip
+    print("\n".join(lines), file=sys.stderr)
+    answer = input(t("Restaurer ? Tapez « oui » pour continuer : "))
     if answer.strip().lower() not in ("oui", "o", "yes", "y"):
         raise CliError("restore cancelled; nothing was changed")
 

@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import stat
 import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,21 +42,19 @@ from ..settings import (
     load_settings,
 )
 from . import servelock
+from .backup import STAGING_PREFIX
 from .owner import foreign_owner
+from .text import t
 
 SESSION_KEY_FILE = "session.key"
 #: Below this, a node can no longer store what it receives.
 MIN_FREE_BYTES = 200 * 1024 * 1024
 #: Clock difference with a peer above which we speak up.
 MAX_SKEW = timedelta(minutes=2)
+#: A staging directory older than this was left by an interrupted backup or restore.
+STALE_STAGING_SECONDS = 3600
 #: Peers asked for their clock (manual peers first).
 CLOCK_PEERS = 3
-
-
-def t(message: str, **values: Any) -> str:
-    """An operator message, in French. Every message of ``papi doctor`` goes through this
-    one function, so that they can join the gettext catalogue with the rest of the CLI."""
-    return message % values if values else message
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ def _directory(data_dir: Path) -> list[Finding]:
     strangers = sorted(
         path.name
         for path in data_dir.iterdir()
-        if path.lstat().st_uid != info.st_uid and not path.name.startswith(".papi-staging-")
+        if path.lstat().st_uid != info.st_uid and not path.name.startswith(STAGING_PREFIX)
     )
     if strangers:
         findings.append(
@@ -183,6 +182,20 @@ def _directory(data_dir: Path) -> list[Finding]:
                 t("Le dossier %(dir)s n'est pas modifiable par cet utilisateur.", dir=data_dir),
                 t("Lancez les commandes papi en tant que propriétaire du dossier "
                   "(sudo -u papi …)."),
+            )
+        )  # fmt: skip
+    stale = sorted(
+        str(path)
+        for path in data_dir.glob(f"{STAGING_PREFIX}*")
+        if path.stat().st_mtime < time.time() - STALE_STAGING_SECONDS
+    )
+    if stale:
+        findings.append(
+            Finding(
+                False,
+                t("Une sauvegarde ou une restauration interrompue a laissé des fichiers "
+                  "temporaires : %(paths)s", paths=", ".join(stale)),
+                t("rm -rf %(paths)s", paths=" ".join(stale)),
             )
         )  # fmt: skip
     if problem:
