@@ -6,7 +6,8 @@ Each ```sh block of the guide is preceded by a tag, ``<!-- test: ... -->``:
   machine: ``/opt/papi-node``, ``/var/lib/papi``, ``/var/backups/papi``, ``/etc/papi``,
   ``/usr/local/bin`` live under it, ``sudo`` and ``sudo -u papi`` are dropped (we are one
   user), ``-o papi -g papi`` and ``chgrp papi`` use our own user, the repository URL is
-  this checkout, the public URLs and port 8000 are the test node's and its neighbour's.
+  this checkout (``git clone`` takes its committed HEAD), the public URLs and port 8000
+  are the test node's and its neighbour's.
   The operator's ``papi`` wrapper is told where the tree is (``PAPI_BIN``,
   ``PAPI_DATA_DIR``, ``PAPI_USER``: its defaults are the real paths);
 - ``serve`` / ``stop``: the test starts the ``ExecStart`` of deploy/papi-node.service
