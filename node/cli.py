@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log, init_data_dir, load_key
 from .logging_setup import configure_logging
-from .settings import ConfigError, Settings, load_settings, update_config
+from .settings import KEY_FILE, ConfigError, Settings, load_settings, update_config
 
 T = TypeVar("T")
 
@@ -84,8 +84,16 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 async def _refresh_place(node: Any) -> str:
     from .services.bootstrap import refresh_place
+    from .services.log import LogRecovering
 
-    await refresh_place(node)
+    try:
+        await refresh_place(node)
+    except LogRecovering:
+        print(
+            "The place profile is not published yet: this node is catching up its own log "
+            "from its peers (run 'papi init' again once 'papi sync' has succeeded)",
+            file=sys.stderr,
+        )
     return str(node.origin)
 
 
@@ -97,9 +105,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from .app import create_app
+    from .ops import servelock
 
     settings, _ = _initialise(args)
     settings = load_settings(settings.data_dir, {"host": args.host, "port": args.port})
+    try:
+        # Held until the process ends: 'papi restore' refuses to run under a live node.
+        lock = servelock.acquire(settings.data_dir)
+    except servelock.NodeRunning as exc:
+        raise CliError(f"{exc}; stop it first or choose another --data-dir") from None
     _check_port_free(settings.host, settings.port)
     run_with_node(settings, _origin)  # a database that cannot be opened fails here, cleanly
     configure_logging(_log_level(settings.log_level))
@@ -114,6 +128,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         access_log=False,
         server_header=False,
     )
+    lock.release()
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -241,11 +256,16 @@ def cmd_sync(args: argparse.Namespace) -> None:
             )
 
     async def work(node: Any) -> list[RoundResult]:
+        from .services.bootstrap import settle_catch_up
+
         peers = await Peer.all().order_by("url")
         if not peers:
             raise CliError("no peers; add one with: papi peer add URL")
         print(f"Syncing with {len(peers)} peer(s)", file=sys.stderr)
-        return await sync_peers(node, list(peers), progress, deadline=None, done=done)
+        results = await sync_peers(node, list(peers), progress, deadline=None, done=done)
+        # A node restored from a backup writes again once its log caught up with a peer's.
+        await settle_catch_up(node, results)
+        return results
 
     results = run_with_node(settings, work)
     exit_status = sync_exit_status(results)
@@ -357,6 +377,166 @@ def cmd_user_add(args: argparse.Namespace) -> None:
     print(f"User {args.email} can now log in at /admin")
 
 
+# -- backup, restore, doctor ---------------------------------------------------------
+
+#: Shortest passphrase accepted for a new encrypted backup.
+MIN_PASSPHRASE = 12
+
+
+def _refuse_foreign_root(data_dir: Path, command: str) -> None:
+    from .ops.owner import foreign_owner
+
+    owner = foreign_owner(data_dir)
+    if owner is not None:
+        raise CliError(
+            f"{data_dir} belongs to {owner}: run this command as that user "
+            f"(sudo -u {owner} papi {command} ...), or the node could no longer open "
+            f"files that root creates"
+        )
+
+
+def _read_passphrase_file(path: str) -> str:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read the passphrase file {path}: {exc}") from None
+    if not lines or not lines[0]:
+        raise CliError(f"the passphrase file {path} is empty (the first line is used)")
+    return lines[0]
+
+
+def _ask_passphrase(confirm: bool) -> str:
+    import getpass
+
+    if not sys.stdin.isatty():
+        raise CliError("no terminal to ask the passphrase on; use --passphrase-file FILE")
+    passphrase = getpass.getpass("Phrase de passe : ")
+    if confirm and getpass.getpass("Confirmer : ") != passphrase:
+        raise CliError("the two passphrases differ; nothing was written")
+    return passphrase
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    from .ops.backup import BackupError, create_backup
+
+    data_dir = Path(args.data_dir)
+    _refuse_foreign_root(data_dir, "backup")
+    if not (data_dir / KEY_FILE).exists():
+        raise CliError(f"{data_dir} holds no node (no {KEY_FILE}); nothing to back up")
+    settings = _settings(args)
+    passphrase = None
+    if args.passphrase_file:
+        passphrase = _read_passphrase_file(args.passphrase_file)
+    elif args.encrypt:
+        passphrase = _ask_passphrase(confirm=True)
+    if passphrase is not None and len(passphrase) < MIN_PASSPHRASE:
+        raise CliError(f"the passphrase is too short: at least {MIN_PASSPHRASE} characters")
+    try:
+        manifest = create_backup(settings, Path(args.file), passphrase)
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    sealed = " (encrypted)" if passphrase else ""
+    print(
+        f"Backup of node {manifest.origin} (its log up to seq {manifest.head_seq})"
+        f" written to {args.file}{sealed}"
+    )
+    if passphrase is None:
+        print("It holds the node's private key: keep it safe.", file=sys.stderr)
+
+
+def _confirm_restore(staged: Any, data_dir: Path) -> None:
+    """Describe what is replaced by what, in French, and ask on the terminal."""
+    from .ops.backup import describe
+    from .ops.text import t
+
+    manifest = staged.manifest
+    current, head = describe(data_dir)
+    lines = [
+        t("Sauvegarde : nœud %(origin)s, son journal jusqu'à l'entrée %(seq)d, faite le "
+          "%(created)s.", origin=manifest.origin, seq=manifest.head_seq,
+          created=manifest.created)
+    ]  # fmt: skip
+    if current is None:
+        lines.append(t("Dossier %(dir)s : aucun nœud pour l'instant.", dir=data_dir))
+    else:
+        lines.append(
+            t("Dossier %(dir)s : le nœud %(origin)s, son journal jusqu'à l'entrée %(seq)d. "
+              "Sa base, sa clé et sa configuration seront remplacées.",
+              dir=data_dir, origin=current, seq=head)
+        )  # fmt: skip
+        if current != manifest.origin:
+            lines.append(
+                t("ATTENTION : ce dossier contient un AUTRE nœud que celui de la sauvegarde ; "
+                  "sans copie de sa clé, son identité sera perdue.")
+            )  # fmt: skip
+    lines.append(
+        t("Ensuite, le nœud refusera toute modification tant qu'une synchronisation avec un "
+          "pair n'aura pas rattrapé son propre journal.")
+    )  # fmt: skip
+    print("\n".join(lines), file=sys.stderr)
+    answer = input(t("Restaurer ? Tapez « oui » pour continuer : "))
+    if answer.strip().lower() not in ("oui", "o", "yes", "y"):
+        raise CliError("restore cancelled; nothing was changed")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from .ops import servelock
+    from .ops.backup import BackupError, install, staged_backup
+
+    data_dir = Path(args.data_dir)
+    backup = Path(args.file)
+    _refuse_foreign_root(data_dir, "restore")
+    if not backup.is_file():
+        raise CliError(f"{backup} is not a file")
+    if not args.yes and not sys.stdin.isatty():
+        raise CliError("papi restore asks for confirmation on a terminal; add --yes to skip it")
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create data directory {data_dir}: {exc.strerror}") from None
+
+    def passphrase() -> str:
+        if args.passphrase_file:
+            return _read_passphrase_file(args.passphrase_file)
+        return _ask_passphrase(confirm=False)
+
+    try:
+        with (
+            servelock.held(data_dir),
+            staged_backup(backup, data_dir, passphrase) as staged,
+        ):
+            if not args.yes:
+                _confirm_restore(staged, data_dir)
+            install(staged, data_dir)
+    except servelock.NodeRunning as exc:
+        raise CliError(
+            f"{exc}: stop it first (sudo systemctl stop papi-node, or Ctrl-C), "
+            "then run papi restore again"
+        ) from None
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    manifest = staged.manifest
+    print(
+        f"Restored node {manifest.origin} (its log up to seq {manifest.head_seq}, "
+        f"backup of {manifest.created}) into {data_dir}."
+    )
+    print(
+        "Before it writes anything, the node catches up its own log from its peers: start it "
+        "(or run 'papi sync'); local changes are refused until a sync round with a peer has "
+        "completed. 'papi doctor' shows where it stands."
+    )
+
+
+def cmd_doctor(args: argparse.Namespace) -> None:
+    from .ops.doctor import diagnose, render
+
+    data_dir = Path(args.data_dir)
+    findings = diagnose(data_dir, timeout=args.timeout)
+    sys.stdout.write(render(findings, data_dir))
+    if any(finding.ok is False for finding in findings):
+        raise SystemExit(1)
+
+
 # -- parser ---------------------------------------------------------------------------
 
 
@@ -437,6 +617,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = user.add_parser("add", parents=[common], help="add an account (password prompted)")
     p.add_argument("email")
     p.set_defaults(func=cmd_user_add)
+
+    p = sub.add_parser(
+        "backup", parents=[common], help="write a consistent backup while the node runs"
+    )
+    p.add_argument("file", help="backup file to create (never overwritten)")
+    secret = p.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--encrypt", action="store_true", help="encrypt with a passphrase asked on the terminal"
+    )
+    secret.add_argument(
+        "--passphrase-file", metavar="FILE", help="encrypt with the first line of FILE"
+    )
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser(
+        "restore", parents=[common], help="restore a backup (the node must be stopped)"
+    )
+    p.add_argument("file", help="backup file written by 'papi backup'")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--passphrase-file", metavar="FILE", help="passphrase of an encrypted backup")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser(
+        "doctor", parents=[common], help="check the data directory; each problem with its fix"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds per network check (default 5)"
+    )
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 

@@ -10,7 +10,14 @@ from typing import Any
 from federation.errors import KeyFileError
 from federation.keys import NodeKey
 
-from .settings import CONFIG_FILE, KEY_FILE, NEW_LOG_MARKER, ConfigError, render_config
+from .settings import (
+    CONFIG_FILE,
+    KEY_FILE,
+    NEW_LOG_MARKER,
+    RESTORED_MARKER,
+    ConfigError,
+    render_config,
+)
 
 
 class DataDirError(Exception):
@@ -87,8 +94,10 @@ def init_data_dir(data_dir: Path, values: dict[str, Any]) -> tuple[NodeKey, bool
 
 
 def allow_new_log(data_dir: Path) -> None:
-    """Let an existing key start a new log (``papi init --new-log``)."""
+    """Let an existing key start a new log (``papi init --new-log``), or a restored node
+    write without first catching up with its peers (the operator takes the risk)."""
     (data_dir / NEW_LOG_MARKER).touch(mode=0o600)
+    (data_dir / RESTORED_MARKER).unlink(missing_ok=True)
 
 
 def load_key(data_dir: Path) -> NodeKey:

@@ -16,6 +16,8 @@ CONFIG_FILE = "papi.toml"
 KEY_FILE = "node.key"
 #: Present while this key may start a new log (see node/services/bootstrap.py).
 NEW_LOG_MARKER = "new-log"
+#: Present after 'papi restore' until our log has caught up with our peers' copies of it.
+RESTORED_MARKER = "restored"
 DATABASE_FILE = "papi.sqlite3"
 
 

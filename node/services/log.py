@@ -16,6 +16,7 @@ from federation.errors import FederationError
 
 from ..db import lock_for_write
 from ..runtime import Node
+from ..settings import RESTORED_MARKER
 from .deliveries import enqueue_push
 from .store import store_entries
 
@@ -32,7 +33,14 @@ async def head_of(conn: BaseDBAsyncClient, origin: str) -> Head:
 
 
 class LogRecovering(Exception):
-    """Our key predates this database and our log is empty: writing would fork it."""
+    """Our key predates this database and our log is empty, or the database was restored
+    from a backup and has not caught up with our peers yet: writing would fork our log."""
+
+
+def catching_up(node: Node) -> bool:
+    """True after ``papi restore`` until our log has caught up with our peers' copies of
+    it (``services.bootstrap.settle_catch_up``)."""
+    return (node.settings.data_dir / RESTORED_MARKER).exists()
 
 
 class ClockSkew(FederationError):
@@ -56,6 +64,12 @@ async def publish(
     problem = node.clock_problem()
     if problem is not None:
         raise ClockSkew(problem)
+    if catching_up(node):
+        raise LogRecovering(
+            "this node was restored from a backup and is catching up its own log from its "
+            "peers: writes resume after a sync round with a peer ('papi sync'); "
+            "see 'papi doctor'"
+        )
     async with node.write_lock, in_transaction() as conn:
         await lock_for_write(conn)
         head = await head_of(conn, node.origin)

@@ -34,6 +34,7 @@ from federation.vector import (
 )
 
 from ..models import Peer
+from .bootstrap import settle_catch_up
 from .health import is_disk_full
 from .log import entry_document, read_entries
 from .peers import failure_kind, learn_peers, make_due, record_failure, record_success
@@ -223,6 +224,10 @@ class RoundResult:
     def synced(self) -> bool:
         return self.error is None and not self.skipped
 
+    #: The peer's head of our own log at the end of the round (a restored node catches
+    #: up with it before writing: services/bootstrap.py).
+    peer_head_of_ours: int | None = None
+
 
 Progress = Callable[[RoundResult], None]
 
@@ -319,6 +324,7 @@ async def _round(
     first = await client.sync(peer.url, first_request)
     if first["in_sync"]:
         result.in_sync_at_start = True
+        result.peer_head_of_ours = mine.get(node.origin, 0)
         return
     scope: list[int] | None = None
     if len(mine) > BUCKET_THRESHOLD:
@@ -359,6 +365,10 @@ async def _round(
             mine = new_mine
             break
         mine = new_mine
+    # Outside the compared buckets, the peer's vector equals ours.
+    in_scope = scope is None or bool(restrict({node.origin: 0}, scope))
+    ours = mine.get(node.origin, 0)
+    result.peer_head_of_ours = theirs.get(node.origin, 0) if in_scope else ours
     await _push_back(node, client, peer, restrict(mine, scope), theirs, result, progress)
 
 
@@ -446,7 +456,9 @@ async def sync_all(
     manual = [peer for peer in due if peer.source != "discovered"]
     discovered = [peer for peer in due if peer.source == "discovered"]
     chosen = random.sample(discovered, min(DISCOVERED_PER_ROUND, len(discovered)))
-    return await sync_peers(node, manual + chosen, progress, deadline=deadline)
+    results = await sync_peers(node, manual + chosen, progress, deadline=deadline)
+    await settle_catch_up(node, results)
+    return results
 
 
 async def sync_peers(

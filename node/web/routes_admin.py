@@ -18,6 +18,7 @@ from starlette.routing import Route
 from federation.errors import FederationError, SchemaError
 
 from ..runtime import Node
+from ..services.bootstrap import writes_waiting
 from ..services.log import LogRecovering, new_oid, publish
 from ..services.objects import COLLECTIONS, beyond_utc
 from ..services.peers import add_peer
@@ -47,6 +48,7 @@ async def dashboard(request: Request) -> Response:
             "objects": objects,
             "collections": COLLECTIONS,
             "origin": node.origin,
+            "writes_waiting": await writes_waiting(node),
         },
     )
 

@@ -1,0 +1,1 @@
+"""Looking after a node: the serve lock, backup and restore, ``papi doctor``."""
