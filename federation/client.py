@@ -8,6 +8,7 @@ message schemas before handing it back.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -114,6 +115,32 @@ class PeerClient:
             body["from"] = sender
         document = await self._request("POST", f"{base_url}/federation/v1/push", body)
         return _checked(base_url, "urn:papi:push-response", document)
+
+    async def fetch_blob(
+        self, base_url: str, sha256: str, write: Callable[[bytes], None], *, max_bytes: int
+    ) -> bool:
+        """Stream the blob ``sha256`` of a peer into ``write``, chunk by chunk; False when
+        the peer does not hold it (404). Only the size is bounded here: the caller checks
+        the bytes against their hash before keeping them."""
+        url = f"{base_url}/federation/v1/blobs/{sha256}"
+        self.requests += 1
+        size = 0
+        try:
+            async with self._client.stream("GET", url) as response:
+                if response.status_code == 404:
+                    return False
+                if response.status_code != 200:
+                    raise PeerError(f"{url}: HTTP {response.status_code}")
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise PeerError(f"{url}: blob over {max_bytes} bytes")
+                    write(chunk)
+        except httpx.HTTPError as exc:
+            raise PeerError(f"{url}: {type(exc).__name__}: {exc}") from None
+        finally:
+            self.bytes_received += size
+        return True
 
 
 def _checked(base_url: str, schema_id: str, document: Any) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from . import schema
 from .errors import SchemaError
 from .timeutil import parse_ts
 
-KINDS = ("place", "skill", "equipment", "event", "booking", "vouch", "key")
+KINDS = ("place", "skill", "equipment", "event", "booking", "vouch", "key", "resource")
 #: Kinds whose payload schema exists in this version; ``key`` (rotation) comes later.
-SUPPORTED_KINDS = ("place", "skill", "equipment", "event", "booking", "vouch")
+SUPPORTED_KINDS = ("place", "skill", "equipment", "event", "booking", "vouch", "resource")
 
 
 def validate_payload(kind: str, payload: Any) -> None:

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from federation.keys import NodeKey
 
 from . import web
-from .api import export, federation_routes, network, objects
+from .api import blobs, export, federation_routes, network, objects
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
 from .ratelimit import RateLimitMiddleware
@@ -54,6 +54,7 @@ def build_routes() -> list[BaseRoute]:
         *network.routes(),
         *export.routes(),
         *federation_routes.routes(),
+        *blobs.routes(),
         *objects.routes(),
         *web.routes(),
     ]

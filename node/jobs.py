@@ -11,11 +11,15 @@ import random
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .runtime import Node
+from .services.blob_fetch import reset_interrupted, run_blob_work
 from .services.deliveries import purge_finished, run_due_deliveries
 from .services.ingest import drop_stale_pending
 from .services.sync import sync_all
 
 log = logging.getLogger(__name__)
+
+#: Attachments: due fetches and unreferenced blobs are looked at this often at least.
+BLOB_INTERVAL_SECONDS = 15
 
 
 class Workers:
@@ -35,8 +39,12 @@ class Workers:
             self.node.wake_push, "interval", seconds=10, id="deliveries", coalesce=True
         )
         self.scheduler.add_job(self.housekeeping, "interval", hours=1, id="housekeeping")
+        self.scheduler.add_job(
+            self.node.wake_blobs, "interval", seconds=BLOB_INTERVAL_SECONDS, id="blobs"
+        )
         self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._delivery_worker()))
+        self._tasks.append(asyncio.create_task(self._blob_worker()))
         # First round soon after start, spread so that a restarted network does not stampede.
         self._tasks.append(asyncio.create_task(self._first_sync(random.uniform(0.2, 2.0))))
 
@@ -72,6 +80,20 @@ class Workers:
                     await run_due_deliveries(self.node)
                 except Exception:
                     log.exception("delivery run failed")
+
+    async def _blob_worker(self) -> None:
+        with self.node.db.activated():
+            await reset_interrupted()
+        self.node.wake_blobs()
+        wakeup = self.node.blob_wakeup
+        while True:
+            await wakeup.wait()
+            wakeup.clear()
+            with self.node.db.activated():
+                try:
+                    await run_blob_work(self.node)
+                except Exception:
+                    log.exception("attachment fetch run failed")
 
     async def housekeeping(self) -> None:
         with self.node.db.activated():

@@ -4,14 +4,17 @@ Created by ``create_app`` and by the CLI; nothing here runs at import time."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 
 import httpx
 
 from federation.client import PeerClient
+from federation.entry import Entry
 from federation.keys import NodeKey
 
 from .db import Database
+from .services.blobstore import BlobStore
 from .services.ingest import Ingestor
 from .settings import Settings
 
@@ -32,9 +35,13 @@ class Node:
         self.ingestor = Ingestor(
             max_payload_bytes=settings.max_payload_bytes,
             max_future=timedelta(seconds=settings.max_future_seconds),
+            on_stored=self.entries_stored,
         )
         self.transport = transport
         self.push_wakeup = asyncio.Event()
+        #: Attachments' bytes, and the event that wakes their fetcher.
+        self.blobs = BlobStore(settings.data_dir / "blobs")
+        self.blob_wakeup = asyncio.Event()
 
     @property
     def origin(self) -> str:
@@ -45,3 +52,12 @@ class Node:
 
     def wake_push(self) -> None:
         self.push_wakeup.set()
+
+    def wake_blobs(self) -> None:
+        self.blob_wakeup.set()
+
+    def entries_stored(self, entries: Sequence[Entry]) -> None:
+        """Entries were just committed (ours or a peer's): resources may bring blobs to
+        fetch, or leave some unreferenced."""
+        if any(entry.kind == "resource" for entry in entries):
+            self.wake_blobs()

@@ -50,6 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit_per_minute", 1200, "Requests per minute allowed per client (0: off)."),
     Setting("scheduler", True, "Run the background sync and delivery jobs."),
     Setting("log_level", "info", "Log level: debug, info, warning, error."),
+    Setting("blob_max_bytes", 20 * 1024 * 1024, "Largest attachment accepted or fetched (bytes)."),
+    Setting("blob_quota_bytes", 2 * 1024**3, "Disk space attachments may take in all (bytes)."),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -77,6 +79,8 @@ class Settings:
     rate_limit_per_minute: int = _DEFAULTS["rate_limit_per_minute"]
     scheduler: bool = _DEFAULTS["scheduler"]
     log_level: str = _DEFAULTS["log_level"]
+    blob_max_bytes: int = _DEFAULTS["blob_max_bytes"]
+    blob_quota_bytes: int = _DEFAULTS["blob_quota_bytes"]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -15,6 +15,7 @@ from federation.errors import SchemaError
 from ..runtime import Node
 from ..services.deliveries import enqueue_push
 from ..services.log import read_entries_json
+from ..services.objects import body_limit
 from ..services.peers import learn_peers
 from ..services.sync import answer_sync
 from .errors import ApiError, read_json
@@ -68,7 +69,9 @@ async def push(request: Request) -> Response:
     node: Node = request.app.state.node
     if node.settings.pull_only:
         raise ApiError(403, "pull_only", "this node is pull-only and takes no pushes")
-    message = await _message(request, "urn:papi:push-request", node.settings.max_body_bytes)
+    # Room for one entry of the largest kind, whatever the receiver's max_body_bytes.
+    limit = body_limit(node.settings.max_body_bytes, "resource")
+    message = await _message(request, "urn:papi:push-request", limit)
     report = await node.ingestor.ingest(message["entries"])
     await learn_peers(node.settings.url, node.origin, report.accepted)
     ttl = int(message.get("ttl", 0))

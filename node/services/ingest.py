@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -95,9 +96,17 @@ def _claimed(document: Any) -> tuple[str | None, int | None]:
 
 
 class Ingestor:
-    def __init__(self, *, max_payload_bytes: int, max_future: timedelta | None) -> None:
+    def __init__(
+        self,
+        *,
+        max_payload_bytes: int,
+        max_future: timedelta | None,
+        on_stored: Callable[[Sequence[Entry]], None] | None = None,
+    ) -> None:
         self.max_payload_bytes = max_payload_bytes
         self.max_future = max_future
+        #: Told of the entries of each committed batch (wakes background work).
+        self.on_stored = on_stored
 
     def parse(self, document: Any) -> Entry:
         return parse_entry(
@@ -152,6 +161,8 @@ class Ingestor:
                 stored = await self._chain_origin(conn, origin, head, frozen, items, report)
                 to_store.extend(stored)
             await store_entries(conn, to_store)
+        if to_store and self.on_stored is not None:
+            self.on_stored(to_store)
         return report
 
     async def _chain_origin(
