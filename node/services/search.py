@@ -33,6 +33,8 @@ from tortoise.transactions import in_transaction
 
 from federation.timeutil import format_ts, utc_now
 
+from .licences import DEFAULT_LICENCE
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 _DATE_FR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _DATE_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -66,8 +68,6 @@ MAX_COUNT = 1000
 MAX_RANKED = 1000
 #: What a search without ``kind`` looks through: the offers of the places.
 DEFAULT_KINDS = ("skill", "equipment", "event", "resource")
-#: The licence of a resource that names none (BRIEF section 9).
-DEFAULT_LICENCE = "CC-BY-SA-4.0"
 #: Kinds whose objects have a period (``start``/``end``), hence date filters.
 DATED_KINDS = ("event", "booking")
 #: bm25 weights, in the column order of ``search_index``: title, body, theme, place, commune.
@@ -225,7 +225,7 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
         "id": row["oid"],
         "title": row["title"],
         "description": payload.get("description", ""),
-        "theme": row["theme"] or None,
+        "theme": row["theme"].split("\n")[0] or None,  # a resource's first theme
         "place": row["place"],
         "commune": row["commune"],
         "seq": row["seq"],

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from ..settings import Settings
-from . import routes_admin, routes_login, routes_public
+from . import routes_admin, routes_admin_resources, routes_login, routes_public, routes_resources
 from .sessions import session_middleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -22,8 +22,11 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def routes() -> list[BaseRoute]:
     return [
+        # Resources first: their paths are more specific than the generic ones.
+        *routes_resources.routes(),
         *routes_public.routes(),
         *routes_login.routes(),
+        *routes_admin_resources.routes(),
         *routes_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -14,7 +14,7 @@ from ..models import CurrentObject, ForkEvidence, Origin, Peer
 from ..services.objects import object_json
 
 #: Kinds a place offers, in the order pages show them.
-OFFER_KINDS = ("event", "skill", "equipment")
+OFFER_KINDS = ("event", "skill", "equipment", "resource")
 #: How many objects of one kind a place page lists.
 PAGE_LIMIT = 200
 
@@ -63,8 +63,8 @@ async def directory(own_origin: str) -> list[dict[str, Any]]:
     """Every origin we hold: its place, commune, offers by kind and freshness."""
     async with in_transaction() as conn:
         counted = await conn.execute_query_dict(
-            "SELECT origin, kind, count(*) AS n FROM objects WHERE kind IN (?, ?, ?)"
-            " GROUP BY origin, kind",
+            f"SELECT origin, kind, count(*) AS n FROM objects"
+            f" WHERE kind IN ({', '.join('?' for _ in OFFER_KINDS)}) GROUP BY origin, kind",
             list(OFFER_KINDS),
         )
     counts: dict[str, dict[str, int]] = {}
