@@ -46,6 +46,11 @@ def render_document(text: str) -> Markup:
     for token in tokens:
         if token.type in ("heading_open", "heading_close"):
             token.tag = f"h{min(6, int(token.tag[1]) + 1)}"
+        for child in token.children or ():
+            # An image from elsewhere (a tracker, a site that may go away) is shown as
+            # its description only.
+            if child.type == "image" and not _OWN_BLOB.fullmatch(str(child.attrGet("src"))):
+                child.type, child.tag, child.attrs, child.children = "text", "", {}, None
     html = md.renderer.render(tokens, md.options, {})
     clean = nh3.clean(
         html,

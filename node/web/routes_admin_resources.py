@@ -191,7 +191,7 @@ async def editor_save(request: Request) -> Response:
         else N_("“%(title)s” is published.")
     )
     flash(request, message, title=payload.get("title", ""))
-    return RedirectResponse(f"/o/{node.origin}/resource/{oid}", status_code=303)
+    return RedirectResponse("/admin#resources", status_code=303)
 
 
 async def _publish(

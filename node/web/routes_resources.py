@@ -40,10 +40,11 @@ MEDIA_LABELS = {
     "text/markdown": N_("Markdown text"),
     "application/zip": N_("Zip archive"),
 }
+#: Sizes in units of 1,024 (what file managers show: 20 MiB reads "20 Mo").
 _SIZE_UNITS = (
-    (10**9, N_("%(num)s GB")),
-    (10**6, N_("%(num)s MB")),
-    (10**3, N_("%(num)s kB")),
+    (1024**3, N_("%(num)s GB")),
+    (1024**2, N_("%(num)s MB")),
+    (1024, N_("%(num)s kB")),
     (1, N_("%(num)s bytes")),
 )
 
