@@ -12,6 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .runtime import Node
 from .services.blob_fetch import reset_interrupted, run_blob_work
+from .services.blobs import drop_strays
 from .services.deliveries import purge_finished, run_due_deliveries
 from .services.ingest import drop_stale_pending
 from .services.sync import sync_all
@@ -99,5 +100,6 @@ class Workers:
         with self.node.db.activated():
             await drop_stale_pending()
             await purge_finished()
+            await drop_strays(self.node.blobs)
             # Tombstones received from peers: do not keep purged bytes in the WAL.
             await self.node.db.checkpoint()

@@ -221,6 +221,9 @@ async def test_the_editor_previews_then_publishes_with_an_upload(admin: InProces
     assert item["themes"] == ["Courriels", "Sécurité numérique"]
     assert item["duration_minutes"] == 60
     assert r.headers["location"] == "/admin#resources"
+    dashboard = page_text(await admin.client.get("/admin"))
+    assert "Reconnaître un e-mail d'hameçonnage" in dashboard
+    assert "sur ce nœud : 2,7 ko utilisés sur 2 Go." in dashboard
     # Edit: remove the attachment.
     edit = await admin.client.get(f"/admin/resources/{item['id']}")
     assert f'value="{SHA}"' in edit.text

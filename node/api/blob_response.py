@@ -82,6 +82,12 @@ class BlobResponse(Response):
         self.headers["content-length"] = str(self.end - self.start)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._send(scope, send)
+        except OSError:  # the client went away (a viewer that read what it needed)
+            return
+
+    async def _send(self, scope: Scope, send: Send) -> None:
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )

@@ -238,7 +238,7 @@ async def forget_corrupt(store: BlobStore, sha256: str) -> None:
 
 async def collect_garbage(store: BlobStore) -> int:
     """Drop the blobs and fetch rows no live resource references (uploads within their
-    grace excepted), and files left by a crash. Returns how many blobs were dropped."""
+    grace excepted). Returns how many blobs were dropped."""
     now = utc_now()
     async with in_transaction() as conn:
         rows = await conn.execute_query_dict(
@@ -254,10 +254,32 @@ async def collect_garbage(store: BlobStore) -> int:
         )
     for sha256 in dropped:
         store.remove(sha256)
-    indexed = {row.sha256 for row in await Blob.all().only("sha256")}
-    for path in store.stray_files(indexed):
-        path.unlink(missing_ok=True)
     return len(dropped)
+
+
+async def drop_strays(store: BlobStore) -> int:
+    """Remove the files a crash left (half-received, or never indexed); hourly."""
+    indexed = {row.sha256 for row in await Blob.all().only("sha256")}
+    strays = store.stray_files(indexed)
+    for path in strays:
+        path.unlink(missing_ok=True)
+    return len(strays)
+
+
+async def summary(quota_bytes: int) -> dict[str, int]:
+    """Bytes held and the fetches by state, for the dashboard."""
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            "SELECT state, count(*) AS n FROM blob_fetches GROUP BY state"
+        )
+    counts = {row["state"]: int(row["n"]) for row in rows}
+    return {
+        "used": await usage(),
+        "quota": quota_bytes,
+        "waiting": counts.get("pending", 0) + counts.get("fetching", 0),
+        "over_quota": counts.get("over_quota", 0),
+        "too_large": counts.get("failed", 0),
+    }
 
 
 def tried_list(row: BlobFetch) -> list[dict[str, str]]:

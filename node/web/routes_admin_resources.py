@@ -18,6 +18,7 @@ from starlette.routing import Route
 from federation.errors import FederationError, SchemaError
 
 from ..services import resources
+from ..services.blobs import summary
 from ..services.licences import licence_of
 from ..services.log import LogRecovering, new_oid, publish
 from ..services.objects import SERVER_FIELDS
@@ -215,6 +216,18 @@ async def _publish(
         )
     except FederationError as exc:
         errors[""] = FieldError(N_("The server refused the form: %(detail)s"), {"detail": str(exc)})
+
+
+async def attachments_panel(request: Request) -> dict[str, Any]:
+    """What the dashboard says of attachments: space used, fetches waiting or stopped."""
+    node = node_of(request)
+    language = request_language(request)
+    counts = await summary(node.settings.blob_quota_bytes)
+    return {
+        **counts,
+        "used_label": size_label(counts["used"], language),
+        "quota_label": size_label(counts["quota"], language),
+    }
 
 
 # -- adapt ------------------------------------------------------------------------------
