@@ -24,8 +24,8 @@ from . import queries
 from .admin_base import admin_page, error_page, login_required, node_of, with_form
 from .fields import Field, FieldError, FormResult, object_fields, place_fields
 from .forms import form_values, merge_payload, parse_form, schema_error
-from .routes_admin_resources import attachments_panel
 from .i18n import N_
+from .routes_admin_resources import attachments_panel
 from .sessions import flash
 
 # -- dashboard and place ----------------------------------------------------------------
