@@ -4,9 +4,11 @@ blobs dropped everywhere after a tombstone."""
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -185,3 +187,25 @@ async def test_large_resources_are_pushed_back_in_pages_a_peer_accepts(tmp_path:
         assert transport.requests - requests >= 4 + 2  # one entry per push, plus the digests
         r = await b.client.get("/api/v1/search", params={"kind": "resource"})
         assert len(r.json()["results"]) == 4
+
+
+async def test_a_full_disk_leaves_the_fetch_to_retry_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from node.services.blobstore import BlobWriter
+
+    def disk_full(self: BlobWriter, chunk: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    async with network(tmp_path, ["a", "b"]) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        await link(b, "a")
+        await publish(a)
+        await sync(b)
+        with monkeypatch.context() as patch:
+            patch.setattr(BlobWriter, "write", disk_full)
+            assert await blob_work(b) == 0
+        state = (await fetch_state(b))["fetch"]
+        assert state["state"] == "pending" and state["attempts"] == 1
+        assert "No space left" in state["tried"][0]["error"]
+        assert not list((b.data_dir / "blobs" / "tmp").iterdir())

@@ -60,7 +60,12 @@ async def run_blob_work(node: Node) -> int:
 
     async def one(client: Any, row: BlobFetch) -> int:
         async with gate:
-            return await fetch_one(node, client, row)
+            try:
+                return await fetch_one(node, client, row)
+            except Exception as exc:  # one blob's trouble must not stop the others
+                log.exception("fetching blob %s failed", row.sha256)
+                await _retry_later(row, f"{type(exc).__name__}: {exc}"[:300])
+                return 0
 
     async with node.peer_client() as client:
         while True:
@@ -118,13 +123,17 @@ async def fetch_one(node: Node, client: Any, row: BlobFetch) -> int:
             await row.save(update_fields=["tried"])
             return 1
         tried.append({"url": peer.url, "error": error})
-    row.attempts += 1
     row.tried = json.dumps(tried)
+    await _retry_later(row, "no peer could give it" if tried else "no peer to ask")
+    return 0
+
+
+async def _retry_later(row: BlobFetch, error: str) -> None:
+    row.attempts += 1
     row.next_attempt = utc_now() + timedelta(
         seconds=backoff_seconds(row.attempts, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS)
     )
-    await _finish(row, "pending", "no peer could give it" if tried else "no peer to ask")
-    return 0
+    await _finish(row, "pending", error)
 
 
 async def _reserved(sha256: str) -> int:
@@ -148,6 +157,10 @@ async def _fetch_from(node: Node, client: Any, peer: Peer, row: BlobFetch) -> st
     except PeerError as exc:
         writer.abort()
         return str(exc)[:300]
+    except OSError as exc:  # our side: disk full, permissions...
+        writer.abort()
+        log.warning("blob %s: cannot write it: %s", row.sha256, exc)
+        return f"cannot write it here: {exc.strerror or exc}"
     except BaseException:
         writer.abort()
         raise
