@@ -63,9 +63,7 @@ def _publish(source: NodeProc, files: Path, each: int) -> list[str]:
                 json={
                     "title": f"Atelier {index}",
                     "summary": "Support d'atelier à imprimer.",
-                    "attachments": [
-                        {"name": name, "media_type": "application/pdf", **r.json()}
-                    ],
+                    "attachments": [{"name": name, "media_type": "application/pdf", **r.json()}],
                 },
             ).raise_for_status()
     return shas
@@ -74,7 +72,7 @@ def _publish(source: NodeProc, files: Path, each: int) -> list[str]:
 def main() -> None:
     each = size(1_000_000, 10_000_000)
     total = RESOURCES * each
-    section(f"blobs: a new node fetches {RESOURCES} resources, {total / 1e6:,.0f} MB of attachments")
+    section(f"blobs: a new node fetches {RESOURCES} resources, {total / 1e6:,.0f} MB attached")
     with workdir("blobs") as base, processes() as started:
         source = NodeProc(base / "source", "Source", env=ENV)
         source.init()
