@@ -47,6 +47,29 @@ END;
 """
 
 
+#: Columns added to tables of earlier releases (``generate_schemas`` only creates missing
+#: tables): table, column, definition, and the indexes that use them.
+ADDED_COLUMNS = (
+    ("pending_entries", "source", "VARCHAR(300) NOT NULL DEFAULT ''"),
+    ("pending_entries", "size", "INT NOT NULL DEFAULT 0"),
+)
+ADDED_INDEXES = """
+CREATE INDEX IF NOT EXISTS idx_pending_en_source_received
+    ON pending_entries (source, received_at);
+"""
+
+
+async def _add_missing_columns(conn: BaseDBAsyncClient) -> None:
+    added = False
+    for table, column, definition in ADDED_COLUMNS:
+        rows = await conn.execute_query_dict(f"PRAGMA table_info({table})")
+        if column not in {row["name"] for row in rows}:
+            await conn.execute_script(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            added = True
+    if added:  # a new database has them from its models already
+        await conn.execute_script(ADDED_INDEXES)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -59,6 +82,7 @@ class Database:
             await self.context.generate_schemas(safe=True)
             if self.is_sqlite:
                 conn = self.connection()
+                await _add_missing_columns(conn)
                 await conn.execute_script(SEARCH_DDL)
                 # Tombstones promise real erasure: overwrite freed pages with zeros.
                 await conn.execute_script("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;")

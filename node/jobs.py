@@ -15,6 +15,7 @@ from .services.blob_fetch import reset_interrupted, run_blob_work
 from .services.blobs import drop_strays
 from .services.deliveries import purge_finished, run_due_deliveries
 from .services.ingest import drop_stale_pending
+from .services.repair import repair_missing
 from .services.sync import sync_all
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Workers:
         self.scheduler.add_job(
             self.node.wake_blobs, "interval", seconds=BLOB_INTERVAL_SECONDS, id="blobs"
         )
+        self.scheduler.add_job(self.repair, "interval", minutes=10, id="repair", coalesce=True)
         self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._delivery_worker()))
         self._tasks.append(asyncio.create_task(self._blob_worker()))
@@ -95,6 +97,14 @@ class Workers:
                     await run_blob_work(self.node)
                 except Exception:
                     log.exception("attachment fetch run failed")
+
+    async def repair(self) -> None:
+        """Ask peers for the payloads of entries that reached us stripped."""
+        with self.node.db.activated():
+            try:
+                await repair_missing(self.node)
+            except Exception:
+                log.exception("repair of missing payloads failed")
 
     async def housekeeping(self) -> None:
         with self.node.db.activated():

@@ -54,10 +54,48 @@ class PendingEntry(Model):
     seq = fields.BigIntField()
     document = fields.TextField()
     received_at = fields.DatetimeField(auto_now_add=True)
+    #: Who brought it (peer URL or client address; "" when local), for fair eviction.
+    source = fields.CharField(max_length=300, default="")
+    #: Bytes of ``document`` (UTF-8), counted against ``pending_max_bytes``.
+    size = fields.IntField(default=0)
 
     class Meta:
         table = "pending_entries"
         unique_together = (("origin", "seq"),)
+        indexes = (("source", "received_at"),)
+
+
+class MissingPayload(Model):
+    """A stored ``put`` whose payload we lack and that no later tombstone explains: it
+    arrived stripped. The object keeps its previous state until the payload is repaired
+    (a copy of the same entry with its payload) or a tombstone of the object arrives."""
+
+    id = fields.BigIntField(primary_key=True)
+    origin = fields.CharField(max_length=60)
+    seq = fields.BigIntField()
+    kind = fields.CharField(max_length=16)
+    oid = fields.CharField(max_length=64)
+    since = fields.DatetimeField(auto_now_add=True)
+    #: Last time its payload was asked of peers (``services/repair.py``).
+    last_request = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "missing_payloads"
+        unique_together = (("origin", "seq"),)
+        indexes = (("origin", "kind", "oid"),)
+
+
+class OriginAdmission(Model):
+    """The first time an origin we did not hold was brought to us, and by whom: each
+    sender may introduce at most ``new_origins_per_hour`` origins an hour."""
+
+    origin = fields.CharField(primary_key=True, max_length=60)
+    sender = fields.CharField(max_length=300)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "origin_admissions"
+        indexes = (("sender", "at"),)
 
 
 class ForkEvidence(Model):

@@ -35,6 +35,9 @@ class Node:
         self.ingestor = Ingestor(
             max_payload_bytes=settings.max_payload_bytes,
             max_future=timedelta(seconds=settings.max_future_seconds),
+            pending_max_entries=settings.pending_max_entries,
+            pending_max_bytes=settings.pending_max_bytes,
+            new_origins_per_hour=settings.new_origins_per_hour,
             on_stored=self.entries_stored,
         )
         self.transport = transport

@@ -50,6 +50,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit_per_minute", 1200, "Requests per minute allowed per client (0: off)."),
     Setting("scheduler", True, "Run the background sync and delivery jobs."),
     Setting("log_level", "info", "Log level: debug, info, warning, error."),
+    Setting("pending_max_entries", 50_000, "Entries kept aside beyond gaps, all origins."),
+    Setting("pending_max_bytes", 50 * 1024 * 1024, "Bytes kept aside beyond gaps, all origins."),
+    Setting("new_origins_per_hour", 100, "New origins one peer or client may bring per hour."),
     Setting("blob_max_bytes", 20 * 1024 * 1024, "Largest attachment accepted or fetched (bytes)."),
     Setting("blob_quota_bytes", 2 * 1024**3, "Disk space attachments may take in all (bytes)."),
 )
@@ -79,6 +82,9 @@ class Settings:
     rate_limit_per_minute: int = _DEFAULTS["rate_limit_per_minute"]
     scheduler: bool = _DEFAULTS["scheduler"]
     log_level: str = _DEFAULTS["log_level"]
+    pending_max_entries: int = _DEFAULTS["pending_max_entries"]
+    pending_max_bytes: int = _DEFAULTS["pending_max_bytes"]
+    new_origins_per_hour: int = _DEFAULTS["new_origins_per_hour"]
     blob_max_bytes: int = _DEFAULTS["blob_max_bytes"]
     blob_quota_bytes: int = _DEFAULTS["blob_quota_bytes"]
     extra: Mapping[str, Any] = field(default_factory=dict)

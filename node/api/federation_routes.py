@@ -14,6 +14,7 @@ from federation.errors import SchemaError
 
 from ..runtime import Node
 from ..services.deliveries import enqueue_push
+from ..services.ingest import client_sender
 from ..services.log import read_entries_json
 from ..services.objects import body_limit
 from ..services.peers import learn_peers
@@ -72,7 +73,8 @@ async def push(request: Request) -> Response:
     # Room for one entry of the largest kind, whatever the receiver's max_body_bytes.
     limit = body_limit(node.settings.max_body_bytes, "resource")
     message = await _message(request, "urn:papi:push-request", limit)
-    report = await node.ingestor.ingest(message["entries"])
+    client = request.client.host if request.client else None
+    report = await node.ingestor.ingest(message["entries"], sender=client_sender(client))
     await learn_peers(node.settings.url, node.origin, report.accepted)
     ttl = int(message.get("ttl", 0))
     # Gossip: forward what was new to us, once, to a few peers other than the sender.

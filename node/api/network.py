@@ -15,6 +15,7 @@ from federation.vector import vector_digest
 
 from ..models import CurrentObject, ForkEvidence, Origin, Peer
 from ..runtime import Node
+from ..services.ingest import pending_summary
 from ..services.peers import peer_json
 from ..services.search import MAX_COUNT, SearchQuery, day_bound, search
 from ..services.sync import current_vector
@@ -73,12 +74,18 @@ async def nodes(request: Request) -> Response:
             }
         )
     vector = await current_vector()
+    pending = await pending_summary(
+        node.db.connection(),
+        max_entries=node.settings.pending_max_entries,
+        max_bytes=node.settings.pending_max_bytes,
+    )
     return JSONResponse(
         {
             "self": node.origin,
             "digest": vector_digest(vector),
             "origins": origins,
             "peers": [peer_json(peer) for peer in peers],
+            "pending": pending,
         }
     )
 

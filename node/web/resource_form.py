@@ -25,7 +25,7 @@ from .i18n import N_
 
 #: Files one save may bring (each at most blob_max_bytes).
 MAX_FILES = 10
-_CONTROL = re.compile(r"[\x00-\x1f\x7f/\\]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")
 
 
 def resource_fields(current_licence: str | None = None) -> tuple[Field, ...]:
