@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from federation.errors import FederationError, SchemaError
 
+from ..runtime import Node
 from ..services import resources
 from ..services.blobs import summary
 from ..services.licences import licence_of
@@ -196,7 +197,7 @@ async def editor_save(request: Request) -> Response:
 
 
 async def _publish(
-    node: Any,
+    node: Node,
     oid: str,
     fields: tuple[Field, ...],
     payload: dict[str, Any],
