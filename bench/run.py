@@ -37,6 +37,7 @@ BENCHMARKS = [
     "search",
     "serving",
     "footprint",
+    "blobs",
 ]
 RESULTS = ROOT / "bench" / "results.json"
 

@@ -184,6 +184,45 @@ class PeerClient:
         document = await self._request("POST", f"{base_url}/federation/v1/push", body)
         return _checked(base_url, "urn:papi:push-response", document)
 
+    async def fetch_blob(
+        self, base_url: str, sha256: str, write: Callable[[bytes], None], *, max_bytes: int
+    ) -> bool:
+        """Stream the blob ``sha256`` of a peer into ``write``, chunk by chunk; False when
+        the peer does not hold it (404). Only the size is bounded here: the caller checks
+        the bytes against their hash before keeping them. The client's ``deadline`` bounds
+        the whole download (give blob downloads a deadline that fits their size)."""
+        url = f"{base_url}/federation/v1/blobs/{sha256}"
+        self.requests += 1
+        size = 0
+        try:
+            async with asyncio.timeout(self.deadline):
+                async with self._client.stream("GET", url) as response:
+                    if response.status_code == 404:
+                        return False
+                    if response.status_code in _BUSY:
+                        retry = _retry_after(response.headers.get("retry-after"))
+                        raise PeerBusy(f"{url}: HTTP {response.status_code}", retry)
+                    if response.status_code in _GATEWAY:
+                        raise PeerUnreachable(f"{url}: HTTP {response.status_code}")
+                    if response.status_code != 200:
+                        raise PeerError(f"{url}: HTTP {response.status_code}")
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise PeerError(f"{url}: blob over {max_bytes} bytes")
+                        write(chunk)
+        except TimeoutError:
+            raise PeerUnreachable(
+                f"{url}: no complete blob within the deadline of {self.deadline:g} s"
+            ) from None
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            raise PeerUnreachable(f"{url}: {type(exc).__name__}: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise PeerError(f"{url}: {type(exc).__name__}: {exc}") from None
+        finally:
+            self.bytes_received += size
+        return True
+
 
 def _checked(base_url: str, schema_id: str, document: Any) -> dict[str, Any]:
     """The answer if it matches its message schema; ``PeerError`` otherwise."""

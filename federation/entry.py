@@ -32,6 +32,9 @@ PROTOCOL_VERSION = 1
 #: Default bound on a payload's canonical size. A description may hold 20,000 characters
 #: of up to 4 UTF-8 bytes each, hence well above 80 KB.
 MAX_PAYLOAD_BYTES = 128 * 1024
+#: Kinds whose payloads may exceed that bound: a resource's body alone holds up to 200,000
+#: characters. 1 MiB is also the header schema's bound on any ``payload_len``.
+KIND_MAX_PAYLOAD_BYTES = {"resource": 1024 * 1024}
 #: Default tolerance for entries dated ahead of our clock.
 MAX_FUTURE = timedelta(days=1)
 
@@ -89,6 +92,11 @@ class Entry:
         return Entry(self.header, self.sig, None)
 
 
+def payload_limit(kind: str, max_payload_bytes: int) -> int:
+    """The bound on the canonical payload of an entry of ``kind``."""
+    return max(max_payload_bytes, KIND_MAX_PAYLOAD_BYTES.get(kind, 0))
+
+
 def build_entry(
     key: NodeKey,
     *,
@@ -110,10 +118,9 @@ def build_entry(
         if violation is not None:
             raise SchemaError(f"'{violation}' must be a thing of this place", violation)
         payload_bytes = canonical_bytes(payload)
-        if len(payload_bytes) > max_payload_bytes:
-            raise SchemaError(
-                f"payload is {len(payload_bytes)} bytes, over the {max_payload_bytes} limit", ""
-            )
+        limit = payload_limit(kind, max_payload_bytes)
+        if len(payload_bytes) > limit:
+            raise SchemaError(f"payload is {len(payload_bytes)} bytes, over the {limit} limit", "")
         payload_hash: str | None = sha256_tag(payload_bytes)
         payload_len = len(payload_bytes)
     elif op == "delete":
@@ -159,10 +166,9 @@ def parse_entry(
         raise InvalidEntrySchema(exc.message, exc.field) from None
     header: dict[str, Any] = document["header"]
     payload: dict[str, Any] | None = document["payload"]
-    if header["payload_len"] > max_payload_bytes:
-        raise EntryTooLarge(
-            f"payload_len {header['payload_len']} is over the {max_payload_bytes} byte limit"
-        )
+    limit = payload_limit(header["kind"], max_payload_bytes)
+    if header["payload_len"] > limit:
+        raise EntryTooLarge(f"payload_len {header['payload_len']} is over the {limit} byte limit")
     entry = Entry(header, document["sig"], payload)
     if not verify_signature(entry.origin, entry.header_bytes, entry.sig):
         raise BadSignature("the signature does not verify against the origin's key")

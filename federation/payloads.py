@@ -19,7 +19,10 @@ COOPERATION_KINDS = (
     "help_request",
     "help_offer",
 )
-KINDS = ("place", "skill", "equipment", "event", "booking", "vouch", *COOPERATION_KINDS, "key")
+KINDS = (
+    "place", "skill", "equipment", "event", "booking", "vouch", *COOPERATION_KINDS, "resource",
+    "key",
+)  # fmt: skip
 #: Kinds whose payload schema exists in this version; ``key`` (rotation) comes later.
 SUPPORTED_KINDS = tuple(kind for kind in KINDS if kind != "key")
 #: The field naming what a decision decides about: only its owner may write it.

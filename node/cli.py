@@ -349,6 +349,37 @@ def cmd_import_lamednum(args: argparse.Namespace) -> None:
         raise CliError("aucune fiche valide dans ce fichier ; rien n'a été importé")
 
 
+def cmd_resources_import(args: argparse.Namespace) -> None:
+    from .services.resource_files import import_folder
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise CliError(f"{folder} is not a folder")
+    settings = _settings(args)
+    report = run_with_node(settings, lambda node: import_folder(node, folder))
+    for name, message in report.warnings:
+        print(f"warning: {name}: {message}", file=sys.stderr)
+    for name, message in report.errors:
+        print(f"not imported: {name}: {message}", file=sys.stderr)
+    print(
+        f"{len(report.created)} created, {len(report.updated)} updated,"
+        f" {len(report.unchanged)} unchanged, {len(report.errors)} not imported"
+    )
+    if report.errors:
+        raise CliError(f"{len(report.errors)} file(s) could not be imported")
+
+
+def cmd_resources_export(args: argparse.Namespace) -> None:
+    from .services.resource_files import export_folder
+
+    folder = Path(args.folder)
+    settings = _settings(args)
+    report = run_with_node(settings, lambda node: export_folder(node, folder))
+    for name, message in report.warnings:
+        print(f"warning: {name}: {message}", file=sys.stderr)
+    print(f"{len(report.written)} resource(s) written to {folder}")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
 
@@ -606,6 +637,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true", help="drop the listings imported before first")
     p.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
     p.set_defaults(func=cmd_import_lamednum)
+
+    resources = sub.add_parser("resources", help="fiches as Markdown files").add_subparsers(
+        dest="resources_command", required=True, metavar="ACTION"
+    )
+    p = resources.add_parser(
+        "import", parents=[common], help="publish the Markdown files of a folder as resources"
+    )
+    p.add_argument("folder", help="folder of .md files with a front matter, and their files")
+    p.set_defaults(func=cmd_resources_import)
+    p = resources.add_parser(
+        "export", parents=[common], help="write this node's resources as Markdown files"
+    )
+    p.add_argument("folder", help="folder to write (created if needed)")
+    p.set_defaults(func=cmd_resources_export)
 
     p = sub.add_parser("demo", parents=[common], help="start 5 local demo nodes")
     p.add_argument("--port", type=int, default=8101, help="first port (default 8101)")

@@ -1,5 +1,6 @@
 """``papi demo``: five real nodes on 127.0.0.1, wired in a chain so that data must be
-relayed (Brest - Plougastel - Landerneau - Crozon - Ouessant), seeded through their API."""
+relayed (Brest - Plougastel - Landerneau - Crozon - Ouessant), seeded through their API
+(places, offers, and fiches with a PDF each)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 
 from .demo_data import demo_places
+from .demo_resources import demo_resources
 
 
 def _papi(*args: str) -> str:
@@ -111,3 +113,12 @@ def _seed(data_dir: Path, url: str, place: dict[str, Any]) -> None:
         for collection in ("skills", "equipment", "events"):
             for item in place[collection]:
                 client.post(f"/api/v1/{collection}", json=item).raise_for_status()
+        for payload, name, pdf in demo_resources(place["name"]):
+            blob = client.post(
+                "/api/v1/blobs", content=pdf, headers={"content-type": "application/pdf"}
+            )
+            blob.raise_for_status()
+            attachment = {"name": name, "media_type": "application/pdf", **blob.json()}
+            client.post(
+                "/api/v1/resources", json={**payload, "attachments": [attachment]}
+            ).raise_for_status()

@@ -12,12 +12,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .models import Peer
 from .runtime import Node
+from .services.blob_fetch import reset_interrupted, run_blob_work
+from .services.blobs import drop_strays
 from .services.deliveries import DeliveryWorker, purge_finished
 from .services.ingest import drop_stale_pending
 from .services.repair import repair_missing
 from .services.sync import sync_all, sync_peers
 
 log = logging.getLogger(__name__)
+
+#: Attachments: due fetches and unreferenced blobs are looked at this often at least.
+BLOB_INTERVAL_SECONDS = 15
 
 
 class Workers:
@@ -38,10 +43,14 @@ class Workers:
             self.node.wake_push, "interval", seconds=10, id="deliveries", coalesce=True
         )
         self.scheduler.add_job(self.housekeeping, "interval", hours=1, id="housekeeping")
+        self.scheduler.add_job(
+            self.node.wake_blobs, "interval", seconds=BLOB_INTERVAL_SECONDS, id="blobs"
+        )
         self.scheduler.add_job(self.repair, "interval", minutes=10, id="repair", coalesce=True)
         self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._delivery_worker()))
         self._tasks.append(asyncio.create_task(self._sync_soon_worker()))
+        self._tasks.append(asyncio.create_task(self._blob_worker()))
         # First round soon after start, spread so that a restarted network does not stampede.
         self._tasks.append(asyncio.create_task(self._first_sync(random.uniform(0.2, 2.0))))
 
@@ -99,6 +108,20 @@ class Workers:
                 except Exception:
                     log.exception("delivery run failed")
 
+    async def _blob_worker(self) -> None:
+        with self.node.db.activated():
+            await reset_interrupted()
+        self.node.wake_blobs()
+        wakeup = self.node.blob_wakeup
+        while True:
+            await wakeup.wait()
+            wakeup.clear()
+            with self.node.db.activated():
+                try:
+                    await run_blob_work(self.node)
+                except Exception:
+                    log.exception("attachment fetch run failed")
+
     async def repair(self) -> None:
         """Ask peers for the payloads of entries that reached us stripped."""
         with self.node.db.activated():
@@ -111,5 +134,6 @@ class Workers:
         with self.node.db.activated():
             await drop_stale_pending()
             await purge_finished()
+            await drop_strays(self.node.blobs)
             # Tombstones received from peers: do not keep purged bytes in the WAL.
             await self.node.db.checkpoint()

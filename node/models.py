@@ -257,3 +257,41 @@ class Listing(Model):
     class Meta:
         table = "listings"
         indexes = (("commune", "nom"),)
+
+
+class Blob(Model):
+    """The bytes of an attachment, held on disk under ``blobs/`` by their SHA-256
+    (node/services/blobstore.py). The row is the index: size for the quota, and the
+    media type an upload was declared and checked with."""
+
+    sha256 = fields.CharField(primary_key=True, max_length=64)
+    size = fields.BigIntField()
+    media_type = fields.CharField(max_length=100, null=True)
+    created = fields.DatetimeField(auto_now_add=True)
+    #: An upload no resource references yet is kept until then (the editor's grace).
+    keep_until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "blobs"
+
+
+class BlobFetch(Model):
+    """A blob referenced by a resource we hold and not held yet: fetched from peers in the
+    background, retried with backoff, state in the row (like ``Delivery``)."""
+
+    sha256 = fields.CharField(primary_key=True, max_length=64)
+    #: The size the attachment announces; a peer's answer must have exactly this length.
+    size = fields.BigIntField()
+    #: pending | fetching | done | failed (larger than blob_max_bytes) | over_quota
+    state = fields.CharField(max_length=16, default="pending")
+    attempts = fields.IntField(default=0)
+    next_attempt = fields.DatetimeField()
+    last_error = fields.TextField(null=True)
+    #: JSON list of {"url", "error"}: the peers asked at the last attempt and what failed.
+    tried = fields.TextField(default="[]")
+    created = fields.DatetimeField(auto_now_add=True)
+    updated = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "blob_fetches"
+        indexes = (("state", "next_attempt"),)

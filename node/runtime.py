@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -13,9 +13,11 @@ import httpx
 
 from federation.client import PeerClient
 from federation.clockskew import SkewEstimate, SkewEstimator, clock_is_off
+from federation.entry import Entry
 from federation.keys import NodeKey
 
 from .db import Database
+from .services.blobstore import BlobStore
 from .services.health import StorageStatus
 from .services.ingest import Ingestor
 from .services.rejections import RejectionMemory
@@ -45,6 +47,7 @@ class Node:
             pending_max_entries=settings.pending_max_entries,
             pending_max_bytes=settings.pending_max_bytes,
             new_origins_per_hour=settings.new_origins_per_hour,
+            on_stored=self.entries_stored,
         )
         self.transport = transport
         #: Our wall clock (injectable for tests); compared with peers' Date headers.
@@ -61,6 +64,9 @@ class Node:
         self.syncing: set[int] = set()
         #: Heavy federation requests served at once (sync with a vector, push).
         self.heavy_requests = asyncio.Semaphore(max(1, settings.max_heavy_federation_requests))
+        #: Attachments' bytes, and the event that wakes their fetcher.
+        self.blobs = BlobStore(settings.data_dir / "blobs")
+        self.blob_wakeup = asyncio.Event()
 
     @property
     def origin(self) -> str:
@@ -114,6 +120,15 @@ class Node:
         if peer_id is not None:
             self.sync_soon.add(peer_id)
         self.sync_wakeup.set()
+
+    def wake_blobs(self) -> None:
+        self.blob_wakeup.set()
+
+    def entries_stored(self, entries: Sequence[Entry]) -> None:
+        """Entries were just committed (ours or a peer's): resources may bring blobs to
+        fetch, or leave some unreferenced."""
+        if any(entry.kind == "resource" for entry in entries):
+            self.wake_blobs()
 
 
 def _duration(seconds: float) -> str:

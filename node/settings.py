@@ -73,6 +73,8 @@ SETTINGS: tuple[Setting, ...] = (
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         "Map tiles of the web pages' maps, {z}/{x}/{y} URL (empty: no map, lists only).",
     ),
+    Setting("blob_max_bytes", 20 * 1024 * 1024, "Largest attachment accepted or fetched (bytes)."),
+    Setting("blob_quota_bytes", 2 * 1024**3, "Disk space attachments may take in all (bytes)."),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -113,6 +115,8 @@ class Settings:
     clock_skew_min_peers: int = _DEFAULTS["clock_skew_min_peers"]
     min_free_disk_bytes: int = _DEFAULTS["min_free_disk_bytes"]
     map_tiles_url: str = _DEFAULTS["map_tiles_url"]
+    blob_max_bytes: int = _DEFAULTS["blob_max_bytes"]
+    blob_quota_bytes: int = _DEFAULTS["blob_quota_bytes"]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -146,6 +146,18 @@ def test_demo_starts_relays_and_stops_cleanly(tmp_path: Any) -> None:
             return bool(r.json()["results"])
 
         wait_until(relayed, timeout=60)
+        # The fiches too, and their PDF: fetched by the next node from the author.
+        first, second = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"
+        fiche = httpx.get(first + "/api/v1/resources", timeout=5).json()["items"][0]
+        sha = fiche["attachments"][0]["sha256"]
+
+        def fetched() -> bool:
+            r = httpx.get(second + f"/api/v1/blobs/{sha}", timeout=5)
+            return r.status_code == 200 and r.json()["held"]
+
+        wait_until(fetched, timeout=60)
+        r = httpx.get(last + "/api/v1/search", params={"q": "hameconnage"}, timeout=5)
+        assert any(result["kind"] == "resource" for result in r.json()["results"])
     finally:
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=60)

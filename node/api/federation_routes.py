@@ -20,6 +20,7 @@ from ..services.deliveries import enqueue_push
 from ..services.health import is_disk_full
 from ..services.ingest import client_sender
 from ..services.log import read_entries_json
+from ..services.objects import body_limit
 from ..services.peers import learn_peers, make_due, peers_heard_from
 from ..services.sync import answer_sync
 from .errors import ApiError, error_response, read_json
@@ -127,7 +128,9 @@ async def push(request: Request) -> Response:
     async with AsyncExitStack() as stack:
         if not await _take_heavy_slot(node, stack):
             return _busy()
-        message = await _message(request, "urn:papi:push-request", node.settings.max_body_bytes)
+        # Room for one entry of the largest kind, whatever the receiver's max_body_bytes.
+        limit = body_limit(node.settings.max_body_bytes, "resource")
+        message = await _message(request, "urn:papi:push-request", limit)
         try:
             client = request.client.host if request.client else None
             report = await node.ingestor.ingest(message["entries"], sender=client_sender(client))

@@ -133,6 +133,7 @@ def search_query(params: Any) -> SearchQuery:
         date_from=_date(params.get("from"), "from"),
         date_to=_date(params.get("to"), "to"),
         include_past=params.get("past") in ("1", "true", "yes"),
+        licence=params.get("licence") or None,
         limit=limit,
         offset=offset,
     )

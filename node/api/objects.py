@@ -16,6 +16,7 @@ from ..services.objects import (
     COLLECTIONS,
     SERVER_FIELDS,
     beyond_utc,
+    body_limit,
     get_object,
     list_objects,
     object_json,
@@ -41,8 +42,10 @@ def _kind(request: Request) -> str:
     return COLLECTIONS[collection]
 
 
-async def _payload(request: Request, node: Node, oid: str | None) -> dict[str, Any]:
-    document = await read_json(request, node.settings.max_body_bytes)
+async def _payload(
+    request: Request, node: Node, oid: str | None, kind: str | None = None
+) -> dict[str, Any]:
+    document = await read_json(request, body_limit(node.settings.max_body_bytes, kind))
     if not isinstance(document, dict):
         raise ApiError(422, "invalid", "the body must be a JSON object", field="")
     if oid is not None and "id" in document and document["id"] != oid:
@@ -100,8 +103,8 @@ async def list_collection(request: Request) -> Response:
 async def create_object(request: Request) -> Response:
     node = _node(request)
     await require_token(request)
-    payload = await _payload(request, node, None)
     kind, oid = _kind(request), new_oid()
+    payload = await _payload(request, node, None, kind)
     await _publish(node, kind, oid, "put", payload)
     return JSONResponse(object_json(await _found(node, kind, oid)), status_code=201)
 
@@ -117,7 +120,7 @@ async def update_object(request: Request) -> Response:
     await require_token(request)
     kind, oid = _kind(request), request.path_params["oid"]
     await _found(node, kind, oid)
-    payload = await _payload(request, node, oid)
+    payload = await _payload(request, node, oid, kind)
     await _publish(node, kind, oid, "put", payload)
     return JSONResponse(object_json(await _found(node, kind, oid)))
 
@@ -133,7 +136,7 @@ async def delete_object(request: Request) -> Response:
 
 _COLLECTION = "/api/v1/{collection:str}"
 #: Paths of their own that ``_COLLECTION`` also matches (for the methods they lack).
-FIXED_PATHS = ("place", "node", "nodes", "search")
+FIXED_PATHS = ("place", "node", "nodes", "search", "blobs")
 
 
 def routes() -> list[Route]:

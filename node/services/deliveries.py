@@ -83,10 +83,11 @@ async def _fill_gap(
     client: Any, url: str, origin: str, held: int, ttl: int, sender: str | None
 ) -> None:
     from .log import read_entries
+    from .sync import PUSH_BACK_BYTES
 
     sent = 0
     while sent < MAX_GAP_FILL:
-        documents = await read_entries(origin, held, 200)
+        documents = await read_entries(origin, held, 200, PUSH_BACK_BYTES)
         if not documents:
             return
         await client.push(url, documents, ttl=ttl, sender=sender)

@@ -18,7 +18,7 @@ from ..db import fetch_all
 from ..models import Peer
 
 #: Kinds counted for each origin, in the order pages show them.
-OFFER_KINDS = ("event", "skill", "equipment")
+OFFER_KINDS = ("event", "skill", "equipment", "resource")
 #: Default and largest page of the directory.
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500

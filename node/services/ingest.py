@@ -23,7 +23,7 @@ import logging
 import os
 import sqlite3
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -184,12 +184,15 @@ class Ingestor:
         pending_max_entries: int = PENDING_MAX_ENTRIES,
         pending_max_bytes: int = PENDING_MAX_BYTES,
         new_origins_per_hour: int = NEW_ORIGINS_PER_HOUR,
+        on_stored: Callable[[Sequence[Entry]], None] | None = None,
     ) -> None:
         self.max_payload_bytes = max_payload_bytes
         self.max_future = max_future
         self.pending_max_entries = pending_max_entries
         self.pending_max_bytes = pending_max_bytes
         self.new_origins_per_hour = new_origins_per_hour
+        #: Told of the entries of each committed batch (wakes background work).
+        self.on_stored = on_stored
 
     def parse(self, document: Any) -> Entry:
         return parse_entry(
@@ -277,6 +280,8 @@ class Ingestor:
                 report.merge(part)
                 to_store.extend(stored)
             await self._store(conn, to_store, report)
+        if report.accepted and self.on_stored is not None:
+            self.on_stored(report.accepted)
         return report
 
     async def _store(

@@ -17,6 +17,7 @@ from federation.errors import FederationError
 from ..db import lock_for_write
 from ..runtime import Node
 from ..settings import RESTORED_MARKER
+from .blobs import check_attachments
 from .deliveries import enqueue_push
 from .store import store_entries
 
@@ -70,6 +71,8 @@ async def publish(
             "peers: writes resume after a sync round with a peer ('papi sync'); "
             "see 'papi doctor'"
         )
+    if kind == "resource" and op == "put" and payload is not None:
+        await check_attachments(payload)
     async with node.write_lock, in_transaction() as conn:
         await lock_for_write(conn)
         head = await head_of(conn, node.origin)
@@ -94,6 +97,7 @@ async def publish(
     if op == "delete":
         await node.db.checkpoint()
     node.wake_push()
+    node.entries_stored([entry])
     return entry
 
 
@@ -106,9 +110,31 @@ async def _entry_rows(origin: str, after: int, limit: int) -> list[dict[str, Any
         )
 
 
-async def read_entries(origin: str, after: int, limit: int) -> list[dict[str, Any]]:
-    """Entries of ``origin`` with ``seq > after``, as served on the wire."""
+async def read_entries(
+    origin: str, after: int, limit: int, max_bytes: int | None = None
+) -> list[dict[str, Any]]:
+    """Entries of ``origin`` with ``seq > after``, as served on the wire; with
+    ``max_bytes``, only as many as fit in about that many bytes (at least one): a page
+    of resources (up to 1 MiB each) must still fit in a peer's request body."""
+    if max_bytes is not None:
+        limit = await _count_within(origin, after, limit, max_bytes)
     return [entry_document(row) for row in await _entry_rows(origin, after, limit)]
+
+
+async def _count_within(origin: str, after: int, limit: int, max_bytes: int) -> int:
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            "SELECT length(header) + length(coalesce(payload, '')) + 100 AS size FROM entries"
+            " WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
+            [origin, after, limit],
+        )
+    count, used = 0, 0
+    for row in rows:
+        used += row["size"]
+        if used > max_bytes and count:
+            break
+        count += 1
+    return max(count, 1)
 
 
 async def read_entries_json(origin: str, after: int, limit: int) -> bytes:

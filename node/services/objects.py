@@ -14,9 +14,23 @@ from federation.timeutil import format_ts, parse_ts
 from ..models import CurrentObject
 
 #: Collection names of the API and the entry kinds they hold.
-COLLECTIONS = {"skills": "skill", "equipment": "equipment", "events": "event"}
+COLLECTIONS = {
+    "skills": "skill",
+    "equipment": "equipment",
+    "events": "event",
+    "resources": "resource",
+}
 #: Fields the server adds to a payload; a client may send them back, they are dropped.
 SERVER_FIELDS = ("id", "origin", "kind", "seq", "updated")
+#: A body that carries one object of the largest kind: a resource's payload may be 1 MiB of
+#: canonical JSON (federation.entry), and sent with ``\uXXXX`` escapes a character of 2 to 4
+#: UTF-8 bytes takes 6 to 12 bytes: three times as many.
+LARGE_BODY_BYTES = 3 * 1024 * 1024 + 64 * 1024
+
+
+def body_limit(max_body_bytes: int, kind: str | None) -> int:
+    """The request body bound for an object of ``kind`` (push requests: ``"resource"``)."""
+    return max(max_body_bytes, LARGE_BODY_BYTES) if kind == "resource" else max_body_bytes
 
 
 def _not_json(name: str) -> Any:

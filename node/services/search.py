@@ -15,7 +15,9 @@ Ranking and order:
 Filters: kind, origin, commune, theme (or equipment category), and a date range that
 keeps the events overlapping it (a date range alone means "events"). Past events are
 left out unless ``include_past``; objects of frozen origins (proven fork) never show.
-By default the offers are searched: skills, equipment and events.
+By default the offers are searched: skills, equipment and events, and the resources
+(fiches, whose ``themes`` are several: the theme filter matches any of them; ``licence``
+filters them by SPDX id, an absent licence counting as the default CC-BY-SA-4.0).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tortoise.transactions import in_transaction
 
 from federation.timeutil import format_ts, utc_now
 
+from .licences import DEFAULT_LICENCE
 from .objects import api_timestamp, load_payload
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -64,7 +67,7 @@ MAX_COUNT = 1000
 #: every match of a word found in most objects would cost a scan of them all.
 MAX_RANKED = 1000
 #: What a search without ``kind`` looks through: the offers of the places.
-DEFAULT_KINDS = ("skill", "equipment", "event")
+DEFAULT_KINDS = ("skill", "equipment", "event", "resource")
 #: Kinds whose objects have a period (``start``/``end``), hence date filters.
 DATED_KINDS = ("event", "booking")
 #: bm25 weights, in the column order of ``search_index``: title, body, theme, place, commune.
@@ -84,6 +87,7 @@ class SearchQuery:
     date_from: str | None = None
     date_to: str | None = None
     include_past: bool = False
+    licence: str | None = None
     limit: int = 20
     offset: int = 0
 
@@ -114,6 +118,8 @@ def _conditions(query: SearchQuery, matching: bool) -> tuple[list[str], list[Any
         values.append(query.kind)
     elif dated:
         where.append("o.kind = 'event'")
+    elif query.licence:
+        where.append("o.kind = 'resource'")
     else:
         where.append(f"o.kind IN ({', '.join('?' for _ in DEFAULT_KINDS)})")
         values.extend(DEFAULT_KINDS)
@@ -130,11 +136,19 @@ def _conditions(query: SearchQuery, matching: bool) -> tuple[list[str], list[Any
     for column, value in (
         ("o.origin", query.origin),
         ("o.commune", query.commune),
-        ("o.theme", query.theme),
     ):
         if value:
             where.append(f"{column} = ? COLLATE NOCASE")
             values.append(value)
+    if query.theme:
+        where.append(
+            "(o.theme = ? COLLATE NOCASE OR (o.kind = 'resource' AND EXISTS (SELECT 1 FROM"
+            " json_each(o.payload, '$.themes') t WHERE t.value = ? COLLATE NOCASE)))"
+        )
+        values.extend([query.theme, query.theme])
+    if query.licence:
+        where.append("coalesce(json_extract(o.payload, '$.licence'), ?) = ? COLLATE NOCASE")
+        values.extend([DEFAULT_LICENCE, query.licence])
     where.append("o.origin NOT IN (SELECT id FROM origins WHERE frozen)")
     undated = f"o.kind NOT IN ({', '.join(repr(k) for k in DATED_KINDS)})"
     if not query.include_past:
@@ -211,7 +225,7 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
         "id": row["oid"],
         "title": row["title"],
         "description": payload.get("description", ""),
-        "theme": row["theme"] or None,
+        "theme": row["theme"].split("\n")[0] or None,  # a resource's first theme
         "place": row["place"],
         "commune": row["commune"],
         "seq": row["seq"],
@@ -226,6 +240,11 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
         "quantity",
         "audience",
         "capacity",
+        "summary",
+        "themes",
+        "licence",
+        "duration_minutes",
+        "based_on",
     ):
         if name in payload:
             result[name] = payload[name]
@@ -243,11 +262,13 @@ async def facets() -> dict[str, list[str]]:
             " AND NOT frozen ORDER BY commune COLLATE NOCASE"
         )
         themes = await conn.execute_query_dict(
-            "SELECT DISTINCT theme FROM objects WHERE theme != '' AND kind IN (?, ?, ?)"
-            " ORDER BY theme COLLATE NOCASE",
+            f"SELECT DISTINCT theme FROM objects WHERE theme != ''"
+            f" AND kind IN ({', '.join('?' for _ in DEFAULT_KINDS)})",
             list(DEFAULT_KINDS),
         )
+    # A resource's themes are one per line in its ``theme`` column.
+    distinct = {theme for row in themes for theme in row["theme"].split("\n") if theme}
     return {
         "communes": [row["commune"] for row in communes],
-        "themes": [row["theme"] for row in themes],
+        "themes": sorted(distinct, key=str.casefold),
     }

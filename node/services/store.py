@@ -14,6 +14,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from federation.entry import Entry
 from federation.timeutil import format_ts, parse_ts, utc_now
 
+from .blobs import note_attachments
+
 #: Payload fields folded into the searchable body, by kind.
 _BODY_FIELDS = {
     "skill": ("description", "level"),
@@ -22,6 +24,7 @@ _BODY_FIELDS = {
     "booking": ("description",),
     "vouch": ("description",),
     "place": ("presentation_resume", "presentation_detail", "adresse", "horaires"),
+    "resource": ("summary", "body"),
 }
 
 
@@ -43,6 +46,9 @@ def object_columns(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         title = str(payload.get("title", ""))
         theme = str(payload.get("theme") or payload.get("category") or "")
         body = _text(payload, _BODY_FIELDS.get(kind, ("description",)))
+    if kind == "resource":
+        # Several themes, one per line: the search filter matches any of them.
+        theme = "\n".join(payload.get("themes") or [])
     return {
         "title": title,
         "body": body,
@@ -199,3 +205,7 @@ async def _upsert_objects(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> 
             " ends_at = excluded.ends_at",
             upserts,
         )
+    # Attachments of the resources stored: blobs to fetch (rows, fetched later).
+    resources = [e.payload for e in entries if e.kind == "resource" and e.payload]
+    if resources:
+        await note_attachments(conn, resources)

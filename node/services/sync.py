@@ -44,8 +44,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Most entries sent back in one push of a sync round.
+#: Most entries sent back in one push of a sync round, and about how many bytes (so that
+#: a page of large resources stays within a peer's default request body, 256 KiB).
 PUSH_BACK_PAGE = 200
+PUSH_BACK_BYTES = 192 * 1024
 MAX_PAGES_PER_ROUND = 10_000
 #: Above this many origins, a round compares bucket digests (about 5 KB) before sending
 #: vectors (about 60 bytes per origin), and then only the vectors of differing buckets.
@@ -423,7 +425,7 @@ async def _push_back(
 ) -> None:
     for origin, after in sorted(missing_ranges(mine, theirs).items()):
         while True:
-            documents = await read_entries(origin, after, PUSH_BACK_PAGE)
+            documents = await read_entries(origin, after, PUSH_BACK_PAGE, PUSH_BACK_BYTES)
             if not documents:
                 break
             await client.push(peer.url, documents, ttl=0)
@@ -431,7 +433,7 @@ async def _push_back(
             after = documents[-1]["header"]["seq"]
             if progress:
                 progress(result)
-            if len(documents) < PUSH_BACK_PAGE:
+            if after >= mine.get(origin, 0):
                 break
 
 

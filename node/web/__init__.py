@@ -16,11 +16,13 @@ from starlette.staticfiles import StaticFiles
 from ..settings import Settings
 from . import (
     routes_admin,
+    routes_admin_resources,
     routes_interop,
     routes_listings,
     routes_login,
     routes_places,
     routes_public,
+    routes_resources,
     routes_widget,
 )
 from .sessions import session_middleware
@@ -30,6 +32,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def routes() -> list[BaseRoute]:
     return [
+        # Resources first: their paths are more specific than the generic ones.
+        *routes_resources.routes(),
         # Before the object pages: /o/{origin}/event/{oid}.ics is not an object page.
         *routes_interop.routes(),
         *routes_widget.routes(),
@@ -37,6 +41,7 @@ def routes() -> list[BaseRoute]:
         *routes_public.routes(),
         *routes_places.routes(),
         *routes_login.routes(),
+        *routes_admin_resources.routes(),
         *routes_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

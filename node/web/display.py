@@ -42,7 +42,10 @@ def _typed(value: Any, expected: str) -> Any:
         return value if ok else raw_text(value)
     if expected == "array":
         items = value if isinstance(value, list) else [value]
-        return [raw_text(item) for item in items if item is not None]
+        # Lists of objects (a resource's attachments) keep their objects, whose members
+        # the templates read one by one; anything else in a list is shown as text.
+        return [item if isinstance(item, dict) else raw_text(item) for item in items
+                if item is not None]  # fmt: skip
     return raw_text(value)
 
 

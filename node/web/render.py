@@ -31,6 +31,7 @@ KIND_LABELS = {
     "event": (N_("Event"), N_("Events")),
     "booking": (N_("Booking"), N_("Bookings")),
     "vouch": (N_("Membership"), N_("Memberships")),
+    "resource": (N_("Resource"), N_("Resources")),
 }
 #: Pages are self-contained: no script, no third-party resource, no framing.
 SECURITY_HEADERS = {

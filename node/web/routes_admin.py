@@ -27,6 +27,7 @@ from .admin_base import admin_page, error_page, login_required, node_of, with_fo
 from .fields import Field, FieldError, FormResult, object_fields, place_fields
 from .forms import form_values, merge_payload, parse_form, schema_error
 from .i18n import N_
+from .routes_admin_resources import attachments_panel
 from .routes_public import page_links, page_number
 from .sessions import flash
 
@@ -49,6 +50,7 @@ async def dashboard(request: Request) -> Response:
             "collections": COLLECTIONS,
             "origin": node.origin,
             "writes_waiting": await writes_waiting(node),
+            "attachments": await attachments_panel(request),
         },
     )
 

@@ -15,6 +15,7 @@ from ..api.errors import ApiError
 from ..api.network import search_query
 from ..api.params import parse_int
 from ..runtime import Node
+from ..services.licences import LICENCES
 from ..services.search import MARK_START, MAX_COUNT, day_bound, facets, search
 from . import queries
 from .display import shown
@@ -27,7 +28,7 @@ from .routes_places import card_context
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 200
-SEARCH_KINDS = ("skill", "equipment", "event")
+SEARCH_KINDS = ("skill", "equipment", "event", "resource")
 #: Pages of results beyond this are not offered (searches count up to MAX_COUNT anyway).
 MAX_PAGE = 10_000
 _BAD_DATE = N_("Enter a date, for example 05/12/2026.")
@@ -92,13 +93,15 @@ def _search_form(request: Request) -> tuple[dict[str, str], dict[str, FieldError
     params = request.query_params
     form = {
         name: (params.get(name) or "").strip()
-        for name in ("q", "kind", "commune", "theme", "from", "to", "past")
+        for name in ("q", "kind", "commune", "theme", "licence", "from", "to", "past")
     }
     errors: dict[str, FieldError] = {}
     if len(form["q"]) > MAX_QUERY_LENGTH:
         errors["q"] = FieldError(N_("At most %(count)s characters."), {"count": MAX_QUERY_LENGTH})
     if form["kind"] and form["kind"] not in SEARCH_KINDS:
         errors["kind"] = FieldError(N_("Choose a value from the list."))
+    if form["licence"] and form["licence"] not in {licence.spdx for licence in LICENCES}:
+        errors["licence"] = FieldError(N_("Choose a value from the list."))
     for name in ("from", "to"):
         if form[name] and day_bound(form[name], name == "to") is None:
             errors[name] = FieldError(_BAD_DATE)
@@ -109,13 +112,16 @@ async def search_page(request: Request) -> Response:
     form, errors, page = _search_form(request)
     results: list[dict[str, Any]] = []
     total = 0
-    searched = any(form[name] for name in ("q", "kind", "commune", "theme", "from", "to"))
+    searched = any(
+        form[name] for name in ("q", "kind", "commune", "theme", "licence", "from", "to")
+    )
     if not errors:
         api_params = {
             "q": form["q"],
             "kind": form["kind"],
             "commune": form["commune"],
             "theme": form["theme"],
+            "licence": form["licence"],
             "from": day_bound(form["from"], False) if form["from"] else "",
             "to": day_bound(form["to"], True) if form["to"] else "",
             "past": "1" if form["past"] else "",
@@ -163,8 +169,9 @@ async def search_page(request: Request) -> Response:
             "next_url": page_url(page + 1) if page < pages else "",
             "facets": await facets(),
             "kinds": SEARCH_KINDS,
+            "licences": LICENCES,
             "filters_open": any(
-                form[n] for n in ("kind", "commune", "theme", "from", "to", "past")
+                form[n] for n in ("kind", "commune", "theme", "licence", "from", "to", "past")
             ),
         },
         status=400 if errors else 200,

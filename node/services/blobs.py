@@ -1,0 +1,314 @@
+"""Attachments as rows: which blobs we hold (``blobs``), which ones the resources we hold
+reference, which ones are still to fetch (``blob_fetches``), uploads, the quota, and
+dropping what no live resource references any more.
+
+A blob is kept while a live resource (the current version of a ``resource`` object, of
+any origin) lists it in its ``attachments``, or while a fresh upload waits for the
+resource that will use it (``keep_until``). Fetch rows are created in the transaction
+that stores a resource (``note_attachments``, called by services.store), as deliveries
+are: store first, fetch later (services/blob_fetch.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from federation.errors import SchemaError
+from federation.timeutil import utc_now
+
+from ..models import Blob, BlobFetch
+from .blobstore import BlobStore, BlobTooLarge, Received
+from .blobtypes import content_error, media_types
+
+#: How long an upload no resource references yet is kept (the editor's grace).
+UPLOAD_GRACE = timedelta(days=1)
+
+#: Every attachment of every live resource, one row each (origin, oid, name, media_type,
+#: size, sha256).
+_ATTACHMENTS = (
+    "SELECT o.origin, o.oid, o.title, json_extract(a.value, '$.name') AS name,"
+    " json_extract(a.value, '$.media_type') AS media_type,"
+    " json_extract(a.value, '$.size') AS size, json_extract(a.value, '$.sha256') AS sha256"
+    " FROM objects o, json_each(o.payload, '$.attachments') a WHERE o.kind = 'resource'"
+)
+
+
+class UploadRefused(Exception):
+    """An upload that is not stored: ``status`` and ``code`` for the API's answer."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    sha256: str
+    size: int
+    created: bool
+
+
+async def usage() -> int:
+    """Bytes of blobs held."""
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict("SELECT coalesce(sum(size), 0) AS n FROM blobs")
+    return int(rows[0]["n"])
+
+
+async def held(sha256: str) -> Blob | None:
+    return await Blob.get_or_none(sha256=sha256)
+
+
+async def upload(
+    store: BlobStore,
+    chunks: AsyncIterator[bytes],
+    media_type: str,
+    *,
+    max_bytes: int,
+    quota_bytes: int,
+    declared: int | None = None,
+) -> Uploaded:
+    """Receive an upload (bounded, hashed while written), check that its bytes are a
+    ``media_type``, store it under its hash. ``UploadRefused`` otherwise: nothing kept."""
+    if media_type not in media_types():
+        raise UploadRefused(
+            415,
+            "unsupported_media_type",
+            f"{media_type or 'no type'} is not allowed; send one of {', '.join(media_types())}",
+        )
+    if declared is not None and declared > max_bytes:
+        raise UploadRefused(413, "too_large", f"an attachment is at most {max_bytes} bytes")
+    used = await usage()
+    if declared is not None and used + declared > quota_bytes:
+        raise _over_quota(quota_bytes)
+    writer = store.writer(max_bytes)
+    try:
+        async for chunk in chunks:
+            writer.write(chunk)
+        received = await writer.finish()
+    except BlobTooLarge:
+        writer.abort()
+        raise UploadRefused(
+            413, "too_large", f"an attachment is at most {max_bytes} bytes"
+        ) from None
+    except BaseException:
+        writer.abort()
+        raise
+    try:
+        if received.size == 0:
+            raise UploadRefused(400, "bad_request", "the body is empty; send the file's bytes")
+        problem = content_error(media_type, received.head, received.path)
+        if problem is not None:
+            raise UploadRefused(415, "unsupported_media_type", problem)
+        existing = await held(received.sha256)
+        if existing is None and used + received.size > quota_bytes:
+            raise _over_quota(quota_bytes)
+    except BaseException:
+        store.discard(received)
+        raise
+    await keep(store, received, media_type=media_type, keep_until=utc_now() + UPLOAD_GRACE)
+    return Uploaded(received.sha256, received.size, existing is None)
+
+
+def _over_quota(quota_bytes: int) -> UploadRefused:
+    return UploadRefused(
+        507,
+        "quota_exceeded",
+        f"attachments would take more than this node's quota of {quota_bytes} bytes",
+    )
+
+
+async def keep(
+    store: BlobStore, received: Received, *, media_type: str | None = None, keep_until: Any = None
+) -> None:
+    """Index a received blob and move it into place, in one transaction: the row is only
+    committed once the file is there. A blob held already keeps its file (same bytes)."""
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            "SELECT keep_until FROM blobs WHERE sha256 = ?", [received.sha256]
+        )
+        if rows:
+            store.discard(received)
+            if keep_until is not None:
+                await conn.execute_query(
+                    "UPDATE blobs SET keep_until = max(coalesce(keep_until, ?), ?)"
+                    " WHERE sha256 = ?",
+                    [keep_until, keep_until, received.sha256],
+                )
+        else:
+            await conn.execute_query(
+                "INSERT INTO blobs (sha256, size, media_type, created, keep_until)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [received.sha256, received.size, media_type, utc_now(), keep_until],
+            )
+            store.commit(received)
+        await conn.execute_query(
+            "UPDATE blob_fetches SET state = 'done', last_error = NULL, updated = ?"
+            " WHERE sha256 = ?",
+            [utc_now(), received.sha256],
+        )
+
+
+def attachments_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    attachments = payload.get("attachments")
+    return [a for a in attachments if isinstance(a, dict)] if isinstance(attachments, list) else []
+
+
+async def note_attachments(conn: BaseDBAsyncClient, payloads: Iterable[dict[str, Any]]) -> int:
+    """In the transaction that stores resources: their blobs held become kept by
+    reference (no more upload grace), the others get a fetch row. Returns how many."""
+    wanted: dict[str, int] = {}
+    for payload in payloads:
+        for attachment in attachments_of(payload):
+            wanted.setdefault(str(attachment["sha256"]), int(attachment["size"]))
+    if not wanted:
+        return 0
+    marks = ", ".join("?" for _ in wanted)
+    rows = await conn.execute_query_dict(
+        f"SELECT sha256 FROM blobs WHERE sha256 IN ({marks})", list(wanted)
+    )
+    present = {row["sha256"] for row in rows}
+    if present:
+        await conn.execute_many(
+            "UPDATE blobs SET keep_until = NULL WHERE sha256 = ?", [[sha] for sha in present]
+        )
+    now = utc_now()
+    missing = [[sha, size, now, now] for sha, size in wanted.items() if sha not in present]
+    if missing:
+        await conn.execute_many(
+            "INSERT INTO blob_fetches (sha256, size, state, attempts, next_attempt, tried, created)"
+            " VALUES (?, ?, 'pending', 0, ?, '[]', ?) ON CONFLICT (sha256) DO UPDATE SET"
+            " state = 'pending', next_attempt = excluded.next_attempt"
+            " WHERE blob_fetches.state = 'done'",
+            missing,
+        )
+    return len(missing)
+
+
+async def references(sha256: str) -> list[dict[str, Any]]:
+    """The live attachments that are ``sha256``: origin, oid, title, name, media_type."""
+    async with in_transaction() as conn:
+        return await conn.execute_query_dict(
+            f"SELECT * FROM ({_ATTACHMENTS}) WHERE sha256 = ? ORDER BY origin, oid", [sha256]
+        )
+
+
+async def fetch_states(shas: Iterable[str]) -> dict[str, BlobFetch]:
+    wanted = sorted(set(shas))
+    if not wanted:
+        return {}
+    return {row.sha256: row for row in await BlobFetch.filter(sha256__in=wanted)}
+
+
+async def held_set(shas: Iterable[str]) -> set[str]:
+    wanted = sorted(set(shas))
+    if not wanted:
+        return set()
+    return {row.sha256 for row in await Blob.filter(sha256__in=wanted)}
+
+
+async def forget_corrupt(store: BlobStore, sha256: str) -> None:
+    """A blob whose bytes on disk are missing or wrong: drop it and fetch it again if a
+    live resource still references it."""
+    store.remove(sha256)
+    size = None
+    async with in_transaction() as conn:
+        await conn.execute_query("DELETE FROM blobs WHERE sha256 = ?", [sha256])
+        rows = await conn.execute_query_dict(
+            f"SELECT size FROM ({_ATTACHMENTS}) WHERE sha256 = ? LIMIT 1", [sha256]
+        )
+        if rows:
+            size = int(rows[0]["size"])
+            now = utc_now()
+            await conn.execute_query(
+                "INSERT INTO blob_fetches (sha256, size, state, attempts, next_attempt, tried,"
+                " created, last_error) VALUES (?, ?, 'pending', 0, ?, '[]', ?, ?)"
+                " ON CONFLICT (sha256) DO UPDATE SET state = 'pending', next_attempt = ?,"
+                " last_error = excluded.last_error",
+                [sha256, size, now, now, "the copy on disk was damaged", now],
+            )
+
+
+async def collect_garbage(store: BlobStore) -> int:
+    """Drop the blobs and fetch rows no live resource references (uploads within their
+    grace excepted). Returns how many blobs were dropped."""
+    now = utc_now()
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            f"SELECT sha256 FROM blobs WHERE (keep_until IS NULL OR keep_until < ?)"
+            f" AND sha256 NOT IN (SELECT sha256 FROM ({_ATTACHMENTS}))",
+            [now],
+        )
+        dropped = [row["sha256"] for row in rows]
+        if dropped:
+            await conn.execute_many("DELETE FROM blobs WHERE sha256 = ?", [[s] for s in dropped])
+        await conn.execute_query(
+            f"DELETE FROM blob_fetches WHERE sha256 NOT IN (SELECT sha256 FROM ({_ATTACHMENTS}))"
+        )
+    for sha256 in dropped:
+        store.remove(sha256)
+    return len(dropped)
+
+
+async def drop_strays(store: BlobStore) -> int:
+    """Remove the files a crash left (half-received, or never indexed); hourly."""
+    indexed = {row.sha256 for row in await Blob.all().only("sha256")}
+    strays = store.stray_files(indexed)
+    for path in strays:
+        path.unlink(missing_ok=True)
+    return len(strays)
+
+
+async def summary(quota_bytes: int) -> dict[str, int]:
+    """Bytes held and the fetches by state, for the dashboard."""
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            "SELECT state, count(*) AS n FROM blob_fetches GROUP BY state"
+        )
+    counts = {row["state"]: int(row["n"]) for row in rows}
+    return {
+        "used": await usage(),
+        "quota": quota_bytes,
+        "waiting": counts.get("pending", 0) + counts.get("fetching", 0),
+        "over_quota": counts.get("over_quota", 0),
+        "too_large": counts.get("failed", 0),
+    }
+
+
+def tried_list(row: BlobFetch) -> list[dict[str, str]]:
+    try:
+        value = json.loads(row.tried or "[]")
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+async def check_attachments(payload: dict[str, Any]) -> None:
+    """Before we publish a resource: each attachment must be a blob this node holds (an
+    upload), or one that a resource it holds lists already (an adaptation whose blobs
+    are still being fetched), with the same size. ``SchemaError`` names the first other."""
+    for index, attachment in enumerate(attachments_of(payload)):
+        sha256, size = attachment.get("sha256"), attachment.get("size")
+        if not isinstance(sha256, str) or not isinstance(size, int):
+            continue  # the schema says what is wrong
+        blob = await held(sha256)
+        if blob is not None:
+            if blob.size != size:
+                raise SchemaError(
+                    f"'attachments.{index}.size': the blob is {blob.size} bytes, not {size}",
+                    f"attachments.{index}.size",
+                )
+            continue
+        if not any(int(ref["size"]) == size for ref in await references(sha256)):
+            raise SchemaError(
+                f"'attachments.{index}.sha256': this node has no blob {sha256}; upload the"
+                " file first (POST /api/v1/blobs)",
+                f"attachments.{index}.sha256",
+            )
