@@ -416,6 +416,7 @@ PAGES: dict[str, Callable[[dict[str, Any], str], list[Node]]] = {
     "home.html": _home,
     "place.html": _place_page,
     "object.html": _object_page,
+    "resource.html": _object_page,
     "search.html": _search_page,
     "nodes.html": _nodes_page,
     "listings.html": _nodes_page,
