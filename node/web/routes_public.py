@@ -87,6 +87,7 @@ async def search_page(request: Request) -> Response:
     form, errors, page = _search_form(request)
     results: list[dict[str, Any]] = []
     total = 0
+    suggestion = None
     searched = any(form[name] for name in ("q", "kind", "commune", "theme", "from", "to"))
     if not errors:
         api_params = {
@@ -101,11 +102,14 @@ async def search_page(request: Request) -> Response:
             "offset": str((page - 1) * PAGE_SIZE),
         }
         try:
-            results, total = await search(search_query(api_params), snippets=True)
+            answer = await search(search_query(api_params), snippets=True)
+            results, total, suggestion = answer.results, answer.total, answer.suggestion
             for result in results:
                 # Words found in the title only: the description's first words say more.
                 if MARK_START not in result["snippet"]:
                     result["snippet"] = ""
+                if MARK_START not in result.get("title_marked", ""):
+                    result.pop("title_marked", None)
         except ApiError as exc:  # pragma: no cover - the form is checked above
             errors["q"] = FieldError(
                 N_("This value is not accepted: %(detail)s"), {"detail": exc.message}
@@ -130,6 +134,10 @@ async def search_page(request: Request) -> Response:
             "searched": searched,
             "page": page,
             "pages": pages,
+            "suggestion": suggestion,
+            "suggestion_url": (
+                "/search?" + urlencode({**base, "q": suggestion}) if suggestion else ""
+            ),
             "previous_url": page_url(page - 1) if page > 1 else "",
             "next_url": page_url(page + 1) if page < pages else "",
             "facets": await facets(),
