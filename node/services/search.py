@@ -23,29 +23,27 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from federation.timeutil import format_ts, utc_now
 
+from .search_readers import current_database, read_later, reader, vocabulary_for
+from .search_readers import prepare_vocabulary as _prepare
 from .search_words import (
-    COOKIE_SQL,
     TitleMatch,
     Unit,
     Vocabulary,
     analyse,
-    build_vocabulary,
     corrected,
     expression,
     fold,
     highlight_terms,
-    index_cookie_row,
     relaxed_expression,
     words,
 )
@@ -75,26 +73,24 @@ def day_bound(text: str, end_of_day: bool) -> str | None:
 
 
 MAX_RESULTS = 100
-#: Counting and ranking stop here: past it, "more than MAX_COUNT results" is all a person
-#: needs, and counting or ranking every match of a common word costs a scan of them all.
-#: The ``MAX_COUNT + 1`` most recently indexed matches are counted and ranked.
+#: Counting stops here: past it, "more than MAX_COUNT results" is all a person needs, and
+#: an exact count of a common word costs a scan of every match.
 MAX_COUNT = 1000
+#: Ranking considers at most this many matches, the most recently indexed first (the
+#: others follow, most recent first): bm25 costs about 4 µs a match at 30,000 objects, and
+#: over every match of a word found in most objects it would cost a scan of them all.
+RANKED = 300
+#: The best matches by bm25 that are ranked again by how well their title answers.
+RERANKED = 100
 #: What a search without ``kind`` looks through: the offers of the places.
 DEFAULT_KINDS = ("skill", "equipment", "event")
 #: Kinds whose objects have a period (``start``/``end``), hence date filters.
 DATED_KINDS = ("event", "booking")
 #: bm25 weights, in the column order of ``search_index``: title, body, theme, place, commune.
 _BM25 = "bm25(search_index, 10.0, 1.0, 4.0, 3.0, 3.0)"
-#: The best matches by bm25 that are ranked again by how well their title answers.
-RERANKED = 100
 #: When the words as typed find fewer objects than this, what they may have meant is
 #: looked for too (a page of the web UI: expanding costs more, and is then needed).
 EXPAND_BELOW = 20
-#: Up to this many objects, a vocabulary older than the index is read again before
-#: answering (about 1 ms per 1,000 objects); above, in the background, at most every
-#: ``VOCABULARY_PAUSE_S`` seconds (or 10 times the last read's duration).
-INLINE_VOCABULARY_OBJECTS = 20_000
-VOCABULARY_PAUSE_S = 5.0
 #: Markers around the matched words of a snippet (control characters never found in
 #: text, so the caller escapes the snippet first, then turns them into markup).
 MARK_START, MARK_END = "\x02", "\x03"
@@ -136,15 +132,27 @@ def fts_expression(text: str) -> str:
     return " ".join(quoted)
 
 
-def _conditions(query: SearchQuery) -> tuple[list[str], list[Any]]:
-    """The conditions on ``objects o`` besides the words."""
+def _conditions(query: SearchQuery, frozen: list[str]) -> tuple[list[str], list[Any]]:
+    """The conditions on ``objects o`` besides the words (``frozen``: the origins left
+    out, usually none: then there is no condition on the origin to check row by row)."""
     where: list[str] = []
     values: list[Any] = []
-    dated = bool(query.date_from or query.date_to)
+    # Dates and kind first: only dated kinds (events, bookings) have a start, so "no
+    # start" means "undated", which the listing index (starts_at, ..., ends_at, kind)
+    # answers without reading the row: browsing skips past events in the index alone.
+    if not query.include_past:
+        where.append("(o.starts_at IS NULL OR coalesce(o.ends_at, o.starts_at) >= ?)")
+        values.append(format_ts(utc_now()))
+    if query.date_from:
+        where.append("(o.starts_at IS NULL OR coalesce(o.ends_at, o.starts_at) >= ?)")
+        values.append(query.date_from)
+    if query.date_to:
+        where.append("(o.starts_at IS NULL OR o.starts_at <= ?)")
+        values.append(query.date_to)
     if query.kind:
         where.append("o.kind = ?")
         values.append(query.kind)
-    elif dated:
+    elif query.date_from or query.date_to:
         where.append("o.kind = 'event'")
     else:
         where.append(f"o.kind IN ({', '.join('?' for _ in DEFAULT_KINDS)})")
@@ -157,17 +165,9 @@ def _conditions(query: SearchQuery) -> tuple[list[str], list[Any]]:
         if value:
             where.append(f"{column} = ? COLLATE NOCASE")
             values.append(value)
-    where.append("o.origin NOT IN (SELECT id FROM origins WHERE frozen)")
-    undated = f"o.kind NOT IN ({', '.join(repr(k) for k in DATED_KINDS)})"
-    if not query.include_past:
-        where.append(f"({undated} OR coalesce(o.ends_at, o.starts_at) >= ?)")
-        values.append(format_ts(utc_now()))
-    if query.date_from:
-        where.append(f"({undated} OR coalesce(o.ends_at, o.starts_at) >= ?)")
-        values.append(query.date_from)
-    if query.date_to:
-        where.append(f"({undated} OR o.starts_at <= ?)")
-        values.append(query.date_to)
+    if frozen:
+        where.append(f"o.origin NOT IN ({', '.join('?' for _ in frozen)})")
+        values.extend(frozen)
     return where, values
 
 
@@ -188,68 +188,50 @@ def _dated_first(query: SearchQuery) -> bool:
     return query.kind in DATED_KINDS or (not query.kind and bool(query.date_from or query.date_to))
 
 
-def _rank(rows: list[Any], dated_first: bool, title_match: TitleMatch) -> list[int]:
-    """Ids of ``rows`` (id, starts_at, bm25 score, title) best first: by bm25, then the
-    ``RERANKED`` best by how well their title answers the query (bm25 order within);
-    events only: by date."""
-    if dated_first:
-        rows.sort(key=lambda r: (r[1] is None, r[1] or "", r[2], r[0]))
-        return [int(row[0]) for row in rows]
-    rows.sort(key=lambda r: (r[2], r[1] is None, r[1] or "", r[0]))
-    best = [(title_match(row[3]), row) for row in rows[:RERANKED]]
-    best.sort(key=lambda pair: (-pair[0][0], -pair[0][1]))  # stable: bm25 order within
-    return [int(row[0]) for _, row in best] + [int(row[0]) for row in rows[RERANKED:]]
-
-
-async def _matches(
-    conn: BaseDBAsyncClient,
-    expression: str,
-    conditions: tuple[list[str], list[Any]],
-    leave_out: list[int],
-    dated_first: bool,
-    title_match: TitleMatch,
-) -> list[int]:
-    """The ids matching ``expression``, but ``leave_out``, best first: the
-    ``MAX_COUNT + 1`` most recently indexed matches are counted and ranked."""
-    where, values = conditions
-    clause = " AND ".join(["search_index MATCH ?", *where])
-    if leave_out:
-        clause += f" AND o.id NOT IN ({', '.join('?' for _ in leave_out)})"
-    _, rows = await conn.execute_query(
-        f"SELECT o.id, o.starts_at, {_BM25}, o.title FROM search_index"
-        f" JOIN objects o ON o.id = search_index.rowid WHERE {clause}"
-        f" ORDER BY search_index.rowid DESC LIMIT {MAX_COUNT + 1}",
-        [expression, *values, *leave_out],
-    )
-    return _rank(list(rows), dated_first, title_match)
-
-
 async def search(query: SearchQuery, *, snippets: bool = False) -> SearchAnswer:
     """Matching objects (best first), the total number of matches and, when the words as
     typed find nothing but a corrected spelling does, that ``suggestion``.
 
-    With words: first what was typed (each word, the words of its stem, the last one's
-    completions, synonyms); when that finds fewer than ``EXPAND_BELOW`` objects, also what
-    it may have meant (parts of compound words, completions of every word, typos), ranked
-    after the first ones. See ``search_words.py``.
+    With words, in stages, each run only while the previous ones found fewer than
+    ``EXPAND_BELOW`` objects, its objects ranked after theirs: what was typed (each word,
+    the words of its stem, the last one's completions); what it may have meant (synonyms,
+    parts of compound words, completions of every word, typos); all its words but one
+    (queries of three words or more). See ``search_words.py``.
 
     With ``snippets``, each result also has ``snippet``, an extract of its text around
     the matched words, and ``title_marked``, its title; matched words are wrapped in
     ``MARK_START``/``MARK_END``.
+
+    The search reads on a connection of its own, on a worker thread (search_readers.py).
     """
+    database = current_database()
+    if database is None:
+        raise RuntimeError("search needs the node's SQLite database")
+    answer, stale = await asyncio.to_thread(_search, database, query, snippets)
+    if stale:
+        read_later(database)
+    return answer
+
+
+async def prepare_vocabulary() -> Vocabulary | None:
+    """Read the vocabulary of the current node's index now, whatever its size (for a node
+    that has been up a while, in benchmarks; tests)."""
+    database = current_database()
+    return None if database is None else await _prepare(database)
+
+
+def _search(database: str, query: SearchQuery, snippets: bool) -> tuple[SearchAnswer, bool]:
     limit = max(0, min(query.limit, MAX_RESULTS))
     offset = max(0, query.offset)
-    where, values = _conditions(query)
-    async with in_transaction() as conn:
+    with reader(database) as db:
+        frozen = [row[0] for row in db.execute("SELECT id FROM origins WHERE frozen")]
+        conditions = _conditions(query, frozen)
         if not words(query.q):
-            return await _listing(conn, where, values, limit, offset, snippets)
-        vocabulary = await _current_vocabulary(conn)
+            return _listing(db, conditions, limit, offset, snippets), False
+        vocabulary, stale = vocabulary_for(db, database)
         units = analyse(query.q, vocabulary)
         filters = _filter_expression(query)
         dated_first = _dated_first(query)
-        # Stages: what was typed; what it may have meant; all its words but one. Each
-        # stage runs only while the previous ones found fewer than EXPAND_BELOW objects;
-        # its objects come after theirs.
         stages = [(expression(units, False), TitleMatch(units, False))]
         wide = TitleMatch(units, True)
         if expression(units, True) != stages[0][0]:
@@ -263,42 +245,65 @@ async def search(query: SearchQuery, *, snippets: bool = False) -> SearchAnswer:
             if found and len(ids) >= EXPAND_BELOW:
                 break
             found.append(
-                await _matches(
-                    conn, f"({fts}){filters}", (where, values), ids, dated_first, title_match
-                )
+                _matches(db, f"({fts}){filters}", conditions, ids, dated_first, title_match)
             )
             ids = ids + found[-1]
-        page = ids[offset : offset + limit]
-        rows = await _rows(conn, page)
-        if snippets and rows:
-            await _mark(conn, rows, highlight_terms(units, len(found) > 1))
+        rows = _rows(db, ids[offset : offset + limit])
+        if snippets:
+            _mark(db, rows, highlight_terms(units, len(found) > 1))
         suggestion = None
         if not found[0] and len(found) > 1 and found[1]:
-            suggestion = await _suggestion(conn, units)
+            suggestion = _suggestion(db, units)
     results = [_result(row, snippets) for row in rows]
-    return SearchAnswer(results, min(len(ids), MAX_COUNT + 1), suggestion)
+    return SearchAnswer(results, min(len(ids), MAX_COUNT + 1), suggestion), stale
 
 
-async def _listing(
-    conn: BaseDBAsyncClient,
-    where: list[str],
-    values: list[Any],
-    limit: int,
-    offset: int,
-    snippets: bool,
-) -> SearchAnswer:
-    """Without words: upcoming events first (soonest first), then the rest by title."""
-    matches = f"FROM objects o WHERE {' AND '.join(where)}"
-    counted = await conn.execute_query_dict(
-        f"SELECT count(*) AS n FROM (SELECT 1 {matches} LIMIT {MAX_COUNT + 1})", values
+def _rank(rows: list[Any], dated_first: bool, title_match: TitleMatch) -> list[int]:
+    """Ids of ``rows`` (id, starts_at, bm25 score, title) best first: by bm25, then the
+    ``RERANKED`` best by how well their title answers the query (bm25 order within);
+    events only: by date."""
+    if dated_first:
+        rows.sort(key=lambda r: (r[1] is None, r[1] or "", r[2], r[0]))
+        return [int(row[0]) for row in rows]
+    rows.sort(key=lambda r: (r[2], r[1] is None, r[1] or "", r[0]))
+    best = [(title_match(row[3]), row) for row in rows[:RERANKED]]
+    best.sort(key=lambda pair: (-pair[0][0], -pair[0][1]))  # stable: bm25 order within
+    return [int(row[0]) for _, row in best] + [int(row[0]) for row in rows[RERANKED:]]
+
+
+def _matches(
+    db: sqlite3.Connection,
+    expression: str,
+    conditions: tuple[list[str], list[Any]],
+    leave_out: list[int],
+    dated_first: bool,
+    title_match: TitleMatch,
+) -> list[int]:
+    """The ids matching ``expression``, but ``leave_out``, best first: the
+    ``MAX_COUNT + 1`` most recently indexed matches are counted, the ``RANKED`` most
+    recent of them ranked, the others follow, most recent first."""
+    where, values = conditions
+    clause = " AND ".join(["search_index MATCH ?", *where])
+    if leave_out:
+        clause += f" AND o.id NOT IN ({', '.join('?' for _ in leave_out)})"
+    rows = db.execute(
+        f"SELECT o.id, o.starts_at, o.title FROM search_index"
+        f" JOIN objects o ON o.id = search_index.rowid WHERE {clause}"
+        f" ORDER BY search_index.rowid DESC LIMIT {MAX_COUNT + 1}",
+        [expression, *values, *leave_out],
+    ).fetchall()
+    if not rows:
+        return []
+    head = rows[:RANKED]
+    # bm25 of the ranked ones only, from the index alone: their ids are a range of rowids.
+    scores = dict(
+        db.execute(
+            f"SELECT rowid, {_BM25} FROM search_index WHERE search_index MATCH ? AND rowid >= ?",
+            [expression, head[-1][0]],
+        ).fetchall()
     )
-    rows = await conn.execute_query_dict(
-        f"SELECT {_COLUMNS} {matches}"
-        " ORDER BY o.starts_at IS NULL, o.starts_at, o.title COLLATE NOCASE, o.id"
-        " LIMIT ? OFFSET ?",
-        [*values, limit, offset],
-    )
-    return SearchAnswer([_result(row, snippets) for row in rows], int(counted[0]["n"]))
+    ranked = [(i, starts_at, scores.get(i, 0.0), title) for i, starts_at, title in head]
+    return _rank(ranked, dated_first, title_match) + [int(row[0]) for row in rows[RANKED:]]
 
 
 _COLUMNS = (
@@ -307,140 +312,99 @@ _COLUMNS = (
 )
 
 
-async def _rows(conn: BaseDBAsyncClient, ids: list[int]) -> list[dict[str, Any]]:
+def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _listing(
+    db: sqlite3.Connection,
+    conditions: tuple[list[str], list[Any]],
+    limit: int,
+    offset: int,
+    snippets: bool,
+) -> SearchAnswer:
+    """Without words: upcoming events first (soonest first), then the rest by title."""
+    where, values = conditions
+    matches = f"FROM objects o WHERE {' AND '.join(where)}"
+    (counted,) = db.execute(
+        f"SELECT count(*) FROM (SELECT 1 {matches} LIMIT {MAX_COUNT + 1})", values
+    ).fetchone()
+    rows = _dicts(
+        db.execute(
+            f"SELECT {_COLUMNS} {matches}"
+            " ORDER BY o.starts_at IS NULL, o.starts_at, o.title COLLATE NOCASE, o.id"
+            " LIMIT ? OFFSET ?",
+            [*values, limit, offset],
+        )
+    )
+    return SearchAnswer([_result(row, snippets) for row in rows], int(counted))
+
+
+def _rows(db: sqlite3.Connection, ids: list[int]) -> list[dict[str, Any]]:
     """The rows of ``ids``, in that order."""
     if not ids:
         return []
-    found = await conn.execute_query_dict(
-        f"SELECT {_COLUMNS} FROM objects o WHERE o.id IN ({', '.join('?' for _ in ids)})", ids
+    found = _dicts(
+        db.execute(
+            f"SELECT {_COLUMNS} FROM objects o WHERE o.id IN ({', '.join('?' for _ in ids)})",
+            ids,
+        )
     )
     by_id = {row["id"]: row for row in found}
     return [by_id[i] for i in ids if i in by_id]
 
 
-async def _mark(conn: BaseDBAsyncClient, rows: list[dict[str, Any]], terms: list[str]) -> None:
+def _mark(db: sqlite3.Connection, rows: list[dict[str, Any]], terms: list[str]) -> None:
     """Add the marked title and a snippet of the body to each row, for the page's rows
     only (they cost a look at each row's text). Whole terms only: a prefix here would make
     FTS5 expand it over the whole index for each row (1 ms a row for a common word)."""
     for row in rows:
         row["snippet"], row["title_marked"] = "", row["title"]
-    if not terms:
+    if not terms or not rows:
         return
-    found = await conn.execute_query_dict(
-        f"SELECT rowid, highlight(search_index, 0, '{MARK_START}', '{MARK_END}') AS title,"
-        f" snippet(search_index, 1, '{MARK_START}', '{MARK_END}', '…', 24) AS snippet"
+    found = db.execute(
+        f"SELECT rowid, highlight(search_index, 0, '{MARK_START}', '{MARK_END}'),"
+        f" snippet(search_index, 1, '{MARK_START}', '{MARK_END}', '…', 24)"
         f" FROM search_index WHERE search_index MATCH ?"
         f" AND rowid IN ({', '.join('?' for _ in rows)})",
         [" OR ".join(f'"{term}"' for term in terms), *(row["id"] for row in rows)],
-    )
-    marks = {row["rowid"]: row for row in found}
+    ).fetchall()
+    marks = {rowid: (title, snippet) for rowid, title, snippet in found}
     for row in rows:
-        mark = marks.get(row["id"])
-        if mark:
-            row["snippet"] = mark["snippet"] or ""
-            row["title_marked"] = mark["title"] or row["title"]
+        if row["id"] in marks:
+            title, snippet = marks[row["id"]]
+            row["title_marked"], row["snippet"] = title or row["title"], snippet or ""
 
 
-async def _suggestion(conn: BaseDBAsyncClient, units: list[Unit]) -> str | None:
+def _suggestion(db: sqlite3.Connection, units: list[Unit]) -> str | None:
     """The query with its misspelt words corrected, each as the index's objects write it
     ("imprimente" -> "imprimante", "numerik" -> "numérique"); None when a correction is no
     longer in any object (the vocabulary may be a little older than the index)."""
     replacements: dict[int, str] = {}
     for word, term in corrected(units):
-        written = await _written_as(conn, term)
+        written = _written_as(db, term)
         if written is None:
             return None
-        replacements[id(word)] = written if not word.typed.isupper() else written.upper()
+        replacements[id(word)] = written.upper() if word.typed.isupper() else written
     if not replacements:
         return None
     return " ".join(replacements.get(id(word), word.typed) for unit in units for word in unit.words)
 
 
-async def _written_as(conn: BaseDBAsyncClient, term: str) -> str | None:
+def _written_as(db: sqlite3.Connection, term: str) -> str | None:
     """``term`` (folded) as one object that holds it writes it, in lower case."""
-    found = await conn.execute_query_dict(
+    found = db.execute(
         "SELECT o.title, o.body FROM search_index JOIN objects o ON o.id = search_index.rowid"
         " WHERE search_index MATCH ? LIMIT 1",
         [f'"{term}"'],
-    )
-    if not found:
+    ).fetchone()
+    if found is None:
         return None
-    for written in words(f"{found[0]['title']} {found[0]['body']}"):
+    for written in words(f"{found[0]} {found[1]}"):
         if fold(written) == term:
             return written.lower()
     return term
-
-
-# -- the vocabulary of each database ----------------------------------------------------
-
-
-@dataclass
-class _VocabularyState:
-    vocabulary: Vocabulary | None = None
-    building: asyncio.Task[Vocabulary] | None = None
-    #: No background read starts before this (monotonic seconds): reads are spaced out.
-    next_read: float = 0.0
-
-
-#: The vocabulary of each database file open in this process (several nodes can be).
-_VOCABULARIES: dict[str, _VocabularyState] = {}
-
-
-def _database_file(conn: BaseDBAsyncClient) -> str | None:
-    """The SQLite file behind Tortoise's connection (a transaction wraps its parent)."""
-    client = getattr(conn, "_parent", conn)
-    filename = getattr(client, "filename", None)
-    return filename if isinstance(filename, str) and filename != ":memory:" else None
-
-
-async def _current_vocabulary(conn: BaseDBAsyncClient) -> Vocabulary | None:
-    """The vocabulary of the index, read again when the index has changed: before
-    answering when the index is small (a few ms), in the background when it is large (0.5 s
-    at 300,000 objects; meanwhile searches use the previous one, or none at first)."""
-    database = _database_file(conn)
-    if database is None:
-        return None
-    _, rows = await conn.execute_query(COOKIE_SQL)
-    cookie = index_cookie_row(rows)
-    state = _VOCABULARIES.get(database)
-    if state is None:
-        while len(_VOCABULARIES) >= 16:  # nodes of tests come and go
-            _VOCABULARIES.pop(next(iter(_VOCABULARIES)))
-        state = _VOCABULARIES[database] = _VocabularyState()
-    current = state.vocabulary
-    if current is not None and current.cookie == cookie:
-        return current
-    _, rows = await conn.execute_query("SELECT max(id) FROM objects")
-    if (rows[0][0] or 0) <= INLINE_VOCABULARY_OBJECTS:
-        state.vocabulary = await asyncio.to_thread(build_vocabulary, database)
-        return state.vocabulary
-    if state.building is None and time.monotonic() >= state.next_read:
-        state.building = asyncio.create_task(_read_in_background(database, state))
-    return current
-
-
-async def _read_in_background(database: str, state: _VocabularyState) -> Vocabulary:
-    started = time.monotonic()
-    try:
-        state.vocabulary = await asyncio.to_thread(build_vocabulary, database)
-        return state.vocabulary
-    finally:
-        elapsed = time.monotonic() - started
-        state.next_read = time.monotonic() + max(VOCABULARY_PAUSE_S, 10 * elapsed)
-        state.building = None
-
-
-async def prepare_vocabulary() -> Vocabulary | None:
-    """Read the vocabulary of the current node's index now, whatever its size (at start,
-    and for benchmarks and tests)."""
-    async with in_transaction() as conn:
-        database = _database_file(conn)
-        if database is None:
-            return None
-        vocabulary = await asyncio.to_thread(build_vocabulary, database)
-    state = _VOCABULARIES.setdefault(database, _VocabularyState())
-    state.vocabulary = vocabulary
-    return vocabulary
 
 
 def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:

@@ -112,10 +112,16 @@ MAX_COMPLETIONS = 16
 MAX_ALTERNATIVES = 24
 
 
+#: Combining diacritical marks, left alone by NFD after the letter they go on.
+_MARKS = re.compile("[\u0300-\u036f]+")
+
+
 def fold(text: str) -> str:
     """Lower case without diacritics, as the index stores words."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered
+    return _MARKS.sub("", unicodedata.normalize("NFD", lowered))
 
 
 def words(text: str) -> list[str]:
@@ -287,29 +293,11 @@ class Vocabulary:
 
 
 def read_vocabulary(connection: sqlite3.Connection) -> Vocabulary:
-    """Read the index's terms through ``connection`` (one read transaction)."""
-    connection.execute(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_terms"
-        " USING fts5vocab(main, search_index, row)"
-    )
-    connection.execute("BEGIN")
-    try:
-        cookie = index_cookie_row(connection.execute(COOKIE_SQL).fetchall())
-        documents = dict(connection.execute("SELECT term, doc FROM temp.search_terms"))
-    finally:
-        connection.execute("COMMIT")
+    """The index's terms, read through ``connection`` (in a read transaction, with the
+    ``temp.search_terms`` fts5vocab table: see search_readers.py)."""
+    cookie = index_cookie_row(connection.execute(COOKIE_SQL).fetchall())
+    documents = dict(connection.execute("SELECT term, doc FROM temp.search_terms"))
     return Vocabulary(documents, cookie)
-
-
-def build_vocabulary(database: str) -> Vocabulary:
-    """The vocabulary of the database file ``database``, read on a connection of its own
-    (read-only: the node's connection stays free meanwhile)."""
-    uri = Path(database).resolve().as_uri() + "?mode=ro"
-    connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-    try:
-        return read_vocabulary(connection)
-    finally:
-        connection.close()
 
 
 #: The FTS5 structure record (row 10 of the index's ``_data`` table, part of FTS5's file
@@ -460,15 +448,8 @@ def _primary(word: Word, expanded: bool) -> str:
 
 
 def expression(units: Sequence[Unit], expanded: bool) -> str:
-    """Every unit must match. With several words, objects that hold them side by side, as
-    typed, rank higher: the phrase is one more (redundant) way to match, which bm25 adds
-    to the score of those objects."""
-    required = " AND ".join(unit_expression(unit, expanded) for unit in _kept(units))
-    written = [word for unit in units for word in unit.words]
-    if len(_kept(units)) < 2 or len(written) > 6:
-        return required
-    phrase = " ".join(_primary(word, expanded) for word in written)
-    return f'({required}) OR "{phrase}"'
+    """Every unit must match (stop words only when the query has nothing else)."""
+    return " AND ".join(unit_expression(unit, expanded) for unit in _kept(units))
 
 
 def relaxed_expression(units: Sequence[Unit]) -> str | None:
@@ -516,7 +497,7 @@ class TitleMatch:
             self.units.append((own, phrases))
 
     def __call__(self, title: str) -> tuple[int, int]:
-        held = {fold(word) for word in words(title)}
+        held = set(words(fold(title)))
         matched = primary = 0
         for own, phrases in self.units:
             if any(phrase <= held for phrase in phrases):
