@@ -44,7 +44,9 @@ def current_database() -> str | None:
     context = get_current_context()
     if context is None:
         return None
-    filename = getattr(context.db(), "filename", None)
+    client = context.db()
+    # Within a transaction, Tortoise hands out a wrapper of the connection.
+    filename = getattr(getattr(client, "_parent", client), "filename", None)
     return filename if isinstance(filename, str) and filename != ":memory:" else None
 
 

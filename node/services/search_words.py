@@ -28,6 +28,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -140,18 +141,22 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("french")
 
 
-def stems(folded: Sequence[str]) -> list[str]:
-    """What groups each folded word with its inflections: its stem (plural ``s``/``x``
-    taken off first), or the singular itself when the stem is too short to say much."""
+def _key(found: str, word: str) -> str:
+    return found if len(found) >= STEM_MIN_LENGTH else "=" + word
+
+
+def keys(folded: Sequence[str]) -> list[tuple[str, ...]]:
+    """What groups each folded word with its inflections: its stem, and the stem of its
+    singular (Snowball keeps "photos" and "photo" apart, and "sociaux" is "social" only
+    with its x); a word whose stem is too short to say much stands for itself."""
     singulars = [_singular(word) for word in folded]
-    return [
-        found if len(found) >= STEM_MIN_LENGTH else "=" + singular
-        for found, singular in zip(_stemmer().stemWords(singulars), singulars, strict=True)
-    ]
-
-
-def stem(word: str) -> str:
-    return stems([word])[0]
+    stemmer = _stemmer()
+    found = []
+    for word, singular, direct, plain in zip(
+        folded, singulars, stemmer.stemWords(folded), stemmer.stemWords(singulars), strict=True
+    ):
+        found.append(tuple(dict.fromkeys((_key(direct, word), _key(plain, singular)))))
+    return found
 
 
 # -- synonyms ---------------------------------------------------------------------------
@@ -162,16 +167,18 @@ class Synonyms:
     """Groups of equivalent phrases, each phrase a tuple of folded words."""
 
     groups: tuple[tuple[tuple[str, ...], ...], ...]
-    #: (stems of a phrase) -> the index of its group, for matching a query's words.
+    #: (a key of each word of a phrase) -> the index of its group, for matching a query.
     index: dict[tuple[str, ...], int] = field(default_factory=dict)
     longest: int = 1
 
-    def match(self, keys: Sequence[str], start: int) -> tuple[int, int] | None:
-        """The longest phrase of a group at ``keys[start:]`` (stems): (length, group)."""
-        for length in range(min(self.longest, len(keys) - start), 0, -1):
-            group = self.index.get(tuple(keys[start : start + length]))
-            if group is not None:
-                return length, group
+    def match(self, found: Sequence[tuple[str, ...]], start: int) -> tuple[int, int] | None:
+        """The longest phrase of a group at ``found[start:]`` (the keys of each word):
+        (length, group)."""
+        for length in range(min(self.longest, len(found) - start), 0, -1):
+            for combination in product(*found[start : start + length]):
+                group = self.index.get(combination)
+                if group is not None:
+                    return length, group
         return None
 
 
@@ -191,7 +198,8 @@ def parse_synonyms(lines: Iterable[str]) -> Synonyms:
         if len(phrases) < 2:
             continue
         for phrase in phrases:
-            index.setdefault(tuple(stems(phrase)), len(groups))
+            for combination in product(*keys(phrase)):
+                index.setdefault(combination, len(groups))
         groups.append(tuple(phrases))
     longest = max((len(key) for key in index), default=1)
     return Synonyms(tuple(groups), index, longest)
@@ -215,8 +223,9 @@ class Vocabulary:
         self.documents = documents
         self.terms = sorted(documents)
         self.by_stem: dict[str, list[str]] = {}
-        for term, key in zip(self.terms, stems(self.terms), strict=True):
-            self.by_stem.setdefault(key, []).append(term)
+        for term, found in zip(self.terms, keys(self.terms), strict=True):
+            for key in found:
+                self.by_stem.setdefault(key, []).append(term)
         # Candidates for parts of words and typos: words, not numbers or model names.
         wordlike = [t for t in self.terms if t.isalpha() and len(t) >= 3]
         self.by_length: dict[int, list[str]] = {}
@@ -252,11 +261,12 @@ class Vocabulary:
 
     def siblings(self, word: str) -> list[str]:
         """The terms that share the stem of ``word`` and about its length."""
-        return [
-            term
-            for term in self.by_stem.get(stem(word), ())
-            if abs(len(term) - len(word)) <= STEM_MAX_LENGTH_GAP
-        ]
+        found: dict[str, None] = {}
+        for key in keys([word])[0]:
+            for term in self.by_stem.get(key, ()):
+                if abs(len(term) - len(word)) <= STEM_MAX_LENGTH_GAP:
+                    found[term] = None
+        return list(found)
 
     def containing(self, word: str) -> list[str]:
         """The terms that hold ``word`` inside them (parts of compound words)."""
@@ -361,11 +371,11 @@ def analyse(text: str, vocabulary: Vocabulary | None, table: Synonyms | None = N
     table = synonyms() if table is None else table
     typed = words(text)[:12]
     folded = [fold(word) for word in typed]
-    keys = stems(folded)
+    found = keys(folded)
     units: list[Unit] = []
     position = 0
     while position < len(folded):
-        matched = table.match(keys, position)
+        matched = table.match(found, position)
         length = matched[0] if matched else 1
         unit = Unit(
             [
@@ -374,9 +384,9 @@ def analyse(text: str, vocabulary: Vocabulary | None, table: Synonyms | None = N
             ]
         )
         if matched:
-            own = tuple(keys[position : position + length])
+            own = tuple(folded[position : position + length])
             for phrase in table.groups[matched[1]]:
-                if tuple(stems(phrase)) != own:
+                if phrase != own:
                     unit.synonyms.append([_alternatives(w, vocabulary) for w in phrase])
         units.append(unit)
         position += length
@@ -405,7 +415,8 @@ def _expand(word: Word, vocabulary: Vocabulary | None) -> None:
     if completions and len(term) >= 3:
         expanded += completions
     if len(term) >= PART_MIN_LENGTH and term.isalpha():
-        expanded += vocabulary.containing(term)
+        # The singular, so that "projecteurs" finds "vidéoprojecteur" too.
+        expanded += vocabulary.containing(_singular(term))
     if term not in vocabulary and term.isalpha() and len(word.exact) == 1:
         word.corrections = vocabulary.near(term)
         for correction in word.corrections[:3]:
