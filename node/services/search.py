@@ -286,24 +286,29 @@ def _matches(
     clause = " AND ".join(["search_index MATCH ?", *where])
     if leave_out:
         clause += f" AND o.id NOT IN ({', '.join('?' for _ in leave_out)})"
-    rows = db.execute(
-        f"SELECT o.id, o.starts_at, o.title FROM search_index"
-        f" JOIN objects o ON o.id = search_index.rowid WHERE {clause}"
-        f" ORDER BY search_index.rowid DESC LIMIT {MAX_COUNT + 1}",
-        [expression, *values, *leave_out],
-    ).fetchall()
-    if not rows:
+    ids = [
+        int(row[0])
+        for row in db.execute(
+            f"SELECT o.id FROM search_index JOIN objects o ON o.id = search_index.rowid"
+            f" WHERE {clause} ORDER BY search_index.rowid DESC LIMIT {MAX_COUNT + 1}",
+            [expression, *values, *leave_out],
+        )
+    ]
+    if not ids:
         return []
-    head = rows[:RANKED]
-    # bm25 of the ranked ones only, from the index alone: their ids are a range of rowids.
-    scores = dict(
-        db.execute(
-            f"SELECT rowid, {_BM25} FROM search_index WHERE search_index MATCH ? AND rowid >= ?",
-            [expression, head[-1][0]],
-        ).fetchall()
-    )
-    ranked = [(i, starts_at, scores.get(i, 0.0), title) for i, starts_at, title in head]
-    return _rank(ranked, dated_first, title_match) + [int(row[0]) for row in rows[RANKED:]]
+    head = set(ids[:RANKED])
+    # bm25 (and what ordering needs) of the ranked ones only: their ids are a range.
+    ranked = [
+        row
+        for row in db.execute(
+            f"SELECT o.id, o.starts_at, {_BM25}, o.title FROM search_index"
+            f" JOIN objects o ON o.id = search_index.rowid"
+            f" WHERE search_index MATCH ? AND search_index.rowid >= ?",
+            [expression, min(head)],
+        )
+        if row[0] in head
+    ]
+    return _rank(ranked, dated_first, title_match) + ids[RANKED:]
 
 
 _COLUMNS = (
