@@ -107,6 +107,11 @@ async def test_synonyms_of_the_data_file(papi: InProcessNode) -> None:
     assert await titles(papi, "e-mail") == ["Envoyer des courriels"]
     assert await titles(papi, "smartphones") == ["Téléphone portable Fairphone"]
     assert await titles(papi, "TBI") == ["Tableau blanc interactif"]
+    # A word of the list is no typo: "appli" is "application", not "Apple".
+    await offers(papi, ("skill", "Application bancaire"), ("equipment", "Apple iPad"))
+    answer = await ask(papi, "appli bancaire")
+    assert [r["title"] for r in answer.results] == ["Application bancaire"]
+    assert answer.suggestion is None
 
 
 def test_synonym_file_format() -> None:

@@ -41,6 +41,9 @@ VOCABULARY_PAUSE_S = 5.0
 
 _lock = threading.Lock()
 _idle: dict[str, list[sqlite3.Connection]] = {}
+#: How many times each database was closed: a connection taken before a close is not
+#: put back after it.
+_closings: dict[str, int] = {}
 
 
 def current_database() -> str | None:
@@ -71,31 +74,38 @@ def reader(database: str) -> Iterator[sqlite3.Connection]:
     with _lock:
         idle = _idle.get(database)
         connection = idle.pop() if idle else None
+        closings = _closings.get(database, 0)
     if connection is None:
         connection = _open(database)
     connection.execute("BEGIN")
     try:
         yield connection
     finally:
+        keep = False
         try:
             connection.execute("COMMIT")
         except sqlite3.Error:  # pragma: no cover - a broken connection is not kept
-            connection.close()
+            pass
         else:
             with _lock:
                 idle = _idle.setdefault(database, [])
-                if len(idle) < MAX_IDLE:
+                # Not kept past a close of the database that happened meanwhile.
+                keep = len(idle) < MAX_IDLE and _closings.get(database, 0) == closings
+                if keep:
                     idle.append(connection)
-                    connection = None
-            if connection is not None:
-                connection.close()
+        if not keep:
+            connection.close()
 
 
 def close_readers(database: str) -> None:
-    """Close the idle connections to ``database`` and forget its vocabulary."""
+    """Close the idle connections to ``database`` and forget its vocabulary (those in use
+    are closed when their search ends)."""
     with _lock:
         connections = _idle.pop(database, [])
-        _states.pop(database, None)
+        state = _states.pop(database, None)
+        _closings[database] = _closings.get(database, 0) + 1
+    if state is not None and state.reading is not None:
+        state.reading.cancel()
     for connection in connections:
         connection.close()
 

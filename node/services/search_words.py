@@ -394,11 +394,12 @@ def analyse(text: str, vocabulary: Vocabulary | None, table: Synonyms | None = N
         units[-1].words[-1].last = True
     for unit in units:
         for word in unit.words:
-            _expand(word, vocabulary)
+            # A word of the synonym list is known: no typo to look for ("appli").
+            _expand(word, vocabulary, known=bool(unit.synonyms))
     return units
 
 
-def _expand(word: Word, vocabulary: Vocabulary | None) -> None:
+def _expand(word: Word, vocabulary: Vocabulary | None, known: bool) -> None:
     term = word.folded
     word.exact = _alternatives(term, vocabulary)
     if vocabulary is None:
@@ -417,7 +418,7 @@ def _expand(word: Word, vocabulary: Vocabulary | None) -> None:
     if len(term) >= PART_MIN_LENGTH and term.isalpha():
         # The singular, so that "projecteurs" finds "vidéoprojecteur" too.
         expanded += vocabulary.containing(_singular(term))
-    if term not in vocabulary and term.isalpha() and len(word.exact) == 1:
+    if term not in vocabulary and term.isalpha() and len(word.exact) == 1 and not known:
         word.corrections = vocabulary.near(term)
         for correction in word.corrections[:3]:
             expanded += [correction, *vocabulary.siblings(correction)]
