@@ -35,6 +35,7 @@ BENCHMARKS = [
     "propagation",
     "simulate",
     "search",
+    "search_quality",
     "serving",
     "footprint",
     "blobs",

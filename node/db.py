@@ -29,9 +29,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(
     tokenize = 'unicode61 remove_diacritics 2'
 );
 -- Browsing without words: upcoming events first, then the rest by title. Walking this
--- index in order stops after one page instead of sorting every object.
-CREATE INDEX IF NOT EXISTS objects_listing
-    ON objects (starts_at IS NULL, starts_at, title COLLATE NOCASE, id);
+-- index in order stops after one page instead of sorting every object; with ends_at and
+-- kind in it, past events and other kinds are skipped without reading their rows.
+DROP INDEX IF EXISTS objects_listing;
+CREATE INDEX IF NOT EXISTS objects_listing_by_start
+    ON objects (starts_at IS NULL, starts_at, title COLLATE NOCASE, id, ends_at, kind);
 -- The themes offered as search filters, read from this index instead of every object.
 CREATE INDEX IF NOT EXISTS objects_theme ON objects (theme, kind);
 -- The network directory, a page at a time (node/services/directory.py): origins in the
@@ -117,6 +119,12 @@ class Database:
                 await conn.execute_script("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;")
 
     async def close(self) -> None:
+        if self.is_sqlite:
+            from .services.search_readers import close_readers
+
+            filename = getattr(self.connection(), "filename", None)
+            if isinstance(filename, str):
+                close_readers(filename)  # searches read on connections of their own
         await self.context.close_connections()
 
     async def checkpoint(self) -> None:

@@ -57,7 +57,8 @@ async def put(
 
 async def find(papi: InProcessNode, **query: Any) -> tuple[list[dict[str, Any]], int]:
     with papi.node.db.activated():
-        return await search(SearchQuery(**query))
+        answer = await search(SearchQuery(**query))
+    return answer.results, answer.total
 
 
 async def titles(papi: InProcessNode, **query: Any) -> list[str]:
@@ -84,7 +85,11 @@ async def test_accents_do_not_matter_either_way(papi: InProcessNode) -> None:
 async def test_last_word_is_a_prefix_and_every_word_must_match(papi: InProcessNode) -> None:
     await put(papi, "equipment", {"title": "Vidéoprojecteur portable", "category": "Vidéo"})
     await put(papi, "equipment", {"title": "Projecteur de diapositives"})
-    assert await titles(papi, q="projec") == ["Projecteur de diapositives"]
+    # The word as typed first, then the compound word that holds it.
+    assert await titles(papi, q="projec") == [
+        "Projecteur de diapositives",
+        "Vidéoprojecteur portable",
+    ]
     assert await titles(papi, q="vidéoproj") == ["Vidéoprojecteur portable"]
     assert await titles(papi, q="projecteur diapo") == ["Projecteur de diapositives"]
     assert await titles(papi, q="projecteur absent") == []
@@ -291,7 +296,7 @@ async def test_snippets_mark_the_matched_words(papi: InProcessNode) -> None:
         {"title": "Atelier", "description": "Apprendre à envoyer des courriels en toute sécurité."},
     )
     with papi.node.db.activated():
-        results, _ = await search(SearchQuery(q="securite"), snippets=True)
+        results = (await search(SearchQuery(q="securite"), snippets=True)).results
     assert "\x02sécurité\x03" in results[0]["snippet"]
 
 

@@ -141,14 +141,16 @@ def search_query(params: Any) -> SearchQuery:
 
 async def search_api(request: Request) -> Response:
     query = search_query(request.query_params)
-    results, total = await search(query)
+    answer = await search(query)
     return JSONResponse(
         {
             "query": query.q,
             # Counting stops past MAX_COUNT: then total is MAX_COUNT and not exact.
-            "total": min(total, MAX_COUNT),
-            "total_exact": total <= MAX_COUNT,
-            "results": results,
+            "total": min(answer.total, MAX_COUNT),
+            "total_exact": answer.total <= MAX_COUNT,
+            # The query with its misspelt words corrected, when only that finds objects.
+            "suggestion": answer.suggestion,
+            "results": answer.results,
         }
     )
 

@@ -22,7 +22,9 @@ filters them by SPDX id, an absent licence counting as the default CC-BY-SA-4.0)
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +36,20 @@ from federation.timeutil import format_ts, utc_now
 
 from .licences import DEFAULT_LICENCE
 from .objects import api_timestamp, load_payload
+from .search_readers import current_database, read_later, reader, vocabulary_for
+from .search_readers import prepare_vocabulary as _prepare
+from .search_words import (
+    TitleMatch,
+    Unit,
+    Vocabulary,
+    analyse,
+    corrected,
+    expression,
+    fold,
+    highlight_terms,
+    relaxed_expression,
+    words,
+)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _DATE_FR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -63,15 +79,21 @@ MAX_RESULTS = 100
 #: Counting stops here: past it, "more than MAX_COUNT results" is all a person needs, and
 #: an exact count of a common word costs a scan of every match.
 MAX_COUNT = 1000
-#: Ranking considers at most this many matches, the most recently indexed first: bm25 over
-#: every match of a word found in most objects would cost a scan of them all.
-MAX_RANKED = 1000
+#: Ranking considers at most this many matches, the most recently indexed first (the
+#: others follow, most recent first): bm25 costs about 4 µs a match at 30,000 objects, and
+#: over every match of a word found in most objects it would cost a scan of them all.
+RANKED = 300
+#: The best matches by bm25 that are ranked again by how well their title answers.
+RERANKED = 100
 #: What a search without ``kind`` looks through: the offers of the places.
 DEFAULT_KINDS = ("skill", "equipment", "event", "resource")
 #: Kinds whose objects have a period (``start``/``end``), hence date filters.
 DATED_KINDS = ("event", "booking")
 #: bm25 weights, in the column order of ``search_index``: title, body, theme, place, commune.
 _BM25 = "bm25(search_index, 10.0, 1.0, 4.0, 3.0, 3.0)"
+#: When the words as typed find fewer objects than this, what they may have meant is
+#: looked for too (a page of the web UI: expanding costs more, and is then needed).
+EXPAND_BELOW = 20
 #: Markers around the matched words of a snippet (control characters never found in
 #: text, so the caller escapes the snippet first, then turns them into markup).
 MARK_START, MARK_END = "\x02", "\x03"
@@ -92,9 +114,20 @@ class SearchQuery:
     offset: int = 0
 
 
+@dataclass(frozen=True)
+class SearchAnswer:
+    """A page of results, how many objects match in all (``MAX_COUNT + 1`` meaning "more
+    than ``MAX_COUNT``"), and a correction of the query when it was misspelt."""
+
+    results: list[dict[str, Any]]
+    total: int
+    suggestion: str | None = None
+
+
 def fts_expression(text: str) -> str:
-    """Every word must match, the last one as a prefix (typing "proj" finds "projecteur").
-    Words are quoted, so no FTS5 syntax can come from the user."""
+    """The words as typed, every one required, the last one as a prefix: the plain FTS5
+    query (what the benchmark's "FTS alone" asks). Words are quoted, so no FTS5 syntax
+    can come from the user."""
     words = _WORD.findall(text)
     if not words:
         return ""
@@ -103,36 +136,33 @@ def fts_expression(text: str) -> str:
     return " ".join(quoted)
 
 
-def _highlight_expression(text: str) -> str:
-    """Any of the words, whole: what snippets highlight. (A prefix here would make FTS5
-    expand it over the whole index for each row: 1 ms a row for a common word.)"""
-    return " OR ".join(f'"{word}"' for word in _WORD.findall(text))
-
-
-def _conditions(query: SearchQuery, matching: bool) -> tuple[list[str], list[Any]]:
+def _conditions(query: SearchQuery, frozen: list[str]) -> tuple[list[str], list[Any]]:
+    """The conditions on ``objects o`` besides the words (``frozen``: the origins left
+    out, usually none: then there is no condition on the origin to check row by row)."""
     where: list[str] = []
     values: list[Any] = []
-    dated = bool(query.date_from or query.date_to)
+    # Dates and kind first: only dated kinds (events, bookings) have a start, so "no
+    # start" means "undated", which the listing index (starts_at, ..., ends_at, kind)
+    # answers without reading the row: browsing skips past events in the index alone.
+    if not query.include_past:
+        where.append("(o.starts_at IS NULL OR coalesce(o.ends_at, o.starts_at) >= ?)")
+        values.append(format_ts(utc_now()))
+    if query.date_from:
+        where.append("(o.starts_at IS NULL OR coalesce(o.ends_at, o.starts_at) >= ?)")
+        values.append(query.date_from)
+    if query.date_to:
+        where.append("(o.starts_at IS NULL OR o.starts_at <= ?)")
+        values.append(query.date_to)
     if query.kind:
         where.append("o.kind = ?")
         values.append(query.kind)
-    elif dated:
+    elif query.date_from or query.date_to:
         where.append("o.kind = 'event'")
     elif query.licence:
         where.append("o.kind = 'resource'")
     else:
         where.append(f"o.kind IN ({', '.join('?' for _ in DEFAULT_KINDS)})")
         values.extend(DEFAULT_KINDS)
-    if matching:
-        expression = fts_expression(query.q)
-        # The index also holds commune and theme: filtering there first lets it intersect
-        # posting lists instead of checking every match (exact equality is checked below).
-        for column, value in (("commune", query.commune), ("theme", query.theme)):
-            if value and _WORD.search(value):
-                phrase = " ".join(_WORD.findall(value))
-                expression = f'{expression} AND {column} : "{phrase}"'
-        where.append("search_index MATCH ?")
-        values.append(expression)
     for column, value in (
         ("o.origin", query.origin),
         ("o.commune", query.commune),
@@ -149,72 +179,251 @@ def _conditions(query: SearchQuery, matching: bool) -> tuple[list[str], list[Any
     if query.licence:
         where.append("coalesce(json_extract(o.payload, '$.licence'), ?) = ? COLLATE NOCASE")
         values.extend([DEFAULT_LICENCE, query.licence])
-    where.append("o.origin NOT IN (SELECT id FROM origins WHERE frozen)")
-    undated = f"o.kind NOT IN ({', '.join(repr(k) for k in DATED_KINDS)})"
-    if not query.include_past:
-        where.append(f"({undated} OR coalesce(o.ends_at, o.starts_at) >= ?)")
-        values.append(format_ts(utc_now()))
-    if query.date_from:
-        where.append(f"({undated} OR coalesce(o.ends_at, o.starts_at) >= ?)")
-        values.append(query.date_from)
-    if query.date_to:
-        where.append(f"({undated} OR o.starts_at <= ?)")
-        values.append(query.date_to)
+    if frozen:
+        where.append(f"o.origin NOT IN ({', '.join('?' for _ in frozen)})")
+        values.extend(frozen)
     return where, values
 
 
-def _order(query: SearchQuery, matching: bool) -> str:
-    """ORDER BY of the outer query, over ``c`` (candidates with their ``score``)."""
-    if not matching:
-        return "c.starts_at IS NULL, c.starts_at, c.title COLLATE NOCASE, c.id"
-    if query.kind in DATED_KINDS or (not query.kind and (query.date_from or query.date_to)):
-        return "c.starts_at, c.score, c.id"
-    return "c.score, c.starts_at IS NULL, c.starts_at, c.id"
+def _filter_expression(query: SearchQuery) -> str:
+    """The commune and theme filters as FTS5 column filters: the index holds them too, and
+    filtering there lets it intersect posting lists instead of checking every match
+    (exact equality is still checked on ``objects``)."""
+    parts = []
+    for column, value in (("commune", query.commune), ("theme", query.theme)):
+        if value and _WORD.search(value):
+            phrase = " ".join(_WORD.findall(value))
+            parts.append(f' AND {column} : "{phrase}"')
+    return "".join(parts)
 
 
-async def search(query: SearchQuery, *, snippets: bool = False) -> tuple[list[dict[str, Any]], int]:
-    """Matching objects (best first) and the total number of matches.
+def _dated_first(query: SearchQuery) -> bool:
+    """Whether matches are in date order (only events are asked for)."""
+    return query.kind in DATED_KINDS or (not query.kind and bool(query.date_from or query.date_to))
 
-    With ``snippets``, each result also has ``snippet``: an extract of its text around
-    the matched words, which are wrapped in ``MARK_START``/``MARK_END``.
+
+async def search(query: SearchQuery, *, snippets: bool = False) -> SearchAnswer:
+    """Matching objects (best first), the total number of matches and, when the words as
+    typed find nothing but a corrected spelling does, that ``suggestion``.
+
+    With words, in stages, each run only while the previous ones found fewer than
+    ``EXPAND_BELOW`` objects, its objects ranked after theirs: what was typed (each word,
+    the words of its stem, the last one's completions); what it may have meant (synonyms,
+    parts of compound words, completions of every word, typos); all its words but one
+    (queries of three words or more). See ``search_words.py``.
+
+    With ``snippets``, each result also has ``snippet``, an extract of its text around
+    the matched words, and ``title_marked``, its title; matched words are wrapped in
+    ``MARK_START``/``MARK_END``.
+
+    The search reads on a connection of its own, on a worker thread (search_readers.py).
     """
-    matching = bool(fts_expression(query.q))
-    where, values = _conditions(query, matching)
-    clause = " AND ".join(where)
-    if matching:
-        matches = f"FROM search_index JOIN objects o ON o.id = search_index.rowid WHERE {clause}"
-        # The most recently indexed matches, each with its bm25 score (lower is better).
-        candidates = (
-            f"SELECT o.*, {_BM25} AS score {matches}"
-            f" ORDER BY search_index.rowid DESC LIMIT {MAX_RANKED}"
-        )
-    else:
-        matches = f"FROM objects o WHERE {clause}"
-        candidates = f"SELECT o.*, 0 AS score {matches}"
-    async with in_transaction() as conn:
-        counted = await conn.execute_query_dict(
-            f"SELECT count(*) AS n FROM (SELECT 1 {matches} LIMIT {MAX_COUNT + 1})", values
-        )
-        rows = await conn.execute_query_dict(
-            f"SELECT c.id, c.origin, c.kind, c.oid, c.title, c.theme, c.place, c.commune,"
-            f" c.seq, c.updated, c.starts_at, c.ends_at, c.payload FROM ({candidates}) c"
-            f" ORDER BY {_order(query, matching)} LIMIT ? OFFSET ?",
-            [*values, max(0, min(query.limit, MAX_RESULTS)), max(0, query.offset)],
-        )
-        extracts: dict[int, str] = {}
-        if snippets and matching and rows:
-            # Snippets of the page's rows only: they cost a look at each row's text.
-            found = await conn.execute_query_dict(
-                f"SELECT rowid, snippet(search_index, 1, '{MARK_START}', '{MARK_END}', '…', 24)"
-                f" AS snippet FROM search_index WHERE search_index MATCH ?"
-                f" AND rowid IN ({', '.join('?' for _ in rows)})",
-                [_highlight_expression(query.q), *(row["id"] for row in rows)],
+    database = current_database()
+    if database is None:
+        raise RuntimeError("search needs the node's SQLite database")
+    answer, stale = await asyncio.to_thread(_search, database, query, snippets)
+    if stale:
+        read_later(database)
+    return answer
+
+
+async def prepare_vocabulary() -> Vocabulary | None:
+    """Read the vocabulary of the current node's index now, whatever its size (for a node
+    that has been up a while, in benchmarks; tests)."""
+    database = current_database()
+    return None if database is None else await _prepare(database)
+
+
+def _search(database: str, query: SearchQuery, snippets: bool) -> tuple[SearchAnswer, bool]:
+    limit = max(0, min(query.limit, MAX_RESULTS))
+    offset = max(0, query.offset)
+    with reader(database) as db:
+        frozen = [row[0] for row in db.execute("SELECT id FROM origins WHERE frozen")]
+        conditions = _conditions(query, frozen)
+        if not words(query.q):
+            return _listing(db, conditions, limit, offset, snippets), False
+        vocabulary, stale = vocabulary_for(db, database)
+        units = analyse(query.q, vocabulary)
+        filters = _filter_expression(query)
+        dated_first = _dated_first(query)
+        stages = [(expression(units, False), TitleMatch(units, False))]
+        wide = TitleMatch(units, True)
+        if expression(units, True) != stages[0][0]:
+            stages.append((expression(units, True), wide))
+        relaxed = relaxed_expression(units)
+        if relaxed:
+            stages.append((relaxed, wide))
+        found: list[list[int]] = []
+        ids: list[int] = []
+        for fts, title_match in stages:
+            if found and len(ids) >= EXPAND_BELOW:
+                break
+            found.append(
+                _matches(db, f"({fts}){filters}", conditions, ids, dated_first, title_match)
             )
-            extracts = {row["rowid"]: row["snippet"] for row in found}
-    for row in rows:
-        row["snippet"] = extracts.get(row["id"], "")
+            ids = ids + found[-1]
+        rows = _rows(db, ids[offset : offset + limit])
+        if snippets:
+            _mark(db, rows, highlight_terms(units, len(found) > 1))
+        suggestion = None
+        if not found[0] and len(found) > 1 and found[1]:
+            suggestion = _suggestion(db, units)
     results = [_result(row, snippets) for row in rows]
-    return results, min(int(counted[0]["n"]), MAX_COUNT + 1)
+    return SearchAnswer(results, min(len(ids), MAX_COUNT + 1), suggestion), stale
+
+
+def _rank(rows: list[Any], dated_first: bool, title_match: TitleMatch) -> list[int]:
+    """Ids of ``rows`` (id, starts_at, bm25 score, title) best first: by bm25, then the
+    ``RERANKED`` best by how well their title answers the query (bm25 order within);
+    events only: by date."""
+    if dated_first:
+        rows.sort(key=lambda r: (r[1] is None, r[1] or "", r[2], r[0]))
+        return [int(row[0]) for row in rows]
+    rows.sort(key=lambda r: (r[2], r[1] is None, r[1] or "", r[0]))
+    best = [(title_match(row[3]), row) for row in rows[:RERANKED]]
+    best.sort(key=lambda pair: (-pair[0][0], -pair[0][1]))  # stable: bm25 order within
+    return [int(row[0]) for _, row in best] + [int(row[0]) for row in rows[RERANKED:]]
+
+
+def _matches(
+    db: sqlite3.Connection,
+    expression: str,
+    conditions: tuple[list[str], list[Any]],
+    leave_out: list[int],
+    dated_first: bool,
+    title_match: TitleMatch,
+) -> list[int]:
+    """The ids matching ``expression``, but ``leave_out``, best first: the
+    ``MAX_COUNT + 1`` most recently indexed matches are counted, the ``RANKED`` most
+    recent of them ranked, the others follow, most recent first."""
+    where, values = conditions
+    clause = " AND ".join(["search_index MATCH ?", *where])
+    if leave_out:
+        clause += f" AND o.id NOT IN ({', '.join('?' for _ in leave_out)})"
+    ids = [
+        int(row[0])
+        for row in db.execute(
+            f"SELECT o.id FROM search_index JOIN objects o ON o.id = search_index.rowid"
+            f" WHERE {clause} ORDER BY search_index.rowid DESC LIMIT {MAX_COUNT + 1}",
+            [expression, *values, *leave_out],
+        )
+    ]
+    if not ids:
+        return []
+    head = set(ids[:RANKED])
+    # bm25 (and what ordering needs) of the ranked ones only: their ids are a range.
+    ranked = [
+        row
+        for row in db.execute(
+            f"SELECT o.id, o.starts_at, {_BM25}, o.title FROM search_index"
+            f" JOIN objects o ON o.id = search_index.rowid"
+            f" WHERE search_index MATCH ? AND search_index.rowid >= ?",
+            [expression, min(head)],
+        )
+        if row[0] in head
+    ]
+    return _rank(ranked, dated_first, title_match) + ids[RANKED:]
+
+
+_COLUMNS = (
+    "o.id, o.origin, o.kind, o.oid, o.title, o.theme, o.place, o.commune, o.seq, o.updated,"
+    " o.starts_at, o.ends_at, o.payload"
+)
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _listing(
+    db: sqlite3.Connection,
+    conditions: tuple[list[str], list[Any]],
+    limit: int,
+    offset: int,
+    snippets: bool,
+) -> SearchAnswer:
+    """Without words: upcoming events first (soonest first), then the rest by title."""
+    where, values = conditions
+    matches = f"FROM objects o WHERE {' AND '.join(where)}"
+    (counted,) = db.execute(
+        f"SELECT count(*) FROM (SELECT 1 {matches} LIMIT {MAX_COUNT + 1})", values
+    ).fetchone()
+    rows = _dicts(
+        db.execute(
+            f"SELECT {_COLUMNS} {matches}"
+            " ORDER BY o.starts_at IS NULL, o.starts_at, o.title COLLATE NOCASE, o.id"
+            " LIMIT ? OFFSET ?",
+            [*values, limit, offset],
+        )
+    )
+    return SearchAnswer([_result(row, snippets) for row in rows], int(counted))
+
+
+def _rows(db: sqlite3.Connection, ids: list[int]) -> list[dict[str, Any]]:
+    """The rows of ``ids``, in that order."""
+    if not ids:
+        return []
+    found = _dicts(
+        db.execute(
+            f"SELECT {_COLUMNS} FROM objects o WHERE o.id IN ({', '.join('?' for _ in ids)})",
+            ids,
+        )
+    )
+    by_id = {row["id"]: row for row in found}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _mark(db: sqlite3.Connection, rows: list[dict[str, Any]], terms: list[str]) -> None:
+    """Add the marked title and a snippet of the body to each row, for the page's rows
+    only (they cost a look at each row's text). Whole terms only: a prefix here would make
+    FTS5 expand it over the whole index for each row (1 ms a row for a common word)."""
+    for row in rows:
+        row["snippet"], row["title_marked"] = "", row["title"]
+    if not terms or not rows:
+        return
+    found = db.execute(
+        f"SELECT rowid, highlight(search_index, 0, '{MARK_START}', '{MARK_END}'),"
+        f" snippet(search_index, 1, '{MARK_START}', '{MARK_END}', '…', 24)"
+        f" FROM search_index WHERE search_index MATCH ?"
+        f" AND rowid IN ({', '.join('?' for _ in rows)})",
+        [" OR ".join(f'"{term}"' for term in terms), *(row["id"] for row in rows)],
+    ).fetchall()
+    marks = {rowid: (title, snippet) for rowid, title, snippet in found}
+    for row in rows:
+        if row["id"] in marks:
+            title, snippet = marks[row["id"]]
+            row["title_marked"], row["snippet"] = title or row["title"], snippet or ""
+
+
+def _suggestion(db: sqlite3.Connection, units: list[Unit]) -> str | None:
+    """The query with its misspelt words corrected, each as the index's objects write it
+    ("imprimente" -> "imprimante", "numerik" -> "numérique"); None when a correction is no
+    longer in any object (the vocabulary may be a little older than the index)."""
+    replacements: dict[int, str] = {}
+    for word, term in corrected(units):
+        written = _written_as(db, term)
+        if written is None:
+            return None
+        replacements[id(word)] = written.upper() if word.typed.isupper() else written
+    if not replacements:
+        return None
+    return " ".join(replacements.get(id(word), word.typed) for unit in units for word in unit.words)
+
+
+def _written_as(db: sqlite3.Connection, term: str) -> str | None:
+    """``term`` (folded) as one object that holds it writes it, in lower case."""
+    found = db.execute(
+        "SELECT o.title, o.body FROM search_index JOIN objects o ON o.id = search_index.rowid"
+        " WHERE search_index MATCH ? LIMIT 1",
+        [f'"{term}"'],
+    ).fetchone()
+    if found is None:
+        return None
+    for written in words(f"{found[0]} {found[1]}"):
+        if fold(written) == term:
+            return written.lower()
+    return term
 
 
 def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
@@ -249,7 +458,8 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
         if name in payload:
             result[name] = payload[name]
     if snippets:
-        result["snippet"] = row["snippet"] or ""
+        result["snippet"] = row.get("snippet") or ""
+        result["title_marked"] = row.get("title_marked") or row["title"]
     return result
 
 

@@ -49,12 +49,14 @@ def object_columns(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     if kind == "resource":
         # Several themes, one per line: the search filter matches any of them.
         theme = "\n".join(payload.get("themes") or [])
+    # Only events and bookings have instants; a loan's days are days, not instants.
+    dated = kind in ("event", "booking")
     return {
         "title": title,
         "body": body,
         "theme": theme,
-        "starts_at": _utc(payload.get("start")),
-        "ends_at": _utc(payload.get("end")),
+        "starts_at": _utc(payload.get("start")) if dated else None,
+        "ends_at": _utc(payload.get("end")) if dated else None,
     }
 
 

@@ -112,6 +112,7 @@ async def search_page(request: Request) -> Response:
     form, errors, page = _search_form(request)
     results: list[dict[str, Any]] = []
     total = 0
+    suggestion = None
     searched = any(
         form[name] for name in ("q", "kind", "commune", "theme", "licence", "from", "to")
     )
@@ -129,12 +130,15 @@ async def search_page(request: Request) -> Response:
             "offset": str((page - 1) * PAGE_SIZE),
         }
         try:
-            found, total = await search(search_query(api_params), snippets=True)
-            results = [shown(result["kind"], result) for result in found]
+            answer = await search(search_query(api_params), snippets=True)
+            results = [shown(result["kind"], result) for result in answer.results]
+            total, suggestion = answer.total, answer.suggestion
             for result in results:
                 # Words found in the title only: the description's first words say more.
                 if MARK_START not in result["snippet"]:
                     result["snippet"] = ""
+                if MARK_START not in result.get("title_marked", ""):
+                    result.pop("title_marked", None)
         except ApiError as exc:
             # A date the form accepted but the calendar cannot hold once in UTC.
             name = str(exc.extra.get("field") or "q")
@@ -165,6 +169,10 @@ async def search_page(request: Request) -> Response:
             "searched": searched,
             "page": page,
             "pages": pages,
+            "suggestion": suggestion,
+            "suggestion_url": (
+                "/search?" + urlencode({**base, "q": suggestion}) if suggestion else ""
+            ),
             "previous_url": page_url(page - 1) if page > 1 else "",
             "next_url": page_url(page + 1) if page < pages else "",
             "facets": await facets(),

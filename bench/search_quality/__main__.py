@@ -1,0 +1,5 @@
+import sys
+
+from bench.search_quality.evaluate import main
+
+main(sys.argv[1:])
