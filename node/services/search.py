@@ -23,6 +23,7 @@ filters them by SPDX id, an absent licence counting as the default CC-BY-SA-4.0)
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from tortoise.transactions import in_transaction
 from federation.timeutil import format_ts, utc_now
 
 from .licences import DEFAULT_LICENCE
-from .objects import api_timestamp, load_payload
+from .objects import api_timestamp, load_payload, raw_text
 from .search_readers import current_database, read_later, reader, vocabulary_for
 from .search_readers import prepare_vocabulary as _prepare
 from .search_words import (
@@ -426,6 +427,29 @@ def _written_as(db: sqlite3.Connection, term: str) -> str | None:
     return term
 
 
+#: Deeper values are answered as their type's name: no payload schema nests this deep.
+MAX_ANSWER_DEPTH = 16
+
+
+def _answerable(value: Any) -> Any:
+    """``value`` if a JSON answer can carry it, else its raw text: a stored payload is not
+    trusted (a member nested 950 deep would make the whole answer fail to encode)."""
+    stack = [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > MAX_ANSWER_DEPTH:
+            return type(value).__name__
+        if isinstance(current, dict):
+            stack.extend((member, depth + 1) for member in current.values())
+        elif isinstance(current, list):
+            stack.extend((member, depth + 1) for member in current)
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return raw_text(value)
+    return value
+
+
 def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
     payload = load_payload(row["payload"])
     result = {
@@ -433,7 +457,7 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
         "kind": row["kind"],
         "id": row["oid"],
         "title": row["title"],
-        "description": payload.get("description", ""),
+        "description": _answerable(payload.get("description", "")),
         "theme": row["theme"].split("\n")[0] or None,  # a resource's first theme
         "place": row["place"],
         "commune": row["commune"],
@@ -456,7 +480,7 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
         "based_on",
     ):
         if name in payload:
-            result[name] = payload[name]
+            result[name] = _answerable(payload[name])
     if snippets:
         result["snippet"] = row.get("snippet") or ""
         result["title_marked"] = row.get("title_marked") or row["title"]
