@@ -144,6 +144,8 @@ async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any
 
 #: Smallest sync page asked for when the disk is full (a page holds one entry at least).
 MIN_PAGE_BYTES = 4096
+#: The peer's ``max_future`` is not known: assume the reference one (protocol section 8).
+PEER_FUTURE_MARGIN = timedelta(days=1)
 #: A probe of a peer in backoff (``GET /api/v1/node``) gets this long.
 PROBE_DEADLINE_SECONDS = 5.0
 
@@ -358,13 +360,29 @@ async def _push_back(
     result: RoundResult,
     progress: Progress | None,
 ) -> None:
+    # What the peer refused before (its clock is behind ours, say) is not sent again
+    # every round while the refusal is remembered.
+    refused = node.rejections.skipped_origins(peer.url, outbound=True)
+    margin = PEER_FUTURE_MARGIN
     for origin, after in sorted(missing_ranges(mine, theirs).items()):
+        if origin in refused:
+            continue
         while True:
             documents = await read_entries(origin, after, PUSH_BACK_PAGE)
             if not documents:
                 break
-            await client.push(peer.url, documents, ttl=0)
+            answer = await client.push(peer.url, documents, ttl=0)
             result.pushed_back += len(documents)
+            for rejection in answer.get("rejected") or []:
+                index = rejection.get("index")
+                if isinstance(index, int) and 0 <= index < len(documents):
+                    header = documents[index]["header"]
+                    node.rejections.remember(
+                        peer.url, header["origin"], header["seq"], str(rejection.get("code")),
+                        documents[index], margin, outbound=True,
+                    )  # fmt: skip
+            if answer.get("rejected"):
+                break
             after = documents[-1]["header"]["seq"]
             if progress:
                 progress(result)
