@@ -393,25 +393,31 @@ async def _push_back(
 async def sync_all(
     node: Node, progress: Progress | None = None, *, deadline: float | None = -1.0
 ) -> list[RoundResult]:
-    """One round with every due peer the operator added, and a few due discovered ones.
+    """One round with the peers of ``round_peers``, waiting for all of them.
+
+    ``deadline`` bounds each peer's round (default: ``sync_round_deadline_seconds``)."""
+    if deadline is not None and deadline < 0:
+        deadline = node.settings.sync_round_deadline_seconds
+    return await sync_peers(node, await round_peers(node), progress, deadline=deadline)
+
+
+async def round_peers(node: Node) -> list[Peer]:
+    """Every due peer the operator added, and a few due discovered ones; none that a
+    round is already running with.
 
     A node learns the whole network from place entries; syncing with all of it every
     interval would cost one request per node of the network (20,000 in France). Peers
-    in backoff are probed first: one that answers again is due at once. ``deadline``
-    bounds each peer's round (default: ``sync_round_deadline_seconds``)."""
-    if deadline is not None and deadline < 0:
-        deadline = node.settings.sync_round_deadline_seconds
+    in backoff are probed first: one that answers again is due at once."""
     await probe_waiting_peers(node)
     now = utc_now()
     due = [
         peer
         for peer in await Peer.all().order_by("id")
-        if peer.next_attempt is None or peer.next_attempt <= now
+        if (peer.next_attempt is None or peer.next_attempt <= now) and peer.id not in node.syncing
     ]
     manual = [peer for peer in due if peer.source != "discovered"]
     discovered = [peer for peer in due if peer.source == "discovered"]
-    chosen = random.sample(discovered, min(DISCOVERED_PER_ROUND, len(discovered)))
-    return await sync_peers(node, manual + chosen, progress, deadline=deadline)
+    return manual + random.sample(discovered, min(DISCOVERED_PER_ROUND, len(discovered)))
 
 
 async def sync_peers(
@@ -422,12 +428,12 @@ async def sync_peers(
     deadline: float | None,
     done: Progress | None = None,
 ) -> list[RoundResult]:
-    """Rounds with ``peers``, ``sync_concurrency`` at a time, so that a slow or silent
-    peer delays no other; ``done`` is called as each ends; results in ``peers`` order."""
-    slots = asyncio.Semaphore(max(1, node.settings.sync_concurrency))
+    """Rounds with ``peers``, side by side (at most ``sync_concurrency`` at a time in
+    the whole node), so that a slow or silent peer delays no other; ``done`` is called as
+    each ends; results in ``peers`` order."""
 
     async def one(peer: Peer) -> RoundResult:
-        async with slots:
+        async with node.sync_slots:
             result = await sync_with(node, peer, progress, deadline=deadline)
         if done:
             done(result)
@@ -454,7 +460,7 @@ async def probe_waiting_peers(node: Node) -> list[Peer]:
     slots = asyncio.Semaphore(max(1, node.settings.sync_concurrency))
 
     async def probe(peer: Peer) -> Peer | None:
-        async with slots:
+        async with slots:  # not the rounds' slots: a probe must not wait behind a slow peer
             try:
                 async with node.peer_client(peer, deadline=PROBE_DEADLINE_SECONDS) as client:
                     await client.node_info(peer.url)
