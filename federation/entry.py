@@ -20,11 +20,12 @@ from .errors import (
     FutureTimestamp,
     InvalidEntrySchema,
     MalformedEntry,
+    NotOwner,
     PayloadMismatch,
     SchemaError,
 )
 from .keys import NodeKey, verify_signature
-from .payloads import validate_payload
+from .payloads import owner_violation, validate_payload
 from .timeutil import format_ts, parse_ts, utc_now
 
 PROTOCOL_VERSION = 1
@@ -105,6 +106,9 @@ def build_entry(
         if payload is None:
             raise SchemaError("a put needs a payload", "payload")
         validate_payload(kind, payload)
+        violation = owner_violation(kind, key.origin, payload)
+        if violation is not None:
+            raise SchemaError(f"'{violation}' must be a thing of this place", violation)
         payload_bytes = canonical_bytes(payload)
         if len(payload_bytes) > max_payload_bytes:
             raise SchemaError(
@@ -169,6 +173,8 @@ def parse_entry(
             payload_bytes = entry.payload_text.encode()  # type: ignore[union-attr]
         except ValueError as exc:  # rfc8785: NaN, integers over 2**53, lone surrogates
             raise MalformedEntry(f"payload has no canonical form: {exc}") from None
+        except RecursionError:
+            raise MalformedEntry("payload is nested too deeply") from None
         if len(payload_bytes) != header["payload_len"]:
             raise PayloadMismatch("payload length does not match payload_len")
         if sha256_tag(payload_bytes) != header["payload_hash"]:
@@ -177,6 +183,12 @@ def parse_entry(
             validate_payload(entry.kind, payload)
         except SchemaError as exc:
             raise InvalidEntrySchema(f"payload: {exc.message}", exc.field) from None
+        violation = owner_violation(entry.kind, entry.origin, payload)
+        if violation is not None:
+            raise NotOwner(
+                f"a {entry.kind} decides about '{violation}' {payload[violation]!r}, "
+                f"which is not a thing of {entry.origin}"
+            )
     try:
         moment = parse_ts(header["ts"])
     except ValueError as exc:  # the schema checks the shape, not e.g. month 13

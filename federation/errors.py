@@ -18,8 +18,12 @@ and shown to operators) and a human ``message``::
         ├── PayloadMismatch     payload bytes do not match payload_hash    code "payload_mismatch"
         ├── FutureTimestamp     ``ts`` too far ahead of our clock          code "future_timestamp"
         ├── BrokenChain         ``prev`` does not match the previous header code "broken_chain"
-        ├── ForkDetected        same (origin, seq), different header       code "fork"
-        └── OriginFrozen        origin frozen after a proven fork          code "origin_frozen"
+        ├── ForkDetected        two incompatible signed histories          code "fork"
+        ├── OriginFrozen        origin frozen after a proven fork          code "origin_frozen"
+        ├── PendingFull         beyond a gap, and no room to keep it aside code "gap"
+        ├── TooManyNewOrigins   sender's hourly budget of new origins used
+        │                                                      code "too_many_new_origins"
+        └── Unstorable          valid, but this node failed to store it    code "unstorable"
 """
 
 from __future__ import annotations
@@ -121,3 +125,21 @@ class ForkDetected(EntryRejected):
 
 class OriginFrozen(EntryRejected):
     code = "origin_frozen"
+
+
+class PendingFull(EntryRejected):
+    code = "gap"
+
+
+class TooManyNewOrigins(EntryRejected):
+    code = "too_many_new_origins"
+
+
+class Unstorable(EntryRejected):
+    code = "unstorable"
+
+
+class NotOwner(EntryRejected):
+    """A loan or registration decision about an item or event of another origin."""
+
+    code = "not_owner"

@@ -2,6 +2,12 @@
 
 The origin id is ``ed25519:`` + base64url (no padding) of the 32-byte raw public key.
 The private key file holds the raw 32-byte seed in PEM (PKCS#8) and must be mode 0600.
+
+Signing uses ``cryptography``; verification uses libsodium (PyNaCl), whose rules are
+strict: it refuses small-order and non-canonical public keys, small-order ``R`` and
+non-canonical ``S`` (``S >= L``). A lenient verifier accepts, for instance, the identity
+point as a key with the identity signature for every message: anyone could then write to
+that log. docs/protocol.md 3.2 makes these rules part of the protocol.
 """
 
 from __future__ import annotations
@@ -11,12 +17,13 @@ import stat
 from functools import lru_cache
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from .encoding import b64url_decode, b64url_encode
 from .errors import KeyFileError
@@ -30,14 +37,27 @@ def origin_id(public_key: Ed25519PublicKey) -> str:
 
 
 @lru_cache(maxsize=4096)  # hot in ingest: one key per origin, not per entry
-def public_key_from_origin(origin: str) -> Ed25519PublicKey:
-    """The public key named by an origin id; ``ValueError`` if it is not one."""
+def public_key_bytes(origin: str) -> bytes:
+    """The 32 raw bytes of the public key named by an origin id; ``ValueError`` if it is
+    not one (wrong prefix, non-canonical base64url, wrong length)."""
     if not origin.startswith(ORIGIN_PREFIX):
         raise ValueError(f"origin id must start with {ORIGIN_PREFIX!r}")
     raw = b64url_decode(origin[len(ORIGIN_PREFIX) :])
     if len(raw) != 32:
         raise ValueError("an Ed25519 public key is 32 bytes")
-    return Ed25519PublicKey.from_public_bytes(raw)
+    return raw
+
+
+def public_key_from_origin(origin: str) -> Ed25519PublicKey:
+    """The public key named by an origin id; ``ValueError`` if it is not one."""
+    return Ed25519PublicKey.from_public_bytes(public_key_bytes(origin))
+
+
+def raw_public_key(origin: str) -> bytes:
+    """The 32 raw bytes of the Ed25519 key named by an origin id; ``ValueError`` if none."""
+    return public_key_from_origin(origin).public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
 
 
 class NodeKey:
@@ -57,6 +77,25 @@ class NodeKey:
 
     def __repr__(self) -> str:
         return f"NodeKey(origin={self.origin!r})"
+
+    def x25519_keypair(self) -> tuple[bytes, bytes]:
+        """(public, secret) X25519 keys converted from this Ed25519 key, to open the
+        boxes sealed to this origin (federation/sealing.py)."""
+        from nacl.bindings import (
+            crypto_sign_ed25519_pk_to_curve25519,
+            crypto_sign_ed25519_sk_to_curve25519,
+        )
+
+        seed = self._private_key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        public = raw_public_key(self.origin)
+        return (
+            crypto_sign_ed25519_pk_to_curve25519(public),
+            crypto_sign_ed25519_sk_to_curve25519(seed + public),
+        )
 
     def save(self, path: Path) -> None:
         """Write the key to a new file created with mode 0600. Never overwrites."""
@@ -100,11 +139,14 @@ class NodeKey:
 
 
 def verify_signature(origin: str, data: bytes, sig: str) -> bool:
-    """True when ``sig`` is the origin's valid signature of ``data``."""
+    """True when ``sig`` is the origin's valid signature of ``data`` under libsodium's
+    strict rules (see the module's docstring): the one verification of the protocol."""
     try:
-        public_key = public_key_from_origin(origin)
+        public_key = public_key_bytes(origin)
         signature = b64url_decode(sig)
-        public_key.verify(signature, data)
-    except (ValueError, InvalidSignature):
+        if len(signature) != 64:
+            return False
+        crypto_sign_open(signature + data, public_key)
+    except (ValueError, BadSignatureError):
         return False
     return True

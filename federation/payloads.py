@@ -1,5 +1,6 @@
 """Validation of object payloads: the kind's JSON Schema, then the checks a schema cannot
-express (an event's ``end`` after its ``start``). Used by the local API and by ingest alike."""
+express (an event's ``end`` after its ``start``, a decision taken by the owner of what it
+decides about). Used by the local API and by ingest alike."""
 
 from __future__ import annotations
 
@@ -9,9 +10,23 @@ from . import schema
 from .errors import SchemaError
 from .timeutil import parse_ts
 
-KINDS = ("place", "skill", "equipment", "event", "booking", "vouch", "key")
+#: Cooperation between places (BRIEF 8, docs/protocol.md "Cooperation").
+COOPERATION_KINDS = (
+    "loan",
+    "loan_decision",
+    "registration",
+    "registration_decision",
+    "help_request",
+    "help_offer",
+)
+KINDS = ("place", "skill", "equipment", "event", "booking", "vouch", *COOPERATION_KINDS, "key")
 #: Kinds whose payload schema exists in this version; ``key`` (rotation) comes later.
-SUPPORTED_KINDS = ("place", "skill", "equipment", "event", "booking", "vouch")
+SUPPORTED_KINDS = tuple(kind for kind in KINDS if kind != "key")
+#: The field naming what a decision decides about: only its owner may write it.
+OWNED_FIELD = {"loan_decision": "equipment", "registration_decision": "event"}
+#: Kinds with a pair of days ``(first, last)``, the last not before the first.
+_DAY_PERIODS = {"loan": ("start", "end"), "loan_decision": ("start", "end"),
+                "help_request": ("from", "to")}  # fmt: skip
 
 
 def validate_payload(kind: str, payload: Any) -> None:
@@ -21,6 +36,28 @@ def validate_payload(kind: str, payload: Any) -> None:
     schema.validate(f"urn:papi:payload/{kind}", payload)
     if kind in ("event", "booking"):
         _check_period(payload)
+    if kind in _DAY_PERIODS:
+        first, last = _DAY_PERIODS[kind]
+        # Days are ASCII 'YYYY-MM-DD' (urn:papi:day): they compare as text.
+        if payload[last] < payload[first]:
+            raise SchemaError(f"'{last}' must not be before '{first}'", last)
+    if kind == "help_request" and (payload["state"] == "closed") != ("accepted_offer" in payload):
+        raise SchemaError("'accepted_offer' is given exactly when the state is 'closed'", "state")
+
+
+def owner_violation(kind: str, origin: str, payload: Any) -> str | None:
+    """The field of a decision whose thing is not ``origin``'s own, or None.
+
+    A loan or registration decision decides about an item or event of its own log only:
+    the borrower cannot approve its own request, nor can a third place decide for the
+    lender. Every implementation refuses such an entry (code ``not_owner``)."""
+    name = OWNED_FIELD.get(kind)
+    if name is None or not isinstance(payload, dict):
+        return None
+    value = payload.get(name)
+    if not isinstance(value, str) or value.partition("/")[0] != origin:
+        return name
+    return None
 
 
 def _check_period(payload: dict[str, Any]) -> None:

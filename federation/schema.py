@@ -97,7 +97,23 @@ def _field_of(error: ValidationError) -> str:
         missing = [key for key in error.validator_value if key not in present]
         if missing:
             return f"{path}.{missing[0]}" if path else missing[0]
+    if error.validator == "dependentRequired" and _dependencies(error):
+        needed = _dependencies(error)[0][1]
+        return f"{path}.{needed}" if path else needed
     return path
+
+
+def _dependencies(error: ValidationError) -> list[tuple[str, str]]:
+    """(present field, missing field it requires) pairs of a ``dependentRequired`` error."""
+    rules = error.validator_value if isinstance(error.validator_value, dict) else {}
+    present = error.instance if isinstance(error.instance, dict) else {}
+    return [
+        (name, needed)
+        for name, needs in rules.items()
+        if name in present
+        for needed in needs
+        if needed not in present
+    ]
 
 
 def _message_of(error: ValidationError, field: str) -> str:
@@ -105,7 +121,15 @@ def _message_of(error: ValidationError, field: str) -> str:
         return f"unknown field '{field}'"
     if error.validator == "required":
         return f"missing required field '{field}'"
+    if error.validator == "dependentRequired" and _dependencies(error):
+        name, needed = _dependencies(error)[0]
+        return f"missing field '{needed}', required with '{name}'"
     where = f"'{field}'" if field else "document"
+    if error.validator == "pattern" and isinstance(error.instance, str):
+        # The date patterns spell out the calendar: hundreds of characters of regex.
+        pattern = str(error.validator_value)
+        shown = pattern if len(pattern) <= 80 else "its pattern (see the schema)"
+        return f"{where}: {error.instance!r} does not match {shown}"
     return f"{where}: {error.message}"
 
 
@@ -134,10 +158,29 @@ def validate(schema_id: str, document: Any) -> None:
         key=lambda e: (list(map(str, e.absolute_path)), str(e.validator)),
     )
     if errors:
+        # An "anyOf" of alternatives that are each a "required" says little about what is
+        # wrong when another error of the same place says more ("scope" without "vector").
+        plain = [e for e in errors if not _is_alternatives(e)]
+        error = (
+            plain[0] if plain and plain[0].absolute_path == errors[0].absolute_path else errors[0]
+        )
+        if _is_alternatives(error):
+            names = [name for e in error.context or [] for name in e.validator_value]
+            path = ".".join(str(part) for part in error.absolute_path)
+            listed = ", ".join(f"'{name}'" for name in names)
+            raise SchemaError(f"{f'{path!r}' if path else 'document'} needs one of {listed}", path)
         # The most specific error is the deepest one under the first path.
-        error = errors[0]
         best = error
         if error.context:
             best = min(error.context, key=lambda e: -len(list(e.absolute_path)))
         field = _field_of(best)
         raise SchemaError(_message_of(best, field), field)
+
+
+def _is_alternatives(error: ValidationError) -> bool:
+    """An ``anyOf`` failed because none of its ``required`` alternatives is present."""
+    return (
+        error.validator == "anyOf"
+        and bool(error.context)
+        and all(e.validator == "required" and not e.absolute_path for e in error.context or [])
+    )

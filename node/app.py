@@ -20,7 +20,7 @@ from tortoise.exceptions import BaseORMException
 from federation.keys import NodeKey
 
 from . import web
-from .api import export, federation_routes, health, network, objects
+from .api import export, federation_routes, health, network, objects, places
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
 from .ratelimit import RateLimitMiddleware
@@ -77,6 +77,7 @@ def build_routes() -> list[BaseRoute]:
         *health.routes(),
         *network.routes(),
         *export.routes(),
+        *places.routes(),
         *federation_routes.routes(),
         *objects.routes(),
         *web.routes(),

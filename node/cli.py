@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .datadir import DataDirError, allow_new_log, init_data_dir, load_key
+from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log, init_data_dir, load_key
 from .logging_setup import configure_logging
 from .settings import ConfigError, Settings, load_settings, update_config
 
@@ -287,11 +287,46 @@ def cmd_export(args: argparse.Namespace) -> None:
     text = result.csv() if args.format == "csv" else result.json()
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        print(f"{len(result.rows)} place(s) written to {args.output}", file=sys.stderr)
+        listed = f" ({result.listings} unclaimed listings)" if result.listings else ""
+        print(f"{len(result.rows)} place(s){listed} written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     for origin, name, errors in result.skipped:
         print(f"left out {name} ({origin}): {'; '.join(errors)}", file=sys.stderr)
+
+
+def cmd_import_lamednum(args: argparse.Namespace) -> None:
+    """Seed the directory with the national open data; messages in French (coordinators)."""
+    from .services.lamednum_import import ImportFileError, ImportReport, import_file
+
+    settings = _settings(args)
+    live = sys.stderr.isatty()
+    clear = "\r\033[K" if live else ""
+
+    def progress(step: str, done: int, total: int) -> None:
+        end = "\n" if not live or done == total else ""
+        print(f"{clear}  {step} : {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    async def work(node: Any) -> ImportReport:
+        try:
+            return await import_file(
+                Path(args.file), replace=args.replace, dry_run=args.dry_run, progress=progress
+            )
+        except ImportFileError as exc:
+            raise CliError(str(exc)) from None
+
+    report = run_with_node(settings, work)
+    for warning in report.warnings:
+        print(f"attention : {warning}", file=sys.stderr)
+    for rejected in report.rejected:
+        print(f"refusée : {rejected.french()}", file=sys.stderr)
+    verb = "vérifiées (rien n'est enregistré : --dry-run)" if args.dry_run else "importées"
+    print(
+        f"{len(report.rows)} fiche(s) {verb}, {len(report.rejected)} ligne(s) refusée(s)"
+        f"; {report.replaced} déjà remplacée(s) par le lieu signé correspondant."
+    )
+    if report.rejected and not report.rows:
+        raise CliError("aucune fiche valide dans ce fichier ; rien n'a été importé")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -379,6 +414,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
 
+    imports = sub.add_parser("import", help="import open data").add_subparsers(
+        dest="import_command", required=True, metavar="FORMAT"
+    )
+    p = imports.add_parser(
+        "lamednum",
+        parents=[common],
+        help="seed the directory with places of the LaMednum open data standard (CSV or JSON)",
+    )
+    p.add_argument("file", help="a CSV or JSON file of the standard 1.0.2")
+    p.add_argument("--replace", action="store_true", help="drop the listings imported before first")
+    p.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
+    p.set_defaults(func=cmd_import_lamednum)
+
     p = sub.add_parser("demo", parents=[common], help="start 5 local demo nodes")
     p.add_argument("--port", type=int, default=8101, help="first port (default 8101)")
     p.set_defaults(func=cmd_demo)
@@ -393,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    os.umask(PRIVATE_UMASK)  # the database, its WAL, the config: for this user only
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,34 @@ from .settings import CONFIG_FILE, KEY_FILE, NEW_LOG_MARKER, ConfigError, render
 
 class DataDirError(Exception):
     """The data directory cannot be used; the message says what to do."""
+
+
+#: Files and directories created by this process are for its user only (the CLI sets it
+#: first thing; files are also created with explicit modes, whoever calls).
+PRIVATE_UMASK = 0o077
+
+
+#: Mode of every file of the data directory (the directory itself is 0700): the key and
+#: the session secret are refused otherwise, the others are made so.
+PRIVATE_FILE_MODE = 0o600
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create ``path`` (mode 0600 from the start, whatever the umask) holding ``text``."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def make_private(path: Path) -> None:
+    """Take group and other permissions away from a file of ours, if it exists (files
+    written by an older version were 0644)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+    except OSError:
+        return  # missing, or not ours to change
 
 
 def init_data_dir(data_dir: Path, values: dict[str, Any]) -> tuple[NodeKey, bool]:
@@ -36,9 +65,10 @@ def init_data_dir(data_dir: Path, values: dict[str, Any]) -> tuple[NodeKey, bool
     config = data_dir / CONFIG_FILE
     if not config.exists():
         try:
-            config.write_text(render_config({k: v for k, v in values.items() if v}))
+            write_private(config, render_config({k: v for k, v in values.items() if v}))
         except OSError as exc:
             raise DataDirError(f"cannot write {config}: {exc.strerror}") from None
+    make_private(config)
     key_path = data_dir / KEY_FILE
     if key_path.exists():
         try:

@@ -6,12 +6,16 @@ in WAL mode through Tortoise's single connection, which serialises writers.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.context import TortoiseContext, _current_context
+
+from .datadir import make_private
 
 MODELS_MODULE = "node.models"
 
@@ -30,6 +34,10 @@ CREATE INDEX IF NOT EXISTS objects_listing
     ON objects (starts_at IS NULL, starts_at, title COLLATE NOCASE, id);
 -- The themes offered as search filters, read from this index instead of every object.
 CREATE INDEX IF NOT EXISTS objects_theme ON objects (theme, kind);
+-- The network directory, a page at a time (node/services/directory.py): origins in the
+-- order of their place names, and the peers that serve a page's origins.
+CREATE INDEX IF NOT EXISTS origins_by_name ON origins (name COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS peers_by_origin ON peers (origin);
 CREATE TRIGGER IF NOT EXISTS objects_search_insert AFTER INSERT ON objects BEGIN
     INSERT INTO search_index(rowid, title, body, theme, place, commune)
     VALUES (new.id, new.title, new.body, new.theme, new.place, new.commune);
@@ -47,18 +55,63 @@ END;
 """
 
 
+#: Columns added to tables of earlier releases (``generate_schemas`` only creates missing
+#: tables): table, column, definition, and the indexes that use them.
+ADDED_COLUMNS = (
+    ("pending_entries", "source", "VARCHAR(300) NOT NULL DEFAULT ''"),
+    ("pending_entries", "size", "INT NOT NULL DEFAULT 0"),
+)
+ADDED_INDEXES = """
+CREATE INDEX IF NOT EXISTS idx_pending_en_source_received
+    ON pending_entries (source, received_at);
+"""
+
+
+async def _add_missing_columns(conn: BaseDBAsyncClient) -> None:
+    added = False
+    for table, column, definition in ADDED_COLUMNS:
+        rows = await conn.execute_query_dict(f"PRAGMA table_info({table})")
+        if column not in {row["name"] for row in rows}:
+            await conn.execute_script(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            added = True
+    if added:  # a new database has them from its models already
+        await conn.execute_script(ADDED_INDEXES)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.context = TortoiseContext()
         self.is_sqlite = url.startswith("sqlite")
 
+    def sqlite_path(self) -> Path | None:
+        """The database file (None for another database or an in-memory one)."""
+        if not self.is_sqlite:
+            return None
+        path = self.url.removeprefix("sqlite://").split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
+
+    def make_files_private(self) -> None:
+        """The database file is created 0600 before SQLite opens it, so its ``-wal`` and
+        ``-shm`` files (which SQLite creates with the database's mode) are too; files
+        left 0644 by an older version are made 0600."""
+        path = self.sqlite_path()
+        if path is None:
+            return
+        if not path.exists() and path.parent.is_dir():
+            with suppress(FileExistsError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        for name in (path.name, path.name + "-wal", path.name + "-shm"):
+            make_private(path.with_name(name))
+
     async def open(self) -> None:
+        self.make_files_private()
         with self.activated():
             await self.context.init(db_url=self.url, modules={"models": [MODELS_MODULE]})
             await self.context.generate_schemas(safe=True)
             if self.is_sqlite:
                 conn = self.connection()
+                await _add_missing_columns(conn)
                 await conn.execute_script(SEARCH_DDL)
                 # Tombstones promise real erasure: overwrite freed pages with zeros.
                 await conn.execute_script("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;")

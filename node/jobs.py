@@ -14,6 +14,7 @@ from .models import Peer
 from .runtime import Node
 from .services.deliveries import DeliveryWorker, purge_finished
 from .services.ingest import drop_stale_pending
+from .services.repair import repair_missing
 from .services.sync import round_peers, sync_peers
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class Workers:
             self.node.wake_push, "interval", seconds=10, id="deliveries", coalesce=True
         )
         self.scheduler.add_job(self.housekeeping, "interval", hours=1, id="housekeeping")
+        self.scheduler.add_job(self.repair, "interval", minutes=10, id="repair", coalesce=True)
         self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._delivery_worker()))
         self._tasks.append(asyncio.create_task(self._sync_soon_worker()))
@@ -113,6 +115,14 @@ class Workers:
                     await self.deliveries.dispatch()
                 except Exception:
                     log.exception("delivery run failed")
+
+    async def repair(self) -> None:
+        """Ask peers for the payloads of entries that reached us stripped."""
+        with self.node.db.activated():
+            try:
+                await repair_missing(self.node)
+            except Exception:
+                log.exception("repair of missing payloads failed")
 
     async def housekeeping(self) -> None:
         with self.node.db.activated():

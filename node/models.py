@@ -54,10 +54,48 @@ class PendingEntry(Model):
     seq = fields.BigIntField()
     document = fields.TextField()
     received_at = fields.DatetimeField(auto_now_add=True)
+    #: Who brought it (peer URL or client address; "" when local), for fair eviction.
+    source = fields.CharField(max_length=300, default="")
+    #: Bytes of ``document`` (UTF-8), counted against ``pending_max_bytes``.
+    size = fields.IntField(default=0)
 
     class Meta:
         table = "pending_entries"
         unique_together = (("origin", "seq"),)
+        indexes = (("source", "received_at"),)
+
+
+class MissingPayload(Model):
+    """A stored ``put`` whose payload we lack and that no later tombstone explains: it
+    arrived stripped. The object keeps its previous state until the payload is repaired
+    (a copy of the same entry with its payload) or a tombstone of the object arrives."""
+
+    id = fields.BigIntField(primary_key=True)
+    origin = fields.CharField(max_length=60)
+    seq = fields.BigIntField()
+    kind = fields.CharField(max_length=16)
+    oid = fields.CharField(max_length=64)
+    since = fields.DatetimeField(auto_now_add=True)
+    #: Last time its payload was asked of peers (``services/repair.py``).
+    last_request = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "missing_payloads"
+        unique_together = (("origin", "seq"),)
+        indexes = (("origin", "kind", "oid"),)
+
+
+class OriginAdmission(Model):
+    """The first time an origin we did not hold was brought to us, and by whom: each
+    sender may introduce at most ``new_origins_per_hour`` origins an hour."""
+
+    origin = fields.CharField(primary_key=True, max_length=60)
+    sender = fields.CharField(max_length=300)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "origin_admissions"
+        indexes = (("sender", "at"),)
 
 
 class ForkEvidence(Model):
@@ -167,8 +205,26 @@ class User(Model):
         table = "users"
 
 
+class AdminSession(Model):
+    """A logged-in animator. The session cookie carries a random token; only its SHA-256
+    is kept here. Logging out deletes the row, a new password deletes all of the
+    account's rows, and a row past ``expires`` is refused (and deleted)."""
+
+    id = fields.CharField(primary_key=True, max_length=64)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    user_id: int
+    created = fields.DatetimeField(auto_now_add=True)
+    last_seen = fields.DatetimeField()
+    expires = fields.DatetimeField()
+
+    class Meta:
+        table = "admin_sessions"
+
+
 class LoginFailure(Model):
-    """One failed login, for rate limiting across restarts."""
+    """One failed login (or one being checked), for rate limiting across restarts."""
 
     id = fields.BigIntField(primary_key=True)
     key = fields.CharField(max_length=300)
@@ -177,3 +233,27 @@ class LoginFailure(Model):
     class Meta:
         table = "login_failures"
         indexes = (("key", "at"),)
+
+
+class Listing(Model):
+    """A place imported from the national open data (``papi import lamednum``): a
+    coordinator's directory data, never a signed entry and never sent to peers. It stays
+    an unclaimed listing until a signed place with the same identity appears (see
+    node/services/listings.py)."""
+
+    id = fields.IntField(primary_key=True)
+    #: The row's ``id`` in the standard (unique there).
+    source_id = fields.CharField(max_length=200, unique=True)
+    nom = fields.CharField(max_length=300)
+    commune = fields.CharField(max_length=200, default="")
+    #: Identity keys (node/services/listings.py): the SIRET/RNA, and name + commune.
+    pivot_key = fields.CharField(max_length=20, default="", db_index=True)
+    name_key = fields.CharField(max_length=500, default="", db_index=True)
+    #: The row as imported: every field of the standard, as text.
+    row = fields.TextField()
+    source_file = fields.CharField(max_length=300, default="")
+    imported_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "listings"
+        indexes = (("commune", "nom"),)

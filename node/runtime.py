@@ -42,6 +42,9 @@ class Node:
         self.ingestor = Ingestor(
             max_payload_bytes=settings.max_payload_bytes,
             max_future=timedelta(seconds=settings.max_future_seconds),
+            pending_max_entries=settings.pending_max_entries,
+            pending_max_bytes=settings.pending_max_bytes,
+            new_origins_per_hour=settings.new_origins_per_hour,
         )
         self.transport = transport
         #: Our wall clock (injectable for tests); compared with peers' Date headers.

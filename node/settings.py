@@ -50,6 +50,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit_per_minute", 1200, "Requests per minute allowed per client (0: off)."),
     Setting("scheduler", True, "Run the background sync and delivery jobs."),
     Setting("log_level", "info", "Log level: debug, info, warning, error."),
+    Setting("pending_max_entries", 50_000, "Entries kept aside beyond gaps, all origins."),
+    Setting("pending_max_bytes", 50 * 1024 * 1024, "Bytes kept aside beyond gaps, all origins."),
+    Setting("new_origins_per_hour", 100, "New origins one peer or client may bring per hour."),
     Setting("peer_connect_timeout_seconds", 5.0, "Time allowed to connect to a peer."),
     Setting("peer_request_deadline_seconds", 60.0, "Total time allowed for one request to a peer."),
     Setting("push_deadline_seconds", 15.0, "Total time allowed for one push to a peer."),
@@ -61,6 +64,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_heavy_federation_requests", 2, "Heavy federation requests served at once."),
     Setting("clock_skew_min_peers", 2, "Peers needed to judge our clock behind (ahead: one)."),
     Setting("min_free_disk_bytes", 64 * 1024 * 1024, "Free disk below which /readyz fails."),
+    Setting(
+        "map_tiles_url",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "Map tiles of the web pages' maps, {z}/{x}/{y} URL (empty: no map, lists only).",
+    ),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -88,6 +96,9 @@ class Settings:
     rate_limit_per_minute: int = _DEFAULTS["rate_limit_per_minute"]
     scheduler: bool = _DEFAULTS["scheduler"]
     log_level: str = _DEFAULTS["log_level"]
+    pending_max_entries: int = _DEFAULTS["pending_max_entries"]
+    pending_max_bytes: int = _DEFAULTS["pending_max_bytes"]
+    new_origins_per_hour: int = _DEFAULTS["new_origins_per_hour"]
     peer_connect_timeout_seconds: float = _DEFAULTS["peer_connect_timeout_seconds"]
     peer_request_deadline_seconds: float = _DEFAULTS["peer_request_deadline_seconds"]
     push_deadline_seconds: float = _DEFAULTS["push_deadline_seconds"]
@@ -97,6 +108,7 @@ class Settings:
     max_heavy_federation_requests: int = _DEFAULTS["max_heavy_federation_requests"]
     clock_skew_min_peers: int = _DEFAULTS["clock_skew_min_peers"]
     min_free_disk_bytes: int = _DEFAULTS["min_free_disk_bytes"]
+    map_tiles_url: str = _DEFAULTS["map_tiles_url"]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -190,7 +190,13 @@ class NodeFactory:
     ) -> NodeProcess:
         data_dir = self.base / name
         port = free_port_block(1)
-        env = {"PAPI_SYNC_INTERVAL_SECONDS": "2", "PAPI_LOG_LEVEL": "warning"}
+        env = {
+            "PAPI_SYNC_INTERVAL_SECONDS": "2",
+            "PAPI_LOG_LEVEL": "warning",
+            # Browsers in tests never go beyond this machine: map tiles are asked of the
+            # node itself (and not found), never of a public tile server.
+            "PAPI_MAP_TILES_URL": f"http://127.0.0.1:{port}/no-tiles/{{z}}/{{x}}/{{y}}.png",
+        }
         env.update({f"PAPI_{key.upper()}": str(value) for key, value in config.items()})
         node = NodeProcess(data_dir, port, self.base / f"{name}.log", env)
         node.papi("init", "--name", name, "--commune", commune, "--url", node.url)

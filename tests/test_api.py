@@ -480,7 +480,8 @@ async def test_collection_paging(papi: InProcessNode) -> None:
     page = (await papi.client.get("/api/v1/skills", params={"limit": 2, "offset": 2})).json()
     assert [item["title"] for item in page["items"]] == titles[2:4]
     for params in ({"limit": 0}, {"limit": 501}, {"limit": "x"}, {"offset": -1}):
-        assert_error(await papi.client.get("/api/v1/skills", params=params), 400, "bad_request")
+        response = await papi.client.get("/api/v1/skills", params=params)
+        assert assert_error(response, 422, "invalid")["field"] == next(iter(params))
 
 
 async def test_events_are_listed_by_start(papi: InProcessNode) -> None:
@@ -747,7 +748,6 @@ async def test_unknown_objects_and_collections_are_404(papi: InProcessNode) -> N
         await client.get("/api/v1/recipes/nope"),
         await client.put("/api/v1/recipes/nope", json={"title": "x"}, headers=auth),
         await client.delete("/api/v1/recipes/nope", headers=auth),
-        await client.get("/api/v1/places"),
         await client.get("/api/v2/node"),
         await client.get("/nope"),
     ]:  # fmt: skip

@@ -39,3 +39,24 @@ def test_bucket_example_of_the_protocol() -> None:
     assert bucket_of(origin) == 231 and "bucket 231" in text
     assert digests[231] == "1315f54c056f507f" and digests[231] in text
     assert set(digests) - {digests[231]} == {"44136fa355b3678a"} and digests[0] in text
+
+
+def test_every_test_cited_by_the_security_page_exists() -> None:
+    import ast
+    import re
+
+    text = (DOCS / "security.md").read_text()
+    cited = set(re.findall(r"`(tests/[\w/]+\.py)::(test_\w+)`", text))
+    assert len(cited) > 30
+    root = DOCS.parent
+    missing = []
+    for path, name in sorted(cited):
+        tree = ast.parse((root / path).read_text())
+        defined = {
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        if name not in defined:
+            missing.append(f"{path}::{name}")
+    assert not missing, f"docs/security.md cites tests that do not exist: {missing}"

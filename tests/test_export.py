@@ -36,6 +36,8 @@ def test_validator_accepts_the_standards_own_example_and_catches_errors() -> Non
     assert any(e.startswith("code_postal") for e in errors)
     assert any(e.startswith("services") for e in errors)
     assert "date_maj: required" in errors
+    for day in ("20240402", "2024-W14-2", "2024-02-30"):
+        assert row_errors(dict(rows[0], date_maj=day)) == ["date_maj: not a YYYY-MM-DD date"]
 
 
 async def test_export_place_and_skip_incomplete(papi: InProcessNode) -> None:

@@ -209,7 +209,8 @@ async def test_large_network_round_compares_buckets_not_whole_vectors(tmp_path: 
     from tests.bulk import origin_log
 
     logs = [entry for index in range(300) for entry in origin_log(index, 1)]
-    async with network(tmp_path, ["a", "b"]) as (transport, nodes):
+    # Loaded by pushes from one client: over the default budget of new origins per hour.
+    async with network(tmp_path, ["a", "b"], new_origins_per_hour=1000) as (transport, nodes):
         a, b = nodes["a"], nodes["b"]
         for node in (a, b):
             r = await node.client.post("/federation/v1/push", json={"entries": logs})

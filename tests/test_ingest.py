@@ -74,11 +74,6 @@ def _forge_sig(a: Author, doc: dict[str, Any]) -> dict[str, Any]:
     return resign(NodeKey.generate(), doc)
 
 
-def _wrong_prev(a: Author, doc: dict[str, Any]) -> dict[str, Any]:
-    doc["header"]["prev"] = sha256_tag(b"not the previous header")
-    return resign(a.key, doc)
-
-
 def _schema(a: Author, doc: dict[str, Any]) -> dict[str, Any]:
     doc["header"]["kind"] = "projector"
     return resign(a.key, doc)
@@ -110,7 +105,6 @@ def _malformed(a: Author, doc: dict[str, Any]) -> Any:
     [
         (_tamper_payload, "payload_mismatch"),
         (_forge_sig, "bad_signature"),
-        (_wrong_prev, "broken_chain"),
         (_schema, "schema"),
         (_payload_schema, "schema"),
         (_oversized, "too_large"),

@@ -111,7 +111,8 @@ async def test_home_shows_the_place_and_its_offers(papi: InProcessNode) -> None:
         "EPN Bellevue",
         "Un espace public numérique",
         "Du lundi au vendredi",
-        "09:00–12:00 et 14:00–18:00",
+        "Du lundi au vendredi de 9 h à 12 h et de 14 h à 18 h",
+        "Le samedi de 9 h à 12 h",
         "Mo-Fr 09:00-12:00,14:00-18:00; Sa 09:00-12:00",
         "02 98 00 00 00",
         "mailto:epn@exemple.fr",
@@ -139,6 +140,11 @@ async def test_pages_escape_user_text(papi: InProcessNode) -> None:
     origin = papi.node.origin
     for path in ("/", "/search", "/search?q=script", "/search?q=pwned", f"/o/{origin}/skill/{oid}"):
         page = (await papi.client.get(path)).text
+        # The page's JSON-LD holds the text as data, its "<" escaped: it cannot open a tag.
+        head, _, rest = page.partition('<script type="application/ld+json">')
+        data, _, tail = rest.partition("</script>")
+        assert "<" not in data and ">" not in data, path
+        page = head + tail
         assert "<script>alert" not in page, path
         assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in page, path
         assert "onerror=alert" not in page.replace("&lt;img src=x onerror=alert(1)&gt;", "")
@@ -354,7 +360,7 @@ async def test_a_token_from_another_session_is_refused(papi: InProcessNode) -> N
     assert response.status_code == 403
 
 
-async def test_failed_logins_are_rate_limited_per_email(papi: InProcessNode) -> None:
+async def test_failed_logins_are_rate_limited_from_one_address(papi: InProcessNode) -> None:
     await make_user(papi)
     for _ in range(5):
         assert (await log_in(papi, EMAIL, "mauvais")).status_code == 401

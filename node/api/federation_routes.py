@@ -18,6 +18,7 @@ from federation.errors import SchemaError
 from ..runtime import Node
 from ..services.deliveries import enqueue_push
 from ..services.health import is_disk_full
+from ..services.ingest import client_sender
 from ..services.log import read_entries_json
 from ..services.peers import learn_peers, make_due, peers_heard_from
 from ..services.sync import answer_sync
@@ -132,7 +133,8 @@ async def push(request: Request) -> Response:
             return _busy()
         message = await _message(request, "urn:papi:push-request", node.settings.max_body_bytes)
         try:
-            report = await node.ingestor.ingest(message["entries"])
+            client = request.client.host if request.client else None
+            report = await node.ingestor.ingest(message["entries"], sender=client_sender(client))
         except Exception as exc:
             if not is_disk_full(exc):
                 raise

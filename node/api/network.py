@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -13,13 +12,17 @@ from federation.payloads import KINDS
 from federation.timeutil import format_ts, parse_ts
 from federation.vector import vector_digest
 
-from ..models import CurrentObject, ForkEvidence, Origin, Peer
+from ..models import CurrentObject, Origin
 from ..runtime import Node
+from ..services.directory import MAX_PAGE_SIZE, PAGE_SIZE, origins_page, peers_of, peers_page
 from ..services.health import node_health
+from ..services.ingest import pending_summary
+from ..services.objects import api_timestamp, load_payload
 from ..services.peers import peer_json
-from ..services.search import MAX_COUNT, SearchQuery, day_bound, search
+from ..services.search import MAX_COUNT, MAX_RESULTS, SearchQuery, day_bound, search
 from ..services.sync import current_vector
 from .errors import ApiError
+from .params import paging
 
 SOFTWARE = "papi-node 0.1.0"
 
@@ -27,7 +30,7 @@ SOFTWARE = "papi-node 0.1.0"
 async def node_info(request: Request) -> Response:
     node: Node = request.app.state.node
     place = await CurrentObject.get_or_none(origin=node.origin, kind="place", oid="place")
-    payload: dict[str, Any] = json.loads(place.payload) if place else {}
+    payload = load_payload(place.payload if place else None)
     origin = await Origin.get_or_none(id=node.origin)
     return JSONResponse(
         {
@@ -45,41 +48,48 @@ async def node_info(request: Request) -> Response:
 
 
 async def nodes(request: Request) -> Response:
+    """One page of the known network (origins, and peers by URL, ``limit``/``offset``)."""
     node: Node = request.app.state.node
-    peers = await Peer.all().order_by("url")
+    limit, offset = paging(request.query_params, PAGE_SIZE, MAX_PAGE_SIZE)
+    conn = node.db.connection()
+    page = await origins_page(conn, node.origin, limit, offset)
     by_origin: dict[str, list[dict[str, Any]]] = {}
-    for peer in peers:
-        if peer.origin:
-            by_origin.setdefault(peer.origin, []).append(peer_json(peer))
-    forks = {row.origin for row in await ForkEvidence.all()}
-    rows = await node.db.connection().execute_query_dict(
-        "SELECT origin, count(*) AS n FROM objects WHERE kind != 'place' GROUP BY origin"
+    for peer in await peers_of([item["id"] for item in page.items]):
+        by_origin.setdefault(peer.origin or "", []).append(peer_json(peer))
+    origins = [
+        {
+            "id": item["id"],
+            "name": item["name"] or None,
+            "commune": item["commune"] or None,
+            "self": item["self"],
+            "seq": item["seq"],
+            "objects": item["objects"],
+            "last_received": api_timestamp(item["last_received"]),
+            "frozen": item["frozen"],
+            "frozen_reason": item["frozen_reason"],
+            "fork_evidence": item["fork"],
+            "peers": by_origin.get(item["id"], []),
+        }
+        for item in page.items
+    ]
+    peers, peers_total = await peers_page(limit, offset)
+    pending = await pending_summary(
+        conn,
+        max_entries=node.settings.pending_max_entries,
+        max_bytes=node.settings.pending_max_bytes,
     )
-    counts: dict[str, int] = {row["origin"]: row["n"] for row in rows}
-    origins = []
-    for origin in await Origin.all().order_by("name"):
-        origins.append(
-            {
-                "id": origin.id,
-                "name": origin.name,
-                "commune": origin.commune,
-                "self": origin.id == node.origin,
-                "seq": origin.head_seq,
-                "objects": counts.get(origin.id, 0),
-                "last_received": format_ts(origin.last_received) if origin.last_received else None,
-                "frozen": origin.frozen,
-                "frozen_reason": origin.frozen_reason,
-                "fork_evidence": origin.id in forks,
-                "peers": by_origin.get(origin.id, []),
-            }
-        )
-    vector = await current_vector()
     return JSONResponse(
         {
             "self": node.origin,
-            "digest": vector_digest(vector),
+            "digest": vector_digest(await current_vector()),
+            "total": page.total,
+            "limit": limit,
+            "offset": offset,
+            "next": page.next_offset,
             "origins": origins,
             "peers": [peer_json(peer) for peer in peers],
+            "peers_total": peers_total,
+            "pending": pending,
             "health": node_health(node),
         }
     )
@@ -92,28 +102,28 @@ def _date(value: str | None, name: str) -> str | None:
         text = value if "T" in value else day_bound(value, name == "to")
         if text is None:
             raise ValueError(value)
-        return format_ts(parse_ts(text))
-    except ValueError:
+        moment = format_ts(parse_ts(text))
+        parse_ts(moment)  # a year before 1000 does not come back as four digits
+    except (ValueError, OverflowError):
         raise ApiError(
-            400, "bad_request", f"{name} must be a date (YYYY-MM-DD) or RFC 3339"
+            400,
+            "bad_request",
+            f"{name} must be a date (YYYY-MM-DD) or an RFC 3339 date-time with an offset,"
+            " in years 1000 to 9999 once in UTC",
+            field=name,
         ) from None
+    return moment
 
 
 def search_query(params: Any) -> SearchQuery:
     """A ``SearchQuery`` from query parameters (shared by the API and the web page)."""
     kind = params.get("kind") or None
     if kind is not None and kind not in KINDS:
-        raise ApiError(400, "bad_request", f"kind must be one of {', '.join(KINDS)}")
-    try:
-        limit = int(params.get("limit") or 20)
-        offset = int(params.get("offset") or 0)
-    except ValueError:
-        raise ApiError(400, "bad_request", "limit and offset must be integers") from None
-    if not 1 <= limit <= 100 or offset < 0:
-        raise ApiError(400, "bad_request", "limit must be 1-100 and offset >= 0")
+        raise ApiError(400, "bad_request", f"kind must be one of {', '.join(KINDS)}", field="kind")
+    limit, offset = paging(params, 20, MAX_RESULTS)
     q = params.get("q") or ""
     if len(q) > 200:
-        raise ApiError(400, "bad_request", "q is limited to 200 characters")
+        raise ApiError(400, "bad_request", "q is limited to 200 characters", field="q")
     return SearchQuery(
         q=q,
         kind=kind,

@@ -12,9 +12,17 @@ from federation.errors import SchemaError
 
 from ..runtime import Node
 from ..services.log import ClockSkew, LogRecovering, new_oid, publish
-from ..services.objects import COLLECTIONS, SERVER_FIELDS, get_object, list_objects, object_json
+from ..services.objects import (
+    COLLECTIONS,
+    SERVER_FIELDS,
+    beyond_utc,
+    get_object,
+    list_objects,
+    object_json,
+)
 from .auth import require_token
 from .errors import ApiError, read_json
+from .params import paging
 
 
 def _node(request: Request) -> Node:
@@ -47,6 +55,12 @@ async def _publish(node: Node, kind: str, oid: str, op: str, payload: Any) -> No
         await publish(node, kind, oid, op, payload)
     except SchemaError as exc:
         raise ApiError(422, "invalid", exc.message, field=exc.field) from None
+    except OverflowError:
+        # A date valid in RFC 3339 but beyond year 9999 (or before year 1) once in UTC.
+        field = beyond_utc(payload)
+        raise ApiError(
+            422, "invalid", f"'{field}' is out of range once in UTC", field=field
+        ) from None
     except LogRecovering as exc:
         raise ApiError(409, "recovering", str(exc)) from None
     except ClockSkew as exc:
@@ -78,13 +92,7 @@ async def put_place(request: Request) -> Response:
 
 async def list_collection(request: Request) -> Response:
     node = _node(request)
-    try:
-        limit = int(request.query_params.get("limit", "100"))
-        offset = int(request.query_params.get("offset", "0"))
-    except ValueError:
-        raise ApiError(400, "bad_request", "limit and offset must be integers") from None
-    if not 1 <= limit <= 500 or offset < 0:
-        raise ApiError(400, "bad_request", "limit must be 1-500 and offset >= 0")
+    limit, offset = paging(request.query_params, 100, 500)
     rows = await list_objects(node.origin, _kind(request), limit, offset)
     return JSONResponse({"items": [object_json(row) for row in rows]})
 

@@ -18,6 +18,8 @@ from typing import Any
 from federation.schema import schemas_dir
 
 from ..models import CurrentObject
+from . import listings
+from .objects import load_payload, raw_text
 
 #: Payload fields holding lists, joined with ``|`` as the standard wants.
 _MULTI = (
@@ -26,6 +28,9 @@ _MULTI = (
     "modalites_accompagnement", "itinerance", "dispositif_programmes_nationaux",
     "formations_labels",
 )  # fmt: skip
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @cache
@@ -39,33 +44,61 @@ def field_names() -> list[str]:
     return [f["name"] for f in table_schema()["fields"]]
 
 
-def row_errors(row: dict[str, str]) -> list[str]:
+@dataclass(frozen=True)
+class Problem:
+    """Why one value of a row does not fit the standard's Table Schema."""
+
+    field: str
+    #: ``required``, ``number``, ``date``, ``pattern`` or ``max_length``.
+    code: str
+    limit: int = 0
+
+    def english(self) -> str:
+        return (
+            f"{self.field}: "
+            + {
+                "required": "required",
+                "number": "not a number",
+                "date": "not a YYYY-MM-DD date",
+                "pattern": "does not match the standard's pattern",
+                "max_length": f"longer than {self.limit}",
+            }[self.code]
+        )
+
+
+def row_problems(row: dict[str, str]) -> list[Problem]:
     """What makes ``row`` invalid against the standard's Table Schema (empty if valid)."""
-    errors = []
+    problems = []
     for spec in table_schema()["fields"]:
         name, value = spec["name"], row.get(spec["name"], "")
         constraints = spec.get("constraints", {})
         if not value:
             if constraints.get("required"):
-                errors.append(f"{name}: required")
+                problems.append(Problem(name, "required"))
             continue
         if spec.get("type") == "number":
             try:
                 float(value)
             except ValueError:
-                errors.append(f"{name}: not a number")
+                problems.append(Problem(name, "number"))
         if spec.get("type") == "date":
+            # Python also reads "20240402" or "2024-W14-2"; the standard's format is one.
             try:
-                date.fromisoformat(value)
+                date.fromisoformat(value if _DATE.match(value) else "")
             except ValueError:
-                errors.append(f"{name}: not a YYYY-MM-DD date")
+                problems.append(Problem(name, "date"))
         pattern = constraints.get("pattern")
         # Table Schema patterns match the whole value.
         if pattern and not re.fullmatch(pattern, value):
-            errors.append(f"{name}: does not match the standard's pattern")
+            problems.append(Problem(name, "pattern"))
         if "maxLength" in constraints and len(value) > constraints["maxLength"]:
-            errors.append(f"{name}: longer than {constraints['maxLength']}")
-    return errors
+            problems.append(Problem(name, "max_length", constraints["maxLength"]))
+    return problems
+
+
+def row_errors(row: dict[str, str]) -> list[str]:
+    """``row_problems`` in words (English)."""
+    return [problem.english() for problem in row_problems(row)]
 
 
 def place_row(origin: str, payload: dict[str, Any], updated: str) -> dict[str, str]:
@@ -74,9 +107,10 @@ def place_row(origin: str, payload: dict[str, Any], updated: str) -> dict[str, s
         value = payload.get(name)
         if value is None:
             continue
-        row[name] = "|".join(map(str, value)) if name in _MULTI else str(value)
+        items = value if name in _MULTI and isinstance(value, list) else [value]
+        row[name] = "|".join(raw_text(item) for item in items)
     row["id"] = origin
-    row["date_maj"] = updated[:10]
+    row["date_maj"] = str(updated)[:10]
     row["source"] = row["source"] or "papi-node"
     return row
 
@@ -86,6 +120,8 @@ class Export:
     rows: list[dict[str, str]] = field(default_factory=list)
     #: Places left out: (origin, place name, what is missing or invalid).
     skipped: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    #: How many rows are unclaimed listings (imported open data, not signed places).
+    listings: int = 0
 
     def csv(self) -> str:
         out = io.StringIO()
@@ -99,16 +135,34 @@ class Export:
 
 
 async def export_places(origin: str | None = None) -> Export:
-    """Every known place (``origin=None``: the whole network) or just one."""
+    """One place, or (``origin=None``) the whole network: every signed place this node
+    holds, plus the unclaimed listings (services/listings.py) that no exported signed
+    place replaces. A listing whose signed place cannot be exported (incomplete profile)
+    is exported in its stead, so that joining the network never removes a place from the
+    open data. Rows are sorted by commune, then name."""
     query = CurrentObject.filter(kind="place")
     if origin:
         query = query.filter(origin=origin)
     result = Export()
-    for place in await query.order_by("commune", "title"):
-        row = place_row(place.origin, json.loads(place.payload), place.updated)
+    rows: list[dict[str, str]] = []
+    left_out: set[str] = set()
+    for place in await query:
+        row = place_row(place.origin, load_payload(place.payload), place.updated)
         errors = row_errors(row)
         if errors:
             result.skipped.append((place.origin, place.title, errors))
+            left_out.add(place.origin)
         else:
-            result.rows.append(row)
+            rows.append(row)
+    if origin is None:
+        kept = [
+            match.listing_id
+            for match in await listings.matches()
+            if match.replaced_by is None or match.replaced_by in left_out
+        ]
+        listed = await listings.rows_of(kept)
+        result.listings = len(listed)
+        rows += listed
+    result.rows = sorted(rows, key=lambda row: (row["commune"], row["nom"], row["id"]))
+    result.skipped.sort(key=lambda skipped: (skipped[1], skipped[0]))
     return result

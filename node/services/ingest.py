@@ -2,35 +2,64 @@
 
 Each entry is first checked alone (``federation.parse_entry``: schema, size, signature,
 payload hash, timestamp), then against its origin's log: the next ``seq`` whose ``prev``
-is our head is stored; an entry we hold already is a duplicate (nothing changes) unless
-its header differs, which proves a fork and freezes the origin; an entry beyond a gap is
-kept aside in ``pending_entries`` until the gap is filled.
+is our head is stored; an entry we hold already is a duplicate (nothing changes, unless it
+brings the payload of a stripped copy we hold: then it repairs it) unless its header
+differs, which proves a fork and freezes the origin, as does a next ``seq`` whose ``prev``
+is not our head; an entry beyond a gap is kept aside in ``pending_entries`` until the gap
+is filled. docs/protocol.md 3.4-3.7 is the specification.
+
+Bounds against hostile senders: entries kept aside are capped per origin and in all
+(``pending_max_entries``, ``pending_max_bytes``; the sender holding the most loses its
+oldest first), and each sender may introduce at most ``new_origins_per_hour`` origins.
+One entry that fails unexpectedly is rejected (``unstorable``) without losing the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import logging
 import os
+import sqlite3
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from functools import partial
+from itertools import count
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from federation.chain import Head, check_successor
+from federation.chain import Head
 from federation.entry import Entry, parse_entry
-from federation.errors import BrokenChain, EntryRejected, ForkDetected, OriginFrozen
+from federation.errors import (
+    BrokenChain,
+    EntryRejected,
+    ForkDetected,
+    OriginFrozen,
+    PendingFull,
+    TooManyNewOrigins,
+    Unstorable,
+)
 from federation.timeutil import utc_now
 
 from ..db import lock_for_write
-from .store import store_entries
+from .store import repair_payloads, store_entries
+
+log = logging.getLogger(__name__)
 
 #: Entries kept aside beyond a gap, per origin, before new ones are refused.
 MAX_PENDING_PER_ORIGIN = 1000
+#: Defaults of the settings of the same names (node/settings.py).
+PENDING_MAX_ENTRIES = 50_000
+PENDING_MAX_BYTES = 50 * 1024 * 1024
+NEW_ORIGINS_PER_HOUR = 100
+#: Window of ``new_origins_per_hour``.
+ADMISSION_WINDOW = timedelta(hours=1)
 #: Threads that check the entries of a large batch (``parse_entry``) side by side: the
 #: Ed25519 verification releases the GIL, so a sync page is checked on every core (about
 #: 1.6x on 2 cores, see docs/performance.md). 0 or 1: one by one in the caller's thread.
@@ -40,6 +69,8 @@ PARSE_THREADS_MIN_BATCH = 64
 _parse_pool: ThreadPoolExecutor | None = None
 #: Pending entries older than this are dropped by ``drop_stale_pending``.
 PENDING_MAX_AGE = timedelta(days=7)
+_savepoints = count()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,6 +93,7 @@ class Rejection:
 
 @dataclass
 class IngestReport:
+    #: Stored now; includes stripped copies we held whose payload this batch brought.
     accepted: list[Entry] = field(default_factory=list)
     duplicate: list[Entry] = field(default_factory=list)
     pending: list[Entry] = field(default_factory=list)
@@ -77,9 +109,35 @@ class IngestReport:
             "accepted": ids(self.accepted),
             "duplicate": ids(self.duplicate),
             "pending": ids(self.pending),
-            "rejected": [r.to_json() for r in self.rejected],
+            "rejected": [r.to_json() for r in sorted(self.rejected, key=lambda r: r.index)],
             **({"need": self.need} if self.need else {}),
         }
+
+    def reject(self, index: int, entry: Entry, exc: EntryRejected) -> None:
+        self.rejected.append(Rejection(index, entry.origin, entry.seq, exc.code, exc.message))
+
+    def merge(self, other: IngestReport) -> None:
+        self.accepted += other.accepted
+        self.duplicate += other.duplicate
+        self.pending += other.pending
+        self.rejected += other.rejected
+        self.need.update(other.need)
+
+
+def client_sender(host: str | None) -> str:
+    """The sender a push is charged to: its client address (``from`` is whatever the
+    client writes), an IPv6 address by its /64, which one subscriber usually holds."""
+    if not host:
+        return "client:unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"client:{host[:200]}"
+    if address.version == 6 and address.ipv4_mapped is None:
+        return f"client:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+    return (
+        f"client:{address.ipv4_mapped or address}" if address.version == 6 else f"client:{address}"
+    )
 
 
 def _claimed(document: Any) -> tuple[str | None, int | None]:
@@ -89,15 +147,49 @@ def _claimed(document: Any) -> tuple[str | None, int | None]:
         return None, None
     origin, seq = header.get("origin"), header.get("seq")
     return (
-        origin if isinstance(origin, str) else None,
+        origin if isinstance(origin, str) and len(origin) <= 200 else None,
         seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
     )
 
 
+async def _isolated(conn: BaseDBAsyncClient, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` in a savepoint of the batch's transaction: if it raises, what it wrote
+    is undone and the exception goes on, the rest of the batch stays."""
+    name = f"ingest_{next(_savepoints)}"
+    await conn.execute_query(f"SAVEPOINT {name}")
+    try:
+        result = await work()
+    except BaseException:
+        await conn.execute_query(f"ROLLBACK TO {name}")
+        await conn.execute_query(f"RELEASE {name}")
+        raise
+    await conn.execute_query(f"RELEASE {name}")
+    return result
+
+
+@dataclass
+class _PendingRoom:
+    """Totals of ``pending_entries`` during one batch (read once, then kept up to date)."""
+
+    entries: int
+    bytes: int
+
+
 class Ingestor:
-    def __init__(self, *, max_payload_bytes: int, max_future: timedelta | None) -> None:
+    def __init__(
+        self,
+        *,
+        max_payload_bytes: int,
+        max_future: timedelta | None,
+        pending_max_entries: int = PENDING_MAX_ENTRIES,
+        pending_max_bytes: int = PENDING_MAX_BYTES,
+        new_origins_per_hour: int = NEW_ORIGINS_PER_HOUR,
+    ) -> None:
         self.max_payload_bytes = max_payload_bytes
         self.max_future = max_future
+        self.pending_max_entries = pending_max_entries
+        self.pending_max_bytes = pending_max_bytes
+        self.new_origins_per_hour = new_origins_per_hour
 
     def parse(self, document: Any) -> Entry:
         return parse_entry(
@@ -111,6 +203,9 @@ class Ingestor:
                 outcomes.append(self.parse(document))
             except EntryRejected as exc:
                 outcomes.append(exc)
+            except Exception as exc:  # a bug must cost one entry, not the batch
+                log.exception("parse_entry failed unexpectedly")
+                outcomes.append(Unstorable(f"this node could not check the entry: {exc!r}"))
         return outcomes
 
     async def _parse_all(self, documents: list[Any]) -> list[Entry | EntryRejected]:
@@ -130,7 +225,12 @@ class Ingestor:
         )
         return [outcome for chunk in chunks for outcome in chunk]
 
-    async def ingest(self, documents: list[Any]) -> IngestReport:
+    async def ingest(self, documents: list[Any], *, sender: str | None = None) -> IngestReport:
+        """Verify and store ``documents``; say what became of each.
+
+        ``sender`` is who brought them: the peer's URL for a pull, the client's address for
+        a push. It is charged for the new origins it introduces and recorded on entries
+        kept aside. ``None`` (the node itself, an import by the operator): not limited."""
         report = IngestReport()
         by_origin: dict[str, list[tuple[int, Entry]]] = defaultdict(list)
         outcomes = await self._parse_all(documents)
@@ -145,14 +245,103 @@ class Ingestor:
         async with in_transaction() as conn:
             await lock_for_write(conn)
             heads = await _load_heads(conn, list(by_origin))
-            to_store: list[Entry] = []
+            refused = await self._admit(conn, [o for o in by_origin if o not in heads], sender)
+            room: list[_PendingRoom] = []
+            to_store: list[tuple[int, Entry]] = []
             for origin, items in by_origin.items():
                 items.sort(key=lambda item: item[1].seq)
+                if origin in refused:
+                    exc: EntryRejected = TooManyNewOrigins(
+                        f"{sender} introduced {self.new_origins_per_hour} new origins in the"
+                        " last hour already; this one is refused for now"
+                    )
+                    for index, entry in items:
+                        report.reject(index, entry, exc)
+                    continue
                 head, frozen = heads.get(origin, (Head(), False))
-                stored = await self._chain_origin(conn, origin, head, frozen, items, report)
+                part = IngestReport()
+                chain = partial(
+                    self._chain_origin, conn, origin, head, frozen, items, part, sender, room
+                )
+                try:
+                    stored = await _isolated(conn, chain)
+                except Exception as exc2:
+                    if _environmental(exc2):
+                        raise
+                    log.exception("ingest of %s failed unexpectedly", origin)
+                    unstorable = Unstorable(f"this node could not store the entry: {exc2!r}")
+                    for index, entry in items:
+                        report.reject(index, entry, unstorable)
+                    room.clear()  # the savepoint undid what was counted
+                    continue
+                report.merge(part)
                 to_store.extend(stored)
-            await store_entries(conn, to_store)
+            await self._store(conn, to_store, report)
         return report
+
+    async def _store(
+        self, conn: BaseDBAsyncClient, items: list[tuple[int, Entry]], report: IngestReport
+    ) -> None:
+        """Store the batch in one go; if that fails, origin by origin and entry by entry,
+        so that one entry this node cannot store costs that entry (and what follows it in
+        its log), never the rest of the batch."""
+        if not items:
+            return
+        try:
+            await _isolated(conn, partial(store_entries, conn, [entry for _, entry in items]))
+            return
+        except Exception as batch_error:
+            if _environmental(batch_error):
+                raise
+            log.exception("storing a batch of %d entries failed; storing one by one", len(items))
+        failed: set[str] = set()
+        for index, entry in items:
+            if entry.origin in failed:
+                exc: EntryRejected = Unstorable(
+                    "an earlier entry of this origin in the batch could not be stored"
+                )
+            else:
+                try:
+                    await _isolated(conn, partial(store_entries, conn, [entry]))
+                    continue
+                except Exception as error:
+                    if _environmental(error):
+                        raise
+                    log.exception("storing %s seq %d failed", entry.origin, entry.seq)
+                    failed.add(entry.origin)
+                    exc = Unstorable(f"this node could not store the entry: {error!r}")
+            report.accepted = [e for e in report.accepted if e is not entry]
+            if index >= 0:  # entries drained from pending_entries have no index here
+                report.reject(index, entry, exc)
+
+    async def _admit(self, conn: BaseDBAsyncClient, new: list[str], sender: str | None) -> set[str]:
+        """Charge ``sender`` for the origins of ``new`` it introduces; those over its
+        hourly budget are returned (refused)."""
+        if not new:
+            return set()
+        marks = ",".join("?" * len(new))
+        rows = await conn.execute_query_dict(
+            f"SELECT origin FROM origin_admissions WHERE origin IN ({marks})", new
+        )
+        known = {row["origin"] for row in rows}
+        fresh = [origin for origin in new if origin not in known]
+        if not fresh:
+            return set()
+        now = utc_now()
+        refused: set[str] = set()
+        if sender is not None:
+            rows = await conn.execute_query_dict(
+                "SELECT COUNT(*) AS n FROM origin_admissions WHERE sender = ? AND at > ?",
+                [sender, now - ADMISSION_WINDOW],
+            )
+            left = max(0, self.new_origins_per_hour - rows[0]["n"])
+            refused = set(fresh[left:])
+            fresh = fresh[:left]
+        await conn.execute_many(
+            "INSERT INTO origin_admissions (origin, sender, at) VALUES (?, ?, ?)",
+            [[origin, sender or "", now] for origin in fresh],
+        )
+        return refused
 
     async def _chain_origin(
         self,
@@ -162,61 +351,100 @@ class Ingestor:
         frozen: bool,
         items: list[tuple[int, Entry]],
         report: IngestReport,
-    ) -> list[Entry]:
-        stored: list[Entry] = []
+        sender: str | None,
+        room: list[_PendingRoom],
+    ) -> list[tuple[int, Entry]]:
+        stored: list[tuple[int, Entry]] = []
         seen: dict[int, Entry] = {}
+        repairs: list[Entry] = []
         for index, entry in items:
             if frozen:
-                exc: EntryRejected = OriginFrozen(
-                    f"origin {origin} is frozen after a proven fork; nothing more is accepted"
+                report.reject(
+                    index,
+                    entry,
+                    OriginFrozen(
+                        f"origin {origin} is frozen after a proven fork; nothing more is accepted"
+                    ),
                 )
-                report.rejected.append(Rejection(index, origin, entry.seq, exc.code, exc.message))
                 continue
             if entry.seq <= head.seq:
-                known = seen.get(entry.seq) or await _stored_entry(conn, origin, entry.seq)
+                known, missing = seen.get(entry.seq), False
+                if known is None:
+                    known, missing = await _stored_entry(conn, origin, entry.seq)
                 if known is not None and known.header_hash == entry.header_hash:
-                    report.duplicate.append(entry)
+                    if missing and entry.payload is not None and entry not in repairs:
+                        repairs.append(entry)
+                        report.accepted.append(entry)
+                    else:
+                        report.duplicate.append(entry)
                     continue
                 if known is not None:
-                    await _record_fork(conn, known, entry)
                     frozen = True
-                    exc = ForkDetected(
-                        f"seq {entry.seq} of {origin} differs from the one we hold: "
-                        "the origin is frozen and the evidence kept"
-                    )
-                    report.rejected.append(
-                        Rejection(index, origin, entry.seq, exc.code, exc.message)
-                    )
+                    await self._fork(conn, known, entry, index, report)
                 continue
             if entry.seq > head.seq + 1:
-                if await _set_aside(conn, entry):
-                    report.pending.append(entry)
+                try:
+                    await self._set_aside(conn, entry, sender, room)
+                except EntryRejected as exc:
+                    report.reject(index, entry, exc)
                 else:
-                    report.rejected.append(
-                        Rejection(index, origin, entry.seq, "gap", "too many entries beyond a gap")
-                    )
+                    report.pending.append(entry)
                 continue
-            try:
-                head = check_successor(head, entry)
-            except BrokenChain as exc2:
-                report.rejected.append(Rejection(index, origin, entry.seq, exc2.code, exc2.message))
+            if head.seq > 0 and entry.prev != head.hash:
+                # Validly signed, right after our head, yet not linked to it: the origin
+                # signed two incompatible histories (this entry's predecessor is not ours).
+                previous = seen.get(head.seq) or (await _stored_entry(conn, origin, head.seq))[0]
+                if previous is not None:
+                    frozen = True
+                    await self._fork(conn, previous, entry, index, report)
+                    continue
+                report.reject(index, entry, BrokenChain(f"prev of seq {entry.seq} is not our head"))
                 continue
-            stored.append(entry)
+            head = Head(entry.seq, entry.header_hash)
+            stored.append((index, entry))
             seen[entry.seq] = entry
             report.accepted.append(entry)
+        if repairs:
+            await repair_payloads(conn, repairs)
         if stored and not frozen:
-            drained = await self._drain_pending(conn, origin, head, report)
-            stored.extend(drained)
+            drained, frozen = await self._drain_pending(conn, origin, head, seen, report)
+            stored.extend((-1, entry) for entry in drained)
             if drained:
                 head = Head(drained[-1].seq, drained[-1].header_hash)
-        if not frozen and any(e.origin == origin and e.seq > head.seq for e in report.pending):
+        if frozen:
+            # Entries of this batch before the fork was found are stored (they extend
+            # the verified chain); none after it, and nothing is kept aside.
+            report.pending = [e for e in report.pending if e.origin != origin]
+        elif any(e.origin == origin and e.seq > head.seq for e in report.pending):
             report.need[origin] = head.seq
         return stored
 
+    async def _fork(
+        self, conn: BaseDBAsyncClient, known: Entry, other: Entry, index: int, report: IngestReport
+    ) -> None:
+        await _record_fork(conn, known, other)
+        if other.seq == known.seq:
+            what = f"seq {other.seq} differs from the one we hold"
+        else:
+            what = f"the prev of seq {other.seq} is not the hash of our seq {known.seq}"
+        report.reject(
+            index,
+            other,
+            ForkDetected(
+                f"{what}: {other.origin} signed two histories; it is frozen and the evidence kept"
+            ),
+        )
+
     async def _drain_pending(
-        self, conn: BaseDBAsyncClient, origin: str, head: Head, report: IngestReport
-    ) -> list[Entry]:
-        """Apply entries kept aside that now follow the head."""
+        self,
+        conn: BaseDBAsyncClient,
+        origin: str,
+        head: Head,
+        seen: dict[int, Entry],
+        report: IngestReport,
+    ) -> tuple[list[Entry], bool]:
+        """Apply entries kept aside that now follow the head; True when one of them
+        proves a fork (the origin is then frozen)."""
         rows = await conn.execute_query_dict(
             "SELECT seq, document FROM pending_entries WHERE origin = ? AND seq > ? ORDER BY seq",
             [origin, head.seq],
@@ -227,15 +455,93 @@ class Ingestor:
                 break
             try:
                 entry = self.parse(json.loads(row["document"]))
-                head = check_successor(head, entry)
             except (EntryRejected, ValueError):
                 break
+            if entry.prev != head.hash:
+                previous = seen.get(head.seq) or (await _stored_entry(conn, origin, head.seq))[0]
+                if previous is not None:
+                    await _record_fork(conn, previous, entry)
+                    return drained, True
+                break
+            head = Head(entry.seq, entry.header_hash)
+            seen[entry.seq] = entry
             drained.append(entry)
             report.accepted.append(entry)
         await conn.execute_query(
             "DELETE FROM pending_entries WHERE origin = ? AND seq <= ?", [origin, head.seq]
         )
-        return drained
+        return drained, False
+
+    async def _set_aside(
+        self,
+        conn: BaseDBAsyncClient,
+        entry: Entry,
+        sender: str | None,
+        room: list[_PendingRoom],
+    ) -> None:
+        """Keep ``entry`` in ``pending_entries`` (``PendingFull`` when it cannot be)."""
+        rows = await conn.execute_query_dict(
+            "SELECT COUNT(*) AS n FROM pending_entries WHERE origin = ?", [entry.origin]
+        )
+        if rows[0]["n"] >= MAX_PENDING_PER_ORIGIN:
+            raise PendingFull(
+                f"{MAX_PENDING_PER_ORIGIN} entries of this origin already wait beyond a gap"
+            )
+        document = json.dumps(entry.to_json(), ensure_ascii=False)
+        size = len(document.encode())
+        if size > self.pending_max_bytes or self.pending_max_entries < 1:
+            raise PendingFull("no room to keep entries beyond a gap")
+        if not room:
+            rows = await conn.execute_query_dict(
+                "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM pending_entries"
+            )
+            room.append(_PendingRoom(rows[0]["n"], rows[0]["bytes"]))
+        totals = room[0]
+        while (
+            totals.entries + 1 > self.pending_max_entries
+            or totals.bytes + size > self.pending_max_bytes
+        ):
+            if not await self._evict(conn, totals, size):
+                raise PendingFull("no room to keep entries beyond a gap")
+        inserted, _ = await conn.execute_query(
+            "INSERT INTO pending_entries (origin, seq, document, received_at, source, size)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (origin, seq) DO NOTHING",
+            [entry.origin, entry.seq, document, utc_now(), sender or "", size],
+        )
+        if inserted:
+            totals.entries += 1
+            totals.bytes += size
+
+    async def _evict(self, conn: BaseDBAsyncClient, totals: _PendingRoom, size: int) -> bool:
+        """Drop the oldest pending entries of the source holding the most bytes, enough
+        for ``size`` more bytes and one more entry (with some headroom, so that a full
+        store does not evict on every entry). False when there is nothing to drop."""
+        rows = await conn.execute_query_dict(
+            "SELECT source FROM pending_entries GROUP BY source ORDER BY SUM(size) DESC,"
+            " COUNT(*) DESC LIMIT 1"
+        )
+        if not rows:
+            return False
+        need_entries = totals.entries + 1 - self.pending_max_entries
+        need_bytes = totals.bytes + size - self.pending_max_bytes
+        need_entries = max(need_entries, 0) + self.pending_max_entries // 100
+        need_bytes = max(need_bytes, 0) + self.pending_max_bytes // 100
+        victims = await conn.execute_query_dict(
+            "SELECT id, size FROM pending_entries WHERE source = ?"
+            " ORDER BY received_at, id LIMIT 1000",
+            [rows[0]["source"]],
+        )
+        dropped: list[list[Any]] = []
+        for victim in victims:
+            if need_entries <= 0 and need_bytes <= 0:
+                break
+            dropped.append([victim["id"]])
+            need_entries -= 1
+            need_bytes -= victim["size"]
+            totals.entries -= 1
+            totals.bytes -= victim["size"]
+        await conn.execute_many("DELETE FROM pending_entries WHERE id = ?", dropped)
+        return bool(dropped)
 
 
 async def _load_heads(conn: BaseDBAsyncClient, origins: list[str]) -> dict[str, tuple[Head, bool]]:
@@ -246,16 +552,23 @@ async def _load_heads(conn: BaseDBAsyncClient, origins: list[str]) -> dict[str, 
     return {r["id"]: (Head(r["head_seq"], r["head_hash"]), bool(r["frozen"])) for r in rows}
 
 
-async def _stored_entry(conn: BaseDBAsyncClient, origin: str, seq: int) -> Entry | None:
+async def _stored_entry(
+    conn: BaseDBAsyncClient, origin: str, seq: int
+) -> tuple[Entry | None, bool]:
+    """The stored entry (header and signature) and whether its payload is missing."""
     rows = await conn.execute_query_dict(
-        "SELECT header, sig FROM entries WHERE origin = ? AND seq = ?", [origin, seq]
+        "SELECT header, sig, EXISTS (SELECT 1 FROM missing_payloads m WHERE m.origin = ?"
+        " AND m.seq = ?) AS missing FROM entries WHERE origin = ? AND seq = ?",
+        [origin, seq, origin, seq],
     )
     if not rows:
-        return None
-    return Entry(json.loads(rows[0]["header"]), rows[0]["sig"], None)
+        return None, False
+    return Entry(json.loads(rows[0]["header"]), rows[0]["sig"], None), bool(rows[0]["missing"])
 
 
 async def _record_fork(conn: BaseDBAsyncClient, known: Entry, other: Entry) -> None:
+    """Keep the evidence (two headers the origin signed that cannot both be in its log:
+    same seq, or ``other`` right after ``known`` without linking to it) and freeze."""
     await conn.execute_query(
         "INSERT INTO fork_evidence (origin, seq, header_a, sig_a, header_b, sig_b, detected_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -274,29 +587,83 @@ async def _record_fork(conn: BaseDBAsyncClient, known: Entry, other: Entry) -> N
         "INSERT INTO origins (id, head_seq, frozen, frozen_reason, first_seen)"
         " VALUES (?, 0, 1, ?, ?) ON CONFLICT (id) DO UPDATE SET frozen = 1,"
         " frozen_reason = excluded.frozen_reason",
-        [known.origin, f"fork at seq {known.seq}", utc_now()],
+        [known.origin, f"fork at seq {other.seq}", utc_now()],
     )
     await conn.execute_query("DELETE FROM pending_entries WHERE origin = ?", [known.origin])
 
 
-async def _set_aside(conn: BaseDBAsyncClient, entry: Entry) -> bool:
-    rows = await conn.execute_query_dict(
-        "SELECT COUNT(*) AS n FROM pending_entries WHERE origin = ?", [entry.origin]
-    )
-    if rows[0]["n"] >= MAX_PENDING_PER_ORIGIN:
-        return False
-    await conn.execute_query(
-        "INSERT INTO pending_entries (origin, seq, document, received_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (origin, seq) DO NOTHING",
-        [entry.origin, entry.seq, json.dumps(entry.to_json(), ensure_ascii=False), utc_now()],
-    )
-    return True
-
-
 async def drop_stale_pending(max_age: timedelta = PENDING_MAX_AGE) -> int:
-    """Drop entries kept aside for longer than ``max_age``; return how many."""
+    """Drop entries kept aside for longer than ``max_age``, and the admissions of origins
+    that never got a log here; return how many entries."""
+    cutoff = utc_now() - max_age
     async with in_transaction() as conn:
         count, _ = await conn.execute_query(
-            "DELETE FROM pending_entries WHERE received_at < ?", [utc_now() - max_age]
+            "DELETE FROM pending_entries WHERE received_at < ?", [cutoff]
+        )
+        await conn.execute_query(
+            "DELETE FROM origin_admissions WHERE at < ? AND origin NOT IN"
+            " (SELECT id FROM origins) AND origin NOT IN (SELECT origin FROM pending_entries)",
+            [cutoff],
         )
     return count
+
+
+async def pending_summary(
+    conn: BaseDBAsyncClient,
+    *,
+    max_entries: int = PENDING_MAX_ENTRIES,
+    max_bytes: int = PENDING_MAX_BYTES,
+    top: int = 20,
+) -> dict[str, Any]:
+    """What is kept aside beyond gaps, for the operator: totals and limits, then the
+    ``top`` peers (sources) and origins holding the most bytes."""
+    totals = await conn.execute_query_dict(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM pending_entries"
+    )
+    peers = await conn.execute_query_dict(
+        "SELECT source, COUNT(*) AS n, SUM(size) AS bytes FROM pending_entries"
+        " GROUP BY source ORDER BY bytes DESC, source LIMIT ?",
+        [top],
+    )
+    origins = await conn.execute_query_dict(
+        "SELECT p.origin, COUNT(*) AS n, SUM(p.size) AS bytes, MIN(p.seq) AS first,"
+        " COALESCE(o.head_seq, 0) AS head FROM pending_entries p LEFT JOIN origins o"
+        " ON o.id = p.origin GROUP BY p.origin ORDER BY bytes DESC, p.origin LIMIT ?",
+        [top],
+    )
+    missing = await conn.execute_query_dict("SELECT COUNT(*) AS n FROM missing_payloads")
+    return {
+        "entries": totals[0]["n"],
+        "bytes": totals[0]["bytes"],
+        "max_entries": max_entries,
+        "max_bytes": max_bytes,
+        "by_peer": [
+            {"peer": row["source"] or None, "entries": row["n"], "bytes": row["bytes"]}
+            for row in peers
+        ],
+        "by_origin": [
+            {
+                "origin": row["origin"],
+                "entries": row["n"],
+                "bytes": row["bytes"],
+                "head": row["head"],
+                "first_pending": row["first"],
+            }
+            for row in origins
+        ],
+        "missing_payloads": missing[0]["n"],
+    }
+
+
+def _environmental(exc: BaseException) -> bool:
+    """True for failures of this node's storage (a full disk, an I/O error, the database
+    locked), which no entry causes: they fail the whole batch, so that the caller reports
+    them and retries (a smaller page), instead of refusing good entries as unstorable."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.OperationalError | OSError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -1,9 +1,15 @@
-"""Reading current objects, and their JSON form in the API (payload + server fields)."""
+"""Reading current objects, and their JSON form in the API (payload + server fields).
+
+Everything read back from ``objects`` is treated as possibly odd (data stored by an older
+version, or dated at the edge of the calendar): reading it never raises."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any
+
+from federation.timeutil import format_ts, parse_ts
 
 from ..models import CurrentObject
 
@@ -13,15 +19,74 @@ COLLECTIONS = {"skills": "skill", "equipment": "equipment", "events": "event"}
 SERVER_FIELDS = ("id", "origin", "kind", "seq", "updated")
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def load_payload(text: str | None) -> dict[str, Any]:
+    """A stored payload as a dict; ``{}`` when it is not a JSON object (or holds
+    ``NaN``, which no JSON answer could carry)."""
+    if not isinstance(text, str):
+        return {}
+    try:
+        payload = json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def raw_text(value: object) -> str:
+    """A stored value as text, for when it cannot be shown otherwise: strings as they
+    are, anything else as compact JSON (``None`` is empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return type(value).__name__
+
+
+def api_timestamp(text: Any) -> Any:
+    """A stored timestamp as the API shows every timestamp: RFC 3339 in UTC with ``Z``.
+    A value that is not a timestamp, or that UTC cannot hold (year 9999 at ``-23:59``),
+    is returned as stored."""
+    if not isinstance(text, str):
+        return text
+    try:
+        normal = format_ts(parse_ts(text))
+        parse_ts(normal)  # years before 1000 do not come back as four digits
+    except (ValueError, OverflowError):
+        return text
+    return normal
+
+
+def beyond_utc(payload: Any) -> str:
+    """The member (``start`` or ``end``) of a payload that UTC cannot hold (``9999-12-31
+    T23:59-23:59`` is year 10000 in UTC), "" if none: such a payload is refused with a
+    422 rather than failing when its columns are computed."""
+    for name in ("start", "end"):
+        value = payload.get(name) if isinstance(payload, dict) else None
+        if not isinstance(value, str):
+            continue
+        try:
+            parse_ts(value).astimezone(UTC)
+        except OverflowError:
+            return name
+        except ValueError:
+            continue
+    return ""
+
+
 def object_json(row: CurrentObject) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads(row.payload)
     return {
-        **payload,
+        **load_payload(row.payload),
         "id": row.oid,
         "origin": row.origin,
         "kind": row.kind,
         "seq": row.seq,
-        "updated": row.updated,
+        "updated": api_timestamp(row.updated),
     }
 
 

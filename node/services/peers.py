@@ -12,7 +12,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from federation.backoff import retry_delay
 from federation.entry import Entry
 from federation.netguard import normalise_url
-from federation.timeutil import utc_now
+from federation.timeutil import format_ts, utc_now
 
 from ..models import Peer
 
@@ -137,7 +137,7 @@ async def make_due(peer: Peer) -> None:
 
 def peer_json(peer: Peer) -> dict[str, Any]:
     def ts(value: Any) -> str | None:
-        return None if value is None else value.isoformat()
+        return None if value is None else format_ts(value)
 
     return {
         "url": peer.url,

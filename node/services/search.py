@@ -20,7 +20,6 @@ By default the offers are searched: skills, equipment and events.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,8 @@ from zoneinfo import ZoneInfo
 from tortoise.transactions import in_transaction
 
 from federation.timeutil import format_ts, utc_now
+
+from .objects import api_timestamp, load_payload
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _DATE_FR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -203,7 +204,7 @@ async def search(query: SearchQuery, *, snippets: bool = False) -> tuple[list[di
 
 
 def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
-    payload = json.loads(row["payload"])
+    payload = load_payload(row["payload"])
     result = {
         "origin": row["origin"],
         "kind": row["kind"],
@@ -214,7 +215,7 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
         "place": row["place"],
         "commune": row["commune"],
         "seq": row["seq"],
-        "updated": row["updated"],
+        "updated": api_timestamp(row["updated"]),
     }
     for name in (
         "start",

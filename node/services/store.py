@@ -54,7 +54,13 @@ def object_columns(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 async def store_entries(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> None:
     """Insert already verified and chained ``entries`` (any origins, seq order within
-    each origin) and bring ``objects`` and ``origins`` up to date."""
+    each origin) and bring ``objects`` and ``origins`` up to date.
+
+    A ``put`` without its payload is stored for the chain and recorded in
+    ``missing_payloads`` until a later tombstone of its object explains it (then it is
+    simply purged) or its payload is repaired (``repair_payloads``). Meanwhile its object
+    keeps the state of the latest entry whose content we have: it is never erased by a
+    copy that lost its payload on the way."""
     if not entries:
         return
     now = utc_now()
@@ -77,40 +83,37 @@ async def store_entries(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> No
             for e in entries
         ],
     )
-    # Only the last entry of each object in this batch matters for current state.
+    stripped = [e for e in entries if e.op == "put" and e.payload is None]
+    if stripped:
+        await conn.execute_many(
+            "INSERT INTO missing_payloads (origin, seq, kind, oid, since) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (origin, seq) DO NOTHING",
+            [[e.origin, e.seq, e.kind, e.oid, now] for e in stripped],
+        )
+    # Only the last entry of each object in this batch whose content we have matters.
     last: dict[tuple[str, str, str], Entry] = {}
     for e in entries:
-        last[(e.origin, e.kind, e.oid)] = e
+        if e.op == "delete" or e.payload is not None:
+            last[(e.origin, e.kind, e.oid)] = e
     heads: dict[str, Entry] = {}
     for e in entries:
         heads[e.origin] = e
 
-    places: dict[str, tuple[str, str]] = {}
-    upserts: list[list[Any]] = []
     removals: list[list[Any]] = []
     purges: list[list[Any]] = []
     for (origin, kind, oid), e in last.items():
         if e.op == "delete":
             removals.append([origin, kind, oid])
             purges.append([origin, kind, oid, e.seq])
-        elif e.payload is None:
-            # A put whose payload was purged upstream: a later tombstone exists.
-            removals.append([origin, kind, oid])
-        else:
-            columns = object_columns(kind, e.payload)
-            if kind == "place":
-                places[origin] = (columns["title"], str(e.payload.get("commune", "")))
-            upserts.append(
-                [
-                    origin, kind, oid, e.seq, e.payload_text,
-                    e.header["ts"], columns["title"], columns["body"], columns["theme"],
-                    columns["starts_at"], columns["ends_at"],
-                ]
-            )  # fmt: skip
     if purges:
         await conn.execute_many(
             "UPDATE entries SET payload = NULL"
             " WHERE origin = ? AND kind = ? AND oid = ? AND seq < ?",
+            purges,
+        )
+        # A tombstone explains the payloads missing before it: they are purged now.
+        await conn.execute_many(
+            "DELETE FROM missing_payloads WHERE origin = ? AND kind = ? AND oid = ? AND seq < ?",
             purges,
         )
     if removals:
@@ -124,6 +127,50 @@ async def store_entries(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> No
         " last_received = excluded.last_received",
         [[o, e.seq, e.header_hash, now, now] for o, e in heads.items()],
     )
+    await _upsert_objects(conn, [e for e in last.values() if e.op == "put"])
+
+
+async def repair_payloads(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> None:
+    """Put back the payloads of stored entries that arrived stripped (``entries`` carry
+    them, and their headers are the stored ones); objects whose latest known content is
+    older than the repaired entry take it."""
+    if not entries:
+        return
+    await conn.execute_many(
+        "UPDATE entries SET payload = ? WHERE origin = ? AND seq = ? AND payload IS NULL",
+        [[e.payload_text, e.origin, e.seq] for e in entries],
+    )
+    await conn.execute_many(
+        "DELETE FROM missing_payloads WHERE origin = ? AND seq = ?",
+        [[e.origin, e.seq] for e in entries],
+    )
+    newer: list[Entry] = []
+    for e in entries:
+        rows = await conn.execute_query_dict(
+            "SELECT seq FROM objects WHERE origin = ? AND kind = ? AND oid = ?",
+            [e.origin, e.kind, e.oid],
+        )
+        if not rows or rows[0]["seq"] < e.seq:
+            newer.append(e)
+    await _upsert_objects(conn, newer)
+
+
+async def _upsert_objects(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> None:
+    """Make each ``put`` (with its payload) the current state of its object."""
+    places: dict[str, tuple[str, str]] = {}
+    upserts: list[list[Any]] = []
+    for e in entries:
+        assert e.payload is not None
+        columns = object_columns(e.kind, e.payload)
+        if e.kind == "place":
+            places[e.origin] = (columns["title"], str(e.payload.get("commune", "")))
+        upserts.append(
+            [
+                e.origin, e.kind, e.oid, e.seq, e.payload_text,
+                e.header["ts"], columns["title"], columns["body"], columns["theme"],
+                columns["starts_at"], columns["ends_at"],
+            ]
+        )  # fmt: skip
     if places:
         await conn.execute_many(
             "UPDATE origins SET name = ?, commune = ? WHERE id = ?",

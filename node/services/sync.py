@@ -10,6 +10,7 @@ resumes exactly where it stopped.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import weakref
@@ -95,8 +96,19 @@ async def frozen_origins() -> set[str]:
     return {row["id"] for row in rows}
 
 
+def _json_size(document: Any) -> int:
+    """Bytes of ``document`` as the answer serialises it (starlette's ``JSONResponse``)."""
+    return len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
+
+
 async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any]:
-    """The answer to a (schema-valid) sync request."""
+    """The answer to a (schema-valid) sync request.
+
+    The ``entries`` array, serialised, is at most ``min(max_bytes, page_bytes)`` bytes,
+    unless its first entry alone is larger (one entry is always sent). A frozen origin
+    (docs/protocol.md 3.5) is claimed at ``FROZEN_SEQ`` in the answered vector and none
+    of its log is sent; an asker that holds it past the fork gets the two headers of the
+    evidence instead, so that it finds the fork and freezes it too."""
     if "buckets" not in request and "vector" not in request:
         digest = await current_digest()
         return {"digest": digest, "in_sync": request.get("digest") == digest}
@@ -109,37 +121,75 @@ async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any
         return {"digest": digest, "in_sync": request.get("digest") == digest}
     mine = restrict(everything, request.get("scope"))
     theirs: dict[str, int] = request["vector"]
-    budget = min(page_bytes, int(request.get("max_bytes", page_bytes)))
+    budget = min(page_bytes, int(request.get("max_bytes", page_bytes))) - 2  # the brackets
     entries: list[dict[str, Any]] = []
     used = 0
     more = False
+
+    def fits(document: dict[str, Any]) -> bool:
+        nonlocal used
+        size = _json_size(document) + (1 if entries else 0)  # and its comma
+        if entries and used + size > budget:
+            return False
+        used += size
+        entries.append(document)
+        return True
+
     async with in_transaction() as conn:
-        for origin, after in sorted(missing_ranges(mine, theirs).items()):
+        frozen = {row["id"] for row in await conn.execute_query_dict(
+            "SELECT id FROM origins WHERE frozen"
+        ) if row["id"] in mine}  # fmt: skip
+        for document in await _fork_evidence(conn, frozen, theirs):
+            if not fits(document):
+                more = True
+                break
+        wanted = {o: a for o, a in missing_ranges(mine, theirs).items() if o not in frozen}
+        for origin, after in sorted(wanted.items()):
+            if more:
+                break
             while True:
                 rows = await conn.execute_query_dict(
-                    "SELECT header, sig, payload, length(header) + length(coalesce(payload,''))"
-                    " + 100 AS size FROM entries WHERE origin = ? AND seq > ? ORDER BY seq"
-                    " LIMIT 200",
+                    "SELECT header, sig, payload FROM entries WHERE origin = ? AND seq > ?"
+                    " ORDER BY seq LIMIT 200",
                     [origin, after],
                 )
                 for row in rows:
-                    if used + row["size"] > budget and entries:
+                    if not fits(entry_document(row)):
                         more = True
                         break
-                    used += row["size"]
-                    entries.append(entry_document(row))
                     after += 1
                 if more or len(rows) < 200:
                     break
-            if more:
-                break
+    claimed = {o: FROZEN_SEQ if o in frozen else seq for o, seq in mine.items()}
     return {
         "digest": digest,
-        "in_sync": not entries and vector_digest(mine) == vector_digest(theirs),
-        "vector": mine,
+        "in_sync": not entries and vector_digest(claimed) == vector_digest(theirs),
+        "vector": claimed,
         "entries": entries,
         "more": more,
     }
+
+
+async def _fork_evidence(
+    conn: Any, frozen: set[str], theirs: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The two signed headers proving the fork of each frozen origin that the asker holds
+    up to the fork and has not frozen itself (``payload`` null: the headers are the proof)."""
+    documents: list[dict[str, Any]] = []
+    for origin in sorted(frozen):
+        rows = await conn.execute_query_dict(
+            "SELECT seq, header_a, sig_a, header_b, sig_b FROM fork_evidence WHERE origin = ?"
+            " ORDER BY id LIMIT 1",
+            [origin],
+        )
+        held = theirs.get(origin, 0)
+        if not rows or held == FROZEN_SEQ or held < rows[0]["seq"]:
+            continue
+        for header, sig in (("header_a", "sig_a"), ("header_b", "sig_b")):
+            documents.append(
+                {"header": json.loads(rows[0][header]), "sig": rows[0][sig], "payload": None}
+            )
+    return documents
 
 
 #: Smallest sync page asked for when the disk is full (a page holds one entry at least).
@@ -329,7 +379,10 @@ def _asked_vector(
 
 
 async def _ingest_page(node: Node, peer: Peer, documents: list[Any], result: RoundResult) -> None:
-    report = await node.ingestor.ingest(documents)
+    # A peer the operator added by hand is trusted like the operator (a new node's first
+    # pull brings the whole network); a discovered one is charged for the origins it brings.
+    sender = None if peer.source == "manual" else peer.url
+    report = await node.ingestor.ingest(documents, sender=sender)
     if report.accepted:
         node.storage.clear()
     result.accepted += len(report.accepted)

@@ -1,5 +1,5 @@
 """The web interface: French server-rendered pages for visitors (``/``, ``/search``,
-``/nodes``, ``/o/...``) and for the place's animators (``/admin``).
+``/lieux``, ``/nodes``, ``/o/...``) and for the place's animators (``/admin``).
 
 ``routes()`` and ``middleware(settings)`` are what the app factory adds; nothing runs at
 import time.
@@ -14,7 +14,15 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from ..settings import Settings
-from . import routes_admin, routes_login, routes_public
+from . import (
+    routes_admin,
+    routes_interop,
+    routes_listings,
+    routes_login,
+    routes_places,
+    routes_public,
+    routes_widget,
+)
 from .sessions import session_middleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -22,7 +30,12 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def routes() -> list[BaseRoute]:
     return [
+        # Before the object pages: /o/{origin}/event/{oid}.ics is not an object page.
+        *routes_interop.routes(),
+        *routes_widget.routes(),
+        *routes_listings.routes(),
         *routes_public.routes(),
+        *routes_places.routes(),
         *routes_login.routes(),
         *routes_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),

@@ -1,10 +1,15 @@
 """Animators' accounts: argon2 password hashes, login checks and the rate limit of failed
-logins (``LoginFailure`` rows, so that a restart does not reset it)."""
+logins (``LoginFailure`` rows, so that a restart does not reset it).
+
+An attempt is counted before its password is checked (``reserve``), so a burst of
+concurrent attempts cannot all pass the limit, and checks run at most
+``MAX_CONCURRENT_CHECKS`` at a time (``PasswordChecks``), so a burst cannot take the
+node's memory either."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,18 +17,27 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from tortoise.transactions import in_transaction
 
 from federation.timeutil import utc_now
 
-from ..models import LoginFailure, User
+from ..db import lock_for_write
+from ..models import AdminSession, LoginFailure, User
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
-#: At most ``MAX_FAILURES`` failed logins per e-mail and per client address in ``WINDOW``.
+#: At most ``MAX_FAILURES`` failed logins from one client address in ``WINDOW``.
 MAX_FAILURES = 5
+#: An account that failed this often in ``WINDOW``, from all addresses together, is under
+#: attack: each address then keeps one attempt per window for it. Failures elsewhere
+#: never lock an account out of an address that has not failed.
+MAX_FAILURES_PER_ACCOUNT = 50
 WINDOW = timedelta(minutes=15)
 #: Failure rows older than this are deleted when new ones are written.
 KEEP_FAILURES = timedelta(days=1)
+#: Password checks (argon2, 64 MiB each) running at once, and how long one waits.
+MAX_CONCURRENT_CHECKS = 2
+CHECK_WAIT = 10.0
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
@@ -68,16 +82,26 @@ async def add_user(email: str, password: str) -> bool:
         return True
     user.password_hash = password_hash
     await user.save(update_fields=["password_hash"])
+    # A new password ends every session opened with the old one.
+    await AdminSession.filter(user_id=user.id).delete()
     return False
 
 
-def session_stamp(user: User) -> str:
-    """A fingerprint of the password hash kept in the session: changing the password
-    (``papi user add`` again) ends every session of that account."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
 # -- failed logins ----------------------------------------------------------------------
+
+
+def address_key(host: str) -> str:
+    """The client address a limit is kept for: an IPv6 client's /64 (one subscriber gets
+    a whole /64 and could otherwise change address at each attempt)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:100]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 @dataclass(frozen=True)
@@ -86,34 +110,97 @@ class LoginAttempt:
     client: str
 
     @property
-    def keys(self) -> tuple[str, str]:
-        return (f"email:{normalise_email(self.email)}"[:300], f"ip:{self.client}"[:300])
+    def account_key(self) -> str:
+        return f"email:{normalise_email(self.email)}"[:300]
+
+    @property
+    def address_key(self) -> str:
+        return f"ip:{address_key(self.client)}"[:300]
+
+    @property
+    def pair_key(self) -> str:
+        return f"pair:{address_key(self.client)} {normalise_email(self.email)}"[:300]
+
+    @property
+    def keys(self) -> tuple[str, str, str]:
+        return (self.account_key, self.address_key, self.pair_key)
 
 
-async def is_rate_limited(attempt: LoginAttempt) -> bool:
-    since = utc_now() - WINDOW
-    for key in attempt.keys:
-        if await LoginFailure.filter(key=key, at__gte=since).count() >= MAX_FAILURES:
-            return True
-    return False
+class LoginRefused(Exception):
+    """Too many failures: from this address, or from this address for an account that
+    is under attack from many addresses."""
 
 
-async def record_failure(attempt: LoginAttempt) -> None:
-    await LoginFailure.filter(at__lt=utc_now() - KEEP_FAILURES).delete()
-    for key in attempt.keys:
-        await LoginFailure.create(key=key)
+class LoginBusy(Exception):
+    """Every password check slot stayed taken for ``CHECK_WAIT``: try again shortly."""
 
 
-async def authenticate(attempt: LoginAttempt, password: str) -> User | None:
-    """The account if the password is right; a failure is recorded otherwise.
-    The caller checks ``is_rate_limited`` first."""
+async def reserve(attempt: LoginAttempt) -> list[int]:
+    """Count the attempt as a failure *before* its password is checked, or raise
+    ``LoginRefused``. The check and the reservation are one write transaction, so
+    concurrent attempts are counted one after the other. Returns the rows to release
+    when the password turns out right (or was not checked)."""
+    now = utc_now()
+    since = now - WINDOW
+    async with in_transaction() as conn:
+        await lock_for_write(conn)
+        await LoginFailure.filter(at__lt=now - KEEP_FAILURES).using_db(conn).delete()
+
+        async def failures(key: str) -> int:
+            return await LoginFailure.filter(key=key, at__gte=since).using_db(conn).count()
+
+        if await failures(attempt.address_key) >= MAX_FAILURES:
+            raise LoginRefused(attempt.client)
+        under_attack = await failures(attempt.account_key) >= MAX_FAILURES_PER_ACCOUNT
+        if under_attack and await failures(attempt.pair_key) >= 1:
+            raise LoginRefused(attempt.email)
+        rows = [await LoginFailure.create(key=key, at=now, using_db=conn) for key in attempt.keys]
+    return [row.id for row in rows]
+
+
+async def release(rows: list[int]) -> None:
+    await LoginFailure.filter(id__in=rows).delete()
+
+
+def _check(password_hash: str | None, password: str) -> bool:
+    return check_password(password_hash or _dummy_hash(), password)
+
+
+class PasswordChecks:
+    """At most ``MAX_CONCURRENT_CHECKS`` argon2 verifications at once (each takes
+    64 MiB); a check waits at most ``CHECK_WAIT`` seconds for its turn."""
+
+    def __init__(self, slots: int = MAX_CONCURRENT_CHECKS, wait: float = CHECK_WAIT) -> None:
+        self.slots = asyncio.Semaphore(slots)
+        self.wait = wait
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches ``password_hash`` (None: an unknown account,
+        checked against a dummy hash all the same, in the same slot)."""
+        try:
+            await asyncio.wait_for(self.slots.acquire(), self.wait)
+        except TimeoutError:
+            raise LoginBusy() from None
+        try:
+            return await asyncio.to_thread(_check, password_hash, password)
+        finally:
+            self.slots.release()
+
+
+async def authenticate(attempt: LoginAttempt, password: str, checks: PasswordChecks) -> User | None:
+    """The account if the password is right, None otherwise; ``LoginRefused`` (nothing
+    checked) when this address has failed too often, ``LoginBusy`` when no check slot
+    freed in time (the attempt is then not counted)."""
+    rows = await reserve(attempt)
     user = await User.get_or_none(email=normalise_email(attempt.email))
-    candidate = user.password_hash if user else _dummy_hash()
-    ok = len(password) <= MAX_PASSWORD_LENGTH and await asyncio.to_thread(
-        check_password, candidate, password
-    )
+    candidate = user.password_hash if user else None
+    try:
+        ok = len(password) <= MAX_PASSWORD_LENGTH and await checks.verify(candidate, password)
+    except LoginBusy:
+        await release(rows)
+        raise
     if user is None or not ok:
-        await record_failure(attempt)
-        return None
-    await LoginFailure.filter(key=attempt.keys[0]).delete()
+        return None  # the reservation stays: it is the failure
+    await release(rows)
+    await LoginFailure.filter(key=attempt.pair_key).delete()
     return user

@@ -1,39 +1,46 @@
-"""Dates, freshness and opening hours in words, in the visitor's language."""
+"""Dates and freshness in words, in the visitor's language (opening hours: hours.py)."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from functools import cache
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time, format_timedelta, get_day_names
+from babel.dates import format_date, format_time, format_timedelta
 
 from federation.timeutil import parse_ts, utc_now
 
+from ..services.objects import raw_text
 from .i18n import translations
 
 #: Time zone of the Pays de Brest: dates are shown and typed in local time.
 LOCAL_TZ = ZoneInfo("Europe/Paris")
 
 
-def parse_moment(value: str | datetime | None) -> datetime | None:
-    if value is None or value == "":
-        return None
+def parse_moment(value: object) -> datetime | None:
+    """An RFC 3339 text (or a datetime) as an aware datetime; None for anything else."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str) or not value:
+        return None
     try:
         return parse_ts(value)
     except ValueError:
         return None
 
 
-def format_moment(value: str | datetime | None, language: str) -> str:
-    """``samedi 5 décembre 2026 à 14:00`` (local time)."""
+def local_moment(value: object) -> datetime | None:
+    """``value`` in Paris time; None when it is not a moment or when the conversion
+    leaves the calendar (9999-12-31 23:59 UTC is already year 10000 in Paris)."""
     moment = parse_moment(value)
     if moment is None:
-        return ""
-    local = moment.astimezone(LOCAL_TZ)
+        return None
+    try:
+        return moment.astimezone(LOCAL_TZ)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _in_words(local: datetime, language: str) -> str:
     at = translations(language).gettext("%(date)s at %(time)s")
     return at % {
         "date": format_date(local, "full", locale=language),
@@ -41,15 +48,26 @@ def format_moment(value: str | datetime | None, language: str) -> str:
     }
 
 
-def format_period(start: str | None, end: str | None, language: str) -> str:
-    """An event's period in words; the end date is left out when it is the same day."""
-    begin = parse_moment(start)
-    if begin is None:
-        return ""
-    finish = parse_moment(end)
-    if finish is None:
-        return format_moment(begin, language)
-    first, last = begin.astimezone(LOCAL_TZ), finish.astimezone(LOCAL_TZ)
+def format_moment(value: object, language: str) -> str:
+    """``samedi 5 décembre 2026 à 14:00`` (local time); the raw text of a value that is
+    not a moment Paris time can show."""
+    local = local_moment(value)
+    if local is None:
+        return raw_text(value)
+    return _in_words(local, language)
+
+
+def format_period(start: object, end: object, language: str) -> str:
+    """An event's period in words; the end date is left out when it is the same day.
+    What cannot be read as a moment is shown as it is stored."""
+    first = local_moment(start)
+    if first is None:
+        return " – ".join(raw_text(value) for value in (start, end) if raw_text(value))
+    if end is None or end == "":
+        return _in_words(first, language)
+    last = local_moment(end)
+    if last is None:
+        return f"{_in_words(first, language)} – {raw_text(end)}"
     gettext = translations(language).gettext
     if first.date() == last.date():
         return gettext("%(date)s from %(start)s to %(end)s") % {
@@ -58,87 +76,29 @@ def format_period(start: str | None, end: str | None, language: str) -> str:
             "end": format_time(last, "HH:mm", locale=language),
         }
     return gettext("from %(start)s to %(end)s") % {
-        "start": format_moment(first, language),
-        "end": format_moment(last, language),
+        "start": _in_words(first, language),
+        "end": _in_words(last, language),
     }
 
 
-def format_day(value: str | datetime | None, language: str) -> str:
-    moment = parse_moment(value)
-    if moment is None:
-        return ""
-    return format_date(moment.astimezone(LOCAL_TZ), "long", locale=language)
+def format_day(value: object, language: str) -> str:
+    local = local_moment(value)
+    if local is None:
+        return raw_text(value)
+    return format_date(local, "long", locale=language)
 
 
-def freshness(value: str | datetime | None, language: str, now: datetime | None = None) -> str:
+def freshness(value: object, language: str, now: datetime | None = None) -> str:
     """``il y a 3 minutes``: how long ago something happened."""
     moment = parse_moment(value)
     if moment is None:
-        return translations(language).gettext("never")
+        return raw_text(value) or translations(language).gettext("never")
     delta = moment - (now or utc_now())
     if abs(delta.total_seconds()) < 60:
         return translations(language).gettext("just now")
     return format_timedelta(delta, locale=language, add_direction=True, threshold=1.0)
 
 
-def is_past(end: str | None, start: str | None, now: datetime | None = None) -> bool:
+def is_past(end: object, start: object, now: datetime | None = None) -> bool:
     moment = parse_moment(end) or parse_moment(start)
     return moment is not None and moment < (now or utc_now())
-
-
-# -- opening hours ----------------------------------------------------------------------
-
-_DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
-_DAY = r"(?:Mo|Tu|We|Th|Fr|Sa|Su|PH)"
-_DAY_SELECTOR = re.compile(rf"^{_DAY}(?:-{_DAY})?(?:,{_DAY}(?:-{_DAY})?)*$")
-_TIME = r"(?:[01]\d|2[0-4]):[0-5]\d"
-_TIMES = re.compile(rf"^{_TIME}-{_TIME}(?:,{_TIME}-{_TIME})*$")
-
-
-@cache
-def _day_names(language: str) -> dict[str, str]:
-    names = get_day_names("wide", locale=language)  # 0 = Monday
-    return {code: str(names[index]) for index, code in enumerate(_DAYS)}
-
-
-def _days_in_words(selector: str, language: str) -> str:
-    gettext = translations(language).gettext
-    names = _day_names(language)
-    parts = []
-    for item in selector.split(","):
-        first, _, last = item.partition("-")
-        if first == "PH" or last == "PH":
-            parts.append(gettext("public holidays"))
-        elif last:
-            parts.append(
-                gettext("%(first)s to %(last)s") % {"first": names[first], "last": names[last]}
-            )
-        else:
-            parts.append(names[first])
-    return ", ".join(parts)
-
-
-def opening_hours(text: str, language: str) -> list[tuple[str, str]] | None:
-    """Simple OpenStreetMap ``opening_hours`` in words, one (days, hours) pair per rule;
-    ``None`` when the text uses syntax beyond days, time ranges and ``off``."""
-    gettext = translations(language).gettext
-    if text.strip() == "24/7":
-        return [(gettext("every day"), gettext("day and night"))]
-    rules: list[tuple[str, str]] = []
-    for rule in (part.strip() for part in text.split(";")):
-        if not rule:
-            continue
-        days, _, hours = rule.partition(" ")
-        hours = hours.strip()
-        if not _DAY_SELECTOR.match(days):
-            return None
-        if hours in ("off", "closed"):
-            when = gettext("closed")
-        elif _TIMES.match(hours):
-            spans = [span.replace("-", "–") for span in hours.split(",")]
-            conjunction = gettext("and")
-            when = f" {conjunction} ".join(spans)
-        else:
-            return None
-        rules.append((_days_in_words(days, language), when))
-    return rules or None

@@ -12,8 +12,9 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from ..services.objects import raw_text
 from .fields import Field, FieldError, FormResult
-from .formatting import LOCAL_TZ, parse_moment
+from .formatting import LOCAL_TZ, local_moment, parse_moment
 from .i18n import N_
 
 # -- form -> payload ----------------------------------------------------------------------
@@ -130,28 +131,34 @@ def merge_payload(
 # -- payload -> form ----------------------------------------------------------------------
 
 
+def _lines(value: Any, separator: str) -> str:
+    if isinstance(value, list):
+        return separator.join(raw_text(item) for item in value)
+    return raw_text(value)
+
+
 def form_values(fields: tuple[Field, ...], payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What the form shows for a stored payload. Values of an unexpected type (stored by
+    an older version) are shown as their raw text, to be corrected by hand."""
     values: dict[str, Any] = {}
     for spec in fields:
         value = payload.get(spec.name)
         if value is None:
             values[spec.name] = [] if spec.widget == "checkboxes" else ""
         elif spec.widget == "checkboxes":
-            values[spec.name] = list(value)
+            values[spec.name] = value if isinstance(value, list) else [value]
         elif spec.widget == "datetime":
-            moment = parse_moment(str(value))
-            values[spec.name] = (
-                moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M") if moment else value
-            )
+            moment = local_moment(value)
+            values[spec.name] = moment.strftime("%Y-%m-%dT%H:%M") if moment else raw_text(value)
         elif spec.widget == "tel" and isinstance(value, str) and value.startswith("+33"):
             digits = "0" + value[3:]
             values[spec.name] = " ".join(digits[i : i + 2] for i in range(0, len(digits), 2))
         elif spec.widget == "lines":
-            values[spec.name] = "\n".join(value)
+            values[spec.name] = _lines(value, "\n")
         elif spec.widget == "codes":
-            values[spec.name] = ", ".join(value)
+            values[spec.name] = _lines(value, ", ")
         else:
-            values[spec.name] = str(value)
+            values[spec.name] = raw_text(value)
     return values
 
 

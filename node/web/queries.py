@@ -1,5 +1,8 @@
 """What the pages show, read from the database: places, their offers, the network
-directory and the peers' state. Thin reads; every write goes through services.log."""
+directory and the peers' state. Thin reads; every write goes through services.log.
+
+Objects come out through ``display.shown``: pages can rely on the types of their members
+whatever was stored."""
 
 from __future__ import annotations
 
@@ -10,18 +13,32 @@ from tortoise.transactions import in_transaction
 
 from federation.timeutil import format_ts, utc_now
 
-from ..models import CurrentObject, ForkEvidence, Origin, Peer
-from ..services.objects import object_json
+from ..models import CurrentObject, Origin
+from ..services import directory
+from ..services.objects import SERVER_FIELDS, object_json
+from .display import shown
 
 #: Kinds a place offers, in the order pages show them.
-OFFER_KINDS = ("event", "skill", "equipment")
+OFFER_KINDS = directory.OFFER_KINDS
 #: How many objects of one kind a place page lists.
 PAGE_LIMIT = 200
 
 
+def _shown(row: CurrentObject) -> dict[str, Any]:
+    return shown(row.kind, object_json(row))
+
+
 async def place_of(origin: str) -> dict[str, Any] | None:
     row = await CurrentObject.get_or_none(origin=origin, kind="place", oid="place")
-    return object_json(row) if row else None
+    return _shown(row) if row else None
+
+
+async def stored_payload(origin: str, kind: str, oid: str) -> dict[str, Any] | None:
+    """An object's payload as stored (no server fields), for the forms that edit it."""
+    row = await CurrentObject.get_or_none(origin=origin, kind=kind, oid=oid)
+    if row is None:
+        return None
+    return {k: v for k, v in object_json(row).items() if k not in SERVER_FIELDS}
 
 
 async def origin_row(origin: str) -> Origin | None:
@@ -43,59 +60,36 @@ async def offers_of(origin: str, *, include_past: bool = False) -> dict[str, lis
             query = query.order_by("starts_at", "id")
         else:
             query = query.order_by("title", "id")
-        offers[kind] = [object_json(row) for row in await query.limit(PAGE_LIMIT)]
+        offers[kind] = [_shown(row) for row in await query.limit(PAGE_LIMIT)]
     return offers
 
 
 async def find_object(origin: str, kind: str, oid: str) -> dict[str, Any] | None:
     row = await CurrentObject.get_or_none(origin=origin, kind=kind, oid=oid)
-    return object_json(row) if row else None
+    return _shown(row) if row else None
 
 
 async def own_objects(origin: str, kind: str) -> list[dict[str, Any]]:
     """All of this node's objects of ``kind`` (past events included), for the admin."""
     order = ("starts_at", "id") if kind == "event" else ("title", "id")
     rows = await CurrentObject.filter(origin=origin, kind=kind).order_by(*order)
-    return [object_json(row) for row in rows]
+    return [_shown(row) for row in rows]
 
 
-async def directory(own_origin: str) -> list[dict[str, Any]]:
-    """Every origin we hold: its place, commune, offers by kind and freshness."""
+async def directory_page(own_origin: str, page: int) -> directory.Page:
+    """Page ``page`` (from 1) of the places this node holds, this node's first."""
+    size = directory.PAGE_SIZE
     async with in_transaction() as conn:
-        counted = await conn.execute_query_dict(
-            "SELECT origin, kind, count(*) AS n FROM objects WHERE kind IN (?, ?, ?)"
-            " GROUP BY origin, kind",
-            list(OFFER_KINDS),
-        )
-    counts: dict[str, dict[str, int]] = {}
-    for row in counted:
-        counts.setdefault(row["origin"], {})[row["kind"]] = int(row["n"])
-    forks = {row.origin for row in await ForkEvidence.all()}
-    places: list[dict[str, Any]] = []
-    for origin in await Origin.all().order_by("name", "id"):
-        by_kind = counts.get(origin.id, {})
-        places.append(
-            {
-                "id": origin.id,
-                "name": origin.name or "",
-                "commune": origin.commune or "",
-                "self": origin.id == own_origin,
-                "seq": origin.head_seq,
-                "counts": by_kind,
-                "objects": sum(by_kind.values()),
-                "last_received": origin.last_received,
-                "first_seen": origin.first_seen,
-                "frozen": origin.frozen,
-                "fork": origin.id in forks,
-            }
-        )
-    places.sort(key=lambda place: (not place["self"], place["name"].casefold(), place["id"]))
-    return places
+        return await directory.origins_page(conn, own_origin, size, (page - 1) * size)
 
 
-async def peers() -> list[dict[str, Any]]:
-    names = {o.id: o.name for o in await Origin.all()}
-    return [
+async def peers(page: int) -> tuple[list[dict[str, Any]], int]:
+    """Page ``page`` (from 1) of the peers, with their place names, and their number."""
+    size = directory.PAGE_SIZE
+    rows, total = await directory.peers_page(size, (page - 1) * size)
+    origins = [peer.origin for peer in rows if peer.origin]
+    names = {o.id: o.name for o in await Origin.filter(id__in=origins)} if origins else {}
+    items = [
         {
             "url": peer.url,
             "origin": peer.origin,
@@ -109,5 +103,6 @@ async def peers() -> list[dict[str, Any]]:
             "last_error": peer.last_error or "",
             "entries_received": peer.entries_received,
         }
-        for peer in await Peer.all().order_by("url")
+        for peer in rows
     ]
+    return items, total

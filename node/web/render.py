@@ -13,11 +13,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..models import Origin
-from . import formatting, text
+from ..services.opening_hours import readable
+from . import formatting, hours, jsonld, text
 from .csrf import FIELD as CSRF_FIELD
 from .csrf import csrf_token
 from .fields import HORAIRES_EXAMPLE
 from .i18n import LANGUAGES, N_, request_language, translations
+from .urls import base_url
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -71,7 +73,10 @@ def environment(language: str) -> Environment:
         language=language,
         languages=LANGUAGES,
         kind_label=kind_label,
-        opening_hours=partial(formatting.opening_hours, language=language),
+        opening_hours=partial(hours.describe_hours, language=language),
+        hours_readable=readable,
+        hours_status=hours.status_now,
+        status_phrase=partial(hours.status_phrase, language=language),
         is_past=formatting.is_past,
         csrf_field=CSRF_FIELD,
         horaires_example=HORAIRES_EXAMPLE,
@@ -97,15 +102,17 @@ async def render(
     language = request_language(request)
     page = environment(language).get_template(template)
     token: Callable[[], str] = partial(csrf_token, request)
-    html = page.render(
-        {
-            "request_path": request.url.path,
-            "request_query": request.url.query,
-            "site_name": await site_name(request),
-            "csrf_token": token,
-            "flashes": [],
-            "user": None,
-            **(context or {}),
-        }
-    )
+    values = {
+        "request_path": request.url.path,
+        "request_query": request.url.query,
+        "site_name": await site_name(request),
+        "csrf_token": token,
+        "flashes": [],
+        "user": None,
+        "public_base": base_url(request),
+        **(context or {}),
+    }
+    # schema.org data of the public pages (None for the others); see jsonld.py.
+    values["jsonld"] = jsonld.for_page(template, values, values["public_base"])
+    html = page.render(values)
     return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})

@@ -7,6 +7,7 @@ carries the session's CSRF token; every change is one signed entry through
 
 from __future__ import annotations
 
+from math import ceil
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -18,13 +19,14 @@ from federation.errors import FederationError, SchemaError
 
 from ..runtime import Node
 from ..services.log import LogRecovering, new_oid, publish
-from ..services.objects import COLLECTIONS, SERVER_FIELDS
+from ..services.objects import COLLECTIONS, beyond_utc
 from ..services.peers import add_peer
 from . import queries
 from .admin_base import admin_page, error_page, login_required, node_of, with_form
 from .fields import Field, FieldError, FormResult, object_fields, place_fields
 from .forms import form_values, merge_payload, parse_form, schema_error
 from .i18n import N_
+from .routes_public import page_links, page_number
 from .sessions import flash
 
 # -- dashboard and place ----------------------------------------------------------------
@@ -49,10 +51,6 @@ async def dashboard(request: Request) -> Response:
     )
 
 
-def _stored_payload(item: dict[str, Any] | None) -> dict[str, Any]:
-    return {k: v for k, v in (item or {}).items() if k not in SERVER_FIELDS}
-
-
 async def _publish_form(
     node: Node,
     kind: str,
@@ -71,6 +69,10 @@ async def _publish_form(
     except SchemaError as exc:
         name, error = schema_error(fields, exc.field, exc.message)
         result.errors[name] = error
+    except OverflowError:
+        # A date typed near year 9999 (or 1): beyond the calendar once in UTC.
+        name = beyond_utc(payload) or ""
+        result.errors[name] = FieldError(N_("This date is out of the range this site can show."))
     except LogRecovering:
         result.errors[""] = FieldError(
             N_(
@@ -88,7 +90,7 @@ async def _publish_form(
 @login_required
 async def place_form(request: Request) -> Response:
     node = node_of(request)
-    place = _stored_payload(await queries.place_of(node.origin))
+    place = await queries.stored_payload(node.origin, "place", "place") or {}
     fields = place_fields()
     return await admin_page(
         request,
@@ -108,7 +110,7 @@ async def place_save(request: Request, form: FormData) -> Response:
     fields = place_fields()
     result = parse_form(fields, form)
     if not result.errors:
-        current = _stored_payload(await queries.place_of(node.origin))
+        current = await queries.stored_payload(node.origin, "place", "place") or {}
         await _publish_form(node, "place", "place", fields, result, current)
     if result.errors:
         return await admin_page(
@@ -168,8 +170,8 @@ async def _editing(request: Request) -> tuple[str, dict[str, Any]] | None:
     oid = request.path_params.get("oid")
     if oid is None:
         return kind, {}
-    item = await queries.find_object(node_of(request).origin, kind, oid)
-    return None if item is None else (kind, _stored_payload(item))
+    current = await queries.stored_payload(node_of(request).origin, kind, oid)
+    return None if current is None else (kind, current)
 
 
 @login_required
@@ -250,13 +252,23 @@ async def delete(request: Request, form: FormData) -> Response:
 async def _peers_page(
     request: Request, peer_url: str = "", error: FieldError | None = None, status: int = 200
 ) -> Response:
+    """Peers and places, a page of each (the same ``page`` walks both lists)."""
     node = node_of(request)
+    page = page_number(request)
+    peers, peers_total = await queries.peers(page)
+    places = await queries.directory_page(node.origin, page)
+    pages = max(1, ceil(max(peers_total, places.total) / places.limit))
     return await admin_page(
         request,
         "admin/peers.html",
         {
-            "peers": await queries.peers(),
-            "places": await queries.directory(node.origin),
+            "peers": peers,
+            "peers_total": peers_total,
+            "places": places.items,
+            "places_total": places.total,
+            "page": page,
+            "pages": pages,
+            **page_links(request, page, pages),
             "peer_url": peer_url,
             "error": error,
         },

@@ -1,5 +1,6 @@
-"""``/admin/login`` and ``/admin/logout``. Failed logins are rate-limited per e-mail and
-per client address (``accounts.is_rate_limited``): HTTP 429 with a French message."""
+"""``/admin/login`` and ``/admin/logout``. Failed logins are rate-limited per client
+address (``accounts.reserve``): HTTP 429 with a French message; when every password
+check slot stays busy, HTTP 503."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .accounts import WINDOW, LoginAttempt, authenticate, is_rate_limited
+from .accounts import (
+    CHECK_WAIT,
+    WINDOW,
+    LoginAttempt,
+    LoginBusy,
+    LoginRefused,
+    PasswordChecks,
+    authenticate,
+)
 from .admin_base import admin_page, with_form
 from .fields import FieldError
 from .i18n import N_
@@ -25,6 +34,15 @@ def _safe_next(target: str | None) -> str:
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def password_checks(request: Request) -> PasswordChecks:
+    """The application's password check slots (made in its event loop on first use)."""
+    state = request.app.state
+    checks: PasswordChecks | None = getattr(state, "password_checks", None)
+    if checks is None:
+        checks = state.password_checks = PasswordChecks()
+    return checks
 
 
 async def login_form(request: Request) -> Response:
@@ -47,8 +65,14 @@ async def login(request: Request, form: FormData) -> Response:
     password = str(form.get("password") or "")
     target = _safe_next(str(form.get("next") or ""))
     context: dict[str, Any] = {"email": email, "next": target}
-    attempt = LoginAttempt(email, _client(request))
-    if await is_rate_limited(attempt):
+    if not email or not password:
+        context["error"] = FieldError(N_("Enter your e-mail address and your password."))
+        return await admin_page(request, "admin/login.html", context, status=400)
+    try:
+        user = await authenticate(
+            LoginAttempt(email, _client(request)), password, password_checks(request)
+        )
+    except LoginRefused:
         minutes = int(WINDOW.total_seconds() // 60)
         context["error"] = FieldError(
             N_("Too many failed attempts. Wait %(minutes)s minutes before trying again."),
@@ -61,21 +85,28 @@ async def login(request: Request, form: FormData) -> Response:
             status=429,
             headers={"retry-after": str(int(WINDOW.total_seconds()))},
         )
-    if not email or not password:
-        context["error"] = FieldError(N_("Enter your e-mail address and your password."))
-        return await admin_page(request, "admin/login.html", context, status=400)
-    user = await authenticate(attempt, password)
+    except LoginBusy:
+        context["error"] = FieldError(
+            N_("The server is busy checking other logins. Try again in a few seconds.")
+        )
+        return await admin_page(
+            request,
+            "admin/login.html",
+            context,
+            status=503,
+            headers={"retry-after": str(int(CHECK_WAIT))},
+        )
     if user is None:
         context["error"] = FieldError(N_("Wrong e-mail address or password."))
         return await admin_page(request, "admin/login.html", context, status=401)
-    log_in(request, user)
+    await log_in(request, user)
     flash(request, N_("Welcome, %(email)s."), email=user.email)
     return RedirectResponse(target, status_code=303)
 
 
 @with_form
 async def logout(request: Request, form: FormData) -> Response:
-    log_out(request)
+    await log_out(request)
     flash(request, N_("You are logged out."))
     return RedirectResponse("/admin/login", status_code=303)
 

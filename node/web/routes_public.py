@@ -13,16 +13,42 @@ from starlette.routing import Route
 
 from ..api.errors import ApiError
 from ..api.network import search_query
+from ..api.params import parse_int
 from ..runtime import Node
 from ..services.search import MARK_START, MAX_COUNT, day_bound, facets, search
 from . import queries
+from .display import shown
 from .fields import FieldError
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, N_
+from .maps import map_context, map_headers
 from .render import render
+from .routes_listings import directory_listings
+from .routes_places import card_context
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 200
 SEARCH_KINDS = ("skill", "equipment", "event")
+#: Pages of results beyond this are not offered (searches count up to MAX_COUNT anyway).
+MAX_PAGE = 10_000
+_BAD_DATE = N_("Enter a date, for example 05/12/2026.")
+
+
+def page_number(request: Request) -> int:
+    """The ``page`` query parameter (from 1); the first page when it is not a page number."""
+    return parse_int(request.query_params.get("page"), 1, MAX_PAGE) or 1
+
+
+def page_links(request: Request, page: int, pages: int) -> dict[str, str]:
+    """Links to the previous and next pages of the same listing ("" when there is none)."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+
+    def url(number: int) -> str:
+        return request.url.path + "?" + urlencode([*params, ("page", str(number))])
+
+    return {
+        "previous_url": url(page - 1) if page > 1 else "",
+        "next_url": url(page + 1) if page < pages else "",
+    }
 
 
 def _node(request: Request) -> Node:
@@ -75,12 +101,8 @@ def _search_form(request: Request) -> tuple[dict[str, str], dict[str, FieldError
         errors["kind"] = FieldError(N_("Choose a value from the list."))
     for name in ("from", "to"):
         if form[name] and day_bound(form[name], name == "to") is None:
-            errors[name] = FieldError(N_("Enter a date, for example 05/12/2026."))
-    try:
-        page = max(1, min(int(params.get("page") or 1), 10_000))
-    except ValueError:
-        page = 1
-    return form, errors, page
+            errors[name] = FieldError(_BAD_DATE)
+    return form, errors, page_number(request)
 
 
 async def search_page(request: Request) -> Response:
@@ -101,14 +123,21 @@ async def search_page(request: Request) -> Response:
             "offset": str((page - 1) * PAGE_SIZE),
         }
         try:
-            results, total = await search(search_query(api_params), snippets=True)
+            found, total = await search(search_query(api_params), snippets=True)
+            results = [shown(result["kind"], result) for result in found]
             for result in results:
                 # Words found in the title only: the description's first words say more.
                 if MARK_START not in result["snippet"]:
                     result["snippet"] = ""
-        except ApiError as exc:  # pragma: no cover - the form is checked above
-            errors["q"] = FieldError(
-                N_("This value is not accepted: %(detail)s"), {"detail": exc.message}
+        except ApiError as exc:
+            # A date the form accepted but the calendar cannot hold once in UTC.
+            name = str(exc.extra.get("field") or "q")
+            errors[name] = (
+                FieldError(_BAD_DATE)
+                if name in ("from", "to")
+                else FieldError(
+                    N_("This value is not accepted: %(detail)s"), {"detail": exc.message}
+                )
             )
     total_capped = total > MAX_COUNT
     total = min(total, MAX_COUNT)
@@ -147,7 +176,23 @@ async def search_page(request: Request) -> Response:
 
 async def nodes_page(request: Request) -> Response:
     node = _node(request)
-    return await render(request, "nodes.html", {"places": await queries.directory(node.origin)})
+    page = page_number(request)
+    places = await queries.directory_page(node.origin, page)
+    pages = max(1, ceil(places.total / places.limit))
+    return await render(
+        request,
+        "nodes.html",
+        {
+            "places": places.items,
+            "total": places.total,
+            "page": page,
+            "pages": pages,
+            **page_links(request, page, pages),
+            **await directory_listings(),
+            **map_context(node.settings),
+        },
+        headers=map_headers(node.settings),
+    )
 
 
 def contact_links(place: dict[str, Any], subject: str) -> dict[str, list[dict[str, str]]]:
@@ -157,7 +202,9 @@ def contact_links(place: dict[str, Any], subject: str) -> dict[str, list[dict[st
         for address in place.get("courriels") or []
     ]
     phone = place.get("telephone")
-    phones = [{"label": _phone_label(phone), "href": f"tel:{phone}"}] if phone else []
+    phones = (
+        [{"label": _phone_label(phone), "href": f"tel:{quote(phone, safe='+')}"}] if phone else []
+    )
     sites = [
         {"label": url, "href": url}
         for url in place.get("site_web") or []
@@ -193,7 +240,9 @@ async def object_page(request: Request) -> Response:
                 "origin_row": origin_row,
                 "is_self": origin == node.origin,
                 "contact": contact_links(place, ""),
+                **await card_context(request, origin, place),
             },
+            headers=map_headers(node.settings),
         )
     item = await queries.find_object(origin, kind, oid)
     if item is None:

@@ -1,15 +1,24 @@
-"""Admin sessions: a cookie signed with a secret kept in the data directory.
+"""Admin sessions: a server-side record per login, named by a cookie signed with a
+secret kept in the data directory.
+
+The cookie (HttpOnly, SameSite=Lax, ``Secure`` when the node's public URL is https,
+signed with ``session.key``) holds the CSRF token, flash messages and, once logged in, a
+random session token. Who is logged in is only ever read from the ``AdminSession`` row
+named by that token's SHA-256: logging out deletes the row (a copy of the cookie is then
+worth nothing), a new password deletes all of the account's rows, and a row is refused
+after ``SESSION_MAX_AGE`` whatever the cookie says.
 
 The secret (``session.key``, mode 0600) is generated on first start and kept, so sessions
-survive restarts. The cookie is HttpOnly, SameSite=Lax, ``Secure`` when the node's public
-URL is https, and expires after ``SESSION_MAX_AGE``. It holds the account id, a stamp of
-the password hash (a new password ends old sessions), the CSRF token and flash messages.
+survive restarts; a secret file that other users can read is refused, like ``node.key``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+import stat
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,25 +26,41 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 
-from ..models import User
+from federation.timeutil import utc_now
+
+from ..datadir import DataDirError
+from ..models import AdminSession, User
 from ..settings import Settings
-from .accounts import session_stamp
 
 SESSION_KEY_FILE = "session.key"
 SESSION_COOKIE = "papi_session"
+#: A session ends this long after login, whatever happens (seconds).
 SESSION_MAX_AGE = 12 * 3600
+#: ``last_seen`` is written at most this often (a write per page would be wasted).
+LAST_SEEN_STEP = timedelta(minutes=1)
+
+
+class SessionKeyError(DataDirError):
+    """``session.key`` cannot be used; the message says what to do."""
 
 
 def session_secret(data_dir: Path) -> str:
-    """The secret of ``data_dir``, created (mode 0600) the first time."""
+    """The secret of ``data_dir``, created (mode 0600) the first time; refused when
+    other users can read it (anyone who has it can forge a session cookie)."""
     path = data_dir / SESSION_KEY_FILE
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise SessionKeyError(
+                f"session key {path} is readable by other users (mode {stat.S_IMODE(mode):o});"
+                f" run 'chmod 600 {path}' and start again"
+            ) from None
         secret = path.read_text(encoding="ascii").strip()
         if len(secret) >= 32:
             return secret
-        raise ValueError(f"{path} is too short to be a session secret; delete it") from None
+        raise SessionKeyError(f"{path} is too short to be a session secret; delete it") from None
     secret = secrets.token_urlsafe(48)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(secret + "\n")
@@ -53,25 +78,49 @@ def session_middleware(settings: Settings) -> Middleware:
     )
 
 
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 async def current_user(request: Request) -> User | None:
-    """The logged-in account, or None (an outdated session is cleared)."""
-    session = request.session
-    user_id = session.get("uid")
-    if not isinstance(user_id, int):
+    """The logged-in account, or None: no session token, or its row was deleted
+    (logout, new password) or has expired. An outdated token leaves the cookie."""
+    token = request.session.get("sid")
+    if not isinstance(token, str):
         return None
-    user = await User.get_or_none(id=user_id)
-    if user is None or session.get("stamp") != session_stamp(user):
-        session.clear()
+    now = utc_now()
+    row = await AdminSession.get_or_none(id=_token_hash(token)).prefetch_related("user")
+    if row is None or row.expires <= now:
+        if row is not None:
+            await row.delete()
+        request.session.pop("sid", None)
         return None
-    return user
+    if now - row.last_seen > LAST_SEEN_STEP:
+        row.last_seen = now
+        await row.save(update_fields=["last_seen"])
+    return row.user
 
 
-def log_in(request: Request, user: User) -> None:
+async def log_in(request: Request, user: User) -> None:
+    """A new session (a new token, a new CSRF token: nothing of the anonymous session
+    is kept); expired sessions of every account are cleared on the way."""
+    now = utc_now()
+    await AdminSession.filter(expires__lte=now).delete()
+    token = secrets.token_urlsafe(32)
+    await AdminSession.create(
+        id=_token_hash(token),
+        user=user,
+        last_seen=now,
+        expires=now + timedelta(seconds=SESSION_MAX_AGE),
+    )
     request.session.clear()
-    request.session.update({"uid": user.id, "stamp": session_stamp(user)})
+    request.session["sid"] = token
 
 
-def log_out(request: Request) -> None:
+async def log_out(request: Request) -> None:
+    token = request.session.get("sid")
+    if isinstance(token, str):
+        await AdminSession.filter(id=_token_hash(token)).delete()
     request.session.clear()
 
 

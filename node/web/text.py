@@ -9,6 +9,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
+from ..services.objects import raw_text
 from ..services.search import MARK_END, MARK_START
 
 #: What a rendered description may contain; everything else is stripped by nh3.
@@ -41,9 +42,11 @@ def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False})
 
 
-def render_markdown(text: str) -> Markup:
+def render_markdown(text: object) -> Markup:
     """A description as sanitised HTML. Headings move two levels down (``#`` becomes
-    ``h3``) to stay below the page's own ``h1`` and ``h2``."""
+    ``h3``) to stay below the page's own ``h1`` and ``h2``. A stored value that is not
+    text is shown as its raw text."""
+    text = raw_text(text)
     if not text:
         return Markup("")
     md = _markdown()
@@ -62,13 +65,13 @@ def render_markdown(text: str) -> Markup:
     return Markup(clean)
 
 
-def render_snippet(snippet: str) -> Markup:
+def render_snippet(snippet: object) -> Markup:
     """A search snippet, escaped, with the matched words in ``<mark>``."""
-    escaped = str(escape(snippet))
+    escaped = str(escape(raw_text(snippet)))
     return Markup(escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
 
 
-def plain_excerpt(text: str, limit: int = 220) -> str:
+def plain_excerpt(text: object, limit: int = 220) -> str:
     """The first words of a description, for lists: the text of its rendered Markdown
     (plain text, escaped again by the template)."""
     flat = " ".join(html.unescape(nh3.clean(render_markdown(text), tags=set())).split())

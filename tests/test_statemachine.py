@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+import pytest
+
+from federation.statemachine import Lifecycle, TransitionRefused
+
+
+class Light(StrEnum):
+    off = "off"
+    on = "on"
+    broken = "broken"
+
+
+LIGHT = Lifecycle(
+    "light",
+    Light,
+    {Light.off: {"press": Light.on, "smash": Light.broken}, Light.on: {"press": Light.off}},
+    initial=Light.off,
+)
+
+
+def test_declared_moves_only() -> None:
+    assert LIGHT.next(Light.off, "press") is Light.on
+    assert LIGHT.actions(Light.off) == ["press", "smash"]
+    assert LIGHT.is_final(Light.broken)
+    with pytest.raises(TransitionRefused, match="'smash' is not allowed in state 'on'"):
+        LIGHT.next(Light.on, "smash")
+    with pytest.raises(TransitionRefused):
+        LIGHT.next(Light.broken, "press")
+
+
+def test_parse_and_types() -> None:
+    assert LIGHT.parse("on") is Light.on
+    with pytest.raises(ValueError):
+        LIGHT.parse("dim")
+    with pytest.raises(TypeError):
+        Lifecycle("bad", Light, {Light.off: {"x": "on"}}, initial=Light.off)  # type: ignore[dict-item]
