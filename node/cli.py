@@ -256,16 +256,11 @@ def cmd_sync(args: argparse.Namespace) -> None:
             )
 
     async def work(node: Any) -> list[RoundResult]:
-        from .services.bootstrap import settle_catch_up
-
         peers = await Peer.all().order_by("url")
         if not peers:
             raise CliError("no peers; add one with: papi peer add URL")
         print(f"Syncing with {len(peers)} peer(s)", file=sys.stderr)
-        results = await sync_peers(node, list(peers), progress, deadline=None, done=done)
-        # A node restored from a backup writes again once its log caught up with a peer's.
-        await settle_catch_up(node, results)
-        return results
+        return await sync_peers(node, list(peers), progress, deadline=None, done=done)
 
     results = run_with_node(settings, work)
     exit_status = sync_exit_status(results)

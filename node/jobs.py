@@ -17,7 +17,7 @@ from .services.blobs import drop_strays
 from .services.deliveries import DeliveryWorker, purge_finished
 from .services.ingest import drop_stale_pending
 from .services.repair import repair_missing
-from .services.sync import sync_all, sync_peers
+from .services.sync import round_peers, sync_peers
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,9 @@ class Workers:
         self.node = node
         self.scheduler = AsyncIOScheduler()
         self._tasks: list[asyncio.Task[None]] = []
-        self._sync_lock = asyncio.Lock()
+        #: Rounds in progress, by peer id: each tick starts rounds with the due peers that
+        #: have none, so a slow peer holds its own round only, never the next ticks.
+        self._rounds: dict[int, asyncio.Task[None]] = {}
         self.deliveries = DeliveryWorker(node)
 
     async def start(self) -> None:
@@ -55,10 +57,11 @@ class Workers:
         self._tasks.append(asyncio.create_task(self._first_sync(random.uniform(0.2, 2.0))))
 
     async def stop(self) -> None:
-        self.scheduler.shutdown(wait=False)
-        for task in self._tasks:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for task in [*self._tasks, *self._rounds.values()]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._rounds.values()]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.deliveries.stop()
@@ -68,19 +71,34 @@ class Workers:
         await self.sync_round()
 
     async def sync_round(self) -> None:
-        """The periodic round. Rounds never overlap; peers within one run side by side."""
-        if self._sync_lock.locked():
-            return
-        async with self._sync_lock:
+        """The periodic tick: probe peers in backoff, then start a round with each due peer
+        that has none running. Returns without waiting for the rounds."""
+        with self.node.db.activated():
+            try:
+                peers = await round_peers(self.node)
+            except Exception:
+                log.exception("choosing the peers of a sync round failed")
+                return
+        self._start_rounds(peers)
+
+    def _start_rounds(self, peers: list[Peer]) -> None:
+        for peer in peers:
+            if peer.id not in self._rounds:
+                self._rounds[peer.id] = asyncio.create_task(self._round(peer))
+
+    async def _round(self, peer: Peer) -> None:
+        try:
             with self.node.db.activated():
-                try:
-                    await sync_all(self.node)
-                except Exception:
-                    log.exception("sync round failed")
+                deadline = self.node.settings.sync_round_deadline_seconds
+                await sync_peers(self.node, [peer], deadline=deadline)
+        except Exception:
+            log.exception("sync round with %s failed", peer.url)
+        finally:
+            self._rounds.pop(peer.id, None)
 
     async def _sync_soon_worker(self) -> None:
         """Rounds with peers that came back (they contacted us): at once, not after their
-        backoff, and without waiting for a periodic round in progress."""
+        backoff, and without waiting for the periodic rounds in progress."""
         wakeup = self.node.sync_wakeup
         while True:
             await wakeup.wait()
@@ -91,11 +109,10 @@ class Workers:
             with self.node.db.activated():
                 try:
                     peers = await Peer.filter(id__in=sorted(ids)).order_by("id")
-                    await sync_peers(
-                        self.node, peers, deadline=self.node.settings.sync_round_deadline_seconds
-                    )
                 except Exception:
-                    log.exception("sync with returning peers failed")
+                    log.exception("loading returning peers failed")
+                    continue
+            self._start_rounds(list(peers))
 
     async def _delivery_worker(self) -> None:
         wakeup = self.node.push_wakeup

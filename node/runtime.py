@@ -62,6 +62,8 @@ class Node:
         self.sync_soon: set[int] = set()
         #: Peers a round is running with now: never two rounds with one peer at once.
         self.syncing: set[int] = set()
+        #: Rounds running at once in this node, whoever started them.
+        self.sync_slots = asyncio.Semaphore(max(1, settings.sync_concurrency))
         #: Heavy federation requests served at once (sync with a vector, push).
         self.heavy_requests = asyncio.Semaphore(max(1, settings.max_heavy_federation_requests))
         #: Attachments' bytes, and the event that wakes their fetcher.

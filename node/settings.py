@@ -63,9 +63,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("sync_concurrency", 4, "Peers a sync round talks to at the same time."),
     Setting("delivery_concurrency", 4, "Peers pushed to at the same time."),
-    Setting(
-        "max_heavy_federation_requests", 2, "Sync (with a vector) and push requests served at once."
-    ),
+    Setting("max_heavy_federation_requests", 2, "Heavy federation requests served at once."),
     Setting("clock_skew_min_peers", 2, "Peers needed to judge our clock behind (ahead: one)."),
     Setting("min_free_disk_bytes", 64 * 1024 * 1024, "Free disk below which /readyz fails."),
     Setting(

@@ -185,3 +185,23 @@ async def test_between_two_nodes_the_one_ahead_stops_writing(tmp_path: Path) -> 
         assert r.status_code == 409 and r.json()["error"]["code"] == "clock_skew"
         r = await b.client.post("/api/v1/skills", json={"title": "Tableur"}, headers=b.auth)
         assert r.status_code == 201
+
+
+async def test_entries_a_peer_refused_are_not_pushed_back_every_round(tmp_path: Path) -> None:
+    # a takes entries dated up to 10 days ahead; b, the default day.
+    async with network(tmp_path, ["a", "b"], {"a": {"max_future_seconds": 10 * 86400}}) as (
+        transport,
+        nodes,
+    ):
+        a = nodes["a"]
+        r = await a.client.post("/federation/v1/push", json={"entries": _future_log(3)})
+        assert len(r.json()["accepted"]) == 2
+        with a.node.db.activated():
+            await add_peer(url_of("b"))
+            [first] = await sync_all(a.node)
+            assert first.pushed_back >= 2
+            before = transport.requests
+            [second] = await sync_all(a.node)
+        assert second.pushed_back == 0 and second.synced
+        # digest + one vector page: nothing pushed to b again.
+        assert transport.requests - before == 2

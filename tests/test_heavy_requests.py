@@ -46,7 +46,8 @@ async def test_saturated_node_answers_503_and_keeps_serving_light_requests(
         await body.started.wait()
         pushed = await node.client.post("/federation/v1/push", json={"entries": [{}]})
         asked = await node.client.post("/federation/v1/sync", json={"vector": {}})
-        for answer in (pushed, asked):
+        paged = await node.client.get("/federation/v1/entries", params={"limit": 500})
+        for answer in (pushed, asked, paged):
             assert answer.status_code == 503
             assert answer.json()["error"]["code"] == "busy"
             assert int(answer.headers["retry-after"]) > 0

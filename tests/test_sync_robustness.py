@@ -173,3 +173,32 @@ async def test_peer_errors_have_kinds() -> None:
         "broken": "protocol",
         "nonsense": "protocol",
     }
+
+
+async def test_a_slow_peer_does_not_hold_the_next_ticks(tmp_path: Path) -> None:
+    from node.jobs import Workers
+
+    transport = MixedTransport()
+    async with (
+        misbehaving("trickle") as loris,
+        network(tmp_path, ["a", "b"], transport=transport) as (_, nodes),
+    ):
+        a, b = nodes["a"], nodes["b"]
+        with a.node.db.activated():
+            await add_peer(loris.url)
+            await add_peer(url_of("b"))
+        workers = Workers(a.node)
+        try:
+
+            async def a_holds(words: str) -> bool:
+                r = await a.client.get("/api/v1/search", params={"q": words})
+                return len(r.json()["results"]) == 1
+
+            async with asyncio.timeout(60):  # a bound on a hang: a tick must return
+                for title in ("Tableur", "Scanner"):  # one tick per new entry of b
+                    await b.client.post("/api/v1/skills", json={"title": title}, headers=b.auth)
+                    await workers.sync_round()
+                    await wait_for(lambda title=title: a_holds(title.lower()))
+            assert loris.open == 1 and loris.connections == 1  # its first round goes on
+        finally:
+            await workers.stop()

@@ -58,7 +58,11 @@ async def entries(request: Request) -> Response:
     origin = request.query_params.get("origin") or node.origin
     after = _int_param(request, "after", 0, 0, 2**53)
     limit = _int_param(request, "limit", 100, 1, MAX_ENTRIES_PAGE)
-    body = await read_entries_json(origin, after, limit)
+    async with AsyncExitStack() as stack:
+        # A page may hold up to 500 payloads of 128 KiB: as heavy as a sync answer.
+        if not await _take_heavy_slot(node, stack):
+            return _busy()
+        body = await read_entries_json(origin, after, limit)
     return Response(body, media_type="application/json")
 
 

@@ -1,5 +1,6 @@
 """Entries a peer sent that we refused, remembered so that the next rounds with that peer
-do not download (and log) the same entries again.
+do not download (and log) the same entries again; and entries we pushed back that the
+peer refused, not pushed again every round (``outbound``).
 
 A peer keeps offering the entries we lack from our head on, so one refused entry would
 come back every round. While it is remembered, a round claims the origin as complete
@@ -33,7 +34,7 @@ class Refused:
 
 class RejectionMemory:
     def __init__(self) -> None:
-        self._refused: dict[tuple[str, str], Refused] = {}
+        self._refused: dict[tuple[str, str, bool], Refused] = {}
 
     def remember(
         self,
@@ -43,6 +44,8 @@ class RejectionMemory:
         code: str,
         document: Any,
         max_future: timedelta,
+        *,
+        outbound: bool = False,
     ) -> bool:
         """Remember a refusal; ``True`` if it is new (worth logging), ``False`` if known."""
         now = utc_now()
@@ -51,21 +54,22 @@ class RejectionMemory:
             ts = _timestamp(document)
             if ts is not None:
                 until = min(now + FUTURE_RETRY_CAP, max(now, ts - max_future))
-        known = self._refused.get((peer, origin))
-        self._refused[(peer, origin)] = Refused(seq, code, until)
+        known = self._refused.get((peer, origin, outbound))
+        self._refused[(peer, origin, outbound)] = Refused(seq, code, until)
         if len(self._refused) > MAX_REMEMBERED:
             del self._refused[next(iter(self._refused))]
         return known is None or known.seq != seq or known.code != code
 
-    def skipped_origins(self, peer: str) -> dict[str, Refused]:
-        """Origins not to ask ``peer`` for now, with what it sent that we refused."""
+    def skipped_origins(self, peer: str, *, outbound: bool = False) -> dict[str, Refused]:
+        """Origins not to ask ``peer`` for now (``outbound``: not to push to it), with
+        the refusal."""
         now = utc_now()
         current: dict[str, Refused] = {}
-        for (url, origin), refused in list(self._refused.items()):
+        for key, refused in list(self._refused.items()):
             if refused.until <= now:
-                del self._refused[(url, origin)]
-            elif url == peer:
-                current[origin] = refused
+                del self._refused[key]
+            elif key[0] == peer and key[2] == outbound:
+                current[key[1]] = refused
         return current
 
 

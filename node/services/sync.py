@@ -197,6 +197,8 @@ async def _fork_evidence(
 
 #: Smallest sync page asked for when the disk is full (a page holds one entry at least).
 MIN_PAGE_BYTES = 4096
+#: The peer's ``max_future`` is not known: assume the reference one (protocol section 8).
+PEER_FUTURE_MARGIN = timedelta(days=1)
 #: A probe of a peer in backoff (``GET /api/v1/node``) gets this long.
 PROBE_DEADLINE_SECONDS = 5.0
 
@@ -423,13 +425,29 @@ async def _push_back(
     result: RoundResult,
     progress: Progress | None,
 ) -> None:
+    # What the peer refused before (its clock is behind ours, say) is not sent again
+    # every round while the refusal is remembered.
+    refused = node.rejections.skipped_origins(peer.url, outbound=True)
+    margin = PEER_FUTURE_MARGIN
     for origin, after in sorted(missing_ranges(mine, theirs).items()):
+        if origin in refused:
+            continue
         while True:
             documents = await read_entries(origin, after, PUSH_BACK_PAGE, PUSH_BACK_BYTES)
             if not documents:
                 break
-            await client.push(peer.url, documents, ttl=0)
+            answer = await client.push(peer.url, documents, ttl=0)
             result.pushed_back += len(documents)
+            for rejection in answer.get("rejected") or []:
+                index = rejection.get("index")
+                if isinstance(index, int) and 0 <= index < len(documents):
+                    header = documents[index]["header"]
+                    node.rejections.remember(
+                        peer.url, header["origin"], header["seq"], str(rejection.get("code")),
+                        documents[index], margin, outbound=True,
+                    )  # fmt: skip
+            if answer.get("rejected"):
+                break
             after = documents[-1]["header"]["seq"]
             if progress:
                 progress(result)
@@ -440,27 +458,31 @@ async def _push_back(
 async def sync_all(
     node: Node, progress: Progress | None = None, *, deadline: float | None = -1.0
 ) -> list[RoundResult]:
-    """One round with every due peer the operator added, and a few due discovered ones.
+    """One round with the peers of ``round_peers``, waiting for all of them.
+
+    ``deadline`` bounds each peer's round (default: ``sync_round_deadline_seconds``)."""
+    if deadline is not None and deadline < 0:
+        deadline = node.settings.sync_round_deadline_seconds
+    return await sync_peers(node, await round_peers(node), progress, deadline=deadline)
+
+
+async def round_peers(node: Node) -> list[Peer]:
+    """Every due peer the operator added, and a few due discovered ones; none that a
+    round is already running with.
 
     A node learns the whole network from place entries; syncing with all of it every
     interval would cost one request per node of the network (20,000 in France). Peers
-    in backoff are probed first: one that answers again is due at once. ``deadline``
-    bounds each peer's round (default: ``sync_round_deadline_seconds``)."""
-    if deadline is not None and deadline < 0:
-        deadline = node.settings.sync_round_deadline_seconds
+    in backoff are probed first: one that answers again is due at once."""
     await probe_waiting_peers(node)
     now = utc_now()
     due = [
         peer
         for peer in await Peer.all().order_by("id")
-        if peer.next_attempt is None or peer.next_attempt <= now
+        if (peer.next_attempt is None or peer.next_attempt <= now) and peer.id not in node.syncing
     ]
     manual = [peer for peer in due if peer.source != "discovered"]
     discovered = [peer for peer in due if peer.source == "discovered"]
-    chosen = random.sample(discovered, min(DISCOVERED_PER_ROUND, len(discovered)))
-    results = await sync_peers(node, manual + chosen, progress, deadline=deadline)
-    await settle_catch_up(node, results)
-    return results
+    return manual + random.sample(discovered, min(DISCOVERED_PER_ROUND, len(discovered)))
 
 
 async def sync_peers(
@@ -471,18 +493,21 @@ async def sync_peers(
     deadline: float | None,
     done: Progress | None = None,
 ) -> list[RoundResult]:
-    """Rounds with ``peers``, ``sync_concurrency`` at a time, so that a slow or silent
-    peer delays no other; ``done`` is called as each ends; results in ``peers`` order."""
-    slots = asyncio.Semaphore(max(1, node.settings.sync_concurrency))
+    """Rounds with ``peers``, side by side (at most ``sync_concurrency`` at a time in
+    the whole node), so that a slow or silent peer delays no other; ``done`` is called as
+    each ends; results in ``peers`` order. A node restored from a backup writes again
+    once these rounds show its log caught up with its peers' (``settle_catch_up``)."""
 
     async def one(peer: Peer) -> RoundResult:
-        async with slots:
+        async with node.sync_slots:
             result = await sync_with(node, peer, progress, deadline=deadline)
         if done:
             done(result)
         return result
 
-    return list(await asyncio.gather(*(one(peer) for peer in peers)))
+    results = list(await asyncio.gather(*(one(peer) for peer in peers)))
+    await settle_catch_up(node, results)
+    return results
 
 
 async def probe_waiting_peers(node: Node) -> list[Peer]:
@@ -503,7 +528,7 @@ async def probe_waiting_peers(node: Node) -> list[Peer]:
     slots = asyncio.Semaphore(max(1, node.settings.sync_concurrency))
 
     async def probe(peer: Peer) -> Peer | None:
-        async with slots:
+        async with slots:  # not the rounds' slots: a probe must not wait behind a slow peer
             try:
                 async with node.peer_client(peer, deadline=PROBE_DEADLINE_SECONDS) as client:
                     await client.node_info(peer.url)
