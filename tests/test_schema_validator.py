@@ -1,21 +1,31 @@
-"""The fast schema path (federation/fastschema.py) must agree with jsonschema exactly:
-whenever it says "valid", jsonschema says so too, and it never says "invalid" for a valid
-document. Checked on every example in ``schemas/examples`` and on generated variations."""
+"""The node's schema validator (``federation/schema.py``: jsonschema-rs) against the
+reference (python-jsonschema with ECMA-262 ``pattern``, tests/schema_reference.py):
+
+- both judge alike every example in ``schemas/examples`` and many generated variations;
+- when a document is invalid, the ``SchemaError`` names a keyword and a field that the
+  reference also reports (its errors and their context, at any depth);
+- the errors carry the keyword, the field and the limit as data, keyword by keyword;
+- the regular expressions have the ECMA-262 meaning the protocol gives them.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema.exceptions import ValidationError
 
-from federation import fastschema, schema
+from federation import schema
+from federation.errors import SchemaError
+from tests import schema_reference
 
-EXAMPLES = Path(__file__).parent.parent / "schemas" / "examples"
+EXAMPLES = schema_reference.EXAMPLES
 
 
 def _schema_id(folder: str) -> str:
@@ -25,42 +35,48 @@ def _schema_id(folder: str) -> str:
 
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*/*/*.json"))
-SCHEMA_IDS = sorted({_schema_id(p.parent.parent.name) for p in EXAMPLE_FILES})
 
 
-def _full(schema_id: str, document: Any) -> bool:
-    return schema.validator(schema_id).is_valid(document)
+def _reference_errors(errors: Iterable[ValidationError]) -> Iterator[tuple[str, str]]:
+    """(keyword, JSON path) of every error the reference reports, at any depth."""
+    for error in errors:
+        yield str(error.validator), ".".join(str(part) for part in error.absolute_path)
+        yield from _reference_errors(error.context or [])
 
 
-def _fast(schema_id: str, document: Any) -> bool | None:
-    check = schema._fast_check(schema_id)
-    assert check is not None, (
-        f"{schema_id} has no fast path: teach federation/fastschema.py its new keyword"
-    )
-    try:
-        return check(document)
-    except fastschema.Unsure:
-        return None
+#: Keywords whose ``field`` is the member they are about, one level below the error.
+_ABOUT_A_MEMBER = {"required", "dependentRequired", "additionalProperties"}
 
 
 def _agree(schema_id: str, document: Any) -> None:
-    fast = _fast(schema_id, document)
-    if fast is not None:
-        assert fast == _full(schema_id, document), (schema_id, document)
+    expected = schema_reference.validator(schema_id).is_valid(document)
+    assert schema.is_valid(schema_id, document) is expected, (schema_id, document)
+    try:
+        schema.validate(schema_id, document)
+    except SchemaError as error:
+        assert not expected, (schema_id, document, error.message)
+        errors = schema_reference.validator(schema_id).iter_errors(document)
+        reported = set(_reference_errors(errors))
+        place = error.field
+        if error.keyword in _ABOUT_A_MEMBER:
+            place = error.field.rpartition(".")[0]
+        if error.keyword == "propertyNames":
+            # python-jsonschema names the keyword that refused the member's name instead.
+            reported = {("propertyNames", path) for _, path in reported}
+        assert (error.keyword, place) in reported, (schema_id, document, error.__dict__, reported)
+    else:
+        assert expected, (schema_id, document)
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: "/".join(p.parts[-3:]))
 def test_examples_agree(path: Path) -> None:
-    schema_id = _schema_id(path.parent.parent.name)
-    document = json.loads(path.read_text(encoding="utf-8"))
-    assert _fast(schema_id, document) == _full(schema_id, document)
+    _agree(_schema_id(path.parent.parent.name), json.loads(path.read_text(encoding="utf-8")))
 
 
-def test_every_schema_has_a_fast_path() -> None:
-    for schema_id in SCHEMA_IDS:
-        assert schema._fast_check(schema_id) is not None, (
-            f"{schema_id} has no fast path: teach federation/fastschema.py its new keyword"
-        )
+def test_every_schema_is_compiled() -> None:
+    assert set(schema.documents()) == set(schema_reference.schemas())
+    for schema_id in schema.documents():
+        assert schema._validator(schema_id) is not None
 
 
 _scalars = st.one_of(
@@ -117,3 +133,134 @@ def test_mutated_examples_agree(data: st.DataObject) -> None:
         elif isinstance(parent[last], list):
             parent[last].append(copy.deepcopy(data.draw(_values)))
     _agree(schema_id, document)
+
+
+# -- ECMA-262 patterns ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "matches"),
+    [
+        ("^abc$", "abc", True),
+        ("^abc$", "abc\n", False),  # Python's re.search would match: $ before a final \n
+        ("^abc$", "\nabc", False),
+        ("^[0-9]{5}$", "29200", True),
+        ("^[0-9]{5}$", "٢٩٢٠٠", False),  # Arabic-Indic digits
+        ("^[0-9]{5}$", "２９２００", False),  # full-width digits
+        ("^[A-Za-z0-9_-]{1,64}$", "é", False),
+        ("^[A-Z_]{2,40}$", "\u212a\u212a", False),  # KELVIN SIGN is not K
+        ("^[^\\x00-\\x20\\u00a0]+$", "a\u00a0b", False),
+        ("^[^\\x00-\\x20\\u00a0]+$", "a\u2007b", True),
+    ],
+)
+def test_patterns_have_their_ecma_262_meaning(pattern: str, text: str, matches: bool) -> None:
+    assert schema._compile({"type": "string", "pattern": pattern}).is_valid(text) is matches
+
+
+def test_a_trailing_newline_fails_a_referenced_pattern() -> None:
+    """Through a ``$ref`` to another schema too (urn:papi:datetime, urn:papi:ref)."""
+    with pytest.raises(SchemaError) as caught:
+        schema.validate("urn:papi:payload/event", {"title": "t", "start": "2026-05-06T14:00Z\n"})
+    assert (caught.value.field, caught.value.keyword) == ("start", "pattern")
+
+
+# -- errors as data, keyword by keyword ------------------------------------------------------
+
+
+def _error(schema_id: str, document: Any) -> SchemaError:
+    with pytest.raises(SchemaError) as caught:
+        schema.validate(schema_id, document)
+    return caught.value
+
+
+SKILL, EQUIPMENT, EVENT, PLACE = (
+    "urn:papi:payload/skill",
+    "urn:papi:payload/equipment",
+    "urn:papi:payload/event",
+    "urn:papi:payload/place",
+)
+START = "2026-05-06T14:00:00+02:00"
+
+
+@pytest.mark.parametrize(
+    ("schema_id", "document", "field", "keyword", "limit"),
+    [
+        (SKILL, {"title": "t" * 201}, "title", "maxLength", 200),
+        (SKILL, {"title": ""}, "title", "minLength", 1),
+        (SKILL, {"description": "no title"}, "title", "required", None),
+        (SKILL, {"title": "t", "color": "bleu"}, "color", "additionalProperties", None),
+        (SKILL, {"title": 5}, "title", "type", "string"),
+        (EQUIPMENT, {"title": "t", "quantity": 0}, "quantity", "minimum", 1),
+        (EQUIPMENT, {"title": "t", "quantity": 1.5}, "quantity", "type", "integer"),
+        (EVENT, {"title": "t", "start": START, "capacity": -1}, "capacity", "minimum", 0),
+        (EVENT, {"title": "t", "start": "2026-05-06"}, "start", "pattern", None),
+        (PLACE, {"nom": "EPN", "latitude": 91}, "latitude", "maximum", 90),
+        (PLACE, {"nom": "EPN", "code_postal": "2920"}, "code_postal", "pattern", "^[0-9]{5}$"),
+        (PLACE, {"nom": "EPN", "services": ["Cuisine"]}, "services.0", "enum", None),
+        (PLACE, {"nom": "EPN", "itinerance": ["Fixe", "Fixe"]}, "itinerance", "uniqueItems", None),
+        (
+            "urn:papi:sync-request",
+            {"scope": [3], "max_bytes": 4096},
+            "vector",
+            "dependentRequired",
+            "scope",
+        ),
+        (
+            "urn:papi:sync-request",
+            {"max_bytes": 4096},
+            "",
+            "anyOf",
+            ["digest", "vector", "buckets"],
+        ),
+        ("urn:papi:sync-request", {"vector": {"bad": 1}}, "vector", "propertyNames", None),
+        ("urn:papi:sealed", {}, "", "minProperties", 1),
+    ],
+)  # fmt: skip
+def test_errors_carry_field_keyword_and_limit(
+    schema_id: str, document: Any, field: str, keyword: str, limit: Any
+) -> None:
+    error = _error(schema_id, document)
+    assert (error.field, error.keyword) == (field, keyword), error.message
+    if keyword == "enum":
+        assert "Cours de cuisine" not in error.limit and len(error.limit) > 3
+    elif keyword == "pattern" and limit is None:
+        assert error.limit == schema.document("urn:papi:datetime")["pattern"]
+    else:
+        assert error.limit == limit
+    assert (field or "document") in error.message
+
+
+def test_a_failed_one_of_reports_the_branch_of_the_right_type() -> None:
+    """``prev`` is null or a hash: a malformed hash says what is wrong with the hash."""
+    header = json.loads((EXAMPLES / "header/valid/skill-put-seq-2.json").read_text())
+    error = _error("urn:papi:header", {**header, "prev": "sha256:XX"})
+    assert (error.field, error.keyword, error.limit) == ("prev", "minLength", 71)
+
+
+def test_long_patterns_are_not_quoted() -> None:
+    error = _error(EVENT, {"title": "t", "start": "demain"})
+    assert "its pattern" in error.message and "[0-9]" not in error.message
+
+
+def test_a_value_json_cannot_hold_is_an_error_not_a_crash() -> None:
+    error = _error(SKILL, {"title": b"bytes"})
+    assert error.keyword == "type"
+    assert schema.is_valid(SKILL, {"title": b"bytes"}) is False
+
+
+def test_unknown_schema() -> None:
+    with pytest.raises(LookupError):
+        schema.validate("urn:papi:nothing", {})
+
+
+def test_a_deeply_nested_culprit_is_named_not_shown() -> None:
+    nested: Any = []
+    for _ in range(200):
+        nested = [nested]
+    error = _error(SKILL, {"title": nested})
+    assert (error.field, error.keyword) == ("title", "type")
+    assert "an array" in error.message and len(error.message) < 100
+    for _ in range(5000):
+        nested = [nested]
+    error = _error(SKILL, {"title": nested})  # beyond jsonschema-rs's depth: still refused
+    assert (error.field, error.keyword) == ("", "")

@@ -22,7 +22,7 @@ from ..services.ingest import client_sender
 from ..services.log import read_entries_json
 from ..services.peers import learn_peers, make_due, peers_heard_from
 from ..services.sync import answer_sync
-from .errors import ApiError, error_response, read_json
+from .errors import ApiError, error_response, invalid, read_json
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ async def _message(request: Request, schema_id: str, max_bytes: int) -> dict[str
     try:
         schema.validate(schema_id, document)
     except SchemaError as exc:
-        raise ApiError(422, "invalid", exc.message, field=exc.field) from None
+        raise invalid(exc) from None
     result: dict[str, Any] = document
     return result
 

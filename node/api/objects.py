@@ -21,7 +21,7 @@ from ..services.objects import (
     object_json,
 )
 from .auth import require_token
-from .errors import ApiError, read_json
+from .errors import ApiError, invalid, read_json
 from .params import paging
 
 
@@ -54,7 +54,7 @@ async def _publish(node: Node, kind: str, oid: str, op: str, payload: Any) -> No
     try:
         await publish(node, kind, oid, op, payload)
     except SchemaError as exc:
-        raise ApiError(422, "invalid", exc.message, field=exc.field) from None
+        raise invalid(exc) from None
     except OverflowError:
         # A date valid in RFC 3339 but beyond year 9999 (or before year 1) once in UTC.
         field = beyond_utc(payload)

@@ -67,7 +67,7 @@ async def _publish_form(
     try:
         await publish(node, kind, oid, "put", payload)
     except SchemaError as exc:
-        name, error = schema_error(fields, exc.field, exc.message)
+        name, error = schema_error(fields, exc)
         result.errors[name] = error
     except OverflowError:
         # A date typed near year 9999 (or 1): beyond the calendar once in UTC.
