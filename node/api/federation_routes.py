@@ -154,7 +154,7 @@ async def push(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/federation/v1/entries", entries, methods=["GET"]),
-        Route("/federation/v1/sync", sync, methods=["POST"]),
-        Route("/federation/v1/push", push, methods=["POST"]),
+        Route("/federation/v1/entries", entries, methods=["GET"], name="federation.entries"),
+        Route("/federation/v1/sync", sync, methods=["POST"], name="federation.sync"),
+        Route("/federation/v1/push", push, methods=["POST"], name="federation.push"),
     ]

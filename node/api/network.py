@@ -154,7 +154,7 @@ async def search_api(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/api/v1/node", node_info, methods=["GET"]),
-        Route("/api/v1/nodes", nodes, methods=["GET"]),
-        Route("/api/v1/search", search_api, methods=["GET"]),
+        Route("/api/v1/node", node_info, methods=["GET"], name="api.node"),
+        Route("/api/v1/nodes", nodes, methods=["GET"], name="api.nodes"),
+        Route("/api/v1/search", search_api, methods=["GET"], name="api.search"),
     ]

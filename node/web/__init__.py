@@ -29,7 +29,6 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def routes() -> list[BaseRoute]:
     return [
-        # Before the object pages: /o/{origin}/event/{oid}.ics is not an object page.
         *routes_interop.routes(),
         *routes_widget.routes(),
         *routes_listings.routes(),

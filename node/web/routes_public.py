@@ -14,6 +14,7 @@ from starlette.routing import Route
 from ..api.errors import ApiError
 from ..api.network import search_query
 from ..api.params import parse_int
+from ..convertors import register_convertors
 from ..runtime import Node
 from ..services.search import MARK_START, MAX_COUNT, day_bound, facets, search
 from . import queries
@@ -22,6 +23,7 @@ from .fields import FieldError
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, N_
 from .render import render
 from .routes_listings import directory_listings
+from .urls import path_for
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 200
@@ -143,7 +145,7 @@ async def search_page(request: Request) -> Response:
     base = {k: v for k, v in form.items() if v}
 
     def page_url(number: int) -> str:
-        return "/search?" + urlencode({**base, "page": str(number)})
+        return path_for(request, "search") + "?" + urlencode({**base, "page": str(number)})
 
     return await render(
         request,
@@ -257,9 +259,10 @@ async def object_page(request: Request) -> Response:
 
 async def choose_language(request: Request) -> Response:
     language = request.path_params["language"]
-    target = request.query_params.get("next") or "/"
+    home = path_for(request, "home")
+    target = request.query_params.get("next") or home
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/"
+        target = home
     response = RedirectResponse(target, status_code=303)
     if language in LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax")
@@ -267,10 +270,11 @@ async def choose_language(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
+    register_convertors()
     return [
-        Route("/", home, methods=["GET"]),
-        Route("/search", search_page, methods=["GET"]),
-        Route("/nodes", nodes_page, methods=["GET"]),
-        Route("/o/{origin:str}/{kind:str}/{oid:str}", object_page, methods=["GET"]),
-        Route("/lang/{language:str}", choose_language, methods=["GET"]),
+        Route("/", home, methods=["GET"], name="home"),
+        Route("/search", search_page, methods=["GET"], name="search"),
+        Route("/nodes", nodes_page, methods=["GET"], name="nodes"),
+        Route("/o/{origin:str}/{kind:str}/{oid:oid}", object_page, methods=["GET"], name="object"),
+        Route("/lang/{language:str}", choose_language, methods=["GET"], name="language"),
     ]
