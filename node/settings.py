@@ -8,7 +8,7 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,6 @@ class Settings:
     max_heavy_federation_requests: int = _DEFAULTS["max_heavy_federation_requests"]
     clock_skew_min_peers: int = _DEFAULTS["clock_skew_min_peers"]
     min_free_disk_bytes: int = _DEFAULTS["min_free_disk_bytes"]
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def config_path(self) -> Path:
