@@ -21,12 +21,12 @@ from federation.timeutil import parse_ts
 
 from ..services.published import Published
 from ..services.search import LOCAL_TZ
+from ..version import NAME, software
 from .i18n import N_
 from .urls import PublicUrls
 
 log = logging.getLogger(__name__)
 
-PRODID = "-//papi-node//papi-node 0.1.0//FR"
 TZID = "Europe/Paris"
 #: How often subscribers are asked to refresh (RFC 7986 REFRESH-INTERVAL).
 REFRESH = timedelta(hours=1)
@@ -166,7 +166,7 @@ def build_calendar(
     """A VCALENDAR with one VEVENT per item, in the given order. An item whose data
     cannot be written (a date that does not parse) is left out and logged."""
     calendar = Calendar()
-    calendar.add("prodid", PRODID)
+    calendar.add("prodid", f"-//{NAME}//{software()}//FR")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")

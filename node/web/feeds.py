@@ -19,6 +19,7 @@ from feedgen.feed import FeedGenerator
 from federation.timeutil import parse_ts
 
 from ..services.published import Published
+from ..version import NAME, version
 from .calendar import AUDIENCE_LABELS, event_location, item_url
 from .formatting import format_period
 from .render import kind_label
@@ -27,7 +28,6 @@ from .urls import PublicUrls
 
 log = logging.getLogger(__name__)
 
-SOFTWARE, VERSION = "papi-node", "0.1.0"
 #: XML 1.0 has no place for these characters; lxml refuses them.
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
@@ -137,11 +137,11 @@ def build_feed(
     feed.id(self_url)
     feed.title(xml_text(title))
     feed.subtitle(xml_text(subtitle))
-    feed.author({"name": xml_text(author) or SOFTWARE})
+    feed.author({"name": xml_text(author) or NAME})
     feed.link(href=page_url, rel="alternate", type="text/html")
     feed.link(href=self_url, rel="self", type="application/atom+xml")
     feed.language(language)
-    feed.generator(SOFTWARE, version=VERSION)
+    feed.generator(NAME, version=version())
     times = []
     for item in items:
         try:
