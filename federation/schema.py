@@ -90,24 +90,19 @@ def is_valid(schema_id: str, instance: Any) -> bool:
 
 
 def validate(schema_id: str, instance: Any) -> None:
-    """Raise ``SchemaError`` about the first offending member (deterministic order)."""
-    validator = _validator(schema_id)
+    """Raise ``SchemaError`` about the first offending member, in the order of the
+    document (jsonschema-rs walks an object's members in their order)."""
     try:
-        if validator.is_valid(instance):
-            return
+        # Only the first error: each error carries a copy of its culprit, so asking for
+        # all of them (``iter_errors``) costs the square of a large object's size.
+        _validator(schema_id).validate(instance)
+    except ValidationError as error:
+        raise _schema_error(error) from None
     except ValueError as exc:
-        # A Python value JSON has no form for (bytes, an integer key), or a lone surrogate
-        # in a string that a pattern checks: no signed entry can hold one (RFC 8785).
-        raise SchemaError(f"document holds a value JSON cannot carry: {exc}", "", "type") from None
-    errors: list[ValidationError] = []
-    try:
-        errors.extend(validator.iter_errors(instance))
-    except ValueError:
-        # Describing an error copies the culprit: jsonschema-rs refuses beyond its depth
-        # limit. The errors found before it still say where.
-        if not errors:
-            raise SchemaError("document is invalid and nested too deeply to say where") from None
-    raise _schema_error(_first(instance, errors))
+        # A Python value JSON has no form for (bytes, an integer key); a lone surrogate
+        # in a string that a pattern checks (no signed entry can hold one: RFC 8785); or
+        # a culprit nested too deeply for jsonschema-rs to copy into its error.
+        raise SchemaError(f"document is invalid: {exc}", "") from None
 
 
 # -- from jsonschema-rs's errors to ours ---------------------------------------------------
@@ -118,39 +113,6 @@ def _keyword(error: ValidationError) -> str:
     if error.schema_path and error.schema_path[-1] == "dependentRequired":
         return "dependentRequired"
     return error.kind.name
-
-
-def _position(document: Any, path: Sequence[str | int]) -> list[int]:
-    """Where ``path`` is in ``document``, as indexes in its objects' member order and its
-    arrays: errors are reported in the order of the document, whole objects first."""
-    position: list[int] = []
-    node = document
-    for part in path:
-        if isinstance(node, dict) and part in node:
-            position.append(list(node).index(part))
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            position.append(part)
-            node = node[part]
-        else:
-            position.append(0)
-            node = None
-    return position
-
-
-def _first(document: Any, errors: Sequence[ValidationError]) -> ValidationError:
-    """The error reported: the first in document order (then by keyword, so the choice
-    never depends on the order jsonschema-rs found them in); at that place, an error that
-    says what is wrong wins over "none of these members is present"."""
-    ranked = sorted(errors, key=lambda e: (_position(document, e.instance_path), _keyword(e)))
-    first = ranked[0]
-    if _alternatives(first):
-        plain = [
-            e for e in ranked if e.instance_path == first.instance_path and not _alternatives(e)
-        ]
-        if plain:
-            return plain[0]
-    return first
 
 
 def _alternatives(error: ValidationError) -> list[str]:
