@@ -30,6 +30,7 @@ from bench import common  # noqa: E402
 
 BENCHMARKS = [
     "ingest",
+    "schema",
     "catchup",
     "idle_round",
     "propagation",

@@ -17,10 +17,18 @@ import httpx
 
 from . import schema
 from .clockskew import parse_http_date
+from .entry import PROTOCOL_VERSION
 from .errors import PeerBusy, PeerError, PeerUnreachable, SchemaError
 from .netguard import Resolver, guarded_transport
 
-USER_AGENT = "papi-node/0.1 (+federation v1)"
+
+def agent(software: str) -> str:
+    """A User-Agent: ``software`` (``name/version``), then the protocol it speaks."""
+    return f"{software} (+federation v{PROTOCOL_VERSION})"
+
+
+#: Sent by a client built without ``user_agent`` (an application passes its own).
+DEFAULT_USER_AGENT = agent("papi-federation")
 #: Bound on any answer we read from a peer.
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 #: Deepest JSON nesting accepted in an answer (entries nest a few levels; a payload is
@@ -53,13 +61,14 @@ class PeerClient:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         on_date: DateObserver | None = None,
         clock: Callable[[], float] = time.time,
+        user_agent: str = DEFAULT_USER_AGENT,
     ) -> None:
         if public_only:
             transport = guarded_transport(transport, resolver)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=connect_timeout or timeout),
             transport=transport,
-            headers={"user-agent": USER_AGENT},
+            headers={"user-agent": user_agent},
             follow_redirects=False,
         )
         self.deadline = deadline

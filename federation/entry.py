@@ -112,21 +112,26 @@ def build_entry(
     """Sign a new entry. The payload is validated first; ``SchemaError`` if it is invalid."""
     if op == "put":
         if payload is None:
-            raise SchemaError("a put needs a payload", "payload")
+            raise SchemaError("a put needs a payload", "payload", "required")
         validate_payload(kind, payload)
         violation = owner_violation(kind, key.origin, payload)
         if violation is not None:
-            raise SchemaError(f"'{violation}' must be a thing of this place", violation)
+            raise SchemaError(f"'{violation}' must be a thing of this place", violation, "owner")
         payload_bytes = canonical_bytes(payload)
         limit = payload_limit(kind, max_payload_bytes)
         if len(payload_bytes) > limit:
-            raise SchemaError(f"payload is {len(payload_bytes)} bytes, over the {limit} limit", "")
+            raise SchemaError(
+                f"payload is {len(payload_bytes)} bytes, over the {limit} limit",
+                "",
+                "maxBytes",
+                limit,
+            )
         payload_hash: str | None = sha256_tag(payload_bytes)
         payload_len = len(payload_bytes)
     elif op == "delete":
         payload, payload_hash, payload_len = None, None, 0
     else:
-        raise SchemaError(f"unknown op {op!r}", "op")
+        raise SchemaError(f"unknown op {op!r}", "op", "enum", ["put", "delete"])
     header = {
         "v": PROTOCOL_VERSION,
         "origin": key.origin,
@@ -163,7 +168,7 @@ def parse_entry(
     try:
         schema.validate("urn:papi:entry", document)
     except SchemaError as exc:
-        raise InvalidEntrySchema(exc.message, exc.field) from None
+        raise InvalidEntrySchema.of(exc) from None
     header: dict[str, Any] = document["header"]
     payload: dict[str, Any] | None = document["payload"]
     limit = payload_limit(header["kind"], max_payload_bytes)
@@ -188,7 +193,7 @@ def parse_entry(
         try:
             validate_payload(entry.kind, payload)
         except SchemaError as exc:
-            raise InvalidEntrySchema(f"payload: {exc.message}", exc.field) from None
+            raise InvalidEntrySchema.of(exc, "payload: ") from None
         violation = owner_violation(entry.kind, entry.origin, payload)
         if violation is not None:
             raise NotOwner(

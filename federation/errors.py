@@ -5,7 +5,8 @@ and shown to operators) and a human ``message``::
 
     FederationError
     ├── KeyFileError            key file missing, unreadable, corrupt or too permissive
-    ├── SchemaError             a document does not match its JSON Schema (``field`` names it)
+    ├── SchemaError             a document does not match its JSON Schema (``field``,
+    │                           ``keyword``, ``limit`` say how)
     ├── PeerError               a peer answered something we cannot use     kind "protocol"
     │   ├── PeerUnreachable     no answer: connection, timeout, deadline     kind "unreachable"
     │   │   └── PeerBusy        503/429: try again later (``retry_after``)    kind "busy"
@@ -28,6 +29,8 @@ and shown to operators) and a human ``message``::
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class FederationError(Exception):
     """Base class of every error raised by ``federation``."""
@@ -38,12 +41,27 @@ class KeyFileError(FederationError):
 
 
 class SchemaError(FederationError):
-    """A document does not match its schema. ``field`` is the JSON path of the culprit."""
+    """A document does not match its schema or a rule of the protocol, as data:
 
-    def __init__(self, message: str, field: str = "") -> None:
+    - ``field``: the JSON path of the culprit (``title``, ``services.0``; "" for the whole
+      document);
+    - ``keyword``: the rule it breaks: a JSON Schema keyword (``maxLength``, ``required``,
+      ``enum``...) or a rule checked in code: ``after`` (``end`` not after ``start``),
+      ``notBefore`` (a last day before the first), ``format`` (``date-time``),
+      ``acceptedOffer`` (``accepted_offer`` exactly when closed), ``owner`` (a decision
+      about another place's thing), ``maxBytes`` (a payload over the byte limit);
+    - ``limit``: that rule's value when it has one: the bound of ``maxLength`` or
+      ``minimum``, the expected type of ``type``, the allowed values of ``enum``, the
+      pattern of ``pattern``, the member that ``after`` or ``notBefore`` compares with.
+
+    ``message`` is English for people and may change; programs read the three others."""
+
+    def __init__(self, message: str, field: str = "", keyword: str = "", limit: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.keyword = keyword
+        self.limit = limit
 
 
 class PeerError(FederationError):
@@ -96,11 +114,19 @@ class EntryTooLarge(EntryRejected):
 
 
 class InvalidEntrySchema(EntryRejected):
+    """``field``, ``keyword`` and ``limit`` as in ``SchemaError``."""
+
     code = "schema"
 
-    def __init__(self, message: str, field: str = "") -> None:
+    def __init__(self, message: str, field: str = "", keyword: str = "", limit: Any = None) -> None:
         super().__init__(message)
         self.field = field
+        self.keyword = keyword
+        self.limit = limit
+
+    @classmethod
+    def of(cls, error: SchemaError, prefix: str = "") -> InvalidEntrySchema:
+        return cls(prefix + error.message, error.field, error.keyword, error.limit)
 
 
 class BadSignature(EntryRejected):

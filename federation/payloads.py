@@ -35,7 +35,9 @@ _DAY_PERIODS = {"loan": ("start", "end"), "loan_decision": ("start", "end"),
 def validate_payload(kind: str, payload: Any) -> None:
     """Raise ``SchemaError`` (with ``field``) when ``payload`` is not a valid ``kind``."""
     if kind not in SUPPORTED_KINDS:
-        raise SchemaError(f"kind {kind!r} is not supported by this version", "kind")
+        raise SchemaError(
+            f"kind {kind!r} is not supported by this version", "kind", "enum", list(SUPPORTED_KINDS)
+        )
     schema.validate(f"urn:papi:payload/{kind}", payload)
     if kind in ("event", "booking"):
         _check_period(payload)
@@ -43,9 +45,14 @@ def validate_payload(kind: str, payload: Any) -> None:
         first, last = _DAY_PERIODS[kind]
         # Days are ASCII 'YYYY-MM-DD' (urn:papi:day): they compare as text.
         if payload[last] < payload[first]:
-            raise SchemaError(f"'{last}' must not be before '{first}'", last)
+            raise SchemaError(f"'{last}' must not be before '{first}'", last, "notBefore", first)
     if kind == "help_request" and (payload["state"] == "closed") != ("accepted_offer" in payload):
-        raise SchemaError("'accepted_offer' is given exactly when the state is 'closed'", "state")
+        raise SchemaError(
+            "'accepted_offer' is given exactly when the state is 'closed'",
+            "state",
+            "acceptedOffer",
+            "closed",
+        )
 
 
 def owner_violation(kind: str, origin: str, payload: Any) -> str | None:
@@ -67,12 +74,16 @@ def _check_period(payload: dict[str, Any]) -> None:
     try:
         start = parse_ts(payload["start"])
     except ValueError as exc:
-        raise SchemaError(f"'start' is not an RFC 3339 date-time: {exc}", "start") from None
+        raise SchemaError(
+            f"'start' is not an RFC 3339 date-time: {exc}", "start", "format", "date-time"
+        ) from None
     if "end" not in payload:
         return
     try:
         end = parse_ts(payload["end"])
     except ValueError as exc:
-        raise SchemaError(f"'end' is not an RFC 3339 date-time: {exc}", "end") from None
+        raise SchemaError(
+            f"'end' is not an RFC 3339 date-time: {exc}", "end", "format", "date-time"
+        ) from None
     if end <= start:
-        raise SchemaError("'end' must be after 'start'", "end")
+        raise SchemaError("'end' must be after 'start'", "end", "after", "start")

@@ -71,8 +71,8 @@ class DatabaseContextMiddleware:
 
 
 def build_routes() -> list[BaseRoute]:
-    # Fixed API paths first: ``/api/v1/{collection}`` would otherwise swallow them.
-    # Then the web pages (HTML, French).
+    # The JSON API, then the web pages (HTML, French). No route depends on this order:
+    # path convertors (node/convertors.py) keep the paths apart.
     return [
         *health.routes(),
         *network.routes(),

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log, init_data_dir, load_key
 from .logging_setup import configure_logging
 from .settings import KEY_FILE, ConfigError, Settings, load_settings, update_config
+from .version import software
 
 T = TypeVar("T")
 
@@ -574,6 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="data directory (default: $PAPI_DATA_DIR or ./papi-data)",
     )
     parser = argparse.ArgumentParser(prog="papi", description="Nœud du réseau PAPI.")
+    parser.add_argument("--version", action="version", version=software())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("init", parents=[common], help="create the data directory and key")

@@ -22,6 +22,7 @@ from .services.health import StorageStatus
 from .services.ingest import Ingestor
 from .services.rejections import RejectionMemory
 from .settings import Settings
+from .version import user_agent
 
 if TYPE_CHECKING:
     from .models import Peer
@@ -94,6 +95,7 @@ class Node:
             public_only=public_only,
             on_date=self.skew.record,
             clock=self.clock,
+            user_agent=user_agent(),
         )
 
     def clock_skew(self) -> SkewEstimate | None:

@@ -8,7 +8,7 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +115,6 @@ class Settings:
     map_tiles_url: str = _DEFAULTS["map_tiles_url"]
     blob_max_bytes: int = _DEFAULTS["blob_max_bytes"]
     blob_quota_bytes: int = _DEFAULTS["blob_quota_bytes"]
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def config_path(self) -> Path:

@@ -573,6 +573,28 @@ async def test_invalid_bodies_are_422_naming_the_field(
     assert await snapshot(papi) == before
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "member"),
+    [
+        ("/api/v1/skills", {"title": "t" * 201}, {"keyword": "maxLength", "limit": 200}),
+        ("/api/v1/skills", {"title": 5}, {"keyword": "type", "limit": "string"}),
+        ("/api/v1/skills", {}, {"keyword": "required"}),
+        ("/api/v1/equipment", {"title": "x", "quantity": 0}, {"keyword": "minimum", "limit": 1}),
+        ("/api/v1/events", {**EVENT, "end": "2026-05-06T13:00:00Z"},
+         {"keyword": "after", "limit": "start"}),
+        ("/federation/v1/sync", {"max_bytes": 4096},
+         {"keyword": "anyOf", "limit": ["digest", "vector", "buckets"]}),
+    ],
+)  # fmt: skip
+async def test_422_says_the_keyword_and_its_limit(
+    papi: InProcessNode, path: str, body: dict[str, Any], member: dict[str, Any]
+) -> None:
+    """Additive members of a 422 (docs/api.md section 3): what rule, and its bound."""
+    response = await papi.client.post(path, json=body, headers=papi.auth)
+    error = assert_error(response, 422, "invalid")
+    assert {name: error.get(name) for name in ("keyword", "limit")} == {"limit": None, **member}
+
+
 @pytest.mark.parametrize("collection", COLLECTIONS)
 async def test_invalid_update_changes_nothing(papi: InProcessNode, collection: str) -> None:
     _, body, _ = OBJECTS[collection]

@@ -17,8 +17,8 @@ from federation.timeutil import format_ts, parse_ts
 from node.services.store import object_columns
 
 PARIS = ZoneInfo("Europe/Paris")
-LOCAL = schema._registry()[1]["urn:papi:datetime"]["pattern"]
-UTC_TS = schema._registry()[1]["urn:papi:datetime"]["$defs"]["utc"]["pattern"]
+LOCAL = schema.document("urn:papi:datetime")["pattern"]
+UTC_TS = schema.document("urn:papi:datetime")["$defs"]["utc"]["pattern"]
 
 
 def _valid(text: str) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -285,6 +287,17 @@ async def assert_nothing_invalid_stored(node: InProcessNode) -> None:
                 assert (origin, header["seq"]) in missing, header  # stripped: recorded
 
 
+def _deep_json(value: Any) -> bytes:
+    """``json.dumps`` of a value nested deeper than the recursion limit allows (the nesting
+    strategy goes to 3,000 levels): what a hostile peer can send, for the node to refuse."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))
+    try:
+        return json.dumps(value).encode()
+    finally:
+        sys.setrecursionlimit(limit)
+
+
 async def run_example(
     node: InProcessNode, hostile: HostilePeer, batch: list[Any], by_pull: bool
 ) -> None:
@@ -292,7 +305,10 @@ async def run_example(
         hostile.sync_entries = batch
         await pull(node)  # a PeerError is fine (recorded on the peer), an exception is not
     else:
-        r = await node.client.post("/federation/v1/push", json={"entries": batch[:500]})
+        body = _deep_json({"entries": batch[:500]})
+        r = await node.client.post(
+            "/federation/v1/push", content=body, headers={"content-type": "application/json"}
+        )
         assert r.status_code < 500, r.text
     await assert_nothing_invalid_stored(node)
     await public_pages_answer(node)

@@ -86,12 +86,20 @@ def _python_valid(schema_id: str, document: Any) -> bool:
     try:
         schema.validate(schema_id, document)
     except SchemaError:
-        fast_or_slow = False
+        valid = False
     else:
-        fast_or_slow = True
-    # The slow path alone must say the same (the fast one is only a shortcut).
-    assert schema.validator(schema_id).is_valid(document) is fast_or_slow, (schema_id, document)
-    return fast_or_slow
+        valid = True
+    assert schema.is_valid(schema_id, document) is valid, (schema_id, document)
+    return valid
+
+
+def _matches(validator: Any, text: str) -> bool:
+    try:
+        return bool(validator.is_valid(text))
+    except UnicodeEncodeError:
+        # jsonschema-rs matches no pattern against a lone surrogate ("\ud800"), which no
+        # signed entry can hold anyway (RFC 8785); ``schema.is_valid`` then says False.
+        return False
 
 
 def _examples() -> list[tuple[str, Any, str]]:
@@ -177,11 +185,11 @@ def test_ajv_and_python_agree_on_every_example_and_variation() -> None:
         if _python_valid(schema_id, document) is not verdict
     ]
     assert disagreements == []
-    compiled = {p: schema._compile(p) for p in patterns}
+    compiled = {p: schema._compile({"type": "string", "pattern": p}) for p in patterns}
     mismatched = [
         (p, s, verdict)
         for (p, s), verdict in zip(pattern_cases, answer["matches"], strict=True)
-        if (compiled[p].search(s) is not None) is not verdict
+        if _matches(compiled[p], s) is not verdict
     ]
     assert mismatched == []
     assert len(cases) > 1000

@@ -118,8 +118,18 @@ async def federation_blob(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/api/v1/blobs", upload_blob, methods=["POST"]),
-        Route("/api/v1/blobs/{sha256:str}", blob_state, methods=["GET"]),
-        Route("/api/v1/blobs/{sha256:str}/fetch", fetch_blob_now, methods=["POST"]),
-        Route("/federation/v1/blobs/{sha256:str}", federation_blob, methods=["GET"]),
+        Route("/api/v1/blobs", upload_blob, methods=["POST"], name="api.blobs"),
+        Route("/api/v1/blobs/{sha256:str}", blob_state, methods=["GET"], name="api.blob"),
+        Route(
+            "/api/v1/blobs/{sha256:str}/fetch",
+            fetch_blob_now,
+            methods=["POST"],
+            name="api.blob.fetch",
+        ),
+        Route(
+            "/federation/v1/blobs/{sha256:str}",
+            federation_blob,
+            methods=["GET"],
+            name="federation.blob",
+        ),
     ]

@@ -10,6 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from federation.errors import SchemaError
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
@@ -18,6 +20,17 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.extra = extra
+
+
+def invalid(error: SchemaError) -> ApiError:
+    """The ``422`` of a body that breaks a rule of its schema: ``field``, and as data the
+    rule (``keyword``) and its value (``limit``) when known (docs/api.md section 3)."""
+    extra: dict[str, Any] = {"field": error.field}
+    if error.keyword:
+        extra["keyword"] = error.keyword
+    if error.limit is not None:
+        extra["limit"] = error.limit
+    return ApiError(422, "invalid", error.message, **extra)
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:

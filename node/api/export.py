@@ -28,4 +28,11 @@ async def export_lamednum(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [Route("/api/v1/export/lamednum.{fmt:str}", export_lamednum, methods=["GET"])]
+    return [
+        Route(
+            "/api/v1/export/lamednum.{fmt:str}",
+            export_lamednum,
+            methods=["GET"],
+            name="api.export.lamednum",
+        )
+    ]

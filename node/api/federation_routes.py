@@ -23,7 +23,7 @@ from ..services.log import read_entries_json
 from ..services.objects import body_limit
 from ..services.peers import learn_peers, make_due, peers_heard_from
 from ..services.sync import answer_sync
-from .errors import ApiError, error_response, read_json
+from .errors import ApiError, error_response, invalid, read_json
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ async def _message(request: Request, schema_id: str, max_bytes: int) -> dict[str
     try:
         schema.validate(schema_id, document)
     except SchemaError as exc:
-        raise ApiError(422, "invalid", exc.message, field=exc.field) from None
+        raise invalid(exc) from None
     result: dict[str, Any] = document
     return result
 
@@ -161,7 +161,7 @@ async def push(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/federation/v1/entries", entries, methods=["GET"]),
-        Route("/federation/v1/sync", sync, methods=["POST"]),
-        Route("/federation/v1/push", push, methods=["POST"]),
+        Route("/federation/v1/entries", entries, methods=["GET"], name="federation.entries"),
+        Route("/federation/v1/sync", sync, methods=["POST"], name="federation.sync"),
+        Route("/federation/v1/push", push, methods=["POST"], name="federation.push"),
     ]

@@ -56,6 +56,6 @@ async def readyz(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"], name="healthz"),
+        Route("/readyz", readyz, methods=["GET"], name="readyz"),
     ]

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from federation.entry import PROTOCOL_VERSION
 from federation.payloads import KINDS
 from federation.timeutil import format_ts, parse_ts
 from federation.vector import vector_digest
@@ -21,10 +22,9 @@ from ..services.objects import api_timestamp, load_payload
 from ..services.peers import peer_json
 from ..services.search import MAX_COUNT, MAX_RESULTS, SearchQuery, day_bound, search
 from ..services.sync import current_vector
+from ..version import software
 from .errors import ApiError
 from .params import paging
-
-SOFTWARE = "papi-node 0.1.0"
 
 
 async def node_info(request: Request) -> Response:
@@ -40,8 +40,8 @@ async def node_info(request: Request) -> Response:
             "url": node.settings.url or None,
             "endpoints": payload.get("endpoints", []),
             "pull_only": node.settings.pull_only,
-            "protocol": 1,
-            "software": SOFTWARE,
+            "protocol": PROTOCOL_VERSION,
+            "software": software(),
             "seq": origin.head_seq if origin else 0,
         }
     )
@@ -157,7 +157,7 @@ async def search_api(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/api/v1/node", node_info, methods=["GET"]),
-        Route("/api/v1/nodes", nodes, methods=["GET"]),
-        Route("/api/v1/search", search_api, methods=["GET"]),
+        Route("/api/v1/node", node_info, methods=["GET"], name="api.node"),
+        Route("/api/v1/nodes", nodes, methods=["GET"], name="api.nodes"),
+        Route("/api/v1/search", search_api, methods=["GET"], name="api.search"),
     ]

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from federation.errors import SchemaError
 
+from ..convertors import register_convertors
 from ..runtime import Node
 from ..services.log import ClockSkew, LogRecovering, new_oid, publish
 from ..services.objects import (
@@ -22,7 +23,7 @@ from ..services.objects import (
     object_json,
 )
 from .auth import require_token
-from .errors import ApiError, read_json
+from .errors import ApiError, invalid, read_json
 from .params import paging
 
 
@@ -32,14 +33,8 @@ def _node(request: Request) -> Node:
 
 
 def _kind(request: Request) -> str:
-    collection = request.path_params["collection"]
-    if collection in FIXED_PATHS:
-        raise ApiError(
-            405, "method_not_allowed", f"/api/v1/{collection} does not take {request.method}"
-        )
-    if collection not in COLLECTIONS:
-        raise ApiError(404, "not_found", f"no collection {collection!r}")
-    return COLLECTIONS[collection]
+    # The ``collection`` convertor only matches names of COLLECTIONS.
+    return COLLECTIONS[request.path_params["collection"]]
 
 
 async def _payload(
@@ -57,7 +52,7 @@ async def _publish(node: Node, kind: str, oid: str, op: str, payload: Any) -> No
     try:
         await publish(node, kind, oid, op, payload)
     except SchemaError as exc:
-        raise ApiError(422, "invalid", exc.message, field=exc.field) from None
+        raise invalid(exc) from None
     except OverflowError:
         # A date valid in RFC 3339 but beyond year 9999 (or before year 1) once in UTC.
         field = beyond_utc(payload)
@@ -134,18 +129,16 @@ async def delete_object(request: Request) -> Response:
     return Response(status_code=204)
 
 
-_COLLECTION = "/api/v1/{collection:str}"
-#: Paths of their own that ``_COLLECTION`` also matches (for the methods they lack).
-FIXED_PATHS = ("place", "node", "nodes", "search", "blobs")
-
-
 def routes() -> list[Route]:
+    register_convertors()
+    collection = "/api/v1/{collection:collection}"
+    item = collection + "/{oid:oid}"
     return [
-        Route("/api/v1/place", get_place, methods=["GET"]),
-        Route("/api/v1/place", put_place, methods=["PUT"]),
-        Route(_COLLECTION, list_collection, methods=["GET"]),
-        Route(_COLLECTION, create_object, methods=["POST"]),
-        Route(_COLLECTION + "/{oid:str}", get_one, methods=["GET"]),
-        Route(_COLLECTION + "/{oid:str}", update_object, methods=["PUT"]),
-        Route(_COLLECTION + "/{oid:str}", delete_object, methods=["DELETE"]),
+        Route("/api/v1/place", get_place, methods=["GET"], name="api.place"),
+        Route("/api/v1/place", put_place, methods=["PUT"], name="api.place"),
+        Route(collection, list_collection, methods=["GET"], name="api.collection"),
+        Route(collection, create_object, methods=["POST"], name="api.collection"),
+        Route(item, get_one, methods=["GET"], name="api.object"),
+        Route(item, update_object, methods=["PUT"], name="api.object"),
+        Route(item, delete_object, methods=["DELETE"], name="api.object"),
     ]

@@ -168,6 +168,8 @@ async def place_card_api(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/api/v1/places", places_api, methods=["GET"]),
-        Route("/api/v1/places/{origin:str}", place_card_api, methods=["GET"]),
+        Route("/api/v1/places", places_api, methods=["GET"], name="api.places"),
+        Route(
+            "/api/v1/places/{origin:str}", place_card_api, methods=["GET"], name="api.place_card"
+        ),
     ]

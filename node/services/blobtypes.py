@@ -39,7 +39,7 @@ _MAGIC = {
 
 @cache
 def media_types() -> tuple[str, ...]:
-    document: Any = schema.validator("urn:papi:payload/resource").schema
+    document: Any = schema.document("urn:papi:payload/resource")
     items = document["properties"]["attachments"]["items"]["properties"]
     return tuple(items["media_type"]["enum"])
 

@@ -49,7 +49,7 @@ ITEM_FIELDS = (
 @cache
 def closed_list(name: str) -> tuple[str, ...]:
     """The values the place schema accepts for the list field ``name``."""
-    document = schema.validator("urn:papi:payload/place").schema
+    document = schema.document("urn:papi:payload/place")
     assert isinstance(document, dict)
     return tuple(document["properties"][name]["items"]["enum"])
 

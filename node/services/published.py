@@ -56,16 +56,12 @@ class FilterError(ValueError):
 @cache
 def skill_themes() -> tuple[str, ...]:
     """The closed list of themes (BRIEF section 6), from the skill payload schema."""
-    document = schema.validator("urn:papi:payload/skill").schema
-    assert isinstance(document, dict)
-    return tuple(document["properties"]["theme"]["enum"])
+    return tuple(schema.document("urn:papi:payload/skill")["properties"]["theme"]["enum"])
 
 
 @cache
 def audiences() -> tuple[str, ...]:
-    document = schema.validator("urn:papi:payload/event").schema
-    assert isinstance(document, dict)
-    return tuple(document["properties"]["audience"]["enum"])
+    return tuple(schema.document("urn:papi:payload/event")["properties"]["audience"]["enum"])
 
 
 @dataclass(frozen=True)

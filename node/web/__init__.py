@@ -34,7 +34,6 @@ def routes() -> list[BaseRoute]:
     return [
         # Resources first: their paths are more specific than the generic ones.
         *routes_resources.routes(),
-        # Before the object pages: /o/{origin}/event/{oid}.ics is not an object page.
         *routes_interop.routes(),
         *routes_widget.routes(),
         *routes_listings.routes(),

@@ -18,6 +18,7 @@ from .csrf import csrf_ok
 from .i18n import N_
 from .render import render
 from .sessions import current_user, take_flashes
+from .urls import path_for
 
 Handler = Callable[[Request], Awaitable[Response]]
 #: Bound on the number of fields of a submitted form.
@@ -34,7 +35,7 @@ def login_required(handler: Handler) -> Handler:
     async def guarded(request: Request) -> Response:
         user = await current_user(request)
         if user is None:
-            target = "/admin/login?" + urlencode({"next": request.url.path})
+            target = path_for(request, "admin.login") + "?" + urlencode({"next": request.url.path})
             return RedirectResponse(target, status_code=303)
         request.state.user = user
         return await handler(request)

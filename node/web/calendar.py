@@ -21,12 +21,12 @@ from federation.timeutil import parse_ts
 
 from ..services.published import Published
 from ..services.search import LOCAL_TZ
+from ..version import NAME, software
 from .i18n import N_
-from .urls import object_url
+from .urls import PublicUrls
 
 log = logging.getLogger(__name__)
 
-PRODID = "-//papi-node//papi-node 0.1.0//FR"
 TZID = "Europe/Paris"
 #: How often subscribers are asked to refresh (RFC 7986 REFRESH-INTERVAL).
 REFRESH = timedelta(hours=1)
@@ -77,8 +77,8 @@ def event_uid(origin: str, oid: str) -> str:
     return f"{oid}.{origin.split(':', 1)[-1]}@papi-node"
 
 
-def item_url(base_url: str, item: Published) -> str:
-    return object_url(base_url, item.origin, item.kind, item.oid)
+def item_url(urls: PublicUrls, item: Published) -> str:
+    return urls.object(item.origin, item.kind, item.oid)
 
 
 def place_address(place: dict[str, Any]) -> str:
@@ -107,7 +107,7 @@ def event_location(item: Published) -> str:
     return where
 
 
-def _vevent(item: Published, base_url: str, gettext: Gettext) -> Event:
+def _vevent(item: Published, urls: PublicUrls, gettext: Gettext) -> Event:
     payload, place = item.payload, item.place
     event = Event()
     event.add("uid", event_uid(item.origin, item.oid))
@@ -122,7 +122,7 @@ def _vevent(item: Published, base_url: str, gettext: Gettext) -> Event:
         if end > start:
             event.add("dtend", end)
     event.add("summary", clean_text(item.title) or gettext("Event"))
-    url = item_url(base_url, item)
+    url = item_url(urls, item)
     place_name = clean_text(place.get("nom"))
     lines = [clean_text(payload.get("description"), multiline=True)]
     if place_name:
@@ -160,13 +160,13 @@ def build_calendar(
     description: str,
     source_url: str,
     page_url: str,
-    base_url: str,
+    urls: PublicUrls,
     gettext: Gettext,
 ) -> bytes:
     """A VCALENDAR with one VEVENT per item, in the given order. An item whose data
     cannot be written (a date that does not parse) is left out and logged."""
     calendar = Calendar()
-    calendar.add("prodid", PRODID)
+    calendar.add("prodid", f"-//{NAME}//{software()}//FR")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
@@ -182,7 +182,7 @@ def build_calendar(
     calendar.add_component(paris_vtimezone())
     for item in items:
         try:
-            calendar.add_component(_vevent(item, base_url, gettext))
+            calendar.add_component(_vevent(item, urls, gettext))
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("event %s/%s left out of a calendar: %s", item.origin, item.oid, exc)
     data: bytes = calendar.to_ical()

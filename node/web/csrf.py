@@ -21,10 +21,6 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def rotate(request: Request) -> None:
-    request.session.pop("csrf", None)
-
-
 def csrf_ok(request: Request, form: FormData) -> bool:
     expected = request.session.get("csrf")
     sent = form.get(FIELD)

@@ -19,15 +19,15 @@ from feedgen.feed import FeedGenerator
 from federation.timeutil import parse_ts
 
 from ..services.published import Published
+from ..version import NAME, version
 from .calendar import AUDIENCE_LABELS, event_location, item_url
 from .formatting import format_period
 from .render import kind_label
 from .text import plain_excerpt, render_markdown
-from .urls import place_url
+from .urls import PublicUrls
 
 log = logging.getLogger(__name__)
 
-SOFTWARE, VERSION = "papi-node", "0.1.0"
 #: XML 1.0 has no place for these characters; lxml refuses them.
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
@@ -89,14 +89,14 @@ def _facts(item: Published, language: str, gettext: Gettext) -> list[str]:
     return [xml_text(fact) for fact in facts if xml_text(fact)]
 
 
-def _entry(item: Published, base_url: str, language: str, gettext: Gettext) -> FeedEntry:
+def _entry(item: Published, urls: PublicUrls, language: str, gettext: Gettext) -> FeedEntry:
     fields = KIND_FIELDS.get(item.kind, KindFields())
     updated = parse_ts(item.updated)  # before anything is added: a bad date skips the item
     title = xml_text(item.title) or gettext(kind_label(item.kind))
     facts = _facts(item, language, gettext)
     summary_text = xml_text(plain_excerpt(str(item.payload.get(fields.summary) or "")))
     body = render_markdown(xml_text(item.payload.get(fields.body)))
-    url = item_url(base_url, item)
+    url = item_url(urls, item)
     entry = FeedEntry()
     entry.id(f"tag:papi-node,2026:{item.origin}/{item.kind}/{item.oid}")
     entry.title(title)
@@ -104,7 +104,7 @@ def _entry(item: Published, base_url: str, language: str, gettext: Gettext) -> F
     entry.updated(updated)
     place_name = xml_text(item.place.get("nom"))
     if place_name:
-        entry.author({"name": place_name, "uri": place_url(base_url, item.origin)})
+        entry.author({"name": place_name, "uri": urls.place(item.origin)})
     entry.summary(" — ".join([*facts, summary_text] if summary_text else facts) or title)
     facts_html = "".join(f"<li>{_escape(fact)}</li>" for fact in facts)
     entry.content((f"<ul>{facts_html}</ul>" if facts_html else "") + str(body), type="html")
@@ -126,7 +126,7 @@ def build_feed(
     author: str,
     self_url: str,
     page_url: str,
-    base_url: str,
+    urls: PublicUrls,
     fallback_updated: str,
     language: str,
     gettext: Gettext,
@@ -137,15 +137,15 @@ def build_feed(
     feed.id(self_url)
     feed.title(xml_text(title))
     feed.subtitle(xml_text(subtitle))
-    feed.author({"name": xml_text(author) or SOFTWARE})
+    feed.author({"name": xml_text(author) or NAME})
     feed.link(href=page_url, rel="alternate", type="text/html")
     feed.link(href=self_url, rel="self", type="application/atom+xml")
     feed.language(language)
-    feed.generator(SOFTWARE, version=VERSION)
+    feed.generator(NAME, version=version())
     times = []
     for item in items:
         try:
-            entry = _entry(item, base_url, language, gettext)
+            entry = _entry(item, urls, language, gettext)
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("%s %s/%s left out of a feed: %s", item.kind, item.origin, item.oid, exc)
             continue

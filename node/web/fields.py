@@ -46,9 +46,7 @@ class FormResult:
 
 @cache
 def _schema_properties(kind: str) -> dict[str, Any]:
-    document = schema.validator(f"urn:papi:payload/{kind}").schema
-    assert isinstance(document, Mapping)
-    properties: dict[str, Any] = document["properties"]
+    properties: dict[str, Any] = schema.document(f"urn:papi:payload/{kind}")["properties"]
     return properties
 
 

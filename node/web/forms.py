@@ -12,6 +12,8 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from federation.errors import SchemaError
+
 from ..services.objects import raw_text
 from .fields import Field, FieldError, FormResult
 from .formatting import LOCAL_TZ, local_moment, parse_moment
@@ -164,34 +166,46 @@ def form_values(fields: tuple[Field, ...], payload: Mapping[str, Any]) -> dict[s
 
 # -- schema errors -> field errors -------------------------------------------------------
 
-_BOUND = re.compile(r"(?:minimum|maximum) of (-?[\d.]+)")
+#: What breaking a rule means to the person filling the form, by ``SchemaError.keyword``.
+#: A message with ``%(count)s`` gets the rule's ``limit``.
+_BY_KEYWORD = {
+    "required": REQUIRED,
+    "after": N_("The end must be after the start."),
+    "maxItems": N_("Too many values."),
+    "uniqueItems": N_("Give each value only once."),
+    "enum": N_("Choose a value from the list."),
+    "const": N_("Choose a value from the list."),
+    "maxLength": N_("At most %(count)s characters."),
+    "minLength": N_("At least %(count)s characters."),
+    "minimum": N_("At least %(count)s."),
+    "maximum": N_("At most %(count)s."),
+}
+#: ``type`` errors, by the type the schema expects.
+_BY_TYPE = {
+    "integer": N_("Enter a whole number, for example 4."),
+    "number": N_("Enter a number, for example 48.39."),
+}
 
 
-def schema_error(fields: tuple[Field, ...], path: str, message: str) -> tuple[str, FieldError]:
-    """The form field a ``SchemaError`` is about ("" if none) and its French explanation."""
-    name = path.split(".", 1)[0]
+def schema_error(fields: tuple[Field, ...], error: SchemaError) -> tuple[str, FieldError]:
+    """The form field a ``SchemaError`` is about ("" if none) and its French explanation,
+    chosen from the error's keyword and limit (its English message is only shown when no
+    explanation fits)."""
+    name = error.field.split(".", 1)[0]
     spec = next((f for f in fields if f.name == name), None)
     if spec is None:
-        return "", FieldError(N_("The server refused the form: %(detail)s"), {"detail": message})
-    bound = _BOUND.search(message)
-    if "missing required field" in message or ("is too short" in message and spec.required):
-        error = FieldError(REQUIRED)
-    elif "must be after" in message:
-        error = FieldError(N_("The end must be after the start."))
-    elif "is too long" in message and spec.maxlength and spec.widget not in ("lines", "codes"):
-        error = FieldError(N_("At most %(count)s characters."), {"count": spec.maxlength})
-    elif "is too long" in message:
-        error = FieldError(N_("Too many values."))
-    elif "non-unique" in message:
-        error = FieldError(N_("Give each value only once."))
-    elif "does not match" in message and spec.format_hint:
-        error = FieldError(spec.format_hint)
-    elif "is not one of" in message:
-        error = FieldError(N_("Choose a value from the list."))
-    elif "less than the minimum" in message and bound:
-        error = FieldError(N_("At least %(count)s."), {"count": bound.group(1)})
-    elif "greater than the maximum" in message and bound:
-        error = FieldError(N_("At most %(count)s."), {"count": bound.group(1)})
-    else:
-        error = FieldError(N_("This value is not accepted: %(detail)s"), {"detail": message})
-    return spec.name, error
+        detail = {"detail": error.message}
+        return "", FieldError(N_("The server refused the form: %(detail)s"), detail)
+    keyword, limit = error.keyword, error.limit
+    if keyword == "minLength" and limit == 1:  # an empty text
+        return spec.name, FieldError(REQUIRED)
+    if keyword == "pattern" and spec.format_hint:
+        return spec.name, FieldError(spec.format_hint)
+    if keyword == "type" and limit in _BY_TYPE:
+        return spec.name, FieldError(_BY_TYPE[limit])
+    if keyword in _BY_KEYWORD:
+        message = _BY_KEYWORD[keyword]
+        return spec.name, FieldError(message, {"count": limit} if "%(count)s" in message else {})
+    return spec.name, FieldError(
+        N_("This value is not accepted: %(detail)s"), {"detail": error.message}
+    )

@@ -57,7 +57,3 @@ def request_language(request: Request) -> str:
     """French unless the visitor chose another language of the interface."""
     chosen = request.cookies.get(LANGUAGE_COOKIE, "")
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def gettext_for(request: Request) -> gettext.NullTranslations:
-    return translations(request_language(request))

@@ -21,7 +21,7 @@ from typing import Any
 from markupsafe import Markup
 
 from .text import plain_excerpt
-from .urls import object_url, place_url
+from .urls import PublicUrls
 
 log = logging.getLogger(__name__)
 
@@ -114,17 +114,17 @@ def _is_free(place: dict[str, Any]) -> bool:
     return place.get("frais_a_charge") == ["Gratuit"]
 
 
-def place_id(base: str, origin: str) -> str:
-    return place_url(base, origin) + "#place"
+def place_id(urls: PublicUrls, origin: str) -> str:
+    return urls.place(origin) + "#place"
 
 
-def place_node(place: dict[str, Any], origin: str, base: str) -> Node:
+def place_node(place: dict[str, Any], origin: str, urls: PublicUrls) -> Node:
     emails = [e for e in place.get("courriels") or [] if isinstance(e, str)]
     return {
         "@type": "CivicStructure",
-        "@id": place_id(base, origin),
+        "@id": place_id(urls, origin),
         "name": place.get("nom"),
-        "url": place_url(base, origin),
+        "url": urls.place(origin),
         "description": _text(place.get("presentation_resume") or place.get("presentation_detail")),
         "address": address(place),
         "geo": _geo(place),
@@ -143,13 +143,13 @@ def place_node(place: dict[str, Any], origin: str, base: str) -> Node:
     }
 
 
-def _organizer(place: dict[str, Any], origin: str, base: str) -> Node:
-    return {"@type": "Organization", "name": place.get("nom"), "url": place_url(base, origin)}
+def _organizer(place: dict[str, Any], origin: str, urls: PublicUrls) -> Node:
+    return {"@type": "Organization", "name": place.get("nom"), "url": urls.place(origin)}
 
 
-def event_node(item: dict[str, Any], place: dict[str, Any], base: str) -> Node:
+def event_node(item: dict[str, Any], place: dict[str, Any], urls: PublicUrls) -> Node:
     origin = item["origin"]
-    url = object_url(base, origin, "event", item["id"])
+    url = urls.object(origin, "event", item["id"])
     own = item.get("location")
     at_place = not own or str(own).casefold() == str(place.get("nom") or "").casefold()
     if at_place:
@@ -174,7 +174,7 @@ def event_node(item: dict[str, Any], place: dict[str, Any], base: str) -> Node:
         "@type": "Offer",
         "url": url,
         "availability": SCHEMA + "InStock",
-        "offeredBy": {"@id": place_id(base, origin)},
+        "offeredBy": {"@id": place_id(urls, origin)},
     }
     if _is_free(place):
         offer.update(price="0", priceCurrency="EUR")
@@ -190,7 +190,7 @@ def event_node(item: dict[str, Any], place: dict[str, Any], base: str) -> Node:
         "eventStatus": SCHEMA + "EventScheduled",
         "eventAttendanceMode": SCHEMA + "OfflineEventAttendanceMode",
         "location": location,
-        "organizer": _organizer(place, origin, base),
+        "organizer": _organizer(place, origin, urls),
         "offers": offer,
         "maximumAttendeeCapacity": _number(item.get("capacity")),
         "audience": {"@type": "Audience", "audienceType": audience} if audience else None,
@@ -198,9 +198,9 @@ def event_node(item: dict[str, Any], place: dict[str, Any], base: str) -> Node:
     }
 
 
-def equipment_node(item: dict[str, Any], place: dict[str, Any], base: str) -> Node:
+def equipment_node(item: dict[str, Any], place: dict[str, Any], urls: PublicUrls) -> Node:
     origin = item["origin"]
-    url = object_url(base, origin, "equipment", item["id"])
+    url = urls.object(origin, "equipment", item["id"])
     quantity = _number(item.get("quantity"))
     return {
         "@type": "Product",
@@ -218,14 +218,14 @@ def equipment_node(item: dict[str, Any], place: dict[str, Any], base: str) -> No
             "inventoryLevel": (
                 {"@type": "QuantitativeValue", "value": quantity} if quantity else None
             ),
-            "offeredBy": _organizer(place, origin, base),
+            "offeredBy": _organizer(place, origin, urls),
         },
     }
 
 
-def skill_node(item: dict[str, Any], place: dict[str, Any], base: str) -> Node:
+def skill_node(item: dict[str, Any], place: dict[str, Any], urls: PublicUrls) -> Node:
     origin = item["origin"]
-    url = object_url(base, origin, "skill", item["id"])
+    url = urls.object(origin, "skill", item["id"])
     return {
         "@type": "Service",
         "@id": url + "#service",
@@ -233,21 +233,21 @@ def skill_node(item: dict[str, Any], place: dict[str, Any], base: str) -> Node:
         "url": url,
         "description": _text(item.get("description")),
         "serviceType": item.get("theme"),
-        "provider": _organizer(place, origin, base),
+        "provider": _organizer(place, origin, urls),
         "areaServed": place.get("commune"),
     }
 
 
-def resource_node(item: dict[str, Any], place: dict[str, Any], base: str) -> Node:
+def resource_node(item: dict[str, Any], place: dict[str, Any], urls: PublicUrls) -> Node:
     origin = item["origin"]
-    url = object_url(base, origin, "resource", item["id"])
+    url = urls.object(origin, "resource", item["id"])
     licence = item.get("licence") or "CC-BY-SA-4.0"
     minutes = _number(item.get("duration_minutes"))
     based_on = item.get("based_on")
     source = None
     if isinstance(based_on, str) and "/" in based_on:
         source_origin, _, source_oid = based_on.rpartition("/")
-        source = object_url(base, source_origin, "resource", source_oid)
+        source = urls.object(source_origin, "resource", source_oid)
     themes = [t for t in item.get("themes") or [] if isinstance(t, str)]
     return {
         "@type": "LearningResource",
@@ -261,12 +261,12 @@ def resource_node(item: dict[str, Any], place: dict[str, Any], base: str) -> Nod
         "timeRequired": f"PT{int(minutes)}M" if minutes else None,
         "isBasedOn": source,
         "inLanguage": "fr",
-        "author": _organizer(place, origin, base),
+        "author": _organizer(place, origin, urls),
     }
 
 
 #: One builder per kind of object; a kind without one has no JSON-LD node.
-KIND_NODES: dict[str, Callable[[dict[str, Any], dict[str, Any], str], Node]] = {
+KIND_NODES: dict[str, Callable[[dict[str, Any], dict[str, Any], PublicUrls], Node]] = {
     "event": event_node,
     "equipment": equipment_node,
     "skill": skill_node,
@@ -274,25 +274,25 @@ KIND_NODES: dict[str, Callable[[dict[str, Any], dict[str, Any], str], Node]] = {
 }
 
 
-def object_node(item: dict[str, Any], place: dict[str, Any], base: str) -> Node | None:
+def object_node(item: dict[str, Any], place: dict[str, Any], urls: PublicUrls) -> Node | None:
     """The node of one object; None for a kind without one, or data it cannot read."""
     build = KIND_NODES.get(str(item.get("kind")))
     if build is None:
         return None
     try:
-        return build(item, place, base)
+        return build(item, place, urls)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         log.warning("no JSON-LD for %s %s: %s", item.get("kind"), item.get("id"), exc)
         return None
 
 
 def _offer_nodes(
-    offers: dict[str, list[dict[str, Any]]], place: dict[str, Any], base: str
+    offers: dict[str, list[dict[str, Any]]], place: dict[str, Any], urls: PublicUrls
 ) -> list[Node]:
     nodes = []
     for items in offers.values():
         for item in items[:MAX_NODES_PER_KIND]:
-            node = object_node(item, place, base)
+            node = object_node(item, place, urls)
             if node is not None:
                 nodes.append(node)
     return nodes
@@ -312,24 +312,24 @@ def _item_list(items: list[tuple[str, str]]) -> Node:
 # -- pages ------------------------------------------------------------------------------
 
 
-def _home(context: dict[str, Any], base: str) -> list[Node]:
+def _home(context: dict[str, Any], urls: PublicUrls) -> list[Node]:
     origin = context["origin"]
     website = {
         "@type": "WebSite",
-        "@id": base + "/#website",
-        "url": base + "/",
+        "@id": urls.absolute("home") + "#website",
+        "url": urls.absolute("home"),
         "name": context.get("site_name"),
         "inLanguage": "fr",
         "potentialAction": {
             "@type": "SearchAction",
-            "target": {"@type": "EntryPoint", "urlTemplate": base + "/search?q={q}"},
+            "target": {"@type": "EntryPoint", "urlTemplate": urls.absolute("search") + "?q={q}"},
             "query-input": "required name=q",
         },
     }
     return [
         website,
-        place_node(context["place"], origin, base),
-        *_offer_nodes(context["offers"], context["place"], base),
+        place_node(context["place"], origin, urls),
+        *_offer_nodes(context["offers"], context["place"], urls),
     ]
 
 
@@ -339,46 +339,46 @@ def _suspended(context: dict[str, Any]) -> bool:
     return bool(row is not None and row.frozen)
 
 
-def _place_page(context: dict[str, Any], base: str) -> list[Node]:
+def _place_page(context: dict[str, Any], urls: PublicUrls) -> list[Node]:
     if _suspended(context):
         return []
     origin = context["origin"]
     return [
-        place_node(context["place"], origin, base),
-        *_offer_nodes(context["offers"], context["place"], base),
+        place_node(context["place"], origin, urls),
+        *_offer_nodes(context["offers"], context["place"], urls),
     ]
 
 
-def _object_page(context: dict[str, Any], base: str) -> list[Node]:
+def _object_page(context: dict[str, Any], urls: PublicUrls) -> list[Node]:
     if _suspended(context):
         return []
     item, place = context["item"], context["place"]
-    node = object_node(item, place, base)
+    node = object_node(item, place, urls)
     nodes = [node] if node else []
     if place:
-        nodes.append(place_node(place, item["origin"], base))
+        nodes.append(place_node(place, item["origin"], urls))
     return nodes
 
 
-def _search_page(context: dict[str, Any], base: str) -> list[Node]:
+def _search_page(context: dict[str, Any], urls: PublicUrls) -> list[Node]:
     results = context["results"]
     return [
         {
             "@type": "SearchResultsPage",
-            "url": base + "/search",
+            "url": urls.absolute("search"),
             "mainEntity": _item_list(
-                [(object_url(base, r["origin"], r["kind"], r["id"]), r["title"]) for r in results]
+                [(urls.object(r["origin"], r["kind"], r["id"]), r["title"]) for r in results]
             ),
         }
     ]
 
 
-def _nodes_page(context: dict[str, Any], base: str) -> list[Node]:
+def _nodes_page(context: dict[str, Any], urls: PublicUrls) -> list[Node]:
     places = [
         {
             "@type": "CivicStructure",
             "name": place["name"],
-            "url": place_url(base, place["id"]),
+            "url": urls.place(place["id"]),
             "address": {
                 "@type": "PostalAddress",
                 "addressLocality": place["commune"],
@@ -399,7 +399,7 @@ def _nodes_page(context: dict[str, Any], base: str) -> list[Node]:
     return [
         {
             "@type": "CollectionPage",
-            "url": base + context["request_path"],
+            "url": urls.base + context["request_path"],
             "mainEntity": {
                 "@type": "ItemList",
                 "numberOfItems": len(places),
@@ -412,7 +412,7 @@ def _nodes_page(context: dict[str, Any], base: str) -> list[Node]:
     ]
 
 
-PAGES: dict[str, Callable[[dict[str, Any], str], list[Node]]] = {
+PAGES: dict[str, Callable[[dict[str, Any], PublicUrls], list[Node]]] = {
     "home.html": _home,
     "place.html": _place_page,
     "object.html": _object_page,
@@ -423,14 +423,14 @@ PAGES: dict[str, Callable[[dict[str, Any], str], list[Node]]] = {
 }
 
 
-def for_page(template: str, context: dict[str, Any], base: str) -> Markup | None:
+def for_page(template: str, context: dict[str, Any], urls: PublicUrls) -> Markup | None:
     """The JSON-LD of a page rendered from ``template`` with ``context``; None for pages
     that describe nothing (admin, errors) or whose data cannot be read."""
     build = PAGES.get(template)
     if build is None:
         return None
     try:
-        graph = compact(build(context, base))
+        graph = compact(build(context, urls))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         log.warning("no JSON-LD for %s: %s", template, exc)
         return None

@@ -19,7 +19,7 @@ from .csrf import FIELD as CSRF_FIELD
 from .csrf import csrf_token
 from .fields import HORAIRES_EXAMPLE
 from .i18n import LANGUAGES, N_, request_language, translations
-from .urls import base_url
+from .urls import base_url, path_for, public_urls
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -111,9 +111,11 @@ async def render(
         "flashes": [],
         "user": None,
         "public_base": base_url(request),
+        # Paths of named routes, as pages link within the site (see urls.path_for).
+        "url_for": partial(path_for, request),
         **(context or {}),
     }
     # schema.org data of the public pages (None for the others); see jsonld.py.
-    values["jsonld"] = jsonld.for_page(template, values, values["public_base"])
+    values["jsonld"] = jsonld.for_page(template, values, public_urls(request))
     html = page.render(values)
     return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from federation.errors import FederationError, SchemaError
 
+from ..convertors import register_convertors
 from ..runtime import Node
 from ..services.bootstrap import writes_waiting
 from ..services.log import LogRecovering, new_oid, publish
@@ -30,6 +31,7 @@ from .i18n import N_
 from .routes_admin_resources import attachments_panel
 from .routes_public import page_links, page_number
 from .sessions import flash
+from .urls import path_for
 
 # -- dashboard and place ----------------------------------------------------------------
 
@@ -71,7 +73,7 @@ async def _publish_form(
     try:
         await publish(node, kind, oid, "put", payload)
     except SchemaError as exc:
-        name, error = schema_error(fields, exc.field, exc.message)
+        name, error = schema_error(fields, exc)
         result.errors[name] = error
     except OverflowError:
         # A date typed near year 9999 (or 1): beyond the calendar once in UTC.
@@ -128,7 +130,7 @@ async def place_save(request: Request, form: FormData) -> Response:
             status=400,
         )
     flash(request, N_("The place profile is saved and published."))
-    return RedirectResponse("/admin", status_code=303)
+    return RedirectResponse(path_for(request, "admin"), status_code=303)
 
 
 # -- skills, equipment, events ----------------------------------------------------------
@@ -148,6 +150,7 @@ async def _not_found(request: Request) -> Response:
 
 
 def _object_context(
+    request: Request,
     collection: str,
     kind: str,
     values: dict[str, Any],
@@ -161,7 +164,11 @@ def _object_context(
         "values": values,
         "errors": errors,
         "oid": oid,
-        "action": f"/admin/{collection}/{oid}" if oid else f"/admin/{collection}/new",
+        "action": (
+            path_for(request, "admin.edit", collection=collection, oid=oid)
+            if oid
+            else path_for(request, "admin.new", collection=collection)
+        ),
     }
 
 
@@ -188,7 +195,9 @@ async def object_form(request: Request) -> Response:
     oid = request.path_params.get("oid")
     values = form_values(object_fields(kind), current)
     return await admin_page(
-        request, "admin/object_form.html", _object_context(collection, kind, values, {}, oid)
+        request,
+        "admin/object_form.html",
+        _object_context(request, collection, kind, values, {}, oid),
     )
 
 
@@ -207,11 +216,11 @@ async def object_save(request: Request, form: FormData) -> Response:
     if not result.errors:
         await _publish_form(node, kind, oid or new_oid(), fields, result, current)
     if result.errors:
-        context = _object_context(collection, kind, result.values, result.errors, oid)
+        context = _object_context(request, collection, kind, result.values, result.errors, oid)
         return await admin_page(request, "admin/object_form.html", context, status=400)
     message = N_("“%(title)s” is published.") if oid is None else N_("“%(title)s” is saved.")
     flash(request, message, title=result.payload.get("title", ""))
-    return RedirectResponse(f"/admin#{collection}", status_code=303)
+    return RedirectResponse(f"{path_for(request, 'admin')}#{collection}", status_code=303)
 
 
 @login_required
@@ -247,7 +256,8 @@ async def delete(request: Request, form: FormData) -> Response:
         N_("“%(title)s” is deleted, on this node and soon on its peers."),
         title=item.get("title", ""),
     )
-    return RedirectResponse(f"/admin#{request.path_params['collection']}", status_code=303)
+    target = f"{path_for(request, 'admin')}#{request.path_params['collection']}"
+    return RedirectResponse(target, status_code=303)
 
 
 # -- peers ------------------------------------------------------------------------------
@@ -297,21 +307,23 @@ async def peer_add(request: Request, form: FormData) -> Response:
         )
         return await _peers_page(request, url, error, status=400)
     flash(request, N_("Peer %(url)s added; it will be contacted at the next sync."), url=peer.url)
-    return RedirectResponse("/admin/peers", status_code=303)
+    return RedirectResponse(path_for(request, "admin.peers"), status_code=303)
 
 
 def routes() -> list[Route]:
-    item = "/admin/{collection:str}/{oid:str}"
+    register_convertors()
+    new = "/admin/{collection:admin_collection}/new"
+    item = "/admin/{collection:admin_collection}/{oid:admin_oid}"
     return [
-        Route("/admin", dashboard, methods=["GET"]),
-        Route("/admin/place", place_form, methods=["GET"]),
-        Route("/admin/place", place_save, methods=["POST"]),
-        Route("/admin/peers", peers_page, methods=["GET"]),
-        Route("/admin/peers", peer_add, methods=["POST"]),
-        Route("/admin/{collection:str}/new", object_form, methods=["GET"]),
-        Route("/admin/{collection:str}/new", object_save, methods=["POST"]),
-        Route(item, object_form, methods=["GET"]),
-        Route(item, object_save, methods=["POST"]),
-        Route(item + "/delete", delete_form, methods=["GET"]),
-        Route(item + "/delete", delete, methods=["POST"]),
+        Route("/admin", dashboard, methods=["GET"], name="admin"),
+        Route("/admin/place", place_form, methods=["GET"], name="admin.place"),
+        Route("/admin/place", place_save, methods=["POST"], name="admin.place"),
+        Route("/admin/peers", peers_page, methods=["GET"], name="admin.peers"),
+        Route("/admin/peers", peer_add, methods=["POST"], name="admin.peers"),
+        Route(new, object_form, methods=["GET"], name="admin.new"),
+        Route(new, object_save, methods=["POST"], name="admin.new"),
+        Route(item, object_form, methods=["GET"], name="admin.edit"),
+        Route(item, object_save, methods=["POST"], name="admin.edit"),
+        Route(item + "/delete", delete_form, methods=["GET"], name="admin.delete"),
+        Route(item + "/delete", delete, methods=["POST"], name="admin.delete"),
     ]

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from federation.errors import FederationError, SchemaError
 
+from ..convertors import register_convertors
 from ..runtime import Node
 from ..services import resources
 from ..services.blobs import summary
@@ -33,6 +34,7 @@ from .i18n import N_, request_language
 from .resource_form import MAX_FILES, read_attachments, resource_fields
 from .routes_resources import MEDIA_LABELS, size_label
 from .sessions import flash
+from .urls import path_for
 
 #: Room for the texts of a form (the body alone may take 800 KB) besides its files.
 TEXT_ROOM_BYTES = 2 * 1024 * 1024
@@ -90,7 +92,9 @@ async def _editor(
             "file_errors": file_errors or [],
             "attachments": _attachment_rows(attachments, request_language(request)),
             "oid": oid,
-            "action": f"/admin/resources/{oid}" if oid else "/admin/resources/new",
+            "action": path_for(request, "admin.resources.edit", oid=oid)
+            if oid
+            else path_for(request, "admin.resources.new"),
             "preview": render_document(str(values.get("body") or "")) if preview else None,
             "max_size": size_label(node.settings.blob_max_bytes, request_language(request)),
             "max_files": MAX_FILES,
@@ -206,7 +210,7 @@ async def _publish(
     try:
         await publish(node, "resource", oid, "put", payload)
     except SchemaError as exc:
-        name, error = schema_error(fields, exc.field, exc.message)
+        name, error = schema_error(fields, exc)
         errors[name] = error
     except LogRecovering:
         errors[""] = FieldError(
@@ -254,6 +258,7 @@ async def adapt_form(request: Request) -> Response:
         {
             "item": item,
             "reference": f"{origin}/{oid}",
+            "original_href": path_for(request, "resource", origin=origin, oid=oid),
             "place": await queries.place_of(origin) or {},
             "licence": licence_of(item.get("licence")),
         },
@@ -292,15 +297,26 @@ async def adapt(request: Request, form: FormData) -> Response:
         N_("Your copy of “%(title)s” is created: adapt it, then save."),
         title=item["title"],
     )
-    return RedirectResponse(f"/admin/resources/{own}", status_code=303)
+    return RedirectResponse(path_for(request, "admin.resources.edit", oid=own), status_code=303)
 
 
 def routes() -> list[Route]:
+    register_convertors()
     return [
-        Route("/admin/resources/new", editor_form, methods=["GET"]),
-        Route("/admin/resources/new", editor_save, methods=["POST"]),
-        Route("/admin/resources/adapt", adapt_form, methods=["GET"]),
-        Route("/admin/resources/adapt", adapt, methods=["POST"]),
-        Route("/admin/resources/{oid:str}", editor_form, methods=["GET"]),
-        Route("/admin/resources/{oid:str}", editor_save, methods=["POST"]),
+        Route("/admin/resources/new", editor_form, methods=["GET"], name="admin.resources.new"),
+        Route("/admin/resources/new", editor_save, methods=["POST"], name="admin.resources.new"),
+        Route("/admin/resources/adapt", adapt_form, methods=["GET"], name="admin.resources.adapt"),
+        Route("/admin/resources/adapt", adapt, methods=["POST"], name="admin.resources.adapt"),
+        Route(
+            "/admin/resources/{oid:admin_oid}",
+            editor_form,
+            methods=["GET"],
+            name="admin.resources.edit",
+        ),
+        Route(
+            "/admin/resources/{oid:admin_oid}",
+            editor_save,
+            methods=["POST"],
+            name="admin.resources.edit",
+        ),
     ]

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from federation.timeutil import parse_ts
 
 from ..api.errors import ApiError
+from ..convertors import register_convertors
 from ..models import CurrentObject
 from ..runtime import Node
 from ..services import published
@@ -31,7 +32,7 @@ from ..services.published import FilterError, Filters, Published
 from .calendar import build_calendar
 from .feeds import build_feed
 from .i18n import N_, request_language, translations
-from .urls import base_url
+from .urls import base_url, public_urls
 
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -130,13 +131,13 @@ async def _calendar(request: Request, origin: str | None) -> Response:
             description = gettext("The events of %(place)s, a place of digital mediation.") % {
                 "place": place
             }
-            page = base_url(request) + "/"
+            page = public_urls(request).absolute("home")
         else:
             name = gettext("Events of the network")
             description = gettext(
                 "The events of the places of digital mediation of the network, seen from %(place)s."
             ) % {"place": await _place_name(node, node.origin)}
-            page = base_url(request) + "/search?kind=event"
+            page = public_urls(request).absolute("search") + "?kind=event"
         words = _filter_words(filters, gettext)
         body = build_calendar(
             items,
@@ -144,7 +145,7 @@ async def _calendar(request: Request, origin: str | None) -> Response:
             description=description,
             source_url=_self_url(request, filters),
             page_url=page,
-            base_url=base_url(request),
+            urls=public_urls(request),
             gettext=gettext,
         )
         return body, _newest(items)
@@ -182,8 +183,8 @@ async def event_calendar(request: Request) -> Response:
             name=item.title,
             description=gettext("An event of %(place)s.") % {"place": item.place.get("nom") or "?"},
             source_url=base_url(request) + request.url.path,
-            page_url=f"{base_url(request)}/o/{origin}/event/{oid}",
-            base_url=base_url(request),
+            page_url=public_urls(request).object(origin, "event", oid),
+            urls=public_urls(request),
             gettext=gettext,
         )
         return body, item.updated
@@ -215,14 +216,14 @@ async def _feed(request: Request, origin: str | None) -> Response:
             title = gettext("What is new at %(place)s") % {"place": place}
             subtitle = gettext("Events, skills and equipment of %(place)s.") % {"place": place}
             author = place
-            page = base_url(request) + "/"
+            page = public_urls(request).absolute("home")
         else:
             title = gettext("What is new in the network")
             author = await _place_name(node, node.origin)
             subtitle = gettext(
                 "Events, skills and equipment of the places of the network, seen from %(place)s."
             ) % {"place": author}
-            page = base_url(request) + "/search"
+            page = public_urls(request).absolute("search")
         words = " · ".join(w for w in (filters.commune, filters.kind) if w)
         body = build_feed(
             items,
@@ -231,7 +232,7 @@ async def _feed(request: Request, origin: str | None) -> Response:
             author=author,
             self_url=_self_url(request, filters),
             page_url=page,
-            base_url=base_url(request),
+            urls=public_urls(request),
             fallback_updated=own_place.updated if own_place else "1970-01-01T00:00:00Z",
             language=language,
             gettext=gettext,
@@ -252,10 +253,16 @@ async def network_feed(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
+    register_convertors()
     return [
-        Route("/events.ics", place_calendar, methods=["GET"]),
-        Route("/network/events.ics", network_calendar, methods=["GET"]),
-        Route("/o/{origin:str}/event/{oid:str}.ics", event_calendar, methods=["GET"]),
-        Route("/feed.atom", place_feed, methods=["GET"]),
-        Route("/network/feed.atom", network_feed, methods=["GET"]),
+        Route("/events.ics", place_calendar, methods=["GET"], name="calendar"),
+        Route("/network/events.ics", network_calendar, methods=["GET"], name="network.calendar"),
+        Route(
+            "/o/{origin:str}/event/{oid:oid}.ics",
+            event_calendar,
+            methods=["GET"],
+            name="event.calendar",
+        ),
+        Route("/feed.atom", place_feed, methods=["GET"], name="feed"),
+        Route("/network/feed.atom", network_feed, methods=["GET"], name="network.feed"),
     ]

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from ..services import listings
 from .render import render
+from .urls import path_for
 
 #: Listings shown on /nodes, and per page of /nodes/imported.
 ON_DIRECTORY = 20
@@ -32,6 +33,7 @@ async def imported_page(request: Request) -> Response:
         page = 1
     rows, total = await listings.unclaimed(PAGE_SIZE, (page - 1) * PAGE_SIZE)
     pages = max(1, ceil(total / PAGE_SIZE))
+    here = path_for(request, "nodes.imported")
     return await render(
         request,
         "listings.html",
@@ -40,12 +42,12 @@ async def imported_page(request: Request) -> Response:
             "listings_total": total,
             "page": page,
             "pages": pages,
-            "previous_url": f"/nodes/imported?page={page - 1}" if page > 1 else "",
-            "next_url": f"/nodes/imported?page={page + 1}" if page < pages else "",
+            "previous_url": f"{here}?page={page - 1}" if page > 1 else "",
+            "next_url": f"{here}?page={page + 1}" if page < pages else "",
         },
         status=200 if page <= pages else 404,
     )
 
 
 def routes() -> list[Route]:
-    return [Route("/nodes/imported", imported_page, methods=["GET"])]
+    return [Route("/nodes/imported", imported_page, methods=["GET"], name="nodes.imported")]

@@ -24,12 +24,15 @@ from .admin_base import admin_page, with_form
 from .fields import FieldError
 from .i18n import N_
 from .sessions import current_user, flash, log_in, log_out
+from .urls import path_for
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/admin") and "//" not in target and "\\" not in target:
+def _safe_next(request: Request, target: str | None) -> str:
+    """``target`` when it is a page of the admin (never another site), else the admin's."""
+    admin = path_for(request, "admin")
+    if target and target.startswith(admin) and "//" not in target and "\\" not in target:
         return target
-    return "/admin"
+    return admin
 
 
 def _client(request: Request) -> str:
@@ -47,14 +50,15 @@ def password_checks(request: Request) -> PasswordChecks:
 
 async def login_form(request: Request) -> Response:
     if await current_user(request) is not None:
-        return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
+        target = _safe_next(request, request.query_params.get("next"))
+        return RedirectResponse(target, status_code=303)
     return await admin_page(
         request,
         "admin/login.html",
         {
             "email": "",
             "error": None,
-            "next": _safe_next(request.query_params.get("next")),
+            "next": _safe_next(request, request.query_params.get("next")),
         },
     )
 
@@ -63,7 +67,7 @@ async def login_form(request: Request) -> Response:
 async def login(request: Request, form: FormData) -> Response:
     email = str(form.get("email") or "").strip()
     password = str(form.get("password") or "")
-    target = _safe_next(str(form.get("next") or ""))
+    target = _safe_next(request, str(form.get("next") or ""))
     context: dict[str, Any] = {"email": email, "next": target}
     if not email or not password:
         context["error"] = FieldError(N_("Enter your e-mail address and your password."))
@@ -108,12 +112,12 @@ async def login(request: Request, form: FormData) -> Response:
 async def logout(request: Request, form: FormData) -> Response:
     await log_out(request)
     flash(request, N_("You are logged out."))
-    return RedirectResponse("/admin/login", status_code=303)
+    return RedirectResponse(path_for(request, "admin.login"), status_code=303)
 
 
 def routes() -> list[Route]:
     return [
-        Route("/admin/login", login_form, methods=["GET"]),
-        Route("/admin/login", login, methods=["POST"]),
-        Route("/admin/logout", logout, methods=["POST"]),
+        Route("/admin/login", login_form, methods=["GET"], name="admin.login"),
+        Route("/admin/login", login, methods=["POST"], name="admin.login"),
+        Route("/admin/logout", logout, methods=["POST"], name="admin.logout"),
     ]

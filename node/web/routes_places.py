@@ -175,4 +175,4 @@ async def card_context(request: Request, origin: str, place: dict[str, Any]) -> 
 
 
 def routes() -> list[Route]:
-    return [Route("/lieux", places_page, methods=["GET"])]
+    return [Route("/lieux", places_page, methods=["GET"], name="places")]

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from ..api.errors import ApiError
 from ..api.network import search_query
 from ..api.params import parse_int
+from ..convertors import register_convertors
 from ..runtime import Node
 from ..services.licences import LICENCES
 from ..services.search import MARK_START, MAX_COUNT, day_bound, facets, search
@@ -25,6 +26,7 @@ from .maps import map_context, map_headers
 from .render import render
 from .routes_listings import directory_listings
 from .routes_places import card_context
+from .urls import path_for
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 200
@@ -155,7 +157,7 @@ async def search_page(request: Request) -> Response:
     base = {k: v for k, v in form.items() if v}
 
     def page_url(number: int) -> str:
-        return "/search?" + urlencode({**base, "page": str(number)})
+        return path_for(request, "search") + "?" + urlencode({**base, "page": str(number)})
 
     return await render(
         request,
@@ -171,7 +173,9 @@ async def search_page(request: Request) -> Response:
             "pages": pages,
             "suggestion": suggestion,
             "suggestion_url": (
-                "/search?" + urlencode({**base, "q": suggestion}) if suggestion else ""
+                path_for(request, "search") + "?" + urlencode({**base, "q": suggestion})
+                if suggestion
+                else ""
             ),
             "previous_url": page_url(page - 1) if page > 1 else "",
             "next_url": page_url(page + 1) if page < pages else "",
@@ -278,9 +282,10 @@ async def object_page(request: Request) -> Response:
 
 async def choose_language(request: Request) -> Response:
     language = request.path_params["language"]
-    target = request.query_params.get("next") or "/"
+    home = path_for(request, "home")
+    target = request.query_params.get("next") or home
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/"
+        target = home
     response = RedirectResponse(target, status_code=303)
     if language in LANGUAGES:
         response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax")
@@ -288,10 +293,16 @@ async def choose_language(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
+    register_convertors()
     return [
-        Route("/", home, methods=["GET"]),
-        Route("/search", search_page, methods=["GET"]),
-        Route("/nodes", nodes_page, methods=["GET"]),
-        Route("/o/{origin:str}/{kind:str}/{oid:str}", object_page, methods=["GET"]),
-        Route("/lang/{language:str}", choose_language, methods=["GET"]),
+        Route("/", home, methods=["GET"], name="home"),
+        Route("/search", search_page, methods=["GET"], name="search"),
+        Route("/nodes", nodes_page, methods=["GET"], name="nodes"),
+        Route(
+            "/o/{origin:str}/{kind:object_kind}/{oid:oid}",
+            object_page,
+            methods=["GET"],
+            name="object",
+        ),
+        Route("/lang/{language:str}", choose_language, methods=["GET"], name="language"),
     ]

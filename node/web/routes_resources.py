@@ -25,6 +25,7 @@ from . import queries
 from .documents import render_document
 from .i18n import N_, request_language, translations
 from .render import render
+from .urls import path_for
 
 MEDIA_LABELS = {
     "application/pdf": N_("PDF document"),
@@ -158,7 +159,9 @@ async def resource_page(request: Request) -> Response:
             "adaptations": await resources.adaptations(origin, oid),
             "versions": list(reversed(await resources.versions(origin, oid))),
             "site_url": (node.settings.url or str(request.base_url)).rstrip("/"),
-            "adapt_href": "/admin/resources/adapt?" + urlencode({"from": f"{origin}/{oid}"}),
+            "adapt_href": path_for(request, "admin.resources.adapt")
+            + "?"
+            + urlencode({"from": f"{origin}/{oid}"}),
         },
     )
 
@@ -244,10 +247,10 @@ async def fetch_blob_now(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    page = "/o/{origin:str}/resource/{oid:str}"
+    page = "/o/{origin:str}/resource/{oid:oid}"
     return [
-        Route(page, resource_page, methods=["GET"]),
-        Route(page + "/versions", differences_page, methods=["GET"]),
-        Route("/blobs/{sha256:str}", blob_for_people, methods=["GET"]),
-        Route("/blobs/{sha256:str}/fetch", fetch_blob_now, methods=["POST"]),
+        Route(page, resource_page, methods=["GET"], name="resource"),
+        Route(page + "/versions", differences_page, methods=["GET"], name="resource.versions"),
+        Route("/blobs/{sha256:str}", blob_for_people, methods=["GET"], name="blob"),
+        Route("/blobs/{sha256:str}/fetch", fetch_blob_now, methods=["POST"], name="blob.fetch"),
     ]

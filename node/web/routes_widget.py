@@ -20,7 +20,7 @@ from ..services import published
 from ..services.published import Published
 from .admin_base import admin_page, login_required
 from .render import render
-from .urls import base_url
+from .urls import base_url, public_urls
 
 #: How many events and equipment items the widget lists, by default and at most.
 DEFAULT_ITEMS = 5
@@ -79,11 +79,11 @@ async def widget(request: Request) -> Response:
     return response
 
 
-def snippet(base: str, place_name: str) -> str:
+def snippet(widget_url: str, place_name: str) -> str:
     """The HTML to paste in a site's page (an iframe, nothing else)."""
     title = place_name.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
     return (
-        f'<iframe src="{base}/widget" title="{title}" width="100%" height="520" '
+        f'<iframe src="{widget_url}" title="{title}" width="100%" height="520" '
         'style="border:0;max-width:40rem" loading="lazy"></iframe>'
     )
 
@@ -98,7 +98,7 @@ async def share_page(request: Request) -> Response:
         request,
         "admin/share.html",
         {
-            "snippet": snippet(base, name),
+            "snippet": snippet(public_urls(request).absolute("widget"), name),
             "base": base,
             "webcal": "webcal://" + base.split("://", 1)[-1],
         },
@@ -107,6 +107,6 @@ async def share_page(request: Request) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/widget", widget, methods=["GET"]),
-        Route("/admin/share", share_page, methods=["GET"]),
+        Route("/widget", widget, methods=["GET"], name="widget"),
+        Route("/admin/share", share_page, methods=["GET"], name="admin.share"),
     ]

@@ -1,11 +1,29 @@
-"""Absolute links to this node's pages, for documents read elsewhere (calendars, feeds,
-JSON-LD, the embeddable widget)."""
+"""Links to this node's pages, built from the routes' names (``url_path_for``), never
+written by hand: paths for the pages themselves, absolute URLs for documents read
+elsewhere (calendars, feeds, JSON-LD, the embeddable widget)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.datastructures import URLPath
 from starlette.requests import Request
 
 from ..runtime import Node
+
+
+class Routes(Protocol):
+    """What builds paths from route names: the Starlette application."""
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath: ...
+
+
+def path_for(request: Request, name: str, /, **params: str) -> str:
+    """The path of the route ``name``: what pages, forms and redirects of the site use
+    (a path, not an absolute URL, as behind a reverse proxy the host may differ)."""
+    routes: Routes = request.app
+    return str(routes.url_path_for(name, **params))
 
 
 def base_url(request: Request) -> str:
@@ -16,9 +34,22 @@ def base_url(request: Request) -> str:
     return configured or str(request.base_url).rstrip("/")
 
 
-def object_url(base: str, origin: str, kind: str, oid: str) -> str:
-    return f"{base}/o/{origin}/{kind}/{oid}"
+@dataclass(frozen=True)
+class PublicUrls:
+    """Absolute URLs of this node's pages: ``base`` (``base_url``) + a route's path."""
+
+    base: str
+    routes: Routes
+
+    def absolute(self, name: str, /, **params: str) -> str:
+        return self.base + str(self.routes.url_path_for(name, **params))
+
+    def object(self, origin: str, kind: str, oid: str) -> str:
+        return self.absolute("object", origin=origin, kind=kind, oid=oid)
+
+    def place(self, origin: str) -> str:
+        return self.object(origin, "place", "place")
 
 
-def place_url(base: str, origin: str) -> str:
-    return object_url(base, origin, "place", "place")
+def public_urls(request: Request) -> PublicUrls:
+    return PublicUrls(base_url(request), request.app)
