@@ -4,6 +4,7 @@ Created by ``create_app`` and by the CLI; nothing here runs at import time."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -67,6 +68,10 @@ class Node:
         #: Attachments' bytes, and the event that wakes their fetcher.
         self.blobs = BlobStore(settings.data_dir / "blobs")
         self.blob_wakeup = asyncio.Event()
+        #: Wakes the sender of notification mails (after a commit that queued one).
+        self.mail_wakeup = asyncio.Event()
+        #: TLS trust for the SMTP server (tests); None: the system's trusted CAs.
+        self.mail_tls_context: ssl.SSLContext | None = None
 
     @property
     def origin(self) -> str:
@@ -123,6 +128,9 @@ class Node:
 
     def wake_blobs(self) -> None:
         self.blob_wakeup.set()
+
+    def wake_mail(self) -> None:
+        self.mail_wakeup.set()
 
     def entries_stored(self, entries: Sequence[Entry]) -> None:
         """Entries were just committed (ours or a peer's): resources may bring blobs to
