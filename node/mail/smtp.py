@@ -10,6 +10,7 @@ no message, log line or error text.
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import socket
 import ssl
@@ -215,12 +216,36 @@ def _connect(config: SmtpConfig, context: ssl.SSLContext, report: Progress) -> _
         if config.user:
             if not smtp.has_extn("auth"):
                 raise SmtpFailure("no_auth", "the server's EHLO lists no AUTH")
-            code, answer = smtp.login(config.user, config.password)
+            code, answer = _login(smtp, config.user, config.password)
             report("login", _answer(code, answer))
     except BaseException:
         session.__exit__(None, None, None)
         raise
     return session
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> tuple[int, bytes]:
+    """``smtplib.login``, except that a login or password beyond ASCII (which smtplib
+    cannot encode) goes as UTF-8, as SASL PLAIN (RFC 4616) says, or through LOGIN."""
+    if (user + password).isascii():
+        return smtp.login(user, password)
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" in offered:
+        token = b"\0" + user.encode() + b"\0" + password.encode()
+        code, answer = smtp.docmd("AUTH", "PLAIN " + _b64(token))
+    elif "LOGIN" in offered:
+        code, answer = smtp.docmd("AUTH", "LOGIN " + _b64(user.encode()))
+        if code == 334:
+            code, answer = smtp.docmd(_b64(password.encode()))
+    else:
+        raise SmtpFailure("auth", "the server offers neither PLAIN nor LOGIN for a non-ASCII login")
+    if code not in (235, 503):  # 503: already authenticated
+        raise smtplib.SMTPAuthenticationError(code, answer)
+    return code, answer
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def classify(exc: BaseException) -> SmtpFailure:
@@ -249,7 +274,9 @@ def classify(exc: BaseException) -> SmtpFailure:
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return SmtpFailure("no_auth" if "AUTH" in str(exc) else "protocol", str(exc))
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return SmtpFailure("protocol", f"the server closed the connection: {exc}")
+        # smtplib reports a read that timed out as a disconnection.
+        kind = "timeout" if isinstance(exc.__context__, TimeoutError) else "protocol"
+        return SmtpFailure(kind, f"the server closed the connection: {exc}")
     if isinstance(exc, smtplib.SMTPException):
         kind = "no_auth" if "AUTH" in str(exc) else "protocol"
         return SmtpFailure(kind, str(exc))
