@@ -132,8 +132,6 @@ class Workers:
                     log.exception("attachment fetch run failed")
 
     async def _mail_worker(self) -> None:
-        with self.node.db.activated():
-            await mail_outbox.reset_interrupted()
         self.node.wake_mail()
         wakeup = self.node.mail_wakeup
         while True:
@@ -141,6 +139,9 @@ class Workers:
             wakeup.clear()
             with self.node.db.activated():
                 try:
+                    # This task is the node's only sender: a row still 'sending' now was
+                    # left by a stop or a failure in the middle of an earlier run.
+                    await mail_outbox.reset_interrupted()
                     await send_due_mails(self.node)
                 except Exception:
                     log.exception("sending notification mails failed")

@@ -16,6 +16,7 @@ from federation.client import PeerClient
 from federation.clockskew import SkewEstimate, SkewEstimator, clock_is_off
 from federation.entry import Entry
 from federation.keys import NodeKey
+from federation.payloads import COOPERATION_KINDS
 
 from .db import Database
 from .services.blobstore import BlobStore
@@ -134,9 +135,13 @@ class Node:
 
     def entries_stored(self, entries: Sequence[Entry]) -> None:
         """Entries were just committed (ours or a peer's): resources may bring blobs to
-        fetch, or leave some unreferenced."""
+        fetch, or leave some unreferenced; cooperation steps may have queued mails."""
         if any(entry.kind == "resource" for entry in entries):
             self.wake_blobs()
+        # A workflow queues its mails in the transaction that stores the cooperation step
+        # (node/mail/notify.py): send them now rather than at the next minute.
+        if self.settings.mail_enabled and any(e.kind in COOPERATION_KINDS for e in entries):
+            self.wake_mail()
 
 
 def _duration(seconds: float) -> str:

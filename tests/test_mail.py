@@ -22,6 +22,7 @@ from node.mail.notify import queue_notification
 from node.mail.states import MailState
 from node.mail.worker import MAX_ATTEMPTS, send_due_mails
 from node.models import OutboxMail
+from node.services.log import new_oid, publish
 
 from .conftest import InProcessNode, in_process_node
 from .mailserver import Certificate, MailServer, self_signed_certificate
@@ -29,6 +30,14 @@ from .mailserver import Certificate, MailServer, self_signed_certificate
 LENDER = "ed25519:" + "L" * 43
 REF = f"{LENDER}/pret-1"
 PASSWORD = "s3cret-Ünïcode-pässword"
+HELP_REQUEST = {
+    "theme": "Bureautique",
+    "title": "Animer un atelier tableur",
+    "description": "Public senior, 8 personnes.",
+    "from": "2027-01-10",
+    "to": "2027-01-31",
+    "state": "open",
+}
 
 
 @pytest.fixture
@@ -337,21 +346,34 @@ async def test_a_wrong_password_is_retried_and_never_logged(
         assert PASSWORD not in record.getMessage()
 
 
+async def wait_for(condition: Any, attempts: int = 600) -> None:
+    """Condition-based wait for the background worker (never a fixed sleep)."""
+    for _ in range(attempts):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met")
+
+
 async def test_the_worker_is_woken_after_commit(mailing: InProcessNode, server: MailServer) -> None:
-    workers = Workers(mailing.node)
+    node = mailing.node
+    workers = Workers(node)
     await workers.start()
     try:
         assert workers.scheduler.get_job("mail") is not None
         await queue(mailing, loan_request())
-        mailing.node.wake_mail()
-        for _ in range(300):  # condition-based: until the server has it
-            if server.received:
-                break
-            await asyncio.sleep(0.05)
+        node.wake_mail()
+        await wait_for(lambda: len(server.received) == 1)
+
+        # A cooperation step stored (published here, or ingested from a peer) wakes the
+        # worker by itself after its commit: the mails of its transaction go at once.
+        await queue(mailing, loan_request())
+        with node.db.activated():
+            await publish(node, "help_request", new_oid(), "put", HELP_REQUEST)
+        await wait_for(lambda: len(server.received) == 2)
     finally:
         await workers.stop()
-    assert len(server.received) == 1
-    assert [row.state for row in await rows(mailing)] == [MailState.sent]
+    assert [row.state for row in await rows(mailing)] == [MailState.sent, MailState.sent]
 
 
 async def test_a_mail_left_sending_by_a_stop_is_sent_again(

@@ -1,6 +1,7 @@
 """The one call a workflow makes: queue a notification to this place, in the workflow's
-own transaction (store first). After its commit, the workflow wakes the worker with
-``node.wake_mail()``; the scheduler wakes it every minute anyway."""
+own transaction (store first). After the commit the worker is woken by itself when the
+transaction stored a cooperation entry (``Node.entries_stored``); otherwise the caller
+calls ``node.wake_mail()``, and the scheduler wakes the worker every minute anyway."""
 
 from __future__ import annotations
 
