@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from tortoise.transactions import in_transaction
 
+from federation.statemachine import TransitionRefused
 from federation.timeutil import utc_now
 from node.jobs import Workers
 from node.mail import compose, outbox
 from node.mail.compose import Contact, Notification
 from node.mail.notify import queue_notification
-from node.mail.states import MailState
+from node.mail.states import OUTBOX_MAIL, MailState
 from node.mail.worker import MAX_ATTEMPTS, send_due_mails
 from node.models import OutboxMail
 from node.services.log import new_oid, publish
@@ -453,3 +454,19 @@ async def test_a_silent_server_is_a_timeout(tmp_path: Path) -> None:
             [row] = await rows(papi)
     assert row.state == MailState.pending
     assert row.last_error is not None and row.last_error.startswith("[timeout]")
+
+
+async def test_the_outbox_follows_its_declared_lifecycle(mailing: InProcessNode) -> None:
+    assert OUTBOX_MAIL.is_final(MailState.sent) and OUTBOX_MAIL.is_final(MailState.failed)
+    mail_id = await queue(mailing, loan_request())
+    assert mail_id is not None
+    with mailing.node.db.activated():
+        # A pending row cannot be marked sent: only a claimed ('sending') one can.
+        with pytest.raises(TransitionRefused):
+            await outbox.finish_attempt(mail_id, "sent", now=utc_now())
+        [claimed] = await outbox.claim_due(utc_now(), 5)
+        assert await outbox.finish_attempt(claimed.id, "sent", now=utc_now()) is MailState.sent
+        with pytest.raises(TransitionRefused):
+            await outbox.finish_attempt(claimed.id, "retry", now=utc_now())
+    [row] = await rows(mailing)
+    assert row.state == MailState.sent and row.attempts == 1

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from federation.timeutil import parse_ts, utc_now
 
+from ..db import lock_for_write
 from .states import OUTBOX_MAIL, MailState
 
 log = logging.getLogger(__name__)
@@ -90,12 +91,15 @@ async def _make_room(conn: BaseDBAsyncClient) -> bool:
     return int(rows[0]["n"]) < MAX_ROWS
 
 
-async def place_courriels(conn: BaseDBAsyncClient, origin: str) -> list[str]:
-    """The ``courriels`` of the place profile of ``origin`` (ours: where mails go)."""
-    rows = await conn.execute_query_dict(
-        "SELECT payload FROM objects WHERE origin = ? AND kind = 'place' AND oid = 'place'",
-        [origin],
-    )
+async def place_courriels(conn: BaseDBAsyncClient | None, origin: str) -> list[str]:
+    """The ``courriels`` of the place profile of ``origin`` (ours: where mails go), read in
+    the caller's transaction ``conn``, or in one of its own when ``conn`` is None."""
+    query = "SELECT payload FROM objects WHERE origin = ? AND kind = 'place' AND oid = 'place'"
+    if conn is None:
+        async with in_transaction() as own:
+            rows = await own.execute_query_dict(query, [origin])
+    else:
+        rows = await conn.execute_query_dict(query, [origin])
     if not rows:
         return []
     try:
@@ -127,6 +131,7 @@ async def claim_due(now: datetime, limit: int) -> list[QueuedMail]:
     """The oldest due pending rows, moved to ``sending`` (at most ``limit``)."""
     target = OUTBOX_MAIL.next(MailState.pending, "claim")
     async with in_transaction() as conn:
+        await lock_for_write(conn)  # it reads, then writes: wait for another writer
         rows = await conn.execute_query_dict(
             "SELECT id, kind, recipient, subject, body, message_id, created, attempts"
             " FROM outbox_mails WHERE state = ? AND next_attempt <= ?"
@@ -166,11 +171,13 @@ async def finish_attempt(
     at ``next_attempt``) or ``give_up``; the new state. ``TransitionRefused`` if the row
     is not ``sending``."""
     async with in_transaction() as conn:
+        await lock_for_write(conn)
         rows = await conn.execute_query_dict(
             "SELECT state FROM outbox_mails WHERE id = ?", [mail_id]
         )
-        current = OUTBOX_MAIL.parse(rows[0]["state"]) if rows else MailState.sent
-        target = OUTBOX_MAIL.next(current, action)
+        if not rows:  # only finished rows are ever deleted: a bug, said plainly
+            raise LookupError(f"outbox mail {mail_id} is gone")
+        target = OUTBOX_MAIL.next(OUTBOX_MAIL.parse(rows[0]["state"]), action)
         await conn.execute_query(
             "UPDATE outbox_mails SET state = ?, attempts = attempts + 1, last_error = ?,"
             " next_attempt = ?, sent_at = ? WHERE id = ?",
