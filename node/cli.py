@@ -567,6 +567,25 @@ def cmd_doctor(args: argparse.Namespace) -> None:
 # -- parser ---------------------------------------------------------------------------
 
 
+def cmd_mail_test(args: argparse.Namespace) -> None:
+    from .mail.smtp import SmtpFailure
+    from .mail.trial import TrialRefused, failure_text, send_trial_mail
+    from .web.i18n import DEFAULT_LANGUAGE, translations
+
+    gettext = translations(DEFAULT_LANGUAGE).gettext
+    settings = _settings(args)
+
+    async def work(node: Any) -> str:
+        return await send_trial_mail(node, gettext, to=args.to, report=print)
+
+    try:
+        run_with_node(settings, work)
+    except TrialRefused as exc:
+        raise CliError(str(exc)) from None
+    except SmtpFailure as exc:
+        raise CliError(failure_text(exc, gettext)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -659,6 +678,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = user.add_parser("add", parents=[common], help="add an account (password prompted)")
     p.add_argument("email")
     p.set_defaults(func=cmd_user_add)
+
+    mail = sub.add_parser("mail", help="notification mails").add_subparsers(
+        dest="mail_command", required=True, metavar="ACTION"
+    )
+    p = mail.add_parser("test", parents=[common], help="send a test mail now (SMTP settings)")
+    p.add_argument("--to", help="recipient (default: notify_email, else the place's courriel)")
+    p.set_defaults(func=cmd_mail_test)
 
     p = sub.add_parser(
         "backup", parents=[common], help="write a consistent backup while the node runs"

@@ -10,6 +10,8 @@ import random
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from .mail import outbox as mail_outbox
+from .mail.worker import KEEP_FINISHED, send_due_mails
 from .models import Peer
 from .runtime import Node
 from .services.blob_fetch import reset_interrupted, run_blob_work
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: Attachments: due fetches and unreferenced blobs are looked at this often at least.
 BLOB_INTERVAL_SECONDS = 15
+#: Notification mails: due retries (and mails queued by a CLI command) at least this often.
+MAIL_INTERVAL_SECONDS = 60
 
 
 class Workers:
@@ -49,6 +53,11 @@ class Workers:
             self.node.wake_blobs, "interval", seconds=BLOB_INTERVAL_SECONDS, id="blobs"
         )
         self.scheduler.add_job(self.repair, "interval", minutes=10, id="repair", coalesce=True)
+        if self.node.settings.mail_enabled:
+            self.scheduler.add_job(
+                self.node.wake_mail, "interval", seconds=MAIL_INTERVAL_SECONDS, id="mail"
+            )
+            self._tasks.append(asyncio.create_task(self._mail_worker()))
         self.scheduler.start()
         self._tasks.append(asyncio.create_task(self._delivery_worker()))
         self._tasks.append(asyncio.create_task(self._sync_soon_worker()))
@@ -139,6 +148,21 @@ class Workers:
                 except Exception:
                     log.exception("attachment fetch run failed")
 
+    async def _mail_worker(self) -> None:
+        self.node.wake_mail()
+        wakeup = self.node.mail_wakeup
+        while True:
+            await wakeup.wait()
+            wakeup.clear()
+            with self.node.db.activated():
+                try:
+                    # This task is the node's only sender: a row still 'sending' now was
+                    # left by a stop or a failure in the middle of an earlier run.
+                    await mail_outbox.reset_interrupted()
+                    await send_due_mails(self.node)
+                except Exception:
+                    log.exception("sending notification mails failed")
+
     async def repair(self) -> None:
         """Ask peers for the payloads of entries that reached us stripped."""
         with self.node.db.activated():
@@ -152,5 +176,6 @@ class Workers:
             await drop_stale_pending()
             await purge_finished()
             await drop_strays(self.node.blobs)
+            await mail_outbox.purge_finished(KEEP_FINISHED)
             # Tombstones received from peers: do not keep purged bytes in the WAL.
             await self.node.db.checkpoint()

@@ -295,3 +295,28 @@ class BlobFetch(Model):
     class Meta:
         table = "blob_fetches"
         indexes = (("state", "next_attempt"),)
+
+
+class OutboxMail(Model):
+    """A notification mail to send: queued in the transaction of the step that causes it
+    (store first), sent by the mail worker, retried with backoff (node/mail/)."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=40)
+    recipient = fields.CharField(max_length=320)
+    subject = fields.CharField(max_length=300)
+    body = fields.TextField()
+    message_id = fields.CharField(max_length=300)
+    #: A mail with a key is queued at most once (a reminder found by a periodic scan).
+    once_key = fields.CharField(max_length=300, null=True, unique=True)
+    #: pending | sending | sent | failed (node/mail/states.py)
+    state = fields.CharField(max_length=16, default="pending")
+    attempts = fields.IntField(default=0)
+    next_attempt = fields.DatetimeField()
+    last_error = fields.TextField(null=True)
+    created = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_mails"
+        indexes = (("state", "next_attempt"),)

@@ -4,6 +4,7 @@ Created by ``create_app`` and by the CLI; nothing here runs at import time."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -15,6 +16,7 @@ from federation.client import PeerClient
 from federation.clockskew import SkewEstimate, SkewEstimator, clock_is_off
 from federation.entry import Entry
 from federation.keys import NodeKey
+from federation.payloads import COOPERATION_KINDS
 
 from .db import Database
 from .services.blobstore import BlobStore
@@ -70,6 +72,10 @@ class Node:
         #: Attachments' bytes, and the event that wakes their fetcher.
         self.blobs = BlobStore(settings.data_dir / "blobs")
         self.blob_wakeup = asyncio.Event()
+        #: Wakes the sender of notification mails (after a commit that queued one).
+        self.mail_wakeup = asyncio.Event()
+        #: TLS trust for the SMTP server (tests); None: the system's trusted CAs.
+        self.mail_tls_context: ssl.SSLContext | None = None
 
     @property
     def origin(self) -> str:
@@ -128,11 +134,18 @@ class Node:
     def wake_blobs(self) -> None:
         self.blob_wakeup.set()
 
+    def wake_mail(self) -> None:
+        self.mail_wakeup.set()
+
     def entries_stored(self, entries: Sequence[Entry]) -> None:
         """Entries were just committed (ours or a peer's): resources may bring blobs to
-        fetch, or leave some unreferenced."""
+        fetch, or leave some unreferenced; cooperation steps may have queued mails."""
         if any(entry.kind == "resource" for entry in entries):
             self.wake_blobs()
+        # A workflow queues its mails in the transaction that stores the cooperation step
+        # (node/mail/notify.py): send them now rather than at the next minute.
+        if self.settings.mail_enabled and any(e.kind in COOPERATION_KINDS for e in entries):
+            self.wake_mail()
 
 
 def _duration(seconds: float) -> str:

@@ -8,9 +8,12 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.errors import NonASCIILocalPartDefect
+from email.headerregistry import Address, HeaderRegistry
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 CONFIG_FILE = "papi.toml"
 KEY_FILE = "node.key"
@@ -73,6 +76,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("blob_max_bytes", 20 * 1024 * 1024, "Largest attachment accepted or fetched (bytes)."),
     Setting("blob_quota_bytes", 2 * 1024**3, "Disk space attachments may take in all (bytes)."),
+    Setting("smtp_host", "", "SMTP server of notification mails (empty: no mail is sent)."),
+    Setting("smtp_port", 587, "Port of the SMTP server (587 STARTTLS, 465 TLS)."),
+    Setting("smtp_security", "starttls", "starttls, tls (implicit TLS) or none."),
+    Setting("smtp_user", "", "SMTP login (empty: no authentication)."),
+    Setting("smtp_password", "", "SMTP password (a secret: never logged nor shown)."),
+    Setting("smtp_from", "", "Sender of notification mails (empty: derived, see the docs)."),
+    Setting("notify_email", "", "Recipient of notifications (empty: the place's first courriel)."),
+    Setting("smtp_timeout_seconds", 30.0, "Timeout of each step of an SMTP exchange."),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -115,6 +126,14 @@ class Settings:
     map_tiles_url: str = _DEFAULTS["map_tiles_url"]
     blob_max_bytes: int = _DEFAULTS["blob_max_bytes"]
     blob_quota_bytes: int = _DEFAULTS["blob_quota_bytes"]
+    smtp_host: str = _DEFAULTS["smtp_host"]
+    smtp_port: int = _DEFAULTS["smtp_port"]
+    smtp_security: str = _DEFAULTS["smtp_security"]
+    smtp_user: str = _DEFAULTS["smtp_user"]
+    smtp_password: str = field(default=_DEFAULTS["smtp_password"], repr=False)
+    smtp_from: str = _DEFAULTS["smtp_from"]
+    notify_email: str = _DEFAULTS["notify_email"]
+    smtp_timeout_seconds: float = _DEFAULTS["smtp_timeout_seconds"]
 
     @property
     def config_path(self) -> Path:
@@ -127,6 +146,23 @@ class Settings:
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite://{self.data_dir / DATABASE_FILE}"
+
+    @property
+    def mail_enabled(self) -> bool:
+        """Notification mails are sent only when an SMTP server is configured."""
+        return bool(self.smtp_host)
+
+    @property
+    def smtp_sender(self) -> str:
+        """The From of notification mails: ``smtp_from``, else the SMTP login when it is
+        an address (what most providers require), else noreply at the host of ``url``;
+        empty when none of them gives one."""
+        if self.smtp_from:
+            return self.smtp_from
+        if "@" in self.smtp_user:
+            return f"papi-node <{self.smtp_user}>"
+        host = urlsplit(self.url).hostname if self.url else None
+        return f"papi-node <noreply@{host}>" if host else ""
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -190,7 +226,9 @@ def load_settings(
     for name, value in (overrides or {}).items():
         if value is not None:
             values[name] = _coerce(name, value, "command line")
-    return Settings(data_dir=data_dir, **values)
+    settings = Settings(data_dir=data_dir, **values)
+    check_mail_settings(settings, str(config_path))
+    return settings
 
 
 def render_config(values: Mapping[str, Any]) -> str:
@@ -223,3 +261,59 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
+
+
+# -- notification mails ------------------------------------------------------------------
+
+SMTP_SECURITY = ("starttls", "tls", "none")
+
+
+def check_mail_settings(settings: Settings, source: str) -> None:
+    """The mail settings hold together (checked when mail is on): a known security
+    mode, a port, addresses that are one address each (no line break that could add a
+    header), and a sender."""
+    if not settings.mail_enabled:
+        return
+    if settings.smtp_security not in SMTP_SECURITY:
+        raise ConfigError(
+            f"{source}: setting 'smtp_security' must be one of {', '.join(SMTP_SECURITY)}"
+        )
+    if not 0 < settings.smtp_port < 65536:
+        raise ConfigError(f"{source}: setting 'smtp_port' must be between 1 and 65535")
+    if settings.smtp_timeout_seconds <= 0:
+        raise ConfigError(f"{source}: setting 'smtp_timeout_seconds' must be positive")
+    if not settings.smtp_sender:
+        raise ConfigError(
+            f"{source}: setting 'smtp_from' is needed (the sender of notification mails, "
+            'e.g. "papi-node <noreply@mon-lieu.fr>"): smtp_user is not an address and '
+            "url is empty"
+        )
+    sender_name = "smtp_from" if settings.smtp_from else "smtp_from (derived from smtp_user)"
+    for name, value in (
+        (sender_name, settings.smtp_sender),
+        ("notify_email", settings.notify_email),
+    ):
+        if value and single_address(value) is None:
+            raise ConfigError(f"{source}: setting {name!r}: not one e-mail address: {value!r}")
+    for name in ("smtp_host", "smtp_user", "smtp_password"):
+        if any(char in getattr(settings, name) for char in "\r\n\0"):
+            raise ConfigError(f"{source}: setting {name!r} holds a line break")
+
+
+def single_address(value: str) -> str | None:
+    """The address of ``Name <user@host>`` or ``user@host``; None unless ``value`` is
+    exactly one address, on one line."""
+    if any(char in value for char in "\r\n\0"):
+        return None
+    try:
+        header = _HEADERS("to", value)
+    except (ValueError, IndexError, TypeError):
+        return None
+    addresses: tuple[Address, ...] = getattr(header, "addresses", ())
+    defects = [d for d in header.defects if not isinstance(d, NonASCIILocalPartDefect)]
+    if len(addresses) != 1 or defects or not addresses[0].username or not addresses[0].domain:
+        return None
+    return str(addresses[0].addr_spec)
+
+
+_HEADERS = HeaderRegistry()

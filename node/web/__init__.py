@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from ..settings import Settings
 from . import (
     routes_admin,
+    routes_admin_mail,
     routes_admin_resources,
     routes_interop,
     routes_listings,
@@ -41,6 +42,7 @@ def routes() -> list[BaseRoute]:
         *routes_places.routes(),
         *routes_login.routes(),
         *routes_admin_resources.routes(),
+        *routes_admin_mail.routes(),
         *routes_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
