@@ -142,7 +142,8 @@ class KnownHeads:
             known.popitem(last=False)
 
     def holds(self, peer: str, origin: str, seq: int) -> bool:
-        return self._peers.get(peer, {}).get(origin, 0) >= seq
+        known = self._peers.get(peer)
+        return known is not None and known.get(origin, 0) >= seq
 
     def forget(self, peer: str) -> None:
         self._peers.pop(peer, None)
