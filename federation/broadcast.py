@@ -222,10 +222,10 @@ class Broadcast:
 
     # -- events -------------------------------------------------------------------------
 
-    def on_local(self, ids: Iterable[EntryId]) -> list[Action]:
-        """Entries we wrote (or received by any path other than a frame: a pull, a
-        version 1 push): push them along every eager link."""
-        return self._forward(tuple(ids), source=None)
+    def on_local(self, ids: Iterable[EntryId], source: str | None = None) -> list[Action]:
+        """Entries new to us that did not come in a frame (we wrote them, or a pull or a
+        version 1 push from ``source`` brought them): push them along every eager link."""
+        return self._forward(tuple(ids), source=source)
 
     def on_frame(
         self, peer: str, receipt: Receipt, now: float
@@ -273,6 +273,13 @@ class Broadcast:
             self._set(peer, Mode.EAGER)
             actions.append(Serve(peer, dict(gaps)))
         return actions
+
+    def on_served(self, peer: str, receipt: Receipt, now: float) -> list[Action]:
+        """The entries a graft asked ``peer`` for came in its answer: what was new goes on
+        along our other eager links (our subtree missed it too)."""
+        self.known.learn(peer, heads_of(receipt.accepted + receipt.duplicate + receipt.pending))
+        self.on_stored(receipt.accepted, now)
+        return self._forward(receipt.accepted, source=peer)
 
     def on_graft(self, peer: str, after: Mapping[str, int]) -> list[Action]:
         """``peer`` misses what follows ``after``: the link becomes eager, and we serve."""
