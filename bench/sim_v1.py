@@ -1,6 +1,7 @@
-"""Benchmark 4b, simulation: one new entry spreading through 300 and 20,000 nodes with
-the real protocol code and an in-memory transport, compared in the same run with an
-ActivityPub-style fan-out where the origin delivers to every other node itself.
+"""The version 1 model of bench/simulate.py (the "before"): one new entry spreading through
+N nodes by push gossip (fanout 3, ttl, forward once) and anti-entropy rounds, with the real
+protocol code and an in-memory transport, compared with an ActivityPub-style fan-out where
+the origin delivers to every other node itself.
 
 What is real: the entry (``federation.entry.build_entry`` with a real Ed25519 key), every
 message body (built as the node builds it and sized as ``PeerClient`` and Starlette encode
@@ -16,8 +17,9 @@ with full vectors in every round that is not idle (the protocol before the bucke
 
 What is simulated: node state is one integer per (node, origin with new entries): the
 contiguous seq held. Every node starts holding the whole network (N origins at seq 100).
-The peering graph is random with degree 3-4 (as in the propagation benchmark), each link
-usable both ways. HTTP headers are counted as a fixed 350 bytes per request + answer.
+The peering graph is random with degree 3-4 (``tests.plumtree_net.random_graph``, the
+graph of the protocol 1.1 model too), each link usable both ways. HTTP headers are counted
+as ``bench.sim_sizes.HTTP_HEADERS`` per request + answer.
 
 Per entry: push rounds (hops) and messages, coverage after push, anti-entropy rounds until
 every node holds it, and bytes: push + gap fills + the anti-entropy exchanges that are not
@@ -33,38 +35,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.common import record, section, size
+from bench.sim_sizes import HTTP_HEADERS
+from bench.sim_sizes import client_bytes as _client_bytes
+from bench.sim_sizes import server_bytes as _server_bytes
 
-HTTP_HEADERS = 350  # request line + headers, status line + headers (approximate)
 SEQ = 100  # every origin's head before the new entries
 
 
-def _client_bytes(body: Any) -> int:
-    """Size of a request body as ``PeerClient`` sends it."""
-    return len(json.dumps(body, separators=(",", ":")).encode())
-
-
-def _server_bytes(body: Any) -> int:
-    """Size of an answer as Starlette's ``JSONResponse`` sends it."""
-    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
-
-
 def random_graph(count: int, rng: random.Random) -> list[list[int]]:
-    """Adjacency lists: a ring (connected) plus a random matching of extra stubs, so that
-    every degree is 3 or 4 (a few 2s where the matching could not place a stub)."""
-    peers = [{(i - 1) % count, (i + 1) % count} for i in range(count)]
-    stubs = [i for i in range(count) for _ in range(rng.choice((1, 2)))]
-    for _ in range(3):
-        rng.shuffle(stubs)
-        left = []
-        for a, b in zip(stubs[::2], stubs[1::2], strict=False):
-            if a != b and b not in peers[a] and len(peers[a]) < 4 and len(peers[b]) < 4:
-                peers[a].add(b)
-                peers[b].add(a)
-            else:
-                left += [a, b]
-        stubs = [i for i in left if len(peers[i]) < 3]
-    return [sorted(p) for p in peers]
+    """Adjacency lists of ``tests.plumtree_net.random_graph`` (degree 3-4)."""
+    from tests.plumtree_net import random_graph as named_graph
+
+    graph = named_graph(count, rng)
+    index = {name: i for i, name in enumerate(sorted(graph))}
+    return [sorted(index[peer] for peer in graph[name]) for name in sorted(graph)]
 
 
 @dataclass
@@ -390,84 +374,3 @@ def simulate(
     result["verify_ms"] = net.verify_seconds / max(net.verified, 1) * 1000
     result["vector_bytes"] = net.vector_bytes()
     return result
-
-
-def report(count: int, figures: dict[str, float], ttl: int, *, headline: bool) -> None:
-    suffix = "" if headline else f"_{count}"
-    ratio = figures["bytes"] / figures["fanout_bytes"]
-    record(
-        f"sim_{count}_rounds",
-        figures["push_hops"] + figures["ae_rounds"],
-        "rounds",
-        note=f"{figures['push_hops']:.1f} push hops (ttl {ttl}) reaching"
-        f" {figures['coverage']:.1%}, then {figures['ae_rounds']:.1f} anti-entropy"
-        " rounds",
-    )
-    record(
-        f"sim_{count}_messages",
-        figures["messages"],
-        "requests",
-        note=f"push {figures['push_messages']:.0f} + anti-entropy {figures['ae_messages']:.0f};"
-        f" fan-out {figures['fanout_messages']:.0f}",
-    )
-    record(
-        f"sim_{count}_bytes",
-        figures["bytes"],
-        "bytes",
-        note=f"fan-out {figures['fanout_bytes']:,.0f}; entry {figures['entry_bytes']:.0f} B,"
-        f" full vector {figures['vector_bytes']:,.0f} B",
-    )
-    record(
-        f"bytes_vs_fanout_ratio{suffix}",
-        ratio,
-        "gossip/fan-out",
-        note=f"{count} nodes, total bytes per new entry",
-    )
-    record(
-        f"sim_{count}_max_node_upload_ratio",
-        figures["max_upload"] / figures["fanout_max_upload"],
-        "gossip/fan-out",
-        note=f"busiest node's upload: {figures['max_upload']:,.0f} B vs"
-        f" {figures['fanout_max_upload']:,.0f} B for the origin",
-    )
-    record(
-        f"sim_{count}_idle_bytes_per_round",
-        figures["idle_bytes_per_round"],
-        "bytes",
-        note="background: every node's idle exchanges with its 3-4 peers, one interval",
-    )
-    print(
-        f"    ({figures['verified']:.0f} receipts verified with parse_entry,"
-        f" {figures['verify_ms']:.2f} ms each)"
-    )
-
-
-def main() -> None:
-    section("4b. propagation (simulation)")
-    entries = size(3, 10)
-    start = time.perf_counter()
-    small = simulate(300, entries, ttl=6)
-    report(300, small, 6, headline=True)
-    big = simulate(20_000, size(1, 3), ttl=6)
-    report(20_000, big, 6, headline=False)
-    big8 = simulate(20_000, 1, ttl=8, seed=8)
-    record(
-        "sim_20000_ttl8_coverage",
-        big8["coverage"] * 100,
-        "% after push",
-        note=f"gossip_ttl 8 (the schema's maximum): {big8['ae_rounds']:.1f} anti-entropy"
-        f" rounds, bytes/fan-out {big8['bytes'] / big8['fanout_bytes']:.1f}",
-    )
-    full = simulate(20_000, 1, ttl=6, seed=7, buckets=False)
-    record(
-        "bytes_vs_fanout_ratio_20000_full_vectors",
-        full["bytes"] / full["fanout_bytes"],
-        "gossip/fan-out",
-        note="without the bucket step (full vectors in every round that is not idle):"
-        f" {full['bytes']:,.0f} bytes",
-    )
-    print(f"    (simulations took {time.perf_counter() - start:.0f}s)")
-
-
-if __name__ == "__main__":
-    main()

@@ -228,20 +228,24 @@ class Broadcast:
         return self._forward(tuple(ids), source=source)
 
     def on_frame(
-        self, peer: str, receipt: Receipt, now: float
+        self, peer: str, receipt: Receipt, now: float, *, again: bool = False
     ) -> tuple[dict[str, Any], list[Action]]:
         """A frame of entries from ``peer`` was ingested: the answer to send back (a frame
         member dict: ``prune``, ``graft``) and the entries to forward.
 
         Nothing new and nothing pending: the link is a redundant path, made lazy on both
-        sides (PRUNE in the answer). Something new: the link is (again) a tree link, and
-        the new entries go on along our other eager links. Entries beyond a gap: the
-        answer grafts what we lack before them."""
+        sides (PRUNE in the answer), unless the frame is sent ``again`` (its sender saw an
+        error, maybe after we had stored it: its duplicates say nothing of the tree).
+        Something new: the link is (again) a tree link, and the new entries go on along
+        our other eager links. Entries beyond a gap: the answer grafts what we lack
+        before them."""
         sent = receipt.accepted + receipt.duplicate + receipt.pending
         self.known.learn(peer, heads_of(sent))
         self.on_stored(receipt.accepted, now)
         answer: dict[str, Any] = {}
-        if not receipt.accepted and not receipt.pending and receipt.duplicate:
+        if again and not receipt.accepted and not receipt.pending:
+            pass
+        elif not receipt.accepted and not receipt.pending and receipt.duplicate:
             self._set(peer, Mode.LAZY)
             answer["prune"] = True
         elif receipt.accepted or receipt.pending:

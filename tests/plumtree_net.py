@@ -107,6 +107,8 @@ class Envelope:
     body: dict[str, Any]
     #: For answers: the request's body.
     request: dict[str, Any] | None = None
+    #: How many times this frame was sent before (retries of a failed one).
+    attempt: int = 0
 
 
 @dataclass
@@ -149,8 +151,12 @@ class Net:
         graft_retry: float = 30.0,
         follows: dict[str, Callable[[str], bool]] | None = None,
         meter: Callable[[Envelope], None] | None = None,
+        retries: int = 0,
+        retry_delay: float = 15.0,
     ) -> None:
         self.rng = rng
+        self.retries = retries
+        self.retry_delay = retry_delay
         self.loss = loss
         self.duplicate = duplicate
         self.latency = latency
@@ -246,11 +252,11 @@ class Net:
 
     # -- transport ------------------------------------------------------------------------
 
-    def _send(self, envelope: Envelope) -> None:
+    def _send(self, envelope: Envelope, delay: float = 0.0) -> None:
         low, high = self.latency
         copies = 2 if self.duplicate and self.rng.random() < self.duplicate else 1
         for _ in range(copies):
-            due = self.now + self.rng.uniform(low, high)
+            due = self.now + delay + self.rng.uniform(low, high)
             heapq.heappush(self._queue, (due, next(self._order), envelope))
 
     def _deliver(self, envelope: Envelope) -> None:
@@ -270,11 +276,21 @@ class Net:
 
     def _failed(self, envelope: Envelope) -> None:
         """The sender of a lost request (or of a request whose answer was lost) sees an
-        error: it routes around that peer; a pull is simply tried again next time."""
+        error: it sends the frame again after a while (``retries`` times, the delay
+        doubling, as deliveries do), then routes around that peer; a pull is simply made
+        again at the next interval."""
+        if envelope.kind not in ("frame", "answer"):
+            return
         if envelope.kind == "frame":
-            self.nodes[envelope.source].broadcast.on_unreachable(envelope.target)
-        elif envelope.kind == "answer":
-            self.nodes[envelope.target].broadcast.on_unreachable(envelope.source)
+            sender, peer, body = envelope.source, envelope.target, envelope.body
+        else:
+            sender, peer, body = envelope.target, envelope.source, envelope.request or {}
+        if envelope.attempt < self.retries:
+            body = {**body, "again": True}
+            again = Envelope("frame", sender, peer, body, attempt=envelope.attempt + 1)
+            self._send(again, delay=self.retry_delay * 2**envelope.attempt)
+        else:
+            self.nodes[sender].broadcast.on_unreachable(peer)
 
     # -- what a node does -----------------------------------------------------------------
 
@@ -318,11 +334,15 @@ class Net:
         if body.get("entries"):
             receipt = node.store.ingest(body["entries"], self.now)
             self.counters.duplicates += len(receipt.duplicate)
-            part, actions = node.broadcast.on_frame(sender, receipt, self.now)
+            part, actions = node.broadcast.on_frame(
+                sender, receipt, self.now, again=bool(body.get("again"))
+            )
             if part.get("prune"):
                 self.counters.prunes += 1
             answer.update(part)
-        self._send(Envelope("answer", node.name, sender, answer, request=body))
+        self._send(
+            Envelope("answer", node.name, sender, answer, request=body, attempt=envelope.attempt)
+        )
         self._act(node, actions)
 
     def _on_answer(self, envelope: Envelope) -> None:

@@ -56,6 +56,15 @@ def test_a_frame_of_duplicates_prunes_its_link_and_goes_nowhere() -> None:
     assert state.lazy() == [A] and state.eager() == [B]
 
 
+def test_duplicates_of_a_frame_sent_again_do_not_prune() -> None:
+    """Its sender saw an error (its first answer was lost, say) after we stored it."""
+    state = node(A, B)
+    answer, actions = state.on_frame(A, Receipt(duplicate=((O1, 5),)), now=0, again=True)
+    assert answer == {} and actions == []
+    assert state.eager() == [A, B]
+    assert state.known.holds(A, O1, 5)
+
+
 def test_something_new_from_a_lazy_link_makes_it_a_tree_link_again() -> None:
     state = node(A, B)
     state.on_prune(A)
