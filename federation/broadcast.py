@@ -233,17 +233,23 @@ class Broadcast:
         """A frame of entries from ``peer`` was ingested: the answer to send back (a frame
         member dict: ``prune``, ``graft``) and the entries to forward.
 
-        Nothing new and nothing pending: the link is a redundant path, made lazy on both
-        sides (PRUNE in the answer), unless the frame is sent ``again`` (its sender saw an
-        error, maybe after we had stored it: its duplicates say nothing of the tree).
-        Something new: the link is (again) a tree link, and the new entries go on along
-        our other eager links. Entries beyond a gap: the answer grafts what we lack
-        before them."""
+        A sender that is not a neighbour (protocol 12.1: unknown, or one too many) is
+        answered ``prune`` whatever it brought. Nothing new and nothing pending: the link
+        is a redundant path, made lazy on both sides (PRUNE in the answer), unless the
+        frame is sent ``again`` (its sender saw an error, maybe after we had stored it: its
+        duplicates say nothing of the tree). Something new: the link is (again) a tree
+        link, and the new entries go on along our other eager links. Entries beyond a
+        gap: the answer grafts what we lack before them. Call ``add_neighbour`` first for
+        a sender that becomes a neighbour by this frame."""
         sent = receipt.accepted + receipt.duplicate + receipt.pending
         self.known.learn(peer, heads_of(sent))
         self.on_stored(receipt.accepted, now)
         answer: dict[str, Any] = {}
-        if again and not receipt.accepted and not receipt.pending:
+        if peer not in self.neighbours:
+            # Not (or no longer) a neighbour: its entries are taken as a push's, and it is
+            # told not to push to us.
+            answer["prune"] = True
+        elif again and not receipt.accepted and not receipt.pending:
             pass
         elif not receipt.accepted and not receipt.pending and receipt.duplicate:
             self._set(peer, Mode.LAZY)

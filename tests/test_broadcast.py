@@ -65,6 +65,14 @@ def test_duplicates_of_a_frame_sent_again_do_not_prune() -> None:
     assert state.known.holds(A, O1, 5)
 
 
+def test_a_frame_from_a_peer_that_is_not_a_neighbour_is_stored_and_pruned() -> None:
+    state = node(A, B)
+    answer, actions = state.on_frame(C, Receipt(accepted=((O1, 5),)), now=0)
+    assert answer == {"prune": True}
+    assert actions == [Gossip(A, ((O1, 5),)), Gossip(B, ((O1, 5),))]
+    assert C not in state.neighbours
+
+
 def test_something_new_from_a_lazy_link_makes_it_a_tree_link_again() -> None:
     state = node(A, B)
     state.on_prune(A)
