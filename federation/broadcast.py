@@ -32,6 +32,7 @@ clock) and carries the returned actions out. Every method is deterministic.
 
 from __future__ import annotations
 
+import random
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -118,6 +119,26 @@ def heads_of(ids: Iterable[EntryId]) -> Heads:
         if seq > heads.get(origin, 0):
             heads[origin] = seq
     return heads
+
+
+# -- choosing neighbours ------------------------------------------------------------------
+
+
+def new_neighbours(
+    neighbours: Iterable[str],
+    failing: Iterable[str],
+    candidates: Iterable[str],
+    degree: int,
+    rng: random.Random,
+) -> list[str]:
+    """Peers to add as neighbours so that ``degree`` of them work: those ``failing``
+    (their frames or pulls fail) do not count, so that the live nodes stay connected when
+    some stop. Drawn at random from ``candidates`` (known peers that speak ``broadcast``,
+    those of the node's territory first: the caller orders and filters them)."""
+    current = set(neighbours)
+    working = len(current - set(failing))
+    pool = [peer for peer in candidates if peer not in current]
+    return rng.sample(pool, max(0, min(degree - working, len(pool))))
 
 
 # -- what we know each peer holds ---------------------------------------------------------

@@ -31,10 +31,12 @@ from federation.broadcast import (
     GiveUp,
     Gossip,
     Graft,
+    KnownHeads,
     Mode,
     Receipt,
     Serve,
     heads_of,
+    new_neighbours,
 )
 from federation.reconcile import changes_since
 
@@ -121,6 +123,8 @@ class SimNode:
     #: Origins this node follows (None: all).
     follows: Callable[[str], bool] | None = None
     full_rounds: int = 0
+    #: Per neighbour: pulls that failed in a row.
+    failures: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -163,6 +167,8 @@ class Net:
         self.settle = settle
         self.meter = meter
         self.now = 0.0
+        #: Nodes that are stopped: requests to them fail, answers to them are lost.
+        self.down: set[str] = set()
         self.counters = Counters()
         self._queue: list[tuple[float, int, Envelope]] = []
         self._order = itertools.count()
@@ -209,12 +215,37 @@ class Net:
 
     def pull_round(self) -> None:
         for name in sorted(self.nodes):
+            if name in self.down:
+                continue
             for peer in sorted(self.nodes[name].cursors):
                 self.pull(name, peer)
 
+    def replace_failing(self, degree: int) -> None:
+        """Each running node whose neighbours failed its last 2 pulls links to other
+        nodes until ``degree`` neighbours work (``federation.broadcast.new_neighbours``)."""
+        for name in sorted(self.nodes):
+            node = self.nodes[name]
+            if name in self.down:
+                continue
+            failing = [peer for peer, count in node.failures.items() if count >= 2]
+            candidates = sorted(set(self.nodes) - {name})
+            for peer in new_neighbours(
+                node.broadcast.neighbours, failing, candidates, degree, self.rng
+            ):
+                self.link(name, peer)
+                self.link(peer, name)
+                self.nodes[peer].cursors[name] = len(node.store.arrivals)
+                node.cursors[peer] = None  # first contact: a full round
+
+    def restart(self, name: str) -> None:
+        """A stopped node starts again with what it stored (logs, cursors, link modes,
+        missing records); what it knew of its neighbours' holdings was in memory."""
+        self.down.discard(name)
+        self.nodes[name].broadcast.known = KnownHeads()
+
     def tick(self) -> None:
         for node in self.nodes.values():
-            if node.broadcast.missing:
+            if node.name not in self.down and node.broadcast.missing:
                 self._act(node, node.broadcast.tick(self.now, node.store.heads))
 
     def run(self, until: float | None = None, on_idle: Callable[[], None] | None = None) -> None:
@@ -260,6 +291,10 @@ class Net:
             heapq.heappush(self._queue, (due, next(self._order), envelope))
 
     def _deliver(self, envelope: Envelope) -> None:
+        if envelope.target in self.down:
+            if envelope.kind in ("frame", "pull"):
+                self._failed(envelope)  # connection refused: its sender sees it
+            return
         if self.loss and self.rng.random() < self.loss:
             self.counters.lost += 1
             self._failed(envelope)
@@ -279,6 +314,9 @@ class Net:
         error: it sends the frame again after a while (``retries`` times, the delay
         doubling, as deliveries do), then routes around that peer; a pull is simply made
         again at the next interval."""
+        if envelope.kind == "pull":
+            failures = self.nodes[envelope.source].failures
+            failures[envelope.target] = failures.get(envelope.target, 0) + 1
         if envelope.kind not in ("frame", "answer"):
             return
         if envelope.kind == "frame":
@@ -380,6 +418,7 @@ class Net:
     def _on_pulled(self, envelope: Envelope) -> None:
         node = self.nodes[envelope.target]
         peer = envelope.source
+        node.failures[peer] = 0
         answer = envelope.body
         position = int(answer["cursor"].rpartition(".")[2])
         request = envelope.request or {}

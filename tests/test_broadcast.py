@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from federation.broadcast import (
     Broadcast,
     GiveUp,
@@ -12,6 +14,7 @@ from federation.broadcast import (
     Receipt,
     Serve,
     heads_of,
+    new_neighbours,
 )
 
 A, B, C, D = "https://a.example", "https://b.example", "https://c.example", "https://d.example"
@@ -211,3 +214,12 @@ def test_known_heads_are_bounded_per_peer() -> None:
 def test_heads_of_ids() -> None:
     assert heads_of([(O1, 3), (O2, 1), (O1, 7), (O1, 5)]) == {O1: 7, O2: 1}
     assert heads_of([]) == {}
+
+
+def test_failing_neighbours_are_replaced() -> None:
+    rng = random.Random(1)
+    assert new_neighbours([A, B], [], [A, B, C, D], degree=2, rng=rng) == []
+    assert new_neighbours([A, B], [B], [A, B, C], degree=2, rng=rng) == [C]
+    chosen = new_neighbours([A], [A], [A, B, C, D], degree=3, rng=rng)
+    assert sorted(chosen) == [B, C, D]
+    assert new_neighbours([A], [A], [A], degree=3, rng=rng) == []  # nobody else known

@@ -5,6 +5,8 @@ in-memory network whose transport loses, duplicates and reorders (tests/plumtree
   the changes pulls and grafts alone (full rounds only when a graft gives up);
 - once the transport is reliable, duplicates prune the eager links down to a spanning
   tree, which then carries each new entry exactly once to every node, whoever wrote it;
+- nodes stopped in the middle of a burst: the live ones get every entry, the stopped ones
+  catch up when they start again;
 - a node that follows a territory gets the entries of its origins and no other.
 """
 
@@ -206,3 +208,41 @@ def test_a_territory_gets_its_origins_and_no_other(seed: int, loss: float) -> No
         net.nodes[name].broadcast.neighbours.get("t0") in (Mode.EAGER, Mode.LAZY)
         for name in ["n00000"]
     )
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=seeds)
+def test_nodes_stopped_in_a_burst_catch_up_when_they_start_again(seed: int) -> None:
+    """20 nodes, a burst of 100 entries written on the nodes that stay up; 5 nodes stop
+    half-way through (frames to them fail, are sent again, then their links turn lazy)."""
+    rng = random.Random(seed)
+    net = Net(
+        random_graph(20, rng), rng, latency=(0.02, 0.2), settle=1.0, retries=3, retry_delay=2.0
+    )
+    net.start_cursors()
+    names = sorted(net.nodes)
+    stopped = set(rng.sample(names, 5))
+    writers = [name for name in names if name not in stopped]
+    entries = [net.publish(rng.choice(names)) for _ in range(5)]  # before the burst
+    for index in range(100):
+        if index == 50:
+            net.down |= stopped
+        entries.append(net.publish(rng.choice(writers)))
+        net.run(until=net.now + 0.05)
+        if index % 20 == 19:
+            net.pull_round()
+            net.tick()
+    for _ in range(10):  # the live nodes, through pulls and grafts, around the stopped ones
+        net.now += 60
+        net.replace_failing(degree=3)
+        net.pull_round()
+        net.run()
+        net.tick()
+        net.run()
+    live_entries = [e for e in entries if e[0] not in stopped or e in entries[:5]]
+    for name in writers:
+        heads = net.nodes[name].store.heads
+        assert all(heads.get(origin, 0) >= seq for origin, seq in live_entries), name
+    for name in sorted(stopped):
+        net.restart(name)
+    assert _repair(net, entries) < 10
