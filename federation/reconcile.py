@@ -54,15 +54,16 @@ def encode_cursor(epoch: str, position: int) -> str:
     return cursor
 
 
-def decode_cursor(cursor: str | None, epoch: str) -> int | None:
-    """The position in ``cursor`` if it is one of ours in ``epoch``; None otherwise (the
-    answer is then a ``reset``)."""
+def decode_cursor(cursor: str | None, epoch: str, last: int | None = None) -> int | None:
+    """The position in ``cursor`` if it is one of ours: in ``epoch``, and not beyond our
+    ``last`` position when given. None otherwise: the answer is then a ``reset``."""
     if cursor is None or not CURSOR_PATTERN.match(cursor):
         return None
-    cursor_epoch, _, position = cursor.rpartition(".")
-    if cursor_epoch != epoch:
+    cursor_epoch, _, text = cursor.rpartition(".")
+    position = int(text)
+    if cursor_epoch != epoch or (last is not None and position > last):
         return None
-    return int(position)
+    return position
 
 
 def changes_since(

@@ -26,6 +26,8 @@ def test_cursor_round_trip_and_epochs() -> None:
     assert cursor == "k3v9QdA7.1844"
     assert decode_cursor(cursor, "k3v9QdA7") == 1844
     assert decode_cursor(cursor, "another") is None  # restored or rebuilt: reset
+    assert decode_cursor(cursor, "k3v9QdA7", last=1844) == 1844
+    assert decode_cursor(cursor, "k3v9QdA7", last=1843) is None  # not a position of ours
     for bad in (None, "", "k3v9QdA7", "k3v9QdA7.", "k3v9QdA7.12\n", "k3 9.12", "a.b.1x"):
         assert decode_cursor(bad, "k3v9QdA7") is None, bad
     with pytest.raises(ValueError):
