@@ -45,7 +45,7 @@ from .errors import Invalid, NotAllowed, NotFound, Unavailable, WrongState
 from .reads import Stored
 from .rows import Task
 from .session import PLACE_TZ, Step, step
-from .views import Action, Row
+from .views import Action, HistoryLine, Row, reason_label
 
 if TYPE_CHECKING:
     from ..runtime import Node
@@ -744,6 +744,24 @@ async def admin_rows(conn: BaseDBAsyncClient, node: Node, role: str, today: date
     return [loan_row(node, loan) for loan in mine]
 
 
+def history_lines(loan: Loan) -> list[HistoryLine]:
+    """The history of ``loan`` for a page: each step's label, time, place and reason."""
+    names = {
+        loan.conversation.requester: loan.borrower_name,
+        loan.conversation.owner: loan.lender_name,
+    }
+    lines = []
+    for taken in loan.conversation.history:
+        try:
+            label = STATE_LABELS[LoanState(taken.state)]
+        except ValueError:
+            label = taken.state
+        lines.append(
+            HistoryLine(label, taken.at, names.get(taken.by, taken.by), reason_label(taken.reason))
+        )
+    return lines
+
+
 def loan_row(node: Node, loan: Loan) -> Row:
     lender = LENDER in loan.roles(node) and loan.conversation.requester != node.origin
     terms = loan.terms
@@ -754,7 +772,7 @@ def loan_row(node: Node, loan: Loan) -> Row:
         state=loan.state.value,
         state_label=STATE_LABELS[loan.state],
         other_place=loan.borrower_name if lender else loan.lender_name,
-        history=history,
+        history=history_lines(loan),
         actions=[
             Action(name, ACTION_LABELS[name], danger=name in ("decline", "cancel"))
             for name in loan.actions(node)

@@ -9,7 +9,23 @@ from typing import Any
 
 from federation.cooperation import Ref
 
-from .conversations import Step as HistoryStep
+from ..mail.compose import REASONS
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One step of the history as a page shows it: its label (message id), when, which
+    place (its name), and why (a message id) when the step says."""
+
+    label: str
+    at: str
+    by: str
+    reason: str | None = None
+
+
+def reason_label(reason: str | None) -> str | None:
+    """The words of a decision's reason code (a message id), None if unknown."""
+    return REASONS.get(reason) if reason else None
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,7 @@ class Row:
     state_label: str
     #: The other place of the conversation (its name, else its origin id).
     other_place: str
-    history: list[HistoryStep]
+    history: list[HistoryLine]
     actions: list[Action]
     #: Route names of the conversation's page and of its actions (``origin``, ``oid``,
     #: and ``action`` for the second).
