@@ -73,8 +73,8 @@ STATE_LABELS = {
 ACTION_LABELS = {
     "approve": N_("Approve"),
     "decline": N_("Decline"),
-    "checkout": N_("Checked out"),
-    "return": N_("Returned"),
+    "checkout": N_("Mark as handed over"),
+    "return": N_("Mark as returned"),
     "cancel": N_("Cancel the loan"),
 }
 #: Roles of a node in a loan: the place that asks, the place that owns the item.
