@@ -98,3 +98,52 @@ async def test_an_animator_asks_on_the_item_page_and_the_lender_answers_in_its_i
         forged = await a.client.post(f"/admin/loans/{ref}/checkout", data={"csrf_token": "x"})
         assert forged.status_code == 403
         assert (await loan(a, ref))["state"] == "approved"
+
+
+async def test_the_loan_pages_need_a_session_and_a_place_may_borrow_its_own_item(
+    tmp_path: Path,
+) -> None:
+    async with network(tmp_path, ["a"]) as (_, nodes):
+        a = nodes["a"]
+        item = await add_item(a, "Casque de réalité virtuelle", quantity=2)
+        oid = item.split("/")[1]
+        r = await a.client.post(
+            "/api/v1/loans",
+            json={
+                "equipment": item, "quantity": 1, "start": day(1), "end": day(1),
+                "contact": {"name": "Yann", "phone": PHONE},
+            },
+            headers=a.auth,
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        ref = r.json()["id"]
+        assert await process(a) == 1  # its own request is a task of its own node
+        for path in (
+            "/admin/inbox",
+            "/admin/outbox",
+            f"/admin/loans/{ref}",
+            f"/admin/equipment/{oid}/lending",
+            f"/admin/loans/new?equipment={item}",
+        ):
+            r = await a.client.get(path)
+            assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+        r = await a.client.post(f"/admin/loans/{ref}/approve", data={})
+        assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+        assert (await loan(a, ref))["state"] == "requested"
+
+        await make_user(a)
+        assert (await log_in(a)).status_code == 303
+        page = await a.client.get(f"/admin/loans/{ref}")
+        assert "Un prêt d'un matériel de ce lieu à lui-même." in text_of(page.text)
+        for box in ("/admin/inbox", "/admin/outbox"):
+            assert "Casque de réalité virtuelle" in (await a.client.get(box)).text
+        assert (await a.client.get(f"/admin/loans/{a.node.origin}/unknown")).status_code == 404
+        assert (await a.client.get("/admin/equipment/nothing/lending")).status_code == 404
+        # Its own item's page shows the calendar, but no form to borrow from itself.
+        own = await a.client.get(f"/o/{a.node.origin}/equipment/{oid}")
+        assert "Disponibilité" in own.text and 'name="contact_email"' not in own.text
+        r = await a.client.post(
+            f"/admin/loans/{ref}/cancel", data={"csrf_token": csrf_of(page.text)}
+        )
+        assert r.status_code == 303
+        assert (await loan(a, ref))["state"] == "cancelled"
