@@ -293,3 +293,24 @@ async def test_a_step_sealed_to_other_keys_is_not_shown(tmp_path: Path) -> None:
         await process(a)
         seen = await loan(a, f"{borrower.origin}/l1")
         assert seen["state"] == "requested" and "contact" not in seen
+
+
+async def test_an_item_withdrawn_declines_or_cancels_its_open_requests(tmp_path: Path) -> None:
+    async with network(tmp_path, ["a", "b"]) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        await link(b, "a")
+        item = await add_item(a, quantity=2)
+        await sync(b)
+        approved = (await ask(b, item))["id"]
+        waiting = (await ask(b, item, start=day(7), end=day(8)))["id"]
+        await deliver(b)
+        await process(a)
+        assert (await act(a, approved, "approve")).status_code == 200
+        r = await a.client.delete(f"/api/v1/equipment/{item.split('/')[1]}", headers=a.auth)
+        assert r.status_code == 204
+        assert await process(a) == 1
+        first, second = await loan(a, approved), await loan(a, waiting)
+        assert (first["state"], first["reason"]) == ("cancelled", "item_withdrawn")
+        assert (second["state"], second["reason"]) == ("declined", "item_withdrawn")
+        r = await a.client.get("/api/v1/bookings", params={"equipment": item})
+        assert r.status_code == 404  # neither the item nor a booking of it is left

@@ -42,8 +42,16 @@ def ref_origin(field: str) -> Addressee:
     return addressee
 
 
+def own_deletion(entry: Entry) -> str | None:
+    """A tombstone of one of an origin's things concerns that origin's own node (the
+    requests about the thing are answered: an item withdrawn, an event cancelled)."""
+    return entry.origin if entry.op == "delete" else None
+
+
 #: Kind -> the origin an entry of that kind is addressed to.
 ADDRESSEES: Mapping[str, Addressee] = {
+    # An item deleted by its owner: the requests for it are declined or cancelled.
+    "equipment": own_deletion,
     # The borrower's request (and its cancellation) goes to the lender of the item.
     "loan": ref_origin("equipment"),
     # The lender's steps go to the borrower (its notifications).
@@ -56,11 +64,12 @@ ADDRESSEES: Mapping[str, Addressee] = {
 
 
 def addressed(entries: Sequence[Entry], own_origin: str) -> list[Entry]:
-    """The entries (with their payload) addressed to ``own_origin``."""
+    """The entries addressed to ``own_origin`` (a put that arrived without its payload
+    is addressed to nobody until its payload is repaired)."""
     found = []
     for entry in entries:
         addressee = ADDRESSEES.get(entry.kind)
-        if addressee is not None and entry.payload is not None and addressee(entry) == own_origin:
+        if addressee is not None and addressee(entry) == own_origin:
             found.append(entry)
     return found
 

@@ -656,6 +656,25 @@ async def on_request(current: Step, task: Task) -> None:
     await current.notify(notification, once_key=f"loan:{ref}:requested:lender")
 
 
+async def on_item_deleted(current: Step, task: Task) -> None:
+    """This node deleted one of its items: the requests still waiting for it are declined,
+    the approved ones cancelled (reason ``item_withdrawn``); units already out stay
+    until they are returned."""
+    node = current.node
+    if task.origin != node.origin:
+        return
+    if await reads.current(current.conn, node.origin, "equipment", task.oid) is not None:
+        return  # published again since
+    item = Ref(node.origin, task.oid)
+    for loan in await list_loans(current.conn, node, LENDER, current.today, limit=reads.MAX_LIST):
+        if loan.conversation.thing != item:
+            continue
+        if loan.state is LoanState.requested:
+            await _decide(current, loan, LoanState.declined, reason="item_withdrawn")
+        elif loan.state is LoanState.approved:
+            await _decide(current, loan, LoanState.cancelled, reason="item_withdrawn")
+
+
 async def on_decision(current: Step, task: Task) -> None:
     """The borrower's node stored a step of the lender about one of its requests: tell
     the place (once per state)."""

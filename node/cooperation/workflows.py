@@ -37,6 +37,7 @@ Handler = Callable[[Step, Task], Awaitable[None]]
 HANDLERS: Mapping[str, Handler] = {
     "loan": loans.on_request,
     "loan_decision": loans.on_decision,
+    "equipment": loans.on_item_deleted,
 }
 
 
