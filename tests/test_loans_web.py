@@ -53,6 +53,11 @@ async def test_an_animator_asks_on_the_item_page_and_the_lender_answers_in_its_i
         refused = await b.client.post("/admin/loans/new", data=form)
         assert refused.status_code == 400
         assert "Le dernier jour ne peut pas précéder le premier." in text_of(refused.text)
+        past = await b.client.post(
+            "/admin/loans/new", data={**form, "start": day(-2), "end": day(-1)}
+        )
+        assert past.status_code == 400
+        assert "Le premier jour ne peut pas être dans le passé." in text_of(past.text)
 
         sent = await b.client.post("/admin/loans/new", data={**form, "end": day(4)})
         assert sent.status_code == 303

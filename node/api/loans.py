@@ -95,7 +95,7 @@ async def create_loan(request: Request) -> Response:
     await require_token(request)
     document = await read_json(request, node.settings.max_body_bytes)
     with answering():
-        wanted = loans.parse_request(document, place_today())
+        wanted = loans.parse_request(document)
         ref = await loans.request_loan(node, wanted)
     return JSONResponse(loan_json(node, await _read(node, ref), private=True), status_code=201)
 

@@ -164,7 +164,9 @@ async def request_save(request: Request, form: FormData) -> Response:
     node = node_of(request)
     values = {name: str(form.get(name) or "") for name in FORM_FIELDS}
     try:
-        wanted = loans.parse_request(_document(form), place_today())
+        wanted = loans.parse_request(_document(form))
+        if wanted.start < place_today():
+            raise Invalid("'start' is in the past", field="start", keyword="minimum")
         ref = await loans.request_loan(node, wanted)
     except Invalid as exc:
         name, error = _field_error(exc)
