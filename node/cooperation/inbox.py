@@ -42,6 +42,12 @@ def ref_origin(field: str) -> Addressee:
     return addressee
 
 
+def own_log(entry: Entry) -> str:
+    """An entry addressed to its own author: a change of this node's own thing (an
+    event updated or deleted) that its conversations follow."""
+    return entry.origin
+
+
 #: Kind -> the origin an entry of that kind is addressed to.
 ADDRESSEES: Mapping[str, Addressee] = {
     # The borrower's request (and its cancellation) goes to the lender of the item.
@@ -52,15 +58,19 @@ ADDRESSEES: Mapping[str, Addressee] = {
     "registration": ref_origin("event"),
     "registration_decision": ref_origin("registration"),
     "help_offer": ref_origin("request"),
+    # An organiser's own event changed (capacity raised, deleted): its registrations
+    # are looked at again, in turn with the registrations themselves.
+    "event": own_log,
 }
 
 
 def addressed(entries: Sequence[Entry], own_origin: str) -> list[Entry]:
-    """The entries (with their payload) addressed to ``own_origin``."""
+    """The entries addressed to ``own_origin`` (the addressee reads what it needs: a
+    ref in the payload, which a tombstone or a stripped entry has not; the author)."""
     found = []
     for entry in entries:
         addressee = ADDRESSEES.get(entry.kind)
-        if addressee is not None and entry.payload is not None and addressee(entry) == own_origin:
+        if addressee is not None and addressee(entry) == own_origin:
             found.append(entry)
     return found
 
