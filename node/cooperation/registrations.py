@@ -557,7 +557,9 @@ def parse_request(document: Any) -> RegistrationRequest:
             limit=MAX_SEATS,
         )
     participants = [_participant(person, index) for index, person in enumerate(people)]
-    seats = document.get("seats", len(participants) or None)
+    seats = document.get("seats")
+    if seats is None:  # absent (or null): one seat per participant
+        seats = len(participants) or None
     if seats is None:
         raise Invalid(
             "'seats' is required (or give the participants)", field="seats", keyword="required"
