@@ -123,4 +123,9 @@ async def test_a_full_event_says_so_on_every_node(tmp_path: Path) -> None:
             page = await node.client.get(f"/o/{origin}/event/{oid}")
             assert "Complet — liste d'attente" in text_of(page.text)
         results = await b.client.get("/search", params={"q": "tablette"})
-        assert results.status_code == 200
+        assert "Complet — liste d'attente" in text_of(results.text)
+        await register(a, await add_event(a, "Tablette pour débuter", capacity=8), seats=3)
+        await process(a)
+        await sync(b)
+        results = await b.client.get("/search", params={"q": "tablette"})
+        assert "Places restantes : 5 sur 8" in text_of(results.text)
