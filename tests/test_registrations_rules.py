@@ -16,6 +16,7 @@ from federation.cooperation import decision_oid
 from federation.errors import SchemaError
 from federation.sealing import seal
 from federation.timeutil import utc_now
+from node.cooperation import reads
 from node.cooperation import registrations as registrations_module
 from node.cooperation.purge import purge_due
 from node.models import LogEntry
@@ -407,3 +408,34 @@ async def test_seats_left_on_every_node_in_search_and_collections(tmp_path: Path
         r = await a.client.put(f"/api/v1/events/{oid}", json=body, headers=a.auth)
         assert r.status_code == 200 and r.json()["seats_left"] == 9
         assert "seats_left" not in (await a.client.get("/api/v1/skills")).text
+
+
+async def test_a_request_rewritten_for_another_event_after_its_answer_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """A registrant (another implementation, or a hostile one) writes a new version of
+    its confirmed registration naming another event: the organiser does not answer it
+    again, and the seats of the first event stay taken."""
+    async with network(tmp_path, ["a", "b"]) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        await link(b, "a")
+        first = await add_event(a, "Atelier du lundi", capacity=2)
+        second = await add_event(a, "Atelier du jeudi", capacity=2)
+        await sync(b)
+        ref = (await register(b, first, seats=2, participants=[]))["id"]
+        await deliver(b)
+        await process(a)
+        assert (await event_json(a, first))["seats_left"] == 0
+        with b.node.db.activated():
+            async with reads.reading() as conn:
+                stored = await reads.current(conn, b.node.origin, "registration", ref.split("/")[1])
+            assert stored is not None
+            await publish(
+                b.node, "registration", stored.oid, "put", {**stored.payload, "event": second}
+            )
+        await deliver(b)
+        before = await own_entries(a)
+        await process(a)
+        assert await own_entries(a) == before  # nothing decided again
+        assert (await event_json(a, first))["seats_left"] == 0
+        assert (await event_json(a, second))["seats_left"] == 2

@@ -212,7 +212,9 @@ async def read_queues(conn: BaseDBAsyncClient, events: Iterable[Ref]) -> Queues:
         if request is not None and not decision_matches(
             ref, request.payload, decision.origin, decision.payload
         ):
-            continue
+            # A request rewritten for another event after its answer: the organiser's
+            # word about this event stands (its seats stay taken).
+            request = None
         try:
             state = (
                 registration_state(request.payload, decision.payload)
@@ -851,6 +853,11 @@ async def on_request(current: Step, task: Task) -> None:
         return
     if decided is not None:
         return  # already answered: this version changes nothing the organiser decides
+    answered = await reads.current(
+        current.conn, node.origin, "registration_decision", decision_oid(registration.ref)
+    )
+    if answered is not None:
+        return  # answered about another event: a request rewritten since is not asked again
     state, _ = await _admit(current, registration.conversation)
     fresh = await read_registration(current.conn, registration.ref)
     opened = privacy.opened(node, registration.request)
