@@ -44,8 +44,14 @@ def ref_origin(field: str) -> Addressee:
 
 def own_deletion(entry: Entry) -> str | None:
     """A tombstone of one of an origin's things concerns that origin's own node (the
-    requests about the thing are answered: an item withdrawn, an event cancelled)."""
+    requests about the thing are answered: an item withdrawn)."""
     return entry.origin if entry.op == "delete" else None
+
+
+def own_log(entry: Entry) -> str:
+    """An entry addressed to its own author: a change of this node's own thing (an
+    event updated or deleted) that its conversations follow."""
+    return entry.origin
 
 
 #: Kind -> the origin an entry of that kind is addressed to.
@@ -60,12 +66,15 @@ ADDRESSEES: Mapping[str, Addressee] = {
     "registration": ref_origin("event"),
     "registration_decision": ref_origin("registration"),
     "help_offer": ref_origin("request"),
+    # An organiser's own event changed (capacity raised, deleted): its registrations
+    # are looked at again, in turn with the registrations themselves.
+    "event": own_log,
 }
 
 
 def addressed(entries: Sequence[Entry], own_origin: str) -> list[Entry]:
-    """The entries addressed to ``own_origin`` (a put that arrived without its payload
-    is addressed to nobody until its payload is repaired)."""
+    """The entries addressed to ``own_origin`` (the addressee reads what it needs: a
+    ref in the payload, which a tombstone or a stripped entry has not; the author)."""
     found = []
     for entry in entries:
         addressee = ADDRESSEES.get(entry.kind)

@@ -163,3 +163,37 @@ async def place_names(conn: BaseDBAsyncClient, origins: Iterable[str]) -> dict[s
         )
         names.update({str(row["id"]): str(row["name"]) for row in rows if row["name"]})
     return names
+
+
+#: The two kinds of a registration's conversation, as the partial index of ``node/db.py``
+#: names them (a query uses the index only with this very list).
+_REGISTRATION_KINDS = "kind IN ('registration', 'registration_decision')"
+
+
+async def event_registrations(conn: BaseDBAsyncClient, events: Iterable[str]) -> list[Stored]:
+    """The current ``registration`` and ``registration_decision`` objects whose ``event``
+    is one of the refs ``events`` (any origin: the queue is read from both sides), in
+    the order of their origin and seq."""
+    wanted = sorted(set(events))
+    found: list[Stored] = []
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        marks = ", ".join("?" for _ in part)
+        rows = await conn.execute_query_dict(
+            f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE {_REGISTRATION_KINDS}"
+            f" AND json_extract(payload, '$.event') IN ({marks}) ORDER BY origin, seq",
+            part,
+        )
+        found += [_stored(row) for row in rows]
+    return found
+
+
+async def is_live_place(conn: BaseDBAsyncClient, origin: str) -> bool:
+    """Whether ``origin`` has a place profile this node holds and is not frozen (a
+    proven fork)."""
+    rows = await conn.execute_query_dict(
+        "SELECT 1 FROM objects o JOIN origins g ON g.id = o.origin"
+        " WHERE o.origin = ? AND o.kind = 'place' AND o.oid = 'place' AND NOT g.frozen",
+        [origin],
+    )
+    return bool(rows)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from . import loans
+from . import loans, registrations
 from .reads import Stored
 from .rows import Task
 from .session import Step
@@ -38,6 +38,9 @@ HANDLERS: Mapping[str, Handler] = {
     "loan": loans.on_request,
     "loan_decision": loans.on_decision,
     "equipment": loans.on_item_deleted,
+    "registration": registrations.on_request,
+    "registration_decision": registrations.on_decision,
+    "event": registrations.on_event,
 }
 
 
@@ -50,7 +53,10 @@ class Retention:
     ends: Callable[[BaseDBAsyncClient, Stored], Awaitable[date | None]]
 
 
-RETENTIONS: tuple[Retention, ...] = (Retention("loan", loans.retention_day),)
+RETENTIONS: tuple[Retention, ...] = (
+    Retention("loan", loans.retention_day),
+    Retention("registration", registrations.retention_day),
+)
 
 #: Hourly checks: ``(node, now)`` -> how many things they did (mails queued...).
 PERIODIC: tuple[Callable[[Node, datetime], Awaitable[int]], ...] = (loans.remind_overdue,)
@@ -67,4 +73,7 @@ class Listing:
     rows: Callable[[BaseDBAsyncClient, Node, str, date], Awaitable[list[Row]]]
 
 
-LISTINGS: tuple[Listing, ...] = (Listing("loans", loans.HEADING, loans.admin_rows),)
+LISTINGS: tuple[Listing, ...] = (
+    Listing("loans", loans.HEADING, loans.admin_rows),
+    Listing("registrations", registrations.HEADING, registrations.admin_rows),
+)

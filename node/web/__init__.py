@@ -28,6 +28,7 @@ def routes() -> list[BaseRoute]:
         routes_admin_coop,
         routes_admin_loans,
         routes_admin_mail,
+        routes_admin_registrations,
         routes_admin_resources,
         routes_interop,
         routes_listings,
@@ -51,6 +52,7 @@ def routes() -> list[BaseRoute]:
         *routes_admin_mail.routes(),
         *routes_admin_coop.routes(),
         *routes_admin_loans.routes(),
+        *routes_admin_registrations.routes(),
         *routes_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

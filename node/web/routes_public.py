@@ -18,6 +18,7 @@ from ..api.network import search_query
 from ..api.params import parse_int
 from ..convertors import register_convertors
 from ..cooperation import loans, reads
+from ..cooperation.registrations import add_seats_left, is_recurring
 from ..cooperation.session import place_today
 from ..runtime import Node
 from ..services.licences import LICENCES
@@ -284,7 +285,24 @@ async def object_page(request: Request) -> Response:
         context.update(await lending_context(request, origin, oid))
         if context["user"] is not None:  # the page holds a form of this session
             headers["cache-control"] = "no-store"
+    if kind == "event":
+        context.update(await registration_context(request, item))
+        if context["user"] is not None:  # the page holds a form of this session
+            headers["cache-control"] = "no-store"
     return await render(request, "object.html", context, headers=headers)
+
+
+async def registration_context(request: Request, item: dict[str, Any]) -> dict[str, Any]:
+    """An event's seats left (``item["seats_left"]``) and, for an animator of this node
+    logged in, the form that registers participants (on this node: the registrant's)."""
+    await add_seats_left([item])
+    return {
+        "user": await current_user(request),
+        "event_ref": f"{item.get('origin')}/{item.get('id')}",
+        "recurring": is_recurring(item),
+        "values": {"seats": "1"},
+        "errors": {},
+    }
 
 
 async def lending_context(request: Request, origin: str, oid: str) -> dict[str, Any]:
