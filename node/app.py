@@ -20,7 +20,17 @@ from tortoise.exceptions import BaseORMException
 from federation.keys import NodeKey
 
 from . import web
-from .api import blobs, export, federation_routes, health, loans, network, objects, places
+from .api import (
+    blobs,
+    export,
+    federation_routes,
+    health,
+    help_requests,
+    loans,
+    network,
+    objects,
+    places,
+)
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
 from .ratelimit import RateLimitMiddleware
@@ -82,6 +92,7 @@ def build_routes() -> list[BaseRoute]:
         *blobs.routes(),
         *objects.routes(),
         *loans.routes(),
+        *help_requests.routes(),
         *web.routes(),
     ]
 

@@ -52,6 +52,8 @@ ADDRESSEES: Mapping[str, Addressee] = {
     "registration": ref_origin("event"),
     "registration_decision": ref_origin("registration"),
     "help_offer": ref_origin("request"),
+    # The asker's closing of a request goes to the place whose offer it accepted.
+    "help_request": ref_origin("accepted_offer"),
 }
 
 

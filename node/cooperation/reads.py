@@ -163,3 +163,9 @@ async def place_names(conn: BaseDBAsyncClient, origins: Iterable[str]) -> dict[s
         )
         names.update({str(row["id"]): str(row["name"]) for row in rows if row["name"]})
     return names
+
+
+async def frozen_origins(conn: BaseDBAsyncClient) -> frozenset[str]:
+    """The origins frozen after a proven fork (their objects are not shown)."""
+    rows = await conn.execute_query_dict("SELECT id FROM origins WHERE frozen")
+    return frozenset(str(row["id"]) for row in rows)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from . import loans
+from . import help_requests, loans
 from .reads import Stored
 from .rows import Task
 from .session import Step
@@ -37,6 +37,8 @@ Handler = Callable[[Step, Task], Awaitable[None]]
 HANDLERS: Mapping[str, Handler] = {
     "loan": loans.on_request,
     "loan_decision": loans.on_decision,
+    "help_offer": help_requests.on_offer,
+    "help_request": help_requests.on_closed,
 }
 
 
@@ -49,7 +51,10 @@ class Retention:
     ends: Callable[[BaseDBAsyncClient, Stored], Awaitable[date | None]]
 
 
-RETENTIONS: tuple[Retention, ...] = (Retention("loan", loans.retention_day),)
+RETENTIONS: tuple[Retention, ...] = (
+    Retention("loan", loans.retention_day),
+    Retention("help_offer", help_requests.offer_retention_day),
+)
 
 #: Hourly checks: ``(node, now)`` -> how many things they did (mails queued...).
 PERIODIC: tuple[Callable[[Node, datetime], Awaitable[int]], ...] = (loans.remind_overdue,)
@@ -66,4 +71,7 @@ class Listing:
     rows: Callable[[BaseDBAsyncClient, Node, str, date], Awaitable[list[Row]]]
 
 
-LISTINGS: tuple[Listing, ...] = (Listing("loans", loans.HEADING, loans.admin_rows),)
+LISTINGS: tuple[Listing, ...] = (
+    Listing("loans", loans.HEADING, loans.admin_rows),
+    Listing("help", help_requests.HEADING, help_requests.admin_rows),
+)
