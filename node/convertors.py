@@ -14,7 +14,8 @@ others:
   resources have an editor of their own, ``web/routes_admin_resources.py``);
 - ``{origin:origin}`` an origin id (``ed25519:`` and 43 characters): with ``{oid:oid}``
   after it, the two segments of a cooperation ref (BRIEF 8: ``/api/v1/loans/{origin}/{oid}``);
-- ``{action:loan_action}`` the actions of a loan (``federation.cooperation.LOAN_ACTORS``).
+- ``{action:loan_action}`` the actions of a loan (``federation.cooperation.LOAN_ACTORS``);
+- ``{action:help_action}`` the buttons of a help request in /admin (``HELP_ACTIONS``).
 
 Starlette keeps convertors in one global registry, read when a route is built:
 ``register_convertors()`` is called by the ``routes()`` functions that use them (app
@@ -155,6 +156,15 @@ class LoanActionConvertor(ChoiceConvertor):
     choices = tuple(LOAN_ACTORS)
 
 
+#: The buttons of a help request's row in /admin: the asker cancels its request, an
+#: offerer withdraws its offer (``cooperation.help_requests.ROW_ACTIONS``).
+HELP_ACTIONS = ("cancel", "withdraw")
+
+
+class HelpActionConvertor(ChoiceConvertor):
+    choices = HELP_ACTIONS
+
+
 def register_convertors() -> None:
     register_url_convertor("collection", CollectionConvertor())
     register_url_convertor("oid", OidConvertor())
@@ -163,3 +173,4 @@ def register_convertors() -> None:
     register_url_convertor("object_kind", ObjectKindConvertor())
     register_url_convertor("origin", OriginConvertor())
     register_url_convertor("loan_action", LoanActionConvertor())
+    register_url_convertor("help_action", HelpActionConvertor())

@@ -39,6 +39,7 @@ from federation.cooperation import (
 )
 from federation.sealing import SealError
 
+from ..convertors import HELP_ACTIONS
 from ..mail import compose
 from ..mail.compose import Contact
 from ..services.geo import Point, distance_km
@@ -84,7 +85,7 @@ ACTION_LABELS = {
     "cancel": N_("Cancel the request"),
     "withdraw": N_("Withdraw my offer"),
 }
-ROW_ACTIONS = tuple(ACTION_LABELS)
+ROW_ACTIONS = HELP_ACTIONS
 
 # Personal data never goes in clear into a public request (BRIEF 8): its text is refused
 # when it holds an e-mail address or a phone number (the offers' messages are sealed).

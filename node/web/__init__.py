@@ -17,6 +17,7 @@ from ..settings import Settings
 from . import (
     routes_admin,
     routes_admin_coop,
+    routes_admin_help,
     routes_admin_loans,
     routes_admin_mail,
     routes_admin_resources,
@@ -47,6 +48,7 @@ def routes() -> list[BaseRoute]:
         *routes_admin_mail.routes(),
         *routes_admin_coop.routes(),
         *routes_admin_loans.routes(),
+        *routes_admin_help.routes(),
         *routes_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
