@@ -14,8 +14,8 @@ from federation.timeutil import utc_now
 from node.cooperation.loans import remind_overdue
 from node.mail.worker import send_due_mails
 
-from .coop_helpers import EMAIL, PHONE, act, add_item, ask, day, deliver, link, process, sync
 from .conftest import InProcessNode
+from .coop_helpers import EMAIL, PHONE, act, add_item, ask, day, deliver, link, process, sync
 from .mailserver import MailServer
 from .network import network
 from .test_mail import mail_settings
