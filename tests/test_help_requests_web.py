@@ -13,8 +13,10 @@ from .coop_helpers import (
     PHONE,
     THEME,
     add_skill,
+    ask_help,
     day,
     deliver,
+    help_path,
     help_request,
     link,
     process,
@@ -116,3 +118,29 @@ async def test_ask_offer_and_accept_through_the_admin_pages(tmp_path: Path) -> N
         ) as anonymous:
             r = await anonymous.get(page_path)
             assert r.status_code == 303 and r.headers["location"].startswith("/admin/login")
+
+
+async def test_the_public_page_lists_open_requests_without_personal_data(tmp_path: Path) -> None:
+    async with network(tmp_path, ["a", "b"]) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        await link(b, "a")
+        await link(a, "b")
+        ref = (
+            await ask_help(a, title="Réparer une imprimante", theme="Prendre en main du matériel")
+        )["id"]
+        await ask_help(a, title="Atelier Ameli", theme="Santé")
+        await sync(b)
+        r = await b.client.post(
+            help_path(ref, "offers"), json={"message": f"Oui ! {EMAIL}"}, headers=b.auth
+        )
+        assert r.status_code == 201
+        await deliver(b)
+        page = await a.client.get("/entraide")
+        assert page.status_code == 200
+        text = text_of(page.text)
+        assert "Réparer une imprimante" in text and "Atelier Ameli" in text
+        assert "2 demandes ouvertes." in text and "1 proposition" in text
+        assert EMAIL not in page.text
+        one_theme = text_of((await a.client.get("/entraide", params={"theme": "Santé"})).text)
+        assert "Atelier Ameli" in one_theme and "Réparer une imprimante" not in one_theme
+        assert "/entraide" in (await a.client.get("/nodes")).text
