@@ -42,7 +42,7 @@ from federation.sealing import SealError
 from ..convertors import HELP_ACTIONS
 from ..mail import compose
 from ..mail.compose import Contact
-from ..services.geo import Point, distance_km
+from ..services.geo import distance_km
 from ..services.places import place_point
 from ..web.i18n import N_
 from . import privacy, reads
@@ -139,7 +139,6 @@ class Place:
 
     name: str
     commune: str | None
-    point: Point | None
     profile: dict[str, Any] | None
 
 
@@ -223,7 +222,7 @@ def _place(origin: str, stored: Stored | None, names: Mapping[str, str]) -> Plac
     profile = stored.payload if stored is not None else None
     name = str((profile or {}).get("nom") or names.get(origin) or origin)
     commune = (profile or {}).get("commune")
-    return Place(name, commune if isinstance(commune, str) and commune else None, None, profile)
+    return Place(name, commune if isinstance(commune, str) and commune else None, profile)
 
 
 def _offer_steps(versions: Sequence[reads.Version]) -> list[HistoryStep]:
@@ -320,8 +319,7 @@ def located(here: Mapping[str, Any] | None, found: Sequence[HelpRequest]) -> lis
             if origin_point is not None and point is not None
             else None
         )
-        asker = replace(request.asker, point=point)
-        result.append(replace(request, asker=asker, distance_km=distance))
+        result.append(replace(request, distance_km=distance))
     result.sort(
         key=lambda r: (
             r.distance_km is None,
