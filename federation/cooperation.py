@@ -161,6 +161,39 @@ HELP_REQUEST = Lifecycle(
 )
 
 
+class HelpOfferState(StrEnum):
+    open = "open"
+    withdrawn = "withdrawn"
+    accepted = "accepted"  # derived: the asker's closed request names this offer
+
+
+HELP_OFFER = Lifecycle(
+    "help offer",
+    HelpOfferState,
+    {HelpOfferState.open: {"withdraw": HelpOfferState.withdrawn}},
+    initial=HelpOfferState.open,
+)
+
+
+def help_offer_state(
+    request_ref: Ref, request: Mapping[str, Any] | None, offer_ref: Ref, offer: Mapping[str, Any]
+) -> HelpOfferState:
+    """The state of an offer of help from the offerer's ``help_offer`` payload and the
+    asker's ``help_request`` payload (None when unknown here): ``accepted`` when the
+    request is closed naming this offer (and the offer answers this very request), else
+    the offerer's own state."""
+    if (
+        request is not None
+        and offer.get("request") == str(request_ref)
+        and request.get("state") == HelpState.closed
+        and request.get("accepted_offer") == str(offer_ref)
+    ):
+        return HelpOfferState.accepted
+    if offer.get("state") == HelpOfferState.withdrawn:
+        return HelpOfferState.withdrawn
+    return HelpOfferState.open
+
+
 # -- derived state ------------------------------------------------------------------
 
 

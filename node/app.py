@@ -25,6 +25,7 @@ from .api import (
     export,
     federation_routes,
     health,
+    help_requests,
     loans,
     network,
     objects,
@@ -93,6 +94,7 @@ def build_routes() -> list[BaseRoute]:
         *objects.routes(),
         *loans.routes(),
         *registrations.routes(),
+        *help_requests.routes(),
         *web.routes(),
     ]
 

@@ -16,6 +16,7 @@ others:
   after it, the two segments of a cooperation ref (BRIEF 8: ``/api/v1/loans/{origin}/{oid}``);
 - ``{action:loan_action}`` the actions of a loan (``federation.cooperation.LOAN_ACTORS``);
   ``{action:registration_action}`` those of a registration (``cancel``).
+- ``{action:help_action}`` the buttons of a help request in /admin (``HELP_ACTIONS``).
 
 Starlette keeps convertors in one global registry, read when a route is built:
 ``register_convertors()`` is called by the ``routes()`` functions that use them (app
@@ -160,6 +161,13 @@ class RegistrationActionConvertor(ChoiceConvertor):
     """What people do to a registration (the organiser's node decides the rest)."""
 
     choices = ("cancel",)
+#: The buttons of a help request's row in /admin: the asker cancels its request, an
+#: offerer withdraws its offer (``cooperation.help_requests.ROW_ACTIONS``).
+HELP_ACTIONS = ("cancel", "withdraw")
+
+
+class HelpActionConvertor(ChoiceConvertor):
+    choices = HELP_ACTIONS
 
 
 def register_convertors() -> None:
@@ -171,3 +179,4 @@ def register_convertors() -> None:
     register_url_convertor("origin", OriginConvertor())
     register_url_convertor("loan_action", LoanActionConvertor())
     register_url_convertor("registration_action", RegistrationActionConvertor())
+    register_url_convertor("help_action", HelpActionConvertor())

@@ -98,3 +98,63 @@ async def act(
     node: InProcessNode, ref: str, action: str, body: dict[str, Any] | None = None
 ) -> Any:
     return await node.client.post(loan_path(ref, action), json=body, headers=node.auth)
+
+
+# -- help requests ----------------------------------------------------------------------
+
+THEME = "Bureautique"
+OFFER_MESSAGE = f"Notre animatrice peut venir le mardi. Joindre Émilie au {PHONE} ou {EMAIL}."
+
+
+def help_body(**changes: Any) -> dict[str, Any]:
+    return {
+        "theme": THEME,
+        "title": "Animer un atelier tableur",
+        "description": "Notre animateur est absent : qui peut animer l'atelier du jeudi ?",
+        "from": day(2),
+        "to": day(9),
+        **changes,
+    }
+
+
+async def add_skill(node: InProcessNode, theme: str = THEME, title: str = "Tableur") -> str:
+    r = await node.client.post(
+        "/api/v1/skills", json={"title": title, "theme": theme}, headers=node.auth
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def ask_help(node: InProcessNode, **changes: Any) -> dict[str, Any]:
+    r = await node.client.post(
+        "/api/v1/help-requests", json=help_body(**changes), headers=node.auth
+    )
+    assert r.status_code == 201, r.text
+    document: dict[str, Any] = r.json()
+    return document
+
+
+def help_path(ref: str, *rest: str) -> str:
+    return "/".join([f"/api/v1/help-requests/{ref}", *rest])
+
+
+async def help_request(node: InProcessNode, ref: str, *, auth: bool = True) -> dict[str, Any]:
+    r = await node.client.get(help_path(ref), headers=node.auth if auth else {})
+    assert r.status_code == 200, r.text
+    document: dict[str, Any] = r.json()
+    return document
+
+
+async def offer(node: InProcessNode, ref: str, message: str = OFFER_MESSAGE) -> Any:
+    return await node.client.post(
+        help_path(ref, "offers"), json={"message": message}, headers=node.auth
+    )
+
+
+async def open_requests(node: InProcessNode, matching: bool) -> list[dict[str, Any]]:
+    r = await node.client.get(
+        "/api/v1/help-requests", params={"matching": "true" if matching else "false"}
+    )
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items

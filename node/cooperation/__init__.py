@@ -11,6 +11,7 @@ registrations to events, offers of help, as signed steps of two logs.
 - ``privacy``: sealing and opening personal data; ``errors``: what a step refuses;
 - ``workflows``: the registries (handlers by kind, retention, periodic checks, /admin
   listings) that each workflow (``loans``...) fills;
-- ``purge``: tombstones of this node's requests once their retention is over.
+- ``purge``: tombstones of this node's requests once their retention is over;
+- the workflows: ``loans``, ``help_requests``.
 See docs/architecture.md, "Cooperation".
 """

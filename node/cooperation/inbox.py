@@ -69,6 +69,8 @@ ADDRESSEES: Mapping[str, Addressee] = {
     # An organiser's own event changed (capacity raised, deleted): its registrations
     # are looked at again, in turn with the registrations themselves.
     "event": own_log,
+    # The asker's closing of a request goes to the place whose offer it accepted.
+    "help_request": ref_origin("accepted_offer"),
 }
 
 

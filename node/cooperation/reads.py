@@ -197,3 +197,7 @@ async def is_live_place(conn: BaseDBAsyncClient, origin: str) -> bool:
         [origin],
     )
     return bool(rows)
+async def frozen_origins(conn: BaseDBAsyncClient) -> frozenset[str]:
+    """The origins frozen after a proven fork (their objects are not shown)."""
+    rows = await conn.execute_query_dict("SELECT id FROM origins WHERE frozen")
+    return frozenset(str(row["id"]) for row in rows)

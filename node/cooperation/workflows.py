@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from . import loans, registrations
+from . import help_requests, loans, registrations
 from .reads import Stored
 from .rows import Task
 from .session import Step
@@ -41,6 +41,8 @@ HANDLERS: Mapping[str, Handler] = {
     "registration": registrations.on_request,
     "registration_decision": registrations.on_decision,
     "event": registrations.on_event,
+    "help_offer": help_requests.on_offer,
+    "help_request": help_requests.on_closed,
 }
 
 
@@ -56,6 +58,7 @@ class Retention:
 RETENTIONS: tuple[Retention, ...] = (
     Retention("loan", loans.retention_day),
     Retention("registration", registrations.retention_day),
+    Retention("help_offer", help_requests.offer_retention_day),
 )
 
 #: Hourly checks: ``(node, now)`` -> how many things they did (mails queued...).
@@ -76,4 +79,5 @@ class Listing:
 LISTINGS: tuple[Listing, ...] = (
     Listing("loans", loans.HEADING, loans.admin_rows),
     Listing("registrations", registrations.HEADING, registrations.admin_rows),
+    Listing("help", help_requests.HEADING, help_requests.admin_rows),
 )
