@@ -161,6 +161,8 @@ class RegistrationActionConvertor(ChoiceConvertor):
     """What people do to a registration (the organiser's node decides the rest)."""
 
     choices = ("cancel",)
+
+
 #: The buttons of a help request's row in /admin: the asker cancels its request, an
 #: offerer withdraws its offer (``cooperation.help_requests.ROW_ACTIONS``).
 HELP_ACTIONS = ("cancel", "withdraw")

@@ -197,6 +197,8 @@ async def is_live_place(conn: BaseDBAsyncClient, origin: str) -> bool:
         [origin],
     )
     return bool(rows)
+
+
 async def frozen_origins(conn: BaseDBAsyncClient) -> frozenset[str]:
     """The origins frozen after a proven fork (their objects are not shown)."""
     rows = await conn.execute_query_dict("SELECT id FROM origins WHERE frozen")
