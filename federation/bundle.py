@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from .errors import FederationError, SchemaError
 from .schema import validate
@@ -50,6 +50,14 @@ class BundleError(FederationError):
     """The file is not a bundle (or vector file) this implementation can read at all."""
 
 
+class UnsupportedVersion(BundleError):
+    """A bundle or vector file of a format version this implementation does not read."""
+
+    def __init__(self, message: str, version: Any) -> None:
+        super().__init__(message)
+        self.version = version
+
+
 class TruncatedArchive(BundleError):
     """The archive ends in the middle of a member or before its end-of-archive blocks."""
 
@@ -64,8 +72,9 @@ def _check_format(document: Any, expected: str, what: str) -> dict[str, Any]:
         raise BundleError(f"this is not a {what} (its format is not {expected!r})")
     version = document.get("version")
     if version != VERSION:
-        raise BundleError(
-            f"{what} format version {version!r}: this software reads version {VERSION} only"
+        raise UnsupportedVersion(
+            f"{what} format version {version!r}: this software reads version {VERSION} only",
+            version,
         )
     return document
 
@@ -146,7 +155,11 @@ def padding(size: int) -> bytes:
 END_OF_ARCHIVE = b"\0" * (2 * BLOCK)
 
 
-def write_member(out: BinaryIO, name: str, size: int, source: BinaryIO, mtime: int) -> None:
+class Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def write_member(out: BinaryIO, name: str, size: int, source: Readable, mtime: int) -> None:
     """Append one member: header, exactly ``size`` bytes copied from ``source``, padding."""
     out.write(ustar_header(name, size, mtime))
     left = size
