@@ -279,13 +279,17 @@ def members(stream: BinaryIO) -> Iterator[Member]:
     ``TruncatedArchive`` when the data ends early, ``BundleError`` when a header is not
     one of the format."""
     current: Member | None = None
+    first = True
     while True:
         if current is not None:
             current.skip()
             _read_exactly(stream, -current.size % BLOCK, current.name)
         block = stream.read(BLOCK)
         if len(block) < BLOCK:
+            if first:
+                raise BundleError("the file is too short to be an archive")
             raise TruncatedArchive("the archive ends without its end-of-archive blocks")
+        first = False
         if block == b"\0" * BLOCK:
             return
         name, size = _parse_header(block)

@@ -687,7 +687,7 @@ def cmd_bundle_import(args: argparse.Namespace) -> None:
         report = run_with_node(settings, lambda node: import_bundle(node, path, progress))
     except BundleRefused as exc:
         end()
-        raise CliError(t("%(error)s ; rien n'a été importé de plus", error=exc)) from None
+        raise CliError(str(exc)) from None
     end()
     manifest = report.manifest
     print(t("Paquet du nœud %(origin)s, écrit le %(created)s.", origin=manifest["origin"],

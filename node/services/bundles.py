@@ -337,7 +337,8 @@ async def _read_bundle(
             raise BundleError(f"its manifest is larger than {bundle.MAX_MANIFEST_BYTES} bytes")
         report.manifest = bundle.parse_manifest(_read_all(first))
     except BundleError as exc:
-        raise BundleRefused(_unreadable(path, t("paquet"), exc)) from None
+        message = _unreadable(path, t("paquet"), exc)
+        raise BundleRefused(t("%(why)s ; rien n'a été importé", why=message)) from None
     listed = {blob["sha256"]: int(blob["size"]) for blob in report.manifest["blobs"]}
     seen_entries = False
     try:
@@ -365,7 +366,7 @@ async def _read_bundle(
         report.problems.append(
             t("le paquet est abîmé (%(error)s) : seul ce qui précède a été lu", error=exc)
         )
-    if not seen_entries:
+    if not seen_entries and not report.problems:
         report.problems.append(t("le paquet n'a pas de fichier entries.jsonl"))
     if report.lines != report.manifest["entries"] and seen_entries:
         report.problems.append(
