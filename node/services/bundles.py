@@ -390,6 +390,23 @@ async def _import_entries(
     node: Node, member: Member, report: ImportReport, progress: ImportProgress | None
 ) -> None:
     batch: list[tuple[int, Any]] = []
+    try:
+        await _read_entries(node, member, report, progress, batch)
+    finally:
+        # The whole lines read before the archive ended (or broke) are stored all the same.
+        if batch:
+            await _ingest(node, batch, report)
+    if progress:
+        progress(report)
+
+
+async def _read_entries(
+    node: Node,
+    member: Member,
+    report: ImportReport,
+    progress: ImportProgress | None,
+    batch: list[tuple[int, Any]],
+) -> None:
     size = 0
     for line in bundle.lines(member):
         report.lines += 1
@@ -406,13 +423,10 @@ async def _import_entries(
         size += len(line)
         if len(batch) >= BATCH_ENTRIES or size >= BATCH_BYTES:
             await _ingest(node, batch, report)
-            batch, size = [], 0
+            batch.clear()
+            size = 0
             if progress:
                 progress(report)
-    if batch:
-        await _ingest(node, batch, report)
-    if progress:
-        progress(report)
 
 
 def _reject(report: ImportReport, line: int, document: Any, exc: EntryRejected) -> None:
