@@ -707,7 +707,7 @@ def cmd_bundle_import(args: argparse.Namespace) -> None:
     for blob in report.blobs_rejected:
         print(t("pièce jointe refusée : %(sha)s : %(reason)s", sha=blob.name,
                 reason=blob.reason), file=sys.stderr)  # fmt: skip
-    for problem in report.problems:
+    for problem in [*report.notes, *report.problems]:
         print(t("attention : %(problem)s", problem=problem), file=sys.stderr)
     print(t("%(accepted)d entrées enregistrées, %(duplicate)d déjà présentes, %(pending)d en "
             "attente (il manque des entrées avant elles), %(rejected)d refusées ; "

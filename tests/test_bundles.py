@@ -100,6 +100,7 @@ async def test_blob_rules(tmp_path: Path) -> None:
             extra=[("notes.txt", b"hello"), (bundle.blob_member(SHA), PDF)],
         )
         report = await run_import(d, path)
+        assert report.notes == []
         assert report.accepted == len(entries) and not report.rejected
         assert report.blobs_kept == 1
         reasons = {r.name: r.reason for r in report.blobs_rejected}
@@ -183,6 +184,10 @@ async def test_vector_file_and_export_for_it(tmp_path: Path) -> None:
         assert report.entries == 0 and report.manifest["entries"] == 0
         assert report.manifest["for"]["origin"] == d.node.origin
         assert report.manifest["blobs"] == [{"sha256": SHA, "size": len(PDF)}]
+        # Imported by another node than the one it was written for: said, not refused.
+        other = await run_import(a, output)
+        assert other.clean and other.blobs_held == 1
+        assert other.notes and d.node.origin in other.notes[0]
 
 
 async def test_frozen_origins_are_claimed_complete(tmp_path: Path) -> None:
@@ -198,3 +203,19 @@ async def test_frozen_origins_are_claimed_complete(tmp_path: Path) -> None:
             document = await vector_document(d.node)
         assert document["vector"][a.node.origin] == FROZEN_SEQ
         assert json.loads(bundle.dump_json(document))["vector"][a.node.origin] == FROZEN_SEQ
+
+
+async def test_altered_blob_bytes_are_not_kept(tmp_path: Path) -> None:
+    async with network(tmp_path, ["a", "d"]) as (_, nodes):
+        a, d = nodes["a"], nodes["d"]
+        await publish_resource(a)
+        altered = bytearray(PDF)
+        altered[len(PDF) // 2] ^= 0x20  # same name, same length, one byte changed
+        path = write_bundle(tmp_path / "altered.papi-bundle", await log(a), [(SHA, bytes(altered))])
+        report = await run_import(d, path)
+        assert [r.reason for r in report.blobs_rejected] == [
+            "son contenu ne correspond pas à son empreinte SHA-256 (abîmée ou modifiée)"
+        ]
+        assert (await d.client.get(f"/federation/v1/blobs/{SHA}")).status_code == 404
+        assert not (d.data_dir / "blobs" / SHA[:2] / SHA[2:]).exists()
+        assert list((d.data_dir / "blobs" / "tmp").iterdir()) == []

@@ -293,6 +293,8 @@ class ImportReport:
     blobs_rejected: list[BlobRejection] = field(default_factory=list)
     #: What is wrong with the archive itself (truncated, unexpected member...).
     problems: list[str] = field(default_factory=list)
+    #: Worth knowing, nothing wrong (a bundle written for another node).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -339,6 +341,12 @@ async def _read_bundle(
     except BundleError as exc:
         message = _unreadable(path, t("paquet"), exc)
         raise BundleRefused(t("%(why)s ; rien n'a été importé", why=message)) from None
+    meant = report.manifest.get("for", {}).get("origin", node.origin)
+    if meant != node.origin:
+        report.notes.append(
+            t("ce paquet a été préparé pour le nœud %(other)s, pas pour celui-ci : des entrées "
+              "peuvent y manquer (elles resteront en attente)", other=meant)
+        )  # fmt: skip
     listed = {blob["sha256"]: int(blob["size"]) for blob in report.manifest["blobs"]}
     seen_entries = False
     try:
