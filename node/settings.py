@@ -148,6 +148,12 @@ class Settings:
         return f"sqlite://{self.data_dir / DATABASE_FILE}"
 
     @property
+    def advertised_url(self) -> str | None:
+        """The URL this node gives peers to reach it: none when it is pull-only (it takes
+        no pushes) or has no public URL."""
+        return None if self.pull_only or not self.url else self.url
+
+    @property
     def mail_enabled(self) -> bool:
         """Notification mails are sent only when an SMTP server is configured."""
         return bool(self.smtp_host)
