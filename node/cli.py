@@ -8,6 +8,7 @@ import errno
 import logging
 import os
 import socket
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 
 from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log, init_data_dir, load_key
 from .logging_setup import configure_logging
-from .settings import KEY_FILE, ConfigError, Settings, load_settings, update_config
+from .settings import DATABASE_FILE, KEY_FILE, ConfigError, Settings, load_settings, update_config
 from .version import software
 
 T = TypeVar("T")
@@ -39,8 +40,16 @@ def _initialise(args: argparse.Namespace, **values: Any) -> tuple[Settings, bool
     return load_settings(data_dir), created
 
 
-def run_with_node(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the node's database, run ``work(node)`` inside its context, close it."""
+def run_with_node(
+    settings: Settings,
+    work: Callable[[Any], Awaitable[T]],
+    *,
+    bootstrap: bool = True,
+) -> T:
+    """Open the node's database (migrating its schema, progress on stderr), run
+    ``work(node)`` inside its context, close it. ``bootstrap``: publish the place profile
+    first if the node has none yet."""
+    from .migrations import SchemaTooNew
     from .runtime import Node
     from .services.bootstrap import ensure_place
 
@@ -48,16 +57,29 @@ def run_with_node(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
         node = Node(settings, load_key(settings.data_dir))
         try:
             try:
-                await node.db.open()
+                await node.db.open(progress=_print_migration)
+            except SchemaTooNew as exc:
+                raise CliError(str(exc)) from None
             except Exception as exc:  # sqlite3/Tortoise errors: corrupt or unreadable file
                 raise CliError(f"cannot open the database {settings.db_url}: {exc}") from None
             with node.db.activated():
-                await ensure_place(node)
+                if bootstrap:
+                    await ensure_place(node)
                 return await work(node)
         finally:
             await node.db.close()
 
     return asyncio.run(main())
+
+
+def _print_migration(migration: Any, number: int, total: int) -> None:
+    from .ops.text import t
+
+    print(
+        t("Migration %(n)d/%(total)d du schéma de la base (version %(version)d) : %(title)s",
+          n=number, total=total, version=migration.version, title=migration.title),
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
 
 
 # -- commands -------------------------------------------------------------------------
@@ -564,6 +586,53 @@ def cmd_doctor(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from .migrations import LATEST, SchemaTooNew, file_version
+    from .ops import servelock
+    from .ops.text import t
+
+    settings = _settings(args)
+    if settings.database_url:
+        raise CliError(t("papi migrate ne connaît que la base SQLite du dossier de données "
+                         "(réglage database_url vide)."))  # fmt: skip
+    path = settings.data_dir / DATABASE_FILE
+    if not path.is_file():
+        raise CliError(
+            t("pas de base %(path)s : rien à migrer (papi init --data-dir %(dir)s crée un nœud, "
+              "papi restore FICHIER en restaure un).", path=path, dir=settings.data_dir)
+        )  # fmt: skip
+    _refuse_foreign_root(settings.data_dir, "migrate")
+    try:
+        before = file_version(path)
+    except sqlite3.Error as exc:
+        raise CliError(f"cannot read the database {path}: {exc}") from None
+    if before > LATEST:
+        raise CliError(str(SchemaTooNew(before, str(path))))
+    print(t("Base %(path)s : schéma version %(before)d ; ce logiciel écrit la version "
+            "%(latest)d.", path=path, before=before, latest=LATEST))  # fmt: skip
+    if before == LATEST:
+        print(t("La base est déjà à jour : rien à faire."))
+        return
+    try:
+        with servelock.held(settings.data_dir):
+            applied = run_with_node(settings, _applied_migrations, bootstrap=False)
+    except servelock.NodeRunning as exc:
+        raise CliError(
+            t(
+                "%(running)s, avec une version plus ancienne de papi-node : arrêtez-le (sudo "
+                "systemctl stop papi-node), puis relancez papi migrate ; ou redémarrez-le "
+                "simplement, il applique les migrations au démarrage.",
+                running=exc,
+            )
+        ) from None
+    print(t("Base à jour : schéma version %(latest)d (%(count)d migration(s) appliquée(s)).",
+            latest=LATEST, count=applied))  # fmt: skip
+
+
+async def _applied_migrations(node: Any) -> int:
+    return len(node.db.upgrade.applied)
+
+
 # -- parser ---------------------------------------------------------------------------
 
 
@@ -714,6 +783,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=5.0, help="seconds per network check (default 5)"
     )
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="bring the database's schema up to this version (also done at start)",
+    )
+    p.set_defaults(func=cmd_migrate)
     return parser
 
 

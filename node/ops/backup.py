@@ -35,6 +35,7 @@ from federation.errors import KeyFileError
 from federation.keys import NodeKey
 from federation.timeutil import format_ts, utc_now
 
+from ..migrations import LATEST, SchemaTooNew
 from ..settings import DATABASE_FILE, KEY_FILE, NEW_LOG_MARKER, RESTORED_MARKER, Settings
 from . import encryption
 from .servelock import LOCK_FILE
@@ -363,10 +364,14 @@ def _verify(manifest: Manifest, files: Path) -> None:
     try:
         with contextlib.closing(sqlite3.connect(files / DATABASE_FILE)) as connection:
             status = connection.execute("PRAGMA integrity_check").fetchone()[0]
+            schema = int(connection.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.Error as exc:
-        status = str(exc)
+        status, schema = str(exc), 0
     if status != "ok":
         raise BackupError(f"the backup's database is damaged ({status})")
+    if schema > LATEST:
+        # Restoring it would leave a node that refuses to start.
+        raise BackupError(str(SchemaTooNew(schema, "de cette sauvegarde")))
 
 
 def install(staged: StagedBackup, data_dir: Path) -> None:

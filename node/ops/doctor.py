@@ -31,6 +31,7 @@ from federation.errors import KeyFileError
 from federation.keys import NodeKey
 from federation.timeutil import parse_ts
 
+from ..migrations import LATEST
 from ..settings import (
     CONFIG_FILE,
     DATABASE_FILE,
@@ -78,6 +79,7 @@ class Facts:
     own_frozen: bool = False
     peers: list[dict[str, Any]] = field(default_factory=list)
     running_pid: str | None = None
+    schema_version: int = 0
 
 
 def diagnose(data_dir: Path, timeout: float = 5.0) -> list[Finding]:
@@ -329,6 +331,7 @@ def _database(facts: Facts) -> list[Finding]:
     try:
         with contextlib.closing(sqlite3.connect(path, timeout=10)) as connection:
             status = connection.execute("PRAGMA integrity_check").fetchone()[0]
+            facts.schema_version = int(connection.execute("PRAGMA user_version").fetchone()[0])
             if status == "ok":
                 _read_facts(connection, facts)
     except sqlite3.Error as exc:
@@ -338,7 +341,28 @@ def _database(facts: Facts) -> list[Finding]:
         return findings
     facts.database_ok = True
     findings.append(Finding(True, t("Base %(path)s intègre (integrity_check).", path=path)))
+    findings.append(_schema(facts.schema_version, path))
     return findings
+
+
+def _schema(version: int, path: Path) -> Finding:
+    if version > LATEST:
+        return Finding(
+            False,
+            t("La base est au schéma version %(found)d, plus récent que celui de ce logiciel "
+              "(%(known)d) : le nœud refuse de démarrer dessus.", found=version, known=LATEST),
+            t("Réinstallez la version de papi-node qui l'a écrite (ou une suivante) ; ou "
+              "restaurez une sauvegarde faite avant la mise à jour (papi restore FICHIER)."),
+        )  # fmt: skip
+    if version < LATEST:
+        return Finding(
+            None,
+            t("Schéma de la base : version %(found)d ; le nœud la migrera vers la version "
+              "%(known)d à son prochain démarrage.", found=version, known=LATEST),
+            t("Pour le faire maintenant, nœud arrêté : papi migrate --data-dir %(dir)s",
+              dir=path.parent),
+        )  # fmt: skip
+    return Finding(True, t("Schéma de la base à jour (version %(v)d).", v=version))
 
 
 def _read_facts(connection: sqlite3.Connection, facts: Facts) -> None:
