@@ -20,6 +20,7 @@ from .settings import DATABASE_FILE, KEY_FILE, ConfigError, Settings, load_setti
 from .version import software
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class CliError(Exception):
@@ -40,15 +41,27 @@ def _initialise(args: argparse.Namespace, **values: Any) -> tuple[Settings, bool
     return load_settings(data_dir), created
 
 
+def _print_migration(migration: Any, number: int, total: int) -> None:
+    from .ops.text import t
+
+    print(
+        t("Migration %(n)d/%(total)d du schéma de la base (version %(version)d) : %(title)s",
+          n=number, total=total, version=migration.version, title=migration.title),
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
+
+
 def run_with_node(
     settings: Settings,
     work: Callable[[Any], Awaitable[T]],
     *,
     bootstrap: bool = True,
+    progress: Callable[[Any, int, int], None] | None = _print_migration,
 ) -> T:
     """Open the node's database (migrating its schema, progress on stderr), run
     ``work(node)`` inside its context, close it. ``bootstrap``: publish the place profile
-    first if the node has none yet."""
+    first if the node has none yet. ``progress``: told of each migration (default: a
+    line on stderr; ``None`` from ``papi serve`` in JSON: the log)."""
     from .migrations import SchemaTooNew
     from .runtime import Node
     from .services.bootstrap import ensure_place
@@ -57,7 +70,7 @@ def run_with_node(
         node = Node(settings, load_key(settings.data_dir))
         try:
             try:
-                await node.db.open(progress=_print_migration)
+                await node.db.open(progress=progress)
             except SchemaTooNew as exc:
                 raise CliError(str(exc)) from None
             except Exception as exc:  # sqlite3/Tortoise errors: corrupt or unreadable file
@@ -70,16 +83,6 @@ def run_with_node(
             await node.db.close()
 
     return asyncio.run(main())
-
-
-def _print_migration(migration: Any, number: int, total: int) -> None:
-    from .ops.text import t
-
-    print(
-        t("Migration %(n)d/%(total)d du schéma de la base (version %(version)d) : %(title)s",
-          n=number, total=total, version=migration.version, title=migration.title),
-        file=sys.stderr, flush=True,
-    )  # fmt: skip
 
 
 # -- commands -------------------------------------------------------------------------
@@ -128,6 +131,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from .app import create_app
+    from .logging_setup import uvicorn_log_config
     from .ops import servelock
 
     settings, _ = _initialise(args)
@@ -138,16 +142,25 @@ def cmd_serve(args: argparse.Namespace) -> None:
     except servelock.NodeRunning as exc:
         raise CliError(f"{exc}; stop it first or choose another --data-dir") from None
     _check_port_free(settings.host, settings.port)
-    run_with_node(settings, _origin)  # a database that cannot be opened fails here, cleanly
-    configure_logging(_log_level(settings.log_level))
+    json_lines = settings.log_format == "json"
+    configure_logging(_log_level(settings.log_level), json=json_lines)
+    # A database that cannot be opened fails here, cleanly; migrations are applied here.
+    run_with_node(settings, _origin, progress=None if json_lines else _print_migration)
     app = create_app(settings)
-    print(f"papi-node {app.state.node.origin}")
-    print(f"Serving on http://{settings.host}:{settings.port}/ (Ctrl-C to stop)", flush=True)
+    for line in (
+        f"papi-node {app.state.node.origin}",
+        f"Serving on http://{settings.host}:{settings.port}/ (Ctrl-C to stop)",
+    ):
+        if json_lines:  # every line of the log is then one JSON object
+            log.info("%s", line)
+        else:
+            print(line, flush=True)
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=uvicorn_log_config(json_lines),
         access_log=False,
         server_header=False,
     )

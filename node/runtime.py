@@ -19,6 +19,7 @@ from federation.keys import NodeKey
 from federation.payloads import COOPERATION_KINDS
 
 from .db import Database
+from .metrics import Metrics
 from .services.blobstore import BlobStore
 from .services.health import StorageStatus
 from .services.ingest import Ingestor
@@ -42,6 +43,8 @@ class Node:
         self.settings = settings
         self.key = key
         self.db = Database(settings.db_url)
+        #: Prometheus series of this node (its own registry).
+        self.metrics = Metrics()
         #: Serialises our own log: one seq, one prev, whatever the concurrency.
         self.write_lock = asyncio.Lock()
         self.ingestor = Ingestor(
@@ -51,6 +54,7 @@ class Node:
             pending_max_bytes=settings.pending_max_bytes,
             new_origins_per_hour=settings.new_origins_per_hour,
             on_stored=self.entries_stored,
+            on_report=self.metrics.count_ingest,
         )
         self.transport = transport
         #: Our wall clock (injectable for tests); compared with peers' Date headers.

@@ -43,7 +43,7 @@ from ..settings import (
     load_settings,
 )
 from . import servelock
-from .backup import STAGING_PREFIX
+from .backup import STAGING_PREFIX, backup_overdue, last_backup
 from .owner import foreign_owner
 from .text import t
 
@@ -120,6 +120,7 @@ def diagnose(data_dir: Path, timeout: float = 5.0) -> list[Finding]:
             findings += _log_state(facts)
             findings += _peers(facts)
     findings.append(_running(facts))
+    findings += _backups(facts)
     findings += _disk(data_dir)
     findings += _clock(facts, timeout)
     findings += _advertised_url(facts, timeout)
@@ -295,6 +296,27 @@ def _disk(data_dir: Path) -> list[Finding]:
             )
         ]  # fmt: skip
     return [Finding(True, t("Espace disque libre : %(mb)d Mo.", mb=free // 2**20))]
+
+
+def _backups(facts: Facts) -> list[Finding]:
+    max_days = facts.settings.backup_max_age_days if facts.settings else 0
+    last = last_backup(facts.data_dir)
+    fix = t("papi backup /var/backups/papi/papi-$(date +%F).tar.gz ; chaque nuit : le "
+            "minuteur papi-backup.timer (deploy/README.md, étape 9).")  # fmt: skip
+    if last is None:
+        return [Finding(None, t("Aucune sauvegarde de ce nœud n'est enregistrée ici."), fix)]
+    when = f"{last.created.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if backup_overdue(facts.data_dir, max_days, datetime.now(UTC)):
+        return [
+            Finding(
+                False,
+                t("La dernière sauvegarde date du %(when)s (%(file)s), plus de %(days)d "
+                  "jours.", when=when, file=last.file, days=max_days),
+                fix,
+            )
+        ]  # fmt: skip
+    return [Finding(True, t("Dernière sauvegarde : %(when)s (%(file)s).", when=when,
+                            file=last.file))]  # fmt: skip
 
 
 def _running(facts: Facts) -> Finding:

@@ -18,6 +18,7 @@ from . import (
     routes_admin,
     routes_admin_mail,
     routes_admin_resources,
+    routes_admin_status,
     routes_interop,
     routes_listings,
     routes_login,
@@ -43,6 +44,7 @@ def routes() -> list[BaseRoute]:
         *routes_login.routes(),
         *routes_admin_resources.routes(),
         *routes_admin_mail.routes(),
+        *routes_admin_status.routes(),
         *routes_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
