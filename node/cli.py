@@ -20,7 +20,8 @@ from .settings import DATABASE_FILE, KEY_FILE, ConfigError, Settings, load_setti
 from .version import software
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
+# Named, not __name__: "python -m node.cli" runs this module as __main__.
+log = logging.getLogger("node.cli")
 
 
 class CliError(Exception):

@@ -146,5 +146,6 @@ async def test_the_metrics_token_when_set(tmp_path: Path) -> None:
             assert answer.status_code == 401
             assert answer.json()["error"]["code"] == "unauthorized"
             assert "s3cret" not in answer.text
+        assert "s3cret" not in repr(a.node.settings)
         seen = await scrape(a, authorization="Bearer s3cret-metrics-token")
         assert value(seen, "papi_log_head_seq") == 1
