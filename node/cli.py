@@ -631,14 +631,14 @@ def cmd_migrate(args: argparse.Namespace) -> None:
         with servelock.held(settings.data_dir):
             applied = run_with_node(settings, _applied_migrations, bootstrap=False)
     except servelock.NodeRunning as exc:
-        raise CliError(
-            t(
-                "%(running)s, avec une version plus ancienne de papi-node : arrêtez-le (sudo "
-                "systemctl stop papi-node), puis relancez papi migrate ; ou redémarrez-le "
-                "simplement, il applique les migrations au démarrage.",
-                running=exc,
-            )
-        ) from None
+        message = t(
+            "un nœud tourne sur %(dir)s (pid %(pid)s) avec une version plus ancienne de "
+            "papi-node : arrêtez-le (sudo systemctl stop papi-node), puis relancez papi "
+            "migrate ; ou redémarrez-le simplement, il applique les migrations au démarrage.",
+            dir=exc.data_dir,
+            pid=exc.pid or "?",
+        )
+        raise CliError(message) from None
     print(t("Base à jour : schéma version %(latest)d (%(count)d migration(s) appliquée(s)).",
             latest=LATEST, count=applied))  # fmt: skip
 

@@ -8,6 +8,7 @@ import contextlib
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -234,3 +235,22 @@ async def test_add_column_leaves_absent_tables_to_the_models(tmp_path: Path) -> 
     finally:
         await database.close()
     assert "note" in columns(tmp_path / DATABASE_FILE, "peers")
+
+
+def test_papi_migrate_refuses_under_a_running_older_node(tmp_path: Path) -> None:
+    """A node holds the data directory with migrations pending: it is an older release
+    (a node migrates when it starts); papi migrate says to stop or restart it."""
+    from node.ops import servelock
+
+    data_dir = tmp_path / "node"
+    unpack(RELEASES[0], data_dir)
+    database = data_dir / DATABASE_FILE
+    before = digest(database)
+    with servelock.held(data_dir):
+        refused = run_papi("migrate", "--data-dir", str(data_dir), check=False)
+    assert refused.returncode == 1
+    assert f"un nœud tourne sur {data_dir} (pid {os.getpid()})" in refused.stderr
+    assert "il applique les migrations au démarrage" in refused.stderr
+    assert digest(database) == before and user_version(database) == 0
+    done = run_papi("migrate", "--data-dir", str(data_dir))
+    assert f"Base à jour : schéma version {migrations.LATEST}" in done.stdout
