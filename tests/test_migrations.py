@@ -72,6 +72,8 @@ def test_a_data_directory_of_an_earlier_release_is_migrated_and_served(
     assert user_version(database) == manifest["user_version"] == 0
     if release == "datadir-10535df":
         assert "source" not in columns(database, "pending_entries")
+        doctor = run_papi("doctor", "--data-dir", str(data_dir), "--timeout", "0.5", check=False)
+        assert f"le nœud la migrera vers la version {migrations.LATEST}" in doctor.stdout
         # papi migrate, by hand: French progress, then nothing left to do.
         done = run_papi("migrate", "--data-dir", str(data_dir))
         assert f"schéma version 0 ; ce logiciel écrit la version {migrations.LATEST}" in done.stdout
