@@ -67,6 +67,10 @@ async def test_a_node_in_trouble_says_what_is_wrong_and_what_to_do(tmp_path: Pat
         assert "Aucune sauvegarde de ce nœud n'est enregistrée." in text
         assert text.count("Que faire :") == 4
         assert "Libérez de la place" in text and "papi backup FICHIER" in text
+        dashboard = text_of((await a.client.get("/admin")).text)
+        assert "2 problèmes empêchent ce nœud de faire son travail : voir l'état du nœud." in (
+            dashboard
+        )
         # In English on request.
         a.client.cookies.set("papi_lang", "en")
         english = text_of(await status(a))
@@ -100,6 +104,7 @@ async def test_all_is_well(tmp_path: Path) -> None:
         assert "Tout va bien" in text and "Que faire" not in text
         assert "Pairs qui répondent : 1 sur 1." in text
         assert "Dernière sauvegarde :" in text and "schéma de la base en version" in text
+        assert "empêche" not in text_of((await a.client.get("/admin")).text)
 
 
 # -- in a real browser ----------------------------------------------------------------------
