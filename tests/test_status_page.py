@@ -142,8 +142,10 @@ def test_the_status_page_in_chromium(node_factory: NodeFactory, page: Page, tmp_
     a.papi("sync", check=False)
     add_user(a)
     browser_log_in(page, a)
-    page.get_by_role("link", name="État du nœud").click()
+    # The dashboard announces the problem and leads to the status page.
+    page.get_by_role("link", name=re.compile("empêche ce nœud de faire son travail")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("État du nœud")
+    expect(page.get_by_role("link", name="État du nœud")).to_have_attribute("aria-current", "page")
     expect(page.get_by_role("heading", level=2).first).to_have_text(
         "Ce nœud a besoin de soins maintenant"
     )
