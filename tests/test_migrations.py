@@ -256,3 +256,25 @@ def test_papi_migrate_refuses_under_a_running_older_node(tmp_path: Path) -> None
     assert digest(database) == before and user_version(database) == 0
     done = run_papi("migrate", "--data-dir", str(data_dir))
     assert f"Base à jour : schéma version {migrations.LATEST}" in done.stdout
+
+
+def test_two_processes_opening_an_old_database_at_once_both_succeed(tmp_path: Path) -> None:
+    """A command run while the node starts: both migrate; the second to take the write
+    lock finds the migration done and skips it."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    data_dir = tmp_path / "node"
+    unpack(RELEASES[1], data_dir)
+    command = [sys.executable, "-m", "node.cli", "peer", "list", "--data-dir", str(data_dir)]
+    running = [
+        subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    for process in running:
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors.decode()
+    assert user_version(data_dir / DATABASE_FILE) == migrations.LATEST
+    assert {"source", "size"} <= columns(data_dir / DATABASE_FILE, "pending_entries")
