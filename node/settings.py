@@ -84,6 +84,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_from", "", "Sender of notification mails (empty: derived, see the docs)."),
     Setting("notify_email", "", "Recipient of notifications (empty: the place's first courriel)."),
     Setting("smtp_timeout_seconds", 30.0, "Timeout of each step of an SMTP exchange."),
+    Setting("coop_retention_days", 90, "Days this node keeps its own requests after they end."),
     Setting(
         "metrics_token",
         "",
@@ -143,6 +144,7 @@ class Settings:
     smtp_from: str = _DEFAULTS["smtp_from"]
     notify_email: str = _DEFAULTS["notify_email"]
     smtp_timeout_seconds: float = _DEFAULTS["smtp_timeout_seconds"]
+    coop_retention_days: int = _DEFAULTS["coop_retention_days"]
     metrics_token: str = field(default=_DEFAULTS["metrics_token"], repr=False)
     log_format: str = _DEFAULTS["log_format"]
     backup_max_age_days: int = _DEFAULTS["backup_max_age_days"]
