@@ -606,9 +606,6 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     from .ops.text import t
 
     settings = _settings(args)
-    if settings.database_url:
-        raise CliError(t("papi migrate ne connaît que la base SQLite du dossier de données "
-                         "(réglage database_url vide)."))  # fmt: skip
     path = settings.data_dir / DATABASE_FILE
     if not path.is_file():
         raise CliError(

@@ -106,7 +106,7 @@ class Database:
         self.make_files_private()
         with self.activated():
             await self.context.init(db_url=self.url, modules={"models": [MODELS_MODULE]})
-            if not self.is_sqlite:  # no versioned schema (docs/migrations.md)
+            if not self.is_sqlite:  # settings give SQLite only; another URL: no versions
                 await self.context.generate_schemas(safe=True)
                 return self.upgrade
             conn = self.connection()
