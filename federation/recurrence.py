@@ -42,10 +42,11 @@ MONTH_WEEKS = (1, 2, 3, 4, -1)
 #: Every session starts and ends before this instant (the supported range, years 1900-2199).
 END_OF_RANGE = datetime(2200, 1, 1, tzinfo=UTC)
 
-_UNTIL = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z$")
-_NTH_DAY = re.compile(r"^(-1|[1-4])(MO|TU|WE|TH|FR|SA|SU)$")
-_MONTH_DAY = re.compile(r"^(-1|[1-9]|[12][0-9]|3[01])$")
-_NUMBER = re.compile(r"^[1-9][0-9]{0,2}$")
+# Whole strings only (``fullmatch``): ``$`` would let a final newline through.
+_UNTIL = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z")
+_NTH_DAY = re.compile(r"(-1|[1-4])(MO|TU|WE|TH|FR|SA|SU)")
+_MONTH_DAY = re.compile(r"-1|[1-9]|[12][0-9]|3[01]")
+_NUMBER = re.compile(r"[1-9][0-9]{0,2}")
 
 
 class Occurrence(NamedTuple):
@@ -106,13 +107,13 @@ def parse_rrule(text: str) -> Rule:
     freq, interval_text, (by_name, _, by_value), (end_name, _, end_value) = (
         values["FREQ"], values["INTERVAL"], pairs[2], pairs[3]
     )  # fmt: skip
-    if not _NUMBER.match(interval_text) or not 1 <= int(interval_text) <= 12:
+    if not _NUMBER.fullmatch(interval_text) or not 1 <= int(interval_text) <= 12:
         raise bad
     interval = int(interval_text)
     count = until = None
-    if end_name == "COUNT" and _NUMBER.match(end_value) and int(end_value) <= MAX_OCCURRENCES:
+    if end_name == "COUNT" and _NUMBER.fullmatch(end_value) and int(end_value) <= MAX_OCCURRENCES:
         count = int(end_value)
-    elif end_name == "UNTIL" and (match := _UNTIL.match(end_value)):
+    elif end_name == "UNTIL" and (match := _UNTIL.fullmatch(end_value)):
         try:
             year, month, day, hour, minute, second = map(int, match.groups())
             until = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
@@ -130,10 +131,10 @@ def parse_rrule(text: str) -> Rule:
         if list(weekdays) != sorted(set(weekdays)):  # Monday first, each day once
             raise bad
         return Rule(freq, interval, weekdays=weekdays, count=count, until=until)
-    if freq == "MONTHLY" and by_name == "BYDAY" and (nth := _NTH_DAY.match(by_value)):
+    if freq == "MONTHLY" and by_name == "BYDAY" and (nth := _NTH_DAY.fullmatch(by_value)):
         day = WEEKDAYS.index(nth.group(2))
         return Rule(freq, interval, (day,), month_week=int(nth.group(1)), count=count, until=until)
-    if freq == "MONTHLY" and by_name == "BYMONTHDAY" and _MONTH_DAY.match(by_value):
+    if freq == "MONTHLY" and by_name == "BYMONTHDAY" and _MONTH_DAY.fullmatch(by_value):
         return Rule(freq, interval, month_day=int(by_value), count=count, until=until)
     raise bad
 
