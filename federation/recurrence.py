@@ -341,11 +341,10 @@ def occurrence_key(start: str | datetime) -> str:
 
 
 def wire_text(moment: datetime) -> str:
-    """An instant as the protocol writes a session's start: Europe/Paris offset, seconds
-    only when not zero (``2026-01-06T14:00+01:00``), as the admin form writes ``start``."""
+    """An instant as the reference implementation writes a session's start or end: RFC
+    3339 with the Europe/Paris offset of that moment (``2026-01-06T14:00:00+01:00``)."""
     local = moment.astimezone(SERIES_TZ)
-    spec = "minutes" if not local.second and not local.microsecond else "auto"
-    return local.isoformat(timespec=spec)
+    return local.isoformat(timespec="microseconds" if local.microsecond else "seconds")
 
 
 def period(payload: Mapping[str, Any]) -> tuple[datetime, datetime]:

@@ -199,8 +199,8 @@ def test_occurrence_key_and_wire_text() -> None:
     assert occurrence_key("2026-01-20T14:00+01:00") == "2026-01-20T13:00:00Z"
     with pytest.raises(ValueError):
         occurrence_key("2026-01-20")
-    assert wire_text(datetime(2026, 7, 7, 12, tzinfo=UTC)) == "2026-07-07T14:00+02:00"
-    assert wire_text(datetime(2026, 7, 7, 12, 0, 30, tzinfo=UTC)) == "2026-07-07T14:00:30+02:00"
+    assert wire_text(datetime(2026, 7, 7, 12, tzinfo=UTC)) == "2026-07-07T14:00:00+02:00"
+    assert wire_text(datetime(2026, 1, 7, 12, 0, 30, tzinfo=UTC)) == "2026-01-07T13:00:30+01:00"
 
 
 # -- the rules of a series ---------------------------------------------------------------

@@ -36,7 +36,7 @@ from tortoise.transactions import in_transaction
 from federation.timeutil import format_ts, utc_now
 
 from .licences import DEFAULT_LICENCE
-from .objects import api_timestamp, load_payload, raw_text
+from .objects import api_timestamp, load_payload, next_occurrences, raw_text
 from .search_readers import current_database, read_later, reader, vocabulary_for
 from .search_readers import prepare_vocabulary as _prepare
 from .search_words import (
@@ -478,9 +478,14 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
         "licence",
         "duration_minutes",
         "based_on",
+        "recurrence",
     ):
         if name in payload:
             result[name] = _answerable(payload[name])
+    if row["kind"] == "event":
+        upcoming = next_occurrences(payload)
+        if upcoming is not None:
+            result["next_occurrences"] = upcoming
     if snippets:
         result["snippet"] = row.get("snippet") or ""
         result["title_marked"] = row.get("title_marked") or row["title"]

@@ -17,6 +17,8 @@ from typing import Any
 
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
 
+from federation.errors import SchemaError
+from federation.recurrence import series
 from federation.timeutil import parse_ts
 
 from ..services.published import Published
@@ -121,6 +123,8 @@ def _vevent(item: Published, urls: PublicUrls, gettext: Gettext) -> Event:
         end = parse_ts(str(payload["end"])).astimezone(LOCAL_TZ)
         if end > start:
             event.add("dtend", end)
+    if "recurrence" in payload:
+        _add_recurrence(event, payload)
     event.add("summary", clean_text(item.title) or gettext("Event"))
     url = item_url(urls, item)
     place_name = clean_text(place.get("nom"))
@@ -147,6 +151,22 @@ def _vevent(item: Published, urls: PublicUrls, gettext: Gettext) -> Event:
     # Public events do not make their subscribers busy.
     event.add("transp", "TRANSPARENT")
     return event
+
+
+def _add_recurrence(event: Event, payload: dict[str, Any]) -> None:
+    """A series is ONE VEVENT: DTSTART/DTEND of its first session, its RRULE as published
+    (UNTIL in UTC, as RFC 5545 requires with a TZID) and its cancelled sessions as EXDATE
+    in Europe/Paris time. A series that cannot be read raises ``ValueError``: the event is
+    left out rather than shown as a single session."""
+    try:
+        found = series(payload)
+    except SchemaError as exc:
+        raise ValueError(exc.message) from None
+    if found.rule is None:
+        return
+    event.add("rrule", vRecur.from_ical(found.rule.text()))
+    if found.cancelled:
+        event.add("exdate", [o.start.astimezone(LOCAL_TZ) for o in found.cancelled])
 
 
 def _is_number(value: Any) -> bool:

@@ -239,8 +239,10 @@ async def _feed(request: Request, origin: str | None) -> Response:
         )
         return body, _newest(items)
 
+    # The day too: a recurring event's summary names its next session.
+    day = published.calendar_window_start()
     return await _cached(
-        request, origin, [request.url.path, filters.key(), language], ATOM_TYPE, build
+        request, origin, [request.url.path, filters.key(), language, day], ATOM_TYPE, build
     )
 
 
