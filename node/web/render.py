@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 
 from ..models import Origin
 from ..services.opening_hours import readable
-from . import formatting, hours, jsonld, series, text
+from . import formatting, hours, jsonld, recurrence_form, series, text
 from .csrf import FIELD as CSRF_FIELD
 from .csrf import csrf_token
 from .fields import HORAIRES_EXAMPLE
@@ -82,6 +82,7 @@ def environment(language: str) -> Environment:
         event_is_past=series.event_is_past,
         event_when=partial(series.event_when, language=language),
         series_view=partial(series.series_view, language=language),
+        recurrence_choices=recurrence_form.CHOICES,
         csrf_field=CSRF_FIELD,
         horaires_example=HORAIRES_EXAMPLE,
     )
