@@ -4,9 +4,9 @@ tools read places, events, lendable equipment, skills and fiches without scrapin
 The place is a ``CivicStructure``; an event an ``Event`` (with its location, organizer,
 attendance mode and an ``Offer`` to take part; a recurring one its ``eventSchedule``);
 lendable equipment a ``Product`` with an ``Offer`` whose business function is lending
-(GoodRelations ``LeaseOut``); a skill a
-``Service``; a fiche (kind ``resource``) a ``LearningResource``. Pages of lists carry an
-``ItemList``. One function per kind (``KIND_NODES``); a kind without one adds nothing.
+(GoodRelations ``LeaseOut``); a skill a ``Service``; a fiche (kind ``resource``) a
+``LearningResource``. Pages of lists carry an ``ItemList``. One function per kind
+(``KIND_NODES``); a kind without one adds nothing.
 
 Everything here is total: data a builder cannot read gives no JSON-LD for that page
 (logged), never a failed page."""
