@@ -318,19 +318,25 @@ def occurrences(
     return found
 
 
-def is_occurrence(payload: Mapping[str, Any], start: str | datetime) -> bool:
-    """Whether ``start`` (RFC 3339 text, or an aware datetime) is the start of a session
-    of the event that is not cancelled; compared as instants, so any offset names the
-    same session. For an event without ``recurrence``: whether it is its ``start``.
-    False for text that is not a date-time and for a payload that breaks a rule."""
+def find_occurrence(payload: Mapping[str, Any], start: str | datetime) -> Occurrence | None:
+    """The session of the event that starts at ``start`` (RFC 3339 text, or an aware
+    datetime), compared as instants so that any offset names the same session; None when
+    there is none (or it is cancelled), for text that is not a date-time, and for a
+    payload that breaks a rule. For an event without ``recurrence``: its one session."""
     try:
         instant = _instant(start, "occurrence") if isinstance(start, str) else start
         if instant.tzinfo is None:
-            return False
+            return None
         instant = instant.astimezone(UTC)
-        return any(o.start == instant for o in series(payload).occurrences)
+        return next((o for o in series(payload).occurrences if o.start == instant), None)
     except (SchemaError, OverflowError):
-        return False
+        return None
+
+
+def is_occurrence(payload: Mapping[str, Any], start: str | datetime) -> bool:
+    """Whether ``start`` is the start of a session of the event that is not cancelled
+    (``find_occurrence``): what the organiser checks before seating a registration."""
+    return find_occurrence(payload, start) is not None
 
 
 def occurrence_key(start: str | datetime) -> str:

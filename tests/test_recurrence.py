@@ -22,6 +22,7 @@ from federation.recurrence import (
     MAX_OCCURRENCES,
     WEEKDAYS,
     Rule,
+    find_occurrence,
     is_occurrence,
     occurrence_key,
     occurrences,
@@ -189,6 +190,9 @@ def test_is_occurrence_compares_instants_and_ignores_cancelled_sessions() -> Non
     assert not is_occurrence(payload, "2026-01-20T15:00+01:00")  # another time
     assert not is_occurrence(payload, "2026-02-10T14:00+01:00")  # after the last one
     assert not is_occurrence(payload, "mardi")
+    found = find_occurrence(payload, "2026-01-27T13:00:00Z")
+    assert found is not None and found.start == datetime(2026, 1, 27, 13, tzinfo=UTC)
+    assert find_occurrence(payload, "2026-01-13T14:00+01:00") is None
     assert not is_occurrence(payload, datetime(2026, 1, 20, 14))  # no offset: not an instant
     broken = _event("2026-01-07T14:00+01:00", "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;COUNT=5")
     assert not is_occurrence(broken, "2026-01-07T14:00+01:00")
