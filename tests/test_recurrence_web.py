@@ -23,6 +23,7 @@ from tests.conftest import InProcessNode
 from tests.forger import Forger
 from tests.test_search import find, put
 from tests.test_web import admin, api_items, field_error, submit  # noqa: F401 (fixture)
+from tests.test_web_hostile_data import insert_object
 
 PARIS = ZoneInfo("Europe/Paris")
 WORKSHOP = {
@@ -346,3 +347,36 @@ async def test_atom_and_json_ld_describe_the_series(papi: InProcessNode) -> None
     assert (schedule["endDate"], schedule["repeatCount"]) == ("2031-06-27", 6)
     text = text_of(page.text)
     assert "Le dernier vendredi de chaque mois de 18 h à 19 h, du 31 janvier 2031" in text
+
+
+ODD_SERIES = [
+    {"recurrence": "tous les mardis"},
+    {"recurrence": {"rrule": 5}},
+    {"recurrence": {"rrule": "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;COUNT=3", "exdates": "x"}},
+    {"recurrence": {"rrule": "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;COUNT=3", "exdates": [{}, None]}},
+    {"recurrence": {"rrule": "FREQ=WEEKLY;INTERVAL=1;BYDAY=WE;COUNT=3"}},  # not its start's day
+    {"recurrence": {"rrule": "FREQ=DAILY"}, "start": "garbage"},
+    {
+        "recurrence": {"rrule": "FREQ=WEEKLY;INTERVAL=1;BYDAY=FR;COUNT=3"},
+        "start": "9999-12-31T23:59:59-23:59",
+    },
+]
+
+
+async def test_odd_stored_series_never_make_a_500(papi: InProcessNode) -> None:
+    """Rows written straight into ``objects`` (an older or buggy version): the event is
+    shown as a single one, its series left aside, and nothing answers 500."""
+    origin = papi.node.origin
+    paths = ["/", "/widget", "/events.ics", "/feed.atom", "/api/v1/events"]
+    paths += ["/api/v1/search?kind=event&past=1", "/search?kind=event&past=1"]
+    for index, odd in enumerate(ODD_SERIES):
+        payload = {"title": f"Série bizarre {index}", "start": "2031-01-07T14:00+01:00", **odd}
+        await insert_object(papi, origin, "event", f"odd{index}", json.dumps(payload),
+                            starts_at="2031-01-07T13:00:00Z")  # fmt: skip
+        paths += [f"/o/{origin}/event/odd{index}", f"/o/{origin}/event/odd{index}.ics"]
+        paths += [f"/api/v1/events/odd{index}"]
+    answers = {path: await papi.client.get(path) for path in paths}
+    assert {path: r.status_code for path, r in answers.items() if r.status_code >= 500} == {}
+    page = text_of(answers[f"/o/{origin}/event/odd4"].text)
+    assert "mardi 7 janvier 2031 à 14:00" in page and "Prochaines séances" not in page
+    assert "next_occurrences" not in answers["/api/v1/events/odd4"].json()

@@ -184,7 +184,8 @@ def build_calendar(
     gettext: Gettext,
 ) -> bytes:
     """A VCALENDAR with one VEVENT per item, in the given order. An item whose data
-    cannot be written (a date that does not parse) is left out and logged."""
+    cannot be written (a date that does not parse, or that Paris time cannot hold) is left
+    out and logged."""
     calendar = Calendar()
     calendar.add("prodid", f"-//{NAME}//{software()}//FR")
     calendar.add("version", "2.0")
@@ -203,7 +204,7 @@ def build_calendar(
     for item in items:
         try:
             calendar.add_component(_vevent(item, urls, gettext))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             log.warning("event %s/%s left out of a calendar: %s", item.origin, item.oid, exc)
     data: bytes = calendar.to_ical()
     return data
