@@ -24,7 +24,14 @@ from ..services.objects import (
 )
 from .auth import require_token
 from .errors import ApiError, invalid, read_json
-from .params import paging
+from .params import paging, paging_params
+from .spec import Answer, Operation, describe, obj
+
+#: The collection's kind: ``{kind}`` is filled in for each collection (``spec.py``).
+_OBJECT = "papi:object/{kind}"
+_DELETED = Answer(204, "Deleted: a delete entry is published.")
+#: A collection's page: default and largest ``limit``.
+PAGE_SIZE, MAX_PAGE_SIZE = 100, 500
 
 
 def _node(request: Request) -> Node:
@@ -73,11 +80,20 @@ async def _found(node: Node, kind: str, oid: str) -> Any:
     return row
 
 
+@describe(Operation("This node's place profile", (Answer(200, "The place.", "papi:object/place"),)))
 async def get_place(request: Request) -> Response:
     node = _node(request)
     return JSONResponse(object_json(await _found(node, "place", "place")))
 
 
+@describe(
+    Operation(
+        "Publish this node's place profile (the whole profile)",
+        (Answer(200, "The place as stored.", "papi:object/place"),),
+        body="urn:papi:payload/place",
+        token=True,
+    )
+)
 async def put_place(request: Request) -> Response:
     node = _node(request)
     await require_token(request)
@@ -88,13 +104,34 @@ async def put_place(request: Request) -> Response:
     return JSONResponse(object_json(await _found(node, "place", "place")))
 
 
+@describe(
+    Operation(
+        "This node's {kind} objects",
+        (
+            Answer(
+                200,
+                "One page.",
+                obj(("items",), items={"type": "array", "items": {"$ref": _OBJECT}}),
+            ),
+        ),
+        query=paging_params(PAGE_SIZE, MAX_PAGE_SIZE),
+    )
+)
 async def list_collection(request: Request) -> Response:
     node = _node(request)
-    limit, offset = paging(request.query_params, 100, 500)
+    limit, offset = paging(request.query_params, PAGE_SIZE, MAX_PAGE_SIZE)
     rows = await list_objects(node.origin, _kind(request), limit, offset)
     return JSONResponse({"items": [object_json(row) for row in rows]})
 
 
+@describe(
+    Operation(
+        "Publish a new {kind}",
+        (Answer(201, "Published: the object as stored, with its new id.", _OBJECT),),
+        body="urn:papi:payload/{kind}",
+        token=True,
+    )
+)
 async def create_object(request: Request) -> Response:
     node = _node(request)
     await require_token(request)
@@ -104,12 +141,21 @@ async def create_object(request: Request) -> Response:
     return JSONResponse(object_json(await _found(node, kind, oid)), status_code=201)
 
 
+@describe(Operation("One {kind} of this node", (Answer(200, "The object.", _OBJECT),)))
 async def get_one(request: Request) -> Response:
     node = _node(request)
     row = await _found(node, _kind(request), request.path_params["oid"])
     return JSONResponse(object_json(row))
 
 
+@describe(
+    Operation(
+        "Publish a new version of a {kind} (the whole object)",
+        (Answer(200, "The object as stored.", _OBJECT),),
+        body="urn:papi:payload/{kind}",
+        token=True,
+    )
+)
 async def update_object(request: Request) -> Response:
     node = _node(request)
     await require_token(request)
@@ -120,6 +166,7 @@ async def update_object(request: Request) -> Response:
     return JSONResponse(object_json(await _found(node, kind, oid)))
 
 
+@describe(Operation("Delete a {kind}", (_DELETED,), token=True))
 async def delete_object(request: Request) -> Response:
     node = _node(request)
     await require_token(request)

@@ -73,7 +73,8 @@ def day_bound(text: str, end_of_day: bool) -> str | None:
     except ValueError:
         return None
     moment = day.replace(hour=23, minute=59, second=59) if end_of_day else day
-    return moment.replace(tzinfo=LOCAL_TZ).isoformat()
+    # In UTC: before 1911 Paris time was 00:09:21 ahead, an offset RFC 3339 cannot write.
+    return format_ts(moment.replace(tzinfo=LOCAL_TZ))
 
 
 MAX_RESULTS = 100
