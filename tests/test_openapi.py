@@ -90,8 +90,11 @@ async def test_the_document_is_served_and_lists_every_route_of_the_api(
                 expected.add((template, method.lower()))
     assert served == expected
     assert ("/api/v1/openapi.json", "get") in served
-    # No web page is part of it.
-    assert not any(path.startswith(("/admin", "/o/", "/search")) for path, _ in served)
+    # Calendars and feeds are, as their handlers declare; no web page is.
+    for path in ("/events.ics", "/network/feed.atom", "/o/{origin}/event/{oid}.ics"):
+        assert (path, "get") in served
+    assert not any(path.startswith(("/admin", "/search", "/lieux")) for path, _ in served)
+    assert ("/o/{origin}/{kind}/{oid}", "get") not in served
     ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
     assert len(ids) == len(set(ids))
 

@@ -1,9 +1,10 @@
 """The OpenAPI 3.1 document of the node's HTTP API, generated from the application's
 routes and the code's own schemas, never written by hand: every route under ``/api/``
-and ``/federation/`` (and ``/healthz``, ``/readyz``) with the ``Operation`` its handler
-declares (``node/api/spec.py``), path parameters from the routes' convertors, and the
-bodies from ``schemas/`` (the documents the node validates with), copied into
-``components.schemas`` with their references rewritten to point there.
+and ``/federation/`` (and ``/healthz``, ``/readyz``, the calendars and feeds) with the
+``Operation`` its handler declares (``node/api/spec.py``), path parameters from the
+routes' convertors, and the bodies from ``schemas/`` (the documents the node validates
+with), copied into ``components.schemas`` with their references rewritten to point
+there.
 
 ``GET /api/v1/openapi.json`` serves it; ``/api`` renders it for people
 (``node/web/routes_openapi.py``); ``tests/test_openapi.py`` runs schemathesis against a
@@ -77,9 +78,24 @@ ERROR_TEXTS = {
 }
 
 
+#: What the usual path parameters are (an operation may say more: ``Operation.path``).
+_PATH_WORDS = {
+    "oid": "The object's id (the header schema's 'oid').",
+    "origin": "A node's origin id ('ed25519:...').",
+}
+
+
 def is_api_route(route: BaseRoute) -> bool:
-    path = getattr(route, "path", "")
-    return isinstance(route, Route) and (path.startswith(API_PREFIXES) or path in API_PATHS)
+    """Every route under the API's prefixes (its handler must declare an ``Operation``),
+    and any other whose handler declares one (calendars, feeds)."""
+    if not isinstance(route, Route):
+        return False
+    path = route.path
+    return (
+        path.startswith(API_PREFIXES)
+        or path in API_PATHS
+        or operation_of(route.endpoint) is not None
+    )
 
 
 def component_name(schema_id: str) -> str:
@@ -144,7 +160,8 @@ def _path_params(route: Route, operation: Operation, template: str) -> list[dict
             continue  # expanded into the path (a collection)
         described = operation.path.get(name)
         if described is None:
-            described = Param(name, {"type": "string", "pattern": f"^(?:{convertor.regex})$"}, "")
+            pattern = {"type": "string", "pattern": f"^(?:{convertor.regex})$"}
+            described = Param(name, pattern, _PATH_WORDS.get(name, name))
         params.append(_param(described, "path"))
     return params
 
@@ -323,6 +340,7 @@ def build(routes: Iterable[BaseRoute]) -> dict[str, Any]:
             {"name": "api", "description": "The node's own data and the network's, as JSON."},
             {"name": "federation", "description": "Between nodes (docs/protocol.md 5)."},
             {"name": "health", "description": "For supervisors."},
+            {"name": "interop", "description": "Calendars and feeds (docs/api.md 7)."},
         ],
         "paths": found,
         "components": {
