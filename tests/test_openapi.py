@@ -101,6 +101,8 @@ async def test_the_document_is_served_and_lists_every_route_of_the_api(
 
 def test_every_reference_resolves_and_bodies_are_the_wire_schemas() -> None:
     document = build(build_routes())
+    # Valid against the OpenAPI 3.1 meta-schema (schemathesis's copy of it).
+    schemathesis.openapi.from_dict(document).validate()
     for ref in _refs(document):
         assert isinstance(_resolve(document, ref), dict), ref
     schemas = document["components"]["schemas"]

@@ -85,6 +85,10 @@ _PATH_WORDS = {
 }
 
 
+#: Error statuses whose answer says when to ask again (``retry-after``).
+RETRY_LATER = (429, 503, 507)
+
+
 def is_api_route(route: BaseRoute) -> bool:
     """Every route under the API's prefixes (its handler must declare an ``Operation``),
     and any other whose handler declares one (calendars, feeds)."""
@@ -208,13 +212,18 @@ def _answers(operation: Operation, has_path_params: bool) -> dict[str, Any]:
     if operation.query:
         errors.add(422)
     for status in sorted(errors):
-        answers.setdefault(
-            str(status),
-            {
-                "description": ERROR_TEXTS.get(status, "An error."),
-                "content": {"application/json": {"schema": {"$ref": _COMPONENTS + "error"}}},
-            },
-        )
+        error: dict[str, Any] = {
+            "description": ERROR_TEXTS.get(status, "An error."),
+            "content": {"application/json": {"schema": {"$ref": _COMPONENTS + "error"}}},
+        }
+        if status in RETRY_LATER:
+            error["headers"] = {
+                "retry-after": {
+                    "description": "Seconds to wait before asking again.",
+                    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                }
+            }
+        answers.setdefault(str(status), error)
     return answers
 
 
