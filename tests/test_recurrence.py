@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil.rrule import rruleset, rrulestr
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from federation import schema
 from federation.errors import SchemaError
 from federation.payloads import validate_payload
 from federation.recurrence import (
+    END_OF_RANGE,
     MAX_OCCURRENCES,
     WEEKDAYS,
     Rule,
@@ -325,6 +326,14 @@ _RULES = st.one_of(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(  # found by hypothesis: the test expected sessions in year 2200
+    rule="FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=29",
+    day=date(2040, 2, 29),
+    clock=time(0, 0),
+    minutes=None,
+    end="COUNT=40",
+    cancel=[],
+)
 @given(
     rule=_RULES,
     day=st.dates(date(1990, 1, 1), date(2060, 12, 31)),
@@ -351,7 +360,10 @@ def test_same_sessions_as_dateutil(
     text = f"{rule};{end}"
     expected = list(rrulestr(f"{text};WKST=MO", dtstart=first))
     assert expected[0] == first
-    if len(expected) > MAX_OCCURRENCES:
+    last = expected[-1].astimezone(UTC) + timedelta(minutes=minutes or 0)
+    if len(expected) > MAX_OCCURRENCES or last >= END_OF_RANGE:
+        # Too many sessions, or sessions beyond 2199 (the 29th of every 12th month from
+        # February 2040, 40 times, skips 2100 and ends in 2200).
         with pytest.raises(SchemaError):
             series(_event(first.isoformat(), text))
         return
