@@ -84,6 +84,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_from", "", "Sender of notification mails (empty: derived, see the docs)."),
     Setting("notify_email", "", "Recipient of notifications (empty: the place's first courriel)."),
     Setting("smtp_timeout_seconds", 30.0, "Timeout of each step of an SMTP exchange."),
+    Setting("coop_retention_days", 90, "Days this node keeps its own requests after they end."),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -134,6 +135,7 @@ class Settings:
     smtp_from: str = _DEFAULTS["smtp_from"]
     notify_email: str = _DEFAULTS["notify_email"]
     smtp_timeout_seconds: float = _DEFAULTS["smtp_timeout_seconds"]
+    coop_retention_days: int = _DEFAULTS["coop_retention_days"]
 
     @property
     def config_path(self) -> Path:

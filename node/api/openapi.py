@@ -46,6 +46,11 @@ SERVER_FIELD_SCHEMAS: dict[str, Any] = {
         "description": "Events with 'recurrence': the next sessions not over yet.",
         "items": obj(("start",), start={"type": "string"}, end={"type": "string"}),
     },
+    "seats_left": {
+        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],
+        "description": "Events: seats not taken (of the next session of a series); null:"
+        " no capacity.",
+    },
 }
 _REQUIRED_SERVER_FIELDS = ("id", "origin", "kind", "seq", "updated")
 

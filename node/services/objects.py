@@ -24,7 +24,8 @@ COLLECTIONS = {
 }
 #: Fields the server adds to a payload; a client may send them back, they are dropped.
 #: ``next_occurrences``: the upcoming sessions of a recurring event, computed when read.
-SERVER_FIELDS = ("id", "origin", "kind", "seq", "updated", "next_occurrences")
+#: ``seats_left``: an event's seats not taken by confirmed registrations, computed when read.
+SERVER_FIELDS = ("id", "origin", "kind", "seq", "updated", "next_occurrences", "seats_left")
 #: How many upcoming sessions of a recurring event ``next_occurrences`` lists.
 NEXT_OCCURRENCES = 5
 #: A body that carries one object of the largest kind: a resource's payload may be 1 MiB of
