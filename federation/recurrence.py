@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from .errors import SchemaError
-from .timeutil import format_ts, parse_ts
+from .timeutil import parse_ts
 
 #: The time zone whose wall clock the sessions of a series keep.
 SERIES_TZ = ZoneInfo("Europe/Paris")
@@ -337,13 +337,6 @@ def is_occurrence(payload: Mapping[str, Any], start: str | datetime) -> bool:
     """Whether ``start`` is the start of a session of the event that is not cancelled
     (``find_occurrence``): what the organiser checks before seating a registration."""
     return find_occurrence(payload, start) is not None
-
-
-def occurrence_key(start: str | datetime) -> str:
-    """One text per session whatever the offset it is written with (UTC, ``Z``): the key
-    to count seats per (event, session). ``ValueError`` for text that is not a date-time."""
-    moment = parse_ts(start) if isinstance(start, str) else start
-    return format_ts(moment)
 
 
 def wire_text(moment: datetime) -> str:
