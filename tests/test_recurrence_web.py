@@ -220,9 +220,10 @@ async def test_api_carries_recurrence_and_next_occurrences(papi: InProcessNode) 
     assert response.status_code == 201, response.text
     event = response.json()
     assert event["recurrence"] == WORKSHOP["recurrence"]
+    # Each session has its own seats (8, nobody registered yet).
     assert event["next_occurrences"][:2] == [
-        {"start": "2031-01-07T14:00:00+01:00", "end": "2031-01-07T16:00:00+01:00"},
-        {"start": "2031-01-14T14:00:00+01:00", "end": "2031-01-14T16:00:00+01:00"},
+        {"start": "2031-01-07T14:00:00+01:00", "end": "2031-01-07T16:00:00+01:00", "seats_left": 8},
+        {"start": "2031-01-14T14:00:00+01:00", "end": "2031-01-14T16:00:00+01:00", "seats_left": 8},
     ]
     assert len(event["next_occurrences"]) == 5
     # The answer of a GET goes back with PUT: next_occurrences is a server field.

@@ -16,7 +16,7 @@ from babel.dates import format_date, format_timedelta, get_day_names
 from babel.lists import format_list
 
 from federation.errors import SchemaError
-from federation.recurrence import SERIES_TZ, Occurrence, Rule, series
+from federation.recurrence import SERIES_TZ, Occurrence, Rule, series, wire_text
 from federation.timeutil import utc_now
 
 from .formatting import format_period, is_past
@@ -65,8 +65,17 @@ class SeriesView:
 
 
 def _texts(occurrence: Occurrence) -> tuple[str, str | None]:
+    """As the API writes sessions (``next_occurrences``): with the Europe/Paris offset
+    (as stored when Paris time cannot hold it: year 9999)."""
+
+    def text(moment: datetime) -> str:
+        try:
+            return wire_text(moment)
+        except OverflowError:
+            return moment.isoformat()
+
     end = occurrence.end
-    return occurrence.start.isoformat(), None if end is None else end.isoformat()
+    return text(occurrence.start), None if end is None else text(end)
 
 
 def _rule_words(rule: Rule, language: str) -> str:
