@@ -222,7 +222,7 @@ def search_query(params: Any) -> SearchQuery:
         (Answer(200, "The results, best first.", _SEARCH),),
         query=(
             Param("q", {"type": "string", "maxLength": 200}, "Words to look for."),
-            Param("kind", {"enum": list(KINDS)}, "Only objects of this kind."),
+            Param("kind", {"enum": list(SEARCHABLE_KINDS)}, "Only objects of this kind."),
             Param("origin", TEXT, "Only objects of this node."),
             Param("commune", TEXT, "Only objects of places of this commune."),
             Param("theme", TEXT, "Only objects of this theme."),

@@ -44,7 +44,12 @@ SERVER_FIELD_SCHEMAS: dict[str, Any] = {
     "next_occurrences": {
         "type": "array",
         "description": "Events with 'recurrence': the next sessions not over yet.",
-        "items": obj(("start",), start={"type": "string"}, end={"type": "string"}),
+        "items": obj(
+            ("start",),
+            start={"type": "string"},
+            end={"type": "string"},
+            seats_left={"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]},
+        ),
     },
     "seats_left": {
         "anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],
@@ -210,6 +215,8 @@ def _answers(operation: Operation, has_path_params: bool) -> dict[str, Any]:
     errors = {429, *operation.errors}
     if operation.token:
         errors |= {401, 409, 507}
+    if operation.optional_token:
+        errors.add(401)
     if operation.body is not None:
         errors |= {400, 413, 422}
     if has_path_params:
@@ -248,10 +255,15 @@ def _operation(route: Route, method: str, template: str, names: Mapping[str, str
         document["description"] = operation.description
     if operation.body is not None:
         document["requestBody"] = {
-            "required": True,
+            "required": operation.body_required,
             "content": _content(operation.body, operation.body_media_types),
         }
-    document["security"] = [{"bearer": []}] if operation.token else []
+    if operation.token:
+        document["security"] = [{"bearer": []}]
+    elif operation.optional_token:
+        document["security"] = [{}, {"bearer": []}]
+    else:
+        document["security"] = []
     return _fill(document, names)
 
 
@@ -355,6 +367,10 @@ def build(routes: Iterable[BaseRoute]) -> dict[str, Any]:
             {"name": "federation", "description": "Between nodes (docs/protocol.md 5)."},
             {"name": "health", "description": "For supervisors."},
             {"name": "interop", "description": "Calendars and feeds (docs/api.md 7)."},
+            {
+                "name": "cooperation",
+                "description": "Loans, registrations, help between places (docs/api.md 9-11).",
+            },
         ],
         "paths": found,
         "components": {

@@ -81,6 +81,11 @@ class Operation:
     body_media_types: tuple[str, ...] = JSON
     #: Whether it needs a bearer token (docs/api.md section 2).
     token: bool = False
+    #: A token is optional: with a valid one the answer shows personal data (a wrong one
+    #: is refused, 401).
+    optional_token: bool = False
+    #: Whether the body may be left out (an action's: no body is ``{}``).
+    body_required: bool = True
     #: Error statuses beyond the derived ones (see the module's docstring).
     errors: tuple[int, ...] = ()
     tag: str = "api"
