@@ -14,7 +14,7 @@ from starlette.routing import Route
 from federation.timeutil import format_ts
 
 from ..models import Blob
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services.blob_fetch import fetch_now
 from ..services.blobs import (
     UploadRefused,
@@ -43,11 +43,6 @@ _STATE = obj(
     size={"type": "integer", "minimum": 0},
     fetch=obj(("state", "attempts"), state={"type": "string"}, attempts={"type": "integer"}),
 )
-
-
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def _sha256(request: Request) -> str:
@@ -88,7 +83,7 @@ async def verified_blob(node: Node, sha256: str) -> tuple[Blob, Path] | None:
     )
 )
 async def upload_blob(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     await require_token(request)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     declared = request.headers.get("content-length")
@@ -149,7 +144,7 @@ async def blob_state(request: Request) -> Response:
     )
 )
 async def fetch_blob_now(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     await require_token(request)
     sha256 = _sha256(request)
     if not await fetch_now(sha256):
@@ -172,7 +167,7 @@ async def fetch_blob_now(request: Request) -> Response:
     )
 )
 async def federation_blob(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     sha256 = _sha256(request)
     found = await verified_blob(node, sha256)
     if found is None:

@@ -20,7 +20,6 @@ from federation.errors import SchemaError
 
 from ..cooperation.conversations import Step
 from ..cooperation.errors import CoopError
-from ..runtime import Node
 from ..services.log import ClockSkew, LogRecovering
 from .auth import require_token
 from .errors import ApiError, invalid, read_json
@@ -54,11 +53,6 @@ def coop_operation(summary: str, answer: Answer, **more: Any) -> Operation:
     """A workflow's operation: ``409`` for a step not allowed here or now."""
     errors = (*more.pop("errors", ()), 409)
     return Operation(summary, (answer,), errors=errors, tag="cooperation", **more)
-
-
-def node_of(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def path_ref(request: Request) -> Ref:

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..runtime import Node
+from ..runtime import node_of
 from ..services.export import export_places
 from .errors import ApiError
 from .spec import Answer, Operation, Param, describe
@@ -36,7 +36,7 @@ from .spec import Answer, Operation, Param, describe
     )
 )
 async def export_lamednum(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     fmt = request.path_params["fmt"]
     scope = request.query_params.get("scope", "self")
     if fmt not in ("csv", "json") or scope not in ("self", "network"):

@@ -21,7 +21,7 @@ from ..cooperation import loans, reads, rows
 from ..cooperation.errors import NotFound
 from ..cooperation.loans import BORROWER, LENDER, Loan
 from ..cooperation.session import place_today
-from ..runtime import Node
+from ..runtime import Node, node_of
 from .auth import require_token
 from .cooperation import (
     ACTIONS,
@@ -31,7 +31,6 @@ from .cooperation import (
     coop_error,
     coop_operation,
     history_json,
-    node_of,
     optional_body,
     path_ref,
     role_param,

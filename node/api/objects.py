@@ -12,7 +12,7 @@ from federation.errors import SchemaError
 
 from ..convertors import register_convertors
 from ..cooperation.registrations import add_seats_left
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services.log import ClockSkew, LogRecovering, new_oid, publish
 from ..services.objects import (
     COLLECTIONS,
@@ -33,11 +33,6 @@ _OBJECT = "papi:object/{kind}"
 _DELETED = Answer(204, "Deleted: a delete entry is published.")
 #: A collection's page: default and largest ``limit``.
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 500
-
-
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def _kind(request: Request) -> str:
@@ -90,7 +85,7 @@ async def _json(rows: list[Any]) -> list[dict[str, Any]]:
 
 @describe(Operation("This node's place profile", (Answer(200, "The place.", "papi:object/place"),)))
 async def get_place(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     return JSONResponse(object_json(await _found(node, "place", "place")))
 
 
@@ -103,11 +98,11 @@ async def get_place(request: Request) -> Response:
     )
 )
 async def put_place(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     await require_token(request)
     payload = await _payload(request, node, None)
-    if "endpoints" not in payload and node.settings.url and not node.settings.pull_only:
-        payload["endpoints"] = [node.settings.url]
+    if "endpoints" not in payload and node.settings.advertised_url:
+        payload["endpoints"] = [node.settings.advertised_url]
     await _publish(node, "place", "place", "put", payload)
     return JSONResponse(object_json(await _found(node, "place", "place")))
 
@@ -126,7 +121,7 @@ async def put_place(request: Request) -> Response:
     )
 )
 async def list_collection(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     limit, offset = paging(request.query_params, PAGE_SIZE, MAX_PAGE_SIZE)
     rows = await list_objects(node.origin, _kind(request), limit, offset)
     return JSONResponse({"items": await _json(rows)})
@@ -141,7 +136,7 @@ async def list_collection(request: Request) -> Response:
     )
 )
 async def create_object(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     await require_token(request)
     kind, oid = _kind(request), new_oid()
     payload = await _payload(request, node, None, kind)
@@ -152,7 +147,7 @@ async def create_object(request: Request) -> Response:
 
 @describe(Operation("One {kind} of this node", (Answer(200, "The object.", _OBJECT),)))
 async def get_one(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     row = await _found(node, _kind(request), request.path_params["oid"])
     [item] = await _json([row])
     return JSONResponse(item)
@@ -167,7 +162,7 @@ async def get_one(request: Request) -> Response:
     )
 )
 async def update_object(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     await require_token(request)
     kind, oid = _kind(request), request.path_params["oid"]
     await _found(node, kind, oid)
@@ -179,7 +174,7 @@ async def update_object(request: Request) -> Response:
 
 @describe(Operation("Delete a {kind}", (_DELETED,), token=True))
 async def delete_object(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     await require_token(request)
     kind, oid = _kind(request), request.path_params["oid"]
     await _found(node, kind, oid)

@@ -23,7 +23,7 @@ from ..convertors import register_convertors
 from ..cooperation import reads, registrations
 from ..cooperation.errors import NotFound
 from ..cooperation.registrations import ORGANISER, REGISTRANT, Registration
-from ..runtime import Node
+from ..runtime import Node, node_of
 from .auth import require_token
 from .cooperation import (
     ACTIONS,
@@ -34,7 +34,6 @@ from .cooperation import (
     coop_error,
     coop_operation,
     history_json,
-    node_of,
     only_fields,
     optional_body,
     path_ref,

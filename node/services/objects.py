@@ -25,6 +25,9 @@ COLLECTIONS = {
 #: Fields the server adds to a payload; a client may send them back, they are dropped.
 #: ``next_occurrences``: the upcoming sessions of a recurring event, computed when read.
 #: ``seats_left``: an event's seats not taken by confirmed registrations, computed when read.
+#: The kinds a place offers to the network (what search looks through), in the order the
+#: search form lists them.
+OFFER_KINDS = ("skill", "equipment", "event", "resource")
 SERVER_FIELDS = ("id", "origin", "kind", "seq", "updated", "next_occurrences", "seats_left")
 #: How many upcoming sessions of a recurring event ``next_occurrences`` lists.
 NEXT_OCCURRENCES = 5

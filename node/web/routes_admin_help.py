@@ -24,9 +24,9 @@ from ..convertors import register_convertors
 from ..cooperation import help_requests, reads
 from ..cooperation.errors import CoopError, Invalid, NotFound
 from ..cooperation.session import place_today
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services.log import ClockSkew, LogRecovering
-from .admin_base import admin_page, error_page, login_required, node_of, with_form
+from .admin_base import admin_page, error_page, login_required, with_form
 from .coop_forms import form_day, path_ref, refusal_message
 from .fields import FieldError
 from .i18n import N_

@@ -26,8 +26,9 @@ from ..cooperation import reads, registrations
 from ..cooperation.errors import CoopError, Invalid, NotFound
 from ..cooperation.registrations import EventOver, OverCapacity
 from ..cooperation.views import reason_label
+from ..runtime import node_of
 from ..services.log import ClockSkew, LogRecovering
-from .admin_base import admin_page, error_page, login_required, node_of, with_form
+from .admin_base import admin_page, error_page, login_required, with_form
 from .coop_forms import path_ref, refusal_message
 from .fields import FieldError
 from .forms import parse_local_datetime

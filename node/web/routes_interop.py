@@ -27,7 +27,7 @@ from ..api.errors import ApiError
 from ..api.spec import Answer, Operation, Param, describe
 from ..convertors import register_convertors
 from ..models import CurrentObject
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services import published
 from ..services.published import FilterError, Filters, Published
 from .calendar import build_calendar
@@ -76,11 +76,6 @@ def _interop(summary: str, media_type: str, filters: tuple[str, ...] = ()) -> Op
         errors=(400,) if filters else (),
         tag="interop",
     )
-
-
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def _filters(request: Request, allowed: tuple[str, ...]) -> Filters:
@@ -150,7 +145,7 @@ async def _place_name(node: Node, origin: str) -> str:
 
 
 async def _calendar(request: Request, origin: str | None) -> Response:
-    node = _node(request)
+    node = node_of(request)
     filters = _filters(request, CALENDAR_FILTERS)
     language = request_language(request)
     gettext = translations(language).gettext
@@ -195,7 +190,7 @@ async def _calendar(request: Request, origin: str | None) -> Response:
 
 @describe(_interop("This place's events, iCalendar (RFC 5545)", "text/calendar", CALENDAR_FILTERS))
 async def place_calendar(request: Request) -> Response:
-    return await _calendar(request, _node(request).origin)
+    return await _calendar(request, node_of(request).origin)
 
 
 @describe(_interop("The network's events, iCalendar (RFC 5545)", "text/calendar", CALENDAR_FILTERS))
@@ -239,7 +234,7 @@ async def event_calendar(request: Request) -> Response:
 
 
 async def _feed(request: Request, origin: str | None) -> Response:
-    node = _node(request)
+    node = node_of(request)
     filters = _filters(request, FEED_FILTERS)
     language = request_language(request)
     gettext = translations(language).gettext
@@ -286,7 +281,7 @@ async def _feed(request: Request, origin: str | None) -> Response:
     _interop("What is new at this place, Atom (RFC 4287)", "application/atom+xml", FEED_FILTERS)
 )
 async def place_feed(request: Request) -> Response:
-    return await _feed(request, _node(request).origin)
+    return await _feed(request, node_of(request).origin)
 
 
 @describe(
