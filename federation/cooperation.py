@@ -255,10 +255,13 @@ def session_key(occurrence: str | None) -> str | None:
     """The session a registration names, as one text whatever the offset it is written
     with (UTC, ``Z``): seats and waiting lists are counted per (event, session). None
     for an event without sessions (no ``occurrence``). ``ValueError`` for text that is
-    not an RFC 3339 date-time."""
+    not an RFC 3339 date-time, or one that UTC cannot hold (``9999-12-31T23:00-05:00``)."""
     if occurrence is None:
         return None
-    return format_ts(parse_ts(occurrence))
+    try:
+        return format_ts(parse_ts(occurrence))
+    except OverflowError:
+        raise ValueError(f"{occurrence!r} is out of range once in UTC") from None
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
 """Validation of object payloads: the kind's JSON Schema, then the checks a schema cannot
-express (an event's ``end`` after its ``start``, a decision taken by the owner of what it
-decides about). Used by the local API and by ingest alike."""
+express (an event's ``end`` after its ``start``, the rules of a recurring event's series,
+a decision taken by the owner of what it decides about). Used by the local API and by
+ingest alike."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import schema
+from . import recurrence, schema
 from .errors import SchemaError
 from .timeutil import parse_ts
 
@@ -41,6 +42,8 @@ def validate_payload(kind: str, payload: Any) -> None:
     schema.validate(f"urn:papi:payload/{kind}", payload)
     if kind in ("event", "booking"):
         _check_period(payload)
+    if kind == "event" and "recurrence" in payload:
+        recurrence.series(payload)  # raises SchemaError when a rule of the series is broken
     if kind in _DAY_PERIODS:
         first, last = _DAY_PERIODS[kind]
         # Days are ASCII 'YYYY-MM-DD' (urn:papi:day): they compare as text.

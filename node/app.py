@@ -30,6 +30,7 @@ from .api import (
     metrics,
     network,
     objects,
+    openapi,
     places,
     registrations,
 )
@@ -97,6 +98,7 @@ def build_routes() -> list[BaseRoute]:
         *loans.routes(),
         *registrations.routes(),
         *help_requests.routes(),
+        *openapi.routes(),
         *web.routes(),
     ]
 

@@ -72,6 +72,8 @@ def test_a_session_is_one_instant_whatever_its_offset() -> None:
     assert session_key(None) is None
     with pytest.raises(ValueError):
         session_key("2026-03-10")
+    with pytest.raises(ValueError):  # was an OverflowError: a 500 on an odd stored event
+        session_key("9999-12-31T23:00:00-05:00")
 
 
 WORKSHOP = {"title": "Atelier", "start": "2026-03-03T14:00:00+01:00",
@@ -93,6 +95,14 @@ def test_which_sessions_a_registration_may_name() -> None:
     assert not names_a_session(SERIES, "2026-02-24T14:00:00+01:00")  # before the first
     assert not names_a_session(SERIES, "2026-03-17T13:00:00Z")  # a cancelled session
     assert not names_a_session(SERIES, "mardi")
+    # Only the sessions the rule generates (they were all accepted after the first one):
+    assert not names_a_session(SERIES, "2026-03-11T14:00:00+01:00")  # a Wednesday
+    assert not names_a_session(SERIES, "2026-03-10T15:00:00+01:00")  # another hour
+    assert not names_a_session(SERIES, "2026-05-12T14:00:00+02:00")  # after the 10th
+    # Summer time: the sessions keep 14:00 in Paris, so 12:00 UTC, not 13:00.
+    assert names_a_session(SERIES, "2026-04-07T14:00:00+02:00")
+    assert names_a_session(SERIES, "2026-04-07T12:00:00Z")
+    assert not names_a_session(SERIES, "2026-04-07T14:00:00+01:00")
 
 
 def test_a_sessions_bounds_and_whether_it_is_over() -> None:
@@ -100,6 +110,11 @@ def test_a_sessions_bounds_and_whether_it_is_over() -> None:
     assert start == datetime(2026, 3, 10, 13, tzinfo=UTC)
     assert end == datetime(2026, 3, 10, 15, tzinfo=UTC)
     assert session_bounds({"title": "x"}, None) is None
+    summer = session_bounds(SERIES, "2026-04-07T12:00:00Z") or (None, None)
+    assert [str(moment) for moment in summer] == [
+        "2026-04-07 14:00:00+02:00",
+        "2026-04-07 16:00:00+02:00",
+    ]
     during = datetime(2026, 3, 10, 14, tzinfo=UTC)
     assert not is_over(SERIES, "2026-03-10T14:00:00+01:00", during)
     assert is_over(SERIES, "2026-03-03T14:00:00+01:00", during)

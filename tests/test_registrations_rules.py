@@ -231,6 +231,57 @@ async def test_what_can_never_be_accepted_is_declined_by_the_organiser(tmp_path:
         assert (await event_json(a, event))["seats_left"] == 0
 
 
+async def test_only_the_sessions_the_rule_generates_take_registrations(tmp_path: Path) -> None:
+    """A weekly series takes registrations per session, and only for the starts its rule
+    generates (docs/protocol.md 3.10): a Wednesday of a Tuesday series, or 14:00 winter
+    time after the change to summer time, is no session (both were seated before)."""
+    async with network(tmp_path, ["a"]) as (_, nodes):
+        a = nodes["a"]
+        series = {"rrule": "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;COUNT=10"}
+        event = await add_event(
+            a, capacity=1, start="2030-03-05T14:00:00+01:00", end="2030-03-05T16:00:00+01:00",
+            recurrence=series,
+        )  # fmt: skip
+        other = Forger()
+
+        def payload(occurrence: str) -> dict[str, Any]:
+            return {
+                "event": event, "seats": 1, "state": "requested", "occurrence": occurrence,
+                "sealed": seal({"participants": [], "message": ""}, [a.node.origin]),
+            }  # fmt: skip
+
+        sessions = {
+            "wednesday": "2030-03-06T14:00:00+01:00",
+            "winter": "2030-04-02T14:00:00+01:00",
+            "summer": "2030-04-02T14:00:00+02:00",
+            "same": "2030-04-02T12:00:00Z",
+            "first": "2030-03-05T14:00:00+01:00",
+        }
+        documents = [other.write("place", "place")] + [
+            other.write("registration", oid, payload(start)) for oid, start in sessions.items()
+        ]
+        r = await a.client.post("/federation/v1/push", json={"entries": documents})
+        assert len(r.json()["accepted"]) == 6
+        await process(a)
+        found = {oid: await registration(a, f"{other.origin}/{oid}") for oid in sessions}
+        assert {oid: (r["state"], r["reason"]) for oid, r in found.items()} == {
+            "wednesday": ("declined", "no_such_occurrence"),
+            "winter": ("declined", "no_such_occurrence"),
+            "summer": ("confirmed", None),
+            "same": ("waitlisted", "full"),  # the same session, its one seat taken
+            "first": ("confirmed", None),  # another session: seats of its own
+        }
+        assert found["summer"]["start"] == "2030-04-02T14:00:00+02:00"
+        assert found["summer"]["end"] == "2030-04-02T16:00:00+02:00"
+        # The registrant's own node refuses at once what is no session.
+        wrong = {"event": event, "seats": 1, "occurrence": sessions["wednesday"]}
+        r = await a.client.post("/api/v1/registrations", json=wrong, headers=a.auth)
+        assert r.status_code == 422
+        assert (r.json()["error"]["field"], r.json()["error"]["keyword"]) == (
+            "occurrence", "occurrence",
+        )  # fmt: skip
+
+
 async def test_the_waiting_list_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registrations_module, "MAX_WAITING", 2)
     async with network(tmp_path, ["a"]) as (_, nodes):

@@ -129,3 +129,35 @@ async def test_a_full_event_says_so_on_every_node(tmp_path: Path) -> None:
         await sync(b)
         results = await b.client.get("/search", params={"q": "tablette"})
         assert "Places restantes : 5 sur 8" in text_of(results.text)
+
+
+async def test_the_page_of_a_series_offers_its_next_sessions(tmp_path: Path) -> None:
+    """An animator registers for one session of a weekly workshop by choosing it among
+    the next ones (their starts are exactly the sessions the rule generates)."""
+    async with network(tmp_path, ["a"]) as (_, nodes):
+        a = nodes["a"]
+        event = await add_event(
+            a, "Atelier du mardi", capacity=2, start="2030-03-05T14:00:00+01:00",
+            end="2030-03-05T16:00:00+01:00",
+            recurrence={"rrule": "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU;COUNT=10"},
+        )  # fmt: skip
+        origin, oid = event.split("/")
+        await make_user(a)
+        assert (await log_in(a)).status_code == 303
+        page = await a.client.get(f"/o/{origin}/event/{oid}")
+        assert '<select id="registration-occurrence" name="occurrence"' in page.text
+        assert '<option value="2030-03-05T14:00:00+01:00">' in page.text
+        assert '<option value="2030-04-02T14:00:00+02:00">' in page.text  # summer time
+        form = {
+            "csrf_token": csrf_of(page.text),
+            "event": event,
+            "seats": "1",
+            "participants": f"Yann Kerjean, {EMAIL}",
+            "occurrence": "2030-04-02T14:00:00+02:00",
+        }
+        sent = await a.client.post("/admin/registrations/new", data=form)
+        assert sent.status_code == 303, sent.text
+        ref = sent.headers["location"].removeprefix("/admin/registrations/")
+        await process(a)
+        mine = await registration(a, ref)
+        assert (mine["state"], mine["occurrence"]) == ("confirmed", "2030-04-02T14:00:00+02:00")

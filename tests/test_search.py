@@ -364,6 +364,26 @@ async def test_api_date_only_bounds_are_whole_paris_days(papi: InProcessNode) ->
     assert r.status_code == 400
 
 
+async def test_days_before_1911_are_paris_days_too(papi: InProcessNode) -> None:
+    """Until 1911 Paris time was 00:09:21 ahead of UTC: a day then is still a valid bound
+    (it was answered 400, the bound having an offset in seconds; found by schemathesis)."""
+    event = {"title": "Exposition universelle", "start": "1900-04-14T10:00:00+00:09"}
+    assert (
+        await papi.client.post("/api/v1/events", json=event, headers=papi.auth)
+    ).status_code == 201
+    for params in (
+        {"to": "1900-04-14", "past": "1"},
+        {"from": "1900-04-14", "to": "14/04/1900", "past": "1"},
+    ):
+        r = await papi.client.get("/api/v1/search", params=params)
+        assert r.status_code == 200, r.text
+        assert [x["title"] for x in r.json()["results"]] == ["Exposition universelle"]
+    r = await papi.client.get("/api/v1/search", params={"to": "1900-04-13", "past": "1"})
+    assert r.json()["results"] == []
+    page = await papi.client.get("/search", params={"to": "14/04/1900", "past": "1"})
+    assert page.status_code == 200 and "Exposition universelle" in page.text
+
+
 async def test_commune_and_theme_filters_with_words_use_whole_values(papi: InProcessNode) -> None:
     remote = RemoteLog("Médiathèque", "Plougastel-Daoulas")
     other = RemoteLog("Mairie", "Daoulas")

@@ -25,9 +25,24 @@ from ..services.blobs import (
     upload,
 )
 from ..services.blobstore import is_sha256
+from ..services.blobtypes import media_types
 from .auth import require_token
 from .blob_response import blob_response
 from .errors import ApiError
+from .spec import Answer, Operation, Param, describe, obj
+
+_SHA256 = {
+    "sha256": Param(
+        "sha256", {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "Lowercase hex of its SHA-256."
+    )
+}
+_STATE = obj(
+    ("sha256", "held"),
+    sha256={"type": "string"},
+    held={"type": "boolean"},
+    size={"type": "integer", "minimum": 0},
+    fetch=obj(("state", "attempts"), state={"type": "string"}, attempts={"type": "integer"}),
+)
 
 
 def _sha256(request: Request) -> str:
@@ -51,6 +66,22 @@ async def verified_blob(node: Node, sha256: str) -> tuple[Blob, Path] | None:
     return blob, path
 
 
+@describe(
+    Operation(
+        "Upload an attachment (its bytes, of an allowed media type)",
+        (
+            Answer(
+                201,
+                "Held: its SHA-256 names it in a resource's attachments.",
+                obj(("sha256", "size"), sha256={"type": "string"}, size={"type": "integer"}),
+            ),
+        ),
+        body={"type": "string", "minLength": 1, "description": "The file's bytes."},
+        body_media_types=media_types(),
+        token=True,
+        errors=(415,),
+    )
+)
 async def upload_blob(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
@@ -70,6 +101,13 @@ async def upload_blob(request: Request) -> Response:
     return JSONResponse({"sha256": result.sha256, "size": result.size}, status_code=201)
 
 
+@describe(
+    Operation(
+        "Whether this node holds an attachment, or is fetching it",
+        (Answer(200, "Its state.", _STATE),),
+        path=_SHA256,
+    )
+)
 async def blob_state(request: Request) -> Response:
     sha256 = _sha256(request)
     blob = await held(sha256)
@@ -91,6 +129,20 @@ async def blob_state(request: Request) -> Response:
     return JSONResponse(body)
 
 
+@describe(
+    Operation(
+        "Fetch a wanted attachment now, without waiting for its next attempt",
+        (
+            Answer(
+                202,
+                "Queued.",
+                obj(("sha256", "state"), sha256={"type": "string"}, state={"const": "pending"}),
+            ),
+        ),
+        path=_SHA256,
+        token=True,
+    )
+)
 async def fetch_blob_now(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
@@ -101,6 +153,19 @@ async def fetch_blob_now(request: Request) -> Response:
     return JSONResponse({"sha256": sha256, "state": "pending"}, status_code=202)
 
 
+@describe(
+    Operation(
+        "An attachment's bytes, for peers (ranges honoured)",
+        (
+            Answer(200, "The bytes.", media_types=("application/octet-stream",)),
+            Answer(206, "The range asked.", media_types=("application/octet-stream",)),
+            Answer(304, "Unchanged (If-None-Match)."),
+        ),
+        path=_SHA256,
+        errors=(416,),
+        tag="federation",
+    )
+)
 async def federation_blob(request: Request) -> Response:
     node = node_of(request)
     sha256 = _sha256(request)

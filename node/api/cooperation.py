@@ -23,6 +23,36 @@ from ..cooperation.errors import CoopError
 from ..services.log import ClockSkew, LogRecovering
 from .auth import require_token
 from .errors import ApiError, invalid, read_json
+from .spec import Answer, Operation, Param, obj
+
+# -- what the OpenAPI document says of every workflow (node/api/spec.py) -----------------
+
+#: The steps of a conversation (``Step.to_json``), oldest first.
+HISTORY = {
+    "type": "array",
+    "items": obj(
+        ("state", "at", "by"),
+        state={"type": "string"},
+        at={"type": "string"},
+        by={"type": "string"},
+        reason={"type": "string"},
+    ),
+}
+#: What people of this node may do now (the names of the action paths).
+ACTIONS = {"type": "array", "items": {"type": "string"}}
+#: The body of an action without data: nothing, or an empty object.
+NO_BODY = {"type": "object", "maxProperties": 0, "description": "No body, or {}."}
+
+
+def role_param(choices: Sequence[str]) -> Param:
+    """``role`` as ``choice_param`` reads it."""
+    return Param("role", {"enum": list(choices)}, "Only this side (default: both).")
+
+
+def coop_operation(summary: str, answer: Answer, **more: Any) -> Operation:
+    """A workflow's operation: ``409`` for a step not allowed here or now."""
+    errors = (*more.pop("errors", ()), 409)
+    return Operation(summary, (answer,), errors=errors, tag="cooperation", **more)
 
 
 def path_ref(request: Request) -> Ref:

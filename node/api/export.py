@@ -9,8 +9,32 @@ from starlette.routing import Route
 from ..runtime import node_of
 from ..services.export import export_places
 from .errors import ApiError
+from .spec import Answer, Operation, Param, describe
 
 
+@describe(
+    Operation(
+        "The places as open data, in the national standard (LaMednum 1.0.2)",
+        (
+            Answer(
+                200,
+                "The places, one a row (CSV) or an object (JSON); 'x-papi-skipped' counts"
+                " those the standard cannot hold.",
+                {"type": "array", "items": {"type": "object"}},
+                ("text/csv", "application/json"),
+                {"x-papi-skipped": "How many places were left out."},
+            ),
+        ),
+        query=(
+            Param(
+                "scope",
+                {"enum": ["self", "network"], "default": "self"},
+                "This node's place, or every place it knows.",
+            ),
+        ),
+        path={"fmt": Param("fmt", {"enum": ["csv", "json"]}, "The file format.")},
+    )
+)
 async def export_lamednum(request: Request) -> Response:
     node = node_of(request)
     fmt = request.path_params["fmt"]

@@ -24,6 +24,7 @@ from ..services.objects import body_limit
 from ..services.peers import learn_peers, make_due, peers_heard_from
 from ..services.sync import answer_sync
 from .errors import ApiError, error_response, invalid, read_json
+from .spec import TEXT, Answer, Operation, Param, describe, obj, whole
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,25 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return value
 
 
+@describe(
+    Operation(
+        "A page of an origin's log, in seq order (docs/protocol.md 5)",
+        (
+            Answer(
+                200,
+                "The entries after 'after', at most 'limit'.",
+                obj(("entries",), entries={"type": "array", "items": {"$ref": "urn:papi:entry"}}),
+            ),
+        ),
+        query=(
+            Param("origin", TEXT, "Whose log (default: this node's)."),
+            Param("after", whole(0, 2**53), "The last seq already held (default 0)."),
+            Param("limit", whole(1, MAX_ENTRIES_PAGE, "Default 100."), "How many, at most."),
+        ),
+        errors=(400, 503),
+        tag="federation",
+    )
+)
 async def entries(request: Request) -> Response:
     node = node_of(request)
     origin = request.query_params.get("origin") or node.origin
@@ -109,6 +129,15 @@ async def _heard_from(node: Node, url: Any, origins: set[str]) -> None:
         log.info("%s contacted us: retried at once", peer.url)
 
 
+@describe(
+    Operation(
+        "Compare version vectors and receive what is missing (docs/protocol.md 5)",
+        (Answer(200, "What this node holds that the sender lacks.", "urn:papi:sync-response"),),
+        body="urn:papi:sync-request",
+        errors=(503,),
+        tag="federation",
+    )
+)
 async def sync(request: Request) -> Response:
     node = node_of(request)
     limit = max(node.settings.max_body_bytes, MAX_SYNC_REQUEST_BYTES)
@@ -125,6 +154,15 @@ async def sync(request: Request) -> Response:
         return JSONResponse(await answer_sync(message, node.settings.sync_page_bytes))
 
 
+@describe(
+    Operation(
+        "Receive signed entries (docs/protocol.md 5)",
+        (Answer(200, "What was accepted and refused, entry by entry.", "urn:papi:push-response"),),
+        body="urn:papi:push-request",
+        errors=(403, 503, 507),
+        tag="federation",
+    )
+)
 async def push(request: Request) -> Response:
     node = node_of(request)
     if node.settings.pull_only:

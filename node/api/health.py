@@ -14,10 +14,27 @@ from tortoise.transactions import in_transaction
 from ..db import lock_for_write
 from ..runtime import node_of
 from ..services.health import node_health
+from .spec import Answer, Operation, describe, obj
+
+_CHECK = obj(("ok",), ok={"type": "boolean"})
+_READINESS = obj(
+    ("status", "checks"),
+    status={"enum": ["ready", "not_ready"]},
+    checks=obj(
+        ("database", "disk", "clock"), database=_CHECK, disk=_CHECK, clock={"type": "object"}
+    ),
+)
 
 log = logging.getLogger(__name__)
 
 
+@describe(
+    Operation(
+        "The process answers",
+        (Answer(200, "Always, while the process runs.", obj(("status",), status={"const": "ok"})),),
+        tag="health",
+    )
+)
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -32,6 +49,16 @@ async def _database_writable() -> dict[str, Any]:
     return {"ok": True}
 
 
+@describe(
+    Operation(
+        "The node can do its work: the database takes writes, the disk has room",
+        (
+            Answer(200, "Ready.", _READINESS),
+            Answer(503, "Not ready: 'checks' says what fails.", _READINESS),
+        ),
+        tag="health",
+    )
+)
 async def readyz(request: Request) -> Response:
     node = node_of(request)
     health = node_health(node)

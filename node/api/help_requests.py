@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from federation.cooperation import Ref
+from federation.cooperation import HelpState, Ref
 
 from ..convertors import register_convertors
 from ..cooperation import help_requests, reads
@@ -28,18 +28,57 @@ from ..cooperation.session import place_today
 from ..runtime import Node, node_of
 from .auth import require_token
 from .cooperation import (
+    ACTIONS,
+    HISTORY,
+    NO_BODY,
     answering,
     choice_param,
     coop_error,
+    coop_operation,
     history_json,
     only_fields,
     optional_body,
     path_ref,
+    role_param,
     text_field,
     token_given,
 )
 from .errors import ApiError, read_json
-from .params import paging
+from .params import paging, paging_params
+from .spec import Answer, Param, describe, nullable, obj
+
+_MESSAGE = {"type": "string", "maxLength": help_requests.MESSAGE_CHARS}
+_REQUEST = {
+    **obj(
+        ("theme", "title", "from", "to"),
+        theme={"enum": list(help_requests.themes())},
+        title={"type": "string", "minLength": 1, "maxLength": help_requests.TITLE_CHARS},
+        description={"type": "string", "maxLength": help_requests.DESCRIPTION_CHARS},
+        **{"from": {"$ref": "urn:papi:day"}, "to": {"$ref": "urn:papi:day"}},
+    ),
+    "additionalProperties": False,
+    "description": f"From today on, 'to' not before 'from', at most {help_requests.MAX_DAYS} days.",
+}
+_OFFER = obj(
+    ("id", "request", "offerer", "state"),
+    id={"type": "string"},
+    request={"type": "string"},
+    offerer={"type": "string"},
+    state={"type": "string"},
+    message={"type": "string"},
+)
+_HELP = obj(
+    ("id", "theme", "title", "from", "to", "state", "asker", "offers", "history", "actions"),
+    id={"type": "string"},
+    state={"enum": [state.value for state in HelpState]},
+    accepted_offer=nullable({"type": "string"}),
+    asker={"type": "string"},
+    distance_km=nullable({"type": "number"}),
+    matching={"type": "boolean"},
+    offers={"type": "array", "items": _OFFER},
+    history=HISTORY,
+    actions=ACTIONS,
+)
 
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
@@ -112,6 +151,14 @@ def _matching(request: Request) -> bool:
     return value
 
 
+@describe(
+    coop_operation(
+        "Ask the network for help",
+        Answer(201, "Asked: the places of the network see it.", _HELP),
+        body=_REQUEST,
+        token=True,
+    )
+)
 async def create_request(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
@@ -123,6 +170,28 @@ async def create_request(request: Request) -> Response:
     return JSONResponse(request_json(node, found, place_today(), private=True), status_code=201)
 
 
+@describe(
+    coop_operation(
+        "Open help requests of the network, nearest first (or this node's own, by 'role')",
+        Answer(
+            200,
+            "One page, and how many there are.",
+            obj(
+                ("items", "total"),
+                items={"type": "array", "items": _HELP},
+                total={"type": "integer", "minimum": 0},
+            ),
+        ),
+        query=(
+            Param("matching", {"enum": list(_BOOLEANS)}, "Only those in this node's skills."),
+            role_param((ASKER, OFFERER)),
+            Param("theme", {"enum": list(help_requests.themes())}, "Only this theme."),
+            *paging_params(100, reads.MAX_LIST),
+        ),
+        optional_token=True,
+        errors=(400,),
+    )
+)
 async def list_requests(request: Request) -> Response:
     node = node_of(request)
     private = await token_given(request)
@@ -155,6 +224,11 @@ async def list_requests(request: Request) -> Response:
     )
 
 
+@describe(
+    coop_operation(
+        "One help request", Answer(200, "It, with its offers.", _HELP), optional_token=True
+    )
+)
 async def get_request(request: Request) -> Response:
     node = node_of(request)
     private = await token_given(request)
@@ -162,6 +236,15 @@ async def get_request(request: Request) -> Response:
     return JSONResponse(request_json(node, found, place_today(), private=private))
 
 
+@describe(
+    coop_operation(
+        "Cancel this node's help request",
+        Answer(200, "The request, cancelled.", _HELP),
+        body=NO_BODY,
+        body_required=False,
+        token=True,
+    )
+)
 async def cancel_request(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
@@ -173,6 +256,14 @@ async def cancel_request(request: Request) -> Response:
     return JSONResponse(request_json(node, found, place_today(), private=True))
 
 
+@describe(
+    coop_operation(
+        "Offer help (a message to the asker, sealed for it)",
+        Answer(201, "Offered.", _OFFER),
+        body={**obj(("message",), message=_MESSAGE), "additionalProperties": False},
+        token=True,
+    )
+)
 async def create_offer(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
@@ -190,6 +281,15 @@ async def create_offer(request: Request) -> Response:
     return JSONResponse(offer_json(node, offer, private=True), status_code=201)
 
 
+@describe(
+    coop_operation(
+        "Accept an offer (closes the request)",
+        Answer(200, "The request, closed.", _HELP),
+        body=NO_BODY,
+        body_required=False,
+        token=True,
+    )
+)
 async def accept_offer(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
@@ -201,6 +301,15 @@ async def accept_offer(request: Request) -> Response:
     return JSONResponse(request_json(node, found, place_today(), private=True))
 
 
+@describe(
+    coop_operation(
+        "Withdraw this node's offer",
+        Answer(200, "The offer, withdrawn.", _OFFER),
+        body=NO_BODY,
+        body_required=False,
+        token=True,
+    )
+)
 async def withdraw_offer(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)

@@ -24,17 +24,68 @@ from ..cooperation.session import place_today
 from ..runtime import Node, node_of
 from .auth import require_token
 from .cooperation import (
+    ACTIONS,
+    HISTORY,
     answering,
     choice_param,
     coop_error,
+    coop_operation,
     history_json,
     optional_body,
     path_ref,
+    role_param,
     text_field,
     token_given,
 )
 from .errors import ApiError, read_json
-from .params import paging
+from .params import paging, paging_params
+from .spec import Answer, Param, describe, nullable, obj
+
+_DAY = {"$ref": "urn:papi:day"}
+_CONTACT = {
+    **obj(
+        ("name",),
+        name={"type": "string", "minLength": 1, "maxLength": loans.NAME_CHARS},
+        email={"type": "string", "maxLength": loans.EMAIL_CHARS},
+        phone={"type": "string", "maxLength": loans.PHONE_CHARS},
+    ),
+    "additionalProperties": False,
+}
+_REQUEST = {
+    **obj(
+        ("equipment", "quantity", "start", "end", "contact"),
+        equipment={"$ref": "urn:papi:ref", "description": "The item: '<origin>/<oid>'."},
+        quantity={"type": "integer", "minimum": 1, "maximum": 1000},
+        start=_DAY,
+        end=_DAY,
+        contact=_CONTACT,
+        message={"type": "string", "maxLength": loans.MESSAGE_CHARS},
+    ),
+    "additionalProperties": False,
+    "description": f"From today on, 'end' not before 'start', at most {loans.MAX_DAYS} days.",
+}
+_LOAN = obj(
+    ("id", "equipment", "quantity", "start", "end", "state", "borrower", "lender", "history"),
+    id={"type": "string"},
+    equipment={"type": "string"},
+    quantity={"type": "integer"},
+    start={"type": "string"},
+    end={"type": "string"},
+    state={"enum": [state.value for state in LoanState]},
+    reason=nullable({"type": "string"}),
+    borrower={"type": "string"},
+    lender={"type": "string"},
+    history=HISTORY,
+    actions=ACTIONS,
+    contact={"type": "object"},
+)
+_NOTE = {
+    **obj(message={"type": "string", "maxLength": loans.MESSAGE_CHARS}),
+    "additionalProperties": False,
+}
+_RULE = obj(
+    ("equipment", "auto_approve"), equipment={"type": "string"}, auto_approve={"type": "boolean"}
+)
 
 
 def loan_json(node: Node, loan: Loan, *, private: bool) -> dict[str, Any]:
@@ -89,6 +140,15 @@ async def _read(node: Node, ref: Ref) -> Loan:
     return loan
 
 
+@describe(
+    coop_operation(
+        "Ask to borrow an item (of any place; the lender's node decides)",
+        Answer(201, "Requested.", _LOAN),
+        body=_REQUEST,
+        token=True,
+        errors=(404,),
+    )
+)
 async def create_loan(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
@@ -99,6 +159,15 @@ async def create_loan(request: Request) -> Response:
     return JSONResponse(loan_json(node, await _read(node, ref), private=True), status_code=201)
 
 
+@describe(
+    coop_operation(
+        "This node's loans: those it asked and those of its items",
+        Answer(200, "One page.", obj(("items",), items={"type": "array", "items": _LOAN})),
+        query=(role_param((BORROWER, LENDER)), *paging_params(100, reads.MAX_LIST)),
+        optional_token=True,
+        errors=(400,),
+    )
+)
 async def list_loans(request: Request) -> Response:
     node = node_of(request)
     private = await token_given(request)
@@ -114,6 +183,7 @@ async def list_loans(request: Request) -> Response:
     return JSONResponse({"items": [loan_json(node, loan, private=private) for loan in found]})
 
 
+@describe(coop_operation("One loan", Answer(200, "The loan.", _LOAN), optional_token=True))
 async def get_loan(request: Request) -> Response:
     node = node_of(request)
     private = await token_given(request)
@@ -121,6 +191,16 @@ async def get_loan(request: Request) -> Response:
     return JSONResponse(loan_json(node, loan, private=private))
 
 
+@describe(
+    coop_operation(
+        "A step of a loan: the lender approves, declines, checks out, takes back; either"
+        " side cancels",
+        Answer(200, "The loan after the step.", _LOAN),
+        body=_NOTE,
+        body_required=False,
+        token=True,
+    )
+)
 async def loan_action(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
@@ -152,6 +232,33 @@ async def loan_action(request: Request) -> Response:
 # -- bookings and lending rules ---------------------------------------------------------
 
 
+@describe(
+    coop_operation(
+        "When an item is booked (approved loans and the lender's own bookings)",
+        Answer(
+            200,
+            "The booked periods.",
+            obj(
+                ("items",),
+                items={
+                    "type": "array",
+                    "items": obj(
+                        ("start", "end", "quantity"),
+                        start={"type": "string"},
+                        end={"type": "string"},
+                        quantity={"type": "integer"},
+                    ),
+                },
+            ),
+        ),
+        query=(
+            Param(
+                "equipment", {"$ref": "urn:papi:ref"}, "The item: '<origin>/<oid>'.", required=True
+            ),
+        ),
+        errors=(400, 404),
+    )
+)
 async def bookings(request: Request) -> Response:
     value = request.query_params.get("equipment") or ""
     try:
@@ -177,12 +284,32 @@ async def _rule(node: Node, oid: str) -> dict[str, Any]:
     return {"equipment": f"{node.origin}/{oid}", "auto_approve": automatic}
 
 
+@describe(
+    coop_operation(
+        "Whether this node approves loans of its item automatically",
+        Answer(200, "The rule.", _RULE),
+        token=True,
+    )
+)
 async def get_loan_rules(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
     return JSONResponse(await _rule(node, request.path_params["oid"]))
 
 
+@describe(
+    coop_operation(
+        "Approve loans of an item automatically, or not",
+        Answer(200, "The rule.", _RULE),
+        body={
+            **obj(
+                ("auto_approve",), auto_approve={"type": "boolean"}, equipment={"type": "string"}
+            ),
+            "additionalProperties": False,
+        },
+        token=True,
+    )
+)
 async def put_loan_rules(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)

@@ -31,9 +31,72 @@ from ..services.search import (
 from ..services.sync import current_vector
 from ..version import software
 from .errors import ApiError
-from .params import paging
+from .params import paging, paging_params
+from .spec import TEXT, TIMESTAMP, Answer, Operation, Param, describe, nullable, obj
+
+_STRING_OR_NULL = nullable({"type": "string"})
+_NODE = obj(
+    ("id", "name", "commune", "url", "endpoints", "pull_only", "protocol", "software", "seq"),
+    id={"type": "string"},
+    name={"type": "string"},
+    commune={"type": "string"},
+    url=_STRING_OR_NULL,
+    endpoints={"type": "array", "items": {"type": "string"}},
+    pull_only={"type": "boolean"},
+    protocol={"type": "integer"},
+    software={"type": "string"},
+    seq={"type": "integer", "minimum": 0},
+)
+_PEER = obj(
+    ("url", "state"),
+    url={"type": "string"},
+    origin=_STRING_OR_NULL,
+    state={"type": "string"},
+    last_attempt=nullable(TIMESTAMP),
+    last_success=nullable(TIMESTAMP),
+    next_attempt=nullable(TIMESTAMP),
+)
+_NODES = obj(
+    ("self", "digest", "total", "limit", "offset", "next", "origins", "peers", "health"),
+    self={"type": "string"},
+    digest={"type": "string"},
+    total={"type": "integer"},
+    limit={"type": "integer"},
+    offset={"type": "integer"},
+    next=nullable({"type": "integer"}),
+    origins={
+        "type": "array",
+        "items": obj(
+            ("id", "self", "seq", "frozen", "peers"),
+            id={"type": "string"},
+            self={"type": "boolean"},
+            seq={"type": "integer"},
+            frozen={"type": "boolean"},
+            peers={"type": "array", "items": _PEER},
+        ),
+    },
+    peers={"type": "array", "items": _PEER},
+    peers_total={"type": "integer"},
+    pending={"type": "object"},
+    health=obj(("storage", "clock"), storage={"type": "object"}, clock={"type": "object"}),
+)
+_DAY_OR_TIME = {"anyOf": [{"$ref": "urn:papi:day"}, {"$ref": "urn:papi:datetime"}]}
+_SEARCH = obj(
+    ("query", "total", "total_exact", "suggestion", "results"),
+    query={"type": "string"},
+    total={"type": "integer", "minimum": 0},
+    total_exact={"type": "boolean"},
+    suggestion=_STRING_OR_NULL,
+    results={
+        "type": "array",
+        "items": obj(("origin", "kind", "id"), origin={"type": "string"}, id={"type": "string"}),
+    },
+)
 
 
+@describe(
+    Operation("This node: its origin, name, protocol and head", (Answer(200, "This node.", _NODE),))
+)
 async def node_info(request: Request) -> Response:
     node = node_of(request)
     place = await CurrentObject.get_or_none(origin=node.origin, kind="place", oid="place")
@@ -54,6 +117,13 @@ async def node_info(request: Request) -> Response:
     )
 
 
+@describe(
+    Operation(
+        "The known network: origins, peers, what waits, this node's health",
+        (Answer(200, "One page of origins and of peers.", _NODES),),
+        query=paging_params(PAGE_SIZE, MAX_PAGE_SIZE),
+    )
+)
 async def nodes(request: Request) -> Response:
     """One page of the known network (origins, and peers by URL, ``limit``/``offset``)."""
     node = node_of(request)
@@ -155,6 +225,25 @@ def search_query(params: Any) -> SearchQuery:
     )
 
 
+@describe(
+    Operation(
+        "Search the offers of the network (docs/api.md 6)",
+        (Answer(200, "The results, best first.", _SEARCH),),
+        query=(
+            Param("q", {"type": "string", "maxLength": 200}, "Words to look for."),
+            Param("kind", {"enum": list(SEARCHABLE_KINDS)}, "Only objects of this kind."),
+            Param("origin", TEXT, "Only objects of this node."),
+            Param("commune", TEXT, "Only objects of places of this commune."),
+            Param("theme", TEXT, "Only objects of this theme."),
+            Param("from", _DAY_OR_TIME, "Events ending after: a date or an RFC 3339 date-time."),
+            Param("to", _DAY_OR_TIME, "Events starting before: a date or an RFC 3339 date-time."),
+            Param("past", {"enum": ["1", "true", "yes", "0", "false", "no"]}, "Past events too."),
+            Param("licence", TEXT, "Only resources under this licence."),
+            *paging_params(20, MAX_RESULTS),
+        ),
+        errors=(400,),
+    )
+)
 async def search_api(request: Request) -> Response:
     query = search_query(request.query_params)
     answer = await search(query)

@@ -25,7 +25,14 @@ from ..services.objects import (
 )
 from .auth import require_token
 from .errors import ApiError, invalid, read_json
-from .params import paging
+from .params import paging, paging_params
+from .spec import Answer, Operation, describe, obj
+
+#: The collection's kind: ``{kind}`` is filled in for each collection (``spec.py``).
+_OBJECT = "papi:object/{kind}"
+_DELETED = Answer(204, "Deleted: a delete entry is published.")
+#: A collection's page: default and largest ``limit``.
+PAGE_SIZE, MAX_PAGE_SIZE = 100, 500
 
 
 def _kind(request: Request) -> str:
@@ -76,11 +83,20 @@ async def _json(rows: list[Any]) -> list[dict[str, Any]]:
     return items
 
 
+@describe(Operation("This node's place profile", (Answer(200, "The place.", "papi:object/place"),)))
 async def get_place(request: Request) -> Response:
     node = node_of(request)
     return JSONResponse(object_json(await _found(node, "place", "place")))
 
 
+@describe(
+    Operation(
+        "Publish this node's place profile (the whole profile)",
+        (Answer(200, "The place as stored.", "papi:object/place"),),
+        body="urn:papi:payload/place",
+        token=True,
+    )
+)
 async def put_place(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
@@ -91,13 +107,34 @@ async def put_place(request: Request) -> Response:
     return JSONResponse(object_json(await _found(node, "place", "place")))
 
 
+@describe(
+    Operation(
+        "This node's {kind} objects",
+        (
+            Answer(
+                200,
+                "One page.",
+                obj(("items",), items={"type": "array", "items": {"$ref": _OBJECT}}),
+            ),
+        ),
+        query=paging_params(PAGE_SIZE, MAX_PAGE_SIZE),
+    )
+)
 async def list_collection(request: Request) -> Response:
     node = node_of(request)
-    limit, offset = paging(request.query_params, 100, 500)
+    limit, offset = paging(request.query_params, PAGE_SIZE, MAX_PAGE_SIZE)
     rows = await list_objects(node.origin, _kind(request), limit, offset)
     return JSONResponse({"items": await _json(rows)})
 
 
+@describe(
+    Operation(
+        "Publish a new {kind}",
+        (Answer(201, "Published: the object as stored, with its new id.", _OBJECT),),
+        body="urn:papi:payload/{kind}",
+        token=True,
+    )
+)
 async def create_object(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
@@ -108,6 +145,7 @@ async def create_object(request: Request) -> Response:
     return JSONResponse(item, status_code=201)
 
 
+@describe(Operation("One {kind} of this node", (Answer(200, "The object.", _OBJECT),)))
 async def get_one(request: Request) -> Response:
     node = node_of(request)
     row = await _found(node, _kind(request), request.path_params["oid"])
@@ -115,6 +153,14 @@ async def get_one(request: Request) -> Response:
     return JSONResponse(item)
 
 
+@describe(
+    Operation(
+        "Publish a new version of a {kind} (the whole object)",
+        (Answer(200, "The object as stored.", _OBJECT),),
+        body="urn:papi:payload/{kind}",
+        token=True,
+    )
+)
 async def update_object(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
@@ -126,6 +172,7 @@ async def update_object(request: Request) -> Response:
     return JSONResponse(item)
 
 
+@describe(Operation("Delete a {kind}", (_DELETED,), token=True))
 async def delete_object(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 
 from .errors import ApiError
+from .spec import Param, whole
 
 #: The largest ``offset`` anywhere: more than any node holds, far below 2**63.
 MAX_OFFSET = 10_000_000
@@ -40,3 +41,11 @@ def paging(params: Mapping[str, str], default_limit: int, max_limit: int) -> tup
     """``limit`` (1 to ``max_limit``) and ``offset`` (0 to ``MAX_OFFSET``)."""
     limit = int_param(params, "limit", default_limit, 1, max_limit)
     return limit, int_param(params, "offset", 0, 0, MAX_OFFSET)
+
+
+def paging_params(default_limit: int, max_limit: int) -> tuple[Param, Param]:
+    """``limit`` and ``offset`` as ``paging`` reads them, for the OpenAPI document."""
+    return (
+        Param("limit", whole(1, max_limit, f"Default {default_limit}."), "How many, at most."),
+        Param("offset", whole(0, MAX_OFFSET), "How many to skip."),
+    )

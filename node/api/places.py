@@ -32,6 +32,7 @@ from ..services.places import (
 )
 from ..web.hours import describe_hours, status_phrase
 from .errors import ApiError
+from .spec import Answer, Operation, Param, describe, nullable, obj, whole
 
 #: ``limit`` of ``GET /api/v1/places``: default and bounds.
 DEFAULT_LIMIT = 20
@@ -44,6 +45,26 @@ LIST_PARAMETERS = {
     "public": "publics_specifiquement_adresses",
     "support": "prise_en_charge_specifique",
 }
+
+
+_NUMBER_OR_NULL = nullable({"type": "number"})
+_PLACE_ITEM = obj(
+    ("origin", "nom", "latitude", "longitude", "distance_km", "open", "open_state", "self", "url"),
+    origin={"type": "string"},
+    latitude=_NUMBER_OR_NULL,
+    longitude=_NUMBER_OR_NULL,
+    distance_km=_NUMBER_OR_NULL,
+    open=nullable({"type": "boolean"}),
+    open_state={"type": "string"},
+    self={"type": "boolean"},
+    url={"type": "string"},
+)
+_AT = Param(
+    "at",
+    {"$ref": "urn:papi:datetime"},
+    "An RFC 3339 instant with its offset (default: now), e.g. 2026-12-01T14:30:00+01:00.",
+)
+_NEAR = Param("near", {"type": "string", "maxLength": MAX_NEAR_LENGTH}, "A commune, or 'lat,lon'.")
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -104,6 +125,38 @@ async def near_of(node: Node, text: str | None) -> Near:
         raise _invalid("near", str(exc)) from None
 
 
+@describe(
+    Operation(
+        "The places of the network that can help, nearest first",
+        (
+            Answer(
+                200,
+                "The places.",
+                obj(
+                    ("near", "at", "total", "items"),
+                    near={"type": "object"},
+                    at={"type": "string"},
+                    total={"type": "integer", "minimum": 0},
+                    items={"type": "array", "items": _PLACE_ITEM},
+                ),
+            ),
+        ),
+        query=(
+            _NEAR,
+            _AT,
+            *(
+                Param(
+                    name,
+                    {"enum": list(closed_list(list_name))},
+                    f"A value of the place profile's '{list_name}' (accents and case ignored).",
+                )
+                for name, list_name in LIST_PARAMETERS.items()
+            ),
+            Param("open_only", {"enum": list(_BOOLEANS)}, "Only the places open at 'at'."),
+            Param("limit", whole(1, MAX_LIMIT, f"Default {DEFAULT_LIMIT}."), "How many."),
+        ),
+    )
+)
 async def places_api(request: Request) -> Response:
     node = node_of(request)
     params = request.query_params
@@ -150,6 +203,14 @@ def directions(result: PlaceResult) -> dict[str, Any] | None:
     }
 
 
+@describe(
+    Operation(
+        "One place's card for the person: hours and state in words, address, way there",
+        (Answer(200, "The card.", {**_PLACE_ITEM, "required": [*_PLACE_ITEM["required"], "at"]}),),
+        query=(_NEAR, _AT),
+        path={"origin": Param("origin", {"type": "string"}, "The place's node (origin id).")},
+    )
+)
 async def place_card_api(request: Request) -> Response:
     node = node_of(request)
     origin = request.path_params["origin"]

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from federation.cooperation import Ref
+from federation.cooperation import Ref, RegistrationState
 
 from ..convertors import register_convertors
 from ..cooperation import reads, registrations
@@ -26,17 +26,64 @@ from ..cooperation.registrations import ORGANISER, REGISTRANT, Registration
 from ..runtime import Node, node_of
 from .auth import require_token
 from .cooperation import (
+    ACTIONS,
+    HISTORY,
+    NO_BODY,
     answering,
     choice_param,
     coop_error,
+    coop_operation,
     history_json,
     only_fields,
     optional_body,
     path_ref,
+    role_param,
     token_given,
 )
 from .errors import read_json
-from .params import paging
+from .params import paging, paging_params
+from .spec import Answer, describe, nullable, obj
+
+_PARTICIPANT = {
+    **obj(
+        ("name",),
+        name={"type": "string", "minLength": 1, "maxLength": registrations.NAME_CHARS},
+        email={"type": "string", "maxLength": registrations.EMAIL_CHARS},
+        phone={"type": "string", "maxLength": registrations.PHONE_CHARS},
+    ),
+    "additionalProperties": False,
+}
+_REQUEST = {
+    **obj(
+        ("event",),
+        event={"$ref": "urn:papi:ref", "description": "The event: '<origin>/<oid>'."},
+        seats={"type": "integer", "minimum": 1, "maximum": registrations.MAX_SEATS},
+        participants={"type": "array", "maxItems": registrations.MAX_SEATS, "items": _PARTICIPANT},
+        message={"type": "string", "maxLength": registrations.MESSAGE_CHARS},
+        occurrence={
+            "$ref": "urn:papi:datetime",
+            "description": "The session of a recurring event: its start (required then).",
+        },
+    ),
+    "additionalProperties": False,
+    "description": "'seats' defaults to the number of participants (one of them is needed).",
+}
+_REGISTRATION = obj(
+    ("id", "event", "seats", "state", "registrant", "organiser", "history", "actions"),
+    id={"type": "string"},
+    event={"type": "string"},
+    seats={"type": "integer"},
+    state={"enum": [state.value for state in RegistrationState]},
+    position=nullable({"type": "integer"}),
+    reason=nullable({"type": "string"}),
+    seats_left=nullable({"type": "integer"}),
+    occurrence={"type": "string"},
+    registrant={"type": "string"},
+    organiser={"type": "string"},
+    history=HISTORY,
+    actions=ACTIONS,
+    participants={"type": "array", "items": _PARTICIPANT},
+)
 
 
 def registration_json(node: Node, registration: Registration, *, private: bool) -> dict[str, Any]:
@@ -86,6 +133,15 @@ async def _read(ref: Ref) -> Registration:
     return registration
 
 
+@describe(
+    coop_operation(
+        "Register participants for an event (of any place; the organiser's node decides)",
+        Answer(201, "Taken: pending until the organiser's answer arrives.", _REGISTRATION),
+        body=_REQUEST,
+        token=True,
+        errors=(404,),
+    )
+)
 async def create_registration(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
@@ -96,6 +152,15 @@ async def create_registration(request: Request) -> Response:
     return JSONResponse(registration_json(node, written, private=True), status_code=201)
 
 
+@describe(
+    coop_operation(
+        "This node's registrations: those it made and those to its events",
+        Answer(200, "One page.", obj(("items",), items={"type": "array", "items": _REGISTRATION})),
+        query=(role_param((REGISTRANT, ORGANISER)), *paging_params(100, reads.MAX_LIST)),
+        optional_token=True,
+        errors=(400,),
+    )
+)
 async def list_registrations(request: Request) -> Response:
     node = node_of(request)
     private = await token_given(request)
@@ -114,6 +179,11 @@ async def list_registrations(request: Request) -> Response:
     return JSONResponse({"items": items})
 
 
+@describe(
+    coop_operation(
+        "One registration", Answer(200, "The registration.", _REGISTRATION), optional_token=True
+    )
+)
 async def get_registration(request: Request) -> Response:
     node = node_of(request)
     private = await token_given(request)
@@ -121,6 +191,15 @@ async def get_registration(request: Request) -> Response:
     return JSONResponse(registration_json(node, registration, private=private))
 
 
+@describe(
+    coop_operation(
+        "Cancel a registration (the registrant's node or the organiser's)",
+        Answer(200, "The registration, cancelled.", _REGISTRATION),
+        body=NO_BODY,
+        body_required=False,
+        token=True,
+    )
+)
 async def cancel_registration(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)

@@ -42,6 +42,7 @@ from federation.cooperation import (
     session_key,
     waiting_list,
 )
+from federation.recurrence import SERIES_TZ, find_occurrence, is_occurrence
 from federation.sealing import SealError
 from federation.timeutil import parse_ts
 
@@ -126,30 +127,26 @@ def is_recurring(event: Mapping[str, Any]) -> bool:
 def names_a_session(event: Mapping[str, Any], occurrence: str | None) -> bool:
     """Whether a registration naming ``occurrence`` (None: none) names a session of
     ``event``: no occurrence for an event without ``recurrence``; for a series, the
-    start of a session: a date-time not before the series' first ``start`` and not one
-    of its cancelled sessions (``recurrence.exdates``, compared as instants). Which
-    later starts the rule itself generates is computed by ``federation/recurrence.py``
-    (docs/protocol.md 3.10) where a node has it; this check accepts every such start."""
+    start of one of the sessions its rule generates (``federation/recurrence.py``,
+    docs/protocol.md 3.10), compared as instants, a cancelled session (``exdates``)
+    being none."""
     if not is_recurring(event):
         return occurrence is None
-    if occurrence is None:
-        return False
-    try:
-        moment = parse_ts(occurrence)
-        first = parse_ts(str(event.get("start")))
-        recurrence = event["recurrence"]
-        cancelled = {parse_ts(str(text)) for text in recurrence.get("exdates") or ()}
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return moment >= first and moment not in cancelled
+    return isinstance(occurrence, str) and is_occurrence(event, occurrence)
 
 
 def session_bounds(
     event: Mapping[str, Any], occurrence: str | None
 ) -> tuple[datetime, datetime | None] | None:
     """Start and end (None: no end) of the session ``occurrence`` of ``event`` (the
-    event itself without one); None when they cannot be read."""
+    event itself without one), in Europe/Paris; None when they cannot be read. A start
+    that is no longer a session of the series keeps the series' length."""
     try:
+        if occurrence is not None and is_recurring(event):
+            found = find_occurrence(event, occurrence)
+            if found is not None:
+                end = None if found.end is None else found.end.astimezone(SERIES_TZ)
+                return found.start.astimezone(SERIES_TZ), end
         start = parse_ts(str(event.get("start")))
         end = parse_ts(str(event["end"])) if "end" in event else None
         if occurrence is None:

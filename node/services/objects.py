@@ -9,7 +9,9 @@ import json
 from datetime import UTC
 from typing import Any
 
-from federation.timeutil import format_ts, parse_ts
+from federation.errors import SchemaError
+from federation.recurrence import occurrences, wire_text
+from federation.timeutil import format_ts, parse_ts, utc_now
 
 from ..models import CurrentObject
 
@@ -21,11 +23,14 @@ COLLECTIONS = {
     "resources": "resource",
 }
 #: Fields the server adds to a payload; a client may send them back, they are dropped.
+#: ``next_occurrences``: the upcoming sessions of a recurring event, computed when read.
 #: ``seats_left``: an event's seats not taken by confirmed registrations, computed when read.
 #: The kinds a place offers to the network (what search looks through), in the order the
 #: search form lists them.
 OFFER_KINDS = ("skill", "equipment", "event", "resource")
-SERVER_FIELDS = ("id", "origin", "kind", "seq", "updated", "seats_left")
+SERVER_FIELDS = ("id", "origin", "kind", "seq", "updated", "next_occurrences", "seats_left")
+#: How many upcoming sessions of a recurring event ``next_occurrences`` lists.
+NEXT_OCCURRENCES = 5
 #: A body that carries one object of the largest kind: a resource's payload may be 1 MiB of
 #: canonical JSON (federation.entry), and sent with ``\uXXXX`` escapes a character of 2 to 4
 #: UTF-8 bytes takes 6 to 12 bytes: three times as many.
@@ -97,15 +102,41 @@ def beyond_utc(payload: Any) -> str:
     return ""
 
 
+def next_occurrences(payload: dict[str, Any]) -> list[dict[str, str]] | None:
+    """The sessions of a recurring event that are not over yet (at most
+    ``NEXT_OCCURRENCES``), each ``{"start", "end"}`` in RFC 3339 with the Europe/Paris
+    offset (no ``end`` when the event has none); None for an event without
+    ``recurrence`` (or one whose series cannot be read)."""
+    if "recurrence" not in payload:
+        return None
+    try:
+        found = occurrences(payload, after=utc_now(), limit=NEXT_OCCURRENCES)
+    except (SchemaError, TypeError, AttributeError):
+        return None
+    sessions = []
+    for occurrence in found:
+        session = {"start": wire_text(occurrence.start)}
+        if occurrence.end is not None:
+            session["end"] = wire_text(occurrence.end)
+        sessions.append(session)
+    return sessions
+
+
 def object_json(row: CurrentObject) -> dict[str, Any]:
-    return {
-        **load_payload(row.payload),
+    payload = load_payload(row.payload)
+    item = {
+        **payload,
         "id": row.oid,
         "origin": row.origin,
         "kind": row.kind,
         "seq": row.seq,
         "updated": api_timestamp(row.updated),
     }
+    if row.kind == "event":
+        upcoming = next_occurrences(payload)
+        if upcoming is not None:
+            item["next_occurrences"] = upcoming
+    return item
 
 
 async def get_object(origin: str, kind: str, oid: str) -> CurrentObject | None:

@@ -37,7 +37,7 @@ from federation.timeutil import format_ts, utc_now
 
 from ..cooperation.registrations import add_seats_left
 from .licences import DEFAULT_LICENCE
-from .objects import OFFER_KINDS, api_timestamp, load_payload, raw_text
+from .objects import OFFER_KINDS, api_timestamp, load_payload, next_occurrences, raw_text
 from .search_readers import current_database, read_later, reader, vocabulary_for
 from .search_readers import prepare_vocabulary as _prepare
 from .search_words import (
@@ -74,7 +74,8 @@ def day_bound(text: str, end_of_day: bool) -> str | None:
     except ValueError:
         return None
     moment = day.replace(hour=23, minute=59, second=59) if end_of_day else day
-    return moment.replace(tzinfo=LOCAL_TZ).isoformat()
+    # In UTC: before 1911 Paris time was 00:09:21 ahead, an offset RFC 3339 cannot write.
+    return format_ts(moment.replace(tzinfo=LOCAL_TZ))
 
 
 MAX_RESULTS = 100
@@ -483,9 +484,14 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
         "licence",
         "duration_minutes",
         "based_on",
+        "recurrence",
     ):
         if name in payload:
             result[name] = _answerable(payload[name])
+    if row["kind"] == "event":
+        upcoming = next_occurrences(payload)
+        if upcoming is not None:
+            result["next_occurrences"] = upcoming
     if snippets:
         result["snippet"] = row.get("snippet") or ""
         result["title_marked"] = row.get("title_marked") or row["title"]

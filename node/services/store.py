@@ -12,6 +12,8 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from federation.entry import Entry
+from federation.errors import SchemaError
+from federation.recurrence import period
 from federation.timeutil import format_ts, parse_ts, utc_now
 
 from ..cooperation.inbox import note_entries
@@ -52,13 +54,30 @@ def object_columns(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         theme = "\n".join(payload.get("themes") or [])
     # Only events and bookings have instants; a loan's days are days, not instants.
     dated = kind in ("event", "booking")
+    starts_at = _utc(payload.get("start")) if dated else None
+    ends_at = _utc(payload.get("end")) if dated else None
+    if kind == "event" and "recurrence" in payload:
+        starts_at, ends_at = _series_columns(payload, starts_at, ends_at)
     return {
         "title": title,
         "body": body,
         "theme": theme,
-        "starts_at": _utc(payload.get("start")) if dated else None,
-        "ends_at": _utc(payload.get("end")) if dated else None,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
     }
+
+
+def _series_columns(
+    payload: dict[str, Any], starts_at: str | None, ends_at: str | None
+) -> tuple[str | None, str | None]:
+    """A recurring event spans its sessions: from the start of the first one to the end
+    (or start) of the last one, so that date filters keep it while it runs. Pages show
+    its next session, computed when they are shown."""
+    try:
+        first, last = period(payload)
+    except SchemaError:  # checked before storing: never expected
+        return starts_at, ends_at
+    return format_ts(first), format_ts(last)
 
 
 async def store_entries(

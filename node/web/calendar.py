@@ -17,6 +17,8 @@ from typing import Any
 
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
 
+from federation.errors import SchemaError
+from federation.recurrence import series
 from federation.timeutil import parse_ts
 
 from ..services.published import Published
@@ -121,6 +123,8 @@ def _vevent(item: Published, urls: PublicUrls, gettext: Gettext) -> Event:
         end = parse_ts(str(payload["end"])).astimezone(LOCAL_TZ)
         if end > start:
             event.add("dtend", end)
+    if "recurrence" in payload:
+        _add_recurrence(event, payload)
     event.add("summary", clean_text(item.title) or gettext("Event"))
     url = item_url(urls, item)
     place_name = clean_text(place.get("nom"))
@@ -149,6 +153,22 @@ def _vevent(item: Published, urls: PublicUrls, gettext: Gettext) -> Event:
     return event
 
 
+def _add_recurrence(event: Event, payload: dict[str, Any]) -> None:
+    """A series is ONE VEVENT: DTSTART/DTEND of its first session, its RRULE as published
+    (UNTIL in UTC, as RFC 5545 requires with a TZID) and its cancelled sessions as EXDATE
+    in Europe/Paris time. A series that cannot be read raises ``ValueError``: the event is
+    left out rather than shown as a single session."""
+    try:
+        found = series(payload)
+    except SchemaError as exc:
+        raise ValueError(exc.message) from None
+    if found.rule is None:
+        return
+    event.add("rrule", vRecur.from_ical(found.rule.text()))
+    if found.cancelled:
+        event.add("exdate", [o.start.astimezone(LOCAL_TZ) for o in found.cancelled])
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -164,7 +184,8 @@ def build_calendar(
     gettext: Gettext,
 ) -> bytes:
     """A VCALENDAR with one VEVENT per item, in the given order. An item whose data
-    cannot be written (a date that does not parse) is left out and logged."""
+    cannot be written (a date that does not parse, or that Paris time cannot hold) is left
+    out and logged."""
     calendar = Calendar()
     calendar.add("prodid", f"-//{NAME}//{software()}//FR")
     calendar.add("version", "2.0")
@@ -183,7 +204,7 @@ def build_calendar(
     for item in items:
         try:
             calendar.add_component(_vevent(item, urls, gettext))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             log.warning("event %s/%s left out of a calendar: %s", item.origin, item.oid, exc)
     data: bytes = calendar.to_ical()
     return data

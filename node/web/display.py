@@ -40,6 +40,10 @@ def _typed(value: Any, expected: str) -> Any:
     if expected == "number":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return value if ok else raw_text(value)
+    if expected == "object":
+        # A recurring event's ``recurrence``: its members are read by federation.recurrence,
+        # which refuses what it cannot read (the page then shows a single event).
+        return value if isinstance(value, dict) else raw_text(value)
     if expected == "array":
         items = value if isinstance(value, list) else [value]
         # Lists of objects (a resource's attachments) keep their objects, whose members

@@ -21,8 +21,8 @@ from federation.timeutil import parse_ts
 from ..services.published import Published
 from ..version import NAME, version
 from .calendar import AUDIENCE_LABELS, event_location, item_url
-from .formatting import format_period
 from .render import kind_label
+from .series import event_when
 from .text import plain_excerpt, render_markdown
 from .urls import PublicUrls
 
@@ -71,7 +71,8 @@ def _facts(item: Published, language: str, gettext: Gettext) -> list[str]:
     payload, place = item.payload, item.place
     facts: list[str] = []
     if item.kind == "event":
-        when = format_period(payload.get("start"), payload.get("end"), language)
+        # A series: its rule, its span and its next session.
+        when = event_when(payload, language)
         if when:
             facts.append(when)
         where = event_location(item)

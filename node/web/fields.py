@@ -24,7 +24,8 @@ class FieldError:
 class Field:
     name: str
     label: str
-    #: text, textarea, select, checkboxes, integer, decimal, datetime, tel, lines, codes
+    #: text, textarea, select, checkboxes, integer, decimal, datetime, tel, lines, codes,
+    #: recurrence (the event's repetition editor: recurrence_form.py)
     widget: str = "text"
     required: bool = False
     help: str = ""
@@ -281,6 +282,15 @@ def object_fields(kind: str) -> tuple[Field, ...]:
                 widget="select",
                 translate_choices=True,
                 choices=(("public", N_("Everyone")), ("animateurs", N_("Mediators (training)"))),
+            ),
+            Field(
+                "recurrence",
+                N_("Repeat"),
+                widget="recurrence",
+                help=N_(
+                    "For a workshop that comes back every week or every month: one event, "
+                    "whose start and end above are those of the first session."
+                ),
             ),
         )
     raise LookupError(f"no form for kind {kind!r}")

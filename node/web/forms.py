@@ -18,6 +18,7 @@ from ..services.objects import raw_text
 from .fields import Field, FieldError, FormResult
 from .formatting import LOCAL_TZ, local_moment, parse_moment
 from .i18n import N_
+from .recurrence_form import parse_recurrence, recurrence_values
 
 # -- form -> payload ----------------------------------------------------------------------
 
@@ -59,6 +60,8 @@ def normalise_phone(text: str) -> str:
 
 def _parse_one(spec: Field, form: FormData) -> tuple[Any, Any, FieldError | None]:
     """(payload value or None, value to show again, error)."""
+    if spec.widget == "recurrence":
+        return None, {}, None  # needs the start: parse_form reads it last
     if spec.widget == "checkboxes":
         chosen = set(form.getlist(spec.name))
         values = [value for value, _ in spec.choices if value in chosen]
@@ -116,6 +119,14 @@ def parse_form(fields: tuple[Field, ...], form: FormData) -> FormResult:
     start, end = parse_moment(result.payload.get("start")), parse_moment(result.payload.get("end"))
     if start and end and end <= start:
         result.errors["end"] = FieldError(N_("The end must be after the start."))
+    for spec in fields:
+        if spec.widget == "recurrence":
+            parsed = parse_recurrence(form, result.payload.get("start"), result.payload.get("end"))
+            result.values[spec.name] = parsed.values
+            if parsed.error is not None:
+                result.errors[spec.name] = parsed.error
+            elif parsed.recurrence is not None:
+                result.payload[spec.name] = parsed.recurrence
     return result
 
 
@@ -145,7 +156,9 @@ def form_values(fields: tuple[Field, ...], payload: Mapping[str, Any]) -> dict[s
     values: dict[str, Any] = {}
     for spec in fields:
         value = payload.get(spec.name)
-        if value is None:
+        if spec.widget == "recurrence":
+            values[spec.name] = recurrence_values(value)
+        elif value is None:
             values[spec.name] = [] if spec.widget == "checkboxes" else ""
         elif spec.widget == "checkboxes":
             values[spec.name] = value if isinstance(value, list) else [value]
@@ -180,6 +193,18 @@ _BY_KEYWORD = {
     "minimum": N_("At least %(count)s."),
     "maximum": N_("At most %(count)s."),
 }
+#: The rules of a recurring event (federation/recurrence.py), by keyword; they are about
+#: the repetition editor, or (``overlap``) the end of the sessions.
+_SERIES_RULES = {
+    "startInRule": N_("The first session (the start above) must be one of the days of the rule."),
+    "notBefore": N_("The last session cannot be before the first one."),
+    "maxOccurrences": N_("A series has at most %(count)s sessions."),
+    "occurrence": N_("There is no session at that date and time."),
+    "uniqueItems": N_("A date without a session is given twice."),
+    "minOccurrences": N_("Every session would be cancelled."),
+    "range": N_("The sessions go beyond the year 2199."),
+    "overlap": N_("A session must end before the next one starts."),
+}
 #: ``type`` errors, by the type the schema expects.
 _BY_TYPE = {
     "integer": N_("Enter a whole number, for example 4."),
@@ -197,6 +222,9 @@ def schema_error(fields: tuple[Field, ...], error: SchemaError) -> tuple[str, Fi
         detail = {"detail": error.message}
         return "", FieldError(N_("The server refused the form: %(detail)s"), detail)
     keyword, limit = error.keyword, error.limit
+    if (name == "recurrence" or keyword == "overlap") and keyword in _SERIES_RULES:
+        message = _SERIES_RULES[keyword]
+        return spec.name, FieldError(message, {"count": limit} if "%(count)s" in message else {})
     if keyword == "minLength" and limit == 1:  # an empty text
         return spec.name, FieldError(REQUIRED)
     if keyword == "pattern" and spec.format_hint:

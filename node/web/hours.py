@@ -343,3 +343,8 @@ def status_now(place: dict[str, Any], at: datetime | None = None) -> HoursStatus
     """The state of a place's ``horaires`` now (or at ``at``), with its next change."""
     point = valid_point(place.get("latitude"), place.get("longitude"))
     return status_at(place.get("horaires"), at or utc_now(), point, with_next_change=True)
+
+
+def clock_time(minutes: int, language: str) -> str:
+    """A time of day (minutes after midnight) as people say it: ``14 h``, ``9 h 30``."""
+    return _words(language).time(minutes)

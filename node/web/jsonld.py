@@ -2,10 +2,11 @@
 tools read places, events, lendable equipment, skills and fiches without scraping.
 
 The place is a ``CivicStructure``; an event an ``Event`` (with its location, organizer,
-attendance mode and an ``Offer`` to take part); lendable equipment a ``Product`` with an
-``Offer`` whose business function is lending (GoodRelations ``LeaseOut``); a skill a
-``Service``; a fiche (kind ``resource``) a ``LearningResource``. Pages of lists carry an
-``ItemList``. One function per kind (``KIND_NODES``); a kind without one adds nothing.
+attendance mode and an ``Offer`` to take part; a recurring one its ``eventSchedule``);
+lendable equipment a ``Product`` with an ``Offer`` whose business function is lending
+(GoodRelations ``LeaseOut``); a skill a ``Service``; a fiche (kind ``resource``) a
+``LearningResource``. Pages of lists carry an ``ItemList``. One function per kind
+(``KIND_NODES``); a kind without one adds nothing.
 
 Everything here is total: data a builder cannot read gives no JSON-LD for that page
 (logged), never a failed page."""
@@ -20,6 +21,9 @@ from typing import Any
 
 from markupsafe import Markup
 
+from federation.errors import SchemaError
+from federation.recurrence import SERIES_TZ, series
+
 from .text import plain_excerpt
 from .urls import PublicUrls
 
@@ -32,6 +36,8 @@ MAX_NODES_PER_KIND = 50
 MAX_DESCRIPTION = 1000
 AUDIENCE_TYPES = {"public": "Tout public", "animateurs": "Animateurs (formation)"}
 LEASE_OUT = "http://purl.org/goodrelations/v1#LeaseOut"
+#: schema.org's days of the week, Monday first.
+DAYS_OF_WEEK = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 _DAY = r"(?:Mo|Tu|We|Th|Fr|Sa|Su)"
 _DAYS = re.compile(rf"^{_DAY}(?:-{_DAY})?(?:,{_DAY}(?:-{_DAY})?)*$")
@@ -147,6 +153,41 @@ def _organizer(place: dict[str, Any], origin: str, urls: PublicUrls) -> Node:
     return {"@type": "Organization", "name": place.get("nom"), "url": urls.place(origin)}
 
 
+def event_schedule(item: dict[str, Any]) -> Node | None:
+    """A recurring event's ``Schedule``: how often, which days, from and to which date, at
+    which times, in which time zone, and the cancelled sessions. "The last Friday" has no
+    schema.org form (``byMonthWeek`` counts from the start of the month): such a rule
+    says its frequency and dates only, rather than something wrong."""
+    if not isinstance(item.get("recurrence"), dict):
+        return None
+    try:
+        found = series(item)
+    except SchemaError:
+        return None
+    rule = found.rule
+    if rule is None:
+        return None
+    first = found.occurrences[0]
+    start = first.start.astimezone(SERIES_TZ)
+    end = None if first.end is None else first.end.astimezone(SERIES_TZ)
+    last = found.occurrences[-1].start.astimezone(SERIES_TZ)
+    from_start = rule.month_week is None or rule.month_week > 0
+    return {
+        "@type": "Schedule",
+        "repeatFrequency": f"P{rule.interval}{'W' if rule.freq == 'WEEKLY' else 'M'}",
+        "byDay": [SCHEMA + DAYS_OF_WEEK[day] for day in rule.weekdays] if from_start else None,
+        "byMonthWeek": rule.month_week if rule.month_week and rule.month_week > 0 else None,
+        "byMonthDay": rule.month_day if rule.month_day and rule.month_day > 0 else None,
+        "startDate": start.date().isoformat(),
+        "endDate": last.date().isoformat(),
+        "startTime": start.strftime("%H:%M:%S"),
+        "endTime": end.strftime("%H:%M:%S") if end is not None else None,
+        "scheduleTimezone": SERIES_TZ.key,
+        "repeatCount": len(found.occurrences),
+        "exceptDate": [o.start.astimezone(SERIES_TZ).isoformat() for o in found.cancelled],
+    }
+
+
 def event_node(item: dict[str, Any], place: dict[str, Any], urls: PublicUrls) -> Node:
     origin = item["origin"]
     url = urls.object(origin, "event", item["id"])
@@ -195,6 +236,7 @@ def event_node(item: dict[str, Any], place: dict[str, Any], urls: PublicUrls) ->
         "maximumAttendeeCapacity": _number(item.get("capacity")),
         "audience": {"@type": "Audience", "audienceType": audience} if audience else None,
         "inLanguage": "fr",
+        "eventSchedule": event_schedule(item),
     }
 
 

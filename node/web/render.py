@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 from ..models import Origin
 from ..runtime import node_of
 from ..services.opening_hours import readable
-from . import formatting, hours, jsonld, text
+from . import formatting, hours, jsonld, recurrence_form, series, text
 from .csrf import FIELD as CSRF_FIELD
 from .csrf import csrf_token
 from .fields import HORAIRES_EXAMPLE
@@ -80,6 +80,10 @@ def environment(language: str) -> Environment:
         hours_status=hours.status_now,
         status_phrase=partial(hours.status_phrase, language=language),
         is_past=formatting.is_past,
+        event_is_past=series.event_is_past,
+        event_when=partial(series.event_when, language=language),
+        series_view=partial(series.series_view, language=language),
+        recurrence_choices=recurrence_form.CHOICES,
         csrf_field=CSRF_FIELD,
         horaires_example=HORAIRES_EXAMPLE,
     )

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from federation.timeutil import parse_ts
 
 from ..api.errors import ApiError
+from ..api.spec import Answer, Operation, Param, describe
 from ..convertors import register_convertors
 from ..models import CurrentObject
 from ..runtime import Node, node_of
@@ -43,6 +44,38 @@ FORMAT_VERSION = 1
 CALENDAR_FILTERS = ("commune", "theme", "audience")
 FEED_FILTERS = ("commune", "kind")
 AUDIENCE_NAMES = {"public": N_("everyone"), "animateurs": N_("mediators")}
+
+
+#: The filters as query parameters (``published.parse_filters`` reads them).
+_FILTERS = {
+    "commune": Param(
+        "commune",
+        {
+            "type": "string",
+            "maxLength": published.MAX_FILTER_LENGTH,
+            "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+        },
+        "Only what is in this commune.",
+    ),
+    "theme": Param("theme", {"enum": list(published.skill_themes())}, "Only this theme."),
+    "audience": Param("audience", {"enum": list(published.audiences())}, "Only events for them."),
+    "kind": Param("kind", {"enum": list(published.FEED_KINDS)}, "Only objects of this kind."),
+}
+_UNCHANGED = Answer(304, "The reader's copy is current (If-None-Match).")
+
+
+def _interop(summary: str, media_type: str, filters: tuple[str, ...] = ()) -> Operation:
+    """A calendar's or a feed's operation: public, cacheable, filters answered 400."""
+    return Operation(
+        summary,
+        (
+            Answer(200, "The document (ETag, Last-Modified).", media_types=(media_type,)),
+            _UNCHANGED,
+        ),
+        query=tuple(_FILTERS[name] for name in filters),
+        errors=(400,) if filters else (),
+        tag="interop",
+    )
 
 
 def _filters(request: Request, allowed: tuple[str, ...]) -> Filters:
@@ -155,14 +188,17 @@ async def _calendar(request: Request, origin: str | None) -> Response:
     )
 
 
+@describe(_interop("This place's events, iCalendar (RFC 5545)", "text/calendar", CALENDAR_FILTERS))
 async def place_calendar(request: Request) -> Response:
     return await _calendar(request, node_of(request).origin)
 
 
+@describe(_interop("The network's events, iCalendar (RFC 5545)", "text/calendar", CALENDAR_FILTERS))
 async def network_calendar(request: Request) -> Response:
     return await _calendar(request, None)
 
 
+@describe(_interop("One event, iCalendar: add it to a calendar", "text/calendar"))
 async def event_calendar(request: Request) -> Response:
     """One event, to add to one's own calendar."""
     origin, oid = request.path_params["origin"], request.path_params["oid"]
@@ -234,15 +270,23 @@ async def _feed(request: Request, origin: str | None) -> Response:
         )
         return body, _newest(items)
 
+    # The day too: a recurring event's summary names its next session.
+    day = published.calendar_window_start()
     return await _cached(
-        request, origin, [request.url.path, filters.key(), language], ATOM_TYPE, build
+        request, origin, [request.url.path, filters.key(), language, day], ATOM_TYPE, build
     )
 
 
+@describe(
+    _interop("What is new at this place, Atom (RFC 4287)", "application/atom+xml", FEED_FILTERS)
+)
 async def place_feed(request: Request) -> Response:
     return await _feed(request, node_of(request).origin)
 
 
+@describe(
+    _interop("What is new in the network, Atom (RFC 4287)", "application/atom+xml", FEED_FILTERS)
+)
 async def network_feed(request: Request) -> Response:
     return await _feed(request, None)
 
