@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .admin_base import admin_page, login_required, node_of
+from ..runtime import node_of
+from .admin_base import admin_page, login_required
 from .i18n import request_language
 from .status import node_status
 
