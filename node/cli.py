@@ -14,11 +14,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log, init_data_dir, load_key
+from .i18n import locale_language, translations
 from .logging_setup import configure_logging
 from .settings import KEY_FILE, ConfigError, Settings, load_settings, update_config
 from .version import software
 
 T = TypeVar("T")
+
+
+def _(message: str, **values: Any) -> str:
+    """A message of the command line in the locale's language (French unless it asks
+    for English), through the catalogue of the web interface."""
+    text = translations(locale_language()).gettext(message)
+    return text % values if values else text
+
+
+def ngettext(singular: str, plural: str, count: int, **values: Any) -> str:
+    text = translations(locale_language()).ngettext(singular, plural, count)
+    return text % {"num": count, **values}
 
 
 class CliError(Exception):
@@ -296,19 +309,33 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     settings = _settings(args)
 
-    async def work(node: Any) -> Export:
-        return await export_places(None if args.network else node.origin)
+    async def work(node: Any) -> tuple[Export, str]:
+        return await export_places(None if args.network else node.origin), node.origin
 
-    result = run_with_node(settings, work)
+    result, origin = run_with_node(settings, work)
     text = result.csv() if args.format == "csv" else result.json()
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        listed = f" ({result.listings} unclaimed listings)" if result.listings else ""
-        print(f"{len(result.rows)} place(s){listed} written to {args.output}", file=sys.stderr)
+        written = ngettext(
+            "%(num)s place written to %(file)s", "%(num)s places written to %(file)s",
+            len(result.rows), file=args.output,
+        )  # fmt: skip
+        if result.listings:
+            written += " " + ngettext(
+                "(of which %(num)s unclaimed listing)", "(of which %(num)s unclaimed listings)",
+                result.listings,
+            )  # fmt: skip
+        print(written, file=sys.stderr)
     else:
         sys.stdout.write(text)
-    for origin, name, errors in result.skipped:
-        print(f"left out {name} ({origin}): {'; '.join(errors)}", file=sys.stderr)
+    gettext = translations(locale_language()).gettext
+    for skipped, name, problems in result.skipped:
+        print(
+            _("%(place)s (%(origin)s) is left out of the open data: %(problems)s.",
+              place=name, origin=skipped, problems=_("; ").join(p.text(gettext) for p in problems))
+            + (" " + _("Complete the place profile in /admin/place.") if skipped == origin else ""),
+            file=sys.stderr,
+        )  # fmt: skip
 
 
 def cmd_import_lamednum(args: argparse.Namespace) -> None:

@@ -5,12 +5,13 @@ the schema accepts. Labels and help texts are msgids (English), translated when 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
 from federation import schema
 
+from ..services.export import required_fields
 from .i18n import N_
 
 
@@ -24,9 +25,13 @@ class FieldError:
 class Field:
     name: str
     label: str
-    #: text, textarea, select, checkboxes, integer, decimal, datetime, tel, lines, codes
+    #: text, textarea, select, checkboxes, integer, decimal, datetime, tel, lines, codes,
+    #: compact (a code typed with spaces: they are removed)
     widget: str = "text"
     required: bool = False
+    #: Required by the national open data standard (the export leaves the place out
+    #: without it), though the network accepts a profile without it.
+    open_data: bool = False
     help: str = ""
     maxlength: int | None = None
     #: (value, label); labels are msgids when ``translate_choices``, data otherwise.
@@ -72,6 +77,14 @@ _DESCRIPTION_HELP = N_(
 
 @cache
 def place_fields() -> tuple[Field, ...]:
+    needed = set(required_fields())
+    return tuple(
+        replace(spec, open_data=spec.name in needed and not spec.required)
+        for spec in _place_fields()
+    )
+
+
+def _place_fields() -> tuple[Field, ...]:
     k = "place"
     return (
         Field(
@@ -212,7 +225,18 @@ def place_fields() -> tuple[Field, ...]:
         Field(
             "pivot",
             N_("SIRET or RNA number"),
-            format_hint=N_("9 to 14 letters or digits, without spaces."),
+            widget="compact",
+            help=N_(
+                "The national open data identifies each place by the SIRET number of its "
+                "structure (14 digits; search its name on annuaire-entreprises.data.gouv.fr) "
+                "or, for an association without SIRET, its RNA number (W and 9 digits; "
+                "journal-officiel.gouv.fr/pages/associations-recherche). A town hall or a "
+                "library gives the SIRET of its commune."
+            ),
+            format_hint=N_(
+                "A SIRET has 14 digits, an RNA number a W and 9 digits, for example "
+                "21290019700017 or W291000123."
+            ),
         ),
     )
 

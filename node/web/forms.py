@@ -93,6 +93,8 @@ def _parse_one(spec: Field, form: FormData) -> tuple[Any, Any, FieldError | None
         return text, text, None
     if spec.widget == "tel":
         return normalise_phone(text), text, None
+    if spec.widget == "compact":
+        return "".join(text.split()), text, None
     if spec.widget == "lines":
         items = list(dict.fromkeys(item for item in _SPLIT_LINES.split(text) if item))
         return (items or None), text, None

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..models import Origin
+from ..services.export import Problem
 from ..services.opening_hours import readable
 from . import formatting, hours, jsonld, text
 from .csrf import FIELD as CSRF_FIELD
@@ -43,6 +44,11 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
 }
+
+
+def problem_text(problem: Problem, language: str) -> str:
+    """Why the place cannot be exported to the national open data, in words."""
+    return problem.text(translations(language).gettext)
 
 
 def kind_label(kind: str, plural: bool = False) -> str:
@@ -79,6 +85,7 @@ def environment(language: str) -> Environment:
         hours_status=hours.status_now,
         status_phrase=partial(hours.status_phrase, language=language),
         is_past=formatting.is_past,
+        problem_text=partial(problem_text, language=language),
         csrf_field=CSRF_FIELD,
         horaires_example=HORAIRES_EXAMPLE,
     )

@@ -20,6 +20,7 @@ from federation.errors import FederationError, SchemaError
 from ..convertors import register_convertors
 from ..runtime import Node
 from ..services.bootstrap import writes_waiting
+from ..services.export import place_problems
 from ..services.log import LogRecovering, new_oid, publish
 from ..services.objects import COLLECTIONS, beyond_utc
 from ..services.peers import add_peer
@@ -43,11 +44,13 @@ async def dashboard(request: Request) -> Response:
         collection: await queries.own_objects(node.origin, kind)
         for collection, kind in COLLECTIONS.items()
     }
+    place = await queries.stored_payload(node.origin, "place", "place") or {}
     return await admin_page(
         request,
         "admin/dashboard.html",
         {
             "place": await queries.place_of(node.origin) or {},
+            "open_data_problems": place_problems(node.origin, place),
             "objects": objects,
             "collections": COLLECTIONS,
             "origin": node.origin,
@@ -105,6 +108,7 @@ async def place_form(request: Request) -> Response:
             "fields": fields,
             "values": form_values(fields, place),
             "errors": {},
+            "open_data_problems": place_problems(node.origin, place),
         },
     )
 
@@ -126,6 +130,7 @@ async def place_save(request: Request, form: FormData) -> Response:
                 "fields": fields,
                 "values": result.values,
                 "errors": result.errors,
+                "open_data_problems": [],
             },
             status=400,
         )
