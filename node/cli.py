@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log, init_data_dir, load_key
 from .i18n import locale_language, translations
@@ -93,7 +94,22 @@ def cmd_init(args: argparse.Namespace) -> None:
     if given and not created:
         print(f"Updated: {', '.join(f'{k} = {v!r}' for k, v in given.items())}")
     print(f"Node id: {node_id}")
-    print(f"Next: papi serve --data-dir {settings.data_dir}")
+    print(f"Next: {serve_command(settings)}")
+
+
+def serve_command(settings: Settings) -> str:
+    """The ``papi serve`` that runs this node: with ``--port`` when its URL is served
+    directly (http) on another port than the configured one, as for a second node on
+    the same machine (``--url http://127.0.0.1:8001``)."""
+    command = f"papi serve --data-dir {settings.data_dir}"
+    parts = urlsplit(settings.url)
+    try:
+        port = parts.port if parts.scheme == "http" else None
+    except ValueError:  # a port out of range: the URL is refused elsewhere
+        port = None
+    if port is not None and port != settings.port:
+        command += f" --port {port}"
+    return command
 
 
 async def _refresh_place(node: Any) -> str:
