@@ -23,14 +23,14 @@ from .version import software
 T = TypeVar("T")
 
 
-def _(message: str, **values: Any) -> str:
+def _(message: str, /, **values: Any) -> str:
     """A message of the command line in the locale's language (French unless it asks
     for English), through the catalogue of the web interface."""
     text = translations(locale_language()).gettext(message)
     return text % values if values else text
 
 
-def ngettext(singular: str, plural: str, count: int, **values: Any) -> str:
+def ngettext(singular: str, plural: str, count: int, /, **values: Any) -> str:
     text = translations(locale_language()).ngettext(singular, plural, count)
     return text % {"num": count, **values}
 
