@@ -62,6 +62,9 @@ END;
 ADDED_COLUMNS = (
     ("pending_entries", "source", "VARCHAR(300) NOT NULL DEFAULT ''"),
     ("pending_entries", "size", "INT NOT NULL DEFAULT 0"),
+    # Accounts made before roles could do everything: they stay administrators.
+    ("users", "role", "VARCHAR(16) NOT NULL DEFAULT 'admin'"),
+    ("users", "disabled", "INT NOT NULL DEFAULT 0"),
 )
 ADDED_INDEXES = """
 CREATE INDEX IF NOT EXISTS idx_pending_en_source_received

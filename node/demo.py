@@ -42,12 +42,20 @@ def _fail(message: str) -> SystemExit:
 def _papi(*args: str, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "node.cli", *args],
-        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    )
     if result.returncode != 0:
-        raise _fail(_("demo: 'papi %(command)s' failed: %(error)s",
-                      command=args[0], error=result.stderr.strip()))  # fmt: skip
+        raise _fail(
+            _(
+                "demo: 'papi %(command)s' failed: %(error)s",
+                command=args[0],
+                error=result.stderr.strip(),
+            )
+        )
     return result.stdout
 
 
@@ -71,10 +79,15 @@ def run_demo(base_dir: Path, base_port: int = 8101) -> None:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
-                raise _fail(_("port %(port)s is already in use; the demo uses ports "
-                              "%(first)s-%(last)s: choose others with --port",
-                              port=port, first=base_port,
-                              last=base_port + len(places) - 1)) from None  # fmt: skip
+                raise _fail(
+                    _(
+                        "port %(port)s is already in use; the demo uses ports "
+                        "%(first)s-%(last)s: choose others with --port",
+                        port=port,
+                        first=base_port,
+                        last=base_port + len(places) - 1,
+                    )
+                ) from None
     base_dir = base_dir / "demo"
     processes: list[subprocess.Popen[bytes]] = []
     env = {**os.environ, "PAPI_SYNC_INTERVAL_SECONDS": "5", "PAPI_LOG_LEVEL": "warning"}
@@ -90,19 +103,45 @@ def run_demo(base_dir: Path, base_port: int = 8101) -> None:
             url = f"http://127.0.0.1:{port}"
             data_dir = base_dir / f"node{index + 1}"
             fresh = not (data_dir / "node.key").exists()
-            _papi("init", "--data-dir", str(data_dir), "--name", place["name"],
-                  "--commune", place["commune"], "--url", url)  # fmt: skip
+            _papi(
+                "init",
+                "--data-dir",
+                str(data_dir),
+                "--name",
+                place["name"],
+                "--commune",
+                place["commune"],
+                "--url",
+                url,
+            )
             log = base_dir / f"node{index + 1}.log"
             # A new password at each start: the one printed below is the one that works.
             password = secrets.token_urlsafe(9)
-            _papi("user", "add", DEMO_ADMIN, "--data-dir", str(data_dir),
-                  env={"PAPI_PASSWORD": password})  # fmt: skip
+            _papi(
+                "user",
+                "add",
+                DEMO_ADMIN,
+                "--data-dir",
+                str(data_dir),
+                env={"PAPI_PASSWORD": password},
+            )
             with log.open("ab") as handle:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "node.cli", "serve", "--data-dir", str(data_dir),
-                     "--port", str(port)],
-                    stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                )  # fmt: skip
+                    [
+                        sys.executable,
+                        "-m",
+                        "node.cli",
+                        "serve",
+                        "--data-dir",
+                        str(data_dir),
+                        "--port",
+                        str(port),
+                    ],
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
             processes.append(process)
             _wait_ready(url, process, log)
             if fresh:
@@ -112,9 +151,16 @@ def run_demo(base_dir: Path, base_port: int = 8101) -> None:
                     _papi("peer", "add", urls[-1], "--data-dir", str(data_dir))
             urls.append(url)
             print(f"  {place['name']:36} {url}/", flush=True)
-            print("      " + _("administration %(url)s: %(email)s, password %(password)s",
-                              url=f"{url}/admin", email=DEMO_ADMIN, password=password),
-                  flush=True)  # fmt: skip
+            print(
+                "      "
+                + _(
+                    "administration %(url)s: %(email)s, password %(password)s",
+                    url=f"{url}/admin",
+                    email=DEMO_ADMIN,
+                    password=password,
+                ),
+                flush=True,
+            )
         print(_("Demo network running (each node knows only the previous one)."))
         print(_("Data and logs in %(dir)s. Ctrl-C to stop.", dir=base_dir), flush=True)
         while all(process.poll() is None for process in processes):

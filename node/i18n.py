@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import gettext
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -39,6 +40,19 @@ _LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 def N_(message: str) -> str:
     """Mark a string for translation where it is defined; translate it where shown."""
     return message
+
+
+class Translatable(Exception):
+    """An error whose message is a msgid with its values: ``str()`` gives the English
+    text (logs), ``text(gettext)`` the reader's language (the command line)."""
+
+    def __init__(self, message: str, /, **values: Any) -> None:
+        super().__init__(message % values if values else message)
+        self.message, self.values = message, values
+
+    def text(self, gettext: Callable[[str], str]) -> str:
+        translated = gettext(self.message)
+        return translated % self.values if self.values else translated
 
 
 @cache

@@ -25,6 +25,9 @@ from node.datadir import init_data_dir
 from node.runtime import Node
 from node.settings import load_settings
 
+# The command line speaks the locale's language (node/i18n.py): French in every test,
+# whatever this machine's locale, unless a test asks for another.
+os.environ["LANGUAGE"] = "fr"
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -29,7 +29,7 @@ def test_init_names_an_existing_node_without_a_new_key(tmp_path: Path) -> None:
         "init", "--data-dir", str(data), "--name", "EPN Brest Bellevue", "--commune", "Brest"
     ).stdout
     assert first.splitlines()[1] == again.splitlines()[2]  # same node id
-    assert "already initialised (key kept)" in again
+    assert "déjà initialisé (clé conservée)" in again
     log = places(data)
     assert [e["payload"] for e in log] == [
         {"nom": "Nouveau lieu"},

@@ -418,7 +418,7 @@ async def test_user_add_command_reads_papi_password(tmp_path: Path) -> None:
         input="",
         check=False,
     )
-    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+    assert short.returncode == 1 and "au moins 8 caractères" in short.stderr
     async with in_process_node(data_dir) as papi:
         with papi.node.db.activated():
             assert [u.email for u in await User.all()] == ["anim@exemple.fr"]

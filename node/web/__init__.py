@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from ..settings import Settings
 from . import (
     routes_admin,
+    routes_admin_accounts,
     routes_admin_mail,
     routes_admin_resources,
     routes_interop,
@@ -43,6 +44,7 @@ def routes() -> list[BaseRoute]:
         *routes_login.routes(),
         *routes_admin_resources.routes(),
         *routes_admin_mail.routes(),
+        *routes_admin_accounts.routes(),
         *routes_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -31,6 +31,8 @@ def node_of(request: Request) -> Node:
 
 
 def login_required(handler: Handler) -> Handler:
+    """Any account (administrator or animator); without a session, the login form."""
+
     @functools.wraps(handler)
     async def guarded(request: Request) -> Response:
         user = await current_user(request)
@@ -41,6 +43,30 @@ def login_required(handler: Handler) -> Handler:
         return await handler(request)
 
     return guarded
+
+
+def admin_required(handler: Handler) -> Handler:
+    """Administrators only (the place, accounts, peers, tokens, mail, sharing): an
+    animator gets a French 403 page that says whom to ask."""
+
+    @functools.wraps(handler)
+    async def checked(request: Request) -> Response:
+        user: User = request.state.user
+        if user.role != "admin":
+            return await error_page(
+                request,
+                403,
+                N_("Reserved for administrators"),
+                N_(
+                    "Your account is an animator's: it manages the offers (skills, "
+                    "equipment, events, resources). The place profile, the accounts, the "
+                    "peers and the tokens are managed by the place's administrators: ask "
+                    "one of them."
+                ),
+            )
+        return await handler(request)
+
+    return login_required(checked)
 
 
 async def admin_page(

@@ -25,7 +25,7 @@ from ..services.log import LogRecovering, new_oid, publish
 from ..services.objects import COLLECTIONS, beyond_utc
 from ..services.peers import add_peer
 from . import queries
-from .admin_base import admin_page, error_page, login_required, node_of, with_form
+from .admin_base import admin_page, admin_required, error_page, login_required, node_of, with_form
 from .fields import Field, FieldError, FormResult, object_fields, place_fields
 from .forms import form_values, merge_payload, parse_form, schema_error
 from .i18n import N_
@@ -96,7 +96,7 @@ async def _publish_form(
     return payload
 
 
-@login_required
+@admin_required
 async def place_form(request: Request) -> Response:
     node = node_of(request)
     place = await queries.stored_payload(node.origin, "place", "place") or {}
@@ -113,7 +113,7 @@ async def place_form(request: Request) -> Response:
     )
 
 
-@login_required
+@admin_required
 @with_form
 async def place_save(request: Request, form: FormData) -> Response:
     node = node_of(request)
@@ -295,12 +295,12 @@ async def _peers_page(
     )
 
 
-@login_required
+@admin_required
 async def peers_page(request: Request) -> Response:
     return await _peers_page(request)
 
 
-@login_required
+@admin_required
 @with_form
 async def peer_add(request: Request, form: FormData) -> Response:
     url = str(form.get("url") or "").strip()

@@ -14,7 +14,7 @@ from ..mail.notify import place_address
 from ..mail.smtp import SmtpFailure
 from ..mail.trial import TrialRefused, failure_text, send_trial_mail
 from ..settings import single_address
-from .admin_base import admin_page, login_required, node_of, with_form
+from .admin_base import admin_page, admin_required, node_of, with_form
 from .fields import FieldError
 from .i18n import N_, request_language, translations
 
@@ -54,12 +54,12 @@ async def _mail_page(
     )
 
 
-@login_required
+@admin_required
 async def mail_page(request: Request) -> Response:
     return await _mail_page(request)
 
 
-@login_required
+@admin_required
 @with_form
 async def mail_test(request: Request, form: FormData) -> Response:
     to = str(form.get("to") or "").strip()
