@@ -4,9 +4,10 @@ keyboard alone."""
 
 from __future__ import annotations
 
+import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import NodeFactory
+from tests.conftest import NodeFactory, wait_until
 from tests.test_browser import PHONE, add_user, browser, log_in, page, pytestmark
 
 __all__ = ["browser", "page", "pytestmark"]
@@ -52,3 +53,64 @@ def test_admin_tables_stay_tables_on_a_desktop(node_factory: NodeFactory, page: 
         "tr => getComputedStyle(tr).display"
     )
     assert display == "table-row"
+
+
+def test_place_form_with_the_keyboard_alone(node_factory: NodeFactory, page: Page) -> None:
+    node = node_factory("EPN Plougastel", commune="Plougastel-Daoulas")
+    add_user(node)
+    log_in(page, node)
+    page.goto(node.url + "/admin/place")
+    keyboard = page.keyboard
+
+    def type_into(selector: str, text: str) -> None:
+        page.locator(selector).focus()
+        keyboard.press("Control+A")
+        keyboard.type(text)
+
+    type_into("#f-adresse", "Place du Calvaire")
+    type_into("#f-commune", "Plougastel-Daoulas 29470")
+    for day in ("Tu", "We", "Th", "Fr"):
+        for slot, start, end in ((1, "0930", "1200"), (2, "1330", "1800")):
+            type_into(f"#h_{day}_{slot}_start", start)
+            type_into(f"#h_{day}_{slot}_end", end)
+    page.locator("#f-typologie-MUNI").focus()
+    keyboard.press("Space")
+    page.locator("#h-holidays-closed").focus()
+    keyboard.press("Space")
+    type_into("#f-pivot", "212 901 890 00016")
+    page.get_by_role("button", name="Enregistrer et publier").focus()
+    keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Le profil du lieu est enregistré et publié.")
+    expect(page.locator("#open-data-notice")).to_have_count(0)  # complete for the open data
+    place = httpx.get(node.url + "/api/v1/place", timeout=5).json()
+    assert place["commune"] == "Plougastel-Daoulas" and place["code_postal"] == "29470"
+    assert place["code_insee"] == "29189" and place["typologie"] == ["MUNI"]
+    assert place["horaires"] == "Tu-Fr 09:30-12:00,13:30-18:00; PH off"
+    assert place["pivot"] == "21290189000016"
+    page.goto(node.url + "/admin/place")
+    words = page.locator("#hours-words")
+    expect(words).to_contain_text("Du mardi au vendredi de 9 h 30 à 12 h et de 13 h 30 à 18 h")
+    expect(words).to_contain_text("Fermé les jours fériés")
+
+
+def test_the_map_pin_sets_the_position(node_factory: NodeFactory, page: Page) -> None:
+    node = node_factory("EPN Plougastel", commune="Plougastel-Daoulas")
+    add_user(node)
+    log_in(page, node)
+    page.goto(node.url + "/admin/place")
+    page.locator("#f-commune").fill("Plougastel-Daoulas 29470")
+    page.get_by_role("button", name="Enregistrer et publier").click()
+    page.goto(node.url + "/admin/place")
+    latitude = page.locator("#f-latitude")
+    start = float(latitude.input_value())
+    pin_map = page.locator("[data-pin-map]")
+    expect(pin_map).to_be_visible()
+    box = pin_map.bounding_box()
+    assert box is not None
+    pin_map.click(position={"x": box["width"] / 2, "y": 20})  # north of the pin
+    wait_until(lambda: float(latitude.input_value()) > start)
+    # Suggestions from the whole of France as one types (the datalist of the page has
+    # only the département's communes).
+    page.locator("#f-commune").fill("")
+    page.locator("#f-commune").press_sequentially("Ouessa")
+    wait_until(lambda: page.locator("#communes option[value='Ouessant 29242']").count() == 1)

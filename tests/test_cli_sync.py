@@ -73,7 +73,9 @@ def test_no_peer_synced_is_an_error(node_factory: NodeFactory) -> None:
     a.papi("peer", "add", f"http://127.0.0.1:{free_port()}")
     result = a.papi("sync", check=False)
     assert result.returncode == 1
-    assert "aucun pair n'a pu être synchronisé" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        "aucun pair n'a pu être synchronisé" in result.stderr and "Traceback" not in result.stderr
+    )
 
 
 def test_a_peer_answering_nonsense_is_an_error(

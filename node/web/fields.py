@@ -12,6 +12,7 @@ from typing import Any
 from federation import schema
 
 from ..services.export import required_fields
+from ..services.typologies import label, typologies
 from .i18n import N_
 
 
@@ -26,7 +27,9 @@ class Field:
     name: str
     label: str
     #: text, textarea, select, checkboxes, integer, decimal, datetime, tel, lines, codes,
-    #: compact (a code typed with spaces: they are removed)
+    #: compact (a code typed with spaces: they are removed); the place form's own:
+    #: commune (with suggestions), derived (filled from the commune), hours (the opening
+    #: hours editor, web/hours_form.py), typologie (labelled codes)
     widget: str = "text"
     required: bool = False
     #: Required by the national open data standard (the export leaves the place out
@@ -102,17 +105,26 @@ def _place_fields() -> tuple[Field, ...]:
             autocomplete="address-line2",
         ),
         Field(
+            "commune",
+            N_("Commune"),
+            widget="commune",
+            maxlength=_max(k, "commune"),
+            autocomplete="off",
+            help=N_(
+                "Type its name and choose it in the list: the postcode, the INSEE code and "
+                "the position on the map are filled in."
+            ),
+        ),
+        Field(
             "code_postal",
             N_("Postcode"),
             format_hint=N_("Five digits, for example 29200."),
             autocomplete="postal-code",
         ),
         Field(
-            "commune", N_("Commune"), maxlength=_max(k, "commune"), autocomplete="address-level2"
-        ),
-        Field(
             "code_insee",
             N_("INSEE code of the commune"),
+            widget="derived",
             format_hint=N_("Five characters, for example 29019 for Brest."),
         ),
         Field(
@@ -130,7 +142,7 @@ def _place_fields() -> tuple[Field, ...]:
         Field(
             "horaires",
             N_("Opening hours"),
-            widget="textarea",
+            widget="hours",
             maxlength=_max(k, "horaires"),
             help=N_("In OpenStreetMap syntax, for example: %(example)s"),
             format_hint=N_("Use the OpenStreetMap syntax."),
@@ -216,10 +228,9 @@ def _place_fields() -> tuple[Field, ...]:
         Field(
             "typologie",
             N_("Type of structure"),
-            widget="codes",
-            help=N_(
-                "Codes of the data.inclusion typology, separated by commas, for example MUNI, BIB."
-            ),
+            widget="typologie",
+            choices=tuple((code, label(code)) for code in typologies()),
+            help=N_("As many as fit, from the national list of types of structures."),
             format_hint=N_("Capital letters and underscores only, for example TIERS_LIEUX."),
         ),
         Field(

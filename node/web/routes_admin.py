@@ -7,6 +7,7 @@ carries the session's CSRF token; every change is one signed entry through
 
 from __future__ import annotations
 
+import asyncio
 from math import ceil
 from typing import Any
 
@@ -28,7 +29,10 @@ from . import queries
 from .admin_base import admin_page, admin_required, error_page, login_required, node_of, with_form
 from .fields import Field, FieldError, FormResult, object_fields, place_fields
 from .forms import form_values, merge_payload, parse_form, schema_error
-from .i18n import N_
+from .hours_form import DAYS, read_hours
+from .i18n import N_, request_language
+from .maps import map_context, map_headers
+from .place_form import apply_commune, hours_context, load_choices, typology_groups
 from .routes_admin_resources import attachments_panel
 from .routes_public import page_links, page_number
 from .sessions import flash
@@ -96,21 +100,43 @@ async def _publish_form(
     return payload
 
 
-@admin_required
-async def place_form(request: Request) -> Response:
+async def _place_page(
+    request: Request,
+    values: dict[str, Any],
+    errors: dict[str, FieldError],
+    stored: dict[str, Any],
+    hours: dict[str, Any],
+    status: int = 200,
+) -> Response:
     node = node_of(request)
-    place = await queries.stored_payload(node.origin, "place", "place") or {}
     fields = place_fields()
+    typologie = next(spec for spec in fields if spec.name == "typologie")
     return await admin_page(
         request,
         "admin/place.html",
         {
             "fields": fields,
-            "values": form_values(fields, place),
-            "errors": {},
-            "open_data_problems": place_problems(node.origin, place),
+            "values": values,
+            "errors": errors,
+            "open_data_problems": [] if errors else place_problems(node.origin, stored),
+            "commune_choices": await load_choices(stored, node.settings.commune),
+            "typologies": typology_groups(typologie, values.get("typologie") or []),
+            "days": DAYS,
+            **hours,
+            **map_context(node.settings),
         },
+        status=status,
+        headers=map_headers(node.settings),
     )
+
+
+@admin_required
+async def place_form(request: Request) -> Response:
+    node = node_of(request)
+    place = await queries.stored_payload(node.origin, "place", "place") or {}
+    text = place.get("horaires") if isinstance(place.get("horaires"), str) else ""
+    hours = hours_context(text or "", request_language(request))
+    return await _place_page(request, form_values(place_fields(), place), {}, place, hours)
 
 
 @admin_required
@@ -119,21 +145,26 @@ async def place_save(request: Request, form: FormData) -> Response:
     node = node_of(request)
     fields = place_fields()
     result = parse_form(fields, form)
+    current = await queries.stored_payload(node.origin, "place", "place") or {}
+    hours = read_hours(form)
+    result.errors.update(hours.errors)
+    if hours.text:
+        result.payload["horaires"] = hours.text
+    else:
+        result.payload.pop("horaires", None)
+    result.values["horaires"] = hours.text
+    if "commune" not in result.errors:
+        await asyncio.to_thread(apply_commune, result, current)
     if not result.errors:
-        current = await queries.stored_payload(node.origin, "place", "place") or {}
         await _publish_form(node, "place", "place", fields, result, current)
     if result.errors:
-        return await admin_page(
-            request,
-            "admin/place.html",
-            {
-                "fields": fields,
-                "values": result.values,
-                "errors": result.errors,
-                "open_data_problems": [],
-            },
-            status=400,
-        )
+        shown = {
+            "hours_values": hours.values,
+            "hours_in_grid": True,
+            "hours_words": None,
+            "hours_shown": str(form.get("horaires_shown") or ""),
+        }
+        return await _place_page(request, result.values, result.errors, current, shown, 400)
     flash(request, N_("The place profile is saved and published."))
     return RedirectResponse(path_for(request, "admin"), status_code=303)
 
