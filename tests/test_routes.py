@@ -22,13 +22,13 @@ from node.services.objects import COLLECTIONS
 from tests.conftest import InProcessNode
 
 #: A value for each convertor of the routes' paths.
-SAMPLES = {"str": "x1", "oid": "abc_1-2", "path": "style.css"}
+SAMPLES: dict[str, Any] = {"str": "x1", "oid": "abc_1-2", "path": "style.css", "int": 320}
 
 
-def _params(route: BaseRoute) -> list[dict[str, str]]:
+def _params(route: BaseRoute) -> list[dict[str, Any]]:
     """Every combination of sample path parameters (each collection for ``collection``)."""
     assert isinstance(route, Route | Mount)
-    combos: list[dict[str, str]] = [{}]
+    combos: list[dict[str, Any]] = [{}]
     for name, convertor in route.param_convertors.items():
         if isinstance(convertor, ObjectKindConvertor):
             values = ["event", "place"]
@@ -37,9 +37,11 @@ def _params(route: BaseRoute) -> list[dict[str, str]]:
         elif isinstance(convertor, CollectionConvertor):
             values = list(COLLECTIONS)
         else:
-            kind = {"StringConvertor": "str", "PathConvertor": "path"}.get(
-                type(convertor).__name__, "oid"
-            )
+            kind = {
+                "StringConvertor": "str",
+                "PathConvertor": "path",
+                "IntegerConvertor": "int",
+            }.get(type(convertor).__name__, "oid")
             values = [SAMPLES[kind]]
             if isinstance(convertor, OidConvertor):
                 values.append("newton")  # an id that begins like the word "new"
@@ -60,7 +62,7 @@ def _resolve(routes: list[BaseRoute], path: str, method: str) -> tuple[BaseRoute
     raise AssertionError(f"nothing serves {method} {path}")
 
 
-def _cases() -> list[tuple[BaseRoute, dict[str, str], str]]:
+def _cases() -> list[tuple[BaseRoute, dict[str, Any], str]]:
     return [
         (route, params, method)
         for route in build_routes()

@@ -17,7 +17,7 @@ from federation.errors import FederationError
 from ..db import lock_for_write
 from ..runtime import Node
 from ..settings import RESTORED_MARKER
-from .blobs import check_attachments
+from .blobs import BLOB_MEMBERS, check_attachments
 from .deliveries import enqueue_push
 from .store import store_entries
 
@@ -71,8 +71,8 @@ async def publish(
             "peers: writes resume after a sync round with a peer ('papi sync'); "
             "see 'papi doctor'"
         )
-    if kind == "resource" and op == "put" and payload is not None:
-        await check_attachments(payload)
+    if kind in BLOB_MEMBERS and op == "put" and payload is not None:
+        await check_attachments(payload, kind)
     async with node.write_lock, in_transaction() as conn:
         await lock_for_write(conn)
         head = await head_of(conn, node.origin)

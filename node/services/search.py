@@ -478,6 +478,7 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
         "licence",
         "duration_minutes",
         "based_on",
+        "photos",
     ):
         if name in payload:
             result[name] = _answerable(payload[name])

@@ -3,6 +3,7 @@ i18n extension bound to that language's catalogue) and the response headers of a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import cache, partial
 from pathlib import Path
@@ -51,6 +52,25 @@ def problem_text(problem: Problem, language: str) -> str:
     return problem.text(translations(language).gettext)
 
 
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def shown_photos(item: Any) -> list[dict[str, str]]:
+    """The photos of an item or place fit to show: an address and a text alternative
+    (stored data is not trusted: anything else is left out)."""
+    photos = item.get("photos") if isinstance(item, dict) else None
+    if not isinstance(photos, list):
+        return []
+    return [
+        {"sha256": photo["sha256"], "alt": photo["alt"]}
+        for photo in photos
+        if isinstance(photo, dict)
+        and isinstance(photo.get("sha256"), str)
+        and _SHA256.match(photo["sha256"])
+        and isinstance(photo.get("alt"), str)
+    ]
+
+
 def kind_label(kind: str, plural: bool = False) -> str:
     labels = KIND_LABELS.get(kind)
     return kind if labels is None else labels[1 if plural else 0]
@@ -86,6 +106,7 @@ def environment(language: str) -> Environment:
         status_phrase=partial(hours.status_phrase, language=language),
         is_past=formatting.is_past,
         problem_text=partial(problem_text, language=language),
+        photos_of=shown_photos,
         csrf_field=CSRF_FIELD,
         horaires_example=HORAIRES_EXAMPLE,
     )

@@ -20,6 +20,7 @@ from federation.errors import FederationError, SchemaError
 
 from ..convertors import register_convertors
 from ..runtime import Node
+from ..services.blobs import photos_of
 from ..services.bootstrap import writes_waiting
 from ..services.export import place_problems
 from ..services.log import LogRecovering, new_oid, publish
@@ -32,6 +33,7 @@ from .forms import form_values, merge_payload, parse_form, schema_error
 from .hours_form import DAYS, read_hours
 from .i18n import N_, request_language
 from .maps import map_context, map_headers
+from .photo_form import Photos, read_photos
 from .place_form import apply_commune, hours_context, load_choices, typology_groups
 from .routes_admin_resources import attachments_panel
 from .routes_public import page_links, page_number
@@ -71,9 +73,15 @@ async def _publish_form(
     fields: tuple[Field, ...],
     result: FormResult,
     current: dict[str, Any],
+    photos: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Publish the merged payload; returns it, or adds the errors to ``result``."""
+    """Publish the merged payload (with ``photos`` when the form has them); returns it,
+    or adds the errors to ``result``."""
     payload = merge_payload(fields, current, result.payload)
+    if photos is not None:
+        payload.pop("photos", None)
+        if photos:
+            payload["photos"] = photos
     advertised = node.settings.url and not node.settings.pull_only
     if kind == "place" and "endpoints" not in payload and advertised:
         payload["endpoints"] = [node.settings.url]
@@ -107,6 +115,9 @@ async def _place_page(
     stored: dict[str, Any],
     hours: dict[str, Any],
     status: int = 200,
+    photos: list[dict[str, Any]] | None = None,
+    photo_errors: dict[str, FieldError] | None = None,
+    new_photo_alt: str = "",
 ) -> Response:
     node = node_of(request)
     fields = place_fields()
@@ -122,6 +133,9 @@ async def _place_page(
             "commune_choices": await load_choices(stored, node.settings.commune),
             "typologies": typology_groups(typologie, values.get("typologie") or []),
             "days": DAYS,
+            "photos": photos if photos is not None else photos_of(stored),
+            "photo_errors": photo_errors or {},
+            "new_photo_alt": new_photo_alt,
             **hours,
             **map_context(node.settings),
         },
@@ -155,21 +169,35 @@ async def place_save(request: Request, form: FormData) -> Response:
     result.values["horaires"] = hours.text
     if "commune" not in result.errors:
         await asyncio.to_thread(apply_commune, result, current)
-    if not result.errors:
-        await _publish_form(node, "place", "place", fields, result, current)
-    if result.errors:
+    photos = await read_photos(node, form, current)
+    if not result.errors and not photos.errors:
+        await _publish_form(node, "place", "place", fields, result, current, photos.items)
+    if result.errors or photos.errors:
         shown = {
             "hours_values": hours.values,
             "hours_in_grid": True,
             "hours_words": None,
             "hours_shown": str(form.get("horaires_shown") or ""),
         }
-        return await _place_page(request, result.values, result.errors, current, shown, 400)
+        return await _place_page(
+            request,
+            result.values,
+            result.errors,
+            current,
+            shown,
+            400,
+            photos.items,
+            photos.errors,
+            photos.new_alt,
+        )
     flash(request, N_("The place profile is saved and published."))
     return RedirectResponse(path_for(request, "admin"), status_code=303)
 
 
 # -- skills, equipment, events ----------------------------------------------------------
+
+#: Kinds whose form carries photos.
+PHOTO_KINDS = frozenset({"equipment"})
 
 
 def _kind(request: Request) -> str | None:
@@ -192,8 +220,12 @@ def _object_context(
     values: dict[str, Any],
     errors: dict[str, FieldError],
     oid: str | None,
+    photos: Photos | None = None,
 ) -> dict[str, Any]:
     return {
+        "photos": photos.items if photos else [],
+        "photo_errors": photos.errors if photos else {},
+        "new_photo_alt": photos.new_alt if photos else "",
         "collection": collection,
         "kind": kind,
         "fields": object_fields(kind),
@@ -230,10 +262,11 @@ async def object_form(request: Request) -> Response:
     collection = request.path_params["collection"]
     oid = request.path_params.get("oid")
     values = form_values(object_fields(kind), current)
+    photos = Photos(items=photos_of(current))
     return await admin_page(
         request,
         "admin/object_form.html",
-        _object_context(request, collection, kind, values, {}, oid),
+        _object_context(request, collection, kind, values, {}, oid, photos),
     )
 
 
@@ -249,10 +282,15 @@ async def object_save(request: Request, form: FormData) -> Response:
     oid = request.path_params.get("oid")
     fields = object_fields(kind)
     result = parse_form(fields, form)
-    if not result.errors:
-        await _publish_form(node, kind, oid or new_oid(), fields, result, current)
-    if result.errors:
-        context = _object_context(request, collection, kind, result.values, result.errors, oid)
+    photos = await read_photos(node, form, current) if kind in PHOTO_KINDS else None
+    if not result.errors and not (photos and photos.errors):
+        await _publish_form(
+            node, kind, oid or new_oid(), fields, result, current, photos.items if photos else None
+        )
+    if result.errors or (photos and photos.errors):
+        context = _object_context(
+            request, collection, kind, result.values, result.errors, oid, photos
+        )
         return await admin_page(request, "admin/object_form.html", context, status=400)
     message = N_("“%(title)s” is published.") if oid is None else N_("“%(title)s” is saved.")
     flash(request, message, title=result.payload.get("title", ""))
