@@ -415,17 +415,32 @@ def cmd_import_lamednum(args: argparse.Namespace) -> None:
             raise CliError(str(exc)) from None
 
     report = run_with_node(settings, work)
+    # The reasons of the national file's import are French only (its users are French
+    # coordinators, its columns French words); the summary speaks the locale's language.
     for warning in report.warnings:
-        print(f"attention : {warning}", file=sys.stderr)
+        print(_("warning: %(message)s", message=warning), file=sys.stderr)
     for rejected in report.rejected:
-        print(f"refusée : {rejected.french()}", file=sys.stderr)
-    verb = "vérifiées (rien n'est enregistré : --dry-run)" if args.dry_run else "importées"
-    print(
-        f"{len(report.rows)} fiche(s) {verb}, {len(report.rejected)} ligne(s) refusée(s)"
-        f"; {report.replaced} déjà remplacée(s) par le lieu signé correspondant."
-    )
+        print(_("refused: %(message)s", message=rejected.french()), file=sys.stderr)
+    counts = {
+        "rows": len(report.rows),
+        "rejected": len(report.rejected),
+        "replaced": report.replaced,
+    }
+    if args.dry_run:
+        summary = _(
+            "%(rows)s entries checked (nothing is stored: --dry-run), %(rejected)s rows "
+            "refused; %(replaced)s already replaced by the signed place.",
+            **counts,
+        )
+    else:
+        summary = _(
+            "%(rows)s entries imported, %(rejected)s rows refused; %(replaced)s already "
+            "replaced by the signed place.",
+            **counts,
+        )
+    print(summary)
     if report.rejected and not report.rows:
-        raise CliError("aucune fiche valide dans ce fichier ; rien n'a été importé")
+        raise CliError(_("no valid entry in this file; nothing was imported"))
 
 
 def cmd_resources_import(args: argparse.Namespace) -> None:
@@ -437,9 +452,11 @@ def cmd_resources_import(args: argparse.Namespace) -> None:
     settings = _settings(args)
     report = run_with_node(settings, lambda node: import_folder(node, folder))
     for name, message in report.warnings:
-        print(_("warning: %(file)s: %(message)s", file=name, message=message), file=sys.stderr)
+        said = message.text(gettext)
+        print(_("warning: %(file)s: %(message)s", file=name, message=said), file=sys.stderr)
     for name, message in report.errors:
-        print(_("not imported: %(file)s: %(message)s", file=name, message=message), file=sys.stderr)
+        said = message.text(gettext)
+        print(_("not imported: %(file)s: %(message)s", file=name, message=said), file=sys.stderr)
     print(
         _(
             "%(created)s created, %(updated)s updated, %(unchanged)s unchanged, %(errors)s not "
@@ -467,7 +484,8 @@ def cmd_resources_export(args: argparse.Namespace) -> None:
     settings = _settings(args)
     report = run_with_node(settings, lambda node: export_folder(node, folder))
     for name, message in report.warnings:
-        print(_("warning: %(file)s: %(message)s", file=name, message=message), file=sys.stderr)
+        said = message.text(gettext)
+        print(_("warning: %(file)s: %(message)s", file=name, message=said), file=sys.stderr)
     print(
         ngettext(
             "%(num)s resource written to %(folder)s",

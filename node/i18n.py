@@ -55,6 +55,11 @@ class Translatable(Exception):
         return translated % self.values if self.values else translated
 
 
+class Phrase(Translatable):
+    """A message kept to be said later (a report's warning) in the reader's language:
+    a ``Translatable`` that is data rather than raised."""
+
+
 @cache
 def translations(language: str) -> gettext.NullTranslations:
     """The compiled catalogue of ``language`` (English: the message ids themselves)."""
