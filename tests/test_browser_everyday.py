@@ -166,3 +166,41 @@ def test_an_equipment_photo_with_the_keyboard_alone(
     page.goto(node.url + "/")
     card = page.locator("img.card-photo")
     wait_until(lambda: card.evaluate("img => img.complete && img.naturalWidth") == 320)
+
+
+def test_accounts_and_tokens_with_the_keyboard_alone(node_factory: NodeFactory, page: Page) -> None:
+    node = node_factory("EPN Bellevue")
+    add_user(node)  # the first account: an administrator
+    log_in(page, node)
+    keyboard = page.keyboard
+    page.goto(node.url + "/admin/accounts")
+    page.locator("#account-email").focus()
+    keyboard.type("benevole@exemple.fr")
+    keyboard.press("Tab")
+    keyboard.type("une autre phrase")
+    page.locator("#account-role-animator").focus()
+    keyboard.press("Space")
+    page.get_by_role("button", name="Créer le compte").focus()
+    keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Le compte benevole@exemple.fr est créé")
+    row = page.locator("table.stack tbody tr", has_text="benevole@exemple.fr")
+    expect(row).to_contain_text("animateur")
+    # A token: created, shown once, it publishes; revoked, it is refused at once.
+    page.goto(node.url + "/admin/tokens")
+    page.locator("#token-label").focus()
+    keyboard.type("agenda du site de la mairie")
+    keyboard.press("Enter")
+    token = page.locator("#new-token code").inner_text().strip()
+    headers = {"authorization": f"Bearer {token}"}
+    event = {"title": "Atelier", "start": "2031-03-14T14:00:00+01:00"}
+    published = httpx.post(node.url + "/api/v1/events", json=event, headers=headers, timeout=5)
+    assert published.status_code == 201, published.text
+    page.goto(node.url + "/admin/tokens")
+    revoke = page.get_by_role("link", name="Révoquer agenda du site de la mairie")
+    revoke.focus()
+    keyboard.press("Enter")
+    page.get_by_role("button", name="Révoquer le jeton").focus()
+    keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("est révoqué")
+    refused = httpx.post(node.url + "/api/v1/events", json=event, headers=headers, timeout=5)
+    assert refused.status_code == 401
