@@ -27,7 +27,7 @@ from .cli_support import (
     speak_argparse,
 )
 from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log
-from .i18n import Translatable, locale_language, translations
+from .i18n import N_, Translatable, locale_language, translations
 from .logging_setup import configure_logging
 from .settings import KEY_FILE, ConfigError, Settings, load_settings, update_config
 from .version import software
@@ -238,15 +238,25 @@ def cmd_peer_list(args: argparse.Namespace) -> None:
         print(_("No peers yet. Join the network with: papi peer add URL"))
         return
     print(
-        f"{'URL':40} {_('STATE'):9} {_('FAILS'):>6} {_('LAST SUCCESS'):21} "
+        f"{'URL':40} {_('STATE'):11} {_('FAILS'):>6} {_('LAST SUCCESS'):21} "
         f"{_('NEXT ATTEMPT'):21} {_('ERROR')}"
     )
     for peer in peers:
         last, nxt = local_time(peer.last_success), local_time(peer.next_attempt)
+        state = gettext(PEER_STATES.get(peer.state, peer.state))
         print(
-            f"{peer.url:40} {peer.state:9} {peer.consecutive_failures:>6} {last:21} {nxt:21} "
+            f"{peer.url:40} {state:11} {peer.consecutive_failures:>6} {last:21} {nxt:21} "
             f"{(peer.last_error or '')[:60]}"
         )
+
+
+#: The states of a peer (``Peer.state``) in ``papi peer list``.
+PEER_STATES = {
+    "new": N_("new"),
+    "ok": N_("ok"),
+    "failing": N_("failing"),
+    "refused": N_("refused"),
+}
 
 
 #: Failures of ``papi sync`` that are only warnings (BRIEF §8): the peer is down or busy,

@@ -83,6 +83,13 @@ def test_peer_remove(tmp_path: Path) -> None:
     data = tmp_path / "node"
     run_papi("init", "--data-dir", str(data))
     run_papi("peer", "add", "http://127.0.0.1:9/", "--data-dir", str(data))
+    assert "nouveau" in papi(data, "peer", "list")
+    papi(data, "sync", check=False)  # unreachable: the peer is failing, retried later
+    listed = papi(data, "peer", "list")  # in French, times in Paris time with the zone
+    assert "ÉTAT" in listed and "ÉCHECS" in listed and "PROCHAIN ESSAI" in listed
+    assert re.search(r"http://127\.0\.0\.1:9 +en échec +1 +- +" + PARIS_TIME.pattern, listed)
+    english = run_papi("peer", "list", "--data-dir", str(data), env={"LANGUAGE": "en"}).stdout
+    assert "STATE" in english and "failing" in english
     assert "Pair http://127.0.0.1:9 retiré." in papi(
         data, "peer", "remove", "http://127.0.0.1:9/", "--yes"
     )

@@ -471,10 +471,12 @@ def test_screenshots_of_the_main_pages(
         shot("admin-materiel")
         page.goto(first.url + "/admin/peers")
         shot("admin-pairs")
+        page.goto(first.url + "/admin/accounts")
+        shot("admin-comptes")
         context.close()
 
     names = sorted(path.name for path in shots.iterdir())
-    assert len(names) == 20 and all((shots / name).stat().st_size > 10_000 for name in names)
+    assert len(names) == 22 and all((shots / name).stat().st_size > 10_000 for name in names)
     if os.environ.get("PAPI_UPDATE_SCREENSHOTS") == "1":
         target = ROOT / "docs" / "img"
         target.mkdir(parents=True, exist_ok=True)
