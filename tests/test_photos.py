@@ -18,7 +18,9 @@ import pytest
 from PIL import Image
 
 from node.models import Blob, BlobFetch
+from node.services import thumbnails
 from node.services.blobs import collect_garbage
+from node.services.blobstore import BlobStore
 from node.services.thumbnails import make_thumbnail, thumbnail_path
 from node.web.photo_form import MAX_PHOTOS
 from tests.conftest import InProcessNode
@@ -131,6 +133,26 @@ def test_what_is_not_a_decodable_photo_gives_no_thumbnail(tmp_path: Path, conten
     source.write_bytes(content)
     assert not make_thumbnail(source, target, 320)
     assert not target.exists() and not list(tmp_path.glob("thumbs/.*"))
+
+
+async def test_an_image_that_gives_no_thumbnail_is_not_decoded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    source = tmp_path / "photo"
+    source.write_bytes(huge_png(50_000, 50_000))
+    calls: list[int] = []
+
+    def counted(source: Path, target: Path, width: int) -> bool:
+        calls.append(width)
+        return make_thumbnail(source, target, width)
+
+    monkeypatch.setattr(thumbnails, "make_thumbnail", counted)
+    assert await thumbnails.thumbnail(store, SHA, source, 320) is None
+    assert await thumbnails.thumbnail(store, SHA, source, 320) is None
+    assert calls == [320]
+    store.remove(SHA)  # with the blob, what was learnt of it goes
+    assert not list(store.thumbs_dir.iterdir())
 
 
 # -- the admin forms ----------------------------------------------------------------------
