@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from node.models import Blob, BlobFetch
+from node.ops.backup import _data_files
 from node.services import thumbnails
 from node.services.blobs import collect_garbage
 from node.services.blobstore import BlobStore
@@ -349,3 +350,13 @@ async def test_photos_of_other_places_are_fetched_and_shown_by_their_text(
         papi, [remote.entry("equipment", "faux", "put", {"title": "Faux", "photos": [fake]})]
     )
     assert (await papi.client.get(f"/photos/{pdf_sha}/320")).status_code == 404
+
+
+def test_backups_leave_thumbnails_out(tmp_path: Path) -> None:
+    """Thumbnails are made again from their blobs: a backup does not carry them."""
+    store = BlobStore(tmp_path / "blobs")
+    (tmp_path / "blobs" / SHA[:2]).mkdir(parents=True)
+    (tmp_path / "blobs" / SHA[:2] / SHA[2:]).write_bytes(JPEG)
+    source = tmp_path / "blobs" / SHA[:2] / SHA[2:]
+    assert make_thumbnail(source, thumbnail_path(store, SHA, 320), 320)
+    assert _data_files(tmp_path) == [f"blobs/{SHA[:2]}/{SHA[2:]}"]

@@ -56,6 +56,9 @@ SKIPPED = {
     NEW_LOG_MARKER,
     RESTORED_MARKER,
 }
+#: Never copied either: folders of files made again from others when missing (the
+#: thumbnails of photos, from their blobs).
+DERIVED_DIRS = {"thumbs"}
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1024 * 1024
 
@@ -195,6 +198,8 @@ def _data_files(data_dir: Path) -> list[str]:
     for path in sorted(data_dir.rglob("*")):
         relative = path.relative_to(data_dir)
         if relative.parts[0].startswith(STAGING_PREFIX) or str(relative) in SKIPPED:
+            continue
+        if relative.parts[0] in DERIVED_DIRS:
             continue
         if path.is_file() and not path.is_symlink():
             names.append(relative.as_posix())
