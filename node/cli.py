@@ -606,7 +606,7 @@ def _confirm_restore(staged: Any, data_dir: Path) -> None:
             "Backup: node %(origin)s, its log up to entry %(seq)s, made on %(created)s.",
             origin=manifest.origin,
             seq=manifest.head_seq,
-            created=manifest.created,
+            created=backup_time(manifest.created),
         )
     ]
     if current is None:
@@ -638,6 +638,16 @@ def _confirm_restore(staged: Any, data_dir: Path) -> None:
     answer = input(_("Restore? Type “yes” to go on: "))
     if answer.strip().lower() not in ("oui", "o", "yes", "y"):
         raise CliError(_("restore cancelled; nothing was changed"))
+
+
+def backup_time(created: str) -> str:
+    """When a backup was made (its manifest says it in UTC), in Paris time."""
+    from federation.timeutil import parse_ts
+
+    try:
+        return local_time(parse_ts(created))
+    except ValueError:
+        return created  # an older or odd manifest: as it is
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
@@ -688,7 +698,7 @@ def cmd_restore(args: argparse.Namespace) -> None:
             "%(dir)s.",
             origin=manifest.origin,
             seq=manifest.head_seq,
-            created=manifest.created,
+            created=backup_time(manifest.created),
             dir=data_dir,
         )
     )

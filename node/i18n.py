@@ -52,7 +52,14 @@ class Translatable(Exception):
 
     def text(self, gettext: Callable[[str], str]) -> str:
         translated = gettext(self.message)
-        return translated % self.values if self.values else translated
+        if not self.values:
+            return translated
+        # A value may itself be a message (the cause of an error): said in the same language.
+        values = {
+            name: value.text(gettext) if isinstance(value, Translatable) else value
+            for name, value in self.values.items()
+        }
+        return translated % values
 
 
 class Phrase(Translatable):

@@ -31,6 +31,7 @@ from federation.errors import KeyFileError
 from federation.keys import NodeKey
 from federation.timeutil import parse_ts
 
+from ..i18n import DEFAULT_LANGUAGE, translations
 from ..settings import (
     CONFIG_FILE,
     DATABASE_FILE,
@@ -228,7 +229,8 @@ def _config(facts: Facts) -> list[Finding]:
         findings.append(
             Finding(
                 False,
-                t("La configuration ne peut pas être lue : %(error)s", error=exc),
+                t("La configuration ne peut pas être lue : %(error)s",
+                  error=exc.text(translations(DEFAULT_LANGUAGE).gettext)),
                 t("Corrigez ou retirez la ligne en cause de %(path)s (réglages : "
                   "docs/configuration.md).", path=path),
             )
