@@ -20,7 +20,18 @@ from tortoise.exceptions import BaseORMException
 from federation.keys import NodeKey
 
 from . import web
-from .api import blobs, export, federation_routes, health, network, objects, places
+from .api import (
+    blobs,
+    export,
+    federation_routes,
+    health,
+    help_requests,
+    loans,
+    network,
+    objects,
+    places,
+    registrations,
+)
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
 from .ratelimit import RateLimitMiddleware
@@ -81,6 +92,9 @@ def build_routes() -> list[BaseRoute]:
         *federation_routes.routes(),
         *blobs.routes(),
         *objects.routes(),
+        *loans.routes(),
+        *registrations.routes(),
+        *help_requests.routes(),
         *web.routes(),
     ]
 

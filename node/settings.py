@@ -43,7 +43,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("url", "", "Public base URL of this node, advertised to peers (empty: none)."),
     Setting("host", "127.0.0.1", "Interface 'papi serve' listens on."),
     Setting("port", 8000, "TCP port 'papi serve' listens on."),
-    Setting("database_url", "", "Tortoise database URL; empty means SQLite in the data dir."),
     Setting("max_body_bytes", 256 * 1024, "Largest request body accepted (bytes)."),
     Setting("max_payload_bytes", 128 * 1024, "Largest entry payload accepted (canonical bytes)."),
     Setting("max_future_seconds", 86400, "Reject entries dated further ahead than this."),
@@ -86,6 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_from", "", "Sender of notification mails (empty: derived, see the docs)."),
     Setting("notify_email", "", "Recipient of notifications (empty: the place's first courriel)."),
     Setting("smtp_timeout_seconds", 30.0, "Timeout of each step of an SMTP exchange."),
+    Setting("coop_retention_days", 90, "Days this node keeps its own requests after they end."),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -99,7 +99,6 @@ class Settings:
     url: str = _DEFAULTS["url"]
     host: str = _DEFAULTS["host"]
     port: int = _DEFAULTS["port"]
-    database_url: str = _DEFAULTS["database_url"]
     max_body_bytes: int = _DEFAULTS["max_body_bytes"]
     max_payload_bytes: int = _DEFAULTS["max_payload_bytes"]
     max_future_seconds: int = _DEFAULTS["max_future_seconds"]
@@ -136,6 +135,7 @@ class Settings:
     smtp_from: str = _DEFAULTS["smtp_from"]
     notify_email: str = _DEFAULTS["notify_email"]
     smtp_timeout_seconds: float = _DEFAULTS["smtp_timeout_seconds"]
+    coop_retention_days: int = _DEFAULTS["coop_retention_days"]
 
     @property
     def config_path(self) -> Path:
@@ -147,7 +147,7 @@ class Settings:
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite://{self.data_dir / DATABASE_FILE}"
+        return f"sqlite://{self.data_dir / DATABASE_FILE}"
 
     @property
     def mail_enabled(self) -> bool:
@@ -214,6 +214,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return document
 
 
+#: Settings of earlier versions that no longer exist, and what to do about them.
+REMOVED_SETTINGS = {
+    "database_url": N_(
+        "%(path)s: 'database_url' was removed: a node keeps its data in SQLite, in its data "
+        "directory (search needs SQLite's FTS5; one small database per place). Remove the line."
+    ),
+}
+
+
 def load_settings(
     data_dir: Path,
     overrides: Mapping[str, Any] | None = None,
@@ -224,6 +233,8 @@ def load_settings(
     values: dict[str, Any] = {}
     config_path = data_dir / CONFIG_FILE
     for name, value in read_config_file(config_path).items():
+        if name in REMOVED_SETTINGS:
+            raise ConfigError(REMOVED_SETTINGS[name], path=config_path)
         if name not in _DEFAULTS:
             raise ConfigError(N_("%(path)s: unknown setting %(name)s"), path=config_path, name=name)
         values[name] = _coerce(name, value, str(config_path))

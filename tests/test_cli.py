@@ -309,8 +309,20 @@ def test_data_dir_is_a_file(tmp_path: Path, command: list[str]) -> None:
         (b"port = 'eighty'\n", "réglage port"),
         (b"name = 42\n", "réglage name"),
         (b"pull_only = 'maybe'\n", "réglage pull_only"),
+        (b"database_url = 'postgres://db/papi'\n", "« database_url » a été retiré"),
     ],
-    ids=["toml", "duplicate", "control", "not-utf8", "unknown", "table", "int", "str", "bool"],
+    ids=[
+        "toml",
+        "duplicate",
+        "control",
+        "not-utf8",
+        "unknown",
+        "table",
+        "int",
+        "str",
+        "bool",
+        "removed",
+    ],
 )
 @pytest.mark.parametrize("command", [["init"], ["serve"], ["token", "create"]])
 def test_corrupt_config(tmp_path: Path, command: list[str], config: bytes, fragment: str) -> None:

@@ -14,15 +14,18 @@ from node.convertors import (
     OWN_EDITOR,
     AdminCollectionConvertor,
     AdminOidConvertor,
+    ChoiceConvertor,
     CollectionConvertor,
     ObjectKindConvertor,
     OidConvertor,
+    OriginConvertor,
 )
 from node.services.objects import COLLECTIONS
 from tests.conftest import InProcessNode
 
 #: A value for each convertor of the routes' paths.
-SAMPLES: dict[str, Any] = {"str": "x1", "oid": "abc_1-2", "path": "style.css", "int": 320}
+SAMPLES: dict[str, Any] = {"str": "x1", "oid": "abc_1-2", "path": "style.css", "int": 7}
+ORIGIN = "ed25519:" + "Ab_-" * 10 + "xyz"
 
 
 def _params(route: BaseRoute) -> list[dict[str, Any]]:
@@ -36,6 +39,10 @@ def _params(route: BaseRoute) -> list[dict[str, Any]]:
             values = sorted(set(COLLECTIONS) - OWN_EDITOR)
         elif isinstance(convertor, CollectionConvertor):
             values = list(COLLECTIONS)
+        elif isinstance(convertor, OriginConvertor):
+            values = [ORIGIN]
+        elif isinstance(convertor, ChoiceConvertor):
+            values = list(convertor.choices)
         else:
             kind = {
                 "StringConvertor": "str",
