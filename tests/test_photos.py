@@ -22,9 +22,11 @@ from node.ops.backup import _data_files
 from node.services import thumbnails
 from node.services.blobs import collect_garbage
 from node.services.blobstore import BlobStore
+from node.services.bundles import export_bundle, import_bundle
 from node.services.thumbnails import make_thumbnail, thumbnail_path
 from node.web.photo_form import MAX_PHOTOS
 from tests.conftest import InProcessNode
+from tests.network import network
 from tests.test_resources_api import PDF, upload
 from tests.test_search import RemoteLog, ingest
 from tests.test_web import api_items, csrf_of, log_in, make_user
@@ -360,3 +362,24 @@ def test_backups_leave_thumbnails_out(tmp_path: Path) -> None:
     source = tmp_path / "blobs" / SHA[:2] / SHA[2:]
     assert make_thumbnail(source, thumbnail_path(store, SHA, 320), 320)
     assert _data_files(tmp_path) == [f"blobs/{SHA[:2]}/{SHA[2:]}"]
+
+
+async def test_a_bundle_carries_photos_like_attachments(tmp_path: Path) -> None:
+    """``papi bundle export`` carries the photos its entries list; the other node keeps
+    them (the entries it holds list them) and makes their thumbnails."""
+    async with network(tmp_path, ["a", "d"]) as (_, nodes):
+        a, d = nodes["a"], nodes["d"]
+        assert (await upload(a, JPEG, "image/jpeg")).status_code == 201
+        photo = {"sha256": SHA, "media_type": "image/jpeg", "size": len(JPEG), "alt": ALT}
+        r = await a.client.post(
+            "/api/v1/equipment", json={"title": "Projecteur", "photos": [photo]}, headers=a.auth
+        )
+        assert r.status_code == 201, r.text
+        output = tmp_path / "photos.papi-bundle"
+        with a.node.db.activated():
+            report = await export_bundle(a.node, output)
+        assert report.manifest["blobs"] == [{"sha256": SHA, "size": len(JPEG)}]
+        with d.node.db.activated():
+            imported = await import_bundle(d.node, output)
+        assert imported.blobs_kept == 1 and not imported.blobs_rejected
+        assert (await d.client.get(f"/photos/{SHA}/320")).status_code == 200
