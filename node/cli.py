@@ -3,87 +3,43 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
 import logging
 import os
 import socket
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
-from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log, init_data_dir, load_key
+from . import cli_manage
+from .cli_support import (
+    CliError,
+    _,
+    default_data_dir,
+    gettext,
+    initialise,
+    local_time,
+    ngettext,
+    print_migration,
+    run_with_node,
+    settings_of,
+    speak_argparse,
+)
+from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log
+from .i18n import N_, Translatable, locale_language, translations
 from .logging_setup import configure_logging
 from .settings import DATABASE_FILE, KEY_FILE, ConfigError, Settings, load_settings, update_config
 from .version import software
 
-T = TypeVar("T")
+# Shared by the commands of every module (re-exported for them).
+__all__ = ["CliError", "_", "ngettext", "run_with_node"]
+_settings = settings_of
+_initialise = initialise
 # Named, not __name__: "python -m node.cli" runs this module as __main__.
 log = logging.getLogger("node.cli")
-
-
-class CliError(Exception):
-    """A user-facing failure: printed as one line, exit status 1."""
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("PAPI_DATA_DIR") or "./papi-data")
-
-
-def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
-    return load_settings(Path(args.data_dir), overrides)
-
-
-def _initialise(args: argparse.Namespace, **values: Any) -> tuple[Settings, bool]:
-    data_dir = Path(args.data_dir)
-    _, created = init_data_dir(data_dir, values)
-    return load_settings(data_dir), created
-
-
-def _print_migration(migration: Any, number: int, total: int) -> None:
-    from .ops.text import t
-
-    print(
-        t("Migration %(n)d/%(total)d du schéma de la base (version %(version)d) : %(title)s",
-          n=number, total=total, version=migration.version, title=migration.title),
-        file=sys.stderr, flush=True,
-    )  # fmt: skip
-
-
-def run_with_node(
-    settings: Settings,
-    work: Callable[[Any], Awaitable[T]],
-    *,
-    bootstrap: bool = True,
-    progress: Callable[[Any, int, int], None] | None = _print_migration,
-) -> T:
-    """Open the node's database (migrating its schema, progress on stderr), run
-    ``work(node)`` inside its context, close it. ``bootstrap``: publish the place profile
-    first if the node has none yet. ``progress``: told of each migration (default: a
-    line on stderr; ``None`` from ``papi serve`` in JSON: the log)."""
-    from .migrations import SchemaTooNew
-    from .runtime import Node
-    from .services.bootstrap import ensure_place
-
-    async def main() -> T:
-        node = Node(settings, load_key(settings.data_dir))
-        try:
-            try:
-                await node.db.open(progress=progress)
-            except SchemaTooNew as exc:
-                raise CliError(str(exc)) from None
-            except Exception as exc:  # sqlite3/Tortoise errors: corrupt or unreadable file
-                raise CliError(f"cannot open the database {settings.db_url}: {exc}") from None
-            with node.db.activated():
-                if bootstrap:
-                    await ensure_place(node)
-                return await work(node)
-        finally:
-            await node.db.close()
-
-    return asyncio.run(main())
 
 
 # -- commands -------------------------------------------------------------------------
@@ -101,12 +57,28 @@ def cmd_init(args: argparse.Namespace) -> None:
     if args.new_log:
         allow_new_log(settings.data_dir)
     node_id = run_with_node(settings, _origin if created else _refresh_place)
-    state = "created" if created else "already initialised (key kept)"
-    print(f"Data directory {settings.data_dir}: {state}")
+    state = _("created") if created else _("already initialised (key kept)")
+    print(_("Data directory %(dir)s: %(state)s", dir=settings.data_dir, state=state))
     if given and not created:
-        print(f"Updated: {', '.join(f'{k} = {v!r}' for k, v in given.items())}")
-    print(f"Node id: {node_id}")
-    print(f"Next: papi serve --data-dir {settings.data_dir}")
+        changes = ", ".join(f"{k} = {v!r}" for k, v in given.items())
+        print(_("Updated: %(changes)s", changes=changes))
+    print(_("Node id: %(id)s", id=node_id))
+    print(_("Next: %(command)s", command=serve_command(settings)))
+
+
+def serve_command(settings: Settings) -> str:
+    """The ``papi serve`` that runs this node: with ``--port`` when its URL is served
+    directly (http) on another port than the configured one, as for a second node on
+    the same machine (``--url http://127.0.0.1:8001``)."""
+    command = f"papi serve --data-dir {settings.data_dir}"
+    parts = urlsplit(settings.url)
+    try:
+        port = parts.port if parts.scheme == "http" else None
+    except ValueError:  # a port out of range: the URL is refused elsewhere
+        port = None
+    if port is not None and port != settings.port:
+        command += f" --port {port}"
+    return command
 
 
 async def _refresh_place(node: Any) -> str:
@@ -117,8 +89,10 @@ async def _refresh_place(node: Any) -> str:
         await refresh_place(node)
     except LogRecovering:
         print(
-            "The place profile is not published yet: this node is catching up its own log "
-            "from its peers (run 'papi init' again once 'papi sync' has succeeded)",
+            _(
+                "The place profile is not published yet: this node is catching up its own log "
+                "from its peers (run 'papi init' again once 'papi sync' has succeeded)"
+            ),
             file=sys.stderr,
         )
     return str(node.origin)
@@ -135,22 +109,24 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from .logging_setup import uvicorn_log_config
     from .ops import servelock
 
-    settings, _ = _initialise(args)
+    settings = _initialise(args)[0]
     settings = load_settings(settings.data_dir, {"host": args.host, "port": args.port})
     try:
         # Held until the process ends: 'papi restore' refuses to run under a live node.
         lock = servelock.acquire(settings.data_dir)
     except servelock.NodeRunning as exc:
-        raise CliError(f"{exc}; stop it first or choose another --data-dir") from None
+        raise CliError(
+            _("%(problem)s; stop it first or choose another --data-dir", problem=running(exc))
+        ) from None
     _check_port_free(settings.host, settings.port)
     json_lines = settings.log_format == "json"
     configure_logging(_log_level(settings.log_level), json=json_lines)
     # A database that cannot be opened fails here, cleanly; migrations are applied here.
-    run_with_node(settings, _origin, progress=None if json_lines else _print_migration)
+    run_with_node(settings, _origin, progress=None if json_lines else print_migration)
     app = create_app(settings)
     for line in (
         f"papi-node {app.state.node.origin}",
-        f"Serving on http://{settings.host}:{settings.port}/ (Ctrl-C to stop)",
+        _("Serving on %(url)s (Ctrl-C to stop)", url=f"http://{settings.host}:{settings.port}/"),
     ):
         if json_lines:  # every line of the log is then one JSON object
             log.info("%s", line)
@@ -168,9 +144,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
     lock.release()
 
 
+def running(exc: Any) -> str:
+    """``servelock.NodeRunning`` in words."""
+    who = _(" (pid %(pid)s)", pid=exc.pid) if exc.pid else ""
+    return _("a node is already running on %(dir)s%(who)s", dir=exc.data_dir, who=who)
+
+
 def _check_port_free(host: str, port: int) -> None:
     if not 1 <= port <= 65535:
-        raise CliError(f"port {port} is not between 1 and 65535")
+        raise CliError(_("port %(port)s is not between 1 and 65535", port=port))
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -178,23 +160,38 @@ def _check_port_free(host: str, port: int) -> None:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise CliError(
-                    f"port {port} on {host} is already in use; stop the other program "
-                    f"or choose another port with --port"
+                    _(
+                        "port %(port)s on %(host)s is already in use; stop the other program "
+                        "or choose another port with --port (a second node on this machine "
+                        "needs its own port)",
+                        port=port,
+                        host=host,
+                    )
                 ) from None
-            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+            raise CliError(
+                _(
+                    "cannot listen on %(host)s:%(port)s: %(error)s",
+                    host=host,
+                    port=port,
+                    error=exc.strerror,
+                )
+            ) from None
 
 
 def cmd_token_create(args: argparse.Namespace) -> None:
     from .api.auth import create_token
 
-    settings, _ = _initialise(args)
+    settings = _initialise(args)[0]
 
     async def work(node: Any) -> str:
         return await create_token(args.label)
 
     token = run_with_node(settings, work)
-    print(f"New API token (label {args.label!r}); it is shown only once:", file=sys.stderr)
-    print(token)
+    print(
+        _("New API token (label %(label)r); it is shown only once:", label=args.label),
+        file=sys.stderr,
+    )
+    print(token)  # alone on the last line of stdout: scripts read it there
 
 
 def cmd_peer_add(args: argparse.Namespace) -> None:
@@ -207,19 +204,34 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
     async def work(node: Any) -> str:
         try:
             peer = await add_peer(args.url)
-        except ValueError as exc:
-            raise CliError(f"{exc}; give the peer's base URL, e.g. http://10.0.0.5:8000") from None
+        except ValueError:
+            raise CliError(
+                _(
+                    "%(url)s is not a node's address; give the peer's base URL, e.g. "
+                    "http://10.0.0.5:8000",
+                    url=args.url,
+                )
+            ) from None
         async with node.peer_client() as client:
             try:
                 info = await client.node_info(peer.url)
             except PeerError as exc:
-                return f"Added {peer.url}, but it does not answer now ({exc}); will retry."
+                return _(
+                    "Added %(url)s, but it does not answer now (%(error)s); will retry.",
+                    url=peer.url,
+                    error=exc,
+                )
         if info["id"] == node.origin:
             await peer.delete()
-            raise CliError(f"{peer.url} is this node itself")
+            raise CliError(_("%(url)s is this node itself", url=peer.url))
         peer.origin = info["id"]
         await peer.save(update_fields=["origin"])
-        return f"Added {peer.url}: {info.get('name') or '?'} ({info['id']})"
+        return _(
+            "Added %(url)s: %(name)s (%(id)s)",
+            url=peer.url,
+            name=info.get("name") or "?",
+            id=info["id"],
+        )
 
     print(run_with_node(settings, work))
 
@@ -234,16 +246,28 @@ def cmd_peer_list(args: argparse.Namespace) -> None:
 
     peers = run_with_node(settings, work)
     if not peers:
-        print("No peers yet. Join the network with: papi peer add URL")
+        print(_("No peers yet. Join the network with: papi peer add URL"))
         return
-    print(f"{'URL':40} {'STATE':9} {'FAILS':>5} {'LAST SUCCESS':20} {'NEXT ATTEMPT':20} ERROR")
+    print(
+        f"{'URL':40} {_('STATE'):11} {_('FAILS'):>6} {_('LAST SUCCESS'):21} "
+        f"{_('NEXT ATTEMPT'):21} {_('ERROR')}"
+    )
     for peer in peers:
-        last = peer.last_success.strftime("%Y-%m-%d %H:%M:%S") if peer.last_success else "-"
-        nxt = peer.next_attempt.strftime("%Y-%m-%d %H:%M:%S") if peer.next_attempt else "-"
+        last, nxt = local_time(peer.last_success), local_time(peer.next_attempt)
+        state = gettext(PEER_STATES.get(peer.state, peer.state))
         print(
-            f"{peer.url:40} {peer.state:9} {peer.consecutive_failures:>5} {last:20} {nxt:20} "
+            f"{peer.url:40} {state:11} {peer.consecutive_failures:>6} {last:21} {nxt:21} "
             f"{(peer.last_error or '')[:60]}"
         )
+
+
+#: The states of a peer (``Peer.state``) in ``papi peer list``.
+PEER_STATES = {
+    "new": N_("new"),
+    "ok": N_("ok"),
+    "failing": N_("failing"),
+    "refused": N_("refused"),
+}
 
 
 #: Failures of ``papi sync`` that are only warnings (BRIEF §8): the peer is down or busy,
@@ -271,7 +295,15 @@ def cmd_sync(args: argparse.Namespace) -> None:
         sent = sum(r.pushed_back for r in running.values())
         where = "" if live else f" ({result.peer})"
         print(
-            f"{clear}  {pages} pages: {accepted} entries accepted, {sent} sent back{where}",
+            clear
+            + "  "
+            + _(
+                "%(pages)s pages: %(accepted)s entries accepted, %(sent)s sent back",
+                pages=pages,
+                accepted=accepted,
+                sent=sent,
+            )
+            + where,
             end="" if live else "\n",
             file=sys.stderr,
             flush=True,
@@ -280,23 +312,34 @@ def cmd_sync(args: argparse.Namespace) -> None:
     def done(result: RoundResult) -> None:
         running.pop(result.peer, None)
         if result.error:
+            # "warning:"/"error:" stay as they are: scripts and cron filters read them.
             label = "warning" if result.error_kind in SYNC_WARNING_KINDS else "error"
-            print(f"{clear}{label}: {result.peer}: {result.error_kind}: {result.error}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"{clear}{label}: {result.peer}: {result.error_kind}: {result.error}",
+                file=sys.stderr,
+            )
         elif result.in_sync_at_start:
-            print(f"{clear}{result.peer}: already in sync", file=sys.stderr)
+            print(f"{clear}{result.peer}: " + _("already in sync"), file=sys.stderr)
         else:
             print(
-                f"{clear}{result.peer}: {result.accepted} accepted, {result.rejected} rejected,"
-                f" {result.pushed_back} sent back",
+                f"{clear}{result.peer}: "
+                + _(
+                    "%(accepted)s accepted, %(rejected)s rejected, %(sent)s sent back",
+                    accepted=result.accepted,
+                    rejected=result.rejected,
+                    sent=result.pushed_back,
+                ),
                 file=sys.stderr,
             )
 
     async def work(node: Any) -> list[RoundResult]:
         peers = await Peer.all().order_by("url")
         if not peers:
-            raise CliError("no peers; add one with: papi peer add URL")
-        print(f"Syncing with {len(peers)} peer(s)", file=sys.stderr)
+            raise CliError(_("no peers; add one with: papi peer add URL"))
+        print(
+            ngettext("Syncing with %(num)s peer", "Syncing with %(num)s peers", len(peers)),
+            file=sys.stderr,
+        )
         return await sync_peers(node, list(peers), progress, deadline=None, done=done)
 
     results = run_with_node(settings, work)
@@ -304,10 +347,14 @@ def cmd_sync(args: argparse.Namespace) -> None:
     if exit_status:
         synced = sum(1 for r in results if r.synced)
         raise CliError(
-            f"{len(results) - synced} of {len(results)} peer(s) not synced or entries "
-            "rejected; see the errors above and 'papi peer list'"
+            _(
+                "%(failed)s of %(total)s peers not synced or entries rejected; see the errors "
+                "above and 'papi peer list'",
+                failed=len(results) - synced,
+                total=len(results),
+            )
             if synced
-            else "no peer could be synced; see 'papi peer list'"
+            else _("no peer could be synced; see 'papi peer list'")
         )
 
 
@@ -332,19 +379,40 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     settings = _settings(args)
 
-    async def work(node: Any) -> Export:
-        return await export_places(None if args.network else node.origin)
+    async def work(node: Any) -> tuple[Export, str]:
+        return await export_places(None if args.network else node.origin), node.origin
 
-    result = run_with_node(settings, work)
+    result, origin = run_with_node(settings, work)
     text = result.csv() if args.format == "csv" else result.json()
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        listed = f" ({result.listings} unclaimed listings)" if result.listings else ""
-        print(f"{len(result.rows)} place(s){listed} written to {args.output}", file=sys.stderr)
+        written = ngettext(
+            "%(num)s place written to %(file)s",
+            "%(num)s places written to %(file)s",
+            len(result.rows),
+            file=args.output,
+        )
+        if result.listings:
+            written += " " + ngettext(
+                "(of which %(num)s unclaimed listing)",
+                "(of which %(num)s unclaimed listings)",
+                result.listings,
+            )
+        print(written, file=sys.stderr)
     else:
         sys.stdout.write(text)
-    for origin, name, errors in result.skipped:
-        print(f"left out {name} ({origin}): {'; '.join(errors)}", file=sys.stderr)
+    gettext = translations(locale_language()).gettext
+    for skipped, name, problems in result.skipped:
+        print(
+            _(
+                "%(place)s (%(origin)s) is left out of the open data: %(problems)s.",
+                place=name,
+                origin=skipped,
+                problems=_("; ").join(p.text(gettext) for p in problems),
+            )
+            + (" " + _("Complete the place profile in /admin/place.") if skipped == origin else ""),
+            file=sys.stderr,
+        )
 
 
 def cmd_import_lamednum(args: argparse.Namespace) -> None:
@@ -368,17 +436,32 @@ def cmd_import_lamednum(args: argparse.Namespace) -> None:
             raise CliError(str(exc)) from None
 
     report = run_with_node(settings, work)
+    # The reasons of the national file's import are French only (its users are French
+    # coordinators, its columns French words); the summary speaks the locale's language.
     for warning in report.warnings:
-        print(f"attention : {warning}", file=sys.stderr)
+        print(_("warning: %(message)s", message=warning), file=sys.stderr)
     for rejected in report.rejected:
-        print(f"refusée : {rejected.french()}", file=sys.stderr)
-    verb = "vérifiées (rien n'est enregistré : --dry-run)" if args.dry_run else "importées"
-    print(
-        f"{len(report.rows)} fiche(s) {verb}, {len(report.rejected)} ligne(s) refusée(s)"
-        f"; {report.replaced} déjà remplacée(s) par le lieu signé correspondant."
-    )
+        print(_("refused: %(message)s", message=rejected.french()), file=sys.stderr)
+    counts = {
+        "rows": len(report.rows),
+        "rejected": len(report.rejected),
+        "replaced": report.replaced,
+    }
+    if args.dry_run:
+        summary = _(
+            "%(rows)s entries checked (nothing is stored: --dry-run), %(rejected)s rows "
+            "refused; %(replaced)s already replaced by the signed place.",
+            **counts,
+        )
+    else:
+        summary = _(
+            "%(rows)s entries imported, %(rejected)s rows refused; %(replaced)s already "
+            "replaced by the signed place.",
+            **counts,
+        )
+    print(summary)
     if report.rejected and not report.rows:
-        raise CliError("aucune fiche valide dans ce fichier ; rien n'a été importé")
+        raise CliError(_("no valid entry in this file; nothing was imported"))
 
 
 def cmd_resources_import(args: argparse.Namespace) -> None:
@@ -386,19 +469,33 @@ def cmd_resources_import(args: argparse.Namespace) -> None:
 
     folder = Path(args.folder)
     if not folder.is_dir():
-        raise CliError(f"{folder} is not a folder")
+        raise CliError(_("%(folder)s is not a folder", folder=folder))
     settings = _settings(args)
     report = run_with_node(settings, lambda node: import_folder(node, folder))
     for name, message in report.warnings:
-        print(f"warning: {name}: {message}", file=sys.stderr)
+        said = message.text(gettext)
+        print(_("warning: %(file)s: %(message)s", file=name, message=said), file=sys.stderr)
     for name, message in report.errors:
-        print(f"not imported: {name}: {message}", file=sys.stderr)
+        said = message.text(gettext)
+        print(_("not imported: %(file)s: %(message)s", file=name, message=said), file=sys.stderr)
     print(
-        f"{len(report.created)} created, {len(report.updated)} updated,"
-        f" {len(report.unchanged)} unchanged, {len(report.errors)} not imported"
+        _(
+            "%(created)s created, %(updated)s updated, %(unchanged)s unchanged, %(errors)s not "
+            "imported",
+            created=len(report.created),
+            updated=len(report.updated),
+            unchanged=len(report.unchanged),
+            errors=len(report.errors),
+        )
     )
     if report.errors:
-        raise CliError(f"{len(report.errors)} file(s) could not be imported")
+        raise CliError(
+            ngettext(
+                "%(num)s file could not be imported",
+                "%(num)s files could not be imported",
+                len(report.errors),
+            )
+        )
 
 
 def cmd_resources_export(args: argparse.Namespace) -> None:
@@ -408,36 +505,22 @@ def cmd_resources_export(args: argparse.Namespace) -> None:
     settings = _settings(args)
     report = run_with_node(settings, lambda node: export_folder(node, folder))
     for name, message in report.warnings:
-        print(f"warning: {name}: {message}", file=sys.stderr)
-    print(f"{len(report.written)} resource(s) written to {folder}")
+        said = message.text(gettext)
+        print(_("warning: %(file)s: %(message)s", file=name, message=said), file=sys.stderr)
+    print(
+        ngettext(
+            "%(num)s resource written to %(folder)s",
+            "%(num)s resources written to %(folder)s",
+            len(report.written),
+            folder=folder,
+        )
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
 
     run_demo(Path(args.data_dir), base_port=args.port)
-
-
-def cmd_user_add(args: argparse.Namespace) -> None:
-    import getpass
-
-    from .web.accounts import add_user
-
-    settings, _ = _initialise(args)
-    password = os.environ.get("PAPI_PASSWORD") if not sys.stdin.isatty() else None
-    if password is None:
-        password = getpass.getpass("Mot de passe : ")
-        if getpass.getpass("Confirmer : ") != password:
-            raise CliError("the two passwords differ; nothing was changed")
-
-    async def work(node: Any) -> None:
-        try:
-            await add_user(args.email, password or "")
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
-
-    run_with_node(settings, work)
-    print(f"User {args.email} can now log in at /admin")
 
 
 # -- backup, restore, doctor ---------------------------------------------------------
@@ -452,9 +535,14 @@ def _refuse_foreign_root(data_dir: Path, command: str) -> None:
     owner = foreign_owner(data_dir)
     if owner is not None:
         raise CliError(
-            f"{data_dir} belongs to {owner}: run this command as that user "
-            f"(sudo -u {owner} papi {command} ...), or the node could no longer open "
-            f"files that root creates"
+            _(
+                "%(dir)s belongs to %(owner)s: run this command as that user "
+                "(sudo -u %(owner)s papi %(command)s ...), or the node could no longer open "
+                "files that root creates",
+                dir=data_dir,
+                owner=owner,
+                command=command,
+            )
         )
 
 
@@ -462,9 +550,13 @@ def _read_passphrase_file(path: str) -> str:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read the passphrase file {path}: {exc}") from None
+        raise CliError(
+            _("cannot read the passphrase file %(path)s: %(error)s", path=path, error=exc)
+        ) from None
     if not lines or not lines[0]:
-        raise CliError(f"the passphrase file {path} is empty (the first line is used)")
+        raise CliError(
+            _("the passphrase file %(path)s is empty (the first line is used)", path=path)
+        )
     return lines[0]
 
 
@@ -472,10 +564,10 @@ def _ask_passphrase(confirm: bool) -> str:
     import getpass
 
     if not sys.stdin.isatty():
-        raise CliError("no terminal to ask the passphrase on; use --passphrase-file FILE")
-    passphrase = getpass.getpass("Phrase de passe : ")
-    if confirm and getpass.getpass("Confirmer : ") != passphrase:
-        raise CliError("the two passphrases differ; nothing was written")
+        raise CliError(_("no terminal to ask the passphrase on; use --passphrase-file FILE"))
+    passphrase = getpass.getpass(_("Passphrase: "))
+    if confirm and getpass.getpass(_("Confirm: ")) != passphrase:
+        raise CliError(_("the two passphrases differ; nothing was written"))
     return passphrase
 
 
@@ -485,7 +577,9 @@ def cmd_backup(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir)
     _refuse_foreign_root(data_dir, "backup")
     if not (data_dir / KEY_FILE).exists():
-        raise CliError(f"{data_dir} holds no node (no {KEY_FILE}); nothing to back up")
+        raise CliError(
+            _("%(dir)s holds no node (no %(key)s); nothing to back up", dir=data_dir, key=KEY_FILE)
+        )
     settings = _settings(args)
     passphrase = None
     if args.passphrase_file:
@@ -493,53 +587,78 @@ def cmd_backup(args: argparse.Namespace) -> None:
     elif args.encrypt:
         passphrase = _ask_passphrase(confirm=True)
     if passphrase is not None and len(passphrase) < MIN_PASSPHRASE:
-        raise CliError(f"the passphrase is too short: at least {MIN_PASSPHRASE} characters")
+        raise CliError(
+            _("the passphrase is too short: at least %(count)s characters", count=MIN_PASSPHRASE)
+        )
     try:
         manifest = create_backup(settings, Path(args.file), passphrase)
     except BackupError as exc:
-        raise CliError(str(exc)) from None
-    sealed = " (encrypted)" if passphrase else ""
+        raise CliError(exc.text(gettext)) from None
     print(
-        f"Backup of node {manifest.origin} (its log up to seq {manifest.head_seq})"
-        f" written to {args.file}{sealed}"
+        (
+            _("Encrypted backup of node %(origin)s (its log up to seq %(seq)s) written to %(file)s")
+            if passphrase
+            else _("Backup of node %(origin)s (its log up to seq %(seq)s) written to %(file)s")
+        )
+        % {"origin": manifest.origin, "seq": manifest.head_seq, "file": args.file}
     )
     if passphrase is None:
-        print("It holds the node's private key: keep it safe.", file=sys.stderr)
+        print(_("It holds the node's private key: keep it safe."), file=sys.stderr)
 
 
 def _confirm_restore(staged: Any, data_dir: Path) -> None:
     """Describe what is replaced by what, in French, and ask on the terminal."""
     from .ops.backup import describe
-    from .ops.text import t
 
     manifest = staged.manifest
     current, head = describe(data_dir)
     lines = [
-        t("Sauvegarde : nœud %(origin)s, son journal jusqu'à l'entrée %(seq)d, faite le "
-          "%(created)s.", origin=manifest.origin, seq=manifest.head_seq,
-          created=manifest.created)
-    ]  # fmt: skip
+        _(
+            "Backup: node %(origin)s, its log up to entry %(seq)s, made on %(created)s.",
+            origin=manifest.origin,
+            seq=manifest.head_seq,
+            created=backup_time(manifest.created),
+        )
+    ]
     if current is None:
-        lines.append(t("Dossier %(dir)s : aucun nœud pour l'instant.", dir=data_dir))
+        lines.append(_("Folder %(dir)s: no node yet.", dir=data_dir))
     else:
         lines.append(
-            t("Dossier %(dir)s : le nœud %(origin)s, son journal jusqu'à l'entrée %(seq)d. "
-              "Sa base, sa clé et sa configuration seront remplacées.",
-              dir=data_dir, origin=current, seq=head)
-        )  # fmt: skip
+            _(
+                "Folder %(dir)s: node %(origin)s, its log up to entry %(seq)s. Its database, its "
+                "key and its configuration will be replaced.",
+                dir=data_dir,
+                origin=current,
+                seq=head,
+            )
+        )
         if current != manifest.origin:
             lines.append(
-                t("ATTENTION : ce dossier contient un AUTRE nœud que celui de la sauvegarde ; "
-                  "sans copie de sa clé, son identité sera perdue.")
-            )  # fmt: skip
+                _(
+                    "WARNING: this folder holds ANOTHER node than the backup's; without a copy "
+                    "of its key, its identity will be lost."
+                )
+            )
     lines.append(
-        t("Ensuite, le nœud refusera toute modification tant qu'une synchronisation avec un "
-          "pair n'aura pas rattrapé son propre journal.")
-    )  # fmt: skip
+        _(
+            "Then the node will refuse every change until a synchronisation with a peer has "
+            "caught up its own log."
+        )
+    )
     print("\n".join(lines), file=sys.stderr)
-    answer = input(t("Restaurer ? Tapez « oui » pour continuer : "))
+    answer = input(_("Restore? Type “yes” to go on: "))
     if answer.strip().lower() not in ("oui", "o", "yes", "y"):
-        raise CliError("restore cancelled; nothing was changed")
+        raise CliError(_("restore cancelled; nothing was changed"))
+
+
+def backup_time(created: str) -> str:
+    """When a backup was made (its manifest says it in UTC), in Paris time."""
+    from federation.timeutil import parse_ts
+
+    try:
+        return local_time(parse_ts(created))
+    except ValueError:
+        return created  # an older or odd manifest: as it is
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
@@ -550,13 +669,15 @@ def cmd_restore(args: argparse.Namespace) -> None:
     backup = Path(args.file)
     _refuse_foreign_root(data_dir, "restore")
     if not backup.is_file():
-        raise CliError(f"{backup} is not a file")
+        raise CliError(_("%(file)s is not a file", file=backup))
     if not args.yes and not sys.stdin.isatty():
-        raise CliError("papi restore asks for confirmation on a terminal; add --yes to skip it")
+        raise CliError(_("papi restore asks for confirmation on a terminal; add --yes to skip it"))
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise CliError(f"cannot create data directory {data_dir}: {exc.strerror}") from None
+        raise CliError(
+            _("cannot create data directory %(dir)s: %(error)s", dir=data_dir, error=exc.strerror)
+        ) from None
 
     def passphrase() -> str:
         if args.passphrase_file:
@@ -573,20 +694,31 @@ def cmd_restore(args: argparse.Namespace) -> None:
             install(staged, data_dir)
     except servelock.NodeRunning as exc:
         raise CliError(
-            f"{exc}: stop it first (sudo systemctl stop papi-node, or Ctrl-C), "
-            "then run papi restore again"
+            _(
+                "%(problem)s: stop it first (sudo systemctl stop papi-node, or Ctrl-C), then run "
+                "papi restore again",
+                problem=running(exc),
+            )
         ) from None
     except BackupError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(exc.text(gettext)) from None
     manifest = staged.manifest
     print(
-        f"Restored node {manifest.origin} (its log up to seq {manifest.head_seq}, "
-        f"backup of {manifest.created}) into {data_dir}."
+        _(
+            "Restored node %(origin)s (its log up to seq %(seq)s, backup of %(created)s) into "
+            "%(dir)s.",
+            origin=manifest.origin,
+            seq=manifest.head_seq,
+            created=backup_time(manifest.created),
+            dir=data_dir,
+        )
     )
     print(
-        "Before it writes anything, the node catches up its own log from its peers: start it "
-        "(or run 'papi sync'); local changes are refused until a sync round with a peer has "
-        "completed. 'papi doctor' shows where it stands."
+        _(
+            "Before it writes anything, the node catches up its own log from its peers: start "
+            "it (or run 'papi sync'); local changes are refused until a sync round with a peer "
+            "has completed. 'papi doctor' shows where it stands."
+        )
     )
 
 
@@ -809,9 +941,7 @@ def cmd_bundle_import(args: argparse.Namespace) -> None:
 def cmd_mail_test(args: argparse.Namespace) -> None:
     from .mail.smtp import SmtpFailure
     from .mail.trial import TrialRefused, failure_text, send_trial_mail
-    from .web.i18n import DEFAULT_LANGUAGE, translations
 
-    gettext = translations(DEFAULT_LANGUAGE).gettext
     settings = _settings(args)
 
     async def work(node: Any) -> str:
@@ -826,158 +956,165 @@ def cmd_mail_test(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    speak_argparse()
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--data-dir",
         default=str(default_data_dir()),
-        help="data directory (default: $PAPI_DATA_DIR or ./papi-data)",
+        help=_("data directory (default: $PAPI_DATA_DIR or ./papi-data)"),
     )
-    parser = argparse.ArgumentParser(prog="papi", description="Nœud du réseau PAPI.")
-    parser.add_argument("--version", action="version", version=software())
+    parser = argparse.ArgumentParser(prog="papi", description=_("Node of the PAPI network."))
+    parser.add_argument(
+        "--version", action="version", version=software(), help=_("show the version and exit")
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("init", parents=[common], help="create the data directory and key")
-    p.add_argument("--name", help="name of the place")
-    p.add_argument("--commune", help="commune of the place")
-    p.add_argument("--url", help="public base URL of this node")
+    p = sub.add_parser("init", parents=[common], help=_("create the data directory and key"))
+    p.add_argument("--name", help=_("name of the place"))
+    p.add_argument("--commune", help=_("commune of the place"))
+    p.add_argument("--url", help=_("public base URL of this node"))
     p.add_argument(
         "--new-log",
         action="store_true",
-        help="let an existing key whose database was lost start a new log (only if no "
-        "peer ever received it: otherwise peers see a fork and freeze this node)",
+        help=_(
+            "let an existing key whose database was lost start a new log (only if no "
+            "peer ever received it: otherwise peers see a fork and freeze this node)"
+        ),
     )
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("serve", parents=[common], help="run the node")
-    p.add_argument("--host", default=None, help="interface (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    p = sub.add_parser("serve", parents=[common], help=_("run the node"))
+    p.add_argument("--host", default=None, help=_("interface (default 127.0.0.1)"))
+    p.add_argument("--port", type=int, default=None, help=_("port (default 8000)"))
     p.set_defaults(func=cmd_serve)
 
-    token = sub.add_parser("token", help="API tokens").add_subparsers(
+    token = sub.add_parser("token", help=_("API tokens")).add_subparsers(
         dest="token_command", required=True, metavar="ACTION"
     )
-    p = token.add_parser("create", parents=[common], help="print a new API bearer token")
-    p.add_argument("--label", default="", help="what the token is for")
+    p = token.add_parser("create", parents=[common], help=_("print a new API bearer token"))
+    p.add_argument("--label", default="", help=_("what the token is for"))
     p.set_defaults(func=cmd_token_create)
+    cli_manage.add_token_commands(token, common)
 
-    peer = sub.add_parser("peer", help="peers").add_subparsers(
+    peer = sub.add_parser("peer", help=_("peers")).add_subparsers(
         dest="peer_command", required=True, metavar="ACTION"
     )
-    p = peer.add_parser("add", parents=[common], help="add a peer by its base URL")
+    p = peer.add_parser("add", parents=[common], help=_("add a peer by its base URL"))
     p.add_argument("url")
     p.set_defaults(func=cmd_peer_add)
-    p = peer.add_parser("list", parents=[common], help="show peers and their state")
+    p = peer.add_parser("list", parents=[common], help=_("show peers and their state"))
     p.set_defaults(func=cmd_peer_list)
+    cli_manage.add_peer_commands(peer, common)
 
-    p = sub.add_parser("sync", parents=[common], help="run one sync round with every peer now")
+    p = sub.add_parser("sync", parents=[common], help=_("run one sync round with every peer now"))
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser(
-        "export", parents=[common], help="export places to the LaMednum open data standard"
+        "export", parents=[common], help=_("export places to the LaMednum open data standard")
     )
-    p.add_argument("--network", action="store_true", help="every known place, not only ours")
+    p.add_argument("--network", action="store_true", help=_("every known place, not only ours"))
     p.add_argument("--format", choices=["csv", "json"], default="csv")
-    p.add_argument("--output", "-o", help="file to write (default: standard output)")
+    p.add_argument("--output", "-o", help=_("file to write (default: standard output)"))
     p.set_defaults(func=cmd_export)
 
-    imports = sub.add_parser("import", help="import open data").add_subparsers(
+    imports = sub.add_parser("import", help=_("import open data")).add_subparsers(
         dest="import_command", required=True, metavar="FORMAT"
     )
     p = imports.add_parser(
         "lamednum",
         parents=[common],
-        help="seed the directory with places of the LaMednum open data standard (CSV or JSON)",
+        help=_("seed the directory with places of the LaMednum open data standard (CSV or JSON)"),
     )
-    p.add_argument("file", help="a CSV or JSON file of the standard 1.0.2")
-    p.add_argument("--replace", action="store_true", help="drop the listings imported before first")
-    p.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
+    p.add_argument("file", help=_("a CSV or JSON file of the standard 1.0.2"))
+    p.add_argument(
+        "--replace", action="store_true", help=_("drop the listings imported before first")
+    )
+    p.add_argument("--dry-run", action="store_true", help=_("check the file, store nothing"))
     p.set_defaults(func=cmd_import_lamednum)
 
-    resources = sub.add_parser("resources", help="fiches as Markdown files").add_subparsers(
+    resources = sub.add_parser("resources", help=_("fiches as Markdown files")).add_subparsers(
         dest="resources_command", required=True, metavar="ACTION"
     )
     p = resources.add_parser(
-        "import", parents=[common], help="publish the Markdown files of a folder as resources"
+        "import", parents=[common], help=_("publish the Markdown files of a folder as resources")
     )
-    p.add_argument("folder", help="folder of .md files with a front matter, and their files")
+    p.add_argument("folder", help=_("folder of .md files with a front matter, and their files"))
     p.set_defaults(func=cmd_resources_import)
     p = resources.add_parser(
-        "export", parents=[common], help="write this node's resources as Markdown files"
+        "export", parents=[common], help=_("write this node's resources as Markdown files")
     )
-    p.add_argument("folder", help="folder to write (created if needed)")
+    p.add_argument("folder", help=_("folder to write (created if needed)"))
     p.set_defaults(func=cmd_resources_export)
 
-    p = sub.add_parser("demo", parents=[common], help="start 5 local demo nodes")
-    p.add_argument("--port", type=int, default=8101, help="first port (default 8101)")
+    p = sub.add_parser("demo", parents=[common], help=_("start 5 local demo nodes"))
+    p.add_argument("--port", type=int, default=8101, help=_("first port (default 8101)"))
     p.set_defaults(func=cmd_demo)
 
-    user = sub.add_parser("user", help="animators' accounts").add_subparsers(
+    user = sub.add_parser("user", help=_("accounts of /admin")).add_subparsers(
         dest="user_command", required=True, metavar="ACTION"
     )
-    p = user.add_parser("add", parents=[common], help="add an account (password prompted)")
-    p.add_argument("email")
-    p.set_defaults(func=cmd_user_add)
+    cli_manage.add_user_commands(user, common)
 
-    mail = sub.add_parser("mail", help="notification mails").add_subparsers(
+    mail = sub.add_parser("mail", help=_("notification mails")).add_subparsers(
         dest="mail_command", required=True, metavar="ACTION"
     )
-    p = mail.add_parser("test", parents=[common], help="send a test mail now (SMTP settings)")
-    p.add_argument("--to", help="recipient (default: notify_email, else the place's courriel)")
+    p = mail.add_parser("test", parents=[common], help=_("send a test mail now (SMTP settings)"))
+    p.add_argument("--to", help=_("recipient (default: notify_email, else the place's courriel)"))
     p.set_defaults(func=cmd_mail_test)
 
     p = sub.add_parser(
-        "backup", parents=[common], help="write a consistent backup while the node runs"
+        "backup", parents=[common], help=_("write a consistent backup while the node runs")
     )
-    p.add_argument("file", help="backup file to create (never overwritten)")
+    p.add_argument("file", help=_("backup file to create (never overwritten)"))
     secret = p.add_mutually_exclusive_group()
     secret.add_argument(
-        "--encrypt", action="store_true", help="encrypt with a passphrase asked on the terminal"
+        "--encrypt", action="store_true", help=_("encrypt with a passphrase asked on the terminal")
     )
     secret.add_argument(
-        "--passphrase-file", metavar="FILE", help="encrypt with the first line of FILE"
+        "--passphrase-file", metavar="FILE", help=_("encrypt with the first line of FILE")
     )
     p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser(
-        "restore", parents=[common], help="restore a backup (the node must be stopped)"
+        "restore", parents=[common], help=_("restore a backup (the node must be stopped)")
     )
-    p.add_argument("file", help="backup file written by 'papi backup'")
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--passphrase-file", metavar="FILE", help="passphrase of an encrypted backup")
+    p.add_argument("file", help=_("backup file written by 'papi backup'"))
+    p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+    p.add_argument("--passphrase-file", metavar="FILE", help=_("passphrase of an encrypted backup"))
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser(
-        "vector", parents=[common], help="write this node's vector file (for papi bundle export)"
+        "vector", parents=[common], help=_("write this node's vector file (for papi bundle export)")
     )
-    p.add_argument("file", help="vector file to write")
-    p.add_argument("--force", action="store_true", help="replace the file if it exists")
+    p.add_argument("file", help=_("vector file to write"))
+    p.add_argument("--force", action="store_true", help=_("replace the file if it exists"))
     p.set_defaults(func=cmd_vector)
 
     bundles = sub.add_parser(
-        "bundle", help="carry entries and attachments on a USB stick"
+        "bundle", help=_("carry entries and attachments on a USB stick")
     ).add_subparsers(dest="bundle_command", required=True, metavar="ACTION")
     p = bundles.add_parser(
-        "export", parents=[common], help="write a bundle of entries and their attachments"
+        "export", parents=[common], help=_("write a bundle of entries and their attachments")
     )
-    p.add_argument("file", help="bundle file to create (never overwritten)")
+    p.add_argument("file", help=_("bundle file to create (never overwritten)"))
     p.add_argument(
         "--for",
         dest="for_file",
         metavar="VECTOR_FILE",
-        help="only what the node of this vector file (papi vector) lacks",
+        help=_("only what the node of this vector file (papi vector) lacks"),
     )
     p.set_defaults(func=cmd_bundle_export)
     p = bundles.add_parser(
-        "import", parents=[common], help="verify a bundle and store what is valid in it"
+        "import", parents=[common], help=_("verify a bundle and store what is valid in it")
     )
-    p.add_argument("file", help="bundle file written by papi bundle export")
+    p.add_argument("file", help=_("bundle file written by papi bundle export"))
     p.set_defaults(func=cmd_bundle_import)
 
     p = sub.add_parser(
-        "doctor", parents=[common], help="check the data directory; each problem with its fix"
+        "doctor", parents=[common], help=_("check the data directory; each problem with its fix")
     )
     p.add_argument(
-        "--timeout", type=float, default=5.0, help="seconds per network check (default 5)"
+        "--timeout", type=float, default=5.0, help=_("seconds per network check (default 5)")
     )
     p.set_defaults(func=cmd_doctor)
 
@@ -996,17 +1133,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         args.func(args)
     except (CliError, ConfigError, DataDirError) as exc:
-        print(f"papi: error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+        _fail(exc.text(gettext) if isinstance(exc, Translatable) else str(exc))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except PermissionError as exc:
-        print(f"papi: error: permission denied: {exc.filename}", file=sys.stderr)
-        raise SystemExit(1) from None
+        _fail(_("permission denied: %(file)s", file=exc.filename))
     except OSError as exc:  # disk full, read-only file system...
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"papi: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        raise SystemExit(1) from None
+        _fail(f"{exc.strerror or exc}{where}")
+
+
+def _fail(message: str) -> NoReturn:
+    print(_("papi: error: %(message)s", message=message), file=sys.stderr)
+    raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import Any
 from federation.errors import KeyFileError
 from federation.keys import NodeKey
 
+from .i18n import N_, Translatable
 from .settings import (
     CONFIG_FILE,
     KEY_FILE,
@@ -20,7 +21,7 @@ from .settings import (
 )
 
 
-class DataDirError(Exception):
+class DataDirError(Translatable):
     """The data directory cannot be used; the message says what to do."""
 
 
@@ -59,29 +60,32 @@ def init_data_dir(data_dir: Path, values: dict[str, Any]) -> tuple[NodeKey, bool
     """
     if data_dir.exists() and not data_dir.is_dir():
         raise DataDirError(
-            f"data directory {data_dir} is a file, not a directory; choose another with --data-dir"
+            N_("data directory %(dir)s is a file, not a directory; choose another with --data-dir"),
+            dir=data_dir,
         )
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataDirError(f"cannot create data directory {data_dir}: {exc.strerror}") from None
+        raise DataDirError(
+            N_("cannot create data directory %(dir)s: %(error)s"), dir=data_dir, error=exc.strerror
+        ) from None
     if not os.access(data_dir, os.W_OK | os.X_OK):
         raise DataDirError(
-            f"data directory {data_dir} is not writable; choose another with --data-dir"
+            N_("data directory %(dir)s is not writable; choose another with --data-dir"),
+            dir=data_dir,
         )
     config = data_dir / CONFIG_FILE
     if not config.exists():
         try:
             write_private(config, render_config({k: v for k, v in values.items() if v}))
         except OSError as exc:
-            raise DataDirError(f"cannot write {config}: {exc.strerror}") from None
+            raise DataDirError(
+                N_("cannot write %(path)s: %(error)s"), path=config, error=exc.strerror
+            ) from None
     make_private(config)
     key_path = data_dir / KEY_FILE
     if key_path.exists():
-        try:
-            return NodeKey.load(key_path), False
-        except KeyFileError as exc:
-            raise DataDirError(str(exc)) from None
+        return _load(key_path), False
     key = NodeKey.generate()
     try:
         key.save(key_path)
@@ -89,7 +93,7 @@ def init_data_dir(data_dir: Path, values: dict[str, Any]) -> tuple[NodeKey, bool
         # must first recover its log from peers (bootstrap.py), or it would fork itself.
         (data_dir / NEW_LOG_MARKER).touch(mode=0o600)
     except KeyFileError as exc:
-        raise DataDirError(str(exc)) from None
+        raise DataDirError(N_("%(error)s"), error=exc) from None
     return key, True
 
 
@@ -101,10 +105,40 @@ def allow_new_log(data_dir: Path) -> None:
 
 
 def load_key(data_dir: Path) -> NodeKey:
+    return _load(data_dir / KEY_FILE)
+
+
+def _load(path: Path) -> NodeKey:
+    """The key, or a ``DataDirError`` that says in words what is wrong with its file."""
     try:
-        return NodeKey.load(data_dir / KEY_FILE)
+        return NodeKey.load(path)
     except KeyFileError as exc:
-        raise DataDirError(str(exc)) from None
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            raise DataDirError(
+                N_("key file %(path)s not found; run 'papi init' first"), path=path
+            ) from None
+        except OSError:
+            raise DataDirError(N_("%(error)s"), error=exc) from None
+        if mode & 0o077:
+            raise DataDirError(
+                N_(
+                    "key file %(path)s is readable by other users (mode %(mode)s); run "
+                    "'chmod 600 %(path)s' and start again"
+                ),
+                path=path,
+                mode=f"{mode:o}",
+            ) from None
+        if os.access(path, os.R_OK):
+            raise DataDirError(
+                N_(
+                    "key file %(path)s is damaged or holds no Ed25519 key: restore it from a "
+                    "backup (never replace it by a new key: peers would see another node)"
+                ),
+                path=path,
+            ) from None
+        raise DataDirError(N_("%(error)s"), error=exc) from None
 
 
 __all__ = ["ConfigError", "DataDirError", "init_data_dir", "load_key"]

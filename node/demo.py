@@ -1,11 +1,17 @@
 """``papi demo``: five real nodes on 127.0.0.1, wired in a chain so that data must be
 relayed (Brest - Plougastel - Landerneau - Crozon - Ouessant), seeded through their API
-(places, offers, and fiches with a PDF each)."""
+(places, offers, and fiches with a PDF each), each with an administrator account whose
+login is printed, so that a visitor can try /admin.
+
+The nodes run in their own session: a Ctrl-C in the terminal reaches the demo alone,
+which stops each node with one SIGTERM (a node that gets a second signal while it shuts
+down is forced out, with a traceback in its log)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,14 +24,38 @@ import httpx
 
 from .demo_data import demo_places
 from .demo_resources import demo_resources
+from .i18n import locale_language, translations
+
+#: The administrator account of every demo node (its password is new at each start).
+DEMO_ADMIN = "admin@demo.papi.test"
 
 
-def _papi(*args: str) -> str:
+def _(message: str, /, **values: Any) -> str:
+    text = translations(locale_language()).gettext(message)
+    return text % values if values else text
+
+
+def _fail(message: str) -> SystemExit:
+    return SystemExit(_("papi: error: %(message)s", message=message))
+
+
+def _papi(*args: str, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "node.cli", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "node.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     if result.returncode != 0:
-        raise SystemExit(f"papi: error: demo: 'papi {args[0]}' failed: {result.stderr.strip()}")
+        raise _fail(
+            _(
+                "demo: 'papi %(command)s' failed: %(error)s",
+                command=args[0],
+                error=result.stderr.strip(),
+            )
+        )
     return result.stdout
 
 
@@ -33,12 +63,12 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"papi: error: demo node {url} exited; see {log}")
+            raise _fail(_("demo node %(url)s exited; see %(log)s", url=url, log=log))
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(url + "/api/v1/node", timeout=1).status_code == 200:
                 return
         time.sleep(0.2)
-    raise SystemExit(f"papi: error: demo node {url} did not start; see {log}")
+    raise _fail(_("demo node %(url)s did not start; see %(log)s", url=url, log=log))
 
 
 def run_demo(base_dir: Path, base_port: int = 8101) -> None:
@@ -49,9 +79,14 @@ def run_demo(base_dir: Path, base_port: int = 8101) -> None:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
-                raise SystemExit(
-                    f"papi: error: port {port} is already in use; the demo uses ports "
-                    f"{base_port}-{base_port + len(places) - 1}: choose others with --port"
+                raise _fail(
+                    _(
+                        "port %(port)s is already in use; the demo uses ports "
+                        "%(first)s-%(last)s: choose others with --port",
+                        port=port,
+                        first=base_port,
+                        last=base_port + len(places) - 1,
+                    )
                 ) from None
     base_dir = base_dir / "demo"
     processes: list[subprocess.Popen[bytes]] = []
@@ -68,15 +103,45 @@ def run_demo(base_dir: Path, base_port: int = 8101) -> None:
             url = f"http://127.0.0.1:{port}"
             data_dir = base_dir / f"node{index + 1}"
             fresh = not (data_dir / "node.key").exists()
-            _papi("init", "--data-dir", str(data_dir), "--name", place["name"],
-                  "--commune", place["commune"], "--url", url)  # fmt: skip
+            _papi(
+                "init",
+                "--data-dir",
+                str(data_dir),
+                "--name",
+                place["name"],
+                "--commune",
+                place["commune"],
+                "--url",
+                url,
+            )
             log = base_dir / f"node{index + 1}.log"
+            # A new password at each start: the one printed below is the one that works.
+            password = secrets.token_urlsafe(9)
+            _papi(
+                "user",
+                "add",
+                DEMO_ADMIN,
+                "--data-dir",
+                str(data_dir),
+                env={"PAPI_PASSWORD": password},
+            )
             with log.open("ab") as handle:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "node.cli", "serve", "--data-dir", str(data_dir),
-                     "--port", str(port)],
-                    stdout=handle, stderr=subprocess.STDOUT, env=env,
-                )  # fmt: skip
+                    [
+                        sys.executable,
+                        "-m",
+                        "node.cli",
+                        "serve",
+                        "--data-dir",
+                        str(data_dir),
+                        "--port",
+                        str(port),
+                    ],
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
             processes.append(process)
             _wait_ready(url, process, log)
             if fresh:
@@ -86,23 +151,33 @@ def run_demo(base_dir: Path, base_port: int = 8101) -> None:
                     _papi("peer", "add", urls[-1], "--data-dir", str(data_dir))
             urls.append(url)
             print(f"  {place['name']:36} {url}/", flush=True)
-        print("Demo network running (each node knows only the previous one).")
-        print(f"Data and logs in {base_dir}. Ctrl-C to stop.", flush=True)
+            print(
+                "      "
+                + _(
+                    "administration %(url)s: %(email)s, password %(password)s",
+                    url=f"{url}/admin",
+                    email=DEMO_ADMIN,
+                    password=password,
+                ),
+                flush=True,
+            )
+        print(_("Demo network running (each node knows only the previous one)."))
+        print(_("Data and logs in %(dir)s. Ctrl-C to stop.", dir=base_dir), flush=True)
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
-        print("A demo node stopped unexpectedly; stopping the others.", file=sys.stderr)
+        print(_("A demo node stopped unexpectedly; stopping the others."), file=sys.stderr)
     except KeyboardInterrupt:
-        print("\nStopping the demo nodes...", flush=True)
+        print("\n" + _("Stopping the demo nodes..."), flush=True)
     finally:
         for process in processes:
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                process.send_signal(signal.SIGTERM)
         for process in processes:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-        print("Demo stopped.")
+        print(_("Demo stopped."))
 
 
 def _seed(data_dir: Path, url: str, place: dict[str, Any]) -> None:

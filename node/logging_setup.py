@@ -47,6 +47,8 @@ def configure_logging(level: str | int, json: bool = False, stream: TextIO | Non
             logger.removeHandler(old)
         logger.addHandler(handler)
         logger.setLevel(numeric)
+    # Audit lines (node/audit.py) are written whatever the level.
+    logging.getLogger("node.audit").setLevel(min(numeric, logging.INFO))
 
 
 #: Log formats of ``papi serve`` (the ``log_format`` setting).

@@ -108,11 +108,22 @@ async def _pending_sources(conn: BaseDBAsyncClient) -> None:
     await conn.execute_query("DROP INDEX IF EXISTS objects_listing")
 
 
+async def _account_roles(conn: BaseDBAsyncClient) -> None:
+    # Accounts made before roles could do everything: they stay administrators.
+    await add_column(conn, "users", "role", "VARCHAR(16) NOT NULL DEFAULT 'admin'")
+    await add_column(conn, "users", "disabled", "INT NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         t("entrées en attente : qui les a apportées et leur taille (éviction équitable)"),
         _pending_sources,
+    ),
+    Migration(
+        2,
+        t("comptes : rôle (animateur ou administrateur) et désactivation"),
+        _account_roles,
     ),
 )
 

@@ -194,12 +194,17 @@ class ApiToken(Model):
 
 
 class User(Model):
-    """An animator who may log in to /admin. Password hashed with argon2."""
+    """Someone who may log in to /admin. Password hashed with argon2. ``role``:
+    ``admin`` (the place, accounts, peers, tokens, and the offers) or ``animator`` (the
+    offers only); the first account of a node is an administrator. A disabled account
+    cannot log in (its sessions are deleted when it is disabled)."""
 
     id = fields.IntField(primary_key=True)
     email = fields.CharField(max_length=254, unique=True)
     password_hash = fields.CharField(max_length=200)
     created = fields.DatetimeField(auto_now_add=True)
+    role = fields.CharField(max_length=16, default="animator")
+    disabled = fields.BooleanField(default=False)
 
     class Meta:
         table = "users"

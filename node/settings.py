@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .i18n import N_, Translatable
+
 CONFIG_FILE = "papi.toml"
 KEY_FILE = "node.key"
 #: Present while this key may start a new log (see node/services/bootstrap.py).
@@ -24,7 +26,7 @@ RESTORED_MARKER = "restored"
 DATABASE_FILE = "papi.sqlite3"
 
 
-class ConfigError(Exception):
+class ConfigError(Translatable):
     """The configuration cannot be used; the message says which file and what to fix."""
 
 
@@ -208,7 +210,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             raise ValueError("not a string")
         return value
     except ValueError as exc:
-        raise ConfigError(f"{source}: setting {name!r}: {exc}") from None
+        raise ConfigError(
+            N_("%(source)s: setting %(name)s: %(error)s"), source=source, name=name, error=exc
+        ) from None
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -218,16 +222,22 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}); fix or remove it") from None
+        raise ConfigError(
+            N_("%(path)s is not valid TOML (%(error)s); fix or remove it"), path=path, error=exc
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(
+            N_("cannot read %(path)s: %(error)s"), path=path, error=exc.strerror
+        ) from None
     return document
 
 
 #: Settings of earlier versions that no longer exist, and what to do about them.
 REMOVED_SETTINGS = {
-    "database_url": "was removed: a node keeps its data in SQLite, in its data directory"
-    " (search needs SQLite's FTS5; one small database per place). Remove the line.",
+    "database_url": N_(
+        "%(path)s: 'database_url' was removed: a node keeps its data in SQLite, in its data "
+        "directory (search needs SQLite's FTS5; one small database per place). Remove the line."
+    ),
 }
 
 
@@ -242,9 +252,9 @@ def load_settings(
     config_path = data_dir / CONFIG_FILE
     for name, value in read_config_file(config_path).items():
         if name in REMOVED_SETTINGS:
-            raise ConfigError(f"{config_path}: {name!r} {REMOVED_SETTINGS[name]}")
+            raise ConfigError(REMOVED_SETTINGS[name], path=config_path)
         if name not in _DEFAULTS:
-            raise ConfigError(f"{config_path}: unknown setting {name!r}")
+            raise ConfigError(N_("%(path)s: unknown setting %(name)s"), path=config_path, name=name)
         values[name] = _coerce(name, value, str(config_path))
     for name in _DEFAULTS:
         env_name = f"PAPI_{name.upper()}"
@@ -275,12 +285,14 @@ def update_config(path: Path, values: Mapping[str, Any]) -> None:
     merged = {**read_config_file(path), **values}
     for name, value in merged.items():
         if name not in _DEFAULTS:
-            raise ConfigError(f"{path}: unknown setting {name!r}")
+            raise ConfigError(N_("%(path)s: unknown setting %(name)s"), path=path, name=name)
         _coerce(name, value, str(path))
     try:
         path.write_text(render_config(merged))
     except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+        raise ConfigError(
+            N_("cannot write %(path)s: %(error)s"), path=path, error=exc.strerror
+        ) from None
 
 
 def _toml_value(value: Any) -> str:
@@ -305,17 +317,26 @@ def check_mail_settings(settings: Settings, source: str) -> None:
         return
     if settings.smtp_security not in SMTP_SECURITY:
         raise ConfigError(
-            f"{source}: setting 'smtp_security' must be one of {', '.join(SMTP_SECURITY)}"
+            N_("%(source)s: setting smtp_security must be one of %(values)s"),
+            source=source,
+            values=", ".join(SMTP_SECURITY),
         )
     if not 0 < settings.smtp_port < 65536:
-        raise ConfigError(f"{source}: setting 'smtp_port' must be between 1 and 65535")
+        raise ConfigError(
+            N_("%(source)s: setting smtp_port must be between 1 and 65535"), source=source
+        )
     if settings.smtp_timeout_seconds <= 0:
-        raise ConfigError(f"{source}: setting 'smtp_timeout_seconds' must be positive")
+        raise ConfigError(
+            N_("%(source)s: setting smtp_timeout_seconds must be positive"), source=source
+        )
     if not settings.smtp_sender:
         raise ConfigError(
-            f"{source}: setting 'smtp_from' is needed (the sender of notification mails, "
-            'e.g. "papi-node <noreply@mon-lieu.fr>"): smtp_user is not an address and '
-            "url is empty"
+            N_(
+                "%(source)s: setting smtp_from is needed (the sender of notification mails, "
+                'e.g. "papi-node <noreply@mon-lieu.fr>"): smtp_user is not an address and '
+                "url is empty"
+            ),
+            source=source,
         )
     sender_name = "smtp_from" if settings.smtp_from else "smtp_from (derived from smtp_user)"
     for name, value in (
@@ -323,10 +344,17 @@ def check_mail_settings(settings: Settings, source: str) -> None:
         ("notify_email", settings.notify_email),
     ):
         if value and single_address(value) is None:
-            raise ConfigError(f"{source}: setting {name!r}: not one e-mail address: {value!r}")
+            raise ConfigError(
+                N_("%(source)s: setting %(name)s: not one e-mail address: %(value)s"),
+                source=source,
+                name=name,
+                value=repr(value),
+            )
     for name in ("smtp_host", "smtp_user", "smtp_password"):
         if any(char in getattr(settings, name) for char in "\r\n\0"):
-            raise ConfigError(f"{source}: setting {name!r} holds a line break")
+            raise ConfigError(
+                N_("%(source)s: setting %(name)s holds a line break"), source=source, name=name
+            )
 
 
 def single_address(value: str) -> str | None:

@@ -25,6 +25,9 @@ from node.datadir import init_data_dir
 from node.runtime import Node
 from node.settings import load_settings
 
+# The command line speaks the locale's language (node/i18n.py): French in every test,
+# whatever this machine's locale, unless a test asks for another.
+os.environ["LANGUAGE"] = "fr"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -170,9 +173,12 @@ class NodeProcess:
 def run_papi(
     *args: str, env: dict[str, str] | None = None, check: bool = True, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    # The command line speaks the locale's language: French here, whatever the machine's
+    # locale, unless a test asks for another (LANGUAGE is read first, see node/i18n.py).
     result = subprocess.run(
         [sys.executable, "-m", "node.cli", *args],
-        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT,
+        capture_output=True, text=True, env={**os.environ, "LANGUAGE": "fr", **(env or {})},
+        cwd=ROOT,
         input=input, timeout=120,
     )  # fmt: skip
     if check and result.returncode != 0:

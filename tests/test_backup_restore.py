@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import pty
+import re
 import sqlite3
 import stat
 import subprocess
@@ -44,7 +45,7 @@ def assert_clean_failure(result: subprocess.CompletedProcess[str], *fragments: s
     assert result.returncode == 1, result.stdout
     assert "Traceback" not in result.stderr
     line = result.stderr.strip().splitlines()[-1]
-    assert line.startswith("papi: error: "), result.stderr
+    assert line.startswith("papi : erreur : "), result.stderr  # the tests' locale is French
     for fragment in fragments:
         assert fragment in line, line
 
@@ -69,14 +70,15 @@ def test_restored_node_never_forks_its_log(node_factory: NodeFactory, tmp_path: 
     wait_until(lambda: head(b, a_id) == 14)
 
     refused = a.papi("restore", "--yes", str(backup), check=False)
-    assert_clean_failure(refused, "a node is running", "stop it first")
+    assert_clean_failure(refused, "un nœud tourne déjà", "arrêtez-le d'abord")
     assert head(a, a_id) == 14
 
     # Restore the old backup while no peer can be reached: the node must not write.
     a.stop()
     b.stop()
     restored = a.papi("restore", "--yes", str(backup))
-    assert "its log up to seq 4" in restored.stdout
+    assert "son journal jusqu'à l'entrée 4, sauvegarde du " in restored.stdout
+    assert re.search(r"sauvegarde du \d{4}-\d\d-\d\d \d\d:\d\d CES?T\)", restored.stdout)
     a.start()
     assert head(a, a_id) == 4
     r = publish(a, "Montage vidéo")
@@ -143,7 +145,7 @@ def test_encrypted_backup_restores_into_a_new_directory(
     wrong.write_text("not the right passphrase\n")
     result = run_papi("restore", "--yes", "--passphrase-file", str(wrong), str(backup),
                       "--data-dir", str(target), check=False)  # fmt: skip
-    assert_clean_failure(result, "wrong passphrase")
+    assert_clean_failure(result, "phrase de passe erronée")
     assert not (target / "node.key").exists()
 
     run_papi("restore", "--yes", "--passphrase-file", str(passphrase), str(backup),
@@ -164,19 +166,19 @@ def test_backup_refuses_a_short_passphrase_and_an_existing_file(tmp_path: Path) 
     existing = tmp_path / "old.tar.gz"
     existing.write_bytes(b"precious")
     result = run_papi("backup", "--data-dir", str(data_dir), str(existing), check=False)
-    assert_clean_failure(result, "already exists")
+    assert_clean_failure(result, "existe déjà")
     assert existing.read_bytes() == b"precious"
     short = tmp_path / "short"
     short.write_text("abc\n")
     result = run_papi("backup", "--data-dir", str(data_dir), "--passphrase-file", str(short),
                       str(tmp_path / "new"), check=False)  # fmt: skip
-    assert_clean_failure(result, "too short")
+    assert_clean_failure(result, "trop courte")
     result = run_papi("backup", "--data-dir", str(tmp_path / "none"), str(tmp_path / "x"),
                       check=False)  # fmt: skip
-    assert_clean_failure(result, "holds no node")
+    assert_clean_failure(result, "ne contient aucun nœud")
     result = run_papi("backup", "--data-dir", str(data_dir), str(data_dir / "b.tar.gz"),
                       check=False)  # fmt: skip
-    assert_clean_failure(result, "outside the data directory")
+    assert_clean_failure(result, "hors du dossier de données")
     assert not (data_dir / "b.tar.gz").exists()
     assert not (tmp_path / "new").exists() and not (tmp_path / "x").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n", "old.tar.gz", "short"]
@@ -195,9 +197,9 @@ def _tar_gz(members: dict[str, bytes]) -> bytes:
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
-        (b"hello, not a backup", "not a papi backup"),
-        (_tar_gz({"../escape": b"x"}), "unexpected entry '../escape'"),
-        (_tar_gz({"node.key": b"x"}), "no papi-backup.json"),
+        (b"hello, not a backup", "n'est pas une sauvegarde papi"),
+        (_tar_gz({"../escape": b"x"}), "entrée inattendue '../escape'"),
+        (_tar_gz({"node.key": b"x"}), "n'a pas de papi-backup.json"),
     ],
 )
 def test_restore_refuses_what_is_not_a_sound_backup(
@@ -226,7 +228,7 @@ def test_restore_refuses_a_truncated_or_altered_backup(tmp_path: Path) -> None:
     truncated.write_bytes(data[: len(data) // 2])
     result = run_papi("restore", "--yes", "--data-dir", str(data_dir), str(truncated),
                       check=False)  # fmt: skip
-    assert_clean_failure(result, "damaged or truncated")
+    assert_clean_failure(result, "abîmée ou tronquée")
 
     # A consistent archive whose database differs from the manifest's hash.
     with tarfile.open(backup) as tar:
@@ -236,7 +238,7 @@ def test_restore_refuses_a_truncated_or_altered_backup(tmp_path: Path) -> None:
     altered.write_bytes(_tar_gz(members))
     result = run_papi("restore", "--yes", "--data-dir", str(data_dir), str(altered),
                       check=False)  # fmt: skip
-    assert_clean_failure(result, "papi.sqlite3 in the backup is damaged")
+    assert_clean_failure(result, "papi.sqlite3 est abîmé dans la sauvegarde")
     assert not (data_dir / "restored").exists()
 
 
@@ -261,10 +263,10 @@ def test_restore_asks_for_confirmation_on_a_terminal(tmp_path: Path) -> None:
     run_papi("backup", "--data-dir", str(data_dir), str(backup))
 
     result = run_papi("restore", "--data-dir", str(data_dir), str(backup), check=False)
-    assert_clean_failure(result, "add --yes")  # no terminal, no --yes: refused
+    assert_clean_failure(result, "ajoutez --yes")  # no terminal, no --yes: refused
 
     code, output = _restore_on_a_terminal(data_dir, backup, "non")
-    assert code == 1 and "Tapez « oui »" in output and "restore cancelled" in output
+    assert code == 1 and "Tapez « oui »" in output and "restauration annulée" in output
     assert not (data_dir / "restored").exists()
 
     other = tmp_path / "other"
@@ -282,10 +284,10 @@ def test_root_is_told_to_run_as_the_owner(tmp_path: Path) -> None:
     run_papi("init", "--data-dir", str(data_dir))
     os.chown(data_dir, 65534, 65534)
     result = run_papi("backup", "--data-dir", str(data_dir), str(tmp_path / "b"), check=False)
-    assert_clean_failure(result, "run this command as that user", "sudo -u")
+    assert_clean_failure(result, "lancez cette commande en tant que cet utilisateur", "sudo -u")
     result = run_papi("restore", "--yes", "--data-dir", str(data_dir), str(tmp_path / "b"),
                       check=False)  # fmt: skip
-    assert_clean_failure(result, "run this command as that user")
+    assert_clean_failure(result, "lancez cette commande en tant que cet utilisateur")
     assert not any(p.name.endswith(("-wal", "-shm")) for p in data_dir.iterdir())
 
 

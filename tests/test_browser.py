@@ -8,6 +8,7 @@ the user guide.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import ROOT, NodeFactory, NodeProcess, run_papi, wait_until
@@ -250,6 +252,39 @@ def test_a_script_in_a_title_is_shown_as_text(node_factory: NodeFactory, page: P
 # -- screenshots ------------------------------------------------------------------------
 
 
+def drawn_projector() -> bytes:
+    """A drawing of a projector on a table (a photo for tests and screenshots)."""
+    image = Image.new("RGB", (1600, 1200), (225, 232, 238))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 820, 1600, 1200), fill=(176, 132, 92))  # the table
+    draw.rounded_rectangle((420, 520, 1180, 840), radius=60, fill=(245, 245, 245),
+                           outline=(90, 90, 90), width=8)  # fmt: skip
+    draw.ellipse((480, 580, 700, 800), fill=(40, 40, 48), outline=(120, 120, 130), width=14)
+    draw.ellipse((540, 640, 640, 740), fill=(80, 110, 160))
+    for x in range(780, 1120, 40):
+        draw.rectangle((x, 600, x + 20, 760), fill=(200, 200, 205))
+    draw.rounded_rectangle((1260, 760, 1420, 830), radius=20, fill=(30, 30, 36))  # remote
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()
+
+
+def wait_for_image(page: Page, selector: str) -> None:
+    """Until the first image of ``selector`` has loaded (lazy images load when shown)."""
+    image = page.locator(selector).first
+    image.scroll_into_view_if_needed()
+    wait_until(lambda: bool(image.evaluate("i => i.complete && i.naturalWidth > 0")))
+
+
+def upload_photo(node: NodeProcess, content: bytes, alt: str) -> dict[str, Any]:
+    """Upload an image; the ``photos`` entry that lists it."""
+    headers = {**node.auth, "content-type": "image/jpeg"}
+    response = httpx.post(node.url + "/api/v1/blobs", content=content, headers=headers, timeout=10)
+    assert response.status_code in (200, 201), response.text
+    sha256, size = response.json()["sha256"], len(content)
+    return {"sha256": sha256, "media_type": "image/jpeg", "size": size, "alt": alt}
+
+
 def populate(first: NodeProcess, second: NodeProcess) -> dict[str, str]:
     """Realistic data of the Pays de Brest on two nodes; returns a few object ids."""
     api(
@@ -335,6 +370,13 @@ def populate(first: NodeProcess, second: NodeProcess) -> dict[str, str]:
             "quantity": 2,
             "condition": "Bon état",
             "loan_conditions": "Prêt d'une semaine, chèque de caution.",
+            "photos": [
+                upload_photo(
+                    first,
+                    drawn_projector(),
+                    "Le vidéoprojecteur posé sur une table, sa télécommande à côté",
+                )
+            ],
         },
     )["id"]
     api(
@@ -400,11 +442,14 @@ def test_screenshots_of_the_main_pages(
             page.screenshot(path=str(shots / f"{name}-{device}.png"), full_page=True)
 
         page.goto(first.url + "/")
+        wait_for_image(page, "img.card-photo")
         shot("accueil")
         page.goto(first.url + "/search?q=videoprojecteur")
         expect(page.get_by_role("heading", level=2, name="2 résultats")).to_be_visible()
+        wait_for_image(page, "img.card-photo")
         shot("recherche")
         page.goto(first.url + f"/o/{origin_of(first)}/equipment/{ids['equipment']}")
+        wait_for_image(page, ".photos img")
         shot("objet")
         page.goto(first.url + "/nodes")
         shot("annuaire")
@@ -420,12 +465,18 @@ def test_screenshots_of_the_main_pages(
         shot("admin-erreurs")
         page.goto(first.url + "/admin/place")
         shot("admin-lieu")
+        page.goto(first.url + f"/admin/equipment/{ids['equipment']}")
+        expect(page.locator(".photo-list img")).to_be_visible()
+        wait_for_image(page, ".photo-list img")
+        shot("admin-materiel")
         page.goto(first.url + "/admin/peers")
         shot("admin-pairs")
+        page.goto(first.url + "/admin/accounts")
+        shot("admin-comptes")
         context.close()
 
     names = sorted(path.name for path in shots.iterdir())
-    assert len(names) == 18 and all((shots / name).stat().st_size > 10_000 for name in names)
+    assert len(names) == 22 and all((shots / name).stat().st_size > 10_000 for name in names)
     if os.environ.get("PAPI_UPDATE_SCREENSHOTS") == "1":
         target = ROOT / "docs" / "img"
         target.mkdir(parents=True, exist_ok=True)

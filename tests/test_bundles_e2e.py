@@ -192,7 +192,7 @@ def refused_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
 def assert_partial_failure(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 1, result.stdout
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("papi: error: ")
+    assert result.stderr.strip().splitlines()[-1].startswith("papi : erreur : ")
 
 
 def flip(data: bytes, needle: bytes, at: int = 0, to: bytes | None = None) -> bytes:

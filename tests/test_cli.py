@@ -34,7 +34,7 @@ def papi(data_dir: Path, *args: str, **kwargs: Any) -> Any:
 
 
 def node_id_of(stdout: str) -> str:
-    match = re.search(r"^Node id: (\S+)$", stdout, re.MULTILINE)
+    match = re.search(r"^Identifiant du nœud : (\S+)$", stdout, re.MULTILINE)
     assert match, stdout
     return match.group(1)
 
@@ -54,7 +54,7 @@ def assert_clean_failure(result: Any, *fragments: str) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     line: str = lines[0]
-    assert line.startswith("papi: error: "), line
+    assert line.startswith("papi : erreur : "), line
     for fragment in fragments:
         assert fragment in line, line
     return line
@@ -119,7 +119,7 @@ def test_init_again_keeps_the_key(tmp_path: Path) -> None:
     key_bytes = (data_dir / "node.key").read_bytes()
     second = papi(data_dir, "init")
     assert node_id_of(second.stdout) == node_id_of(first.stdout)
-    assert "key kept" in second.stdout
+    assert "clé conservée" in second.stdout
     assert (data_dir / "node.key").read_bytes() == key_bytes
     with sqlite3.connect(data_dir / "papi.sqlite3") as conn:
         assert conn.execute("SELECT count(*) FROM entries").fetchone() == (1,)
@@ -270,7 +270,7 @@ def test_hard_kill_keeps_acknowledged_writes(node_factory: NodeFactory) -> None:
 
 def test_port_in_use(tmp_path: Path, listening_port: int) -> None:
     result = papi(tmp_path / "d", "serve", "--port", str(listening_port), check=False)
-    assert_clean_failure(result, "already in use", str(listening_port))
+    assert_clean_failure(result, "déjà utilisé", str(listening_port))
 
 
 def test_port_out_of_range(tmp_path: Path) -> None:
@@ -293,23 +293,23 @@ def test_data_dir_is_a_file(tmp_path: Path, command: list[str]) -> None:
     data_dir = tmp_path / "papi-data"
     data_dir.write_text("oops\n")
     result = papi(data_dir, *command, check=False)
-    assert_clean_failure(result, str(data_dir), "not a directory")
+    assert_clean_failure(result, str(data_dir), "pas un dossier")
     assert data_dir.read_text() == "oops\n"
 
 
 @pytest.mark.parametrize(
     ("config", "fragment"),
     [
-        (b"name = [\n", "not valid TOML"),
-        (b"name = 'EPN'\nname = 'x'\n", "not valid TOML"),
-        (b"\x00\x01binary", "not valid TOML"),
-        (b"\xff\xfename = 'EPN'\n", "not valid TOML"),
-        (b"colour = 'blue'\n", "unknown setting 'colour'"),
-        (b"[node]\nname = 'EPN'\n", "unknown setting 'node'"),
-        (b"port = 'eighty'\n", "setting 'port'"),
-        (b"name = 42\n", "setting 'name'"),
-        (b"pull_only = 'maybe'\n", "setting 'pull_only'"),
-        (b"database_url = 'postgres://db/papi'\n", "'database_url' was removed"),
+        (b"name = [\n", "n'est pas un fichier TOML valide"),
+        (b"name = 'EPN'\nname = 'x'\n", "n'est pas un fichier TOML valide"),
+        (b"\x00\x01binary", "n'est pas un fichier TOML valide"),
+        (b"\xff\xfename = 'EPN'\n", "n'est pas un fichier TOML valide"),
+        (b"colour = 'blue'\n", "réglage inconnu colour"),
+        (b"[node]\nname = 'EPN'\n", "réglage inconnu node"),
+        (b"port = 'eighty'\n", "réglage port"),
+        (b"name = 42\n", "réglage name"),
+        (b"pull_only = 'maybe'\n", "réglage pull_only"),
+        (b"database_url = 'postgres://db/papi'\n", "« database_url » a été retiré"),
     ],
     ids=[
         "toml",
@@ -361,7 +361,7 @@ def test_corrupt_key(tmp_path: Path, command: list[str]) -> None:
     papi(data_dir, "init")
     (data_dir / "node.key").write_text("-----BEGIN PRIVATE KEY-----\ngarbage\n")
     result = papi(data_dir, *command, check=False)
-    assert_clean_failure(result, "node.key", "corrupt")
+    assert_clean_failure(result, "node.key", "abîmé", "restaurez-le")
     assert (data_dir / "node.key").read_text().endswith("garbage\n")  # never overwritten
 
 
@@ -373,4 +373,4 @@ def test_corrupt_database(tmp_path: Path, command: list[str]) -> None:
     for suffix in ("-wal", "-shm"):
         (data_dir / f"papi.sqlite3{suffix}").unlink(missing_ok=True)
     result = papi(data_dir, *command, check=False)
-    assert_clean_failure(result, "database")
+    assert_clean_failure(result, "impossible d'ouvrir la base")

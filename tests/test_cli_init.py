@@ -29,7 +29,7 @@ def test_init_names_an_existing_node_without_a_new_key(tmp_path: Path) -> None:
         "init", "--data-dir", str(data), "--name", "EPN Brest Bellevue", "--commune", "Brest"
     ).stdout
     assert first.splitlines()[1] == again.splitlines()[2]  # same node id
-    assert "already initialised (key kept)" in again
+    assert "déjà initialisé (clé conservée)" in again
     log = places(data)
     assert [e["payload"] for e in log] == [
         {"nom": "Nouveau lieu"},
@@ -40,3 +40,16 @@ def test_init_names_an_existing_node_without_a_new_key(tmp_path: Path) -> None:
     # Nothing changes: nothing is published.
     run_papi("init", "--data-dir", str(data), "--name", "EPN Brest Bellevue")
     assert len(places(data)) == 2
+
+
+def test_init_hint_gives_the_port_of_a_second_node(tmp_path: Path) -> None:
+    first = run_papi("init", "--data-dir", str(tmp_path / "a"), "--url", "http://127.0.0.1:8000")
+    assert first.stdout.splitlines()[-1].endswith(f"papi serve --data-dir {tmp_path / 'a'}")
+    second = run_papi("init", "--data-dir", str(tmp_path / "b"), "--url", "http://127.0.0.1:8001")
+    assert second.stdout.splitlines()[-1].endswith(
+        f"papi serve --data-dir {tmp_path / 'b'} --port 8001"
+    )
+    behind_a_proxy = run_papi(
+        "init", "--data-dir", str(tmp_path / "c"), "--url", "https://papi.exemple.fr"
+    )
+    assert behind_a_proxy.stdout.splitlines()[-1].endswith(f"--data-dir {tmp_path / 'c'}")

@@ -73,7 +73,9 @@ def test_no_peer_synced_is_an_error(node_factory: NodeFactory) -> None:
     a.papi("peer", "add", f"http://127.0.0.1:{free_port()}")
     result = a.papi("sync", check=False)
     assert result.returncode == 1
-    assert "no peer could be synced" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        "aucun pair n'a pu être synchronisé" in result.stderr and "Traceback" not in result.stderr
+    )
 
 
 def test_a_peer_answering_nonsense_is_an_error(
@@ -108,4 +110,4 @@ def test_a_rejected_entry_is_an_error(node_factory: NodeFactory) -> None:
     a.papi("peer", "add", b.url)
     result = a.papi("sync", check=False)
     assert result.returncode == 1
-    assert "1 rejected" in result.stderr
+    assert "1 refusées" in result.stderr

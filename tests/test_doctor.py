@@ -100,7 +100,7 @@ def test_permissions(tmp_path: Path) -> None:
         ("key_missing", "La clé du nœud", "papi restore FICHIER"),
         ("key_corrupt", "La clé du nœud est inutilisable", "Restaurez la clé"),
         ("config_invalid", "La configuration ne peut pas être lue", "Corrigez ou retirez"),
-        ("config_unknown", "unknown setting 'colour'", "docs/configuration.md"),
+        ("config_unknown", "réglage inconnu colour", "docs/configuration.md"),
         ("database_garbage", "La base est abîmée", "papi restore FICHIER"),
         ("database_damaged", "La base est abîmée", "mv "),
         ("database_missing", "La base", "papi restore FICHIER"),

@@ -4,7 +4,8 @@ import csv
 import io
 from pathlib import Path
 
-from node.services.export import row_errors, table_schema
+from node.i18n import locale_language, translations
+from node.services.export import place_problems, row_errors, table_schema
 from tests.conftest import InProcessNode, run_papi
 
 STANDARD = Path(__file__).resolve().parent.parent / "schemas" / "lamednum"
@@ -57,9 +58,43 @@ async def test_export_place_and_skip_incomplete(papi: InProcessNode) -> None:
     assert r.json()[0]["nom"] == "EPN Brest Bellevue"
 
 
-def test_cli_export(tmp_path: Path) -> None:
+def test_cli_export_names_what_is_missing_in_french(tmp_path: Path) -> None:
     data = str(tmp_path / "d")
     run_papi("init", "--data-dir", data, "--name", "Lieu", "--commune", "Brest")
-    result = run_papi("export", "--data-dir", data, "--network")
-    assert result.stdout.startswith("id,pivot,nom")
-    assert "left out" in result.stderr and "adresse: required" in result.stderr
+    result = run_papi("export", "--data-dir", data, "--network", "-o", str(tmp_path / "l.csv"))
+    assert (tmp_path / "l.csv").read_text(encoding="utf-8").startswith("id,pivot,nom")
+    assert "0 lieu écrit dans" in result.stderr
+    assert "Lieu (" in result.stderr and "n'est pas dans l'export open data" in result.stderr
+    assert "Numéro SIRET ou RNA : à renseigner" in result.stderr
+    assert "Adresse : à renseigner" in result.stderr
+    assert "Code postal : à renseigner" in result.stderr
+    assert "Complétez le profil du lieu dans /admin/place." in result.stderr
+    assert "pivot" not in result.stderr and "required" not in result.stderr
+    english = run_papi("export", "--data-dir", data, env={"LANGUAGE": "", "LANG": "en_GB.UTF-8"})
+    assert english.stdout.startswith("id,pivot,nom")
+    assert "is left out of the open data" in english.stderr
+    assert "SIRET or RNA number: to be filled in" in english.stderr
+
+
+def test_place_problems_say_what_the_form_calls_each_field() -> None:
+    gettext = translations("fr").gettext
+    missing = place_problems("o", {"nom": "EPN", "commune": "Brest"})
+    assert [p.text(gettext) for p in missing] == [
+        "Numéro SIRET ou RNA : à renseigner",
+        "Code postal : à renseigner",
+        "Adresse : à renseigner",
+    ]
+    assert place_problems("o", COMPLETE) == []
+    wrong = place_problems("o", dict(COMPLETE, pivot="12"))
+    assert [p.text(gettext) for p in wrong] == ["Numéro SIRET ou RNA : pas au format du standard"]
+
+
+def test_locale_language_is_french_unless_the_locale_asks_for_english() -> None:
+    assert locale_language({}) == "fr"
+    assert locale_language({"LANG": "C.UTF-8"}) == "fr"
+    assert locale_language({"LANG": "fr_FR.UTF-8"}) == "fr"
+    assert locale_language({"LANG": "en_GB.UTF-8"}) == "en"
+    assert locale_language({"LC_ALL": "en_US.UTF-8", "LANG": "fr_FR.UTF-8"}) == "en"
+    assert locale_language({"LANGUAGE": "en:fr", "LANG": "fr_FR.UTF-8"}) == "en"
+    assert locale_language({"LANGUAGE": "de", "LANG": "en_US.UTF-8"}) == "en"
+    assert locale_language({"LC_MESSAGES": "de_DE.UTF-8"}) == "fr"

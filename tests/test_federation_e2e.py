@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -126,10 +128,12 @@ def test_kill_9_during_large_sync_loses_nothing(node_factory: NodeFactory) -> No
 
 def test_demo_starts_relays_and_stops_cleanly(tmp_path: Any) -> None:
     port = free_port_block(5)
+    # Its own process group, as a terminal gives it: Ctrl-C is sent to the whole group.
     process = subprocess.Popen(
         [sys.executable, "-m", "node.cli", "demo", "--data-dir", str(tmp_path),
          "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, text=True,
+        start_new_session=True, env={**os.environ, "LANGUAGE": "fr"},
     )  # fmt: skip
     try:
         lines = []
@@ -138,8 +142,21 @@ def test_demo_starts_relays_and_stops_cleanly(tmp_path: Any) -> None:
             lines.append(line)
             if "Ctrl-C" in line:
                 break
-        assert sum("http://127.0.0.1:" in line for line in lines) == 5, lines
+        assert sum("/admin :" in line for line in lines) == 5, lines
         last = f"http://127.0.0.1:{port + 4}"
+        # Each node prints an administrator login that opens its /admin.
+        login = re.search(r"/admin : (\S+), mot de passe (\S+)", lines[1])
+        assert login, lines
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as browser:
+            form = browser.get("/admin/login").text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            assert token
+            answer = browser.post(
+                "/admin/login",
+                data={"email": login[1], "password": login[2], "csrf_token": token[1]},
+            )
+            assert answer.status_code == 303 and answer.headers["location"] == "/admin"
+            assert "Administration" in browser.get("/admin").text
 
         def relayed() -> bool:
             r = httpx.get(last + "/api/v1/search", params={"q": "epson"}, timeout=5)
@@ -159,10 +176,12 @@ def test_demo_starts_relays_and_stops_cleanly(tmp_path: Any) -> None:
         r = httpx.get(last + "/api/v1/search", params={"q": "hameconnage"}, timeout=5)
         assert any(result["kind"] == "resource" for result in r.json()["results"])
     finally:
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal
         out, _ = process.communicate(timeout=60)
     assert process.returncode == 0
-    assert "Demo stopped." in out
+    assert "Démonstration arrêtée." in out
+    for log in sorted((tmp_path / "demo").glob("node*.log")):
+        assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
 
 def test_papi_sync_next_to_a_serving_node(node_factory: NodeFactory) -> None:
@@ -193,4 +212,4 @@ def test_demo_refuses_a_busy_port_in_one_line(tmp_path: Any) -> None:
         port = busy.getsockname()[1]
         result = run_papi("demo", "--data-dir", str(tmp_path), "--port", str(port), check=False)
     assert result.returncode == 1
-    assert "already in use" in result.stderr and "Traceback" not in result.stderr
+    assert "déjà utilisé" in result.stderr and "Traceback" not in result.stderr

@@ -308,7 +308,7 @@ def test_the_guide_installs_a_node_that_joins_the_network(machine: Machine) -> N
     assert node["name"] == "EPN de Bellevue"
     [curl] = [output for body, output in outputs.items() if body.startswith("curl ")]
     assert json.loads(curl)["id"] == node["id"]
-    assert "User animatrice@exemple.fr can now log in" in everything
+    assert "animatrice@exemple.fr (administrateur) peut maintenant se connecter" in everything
     data = machine.root / "var/lib/papi"
     assert {p.name for p in data.iterdir()} >= {"node.key", "papi.toml", "papi.sqlite3"}
     assert all(p.stat().st_mode & 0o077 == 0 for p in [data, *data.iterdir()])
@@ -317,7 +317,7 @@ def test_the_guide_installs_a_node_that_joins_the_network(machine: Machine) -> N
     assert sealed and sealed[0].read_bytes().startswith(b"PAPISEAL")
     assert any(p.name.startswith("avant-mise-a-jour-") for p in backups)
     # The last 'papi doctor' of the guide (after the restore and a sync) found nothing.
-    assert "Restored node " + node["id"] in everything
+    assert "Nœud " + node["id"] + " restauré" in everything
     assert everything.count("Aucun problème trouvé.") == 1
     peers = httpx.get(machine.url + "/api/v1/nodes", timeout=10).json()["origins"]
     assert len(peers) == 2  # this node and its neighbour, synced

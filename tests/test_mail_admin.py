@@ -177,7 +177,7 @@ def test_papi_mail_test_says_what_to_fix(
     data_dir = configured(tmp_path, server, **change)
     code, out, err = run_mail_test(data_dir, capsys)
     assert code == 1
-    assert err.startswith("papi: error: e-mail non envoyé : ")
+    assert err.startswith("papi : erreur : e-mail non envoyé : ")
     assert advice in err
     assert PASSWORD not in out + err and "faux-mot-de-passe" not in out + err
     assert server.received == []

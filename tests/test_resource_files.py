@@ -81,7 +81,7 @@ async def test_import_then_export_then_import_again(papi: InProcessNode, tmp_pat
         report = await import_folder(papi.node, site)
     assert sorted(report.created) == ["creer-adresse.md", "hameconnage.md"]
     assert [name for name, _ in report.errors] == ["cassee.md"]
-    assert any("outil.exe" in message for _, message in report.warnings)
+    assert any("outil.exe" in str(message) for _, message in report.warnings)
     items = {i["id"]: i for i in (await papi.client.get("/api/v1/resources")).json()["items"]}
     fiche = items["creer-adresse"]
     assert fiche["themes"] == ["Courriels"] and fiche["duration_minutes"] == 90
@@ -113,18 +113,28 @@ async def test_import_then_export_then_import_again(papi: InProcessNode, tmp_pat
 
 
 def test_the_commands(tmp_path: Path) -> None:
+    """In French (the tests' locale), warnings included; in English when asked."""
     data = tmp_path / "data"
     run_papi("init", "--data-dir", str(data), "--name", "EPN", "--commune", "Brest")
     site = tmp_path / "site"
     write_site(site)
+    result = run_papi("resources", "import", str(site), "--data-dir", str(data), check=False)
+    assert "2 créées, 0 mises à jour, 0 inchangées, 1 non importées" in result.stdout
+    warning = "attention : creer-adresse.md : fichiers/outil.exe : type de fichier non autorisé"
+    assert warning + ", pas joint" in result.stderr
+    assert "non importé : cassee.md : clé(s) inconnue(s) : auteur" in result.stderr
+    assert result.returncode == 1
     (site / "cassee.md").unlink()
-    result = run_papi("resources", "import", str(site), "--data-dir", str(data))
-    assert "2 created, 0 updated, 0 unchanged, 0 not imported" in result.stdout
     result = run_papi("resources", "export", str(tmp_path / "out"), "--data-dir", str(data))
-    assert "2 resource(s) written" in result.stdout
-    again = run_papi("resources", "import", str(tmp_path / "out"), "--data-dir", str(data))
+    assert "2 fiches écrites dans" in result.stdout
+    english = {"LANGUAGE": "en"}
+    again = run_papi(
+        "resources", "import", str(tmp_path / "out"), "--data-dir", str(data), env=english
+    )
     assert "0 created, 0 updated, 2 unchanged" in again.stdout
+    result = run_papi("resources", "import", str(site), "--data-dir", str(data), env=english)
+    assert "creer-adresse.md: fichiers/outil.exe: type not allowed, not attached" in result.stderr
     failed: Any = run_papi(
         "resources", "import", str(tmp_path / "nowhere"), "--data-dir", str(data), check=False
     )
-    assert failed.returncode == 1 and "is not a folder" in failed.stderr
+    assert failed.returncode == 1 and "n'est pas un dossier" in failed.stderr

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from federation.timeutil import parse_ts, utc_now
 
 from ..runtime import Node, node_of
+from ..services.communes import communes
 from ..services.opening_hours import PARIS
 from ..services.places import (
     Near,
@@ -33,6 +34,7 @@ from ..services.places import (
 from ..web.hours import describe_hours, status_phrase
 from .errors import ApiError
 from .spec import Answer, Operation, Param, describe, nullable, obj, whole
+from .params import int_param
 
 #: ``limit`` of ``GET /api/v1/places``: default and bounds.
 DEFAULT_LIMIT = 20
@@ -227,8 +229,28 @@ async def place_card_api(request: Request) -> Response:
     )
 
 
+#: Suggestions one answer gives at most, and the longest text looked up.
+MAX_COMMUNES, MAX_COMMUNE_TEXT = 20, 100
+
+
+async def communes_api(request: Request) -> Response:
+    """``GET /api/v1/communes?q=plou&limit=10``: the French communes whose name starts
+    with ``q`` (accents, case and hyphens ignored; ``st`` for ``saint``), current and
+    most populous first: the suggestions of the place form's commune field."""
+    text = request.query_params.get("q", "")
+    if len(text) > MAX_COMMUNE_TEXT:
+        raise ApiError(
+            422, "invalid", f"q must have at most {MAX_COMMUNE_TEXT} characters", field="q"
+        )
+    limit = int_param(request.query_params, "limit", 10, 1, MAX_COMMUNES)
+    await load_communes()
+    found = communes().complete(text, limit=limit) if text.strip() else []
+    return JSONResponse({"items": [commune.as_json() for commune in found]})
+
+
 def routes() -> list[Route]:
     return [
+        Route("/api/v1/communes", communes_api, methods=["GET"], name="api.communes"),
         Route("/api/v1/places", places_api, methods=["GET"], name="api.places"),
         Route(
             "/api/v1/places/{origin:str}", place_card_api, methods=["GET"], name="api.place_card"

@@ -37,6 +37,7 @@ from federation.keys import NodeKey
 from federation.timeutil import format_ts, parse_ts, utc_now
 
 from ..migrations import LATEST, SchemaTooNew
+from ..i18n import N_, Translatable
 from ..settings import DATABASE_FILE, KEY_FILE, NEW_LOG_MARKER, RESTORED_MARKER, Settings
 from . import encryption
 from .servelock import LOCK_FILE
@@ -60,11 +61,14 @@ SKIPPED = {
 #: When the last backup was made, and where to (the status page and papi doctor).
 LAST_BACKUP_FILE = "last-backup.json"
 SKIPPED.update((LAST_BACKUP_FILE, f"{LAST_BACKUP_FILE}.tmp"))
+#: Never copied either: folders of files made again from others when missing (the
+#: thumbnails of photos, from their blobs).
+DERIVED_DIRS = {"thumbs"}
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1024 * 1024
 
 
-class BackupError(Exception):
+class BackupError(Translatable):
     """The backup cannot be made or used; the message says why and what to do."""
 
 
@@ -111,7 +115,9 @@ class Manifest:
                 str(document["origin"]), str(document["created"]), int(document["head_seq"]), files
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise BackupError(f"the backup's manifest is invalid: {exc}") from None
+            raise BackupError(
+                N_("the backup's manifest is invalid: %(error)s"), error=exc
+            ) from None
 
 
 # -- making a backup --------------------------------------------------------------------
@@ -121,21 +127,26 @@ def create_backup(settings: Settings, output: Path, passphrase: str | None = Non
     """Write a backup of ``settings.data_dir`` to ``output`` (a new file, mode 0600)."""
     data_dir = settings.data_dir
     if output.exists():
-        raise BackupError(f"{output} already exists; choose another name or remove it")
+        raise BackupError(
+            N_("%(path)s already exists; choose another name or remove it"), path=output
+        )
     if output.parent.resolve().is_relative_to(data_dir.resolve()):
         raise BackupError(
-            f"write the backup outside the data directory {data_dir} (each backup would "
-            "carry the previous ones)"
+            N_(
+                "write the backup outside the data directory %(dir)s (each backup would "
+                "carry the previous ones)"
+            ),
+            dir=data_dir,
         )
     if not output.parent.is_dir():
-        raise BackupError(f"directory {output.parent} does not exist")
+        raise BackupError(N_("directory %(dir)s does not exist"), dir=output.parent)
     try:
         origin = NodeKey.load(data_dir / KEY_FILE).origin
     except KeyFileError as exc:
-        raise BackupError(str(exc)) from None
+        raise BackupError(N_("%(error)s"), error=exc) from None
     database = data_dir / DATABASE_FILE
     if not database.is_file():
-        raise BackupError(f"{database} does not exist; nothing to back up yet")
+        raise BackupError(N_("%(path)s does not exist; nothing to back up yet"), path=database)
     with _staging(data_dir) as staging:
         snapshot = staging / DATABASE_FILE
         snapshot_database(database, snapshot)
@@ -208,10 +219,14 @@ def snapshot_database(source: Path, target: Path) -> None:
             live.backup(copy)
             status = copy.execute("PRAGMA integrity_check").fetchone()[0]
     except sqlite3.Error as exc:
-        raise BackupError(f"cannot copy the database {source}: {exc}") from None
+        raise BackupError(
+            N_("cannot copy the database %(path)s: %(error)s"), path=source, error=exc
+        ) from None
     if status != "ok":
         raise BackupError(
-            f"the database {source} is damaged ({status}); 'papi doctor' says what to do"
+            N_("the database %(path)s is damaged (%(status)s); 'papi doctor' says what to do"),
+            path=source,
+            status=status,
         )
     os.chmod(target, 0o600)
 
@@ -222,6 +237,8 @@ def _data_files(data_dir: Path) -> list[str]:
     for path in sorted(data_dir.rglob("*")):
         relative = path.relative_to(data_dir)
         if relative.parts[0].startswith(STAGING_PREFIX) or str(relative) in SKIPPED:
+            continue
+        if relative.parts[0] in DERIVED_DIRS:
             continue
         if path.is_file() and not path.is_symlink():
             names.append(relative.as_posix())
@@ -276,7 +293,9 @@ def _new_file(path: Path) -> Iterator[BinaryIO]:
         os.chmod(temporary, 0o600)
         os.link(temporary, path)  # fails if ``path`` appeared meanwhile: never overwrite
     except FileExistsError:
-        raise BackupError(f"{path} already exists; choose another name or remove it") from None
+        raise BackupError(
+            N_("%(path)s already exists; choose another name or remove it"), path=path
+        ) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -301,7 +320,9 @@ def is_encrypted(path: Path) -> bool:
         return True
     if head.startswith(GZIP_MAGIC):
         return False
-    raise BackupError(f"{path} is not a papi backup (neither a .tar.gz nor an encrypted one)")
+    raise BackupError(
+        N_("%(path)s is not a papi backup (neither a .tar.gz nor an encrypted one)"), path=path
+    )
 
 
 @dataclass
@@ -321,9 +342,13 @@ def staged_backup(
     try:
         sealed = is_encrypted(path)
     except OSError as exc:
-        raise BackupError(f"cannot read {path}: {exc.strerror}") from None
+        raise BackupError(
+            N_("cannot read %(path)s: %(error)s"), path=path, error=exc.strerror
+        ) from None
     if sealed and passphrase is None:
-        raise BackupError(f"{path} is encrypted: give its passphrase (--passphrase-file)")
+        raise BackupError(
+            N_("%(path)s is encrypted: give its passphrase (--passphrase-file)"), path=path
+        )
     with _staging(data_dir) as staging:
         archive = path
         if sealed:
@@ -333,7 +358,7 @@ def staged_backup(
                 try:
                     encryption.decrypt(source, target, passphrase())
                 except encryption.EncryptionError as exc:
-                    raise BackupError(f"{path}: {exc}") from None
+                    raise BackupError(N_("%(path)s: %(error)s"), path=path, error=exc) from None
         files = staging / "files"
         files.mkdir(mode=0o700)
         manifest = _unpack(archive, files)
@@ -358,11 +383,11 @@ def _unpack(archive: Path, target: Path) -> Manifest:
                 with os.fdopen(descriptor, "wb") as handle:
                     shutil.copyfileobj(source, handle, _CHUNK)
     except FileExistsError:
-        raise BackupError("the backup holds the same file twice; refused") from None
+        raise BackupError(N_("the backup holds the same file twice; refused")) from None
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise BackupError(f"the backup is damaged or truncated ({exc})") from None
+        raise BackupError(N_("the backup is damaged or truncated (%(error)s)"), error=exc) from None
     if manifest is None:
-        raise BackupError(f"the backup has no {MANIFEST}: not a papi backup")
+        raise BackupError(N_("the backup has no %(file)s: not a papi backup"), file=MANIFEST)
     return manifest
 
 
@@ -377,7 +402,9 @@ def _safe_name(member: tarfile.TarInfo) -> str:
         or str(path) in SKIPPED - {DATABASE_FILE}
         or path.parts[0].startswith(STAGING_PREFIX)
     ):
-        raise BackupError(f"the backup holds an unexpected entry {member.name!r}; refused")
+        raise BackupError(
+            N_("the backup holds an unexpected entry %(name)s; refused"), name=repr(member.name)
+        )
     return str(path)
 
 
@@ -385,22 +412,27 @@ def _verify(manifest: Manifest, files: Path) -> None:
     present = {path.relative_to(files).as_posix() for path in files.rglob("*") if path.is_file()}
     if present != set(manifest.files):
         raise BackupError(
-            "the backup's files do not match its manifest "
-            f"(missing: {sorted(set(manifest.files) - present)}, "
-            f"unexpected: {sorted(present - set(manifest.files))})"
+            N_(
+                "the backup's files do not match its manifest (missing: %(missing)s, "
+                "unexpected: %(unexpected)s)"
+            ),
+            missing=sorted(set(manifest.files) - present),
+            unexpected=sorted(present - set(manifest.files)),
         )
     for name, expected in manifest.files.items():
         if _file_info(files / name) != expected:
-            raise BackupError(f"{name} in the backup is damaged (size or SHA-256 differs)")
+            raise BackupError(
+                N_("%(file)s in the backup is damaged (size or SHA-256 differs)"), file=name
+            )
     for required in (KEY_FILE, DATABASE_FILE):
         if required not in present:
-            raise BackupError(f"the backup has no {required}")
+            raise BackupError(N_("the backup has no %(file)s"), file=required)
     try:
         origin = NodeKey.load(files / KEY_FILE).origin
     except KeyFileError as exc:
-        raise BackupError(f"the backup's key cannot be used: {exc}") from None
+        raise BackupError(N_("the backup's key cannot be used: %(error)s"), error=exc) from None
     if origin != manifest.origin:
-        raise BackupError("the backup's key does not match its manifest")
+        raise BackupError(N_("the backup's key does not match its manifest"))
     try:
         with contextlib.closing(sqlite3.connect(files / DATABASE_FILE)) as connection:
             status = connection.execute("PRAGMA integrity_check").fetchone()[0]
@@ -408,7 +440,7 @@ def _verify(manifest: Manifest, files: Path) -> None:
     except sqlite3.Error as exc:
         status, schema = str(exc), 0
     if status != "ok":
-        raise BackupError(f"the backup's database is damaged ({status})")
+        raise BackupError(N_("the backup's database is damaged (%(status)s)"), status=status)
     if schema > LATEST:
         # Restoring it would leave a node that refuses to start.
         raise BackupError(str(SchemaTooNew(schema, "de cette sauvegarde")))

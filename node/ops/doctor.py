@@ -32,6 +32,7 @@ from federation.keys import NodeKey
 from federation.timeutil import parse_ts
 
 from ..migrations import LATEST
+from ..i18n import DEFAULT_LANGUAGE, translations
 from ..settings import (
     CONFIG_FILE,
     DATABASE_FILE,
@@ -231,7 +232,8 @@ def _config(facts: Facts) -> list[Finding]:
         findings.append(
             Finding(
                 False,
-                t("La configuration ne peut pas être lue : %(error)s", error=exc),
+                t("La configuration ne peut pas être lue : %(error)s",
+                  error=exc.text(translations(DEFAULT_LANGUAGE).gettext)),
                 t("Corrigez ou retirez la ligne en cause de %(path)s (réglages : "
                   "docs/configuration.md).", path=path),
             )

@@ -24,6 +24,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from ..i18n import N_, Translatable
+
 MAGIC = b"PAPISEAL"
 VERSION = 1
 SEGMENT = 64 * 1024
@@ -38,7 +40,7 @@ MEMORY_KIB, ITERATIONS, LANES = 64 * 1024, 3, 4
 MAX_MEMORY_KIB, MAX_ITERATIONS, MAX_LANES = 1024 * 1024, 20, 16
 
 
-class EncryptionError(Exception):
+class EncryptionError(Translatable):
     """Wrong passphrase, damaged or truncated file; the message says which."""
 
 
@@ -69,14 +71,14 @@ def _segments(source: BinaryIO, size: int) -> Iterator[tuple[bytes, bool]]:
 def encrypt(source: BinaryIO, target: BinaryIO, passphrase: str) -> None:
     """Encrypt ``source`` into ``target`` with a key derived from ``passphrase``."""
     if not passphrase:
-        raise EncryptionError("the passphrase is empty")
+        raise EncryptionError(N_("the passphrase is empty"))
     salt, prefix = os.urandom(16), os.urandom(7)
     header = _HEADER.pack(MAGIC, VERSION, MEMORY_KIB, ITERATIONS, LANES, salt, prefix)
     cipher = ChaCha20Poly1305(_key(passphrase, salt, MEMORY_KIB, ITERATIONS, LANES))
     target.write(header)
     for counter, (chunk, last) in enumerate(_segments(source, SEGMENT)):
         if counter >= 2**32:
-            raise EncryptionError("file too large to encrypt")
+            raise EncryptionError(N_("file too large to encrypt"))
         target.write(cipher.encrypt(_nonce(prefix, counter, last), chunk, header))
 
 
@@ -84,21 +86,23 @@ def decrypt(source: BinaryIO, target: BinaryIO, passphrase: str) -> None:
     """Decrypt a sealed file; ``EncryptionError`` on a wrong passphrase or any damage."""
     header = source.read(HEADER_SIZE)
     if len(header) < HEADER_SIZE or not is_encrypted(header):
-        raise EncryptionError("not an encrypted papi backup (or its header is truncated)")
+        raise EncryptionError(N_("not an encrypted papi backup (or its header is truncated)"))
     _, version, memory_kib, iterations, lanes, salt, prefix = _HEADER.unpack(header)
     if version != VERSION:
-        raise EncryptionError(f"encrypted backup format version {version} is not supported")
+        raise EncryptionError(
+            N_("encrypted backup format version %(version)s is not supported"), version=version
+        )
     if not (
         8 * lanes <= memory_kib <= MAX_MEMORY_KIB
         and 1 <= iterations <= MAX_ITERATIONS
         and 1 <= lanes <= MAX_LANES
     ):
-        raise EncryptionError("the encryption parameters of this file are out of bounds")
+        raise EncryptionError(N_("the encryption parameters of this file are out of bounds"))
     cipher = ChaCha20Poly1305(_key(passphrase, salt, memory_kib, iterations, lanes))
     for counter, (chunk, last) in enumerate(_segments(source, SEGMENT + TAG)):
         try:
             target.write(cipher.decrypt(_nonce(prefix, counter, last), chunk, header))
         except InvalidTag:
             if counter == 0:
-                raise EncryptionError("wrong passphrase, or the file is damaged") from None
-            raise EncryptionError("the file is damaged or truncated") from None
+                raise EncryptionError(N_("wrong passphrase, or the file is damaged")) from None
+            raise EncryptionError(N_("the file is damaged or truncated")) from None

@@ -1,12 +1,12 @@
-"""Attachments as rows: which blobs we hold (``blobs``), which ones the resources we hold
+"""Attachments as rows: which blobs we hold (``blobs``), which ones the objects we hold
 reference, which ones are still to fetch (``blob_fetches``), uploads, the quota, and
-dropping what no live resource references any more.
+dropping what no live object references any more.
 
-A blob is kept while a live resource (the current version of a ``resource`` object, of
-any origin) lists it in its ``attachments``, or while a fresh upload waits for the
-resource that will use it (``keep_until``). Fetch rows are created in the transaction
-that stores a resource (``note_attachments``, called by services.store), as deliveries
-are: store first, fetch later (services/blob_fetch.py).
+A blob is kept while a live object (the current version, of any origin) lists it: a
+resource in its ``attachments``, an equipment item or a place in its ``photos``; or while
+a fresh upload waits for the object that will use it (``keep_until``). Fetch rows are
+created in the transaction that stores such an object (``note_attachments``, called by
+services.store), as deliveries are: store first, fetch later (services/blob_fetch.py).
 """
 
 from __future__ import annotations
@@ -30,13 +30,21 @@ from .blobtypes import content_error, media_types
 #: How long an upload no resource references yet is kept (the editor's grace).
 UPLOAD_GRACE = timedelta(days=1)
 
-#: Every attachment of every live resource, one row each (origin, oid, name, media_type,
-#: size, sha256).
+#: Kinds whose payloads list blobs, and the member that lists them.
+BLOB_MEMBERS = {"resource": "attachments", "equipment": "photos", "place": "photos"}
+#: Every blob of every live object, one row each (origin, oid, title, name — a photo's
+#: text alternative —, media_type, size, sha256).
 _ATTACHMENTS = (
     "SELECT o.origin, o.oid, o.title, json_extract(a.value, '$.name') AS name,"
     " json_extract(a.value, '$.media_type') AS media_type,"
     " json_extract(a.value, '$.size') AS size, json_extract(a.value, '$.sha256') AS sha256"
     " FROM objects o, json_each(o.payload, '$.attachments') a WHERE o.kind = 'resource'"
+    " UNION ALL "
+    "SELECT o.origin, o.oid, o.title, json_extract(a.value, '$.alt') AS name,"
+    " json_extract(a.value, '$.media_type') AS media_type,"
+    " json_extract(a.value, '$.size') AS size, json_extract(a.value, '$.sha256') AS sha256"
+    " FROM objects o, json_each(o.payload, '$.photos') a"
+    " WHERE o.kind IN ('equipment', 'place')"
 )
 
 
@@ -156,17 +164,34 @@ async def keep(
         )
 
 
+def _listed(payload: dict[str, Any], member: str) -> list[dict[str, Any]]:
+    items = payload.get(member)
+    return [a for a in items if isinstance(a, dict)] if isinstance(items, list) else []
+
+
 def attachments_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    attachments = payload.get("attachments")
-    return [a for a in attachments if isinstance(a, dict)] if isinstance(attachments, list) else []
+    return _listed(payload, "attachments")
 
 
-async def note_attachments(conn: BaseDBAsyncClient, payloads: Iterable[dict[str, Any]]) -> int:
-    """In the transaction that stores resources: their blobs held become kept by
-    reference (no more upload grace), the others get a fetch row. Returns how many."""
+def photos_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    return _listed(payload, "photos")
+
+
+def blobs_of(kind: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The blobs an object of ``kind`` lists (attachments or photos), as in its payload."""
+    member = BLOB_MEMBERS.get(kind)
+    return _listed(payload, member) if member else []
+
+
+async def note_attachments(
+    conn: BaseDBAsyncClient, objects: Iterable[tuple[str, dict[str, Any]]]
+) -> int:
+    """In the transaction that stores objects (kind, payload): the blobs they list that
+    are held become kept by reference (no more upload grace), the others get a fetch
+    row. Returns how many."""
     wanted: dict[str, int] = {}
-    for payload in payloads:
-        for attachment in attachments_of(payload):
+    for kind, payload in objects:
+        for attachment in blobs_of(kind, payload):
             wanted.setdefault(str(attachment["sha256"]), int(attachment["size"]))
     if not wanted:
         return 0
@@ -290,11 +315,12 @@ def tried_list(row: BlobFetch) -> list[dict[str, str]]:
     return value if isinstance(value, list) else []
 
 
-async def check_attachments(payload: dict[str, Any]) -> None:
-    """Before we publish a resource: each attachment must be a blob this node holds (an
-    upload), or one that a resource it holds lists already (an adaptation whose blobs
+async def check_attachments(payload: dict[str, Any], kind: str = "resource") -> None:
+    """Before we publish an object: each blob it lists must be one this node holds (an
+    upload), or one that an object it holds lists already (an adaptation whose blobs
     are still being fetched), with the same size. ``SchemaError`` names the first other."""
-    for index, attachment in enumerate(attachments_of(payload)):
+    member = BLOB_MEMBERS.get(kind, "attachments")
+    for index, attachment in enumerate(blobs_of(kind, payload)):
         sha256, size = attachment.get("sha256"), attachment.get("size")
         if not isinstance(sha256, str) or not isinstance(size, int):
             continue  # the schema says what is wrong
@@ -302,13 +328,13 @@ async def check_attachments(payload: dict[str, Any]) -> None:
         if blob is not None:
             if blob.size != size:
                 raise SchemaError(
-                    f"'attachments.{index}.size': the blob is {blob.size} bytes, not {size}",
-                    f"attachments.{index}.size",
+                    f"'{member}.{index}.size': the blob is {blob.size} bytes, not {size}",
+                    f"{member}.{index}.size",
                 )
             continue
         if not any(int(ref["size"]) == size for ref in await references(sha256)):
             raise SchemaError(
-                f"'attachments.{index}.sha256': this node has no blob {sha256}; upload the"
+                f"'{member}.{index}.sha256': this node has no blob {sha256}; upload the"
                 " file first (POST /api/v1/blobs)",
-                f"attachments.{index}.sha256",
+                f"{member}.{index}.sha256",
             )

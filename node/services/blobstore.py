@@ -104,6 +104,11 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp_dir = root / "tmp"
+        #: Files derived from blobs (photo thumbnails, services/thumbnails.py), beside
+        #: ``blobs/`` so that they are never taken for strays; removed with their blob.
+        self.thumbs_dir = root.parent / "thumbs"
+        #: Thumbnails made at once (each decodes an image in memory).
+        self.thumb_slots = asyncio.Semaphore(2)
         #: sha256 -> marker of the file when it was last hashed and found right.
         self._verified: dict[str, tuple[int, int, int, int]] = {}
 
@@ -161,6 +166,9 @@ class BlobStore:
         self._verified.pop(sha256, None)
         with contextlib.suppress(FileNotFoundError):
             self.path(sha256).unlink()
+        if is_sha256(sha256) and self.thumbs_dir.is_dir():
+            for derived in self.thumbs_dir.glob(f"{sha256}-*"):
+                derived.unlink(missing_ok=True)
 
     def stray_files(self, indexed: set[str], now: float | None = None) -> list[Path]:
         """Files older than ``STRAY_AGE_SECONDS`` that are in ``tmp/`` or whose hash is not

@@ -9,7 +9,8 @@ Import reads the bundle as a stream and hands the entries, a batch at a time, to
 node's ``Ingestor`` as a sync round does (``sender=None``: the operator brought them,
 as for a peer added by hand): each one is verified on its own, and what is refused costs
 only itself (and what follows it in its log, kept aside beyond the gap). A blob is kept
-only if a resource this node holds lists it with that size and its bytes hash to its name.
+only if an object this node holds lists it (a resource's attachment, a photo) with that size
+and its bytes hash to its name.
 
 These run in the ``papi`` command's process, not in the server's: file I/O is plain.
 """
@@ -37,7 +38,7 @@ from federation.vector import Vector, missing_ranges, vector_digest
 
 from ..models import BlobFetch
 from ..ops.text import t
-from .blobs import attachments_of, forget_corrupt, held, keep, references, usage
+from .blobs import BLOB_MEMBERS, blobs_of, forget_corrupt, held, keep, references, usage
 from .health import is_disk_full
 from .ingest import IngestReport
 from .log import read_entries
@@ -182,8 +183,10 @@ async def _write_entries(
     def write(document: dict[str, Any]) -> None:
         out.write(bundle.dump_json(document) + b"\n")
         report.entries += 1
-        if document["header"]["kind"] == "resource" and isinstance(document["payload"], dict):
-            for attachment in attachments_of(document["payload"]):
+        kind = document["header"]["kind"]
+        if kind in BLOB_MEMBERS and isinstance(document["payload"], dict):
+            # Attachments of resources, photos of equipment and places.
+            for attachment in blobs_of(kind, document["payload"]):
                 blobs.setdefault(str(attachment["sha256"]), int(attachment["size"]))
 
     for document in evidence:

@@ -112,6 +112,7 @@ class CommuneTable:
 
     def __init__(self, lines: list[str]) -> None:
         self._lines = lines
+        self._departements: dict[str, list[Commune]] = {}
         self._insee: list[str] = []
         named: list[tuple[str, tuple[bool, int, str], int]] = []
         postcodes: dict[str, list[tuple[tuple[bool, int, str], int]]] = defaultdict(list)
@@ -169,6 +170,24 @@ class CommuneTable:
             return []
         rows = {self._row(index) for index in self._matching(key, exact=False)}
         return sorted(rows, key=_rank)[:limit]
+
+    def in_departement(self, departement: str) -> list[Commune]:
+        """The current communes of a département, by name: the choices a place form
+        offers without a script."""
+        if departement not in self._departements:
+            self._departements[departement] = sorted(
+                (c for c in map(parse_row, self._lines) if c.departement == departement),
+                key=lambda c: (fold(c.nom), c.insee),
+            )
+        return [c for c in self._departements[departement] if c.current]
+
+    def homonyms(self, text: str) -> list[Commune]:
+        """The current communes that share the name typed, when it gives no postcode and
+        no département to choose between them (empty when there is nothing to choose)."""
+        if _POSTCODE.search(text) or _DEPARTEMENT.search(text.strip()):
+            return []
+        found = [c for c in self.by_name(text) if c.current]
+        return found if len(found) > 1 else []
 
     def _matching(self, key: str, exact: bool) -> list[int]:
         position = bisect.bisect_left(self._keys, key)

@@ -2,7 +2,8 @@
 (LaMednum), as CSV or JSON, each row validated against the standard's Table Schema.
 
 A place that lacks a field the standard requires (``adresse``, ``code_postal``, ``pivot``)
-is left out and reported, rather than exported as an invalid row."""
+is left out and reported, rather than exported as an invalid row; ``Problem.text`` says
+what to fix in the words of the place profile form."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -17,6 +19,7 @@ from typing import Any
 
 from federation.schema import schemas_dir
 
+from ..i18n import N_
 from ..models import CurrentObject
 from . import listings
 from .objects import load_payload, raw_text
@@ -44,6 +47,32 @@ def field_names() -> list[str]:
     return [f["name"] for f in table_schema()["fields"]]
 
 
+#: The standard's fields as the place profile form names them (msgids), for messages to
+#: people; the others are named as in the standard.
+FIELD_LABELS = {
+    "id": N_("identifier"),
+    "pivot": N_("SIRET or RNA number"),
+    "nom": N_("Name of the place"),
+    "commune": N_("Commune"),
+    "code_postal": N_("Postcode"),
+    "code_insee": N_("INSEE code of the commune"),
+    "adresse": N_("Address"),
+    "latitude": N_("Latitude"),
+    "longitude": N_("Longitude"),
+    "telephone": N_("Telephone"),
+    "horaires": N_("Opening hours"),
+    "date_maj": N_("date of the last update"),
+}
+#: What is wrong, by ``Problem.code`` (``%(limit)s``: the rule's limit).
+_PROBLEM_TEXTS = {
+    "required": N_("%(field)s: to be filled in"),
+    "number": N_("%(field)s: not a number"),
+    "date": N_("%(field)s: not a date (YYYY-MM-DD)"),
+    "pattern": N_("%(field)s: not in the format of the standard"),
+    "max_length": N_("%(field)s: longer than %(limit)s characters"),
+}
+
+
 @dataclass(frozen=True)
 class Problem:
     """Why one value of a row does not fit the standard's Table Schema."""
@@ -52,6 +81,13 @@ class Problem:
     #: ``required``, ``number``, ``date``, ``pattern`` or ``max_length``.
     code: str
     limit: int = 0
+
+    def text(self, gettext: Callable[[str], str]) -> str:
+        """The problem in a person's words (``gettext`` of their language): the field
+        as the place profile form names it, and what to do."""
+        label = FIELD_LABELS.get(self.field)
+        name = gettext(label) if label else self.field
+        return gettext(_PROBLEM_TEXTS[self.code]) % {"field": name, "limit": self.limit}
 
     def english(self) -> str:
         return (
@@ -115,11 +151,28 @@ def place_row(origin: str, payload: dict[str, Any], updated: str) -> dict[str, s
     return row
 
 
+def required_fields() -> list[str]:
+    """The fields the standard requires, in its order."""
+    return [
+        spec["name"]
+        for spec in table_schema()["fields"]
+        if spec.get("constraints", {}).get("required")
+    ]
+
+
+def place_problems(
+    origin: str, payload: dict[str, Any], updated: str = "2000-01-01"
+) -> list[Problem]:
+    """Why this place profile cannot be exported to the national open data (empty: it
+    can): the dashboard tells the animators before an export leaves the place out."""
+    return row_problems(place_row(origin, payload, updated))
+
+
 @dataclass
 class Export:
     rows: list[dict[str, str]] = field(default_factory=list)
     #: Places left out: (origin, place name, what is missing or invalid).
-    skipped: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    skipped: list[tuple[str, str, list[Problem]]] = field(default_factory=list)
     #: How many rows are unclaimed listings (imported open data, not signed places).
     listings: int = 0
 
@@ -148,9 +201,9 @@ async def export_places(origin: str | None = None) -> Export:
     left_out: set[str] = set()
     for place in await query:
         row = place_row(place.origin, load_payload(place.payload), place.updated)
-        errors = row_errors(row)
-        if errors:
-            result.skipped.append((place.origin, place.title, errors))
+        problems = row_problems(row)
+        if problems:
+            result.skipped.append((place.origin, place.title, problems))
             left_out.add(place.origin)
         else:
             rows.append(row)

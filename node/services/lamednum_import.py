@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import listings
-from .export import Problem, field_names, row_problems, table_schema
+from .export import Problem, field_names, required_fields, row_problems
 
 #: Bounds on what one import reads (France counts about 20,000 such places).
 MAX_IMPORT_BYTES = 100 * 1024 * 1024
@@ -71,14 +71,6 @@ def problem_in_french(problem: Problem, value: str) -> str:
     }[problem.code]
 
 
-def _required_columns() -> list[str]:
-    return [
-        spec["name"]
-        for spec in table_schema()["fields"]
-        if spec.get("constraints", {}).get("required")
-    ]
-
-
 def _read_text(path: Path) -> str:
     try:
         size = path.stat().st_size
@@ -114,7 +106,7 @@ def _csv_rows(text: str) -> Parsed:
         raise ImportFileError("le fichier est vide") from None
     except csv.Error as exc:
         raise ImportFileError(f"ligne 1 : en-tête CSV illisible ({exc})") from None
-    missing = [name for name in _required_columns() if name not in header]
+    missing = [name for name in required_fields() if name not in header]
     if missing:
         raise ImportFileError(
             "colonnes obligatoires du standard absentes : "

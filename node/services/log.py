@@ -18,7 +18,7 @@ from federation.errors import FederationError
 from ..db import lock_for_write
 from ..runtime import Node
 from ..settings import RESTORED_MARKER
-from .blobs import check_attachments
+from .blobs import BLOB_MEMBERS, check_attachments
 from .deliveries import enqueue_push
 from .store import store_entries
 
@@ -127,8 +127,8 @@ async def publish(
     Seq 1 is only written with ``new_log`` (see services/bootstrap.py). ``ClockSkew``
     while our clock is off by more than ``max_future_seconds`` (``Node.clock_problem``)."""
     check_can_write(node)
-    if kind == "resource" and op == "put" and payload is not None:
-        await check_attachments(payload)
+    if kind in BLOB_MEMBERS and op == "put" and payload is not None:
+        await check_attachments(payload, kind)
     async with node.write_lock, in_transaction() as conn:
         await lock_for_write(conn)
         entry = await publish_in(conn, node, kind, oid, op, payload, new_log=new_log)

@@ -32,6 +32,19 @@ async def add_peer(url: str, *, source: str = "manual", origin: str | None = Non
     return peer
 
 
+async def remove_peer(url: str) -> Peer | None:
+    """Forget a peer and its queued pushes (the deleted row, or None if unknown). A peer
+    learnt from the network comes back when a place profile names it again."""
+    try:
+        url = normalise_url(url)
+    except ValueError:
+        return None
+    peer = await Peer.get_or_none(url=url)
+    if peer is not None:
+        await peer.delete()  # its deliveries go with it (foreign key, cascade)
+    return peer
+
+
 async def learn_peers(node_url: str, own_origin: str, entries: list[Entry]) -> int:
     """Add the endpoints advertised by accepted place entries as candidate peers."""
     own = normalise_url(node_url) if node_url else None

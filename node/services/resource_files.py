@@ -36,6 +36,7 @@ from urllib.parse import unquote
 
 from federation.errors import SchemaError
 
+from ..i18n import N_, Phrase
 from ..runtime import Node
 from .blobs import UploadRefused, attachments_of, held, upload
 from .blobstore import CHUNK
@@ -51,8 +52,17 @@ _LINK = re.compile(r"(!?\[[^\]\n]*\]\()([^)\s]+)((?:\s+\"[^\"\n]*\")?\))")
 _BLOB_LINK = re.compile(r"/blobs/([0-9a-f]{64})(?:\?[^)\s\"]*)?")
 
 
-class FrontMatterError(ValueError):
+class FrontMatterError(Phrase, ValueError):
     """The front matter cannot be read; the message says where."""
+
+
+#: Why an attached file was not kept (``UploadRefused.code``), for the report.
+_REFUSED = {
+    "too_large": N_("%(file)s: too large for this node, not attached"),
+    "quota_exceeded": N_("%(file)s: this node's storage is full, not attached"),
+    "bad_request": N_("%(file)s: empty file, not attached"),
+    "": N_("%(file)s: its content is not what its name says, not attached"),
+}
 
 
 # -- front matter ------------------------------------------------------------------------
@@ -90,18 +100,24 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
         if line.lstrip().startswith("- ") and current is not None:
             meta.setdefault(current, [])
             if not isinstance(meta[current], list):
-                raise FrontMatterError(f"line {number}: a list item under a value")
+                raise FrontMatterError(N_("line %(line)s: a list item under a value"), line=number)
             meta[current].append(_scalar(line.lstrip()[2:]))
             continue
         key, colon, value = line.partition(":")
         if not colon or not re.fullmatch(r"[a-z_]+", key.strip()):
-            raise FrontMatterError(f"line {number}: expected 'key: value', got {line.strip()!r}")
+            raise FrontMatterError(
+                N_("line %(line)s: expected “key: value”, got “%(text)s”"),
+                line=number,
+                text=line.strip(),
+            )
         current = key.strip()
         try:
             meta[current] = _scalar(value) if value.strip() else []
         except ValueError:
-            raise FrontMatterError(f"line {number}: cannot read the value of {current}") from None
-    raise FrontMatterError("the front matter has no closing '---' line")
+            raise FrontMatterError(
+                N_("line %(line)s: cannot read the value of %(key)s"), line=number, key=current
+            ) from None
+    raise FrontMatterError(N_("the front matter has no closing “---” line"))
 
 
 def dump_front_matter(meta: dict[str, Any]) -> str:
@@ -134,8 +150,8 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     #: (file, message) of the files not imported, and warnings about the others.
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    warnings: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[tuple[str, Phrase]] = field(default_factory=list)
+    warnings: list[tuple[str, Phrase]] = field(default_factory=list)
 
 
 async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
@@ -158,7 +174,9 @@ class _Importer:
             return ""
         media_type = type_of_name(path.name)
         if media_type is None:
-            self.report.warnings.append((page.name, f"{target}: type not allowed, not attached"))
+            self.report.warnings.append(
+                (page.name, Phrase(N_("%(file)s: type not allowed, not attached"), file=target))
+            )
             return ""
         try:
             stored = await upload(
@@ -169,7 +187,9 @@ class _Importer:
                 quota_bytes=self.node.settings.blob_quota_bytes,
             )
         except UploadRefused as exc:
-            self.report.warnings.append((page.name, f"{target}: {exc.message}"))
+            self.report.warnings.append(
+                (page.name, Phrase(_REFUSED.get(exc.code, _REFUSED[""]), file=target))
+            )
             return ""
         if all(a["sha256"] != stored.sha256 for a in attachments):
             attachments.append(
@@ -186,12 +206,14 @@ class _Importer:
         meta, body = split_front_matter(page.read_text(encoding="utf-8"))
         unknown = sorted(set(meta) - {*META_KEYS, "id", "attachments"})
         if unknown:
-            raise FrontMatterError(f"unknown key(s) {', '.join(unknown)}")
+            raise FrontMatterError(N_("unknown key(s): %(keys)s"), keys=", ".join(unknown))
         attachments: list[dict[str, Any]] = []
         # The listed files first: an exported folder is imported back in the same order.
         for listed in meta.get("attachments") or []:
             if not await self.attach(page, str(listed), attachments):
-                self.report.warnings.append((page.name, f"{listed}: no such file in the folder"))
+                self.report.warnings.append(
+                    (page.name, Phrase(N_("%(file)s: no such file in the folder"), file=listed))
+                )
         parts: list[str] = []
         last = 0
         for match in _LINK.finditer(body):
@@ -218,6 +240,14 @@ class _Importer:
         return safe_oid(str(meta.get("id") or page.stem)), payload
 
 
+def _unreadable(exc: Exception) -> Phrase:
+    if isinstance(exc, Phrase):
+        return exc
+    if isinstance(exc, UnicodeDecodeError):
+        return Phrase(N_("not UTF-8 text"))
+    return Phrase(N_("cannot be read: %(error)s"), error=getattr(exc, "strerror", None) or exc)
+
+
 def _first_heading(body: str) -> str:
     match = re.search(r"^#\s+(.+?)\s*#*\s*$", body, re.M)
     return match.group(1)[:200] if match else ""
@@ -231,7 +261,7 @@ async def import_folder(node: Node, root: Path) -> ImportReport:
         try:
             oid, payload = await importer.payload(page)
         except (FrontMatterError, UnicodeDecodeError, OSError) as exc:
-            report.errors.append((page.name, str(exc)))
+            report.errors.append((page.name, _unreadable(exc)))
             continue
         current = await get_object(node.origin, "resource", oid)
         if current is not None and json.loads(current.payload) == payload:
@@ -240,7 +270,9 @@ async def import_folder(node: Node, root: Path) -> ImportReport:
         try:
             await publish(node, "resource", oid, "put", payload)
         except SchemaError as exc:
-            report.errors.append((page.name, exc.message))
+            report.errors.append(
+                (page.name, Phrase(N_("does not fit the schema: %(error)s"), error=exc.message))
+            )
             continue
         (report.created if current is None else report.updated).append(page.name)
     return report
@@ -252,7 +284,7 @@ async def import_folder(node: Node, root: Path) -> ImportReport:
 @dataclass
 class ExportReport:
     written: list[str] = field(default_factory=list)
-    warnings: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, Phrase]] = field(default_factory=list)
 
 
 def _unique_names(attachments: list[dict[str, Any]]) -> dict[str, str]:
@@ -296,7 +328,9 @@ async def _export_one(
         blob = await held(sha256)
         path = await node.blobs.verified_path(sha256, blob.size) if blob else None
         if path is None:
-            report.warnings.append((f"{oid}.md", f"{attachment['name']}: not on this node yet"))
+            report.warnings.append(
+                (f"{oid}.md", Phrase(N_("%(file)s: not on this node yet"), file=attachment["name"]))
+            )
             continue
         folder.mkdir(exist_ok=True)
         shutil.copyfile(path, folder / names[sha256])

@@ -485,6 +485,7 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
         "duration_minutes",
         "based_on",
         "recurrence",
+        "photos",
     ):
         if name in payload:
             result[name] = _answerable(payload[name])

@@ -17,7 +17,7 @@ from federation.recurrence import period
 from federation.timeutil import format_ts, parse_ts, utc_now
 
 from ..cooperation.inbox import note_entries
-from .blobs import note_attachments
+from .blobs import BLOB_MEMBERS, note_attachments
 
 #: Payload fields folded into the searchable body, by kind.
 _BODY_FIELDS = {
@@ -237,7 +237,7 @@ async def _upsert_objects(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> 
             " ends_at = excluded.ends_at",
             upserts,
         )
-    # Attachments of the resources stored: blobs to fetch (rows, fetched later).
-    resources = [e.payload for e in entries if e.kind == "resource" and e.payload]
-    if resources:
-        await note_attachments(conn, resources)
+    # Blobs the stored objects list (attachments, photos): to fetch (rows, fetched later).
+    listing = [(e.kind, e.payload) for e in entries if e.kind in BLOB_MEMBERS and e.payload]
+    if listing:
+        await note_attachments(conn, listing)

@@ -25,6 +25,7 @@ def routes() -> list[BaseRoute]:
     # import every page, and through them the workflows that compose mails.
     from . import (
         routes_admin,
+        routes_admin_accounts,
         routes_admin_coop,
         routes_admin_help,
         routes_admin_loans,
@@ -37,6 +38,7 @@ def routes() -> list[BaseRoute]:
         routes_interop,
         routes_listings,
         routes_login,
+        routes_photos,
         routes_places,
         routes_public,
         routes_resources,
@@ -52,10 +54,12 @@ def routes() -> list[BaseRoute]:
         *routes_listings.routes(),
         *routes_public.routes(),
         *routes_places.routes(),
+        *routes_photos.routes(),
         *routes_help.routes(),
         *routes_login.routes(),
         *routes_admin_resources.routes(),
         *routes_admin_mail.routes(),
+        *routes_admin_accounts.routes(),
         *routes_admin_coop.routes(),
         *routes_admin_loans.routes(),
         *routes_admin_registrations.routes(),

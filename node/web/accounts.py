@@ -1,5 +1,10 @@
-"""Animators' accounts: argon2 password hashes, login checks and the rate limit of failed
-logins (``LoginFailure`` rows, so that a restart does not reset it).
+"""Accounts of /admin: argon2 password hashes, roles (``admin``: the place, accounts,
+peers, tokens and the offers; ``animator``: the offers), disabling and removing, login
+checks and the rate limit of failed logins (``LoginFailure`` rows, so that a restart does
+not reset it). Errors are ``AccountError`` with a msgid, shown in the reader's language.
+
+The database is touched only by the functions of this module (a narrow API for the
+store).
 
 An attempt is counted before its password is checked (``reserve``), so a burst of
 concurrent attempts cannot all pass the limit, and checks run at most
@@ -11,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -22,6 +29,7 @@ from tortoise.transactions import in_transaction
 from federation.timeutil import utc_now
 
 from ..db import lock_for_write
+from ..i18n import N_
 from ..models import AdminSession, LoginFailure, User
 
 MIN_PASSWORD_LENGTH = 8
@@ -65,26 +73,163 @@ def check_password(password_hash: str, password: str) -> bool:
         return False
 
 
-async def add_user(email: str, password: str) -> bool:
-    """Create the account, or set a new password if it exists. True when created.
-    ``ValueError`` (English, for the command line) when the e-mail or password is unfit."""
+#: Roles, with what they may do (msgids).
+ROLES = {
+    "admin": N_("administrator: the place, accounts, peers and tokens, and the offers"),
+    "animator": N_("animator: offers and requests"),
+}
+ADMIN = "admin"
+
+
+@dataclass
+class AccountError(ValueError):
+    """Why an account cannot be changed: a msgid and its values."""
+
+    message: str
+    values: dict[str, Any] = field(default_factory=dict)
+    #: The form field it is about (``email``, ``password``, ``role``), "" for none.
+    field: str = ""
+
+    def __str__(self) -> str:
+        return self.message % self.values if self.values else self.message
+
+    def text(self, gettext: Callable[[str], str]) -> str:
+        translated = gettext(self.message)
+        return translated % self.values if self.values else translated
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the account lists show (never the password hash)."""
+
+    email: str
+    role: str
+    disabled: bool
+    created: Any
+
+
+def _address(email: str) -> str:
     address = normalise_email(email)
     if len(address) > 254 or not _EMAIL.match(address):
-        raise ValueError(f"{email!r} is not an e-mail address")
+        raise AccountError(N_("%(email)s is not an e-mail address"), {"email": email}, "email")
+    return address
+
+
+def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            N_("the password must have at least %(count)s characters"),
+            {"count": MIN_PASSWORD_LENGTH},
+            "password",
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            N_("the password must have at most %(count)s characters"),
+            {"count": MAX_PASSWORD_LENGTH},
+            "password",
+        )
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise AccountError(N_("unknown role %(role)s: admin or animator"), {"role": role}, "role")
+
+
+async def _existing(address: str, conn: Any = None) -> User:
+    user = await User.filter(email=address).using_db(conn).first()
+    if user is None:
+        raise AccountError(N_("no account %(email)s"), {"email": address})
+    return user
+
+
+async def add_user(email: str, password: str, role: str | None = None) -> bool:
+    """Create the account, or set a new password if it exists (and its role when given).
+    True when created. The first account of a node is an administrator, the next ones
+    animators unless ``role`` says otherwise. ``AccountError`` when something is unfit."""
+    address = _address(email)
+    _check_password(password)
+    if role is not None:
+        _check_role(role)
     password_hash = await asyncio.to_thread(hash_password, password)
     user = await User.get_or_none(email=address)
     if user is None:
-        await User.create(email=address, password_hash=password_hash)
+        first = not await User.exists()
+        await User.create(
+            email=address,
+            password_hash=password_hash,
+            role=role or ("admin" if first else "animator"),
+        )
         return True
+    if role is not None and role != user.role:
+        await set_role(address, role)
+    await set_password(address, password, password_hash=password_hash)
+    return False
+
+
+async def set_password(email: str, password: str, *, password_hash: str | None = None) -> None:
+    """A new password for an existing account; it ends every session opened with the
+    old one."""
+    address = _address(email)
+    _check_password(password)
+    user = await _existing(address)
+    if password_hash is None:
+        password_hash = await asyncio.to_thread(hash_password, password)
     user.password_hash = password_hash
     await user.save(update_fields=["password_hash"])
-    # A new password ends every session opened with the old one.
     await AdminSession.filter(user_id=user.id).delete()
-    return False
+
+
+async def list_accounts() -> list[Account]:
+    return [
+        Account(user.email, user.role, user.disabled, user.created)
+        for user in await User.all().order_by("email")
+    ]
+
+
+async def _keeps_an_admin(user: User, conn: Any) -> None:
+    """Refuse a change that would leave the node without an active administrator."""
+    if user.role != ADMIN or user.disabled:
+        return
+    others = await User.filter(role=ADMIN, disabled=False).exclude(id=user.id).using_db(conn)
+    if not others:
+        raise AccountError(
+            N_("%(email)s is the last administrator: make another account administrator first"),
+            {"email": user.email},
+        )
+
+
+async def set_role(email: str, role: str) -> None:
+    _check_role(role)
+    async with in_transaction() as conn:
+        await lock_for_write(conn)
+        user = await _existing(normalise_email(email), conn)
+        if role != ADMIN:
+            await _keeps_an_admin(user, conn)
+        user.role = role
+        await user.save(update_fields=["role"], using_db=conn)
+
+
+async def set_disabled(email: str, disabled: bool) -> None:
+    """Disable (its sessions end at once) or enable an account."""
+    async with in_transaction() as conn:
+        await lock_for_write(conn)
+        user = await _existing(normalise_email(email), conn)
+        if disabled:
+            await _keeps_an_admin(user, conn)
+        user.disabled = disabled
+        await user.save(update_fields=["disabled"], using_db=conn)
+        if disabled:
+            await AdminSession.filter(user_id=user.id).using_db(conn).delete()
+
+
+async def remove_user(email: str) -> None:
+    """Delete the account and its sessions."""
+    async with in_transaction() as conn:
+        await lock_for_write(conn)
+        user = await _existing(normalise_email(email), conn)
+        await _keeps_an_admin(user, conn)
+        await AdminSession.filter(user_id=user.id).using_db(conn).delete()
+        await user.delete(using_db=conn)
 
 
 # -- failed logins ----------------------------------------------------------------------
@@ -199,7 +344,7 @@ async def authenticate(attempt: LoginAttempt, password: str, checks: PasswordChe
     except LoginBusy:
         await release(rows)
         raise
-    if user is None or not ok:
+    if user is None or not ok or user.disabled:
         return None  # the reservation stays: it is the failure
     await release(rows)
     await LoginFailure.filter(key=attempt.pair_key).delete()

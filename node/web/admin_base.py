@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -26,6 +27,8 @@ MAX_FORM_FIELDS = 500
 
 
 def login_required(handler: Handler) -> Handler:
+    """Any account (administrator or animator); without a session, the login form."""
+
     @functools.wraps(handler)
     async def guarded(request: Request) -> Response:
         user = await current_user(request)
@@ -36,6 +39,30 @@ def login_required(handler: Handler) -> Handler:
         return await handler(request)
 
     return guarded
+
+
+def admin_required(handler: Handler) -> Handler:
+    """Administrators only (the place, accounts, peers, tokens, mail, sharing): an
+    animator gets a French 403 page that says whom to ask."""
+
+    @functools.wraps(handler)
+    async def checked(request: Request) -> Response:
+        user: User = request.state.user
+        if user.role != "admin":
+            return await error_page(
+                request,
+                403,
+                N_("Reserved for administrators"),
+                N_(
+                    "Your account is an animator's: it manages the offers (skills, "
+                    "equipment, events, resources). The place profile, the accounts, the "
+                    "peers and the tokens are managed by the place's administrators: ask "
+                    "one of them."
+                ),
+            )
+        return await handler(request)
+
+    return login_required(checked)
 
 
 async def admin_page(
@@ -72,10 +99,57 @@ class FormRejected(Exception):
         self.status, self.title, self.message = status, title, message
 
 
+_NOT_UNDERSTOOD = (
+    N_("Form not understood"),
+    N_("This form must be sent by the page it is on."),
+)
+_EXPIRED = (
+    N_("Form expired"),
+    N_(
+        "This form is out of date or did not come from this site. "
+        "Go back, reload the page and send it again."
+    ),
+)
+#: Room for the texts of a multipart form besides its files.
+TEXT_ROOM_BYTES = 2 * 1024 * 1024
+#: Files a form of the admin (a photo) may carry, besides the resource editor's.
+FORM_FILES = 1
+
+
+async def read_multipart(request: Request, *, max_files: int, max_part_bytes: int) -> FormData:
+    """A multipart form (it carries files): of a declared length within ``max_files``
+    files of ``blob_max_bytes`` and its texts, CSRF-checked. Close it when done."""
+    node = node_of(request)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "multipart/form-data":
+        raise FormRejected(415, *_NOT_UNDERSTOOD)
+    declared = request.headers.get("content-length", "")
+    limit = max_files * node.settings.blob_max_bytes + max_part_bytes
+    if not declared.isdigit() or int(declared) > limit:
+        raise FormRejected(
+            413,
+            N_("Form too large"),
+            N_("What was sent is too large. Send large files one at a time."),
+        )
+    try:
+        form = await request.form(
+            max_files=max_files + 1, max_fields=MAX_FORM_FIELDS, max_part_size=max_part_bytes
+        )
+    except HTTPException:
+        raise FormRejected(400, *_NOT_UNDERSTOOD) from None
+    if not csrf_ok(request, form):
+        await form.close()
+        raise FormRejected(403, *_EXPIRED)
+    return form
+
+
 async def read_form(request: Request) -> FormData:
-    """The submitted (url-encoded) form, bounded in size, after the CSRF check."""
+    """The submitted form, bounded in size, after the CSRF check: url-encoded, or
+    multipart with at most ``FORM_FILES`` file (a photo)."""
     limit = node_of(request).settings.max_body_bytes
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        return await read_multipart(request, max_files=FORM_FILES, max_part_bytes=limit)
     if content_type != "application/x-www-form-urlencoded":
         raise FormRejected(
             415, N_("Form not understood"), N_("This form must be sent by the page it is on.")
@@ -100,14 +174,7 @@ async def read_form(request: Request) -> FormData:
     items: list[tuple[str, str | UploadFile]] = list(pairs)
     form = FormData(items)
     if not csrf_ok(request, form):
-        raise FormRejected(
-            403,
-            N_("Form expired"),
-            N_(
-                "This form is out of date or did not come from this site. "
-                "Go back, reload the page and send it again."
-            ),
-        )
+        raise FormRejected(403, *_EXPIRED)
     return form
 
 
@@ -118,6 +185,9 @@ def with_form(handler: Callable[[Request, FormData], Awaitable[Response]]) -> Ha
             form = await read_form(request)
         except FormRejected as exc:
             return await error_page(request, exc.status, exc.title, exc.message)
-        return await handler(request, form)
+        try:
+            return await handler(request, form)
+        finally:
+            await form.close()  # the files of a multipart form
 
     return wrapped

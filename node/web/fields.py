@@ -5,12 +5,14 @@ the schema accepts. Labels and help texts are msgids (English), translated when 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
 from federation import schema
 
+from ..services.export import required_fields
+from ..services.typologies import label, typologies
 from .i18n import N_
 
 
@@ -26,8 +28,14 @@ class Field:
     label: str
     #: text, textarea, select, checkboxes, integer, decimal, datetime, tel, lines, codes,
     #: recurrence (the event's repetition editor: recurrence_form.py)
+    #: compact (a code typed with spaces: they are removed); the place form's own:
+    #: commune (with suggestions), derived (filled from the commune), hours (the opening
+    #: hours editor, web/hours_form.py), typologie (labelled codes)
     widget: str = "text"
     required: bool = False
+    #: Required by the national open data standard (the export leaves the place out
+    #: without it), though the network accepts a profile without it.
+    open_data: bool = False
     help: str = ""
     maxlength: int | None = None
     #: (value, label); labels are msgids when ``translate_choices``, data otherwise.
@@ -73,6 +81,14 @@ _DESCRIPTION_HELP = N_(
 
 @cache
 def place_fields() -> tuple[Field, ...]:
+    needed = set(required_fields())
+    return tuple(
+        replace(spec, open_data=spec.name in needed and not spec.required)
+        for spec in _place_fields()
+    )
+
+
+def _place_fields() -> tuple[Field, ...]:
     k = "place"
     return (
         Field(
@@ -90,17 +106,26 @@ def place_fields() -> tuple[Field, ...]:
             autocomplete="address-line2",
         ),
         Field(
+            "commune",
+            N_("Commune"),
+            widget="commune",
+            maxlength=_max(k, "commune"),
+            autocomplete="off",
+            help=N_(
+                "Type its name and choose it in the list: the postcode, the INSEE code and "
+                "the position on the map are filled in."
+            ),
+        ),
+        Field(
             "code_postal",
             N_("Postcode"),
             format_hint=N_("Five digits, for example 29200."),
             autocomplete="postal-code",
         ),
         Field(
-            "commune", N_("Commune"), maxlength=_max(k, "commune"), autocomplete="address-level2"
-        ),
-        Field(
             "code_insee",
             N_("INSEE code of the commune"),
+            widget="derived",
             format_hint=N_("Five characters, for example 29019 for Brest."),
         ),
         Field(
@@ -118,7 +143,7 @@ def place_fields() -> tuple[Field, ...]:
         Field(
             "horaires",
             N_("Opening hours"),
-            widget="textarea",
+            widget="hours",
             maxlength=_max(k, "horaires"),
             help=N_("In OpenStreetMap syntax, for example: %(example)s"),
             format_hint=N_("Use the OpenStreetMap syntax."),
@@ -204,16 +229,26 @@ def place_fields() -> tuple[Field, ...]:
         Field(
             "typologie",
             N_("Type of structure"),
-            widget="codes",
-            help=N_(
-                "Codes of the data.inclusion typology, separated by commas, for example MUNI, BIB."
-            ),
+            widget="typologie",
+            choices=tuple((code, label(code)) for code in typologies()),
+            help=N_("As many as fit, from the national list of types of structures."),
             format_hint=N_("Capital letters and underscores only, for example TIERS_LIEUX."),
         ),
         Field(
             "pivot",
             N_("SIRET or RNA number"),
-            format_hint=N_("9 to 14 letters or digits, without spaces."),
+            widget="compact",
+            help=N_(
+                "The national open data identifies each place by the SIRET number of its "
+                "structure (14 digits; search its name on annuaire-entreprises.data.gouv.fr) "
+                "or, for an association without SIRET, its RNA number (W and 9 digits; "
+                "journal-officiel.gouv.fr/pages/associations-recherche). A town hall or a "
+                "library gives the SIRET of its commune."
+            ),
+            format_hint=N_(
+                "A SIRET has 14 digits, an RNA number a W and 9 digits, for example "
+                "21290019700017 or W291000123."
+            ),
         ),
     )
 

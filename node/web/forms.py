@@ -23,6 +23,7 @@ from .recurrence_form import parse_recurrence, recurrence_values
 # -- form -> payload ----------------------------------------------------------------------
 
 _SPLIT_LINES = re.compile(r"[\s,;]+")
+_CODE = re.compile(r"[A-Z_]{2,40}")
 _DATE_TIME_FORMATS = (
     "%Y-%m-%dT%H:%M",
     "%Y-%m-%dT%H:%M:%S",
@@ -66,6 +67,11 @@ def _parse_one(spec: Field, form: FormData) -> tuple[Any, Any, FieldError | None
         chosen = set(form.getlist(spec.name))
         values = [value for value, _ in spec.choices if value in chosen]
         return (values or None), values, None
+    if spec.widget == "typologie":
+        # Codes of the list, and codes stored before that the list does not have (kept).
+        codes = [str(v) for v in form.getlist(spec.name) if _CODE.fullmatch(str(v))]
+        unique = list(dict.fromkeys(codes))
+        return (unique or None), unique, None
     raw = form.get(spec.name)
     text = raw if isinstance(raw, str) else ""
     text = text.replace("\r\n", "\n").strip()
@@ -96,6 +102,8 @@ def _parse_one(spec: Field, form: FormData) -> tuple[Any, Any, FieldError | None
         return text, text, None
     if spec.widget == "tel":
         return normalise_phone(text), text, None
+    if spec.widget == "compact":
+        return "".join(text.split()), text, None
     if spec.widget == "lines":
         items = list(dict.fromkeys(item for item in _SPLIT_LINES.split(text) if item))
         return (items or None), text, None
@@ -159,8 +167,8 @@ def form_values(fields: tuple[Field, ...], payload: Mapping[str, Any]) -> dict[s
         if spec.widget == "recurrence":
             values[spec.name] = recurrence_values(value)
         elif value is None:
-            values[spec.name] = [] if spec.widget == "checkboxes" else ""
-        elif spec.widget == "checkboxes":
+            values[spec.name] = [] if spec.widget in ("checkboxes", "typologie") else ""
+        elif spec.widget in ("checkboxes", "typologie"):
             values[spec.name] = value if isinstance(value, list) else [value]
         elif spec.widget == "datetime":
             moment = local_moment(value)

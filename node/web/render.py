@@ -3,6 +3,7 @@ i18n extension bound to that language's catalogue) and the response headers of a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import cache, partial
 from pathlib import Path
@@ -14,6 +15,7 @@ from starlette.responses import HTMLResponse
 
 from ..models import Origin
 from ..runtime import node_of
+from ..services.export import Problem
 from ..services.opening_hours import readable
 from . import formatting, hours, jsonld, recurrence_form, series, text
 from .csrf import FIELD as CSRF_FIELD
@@ -44,6 +46,30 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
 }
+
+
+def problem_text(problem: Problem, language: str) -> str:
+    """Why the place cannot be exported to the national open data, in words."""
+    return problem.text(translations(language).gettext)
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def shown_photos(item: Any) -> list[dict[str, str]]:
+    """The photos of an item or place fit to show: an address and a text alternative
+    (stored data is not trusted: anything else is left out)."""
+    photos = item.get("photos") if isinstance(item, dict) else None
+    if not isinstance(photos, list):
+        return []
+    return [
+        {"sha256": photo["sha256"], "alt": photo["alt"]}
+        for photo in photos
+        if isinstance(photo, dict)
+        and isinstance(photo.get("sha256"), str)
+        and _SHA256.match(photo["sha256"])
+        and isinstance(photo.get("alt"), str)
+    ]
 
 
 def kind_label(kind: str, plural: bool = False) -> str:
@@ -84,6 +110,8 @@ def environment(language: str) -> Environment:
         event_when=partial(series.event_when, language=language),
         series_view=partial(series.series_view, language=language),
         recurrence_choices=recurrence_form.CHOICES,
+        problem_text=partial(problem_text, language=language),
+        photos_of=shown_photos,
         csrf_field=CSRF_FIELD,
         horaires_example=HORAIRES_EXAMPLE,
     )

@@ -7,6 +7,7 @@ carries the session's CSRF token; every change is one signed entry through
 
 from __future__ import annotations
 
+import asyncio
 from math import ceil
 from typing import Any
 
@@ -19,15 +20,21 @@ from federation.errors import FederationError, SchemaError
 
 from ..convertors import register_convertors
 from ..runtime import Node, node_of
+from ..services.blobs import photos_of
 from ..services.bootstrap import writes_waiting
+from ..services.export import place_problems
 from ..services.log import LogRecovering, new_oid, publish
 from ..services.objects import COLLECTIONS, beyond_utc
 from ..services.peers import add_peer
 from . import queries
-from .admin_base import admin_page, error_page, login_required, with_form
+from .admin_base import admin_page, admin_required, error_page, login_required, with_form
 from .fields import Field, FieldError, FormResult, object_fields, place_fields
 from .forms import form_values, merge_payload, parse_form, schema_error
+from .hours_form import DAYS, read_hours
 from .i18n import N_, request_language
+from .maps import map_context, map_headers
+from .photo_form import Photos, read_photos
+from .place_form import apply_commune, hours_context, load_choices, typology_groups
 from .routes_admin_resources import attachments_panel
 from .routes_public import page_links, page_number
 from .sessions import flash
@@ -44,11 +51,13 @@ async def dashboard(request: Request) -> Response:
         collection: await queries.own_objects(node.origin, kind)
         for collection, kind in COLLECTIONS.items()
     }
+    place = await queries.stored_payload(node.origin, "place", "place") or {}
     return await admin_page(
         request,
         "admin/dashboard.html",
         {
             "place": await queries.place_of(node.origin) or {},
+            "open_data_problems": place_problems(node.origin, place),
             "objects": objects,
             "collections": COLLECTIONS,
             "origin": node.origin,
@@ -67,9 +76,15 @@ async def _publish_form(
     fields: tuple[Field, ...],
     result: FormResult,
     current: dict[str, Any],
+    photos: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Publish the merged payload; returns it, or adds the errors to ``result``."""
+    """Publish the merged payload (with ``photos`` when the form has them); returns it,
+    or adds the errors to ``result``."""
     payload = merge_payload(fields, current, result.payload)
+    if photos is not None:
+        payload.pop("photos", None)
+        if photos:
+            payload["photos"] = photos
     advertised = node.settings.advertised_url
     if kind == "place" and "endpoints" not in payload and advertised:
         payload["endpoints"] = [advertised]
@@ -96,47 +111,96 @@ async def _publish_form(
     return payload
 
 
-@login_required
-async def place_form(request: Request) -> Response:
+async def _place_page(
+    request: Request,
+    values: dict[str, Any],
+    errors: dict[str, FieldError],
+    stored: dict[str, Any],
+    hours: dict[str, Any],
+    status: int = 200,
+    photos: list[dict[str, Any]] | None = None,
+    photo_errors: dict[str, FieldError] | None = None,
+    new_photo_alt: str = "",
+) -> Response:
     node = node_of(request)
-    place = await queries.stored_payload(node.origin, "place", "place") or {}
     fields = place_fields()
+    typologie = next(spec for spec in fields if spec.name == "typologie")
     return await admin_page(
         request,
         "admin/place.html",
         {
             "fields": fields,
-            "values": form_values(fields, place),
-            "errors": {},
+            "values": values,
+            "errors": errors,
+            "open_data_problems": [] if errors else place_problems(node.origin, stored),
+            "commune_choices": await load_choices(stored, node.settings.commune),
+            "typologies": typology_groups(typologie, values.get("typologie") or []),
+            "days": DAYS,
+            "photos": photos if photos is not None else photos_of(stored),
+            "photo_errors": photo_errors or {},
+            "new_photo_alt": new_photo_alt,
+            **hours,
+            **map_context(node.settings),
         },
+        status=status,
+        headers=map_headers(node.settings),
     )
 
 
-@login_required
+@admin_required
+async def place_form(request: Request) -> Response:
+    node = node_of(request)
+    place = await queries.stored_payload(node.origin, "place", "place") or {}
+    text = place.get("horaires") if isinstance(place.get("horaires"), str) else ""
+    hours = hours_context(text or "", request_language(request))
+    return await _place_page(request, form_values(place_fields(), place), {}, place, hours)
+
+
+@admin_required
 @with_form
 async def place_save(request: Request, form: FormData) -> Response:
     node = node_of(request)
     fields = place_fields()
     result = parse_form(fields, form)
-    if not result.errors:
-        current = await queries.stored_payload(node.origin, "place", "place") or {}
-        await _publish_form(node, "place", "place", fields, result, current)
-    if result.errors:
-        return await admin_page(
+    current = await queries.stored_payload(node.origin, "place", "place") or {}
+    hours = read_hours(form)
+    result.errors.update(hours.errors)
+    if hours.text:
+        result.payload["horaires"] = hours.text
+    else:
+        result.payload.pop("horaires", None)
+    result.values["horaires"] = hours.text
+    if "commune" not in result.errors:
+        await asyncio.to_thread(apply_commune, result, current)
+    photos = await read_photos(node, form, current)
+    if not result.errors and not photos.errors:
+        await _publish_form(node, "place", "place", fields, result, current, photos.items)
+    if result.errors or photos.errors:
+        shown = {
+            "hours_values": hours.values,
+            "hours_in_grid": True,
+            "hours_words": None,
+            "hours_shown": str(form.get("horaires_shown") or ""),
+        }
+        return await _place_page(
             request,
-            "admin/place.html",
-            {
-                "fields": fields,
-                "values": result.values,
-                "errors": result.errors,
-            },
-            status=400,
+            result.values,
+            result.errors,
+            current,
+            shown,
+            400,
+            photos.items,
+            photos.errors,
+            photos.new_alt,
         )
     flash(request, N_("The place profile is saved and published."))
     return RedirectResponse(path_for(request, "admin"), status_code=303)
 
 
 # -- skills, equipment, events ----------------------------------------------------------
+
+#: Kinds whose form carries photos.
+PHOTO_KINDS = frozenset({"equipment"})
 
 
 def _kind(request: Request) -> str | None:
@@ -159,8 +223,12 @@ def _object_context(
     values: dict[str, Any],
     errors: dict[str, FieldError],
     oid: str | None,
+    photos: Photos | None = None,
 ) -> dict[str, Any]:
     return {
+        "photos": photos.items if photos else [],
+        "photo_errors": photos.errors if photos else {},
+        "new_photo_alt": photos.new_alt if photos else "",
         "collection": collection,
         "kind": kind,
         "fields": object_fields(kind),
@@ -197,10 +265,11 @@ async def object_form(request: Request) -> Response:
     collection = request.path_params["collection"]
     oid = request.path_params.get("oid")
     values = form_values(object_fields(kind), current)
+    photos = Photos(items=photos_of(current))
     return await admin_page(
         request,
         "admin/object_form.html",
-        _object_context(request, collection, kind, values, {}, oid),
+        _object_context(request, collection, kind, values, {}, oid, photos),
     )
 
 
@@ -216,10 +285,15 @@ async def object_save(request: Request, form: FormData) -> Response:
     oid = request.path_params.get("oid")
     fields = object_fields(kind)
     result = parse_form(fields, form)
-    if not result.errors:
-        await _publish_form(node, kind, oid or new_oid(), fields, result, current)
-    if result.errors:
-        context = _object_context(request, collection, kind, result.values, result.errors, oid)
+    photos = await read_photos(node, form, current) if kind in PHOTO_KINDS else None
+    if not result.errors and not (photos and photos.errors):
+        await _publish_form(
+            node, kind, oid or new_oid(), fields, result, current, photos.items if photos else None
+        )
+    if result.errors or (photos and photos.errors):
+        context = _object_context(
+            request, collection, kind, result.values, result.errors, oid, photos
+        )
         return await admin_page(request, "admin/object_form.html", context, status=400)
     message = N_("“%(title)s” is published.") if oid is None else N_("“%(title)s” is saved.")
     flash(request, message, title=result.payload.get("title", ""))
@@ -293,12 +367,12 @@ async def _peers_page(
     )
 
 
-@login_required
+@admin_required
 async def peers_page(request: Request) -> Response:
     return await _peers_page(request)
 
 
-@login_required
+@admin_required
 @with_form
 async def peer_add(request: Request, form: FormData) -> Response:
     url = str(form.get("url") or "").strip()

@@ -15,7 +15,7 @@ from ..mail.smtp import SmtpFailure
 from ..mail.trial import TrialRefused, failure_text, send_trial_mail
 from ..runtime import node_of
 from ..settings import single_address
-from .admin_base import admin_page, login_required, with_form
+from .admin_base import admin_page, admin_required, with_form
 from .fields import FieldError
 from .i18n import N_, request_language, translations
 
@@ -55,12 +55,12 @@ async def _mail_page(
     )
 
 
-@login_required
+@admin_required
 async def mail_page(request: Request) -> Response:
     return await _mail_page(request)
 
 
-@login_required
+@admin_required
 @with_form
 async def mail_test(request: Request, form: FormData) -> Response:
     to = str(form.get("to") or "").strip()

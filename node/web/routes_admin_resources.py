@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -25,7 +24,15 @@ from ..services.licences import licence_of
 from ..services.log import LogRecovering, new_oid, publish
 from ..services.objects import SERVER_FIELDS
 from . import queries
-from .admin_base import FormRejected, admin_page, error_page, login_required, with_form
+from .admin_base import (
+    TEXT_ROOM_BYTES,
+    FormRejected,
+    admin_page,
+    error_page,
+    login_required,
+    read_multipart,
+    with_form,
+)
 from .csrf import csrf_ok
 from .documents import render_document
 from .fields import Field, FieldError
@@ -35,9 +42,6 @@ from .resource_form import MAX_FILES, read_attachments, resource_fields
 from .routes_resources import MEDIA_LABELS, size_label
 from .sessions import flash
 from .urls import path_for
-
-#: Room for the texts of a form (the body alone may take 800 KB) besides its files.
-TEXT_ROOM_BYTES = 2 * 1024 * 1024
 
 
 async def _not_found(request: Request) -> Response:
@@ -117,39 +121,7 @@ async def editor_form(request: Request) -> Response:
 
 async def _read_multipart(request: Request) -> FormData:
     """The editor's form: multipart, of a declared length within bounds, CSRF-checked."""
-    node = node_of(request)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    not_understood = (
-        N_("Form not understood"),
-        N_("This form must be sent by the page it is on."),
-    )
-    if content_type != "multipart/form-data":
-        raise FormRejected(415, *not_understood)
-    declared = request.headers.get("content-length", "")
-    limit = MAX_FILES * node.settings.blob_max_bytes + TEXT_ROOM_BYTES
-    if not declared.isdigit() or int(declared) > limit:
-        raise FormRejected(
-            413,
-            N_("Form too large"),
-            N_("What was sent is too large. Send large files one at a time."),
-        )
-    try:
-        form = await request.form(
-            max_files=MAX_FILES + 1, max_fields=400, max_part_size=TEXT_ROOM_BYTES
-        )
-    except HTTPException:
-        raise FormRejected(400, *not_understood) from None
-    if not csrf_ok(request, form):
-        await form.close()
-        raise FormRejected(
-            403,
-            N_("Form expired"),
-            N_(
-                "This form is out of date or did not come from this site. "
-                "Go back, reload the page and send it again."
-            ),
-        )
-    return form
+    return await read_multipart(request, max_files=MAX_FILES, max_part_bytes=TEXT_ROOM_BYTES)
 
 
 @login_required

@@ -18,7 +18,7 @@ from ..api.errors import ApiError
 from ..runtime import node_of
 from ..services import published
 from ..services.published import Published
-from .admin_base import admin_page, login_required
+from .admin_base import admin_page, admin_required
 from .render import render
 from .urls import base_url, public_urls
 
@@ -83,7 +83,7 @@ def snippet(widget_url: str, place_name: str) -> str:
     )
 
 
-@login_required
+@admin_required
 async def share_page(request: Request) -> Response:
     node = node_of(request)
     base = base_url(request)

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from federation.timeutil import utc_now
 
 from ..datadir import DataDirError
+from ..i18n import N_
 from ..models import AdminSession, User
 from ..settings import Settings
 
@@ -54,13 +55,19 @@ def session_secret(data_dir: Path) -> str:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise SessionKeyError(
-                f"session key {path} is readable by other users (mode {stat.S_IMODE(mode):o});"
-                f" run 'chmod 600 {path}' and start again"
+                N_(
+                    "session key %(path)s is readable by other users (mode %(mode)s); run "
+                    "'chmod 600 %(path)s' and start again"
+                ),
+                path=path,
+                mode=f"{stat.S_IMODE(mode):o}",
             ) from None
         secret = path.read_text(encoding="ascii").strip()
         if len(secret) >= 32:
             return secret
-        raise SessionKeyError(f"{path} is too short to be a session secret; delete it") from None
+        raise SessionKeyError(
+            N_("%(path)s is too short to be a session secret; delete it"), path=path
+        ) from None
     secret = secrets.token_urlsafe(48)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(secret + "\n")
@@ -90,7 +97,7 @@ async def current_user(request: Request) -> User | None:
         return None
     now = utc_now()
     row = await AdminSession.get_or_none(id=_token_hash(token)).prefetch_related("user")
-    if row is None or row.expires <= now:
+    if row is None or row.expires <= now or row.user.disabled:
         if row is not None:
             await row.delete()
         request.session.pop("sid", None)

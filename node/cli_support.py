@@ -1,0 +1,154 @@
+"""What the commands of ``papi`` share: messages in the locale's language (French
+unless it asks for English, through the web interface's catalogue), the one-line
+failure, opening the node's database, confirmation on a terminal, and times in Paris
+time with their zone."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from .datadir import init_data_dir, load_key
+from .i18n import N_, locale_language, translations
+from .settings import Settings, load_settings
+
+T = TypeVar("T")
+#: Times are shown in the places' time, with the zone's name (CET, CEST).
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def _(message: str, /, **values: Any) -> str:
+    """A message of the command line in the locale's language."""
+    text = translations(locale_language()).gettext(message)
+    return text % values if values else text
+
+
+def ngettext(singular: str, plural: str, count: int, /, **values: Any) -> str:
+    text = translations(locale_language()).ngettext(singular, plural, count)
+    return text % {"num": count, **values}
+
+
+def gettext(message: str) -> str:
+    return translations(locale_language()).gettext(message)
+
+
+#: argparse's own messages (usage, errors, section titles): the standard library reads
+#: them through gettext, given here from the node's catalogue (``speak_argparse``).
+ARGPARSE_MESSAGES = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("the following arguments are required: %s"),
+    N_("unrecognized arguments: %s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("expected one argument"),
+    N_("expected at most one argument"),
+    N_("expected at least one argument"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("not allowed with argument %s"),
+    N_("one of the arguments %s is required"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("ignored explicit argument %r"),
+    N_("unexpected option string: %s"),
+)
+
+
+def speak_argparse() -> None:
+    """argparse's messages in the locale's language (it looks ``_`` and ``ngettext``
+    up in its module at each use)."""
+    language = locale_language()
+    catalogue = translations(language)
+    argparse._ = catalogue.gettext  # type: ignore[attr-defined]
+    argparse.ngettext = catalogue.ngettext  # type: ignore[attr-defined]
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def local_time(moment: datetime | None) -> str:
+    """``2026-11-25 14:03 CET``: a stored (UTC) time in Paris time, with its zone."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask ``question`` on the terminal (``oui``/``yes`` goes on); ``--yes`` skips it.
+    Without a terminal and without ``--yes``, refuse: a script must say it means it."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError(_("this command asks for confirmation on a terminal; add --yes to skip it"))
+    answer = input(question + " " + _("Type “yes” to go on: "))
+    if answer.strip().lower() not in ("oui", "o", "yes", "y"):
+        raise CliError(_("cancelled; nothing was changed"))
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("PAPI_DATA_DIR") or "./papi-data")
+
+
+def settings_of(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return load_settings(Path(args.data_dir), overrides)
+
+
+def initialise(args: argparse.Namespace, **values: Any) -> tuple[Settings, bool]:
+    data_dir = Path(args.data_dir)
+    _, created = init_data_dir(data_dir, values)
+    return load_settings(data_dir), created
+
+
+def print_migration(migration: Any, number: int, total: int) -> None:
+    """One line on stderr for each migration of the database's schema."""
+    print(
+        _("Migration %(n)d/%(total)d du schéma de la base (version %(version)d) : %(title)s",
+          n=number, total=total, version=migration.version, title=migration.title),
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
+
+
+def run_with_node(
+    settings: Settings,
+    work: Callable[[Any], Awaitable[T]],
+    *,
+    bootstrap: bool = True,
+    progress: Callable[[Any, int, int], None] | None = print_migration,
+) -> T:
+    """Open the node's database (migrating its schema, progress on stderr), run
+    ``work(node)`` inside its context, close it. ``bootstrap``: publish the place profile
+    first if the node has none yet. ``progress``: told of each migration (default: a
+    line on stderr; ``None`` from ``papi serve`` in JSON: the log)."""
+    from .migrations import SchemaTooNew
+    from .runtime import Node
+    from .services.bootstrap import ensure_place
+
+    async def main() -> T:
+        node = Node(settings, load_key(settings.data_dir))
+        try:
+            try:
+                await node.db.open(progress=progress)
+            except SchemaTooNew as exc:
+                raise CliError(str(exc)) from None
+            except Exception as exc:  # sqlite3/Tortoise errors: corrupt or unreadable file
+                raise CliError(
+                    _("cannot open the database %(url)s: %(error)s", url=settings.db_url, error=exc)
+                ) from None
+            with node.db.activated():
+                if bootstrap:
+                    await ensure_place(node)
+                return await work(node)
+        finally:
+            await node.db.close()
+
+    return asyncio.run(main())

@@ -1,0 +1,97 @@
+"""The node's strings in people's languages: one gettext catalogue per language,
+compiled in memory from ``web/locale/<lang>/LC_MESSAGES/messages.po`` the first time it
+is needed. The web interface, the notification mails and the command line all speak
+through it (the web picks the visitor's language, the command line the locale's).
+
+Message ids are English; French is the node's language. To update the catalogue after
+changing a string (from the repository root)::
+
+    .venv/bin/pybabel extract -F node/web/babel.cfg -o /tmp/messages.pot \
+        --no-location --sort-output -w 100 .
+    .venv/bin/pybabel update -i /tmp/messages.pot -d node/web/locale -w 100 \
+        --ignore-obsolete --ignore-pot-creation-date
+    # then translate the new (empty or fuzzy) entries of locale/fr/LC_MESSAGES/messages.po
+
+``tests/test_web_i18n.py`` fails when a string has no French translation.
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+from collections.abc import Callable, Mapping
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+LOCALE_DIR = Path(__file__).parent / "web" / "locale"
+DEFAULT_LANGUAGE = "fr"
+#: Languages of the interface, with their name in that language.
+LANGUAGES = {"fr": "Français", "en": "English"}
+#: The locale variables, in the order gettext reads them.
+_LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+
+
+def N_(message: str) -> str:
+    """Mark a string for translation where it is defined; translate it where shown."""
+    return message
+
+
+class Translatable(Exception):
+    """An error whose message is a msgid with its values: ``str()`` gives the English
+    text (logs), ``text(gettext)`` the reader's language (the command line)."""
+
+    def __init__(self, message: str, /, **values: Any) -> None:
+        super().__init__(message % values if values else message)
+        self.message, self.values = message, values
+
+    def text(self, gettext: Callable[[str], str]) -> str:
+        translated = gettext(self.message)
+        if not self.values:
+            return translated
+        # A value may itself be a message (the cause of an error): said in the same language.
+        values = {
+            name: value.text(gettext) if isinstance(value, Translatable) else value
+            for name, value in self.values.items()
+        }
+        return translated % values
+
+
+class Phrase(Translatable):
+    """A message kept to be said later (a report's warning) in the reader's language:
+    a ``Translatable`` that is data rather than raised."""
+
+
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    """The compiled catalogue of ``language`` (English: the message ids themselves)."""
+    po_path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    if not po_path.is_file():
+        return gettext.NullTranslations()
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(fp=compiled)
+
+
+def locale_language(environ: Mapping[str, str] | None = None) -> str:
+    """The language of the command line: English when the locale asks for it
+    (``LANG=en_GB.UTF-8``, ``LANGUAGE=en``), French otherwise (``C``, unset, ``fr_FR``):
+    the node is French-first."""
+    environ = os.environ if environ is None else environ
+    for name in _LOCALE_VARIABLES:
+        value = environ.get(name, "")
+        if not value:
+            continue
+        first = value.split(":")[0].split("_")[0].split(".")[0].lower()
+        if name == "LANGUAGE" and first not in LANGUAGES:
+            continue  # a priority list naming none of ours: let the others decide
+        return first if first in LANGUAGES else DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE
