@@ -27,6 +27,7 @@ from .api import (
     health,
     help_requests,
     loans,
+    metrics,
     network,
     objects,
     openapi,
@@ -87,6 +88,7 @@ def build_routes() -> list[BaseRoute]:
     # path convertors (node/convertors.py) keep the paths apart.
     return [
         *health.routes(),
+        *metrics.routes(),
         *network.routes(),
         *export.routes(),
         *places.routes(),

@@ -8,6 +8,7 @@ import errno
 import logging
 import os
 import socket
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -15,10 +16,12 @@ from typing import Any, TypeVar
 
 from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log, init_data_dir, load_key
 from .logging_setup import configure_logging
-from .settings import KEY_FILE, ConfigError, Settings, load_settings, update_config
+from .settings import DATABASE_FILE, KEY_FILE, ConfigError, Settings, load_settings, update_config
 from .version import software
 
 T = TypeVar("T")
+# Named, not __name__: "python -m node.cli" runs this module as __main__.
+log = logging.getLogger("node.cli")
 
 
 class CliError(Exception):
@@ -39,8 +42,28 @@ def _initialise(args: argparse.Namespace, **values: Any) -> tuple[Settings, bool
     return load_settings(data_dir), created
 
 
-def run_with_node(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the node's database, run ``work(node)`` inside its context, close it."""
+def _print_migration(migration: Any, number: int, total: int) -> None:
+    from .ops.text import t
+
+    print(
+        t("Migration %(n)d/%(total)d du schéma de la base (version %(version)d) : %(title)s",
+          n=number, total=total, version=migration.version, title=migration.title),
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
+
+
+def run_with_node(
+    settings: Settings,
+    work: Callable[[Any], Awaitable[T]],
+    *,
+    bootstrap: bool = True,
+    progress: Callable[[Any, int, int], None] | None = _print_migration,
+) -> T:
+    """Open the node's database (migrating its schema, progress on stderr), run
+    ``work(node)`` inside its context, close it. ``bootstrap``: publish the place profile
+    first if the node has none yet. ``progress``: told of each migration (default: a
+    line on stderr; ``None`` from ``papi serve`` in JSON: the log)."""
+    from .migrations import SchemaTooNew
     from .runtime import Node
     from .services.bootstrap import ensure_place
 
@@ -48,11 +71,14 @@ def run_with_node(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
         node = Node(settings, load_key(settings.data_dir))
         try:
             try:
-                await node.db.open()
+                await node.db.open(progress=progress)
+            except SchemaTooNew as exc:
+                raise CliError(str(exc)) from None
             except Exception as exc:  # sqlite3/Tortoise errors: corrupt or unreadable file
                 raise CliError(f"cannot open the database {settings.db_url}: {exc}") from None
             with node.db.activated():
-                await ensure_place(node)
+                if bootstrap:
+                    await ensure_place(node)
                 return await work(node)
         finally:
             await node.db.close()
@@ -106,6 +132,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from .app import create_app
+    from .logging_setup import uvicorn_log_config
     from .ops import servelock
 
     settings, _ = _initialise(args)
@@ -116,16 +143,25 @@ def cmd_serve(args: argparse.Namespace) -> None:
     except servelock.NodeRunning as exc:
         raise CliError(f"{exc}; stop it first or choose another --data-dir") from None
     _check_port_free(settings.host, settings.port)
-    run_with_node(settings, _origin)  # a database that cannot be opened fails here, cleanly
-    configure_logging(_log_level(settings.log_level))
+    json_lines = settings.log_format == "json"
+    configure_logging(_log_level(settings.log_level), json=json_lines)
+    # A database that cannot be opened fails here, cleanly; migrations are applied here.
+    run_with_node(settings, _origin, progress=None if json_lines else _print_migration)
     app = create_app(settings)
-    print(f"papi-node {app.state.node.origin}")
-    print(f"Serving on http://{settings.host}:{settings.port}/ (Ctrl-C to stop)", flush=True)
+    for line in (
+        f"papi-node {app.state.node.origin}",
+        f"Serving on http://{settings.host}:{settings.port}/ (Ctrl-C to stop)",
+    ):
+        if json_lines:  # every line of the log is then one JSON object
+            log.info("%s", line)
+        else:
+            print(line, flush=True)
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=uvicorn_log_config(json_lines),
         access_log=False,
         server_header=False,
     )
@@ -564,6 +600,50 @@ def cmd_doctor(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from .migrations import LATEST, SchemaTooNew, file_version
+    from .ops import servelock
+    from .ops.text import t
+
+    settings = _settings(args)
+    path = settings.data_dir / DATABASE_FILE
+    if not path.is_file():
+        raise CliError(
+            t("pas de base %(path)s : rien à migrer (papi init --data-dir %(dir)s crée un nœud, "
+              "papi restore FICHIER en restaure un).", path=path, dir=settings.data_dir)
+        )  # fmt: skip
+    _refuse_foreign_root(settings.data_dir, "migrate")
+    try:
+        before = file_version(path)
+    except sqlite3.Error as exc:
+        raise CliError(f"cannot read the database {path}: {exc}") from None
+    if before > LATEST:
+        raise CliError(str(SchemaTooNew(before, str(path))))
+    print(t("Base %(path)s : schéma version %(before)d ; ce logiciel écrit la version "
+            "%(latest)d.", path=path, before=before, latest=LATEST))  # fmt: skip
+    if before == LATEST:
+        print(t("La base est déjà à jour : rien à faire."))
+        return
+    try:
+        with servelock.held(settings.data_dir):
+            applied = run_with_node(settings, _applied_migrations, bootstrap=False)
+    except servelock.NodeRunning as exc:
+        message = t(
+            "un nœud tourne sur %(dir)s (pid %(pid)s) avec une version plus ancienne de "
+            "papi-node : arrêtez-le (sudo systemctl stop papi-node), puis relancez papi "
+            "migrate ; ou redémarrez-le simplement, il applique les migrations au démarrage.",
+            dir=exc.data_dir,
+            pid=exc.pid or "?",
+        )
+        raise CliError(message) from None
+    print(t("Base à jour : schéma version %(latest)d (%(count)d migration(s) appliquée(s)).",
+            latest=LATEST, count=applied))  # fmt: skip
+
+
+async def _applied_migrations(node: Any) -> int:
+    return len(node.db.upgrade.applied)
+
+
 # -- sneakernet: vector files and bundles (messages in French: the operator) --------
 
 
@@ -900,6 +980,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=5.0, help="seconds per network check (default 5)"
     )
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="bring the database's schema up to this version (also done at start)",
+    )
+    p.set_defaults(func=cmd_migrate)
     return parser
 
 

@@ -6,6 +6,7 @@ in WAL mode through Tortoise's single connection, which serialises writers.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -15,7 +16,10 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.context import TortoiseContext, _current_context
 
+from . import migrations
 from .datadir import make_private
+
+log = logging.getLogger(__name__)
 
 MODELS_MODULE = "node.models"
 
@@ -31,7 +35,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5(
 -- Browsing without words: upcoming events first, then the rest by title. Walking this
 -- index in order stops after one page instead of sorting every object; with ends_at and
 -- kind in it, past events and other kinds are skipped without reading their rows.
-DROP INDEX IF EXISTS objects_listing;
 CREATE INDEX IF NOT EXISTS objects_listing_by_start
     ON objects (starts_at IS NULL, starts_at, title COLLATE NOCASE, id, ends_at, kind);
 -- The themes offered as search filters, read from this index instead of every object.
@@ -63,27 +66,9 @@ END;
 """
 
 
-#: Columns added to tables of earlier releases (``generate_schemas`` only creates missing
-#: tables): table, column, definition, and the indexes that use them.
-ADDED_COLUMNS = (
-    ("pending_entries", "source", "VARCHAR(300) NOT NULL DEFAULT ''"),
-    ("pending_entries", "size", "INT NOT NULL DEFAULT 0"),
-)
-ADDED_INDEXES = """
-CREATE INDEX IF NOT EXISTS idx_pending_en_source_received
-    ON pending_entries (source, received_at);
-"""
-
-
-async def _add_missing_columns(conn: BaseDBAsyncClient) -> None:
-    added = False
-    for table, column, definition in ADDED_COLUMNS:
-        rows = await conn.execute_query_dict(f"PRAGMA table_info({table})")
-        if column not in {row["name"] for row in rows}:
-            await conn.execute_script(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-            added = True
-    if added:  # a new database has them from its models already
-        await conn.execute_script(ADDED_INDEXES)
+def _log_migration(migration: migrations.Migration, number: int, total: int) -> None:
+    log.info("schema migration %d (%d of %d): %s", migration.version, number, total,
+             migration.title)  # fmt: skip
 
 
 class Database:
@@ -91,6 +76,8 @@ class Database:
         self.url = url
         self.context = TortoiseContext()
         self.is_sqlite = url.startswith("sqlite")
+        #: What ``open`` did to the schema.
+        self.upgrade = migrations.Upgrade(0, 0)
 
     def sqlite_path(self) -> Path | None:
         """The database file (None for another database or an in-memory one)."""
@@ -112,17 +99,28 @@ class Database:
         for name in (path.name, path.name + "-wal", path.name + "-shm"):
             make_private(path.with_name(name))
 
-    async def open(self) -> None:
+    async def open(self, progress: migrations.Progress | None = None) -> migrations.Upgrade:
+        """Open the database and bring its schema to this code's version: refuse a newer
+        one (``SchemaTooNew``, nothing written), apply the pending migrations (telling
+        ``progress``), then create the tables and indexes that are missing."""
         self.make_files_private()
         with self.activated():
             await self.context.init(db_url=self.url, modules={"models": [MODELS_MODULE]})
+            if not self.is_sqlite:  # settings give SQLite only; another URL: no versions
+                await self.context.generate_schemas(safe=True)
+                return self.upgrade
+            conn = self.connection()
+            try:
+                result = await migrations.upgrade(conn, progress or _log_migration)
+            except migrations.SchemaTooNew as exc:
+                raise migrations.SchemaTooNew(exc.found, str(self.sqlite_path() or "")) from None
             await self.context.generate_schemas(safe=True)
-            if self.is_sqlite:
-                conn = self.connection()
-                await _add_missing_columns(conn)
-                await conn.execute_script(SEARCH_DDL)
-                # Tombstones promise real erasure: overwrite freed pages with zeros.
-                await conn.execute_script("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;")
+            await conn.execute_script(SEARCH_DDL)
+            await migrations.finish(conn, result)
+            self.upgrade = result
+            # Tombstones promise real erasure: overwrite freed pages with zeros.
+            await conn.execute_script("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;")
+            return result
 
     async def close(self) -> None:
         if self.is_sqlite:

@@ -47,3 +47,28 @@ def configure_logging(level: str | int, json: bool = False, stream: TextIO | Non
             logger.removeHandler(old)
         logger.addHandler(handler)
         logger.setLevel(numeric)
+
+
+#: Log formats of ``papi serve`` (the ``log_format`` setting).
+LOG_FORMATS = ("text", "json")
+
+
+def uvicorn_log_config(json: bool) -> dict[str, Any]:
+    """uvicorn's own loggers: its default text lines, or the same JSON lines as the
+    node's."""
+    if not json:
+        from uvicorn.config import LOGGING_CONFIG
+
+        return LOGGING_CONFIG
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"default": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        },
+    }

@@ -20,6 +20,7 @@ from federation.payloads import COOPERATION_KINDS
 
 from .cooperation.inbox import ADDRESSEES
 from .db import Database
+from .metrics import Metrics
 from .services.blobstore import BlobStore
 from .services.health import StorageStatus
 from .services.ingest import Ingestor
@@ -45,6 +46,8 @@ class Node:
         self.settings = settings
         self.key = key
         self.db = Database(settings.db_url)
+        #: Prometheus series of this node (its own registry).
+        self.metrics = Metrics()
         #: Serialises our own log: one seq, one prev, whatever the concurrency.
         self.write_lock = asyncio.Lock()
         self.ingestor = Ingestor(
@@ -54,6 +57,7 @@ class Node:
             pending_max_bytes=settings.pending_max_bytes,
             new_origins_per_hour=settings.new_origins_per_hour,
             on_stored=self.entries_stored,
+            on_report=self.metrics.count_ingest,
             own_origin=key.origin,
         )
         self.transport = transport

@@ -84,6 +84,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("notify_email", "", "Recipient of notifications (empty: the place's first courriel)."),
     Setting("smtp_timeout_seconds", 30.0, "Timeout of each step of an SMTP exchange."),
     Setting("coop_retention_days", 90, "Days this node keeps its own requests after they end."),
+    Setting(
+        "metrics_token",
+        "",
+        "Bearer token /metrics requires (a secret; empty: /metrics is public).",
+    ),
+    Setting("log_format", "text", "Log lines of 'papi serve': text, or json (one object a line)."),
+    Setting(
+        "backup_max_age_days", 7, "The status page warns when the last backup is older (0: never)."
+    ),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -134,6 +143,9 @@ class Settings:
     notify_email: str = _DEFAULTS["notify_email"]
     smtp_timeout_seconds: float = _DEFAULTS["smtp_timeout_seconds"]
     coop_retention_days: int = _DEFAULTS["coop_retention_days"]
+    metrics_token: str = field(default=_DEFAULTS["metrics_token"], repr=False)
+    log_format: str = _DEFAULTS["log_format"]
+    backup_max_age_days: int = _DEFAULTS["backup_max_age_days"]
 
     @property
     def config_path(self) -> Path:
@@ -242,6 +254,8 @@ def load_settings(
         if value is not None:
             values[name] = _coerce(name, value, "command line")
     settings = Settings(data_dir=data_dir, **values)
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(f"{config_path}: setting 'log_format' must be text or json")
     check_mail_settings(settings, str(config_path))
     return settings
 

@@ -4,6 +4,7 @@ operator meets: each problem is reported with its fix, and the exit status says 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -236,3 +237,21 @@ def test_files_left_by_an_interrupted_backup(tmp_path: Path) -> None:
     os.utime(left, (0, 0))
     [problem] = [p for p in problems(doctor(data_dir)) if "interrompue" in p]
     assert f"rm -rf {left}" in problem
+
+
+def test_backups_old_recent_or_none(tmp_path: Path) -> None:
+    """The last backup papi backup recorded: none is information, a recent one is fine,
+    one older than backup_max_age_days is a problem with its fix."""
+    data_dir = new_node(tmp_path)
+    assert (
+        "INFO      Aucune sauvegarde de ce nœud n'est enregistrée ici." in doctor(data_dir).stdout
+    )
+    run_papi("backup", str(tmp_path / "n.papi"), "--data-dir", str(data_dir))
+    assert "OK        Dernière sauvegarde : " in doctor(data_dir).stdout
+    record = data_dir / "last-backup.json"
+    written = json.loads(record.read_text())
+    written["created"] = (datetime.now(UTC) - timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record.write_text(json.dumps(written))
+    [problem] = [p for p in problems(doctor(data_dir)) if "sauvegarde" in p]
+    assert "La dernière sauvegarde date du" in problem and "plus de 7 jours" in problem
+    assert "→ papi backup" in problem

@@ -10,6 +10,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from node.logging_setup import LOGGERS, configure_logging
@@ -116,3 +117,35 @@ def test_papi_serve_logs_no_traceback_for_a_client_that_hangs_up(
         )
     wait_until(lambda: "client disconnected during POST" in node.log_path.read_text())
     assert "Traceback" not in node.log_path.read_text()
+
+
+def test_json_log_of_papi_serve_is_json_lines_without_secrets(node_factory: NodeFactory) -> None:
+    """log_format = json: every line of the process's output is one JSON object (the
+    node's, uvicorn's and the start-up lines), and no secret setting appears in any."""
+    secrets = {"metrics_token": "metrics-t0ken-never-logged", "smtp_password": "pw-never-logged"}
+    node = node_factory(
+        "a",
+        start=False,
+        log_level="debug",
+        log_format="json",
+        smtp_host="127.0.0.1",
+        smtp_port=free_port(),
+        smtp_user="papi@exemple.fr",
+        **secrets,
+    )
+    dead = f"http://127.0.0.1:{free_port()}"
+    node.papi("peer", "add", dead)
+    node.start()
+    wait_until(lambda: f"sync with {dead} failed (unreachable)" in node.log_path.read_text())
+    assert httpx.get(f"{node.url}/metrics").status_code == 401
+    bearer = {"authorization": f"Bearer {secrets['metrics_token']}"}
+    assert httpx.get(f"{node.url}/metrics", headers=bearer).status_code == 200
+    node.stop()
+    records = [json.loads(line) for line in node.log_path.read_text().splitlines() if line]
+    loggers = {record["logger"] for record in records}
+    assert {"node.cli", "node.services.sync"} <= loggers and any(
+        name.startswith("uvicorn") for name in loggers
+    )
+    assert any(record["message"].startswith("papi-node ed25519:") for record in records)
+    text = node.log_path.read_text()
+    assert all(secret not in text for secret in secrets.values())

@@ -28,13 +28,15 @@ import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from federation.errors import KeyFileError
 from federation.keys import NodeKey
-from federation.timeutil import format_ts, utc_now
+from federation.timeutil import format_ts, parse_ts, utc_now
 
+from ..migrations import LATEST, SchemaTooNew
 from ..settings import DATABASE_FILE, KEY_FILE, NEW_LOG_MARKER, RESTORED_MARKER, Settings
 from . import encryption
 from .servelock import LOCK_FILE
@@ -55,6 +57,9 @@ SKIPPED = {
     NEW_LOG_MARKER,
     RESTORED_MARKER,
 }
+#: When the last backup was made, and where to (the status page and papi doctor).
+LAST_BACKUP_FILE = "last-backup.json"
+SKIPPED.update((LAST_BACKUP_FILE, f"{LAST_BACKUP_FILE}.tmp"))
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1024 * 1024
 
@@ -149,7 +154,48 @@ def create_backup(settings: Settings, output: Path, passphrase: str | None = Non
                 shutil.copyfileobj(plain, target, _CHUNK)
             else:
                 encryption.encrypt(plain, target, passphrase)
+    _record_backup(data_dir, output, manifest, encrypted=passphrase is not None)
     return manifest
+
+
+@dataclass(frozen=True)
+class LastBackup:
+    created: datetime
+    file: str
+    encrypted: bool
+
+
+def _record_backup(data_dir: Path, output: Path, manifest: Manifest, encrypted: bool) -> None:
+    """Note the backup in the data directory. The backup itself is written: a record that
+    cannot be (a read-only directory) only leaves the status page warning about backups."""
+    record = {"created": manifest.created, "file": str(output.resolve()), "encrypted": encrypted}
+    temporary = data_dir / f"{LAST_BACKUP_FILE}.tmp"
+    with contextlib.suppress(OSError):
+        temporary.unlink(missing_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(record, handle)
+        temporary.replace(data_dir / LAST_BACKUP_FILE)
+
+
+def last_backup(data_dir: Path) -> LastBackup | None:
+    """The last backup ``papi backup`` recorded here (None: none, or unreadable)."""
+    try:
+        record = json.loads((data_dir / LAST_BACKUP_FILE).read_text(encoding="utf-8"))
+        return LastBackup(
+            parse_ts(record["created"]), str(record["file"]), bool(record["encrypted"])
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def backup_overdue(data_dir: Path, max_age_days: int, now: datetime) -> bool:
+    """True when backups are watched (``max_age_days`` > 0) and the last one is older,
+    or there is none."""
+    if max_age_days <= 0:
+        return False
+    last = last_backup(data_dir)
+    return last is None or now - last.created > timedelta(days=max_age_days)
 
 
 def snapshot_database(source: Path, target: Path) -> None:
@@ -358,10 +404,14 @@ def _verify(manifest: Manifest, files: Path) -> None:
     try:
         with contextlib.closing(sqlite3.connect(files / DATABASE_FILE)) as connection:
             status = connection.execute("PRAGMA integrity_check").fetchone()[0]
+            schema = int(connection.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.Error as exc:
-        status = str(exc)
+        status, schema = str(exc), 0
     if status != "ok":
         raise BackupError(f"the backup's database is damaged ({status})")
+    if schema > LATEST:
+        # Restoring it would leave a node that refuses to start.
+        raise BackupError(str(SchemaTooNew(schema, "de cette sauvegarde")))
 
 
 def install(staged: StagedBackup, data_dir: Path) -> None:

@@ -31,6 +31,7 @@ from federation.errors import KeyFileError
 from federation.keys import NodeKey
 from federation.timeutil import parse_ts
 
+from ..migrations import LATEST
 from ..settings import (
     CONFIG_FILE,
     DATABASE_FILE,
@@ -42,7 +43,7 @@ from ..settings import (
     load_settings,
 )
 from . import servelock
-from .backup import STAGING_PREFIX
+from .backup import STAGING_PREFIX, backup_overdue, last_backup
 from .owner import foreign_owner
 from .text import t
 
@@ -78,6 +79,7 @@ class Facts:
     own_frozen: bool = False
     peers: list[dict[str, Any]] = field(default_factory=list)
     running_pid: str | None = None
+    schema_version: int = 0
 
 
 def diagnose(data_dir: Path, timeout: float = 5.0) -> list[Finding]:
@@ -118,6 +120,7 @@ def diagnose(data_dir: Path, timeout: float = 5.0) -> list[Finding]:
             findings += _log_state(facts)
             findings += _peers(facts)
     findings.append(_running(facts))
+    findings += _backups(facts)
     findings += _disk(data_dir)
     findings += _clock(facts, timeout)
     findings += _advertised_url(facts, timeout)
@@ -295,6 +298,27 @@ def _disk(data_dir: Path) -> list[Finding]:
     return [Finding(True, t("Espace disque libre : %(mb)d Mo.", mb=free // 2**20))]
 
 
+def _backups(facts: Facts) -> list[Finding]:
+    max_days = facts.settings.backup_max_age_days if facts.settings else 0
+    last = last_backup(facts.data_dir)
+    fix = t("papi backup /var/backups/papi/papi-$(date +%F).tar.gz ; chaque nuit : le "
+            "minuteur papi-backup.timer (deploy/README.md, étape 9).")  # fmt: skip
+    if last is None:
+        return [Finding(None, t("Aucune sauvegarde de ce nœud n'est enregistrée ici."), fix)]
+    when = f"{last.created.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if backup_overdue(facts.data_dir, max_days, datetime.now(UTC)):
+        return [
+            Finding(
+                False,
+                t("La dernière sauvegarde date du %(when)s (%(file)s), plus de %(days)d "
+                  "jours.", when=when, file=last.file, days=max_days),
+                fix,
+            )
+        ]  # fmt: skip
+    return [Finding(True, t("Dernière sauvegarde : %(when)s (%(file)s).", when=when,
+                            file=last.file))]  # fmt: skip
+
+
 def _running(facts: Facts) -> Finding:
     if facts.running_pid:
         return Finding(None, t("Le nœud tourne (pid %(pid)s).", pid=facts.running_pid))
@@ -327,6 +351,7 @@ def _database(facts: Facts) -> list[Finding]:
     try:
         with contextlib.closing(sqlite3.connect(path, timeout=10)) as connection:
             status = connection.execute("PRAGMA integrity_check").fetchone()[0]
+            facts.schema_version = int(connection.execute("PRAGMA user_version").fetchone()[0])
             if status == "ok":
                 _read_facts(connection, facts)
     except sqlite3.Error as exc:
@@ -336,7 +361,28 @@ def _database(facts: Facts) -> list[Finding]:
         return findings
     facts.database_ok = True
     findings.append(Finding(True, t("Base %(path)s intègre (integrity_check).", path=path)))
+    findings.append(_schema(facts.schema_version, path))
     return findings
+
+
+def _schema(version: int, path: Path) -> Finding:
+    if version > LATEST:
+        return Finding(
+            False,
+            t("La base est au schéma version %(found)d, plus récent que celui de ce logiciel "
+              "(%(known)d) : le nœud refuse de démarrer dessus.", found=version, known=LATEST),
+            t("Réinstallez la version de papi-node qui l'a écrite (ou une suivante) ; ou "
+              "restaurez une sauvegarde faite avant la mise à jour (papi restore FICHIER)."),
+        )  # fmt: skip
+    if version < LATEST:
+        return Finding(
+            None,
+            t("Schéma de la base : version %(found)d ; le nœud la migrera vers la version "
+              "%(known)d à son prochain démarrage.", found=version, known=LATEST),
+            t("Pour le faire maintenant, nœud arrêté : papi migrate --data-dir %(dir)s",
+              dir=path.parent),
+        )  # fmt: skip
+    return Finding(True, t("Schéma de la base à jour (version %(v)d).", v=version))
 
 
 def _read_facts(connection: sqlite3.Connection, facts: Facts) -> None:

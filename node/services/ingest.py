@@ -185,6 +185,7 @@ class Ingestor:
         pending_max_bytes: int = PENDING_MAX_BYTES,
         new_origins_per_hour: int = NEW_ORIGINS_PER_HOUR,
         on_stored: Callable[[Sequence[Entry]], None] | None = None,
+        on_report: Callable[[IngestReport], None] | None = None,
         own_origin: str | None = None,
     ) -> None:
         self.max_payload_bytes = max_payload_bytes
@@ -194,6 +195,8 @@ class Ingestor:
         self.new_origins_per_hour = new_origins_per_hour
         #: Told of the entries of each committed batch (wakes background work).
         self.on_stored = on_stored
+        #: Told what became of each batch (the node's metrics).
+        self.on_report = on_report
         #: This node's origin: steps of cooperation addressed to it become tasks as they
         #: are stored (``store_entries``); None (tools, benchmarks): none do.
         self.own_origin = own_origin
@@ -238,6 +241,12 @@ class Ingestor:
         ``sender`` is who brought them: the peer's URL for a pull, the client's address for
         a push. It is charged for the new origins it introduces and recorded on entries
         kept aside. ``None`` (the node itself, an import by the operator): not limited."""
+        report = await self._ingest(documents, sender)
+        if self.on_report is not None:
+            self.on_report(report)
+        return report
+
+    async def _ingest(self, documents: list[Any], sender: str | None) -> IngestReport:
         report = IngestReport()
         by_origin: dict[str, list[tuple[int, Entry]]] = defaultdict(list)
         outcomes = await self._parse_all(documents)

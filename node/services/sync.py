@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -223,6 +224,9 @@ class RoundResult:
     partial: bool = False
     #: Not run: a round with this peer was already running.
     skipped: bool = False
+    #: Bytes of the round's requests and of the peer's answers.
+    bytes_sent: int = 0
+    bytes_received: int = 0
 
     @property
     def synced(self) -> bool:
@@ -248,6 +252,7 @@ async def sync_with(
         result.skipped = True
         return result
     node.syncing.add(peer.id)
+    started = time.monotonic()
     try:
         await _run_round(node, peer, result, progress, deadline)
     except PeerError as exc:
@@ -266,6 +271,7 @@ async def sync_with(
         await _succeeded(peer, result)
     finally:
         node.syncing.discard(peer.id)
+    node.metrics.count_round(result, time.monotonic() - started)
     return result
 
 
@@ -274,9 +280,13 @@ async def _run_round(
 ) -> None:
     try:
         async with asyncio.timeout(deadline), node.peer_client(peer) as client:
-            if peer.origin is None:
-                await _identify(node, client, peer)
-            await _round(node, client, peer, result, progress)
+            try:
+                if peer.origin is None:
+                    await _identify(node, client, peer)
+                await _round(node, client, peer, result, progress)
+            finally:
+                result.bytes_sent = client.bytes_sent
+                result.bytes_received = client.bytes_received
     except TimeoutError:
         if result.accepted or result.pushed_back:
             result.partial = True  # progress was stored: the next round goes on from there

@@ -31,6 +31,7 @@ def routes() -> list[BaseRoute]:
         routes_admin_mail,
         routes_admin_registrations,
         routes_admin_resources,
+        routes_admin_status,
         routes_api_reference,
         routes_help,
         routes_interop,
@@ -59,6 +60,7 @@ def routes() -> list[BaseRoute]:
         *routes_admin_loans.routes(),
         *routes_admin_registrations.routes(),
         *routes_admin_help.routes(),
+        *routes_admin_status.routes(),
         *routes_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

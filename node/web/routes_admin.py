@@ -27,10 +27,11 @@ from . import queries
 from .admin_base import admin_page, error_page, login_required, with_form
 from .fields import Field, FieldError, FormResult, object_fields, place_fields
 from .forms import form_values, merge_payload, parse_form, schema_error
-from .i18n import N_
+from .i18n import N_, request_language
 from .routes_admin_resources import attachments_panel
 from .routes_public import page_links, page_number
 from .sessions import flash
+from .status import node_status
 from .urls import path_for
 
 # -- dashboard and place ----------------------------------------------------------------
@@ -53,6 +54,8 @@ async def dashboard(request: Request) -> Response:
             "origin": node.origin,
             "writes_waiting": await writes_waiting(node),
             "attachments": await attachments_panel(request),
+            # Problems that stop the node's work are announced here too (/admin/status).
+            "status_errors": (await node_status(node, request_language(request))).errors,
         },
     )
 
