@@ -382,6 +382,11 @@ async def test_days_before_1911_are_paris_days_too(papi: InProcessNode) -> None:
     assert r.json()["results"] == []
     page = await papi.client.get("/search", params={"to": "14/04/1900", "past": "1"})
     assert page.status_code == 200 and "Exposition universelle" in page.text
+    # A day that UTC cannot hold is no date (400, and the page says so), never a 500.
+    r = await papi.client.get("/api/v1/search", params={"from": "0001-01-01"})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "from"
+    page = await papi.client.get("/search", params={"to": "01/01/0001"})
+    assert page.status_code == 400 and "<form" in page.text  # the form, with its error
 
 
 async def test_commune_and_theme_filters_with_words_use_whole_values(papi: InProcessNode) -> None:

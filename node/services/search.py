@@ -75,7 +75,10 @@ def day_bound(text: str, end_of_day: bool) -> str | None:
         return None
     moment = day.replace(hour=23, minute=59, second=59) if end_of_day else day
     # In UTC: before 1911 Paris time was 00:09:21 ahead, an offset RFC 3339 cannot write.
-    return format_ts(moment.replace(tzinfo=LOCAL_TZ))
+    try:
+        return format_ts(moment.replace(tzinfo=LOCAL_TZ))
+    except OverflowError:  # 0001-01-01: not a day UTC can hold, so not a date here
+        return None
 
 
 MAX_RESULTS = 100
