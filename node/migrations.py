@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from .ops.text import t
 from .version import software
@@ -159,14 +158,21 @@ async def upgrade(conn: BaseDBAsyncClient, progress: Progress | None = None) -> 
     for number, migration in enumerate(pending, start=1):
         if progress is not None:
             progress(migration, number, len(pending))
-        async with in_transaction() as tx:
-            # Writing the version first takes the write lock: a second process opening
-            # the same database waits here, then finds the migration done and skips it.
-            await tx.execute_query(f"PRAGMA user_version = {await read_version(tx)}")
-            if await read_version(tx) >= migration.version:
-                continue
-            await migration.apply(tx)
-            await tx.execute_query(f"PRAGMA user_version = {migration.version}")
+        # BEGIN IMMEDIATE takes the write lock first (waiting for it): a second process
+        # opening the same database waits here, then finds the migration done. Reading
+        # first then writing could fail at once when another process wrote in between.
+        await conn.execute_query("BEGIN IMMEDIATE")
+        try:
+            done = await read_version(conn) >= migration.version
+            if not done:
+                await migration.apply(conn)
+                await conn.execute_query(f"PRAGMA user_version = {migration.version}")
+        except BaseException:
+            await conn.execute_query("ROLLBACK")
+            raise
+        await conn.execute_query("COMMIT")
+        if done:
+            continue
         result.applied.append(migration)
         result.after = migration.version
     return result
