@@ -20,7 +20,7 @@ from tortoise.exceptions import BaseORMException
 from federation.keys import NodeKey
 
 from . import web
-from .api import blobs, export, federation_routes, health, network, objects, places
+from .api import blobs, export, federation_routes, health, membership, network, objects, places
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
 from .ratelimit import RateLimitMiddleware
@@ -76,6 +76,7 @@ def build_routes() -> list[BaseRoute]:
     return [
         *health.routes(),
         *network.routes(),
+        *membership.routes(),
         *export.routes(),
         *places.routes(),
         *federation_routes.routes(),
@@ -101,6 +102,8 @@ def create_app(
         workers = Workers(node)
         with node.db.activated():
             await ensure_place(node)
+            # The founders or the blocklist may have changed since the last start.
+            await node.membership.settle_now()
             if settings.scheduler:
                 await workers.start()
         try:

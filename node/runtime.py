@@ -22,6 +22,7 @@ from .db import Database
 from .services.blobstore import BlobStore
 from .services.health import StorageStatus
 from .services.ingest import Ingestor
+from .services.membership import Membership
 from .services.rejections import RejectionMemory
 from .settings import Settings
 from .version import user_agent
@@ -44,6 +45,17 @@ class Node:
         self.db = Database(settings.db_url)
         #: Serialises our own log: one seq, one prev, whatever the concurrency.
         self.write_lock = asyncio.Lock()
+        #: Entries a peer sent that we refused, not to be fetched again every round.
+        self.rejections = RejectionMemory()
+        #: Who is in the network (docs/protocol.md 11): what ingest accepts and we show.
+        self.membership = Membership(
+            self.origin,
+            settings.founder_ids,
+            required=settings.vouches_required,
+            candidates_max=settings.candidates_max,
+            purge_days=settings.member_purge_days,
+            rejections=self.rejections,
+        )
         self.ingestor = Ingestor(
             max_payload_bytes=settings.max_payload_bytes,
             max_future=timedelta(seconds=settings.max_future_seconds),
@@ -51,14 +63,13 @@ class Node:
             pending_max_bytes=settings.pending_max_bytes,
             new_origins_per_hour=settings.new_origins_per_hour,
             on_stored=self.entries_stored,
+            membership=self.membership,
         )
         self.transport = transport
         #: Our wall clock (injectable for tests); compared with peers' Date headers.
         self.clock = clock
         self.skew = SkewEstimator()
         self.storage = StorageStatus()
-        #: Entries a peer sent that we refused, not to be fetched again every round.
-        self.rejections = RejectionMemory()
         self.push_wakeup = asyncio.Event()
         self.sync_wakeup = asyncio.Event()
         #: Peers to sync with as soon as possible (they came back), by peer id.

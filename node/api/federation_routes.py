@@ -62,7 +62,10 @@ async def entries(request: Request) -> Response:
         # A page may hold up to 500 payloads of 128 KiB: as heavy as a sync answer.
         if not await _take_heavy_slot(node, stack):
             return _busy()
-        body = await read_entries_json(origin, after, limit)
+        async with in_transaction() as conn:
+            hidden = await node.membership.is_excluded(conn, origin)
+        # An origin that is no longer a member is not relayed (docs/protocol.md 11).
+        body = b'{"entries":[]}' if hidden else await read_entries_json(origin, after, limit)
     return Response(body, media_type="application/json")
 
 
@@ -122,7 +125,8 @@ async def sync(request: Request) -> Response:
         if light and "vector" in message and not await _take_heavy_slot(node, stack):
             return _busy()
         await _heard_from(node, message.get("from"), set())
-        return JSONResponse(await answer_sync(message, node.settings.sync_page_bytes))
+        answer = await answer_sync(message, node.settings.sync_page_bytes, node.membership)
+        return JSONResponse(answer)
 
 
 async def push(request: Request) -> Response:

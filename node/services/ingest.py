@@ -44,10 +44,14 @@ from federation.errors import (
     PendingFull,
     TooManyNewOrigins,
     Unstorable,
+    WrongKey,
 )
+from federation.keychain import KeyState, advance
 from federation.timeutil import utc_now
 
 from ..db import lock_for_write
+from . import keychain
+from .membership import Gate, Membership
 from .store import repair_payloads, store_entries
 
 log = logging.getLogger(__name__)
@@ -185,6 +189,7 @@ class Ingestor:
         pending_max_bytes: int = PENDING_MAX_BYTES,
         new_origins_per_hour: int = NEW_ORIGINS_PER_HOUR,
         on_stored: Callable[[Sequence[Entry]], None] | None = None,
+        membership: Membership | None = None,
     ) -> None:
         self.max_payload_bytes = max_payload_bytes
         self.max_future = max_future
@@ -193,6 +198,8 @@ class Ingestor:
         self.new_origins_per_hour = new_origins_per_hour
         #: Told of the entries of each committed batch (wakes background work).
         self.on_stored = on_stored
+        #: Whose entries are accepted (None: everyone's, as in an open network).
+        self.membership = membership
 
     def parse(self, document: Any) -> Entry:
         return parse_entry(
@@ -248,41 +255,92 @@ class Ingestor:
         async with in_transaction() as conn:
             await lock_for_write(conn)
             heads = await _load_heads(conn, list(by_origin))
-            refused = await self._admit(conn, [o for o in by_origin if o not in heads], sender)
+            gate = None if self.membership is None else await self.membership.gate(conn)
             room: list[_PendingRoom] = []
             to_store: list[tuple[int, Entry]] = []
-            for origin, items in by_origin.items():
-                items.sort(key=lambda item: item[1].seq)
-                if origin in refused:
-                    exc: EntryRejected = TooManyNewOrigins(
-                        f"{sender} introduced {self.new_origins_per_hour} new origins in the"
-                        " last hour already; this one is refused for now"
+            waiting = list(by_origin)
+            while waiting:
+                # Members first; the vouches they bring may admit others of the batch.
+                ready = [o for o in waiting if gate is None or gate.admits(o)]
+                if not ready:
+                    break
+                waiting = [o for o in waiting if o not in ready]
+                refused = await self._admit(conn, [o for o in ready if o not in heads], sender)
+                for origin in ready:
+                    stored = await self._ingest_origin(
+                        conn, origin, by_origin[origin], heads, refused, sender, room, report
                     )
-                    for index, entry in items:
-                        report.reject(index, entry, exc)
-                    continue
-                head, frozen = heads.get(origin, (Head(), False))
-                part = IngestReport()
-                chain = partial(
-                    self._chain_origin, conn, origin, head, frozen, items, part, sender, room
-                )
-                try:
-                    stored = await _isolated(conn, chain)
-                except Exception as exc2:
-                    if _environmental(exc2):
-                        raise
-                    log.exception("ingest of %s failed unexpectedly", origin)
-                    unstorable = Unstorable(f"this node could not store the entry: {exc2!r}")
-                    for index, entry in items:
-                        report.reject(index, entry, unstorable)
-                    room.clear()  # the savepoint undid what was counted
-                    continue
-                report.merge(part)
-                to_store.extend(stored)
+                    to_store.extend(stored)
+                    if gate is not None:
+                        gate.learn(entry for _, entry in stored)
+            if gate is not None and waiting:
+                await self._refuse_non_members(conn, gate, waiting, by_origin, sender, report)
             await self._store(conn, to_store, report)
+            if self.membership is not None and (
+                (gate is not None and gate.changed) or any(e.kind == "vouch" for _, e in to_store)
+            ):
+                await self.membership.settle(conn)
         if report.accepted and self.on_stored is not None:
             self.on_stored(report.accepted)
         return report
+
+    async def _ingest_origin(
+        self,
+        conn: BaseDBAsyncClient,
+        origin: str,
+        items: list[tuple[int, Entry]],
+        heads: dict[str, tuple[Head, bool]],
+        refused: set[str],
+        sender: str | None,
+        room: list[_PendingRoom],
+        report: IngestReport,
+    ) -> list[tuple[int, Entry]]:
+        """Chain one origin's entries of the batch in a savepoint; what to store."""
+        items.sort(key=lambda item: item[1].seq)
+        if origin in refused:
+            exc: EntryRejected = TooManyNewOrigins(
+                f"{sender} introduced {self.new_origins_per_hour} new origins in the"
+                " last hour already; this one is refused for now"
+            )
+            for index, entry in items:
+                report.reject(index, entry, exc)
+            return []
+        head, frozen = heads.get(origin, (Head(), False))
+        part = IngestReport()
+        chain = partial(self._chain_origin, conn, origin, head, frozen, items, part, sender, room)
+        try:
+            stored = await _isolated(conn, chain)
+        except Exception as exc2:
+            if _environmental(exc2):
+                raise
+            log.exception("ingest of %s failed unexpectedly", origin)
+            unstorable = Unstorable(f"this node could not store the entry: {exc2!r}")
+            for index, entry in items:
+                report.reject(index, entry, unstorable)
+            room.clear()  # the savepoint undid what was counted
+            return []
+        report.merge(part)
+        return stored
+
+    async def _refuse_non_members(
+        self,
+        conn: BaseDBAsyncClient,
+        gate: Gate,
+        origins: list[str],
+        by_origin: dict[str, list[tuple[int, Entry]]],
+        sender: str | None,
+        report: IngestReport,
+    ) -> None:
+        """Refuse every entry of ``origins`` (not members, or blocked); only the origin
+        is remembered, as a candidate the coordinator sees."""
+        assert self.membership is not None
+        candidates: dict[str, tuple[int, str]] = {}
+        for origin in origins:
+            refusal = gate.refusal(origin)
+            for index, entry in by_origin[origin]:
+                report.reject(index, entry, refusal)
+            candidates[origin] = (len(by_origin[origin]), refusal.code)
+        await self.membership.note_candidates(conn, candidates, sender)
 
     async def _store(
         self, conn: BaseDBAsyncClient, items: list[tuple[int, Entry]], report: IngestReport
@@ -362,8 +420,9 @@ class Ingestor:
         stored: list[tuple[int, Entry]] = []
         seen: dict[int, Entry] = {}
         repairs: list[Entry] = []
+        keys_before = keys = await keychain.state_at(conn, origin) if not frozen else None
         for index, entry in items:
-            if frozen:
+            if frozen or keys is None:
                 report.reject(
                     index,
                     entry,
@@ -384,6 +443,13 @@ class Ingestor:
                         report.duplicate.append(entry)
                     continue
                 if known is not None:
+                    # Only a key in force at that seq can prove a fork; another key's
+                    # entry proves nothing about this log (a rotated or stolen key).
+                    try:
+                        advance(await keychain.state_at(conn, origin, entry.seq - 1), entry)
+                    except WrongKey as exc:
+                        report.reject(index, entry, exc)
+                        continue
                     frozen = True
                     await self._fork(conn, known, entry, index, report)
                 continue
@@ -395,6 +461,11 @@ class Ingestor:
                 else:
                     report.pending.append(entry)
                 continue
+            try:
+                after = advance(keys, entry)
+            except WrongKey as exc:
+                report.reject(index, entry, exc)
+                continue
             if head.seq > 0 and entry.prev != head.hash:
                 # Validly signed, right after our head, yet not linked to it: the origin
                 # signed two incompatible histories (this entry's predecessor is not ours).
@@ -405,17 +476,22 @@ class Ingestor:
                     continue
                 report.reject(index, entry, BrokenChain(f"prev of seq {entry.seq} is not our head"))
                 continue
+            keys = after
             head = Head(entry.seq, entry.header_hash)
             stored.append((index, entry))
             seen[entry.seq] = entry
             report.accepted.append(entry)
         if repairs:
             await repair_payloads(conn, repairs)
-        if stored and not frozen:
-            drained, frozen = await self._drain_pending(conn, origin, head, seen, report)
+        if stored and not frozen and keys is not None:
+            drained, frozen, keys = await self._drain_pending(
+                conn, origin, head, keys, seen, report
+            )
             stored.extend((-1, entry) for entry in drained)
             if drained:
                 head = Head(drained[-1].seq, drained[-1].header_hash)
+        if stored and keys_before is not None:
+            await keychain.record(conn, [entry for _, entry in stored], keys_before)
         if frozen:
             # Entries of this batch before the fork was found are stored (they extend
             # the verified chain); none after it, and nothing is kept aside.
@@ -445,11 +521,12 @@ class Ingestor:
         conn: BaseDBAsyncClient,
         origin: str,
         head: Head,
+        keys: KeyState,
         seen: dict[int, Entry],
         report: IngestReport,
-    ) -> tuple[list[Entry], bool]:
+    ) -> tuple[list[Entry], bool, KeyState]:
         """Apply entries kept aside that now follow the head; True when one of them
-        proves a fork (the origin is then frozen)."""
+        proves a fork (the origin is then frozen); and the keys in force after them."""
         rows = await conn.execute_query_dict(
             "SELECT seq, document FROM pending_entries WHERE origin = ? AND seq > ? ORDER BY seq",
             [origin, head.seq],
@@ -460,14 +537,22 @@ class Ingestor:
                 break
             try:
                 entry = self.parse(json.loads(row["document"]))
+                after = advance(keys, entry)
+            except WrongKey:
+                # Signed by a key not in force: it will never fit; drop it.
+                await conn.execute_query(
+                    "DELETE FROM pending_entries WHERE origin = ? AND seq = ?", [origin, row["seq"]]
+                )
+                break
             except (EntryRejected, ValueError):
                 break
             if entry.prev != head.hash:
                 previous = seen.get(head.seq) or (await _stored_entry(conn, origin, head.seq))[0]
                 if previous is not None:
                     await _record_fork(conn, previous, entry)
-                    return drained, True
+                    return drained, True, keys
                 break
+            keys = after
             head = Head(entry.seq, entry.header_hash)
             seen[entry.seq] = entry
             drained.append(entry)
@@ -475,7 +560,7 @@ class Ingestor:
         await conn.execute_query(
             "DELETE FROM pending_entries WHERE origin = ? AND seq <= ?", [origin, head.seq]
         )
-        return drained, False
+        return drained, False, keys
 
     async def _set_aside(
         self,

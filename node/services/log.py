@@ -92,6 +92,8 @@ async def publish(
             max_payload_bytes=node.settings.max_payload_bytes,
         )
         await store_entries(conn, [entry])
+        if kind == "vouch":  # our vouch may admit or exclude origins (docs/protocol.md 11)
+            await node.membership.settle(conn)
         await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
     node.storage.clear()  # a write went through: the disk has room again
     if op == "delete":

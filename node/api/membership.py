@@ -1,0 +1,132 @@
+"""``/api/v1/membership``, ``/api/v1/vouches`` and ``/api/v1/blocklist``: who is in the
+network (docs/protocol.md 11), vouching for a place, revoking a vouch, the blocklist.
+Reading the membership is public (it is derived from public entries); changes need a
+bearer token, like every write of the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from federation.errors import SchemaError
+
+from ..runtime import Node
+from ..services.log import ClockSkew, LogRecovering
+from ..services.membership import overview
+from ..services.vouches import check_origin, revoke, vouch
+from .auth import require_token
+from .errors import ApiError, invalid, read_json
+
+#: Longest reason of a revocation or a blocklist row.
+MAX_REASON = 2000
+
+
+async def _document(request: Request, node: Node) -> dict[str, Any]:
+    document = await read_json(request, node.settings.max_body_bytes)
+    if not isinstance(document, dict):
+        raise ApiError(422, "invalid", "the body must be a JSON object", field="")
+    return document
+
+
+def _text(document: dict[str, Any], name: str, limit: int = MAX_REASON) -> str:
+    value = document.get(name, "")
+    if not isinstance(value, str) or len(value) > limit:
+        raise ApiError(422, "invalid", f"'{name}' must be a text of at most {limit} characters",
+                       field=name)  # fmt: skip
+    return value
+
+
+def _subject(value: Any, name: str = "subject") -> str:
+    if not isinstance(value, str):
+        raise ApiError(422, "invalid", f"'{name}' must be an origin id", field=name)
+    try:
+        return check_origin(value)
+    except ValueError as exc:
+        raise ApiError(422, "invalid", str(exc), field=name) from None
+
+
+async def membership(request: Request) -> Response:
+    node: Node = request.app.state.node
+    return JSONResponse(await overview(node.db.connection(), node.membership))
+
+
+async def _publishing(work: Any) -> Any:
+    try:
+        return await work
+    except SchemaError as exc:
+        raise invalid(exc) from None
+    except LogRecovering as exc:
+        raise ApiError(409, "recovering", str(exc)) from None
+    except ClockSkew as exc:
+        raise ApiError(409, "clock_skew", str(exc)) from None
+
+
+async def create_vouch(request: Request) -> Response:
+    node: Node = request.app.state.node
+    await require_token(request)
+    document = await _document(request, node)
+    subject = _subject(document.get("subject"))
+    if subject == node.origin:
+        raise ApiError(422, "invalid", "a place cannot vouch for itself", field="subject")
+    entry = await _publishing(
+        vouch(node, subject, _text(document, "title", 200), _text(document, "description"))
+    )
+    return JSONResponse({"id": entry.oid, "subject": subject, "seq": entry.seq}, status_code=201)
+
+
+async def revoke_vouch(request: Request) -> Response:
+    node: Node = request.app.state.node
+    await require_token(request)
+    subject = _subject(request.path_params["subject"])
+    reason = request.query_params.get("reason", "")[:MAX_REASON]
+    entry = await _publishing(revoke(node, subject, reason))
+    return JSONResponse({"id": entry.oid, "subject": subject, "seq": entry.seq, "revoked": True})
+
+
+async def add_block(request: Request) -> Response:
+    node: Node = request.app.state.node
+    await require_token(request)
+    document = await _document(request, node)
+    kind = document.get("kind")
+    if kind not in ("origin", "endpoint"):
+        raise ApiError(422, "invalid", "'kind' is 'origin' or 'endpoint'", field="kind")
+    value = document.get("value")
+    if kind == "origin":
+        value = _subject(value, "value")
+        if value == node.origin:
+            raise ApiError(422, "invalid", "this node cannot block itself", field="value")
+    else:
+        from federation.netguard import normalise_url
+
+        try:
+            value = normalise_url(value if isinstance(value, str) else "")
+        except ValueError as exc:
+            raise ApiError(422, "invalid", str(exc), field="value") from None
+    reason = _text(document, "reason")
+    if not reason.strip():
+        raise ApiError(422, "invalid", "'reason' is required", field="reason")
+    await node.membership.block(kind, value, reason.strip())
+    return JSONResponse({"kind": kind, "value": value, "reason": reason.strip()}, status_code=201)
+
+
+async def remove_block(request: Request) -> Response:
+    node: Node = request.app.state.node
+    await require_token(request)
+    kind = request.query_params.get("kind", "")
+    value = request.query_params.get("value", "")
+    if not await node.membership.unblock(kind, value):
+        raise ApiError(404, "not_found", "no such row in the blocklist")
+    return Response(status_code=204)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/v1/membership", membership, methods=["GET"], name="api.membership"),
+        Route("/api/v1/vouches", create_vouch, methods=["POST"], name="api.vouches"),
+        Route("/api/v1/vouches/{subject}", revoke_vouch, methods=["DELETE"], name="api.vouch"),
+        Route("/api/v1/blocklist", add_block, methods=["POST"], name="api.blocklist"),
+        Route("/api/v1/blocklist", remove_block, methods=["DELETE"], name="api.blocklist"),
+    ]
