@@ -27,6 +27,7 @@ from .ratelimit import RateLimitMiddleware
 from .runtime import Node
 from .services.bootstrap import ensure_place
 from .services.health import is_disk_full
+from .services.identity import finish_rotation
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def create_app(
         await node.db.open()
         workers = Workers(node)
         with node.db.activated():
+            await finish_rotation(node)
             await ensure_place(node)
             # The founders or the blocklist may have changed since the last start.
             await node.membership.settle_now()

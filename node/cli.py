@@ -43,6 +43,7 @@ def run_with_node(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Open the node's database, run ``work(node)`` inside its context, close it."""
     from .runtime import Node
     from .services.bootstrap import ensure_place
+    from .services.identity import finish_rotation
 
     async def main() -> T:
         node = Node(settings, load_key(settings.data_dir))
@@ -52,6 +53,7 @@ def run_with_node(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
             except Exception as exc:  # sqlite3/Tortoise errors: corrupt or unreadable file
                 raise CliError(f"cannot open the database {settings.db_url}: {exc}") from None
             with node.db.activated():
+                await finish_rotation(node)
                 await ensure_place(node)
                 return await work(node)
         finally:

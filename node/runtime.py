@@ -21,6 +21,7 @@ from federation.payloads import COOPERATION_KINDS
 from .db import Database
 from .services.blobstore import BlobStore
 from .services.health import StorageStatus
+from .services.identity import read_origin
 from .services.ingest import Ingestor
 from .services.membership import Membership
 from .services.rejections import RejectionMemory
@@ -42,6 +43,9 @@ class Node:
     ) -> None:
         self.settings = settings
         self.key = key
+        #: The place's origin id: its first key's, kept in the data directory once the
+        #: signing key changed (a rotation or a recovery, node/services/identity.py).
+        self._origin = read_origin(settings.data_dir) or key.origin
         self.db = Database(settings.db_url)
         #: Serialises our own log: one seq, one prev, whatever the concurrency.
         self.write_lock = asyncio.Lock()
@@ -90,7 +94,7 @@ class Node:
 
     @property
     def origin(self) -> str:
-        return self.key.origin
+        return self._origin
 
     def peer_client(
         self,

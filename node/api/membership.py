@@ -14,7 +14,7 @@ from starlette.routing import Route
 from federation.errors import SchemaError
 
 from ..runtime import Node
-from ..services.log import ClockSkew, LogRecovering
+from ..services.log import ClockSkew, KeyNotInForce, LogRecovering
 from ..services.membership import overview
 from ..services.vouches import check_origin, revoke, vouch
 from .auth import require_token
@@ -62,6 +62,8 @@ async def _publishing(work: Any) -> Any:
         raise ApiError(409, "recovering", str(exc)) from None
     except ClockSkew as exc:
         raise ApiError(409, "clock_skew", str(exc)) from None
+    except KeyNotInForce as exc:
+        raise ApiError(409, "key_not_in_force", str(exc)) from None
 
 
 async def create_vouch(request: Request) -> Response:

@@ -12,7 +12,7 @@ from federation.errors import SchemaError
 
 from ..convertors import register_convertors
 from ..runtime import Node
-from ..services.log import ClockSkew, LogRecovering, new_oid, publish
+from ..services.log import ClockSkew, KeyNotInForce, LogRecovering, new_oid, publish
 from ..services.objects import (
     COLLECTIONS,
     SERVER_FIELDS,
@@ -61,6 +61,8 @@ async def _publish(node: Node, kind: str, oid: str, op: str, payload: Any) -> No
         ) from None
     except LogRecovering as exc:
         raise ApiError(409, "recovering", str(exc)) from None
+    except KeyNotInForce as exc:
+        raise ApiError(409, "key_not_in_force", str(exc)) from None
     except ClockSkew as exc:
         message = f"L'horloge de ce nœud est décalée ; corrigez-la (NTP) avant de publier. / {exc}"
         raise ApiError(409, "clock_skew", message) from None

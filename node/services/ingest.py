@@ -42,17 +42,18 @@ from federation.errors import (
     ForkDetected,
     OriginFrozen,
     PendingFull,
+    Superseded,
     TooManyNewOrigins,
     Unstorable,
     WrongKey,
 )
-from federation.keychain import KeyState, advance
+from federation.keychain import KeyState, advance, is_recovery
 from federation.timeutil import utc_now
 
 from ..db import lock_for_write
 from . import keychain
 from .membership import Gate, Membership
-from .store import repair_payloads, store_entries
+from .store import repair_payloads, store_entries, truncate_log
 
 log = logging.getLogger(__name__)
 
@@ -420,8 +421,18 @@ class Ingestor:
         stored: list[tuple[int, Entry]] = []
         seen: dict[int, Entry] = {}
         repairs: list[Entry] = []
-        keys_before = keys = await keychain.state_at(conn, origin) if not frozen else None
+        keys = await keychain.state_at(conn, origin) if not frozen else None
+        #: (seq, keys after it) of each key entry stored, for ``key_chain``.
+        key_rows: list[tuple[int, KeyState]] = []
         for index, entry in items:
+            if frozen and await _lifts_freeze(conn, origin, head, entry):
+                # A recovery right after the frozen head: its recovery key vouches for
+                # this history; the place starts again from it with its new key.
+                frozen = False
+                keys = await keychain.state_at(conn, origin)
+                await conn.execute_query(
+                    "UPDATE origins SET frozen = 0, frozen_reason = NULL WHERE id = ?", [origin]
+                )
             if frozen or keys is None:
                 report.reject(
                     index,
@@ -442,16 +453,50 @@ class Ingestor:
                     else:
                         report.duplicate.append(entry)
                     continue
-                if known is not None:
-                    # Only a key in force at that seq can prove a fork; another key's
-                    # entry proves nothing about this log (a rotated or stolen key).
-                    try:
-                        advance(await keychain.state_at(conn, origin, entry.seq - 1), entry)
-                    except WrongKey as exc:
-                        report.reject(index, entry, exc)
+                if known is None:
+                    continue
+                # Only a key in force at that seq can prove a fork; another key's entry
+                # proves nothing about this log (a rotated or stolen key).
+                before = await keychain.state_at(conn, origin, entry.seq - 1)
+                try:
+                    after = advance(before, entry)
+                except WrongKey as exc:
+                    report.reject(index, entry, exc)
+                    continue
+                recovered = await keychain.latest_recovery(conn, origin)
+                recovery = is_recovery(before, entry)
+                if recovered >= entry.seq and not recovery:
+                    report.reject(index, entry, Superseded(
+                        f"seq {entry.seq} competes with the history that the recovery at seq"
+                        f" {recovered} vouches for; the old key's entries give way"
+                    ))  # fmt: skip
+                    continue
+                if recovery and recovered < entry.seq:
+                    previous = (
+                        seen.get(entry.seq - 1)
+                        or (await _stored_entry(conn, origin, entry.seq - 1))[0]
+                    )
+                    if previous is not None and previous.header_hash == entry.prev:
+                        # The recovery wins over the old key's entries from its seq on.
+                        await truncate_log(conn, origin, entry.seq)
+                        await keychain.forget_from(conn, origin, entry.seq)
+                        stored = [item for item in stored if item[1].seq < entry.seq]
+                        report.accepted = [e for e in report.accepted if e.seq < entry.seq]
+                        seen = {seq: e for seq, e in seen.items() if seq < entry.seq}
+                        keys = after
+                        key_rows = [row for row in key_rows if row[0] < entry.seq]
+                        key_rows.append((entry.seq, after))
+                        head = Head(entry.seq, entry.header_hash)
+                        stored.append((index, entry))
+                        seen[entry.seq] = entry
+                        report.accepted.append(entry)
+                        if self.membership is not None and self.membership.rejections:
+                            self.membership.rejections.forget({origin})
+                        # The entries kept before it were stored already: its own row
+                        # goes with the batch, so the log is re-stored from here.
                         continue
-                    frozen = True
-                    await self._fork(conn, known, entry, index, report)
+                frozen = True
+                await self._fork(conn, known, entry, index, report)
                 continue
             if entry.seq > head.seq + 1:
                 try:
@@ -477,6 +522,8 @@ class Ingestor:
                 report.reject(index, entry, BrokenChain(f"prev of seq {entry.seq} is not our head"))
                 continue
             keys = after
+            if entry.kind == "key":
+                key_rows.append((entry.seq, after))
             head = Head(entry.seq, entry.header_hash)
             stored.append((index, entry))
             seen[entry.seq] = entry
@@ -485,13 +532,12 @@ class Ingestor:
             await repair_payloads(conn, repairs)
         if stored and not frozen and keys is not None:
             drained, frozen, keys = await self._drain_pending(
-                conn, origin, head, keys, seen, report
+                conn, origin, head, keys, seen, report, key_rows
             )
             stored.extend((-1, entry) for entry in drained)
             if drained:
                 head = Head(drained[-1].seq, drained[-1].header_hash)
-        if stored and keys_before is not None:
-            await keychain.record(conn, [entry for _, entry in stored], keys_before)
+        await keychain.insert(conn, origin, key_rows)
         if frozen:
             # Entries of this batch before the fork was found are stored (they extend
             # the verified chain); none after it, and nothing is kept aside.
@@ -524,6 +570,7 @@ class Ingestor:
         keys: KeyState,
         seen: dict[int, Entry],
         report: IngestReport,
+        key_rows: list[tuple[int, KeyState]],
     ) -> tuple[list[Entry], bool, KeyState]:
         """Apply entries kept aside that now follow the head; True when one of them
         proves a fork (the origin is then frozen); and the keys in force after them."""
@@ -553,6 +600,8 @@ class Ingestor:
                     return drained, True, keys
                 break
             keys = after
+            if entry.kind == "key":
+                key_rows.append((entry.seq, after))
             head = Head(entry.seq, entry.header_hash)
             seen[entry.seq] = entry
             drained.append(entry)
@@ -654,6 +703,13 @@ async def _stored_entry(
     if not rows:
         return None, False
     return Entry(json.loads(rows[0]["header"]), rows[0]["sig"], None), bool(rows[0]["missing"])
+
+
+async def _lifts_freeze(conn: BaseDBAsyncClient, origin: str, head: Head, entry: Entry) -> bool:
+    """True when ``entry`` is a recovery right after the frozen ``head``, linked to it."""
+    if entry.kind != "key" or entry.seq != head.seq + 1 or entry.prev != head.hash:
+        return False
+    return is_recovery(await keychain.state_at(conn, origin), entry)
 
 
 async def _record_fork(conn: BaseDBAsyncClient, known: Entry, other: Entry) -> None:

@@ -60,6 +60,16 @@ async def record(conn: BaseDBAsyncClient, entries: list[Entry], before: KeyState
     return state
 
 
+async def insert(conn: BaseDBAsyncClient, origin: str, rows: list[tuple[int, KeyState]]) -> None:
+    """Record the keys in force after each key entry ``(seq, state)`` of ``origin``."""
+    if rows:
+        await conn.execute_many(
+            "INSERT INTO key_chain (origin, seq, node_key, recovery_key, recovered_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (origin, seq) DO NOTHING",
+            [[origin, seq, k.node_key, k.recovery_key, k.recovered_at] for seq, k in rows],
+        )
+
+
 async def latest_recovery(conn: BaseDBAsyncClient, origin: str) -> int:
     """The seq of the latest recovery of ``origin`` we hold (0: none)."""
     rows = await conn.execute_query_dict(

@@ -13,10 +13,12 @@ from tortoise.transactions import in_transaction
 from federation.chain import Head
 from federation.entry import Entry, build_entry
 from federation.errors import FederationError
+from federation.keys import NodeKey
 
 from ..db import lock_for_write
 from ..runtime import Node
 from ..settings import RESTORED_MARKER
+from . import keychain
 from .blobs import check_attachments
 from .deliveries import enqueue_push
 from .store import store_entries
@@ -44,6 +46,11 @@ def catching_up(node: Node) -> bool:
     return (node.settings.data_dir / RESTORED_MARKER).exists()
 
 
+class KeyNotInForce(FederationError):
+    """The key this node signs with is no longer the place's (rotated or recovered
+    elsewhere): what it signs would be refused everywhere."""
+
+
 class ClockSkew(FederationError):
     """Our clock is too far from our peers': our entries would be refused, or misdated.
     (A ``FederationError`` so that forms that show those show this one too.)"""
@@ -57,11 +64,14 @@ async def publish(
     payload: dict[str, Any] | None,
     *,
     new_log: bool = False,
+    signing_key: NodeKey | None = None,
 ) -> Entry:
     """Sign and store one entry of our log; ``SchemaError`` if the payload is invalid.
 
     Seq 1 is only written with ``new_log`` (see services/bootstrap.py). ``ClockSkew``
-    while our clock is off by more than ``max_future_seconds`` (``Node.clock_problem``)."""
+    while our clock is off by more than ``max_future_seconds`` (``Node.clock_problem``).
+    ``signing_key``: another key than the node's (the recovery key signing a recovery);
+    ``KeyNotInForce`` when the key is not one our key chain allows."""
     problem = node.clock_problem()
     if problem is not None:
         raise ClockSkew(problem)
@@ -81,8 +91,16 @@ async def publish(
                 "this node is recovering its own log from its peers: add a peer and sync "
                 "first ('papi peer add URL', 'papi sync'), or run 'papi init --new-log'"
             )
+        key = signing_key or node.key
+        keys = await keychain.state_at(conn, node.origin)
+        if key.origin != keys.node_key and not (kind == "key" and key.origin == keys.recovery_key):
+            raise KeyNotInForce(
+                f"this node signs with {key.origin}, but the place's key in force is "
+                f"{keys.node_key}: its entries would be refused (see 'papi recover')"
+            )
         entry = build_entry(
-            node.key,
+            key,
+            origin=node.origin,
             seq=head.seq + 1,
             prev=head.hash,
             kind=kind,
@@ -92,6 +110,7 @@ async def publish(
             max_payload_bytes=node.settings.max_payload_bytes,
         )
         await store_entries(conn, [entry])
+        await keychain.record(conn, [entry], keys)
         if kind == "vouch":  # our vouch may admit or exclude origins (docs/protocol.md 11)
             await node.membership.settle(conn)
         await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)

@@ -158,7 +158,9 @@ async def answer_sync(
             "SELECT id FROM origins WHERE frozen"
         ) if row["id"] in mine}  # fmt: skip
         refused = set() if membership is None else await membership.refused_origins(conn)
-        for document in await _fork_evidence(conn, frozen, theirs):
+        evidence = await _fork_evidence(conn, frozen, theirs)
+        evidence += await _recoveries(conn, set(mine) - frozen, theirs)
+        for document in evidence:
             if not fits(document):
                 more = True
                 break
@@ -209,6 +211,26 @@ async def _fork_evidence(
             documents.append(
                 {"header": json.loads(rows[0][header]), "sig": rows[0][sig], "payload": None}
             )
+    return documents
+
+
+async def _recoveries(conn: Any, origins: set[str], theirs: dict[str, int]) -> list[dict[str, Any]]:
+    """The latest recovery of each origin the asker holds at or beyond it (docs/protocol.md
+    12): an asker that kept an old key's entries from that seq on gives way to it, which
+    the vectors alone cannot show (they only count entries)."""
+    rows = await conn.execute_query_dict(
+        "SELECT origin, max(recovered_at) AS seq FROM key_chain WHERE recovered_at > 0"
+        " GROUP BY origin"
+    )
+    documents: list[dict[str, Any]] = []
+    for row in sorted(rows, key=lambda row: row["origin"]):
+        if row["origin"] not in origins or theirs.get(row["origin"], 0) < row["seq"]:
+            continue
+        found = await conn.execute_query_dict(
+            "SELECT header, sig, payload FROM entries WHERE origin = ? AND seq = ?",
+            [row["origin"], row["seq"]],
+        )
+        documents.extend(entry_document(entry) for entry in found)
     return documents
 
 
