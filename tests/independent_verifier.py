@@ -141,6 +141,7 @@ def verify_log(entries: list[dict[str, Any]]) -> None:
         where = f"entry seq {header['seq']}"
         if origin is None:
             origin = node_key = header["origin"]
+        assert header["origin"] == origin, f"{where}: origin {header['origin']} != {origin}"
         signer = header.get("signer", header["origin"])
         recovering = header["kind"] == "key" and signer == recovery_key is not None
         assert signer == node_key or recovering, f"{where}: signed by {signer}, not {node_key}"
@@ -150,7 +151,6 @@ def verify_log(entries: list[dict[str, Any]]) -> None:
             node_key = payload["node_key"]
             if recovering or recovery_key is None:
                 recovery_key = payload.get("recovery_key", recovery_key)
-        assert header["origin"] == origin, f"{where}: origin {header['origin']} != {origin}"
         assert header["seq"] == index + 1, (
             f"{where}: expected seq {index + 1} (seq must be contiguous from 1)"
         )
