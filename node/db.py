@@ -16,6 +16,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.context import TortoiseContext, _current_context
 
 from .datadir import make_private
+from .services.invitations import DDL as INVITATIONS_DDL
 from .services.keychain import DDL as KEYCHAIN_DDL
 from .services.membership import DDL as MEMBERSHIP_DDL
 
@@ -117,7 +118,7 @@ class Database:
                 conn = self.connection()
                 await _add_missing_columns(conn)
                 await conn.execute_script(SEARCH_DDL)
-                await conn.execute_script(MEMBERSHIP_DDL + KEYCHAIN_DDL)
+                await conn.execute_script(MEMBERSHIP_DDL + KEYCHAIN_DDL + INVITATIONS_DDL)
                 # Tombstones promise real erasure: overwrite freed pages with zeros.
                 await conn.execute_script("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;")
 

@@ -11,6 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from federation.timeutil import utc_now
 from node.datadir import init_data_dir
 from node.services.sync import sync_all
@@ -173,3 +175,54 @@ async def test_vouch_api_checks_its_input(tmp_path: Path) -> None:
         r = await a.client.post("/api/v1/vouches", json={"subject": a.node.origin})
         assert r.status_code == 401
         assert (await overview(a))["founders"] == [a.node.origin]
+
+
+async def test_invitation_join_request_and_vouch(tmp_path: Path) -> None:
+    from node.services.invitations import (
+        InvitationError,
+        create_invitation,
+        join,
+        join_requests,
+        parse_code,
+    )
+
+    founder, _ = init_data_dir(tmp_path / "a", {"name": "a"})
+    async with network(tmp_path, ["a", "n"], per_node={"a": {"founders": founder.origin}}) as (
+        _,
+        nodes,
+    ):
+        a, n = nodes["a"], nodes["n"]
+        with a.node.db.activated():
+            invitation = await create_invitation(a.node)
+        code = invitation.code()
+        assert parse_code(code) == invitation
+        with n.node.db.activated():
+            await join(n.node, code, "Médiathèque de Ouessant", "Ouessant")
+            # The network's founders are adopted (papi.toml too) and the inviter is a peer.
+            assert n.node.membership.founders == {a.node.origin}
+            assert founder.origin in (n.data_dir / "papi.toml").read_text()
+            [round_n] = await sync(n)
+            assert round_n.error is None
+        with a.node.db.activated():
+            [request] = await join_requests(a.node.db.connection())
+        assert request["origin"] == n.node.origin and request["name"].startswith("Médiathèque")
+        assert await all_entries(a, n.node.origin) == []  # not a member yet
+        # An invitation serves one place; another key cannot use it again.
+        from federation.canonical import canonical_bytes
+        from federation.keys import NodeKey
+
+        other = NodeKey.generate()
+        forged = {"invitation": invitation.nonce, "origin": other.origin, "name": "Autre"}
+        forged["sig"] = other.sign(canonical_bytes(forged))
+        r = await a.client.post("/federation/v1/join", json=forged)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "unknown_invitation"
+        forged["name"] = "Autre nom"  # the signature no longer matches
+        r = await a.client.post("/federation/v1/join", json=forged)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "bad_signature"
+        with pytest.raises(InvitationError):
+            parse_code(code[:-5])
+        r = await a.client.post("/federation/v1/join", json={"invitation": "x"})
+        assert r.status_code == 422
+        await a.client.post("/api/v1/vouches", json={"subject": n.node.origin}, headers=a.auth)
+        await sync(n)
+        assert len(await all_entries(a, n.node.origin)) >= 1

@@ -163,9 +163,26 @@ async def push(request: Request) -> Response:
     return JSONResponse(report.to_json())
 
 
+async def join(request: Request) -> Response:
+    """A new place answers one of our invitations (docs/protocol.md 11.4)."""
+    from ..services.invitations import InvitationError, receive_join
+
+    node: Node = request.app.state.node
+    document = await read_json(request, node.settings.max_body_bytes)
+    try:
+        async with in_transaction() as conn:
+            answer = await receive_join(conn, document)
+    except InvitationError as exc:
+        status = 422 if exc.code == "invalid" else 403
+        raise ApiError(status, exc.code, exc.message) from None
+    log.info("join request from %s (%s)", answer["origin"], answer["name"])
+    return JSONResponse({**answer, "inviter": node.origin}, status_code=201)
+
+
 def routes() -> list[Route]:
     return [
         Route("/federation/v1/entries", entries, methods=["GET"], name="federation.entries"),
         Route("/federation/v1/sync", sync, methods=["POST"], name="federation.sync"),
         Route("/federation/v1/push", push, methods=["POST"], name="federation.push"),
+        Route("/federation/v1/join", join, methods=["POST"], name="federation.join"),
     ]
