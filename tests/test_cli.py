@@ -103,10 +103,24 @@ def test_init_creates_key_config_and_database(tmp_path: Path) -> None:
     assert config == {"name": "EPN Bellevue", "commune": "Brest", "url": "https://papi.exemple.fr"}
 
     with sqlite3.connect(data_dir / "papi.sqlite3") as conn:
-        rows = conn.execute("SELECT origin, seq, header, sig, payload FROM entries").fetchall()
-    assert [(origin, seq) for origin, seq, *_ in rows] == [(node_id, 1)]
-    _, _, header, sig, payload = rows[0]
-    iv.verify_log([{"header": json.loads(header), "sig": sig, "payload": json.loads(payload)}])
+        rows = conn.execute(
+            "SELECT origin, seq, header, sig, payload FROM entries ORDER BY seq"
+        ).fetchall()
+    # The place, then the declaration of the offline recovery key (docs/protocol.md 12).
+    assert [(origin, seq) for origin, seq, *_ in rows] == [(node_id, 1), (node_id, 2)]
+    iv.verify_log([{"header": json.loads(h), "sig": s, "payload": json.loads(p)}
+                   for _, _, h, s, p in rows])  # fmt: skip
+    declared = json.loads(rows[1][4])
+    assert declared["node_key"] == node_id and declared["recovery_key"] != node_id
+    words = result.stdout.split("CLÉ DE SECOURS")[1]
+    from federation.recovery import key_from_words
+
+    typed = " ".join(re.findall(r"\d+\. (\S+)", words))
+    assert key_from_words(typed).origin == declared["recovery_key"]
+    # Never stored: not in any file of the data directory.
+    stored = b"".join(p.read_bytes() for p in data_dir.iterdir() if p.is_file())
+    assert typed.encode() not in stored
+    payload = rows[0][4]
     place = json.loads(payload)
     assert place["nom"] == "EPN Bellevue"
     assert place["commune"] == "Brest"
@@ -122,7 +136,7 @@ def test_init_again_keeps_the_key(tmp_path: Path) -> None:
     assert "key kept" in second.stdout
     assert (data_dir / "node.key").read_bytes() == key_bytes
     with sqlite3.connect(data_dir / "papi.sqlite3") as conn:
-        assert conn.execute("SELECT count(*) FROM entries").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM entries").fetchone() == (2,)
     # A new name keeps the key too; it is recorded and published (tests/test_cli_init.py).
     third = papi(data_dir, "init", "--name", "Autre nom")
     assert node_id_of(third.stdout) == node_id_of(first.stdout)
