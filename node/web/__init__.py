@@ -17,6 +17,7 @@ from ..settings import Settings
 from . import (
     routes_admin,
     routes_admin_mail,
+    routes_admin_network,
     routes_admin_resources,
     routes_interop,
     routes_listings,
@@ -43,6 +44,7 @@ def routes() -> list[BaseRoute]:
         *routes_login.routes(),
         *routes_admin_resources.routes(),
         *routes_admin_mail.routes(),
+        *routes_admin_network.routes(),
         *routes_admin.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]

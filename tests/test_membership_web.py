@@ -1,0 +1,57 @@
+"""``/admin/reseau`` in-process: the page, inviting, vouching for a request, blocking,
+with their errors (French, next to the field) and nothing published on a bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from node.datadir import init_data_dir
+from tests.conftest import InProcessNode, in_process_node
+from tests.test_web import csrf_of, log_in, make_user
+
+
+async def test_network_page_invite_block_and_errors(tmp_path: Path) -> None:
+    key, _ = init_data_dir(tmp_path / "a", {"name": "a"})
+    async with in_process_node(
+        tmp_path / "a", url="http://papi.exemple.fr", founders=key.origin
+    ) as admin:
+        await make_user(admin)
+        await log_in(admin)
+        page = await admin.client.get("/admin/reseau")
+        assert page.status_code == 200
+        assert "Inviter un lieu" in page.text and "Fondateur" in page.text
+        r = await admin.client.post(
+            "/admin/reseau/invitation", data={"csrf_token": csrf_of(page.text)}
+        )
+        assert r.status_code == 200 and "PAPI1-" in r.text
+        bad = await admin.client.post(
+            "/admin/reseau/blocage",
+            data={"csrf_token": csrf_of(page.text), "value": "nimporte", "reason": ""},
+        )
+        assert bad.status_code == 400
+        assert "Indiquez l'identifiant d'un lieu" in bad.text
+        assert "Dites pourquoi" in bad.text
+        r = await admin.client.post(
+            "/admin/reseau/blocage",
+            data={"csrf_token": csrf_of(page.text), "value": "https://spam.example",
+                  "reason": "pourriel"},
+        )  # fmt: skip
+        assert r.status_code == 303
+        page = await admin.client.get("/admin/reseau")
+        assert "https://spam.example" in page.text and "pourriel" in page.text
+        form = {"csrf_token": csrf_of(page.text), "url": "https://spam.example"}
+        r = await admin.client.post("/admin/peers", data=form)
+        assert r.status_code == 400  # a blocked endpoint is never added as a peer
+        joined = await admin.client.post(
+            "/admin/reseau/rejoindre", data={"csrf_token": csrf_of(page.text), "code": "PAPI1-xx"}
+        )
+        assert joined.status_code == 400 and "mal recopié" in joined.text
+        forged = await admin.client.post(
+            "/admin/reseau/garantie", data={"csrf_token": "nope", "origin": key.origin}
+        )
+        assert forged.status_code == 403
+
+
+async def test_the_page_needs_a_login(papi: InProcessNode) -> None:
+    r = await papi.client.get("/admin/reseau")
+    assert r.status_code == 303 and "/admin/login" in r.headers["location"]
