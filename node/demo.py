@@ -1,6 +1,7 @@
 """``papi demo``: five real nodes on 127.0.0.1, wired in a chain so that data must be
 relayed (Brest - Plougastel - Landerneau - Crozon - Ouessant), seeded through their API
-(places, offers, and fiches with a PDF each)."""
+(places, offers, and fiches with a PDF each). A closed network: the first node is the
+founder and vouches for the others (docs/protocol.md 11)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ def _papi(*args: str) -> str:
     if result.returncode != 0:
         raise SystemExit(f"papi: error: demo: 'papi {args[0]}' failed: {result.stderr.strip()}")
     return result.stdout
+
+
+def _node_id(init_output: str) -> str:
+    for line in init_output.splitlines():
+        if line.startswith("Node id: "):
+            return line.removeprefix("Node id: ").strip()
+    raise SystemExit("papi: error: demo: 'papi init' did not say the node id")
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -63,13 +71,23 @@ def run_demo(base_dir: Path, base_port: int = 8101) -> None:
     signal.signal(signal.SIGTERM, stop)
     try:
         urls: list[str] = []
+        founder_dir = base_dir / "node1"
         for index, place in enumerate(places):
             port = base_port + index
             url = f"http://127.0.0.1:{port}"
             data_dir = base_dir / f"node{index + 1}"
             fresh = not (data_dir / "node.key").exists()
-            _papi("init", "--data-dir", str(data_dir), "--name", place["name"],
-                  "--commune", place["commune"], "--url", url)  # fmt: skip
+            out = _papi("init", "--data-dir", str(data_dir), "--name", place["name"],
+                        "--commune", place["commune"], "--url", url,
+                        "--no-recovery-key")  # fmt: skip
+            origin = _node_id(out)
+            if index == 0:
+                # A closed network (docs/protocol.md 11): the first place is its founder
+                # and vouches for the others as they join.
+                env["PAPI_FOUNDERS"] = origin
+            elif fresh:
+                _papi("vouch", origin, "--data-dir", str(founder_dir),
+                      "--title", "Membre du réseau de démonstration")  # fmt: skip
             log = base_dir / f"node{index + 1}.log"
             with log.open("ab") as handle:
                 process = subprocess.Popen(
@@ -86,7 +104,8 @@ def run_demo(base_dir: Path, base_port: int = 8101) -> None:
                     _papi("peer", "add", urls[-1], "--data-dir", str(data_dir))
             urls.append(url)
             print(f"  {place['name']:36} {url}/", flush=True)
-        print("Demo network running (each node knows only the previous one).")
+        print("Demo network running (each node knows only the previous one; the first one")
+        print("founded the network and vouched for the others).")
         print(f"Data and logs in {base_dir}. Ctrl-C to stop.", flush=True)
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
