@@ -22,7 +22,7 @@ COOPERATION_KINDS = (
 )
 KINDS = (
     "place", "skill", "equipment", "event", "booking", "vouch", *COOPERATION_KINDS, "resource",
-    "key",
+    "key", "report",
 )  # fmt: skip
 #: Kinds whose payload schema exists in this version.
 SUPPORTED_KINDS = KINDS

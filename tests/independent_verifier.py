@@ -33,7 +33,7 @@ HEADER_FIELDS = {
     "payload_hash",
     "payload_len",
 }
-KINDS = {"place", "skill", "equipment", "event", "booking", "vouch", "key"}
+KINDS = {"place", "skill", "equipment", "event", "booking", "vouch", "key", "report"}
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 _TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")

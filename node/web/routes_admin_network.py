@@ -25,6 +25,7 @@ from ..services.invitations import (
 )
 from ..services.log import LogRecovering
 from ..services.membership import overview
+from ..services.reports import REASONS, file_report, recipients, reports_for
 from ..services.vouches import check_origin, revoke, vouch
 from .admin_base import admin_page, login_required, node_of, with_form
 from .fields import FieldError
@@ -60,6 +61,8 @@ async def _page(
             "members_ids": members,
             "my_vouches": mine,
             "requests": await join_requests(conn),
+            "reports": await reports_for(conn, node),
+            "reason_labels": REASON_LABELS,
             "code": code,
             "can_invite": bool(node.settings.url) and not node.settings.pull_only,
             "errors": errors or {},
@@ -177,6 +180,66 @@ async def unblock(request: Request, form: FormData) -> Response:
     return RedirectResponse(path_for(request, "admin.network"), status_code=303)
 
 
+#: The reasons of a report, as the form shows them.
+REASON_LABELS = {
+    "illegal": N_("Illegal content"),
+    "personal_data": N_("Personal data published without consent"),
+    "wrong": N_("Wrong or misleading information"),
+    "spam": N_("Advertising or spam"),
+    "other": N_("Something else"),
+}
+assert set(REASON_LABELS) == set(REASONS)
+
+
+async def _report_page(
+    request: Request,
+    target: str,
+    errors: dict[str, FieldError] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    node = node_of(request)
+    return await admin_page(
+        request,
+        "admin/report.html",
+        {
+            "target": target,
+            "reasons": REASON_LABELS,
+            "coordinated": len(recipients(node)) > 1,
+            "errors": errors or {},
+            "values": values or {},
+        },
+        status=status,
+    )
+
+
+@login_required
+async def report_form(request: Request) -> Response:
+    return await _report_page(request, request.query_params.get("objet", "")[:300])
+
+
+@login_required
+@with_form
+async def report_send(request: Request, form: FormData) -> Response:
+    target = str(form.get("objet") or "")[:300]
+    reason = str(form.get("reason") or "")
+    message = str(form.get("message") or "")
+    values = {"reason": reason, "message": message}
+    errors: dict[str, FieldError] = {}
+    if reason not in REASON_LABELS:
+        errors["reason"] = FieldError(N_("Choose a reason."))
+    if len(message) > 1000:
+        errors["message"] = FieldError(N_("At most 1,000 characters."))
+    if not errors:
+        failed = await _publishing(request, file_report(node_of(request), target, reason,
+                                                        message), "report")  # fmt: skip
+        if failed is None:
+            flash(request, N_("The report is sent to the network's coordination."))
+            return RedirectResponse(path_for(request, "admin.network"), status_code=303)
+        errors["reason"] = FieldError(N_("This report could not be sent; check the object."))
+    return await _report_page(request, target, errors, values, status=400)
+
+
 def routes() -> list[Route]:
     page = "/admin/reseau"
     return [
@@ -187,4 +250,6 @@ def routes() -> list[Route]:
         Route(page + "/retrait", revoke_vouch, methods=["POST"], name="admin.network.revoke"),
         Route(page + "/blocage", block, methods=["POST"], name="admin.network.block"),
         Route(page + "/deblocage", unblock, methods=["POST"], name="admin.network.unblock"),
+        Route("/admin/signaler", report_form, methods=["GET"], name="admin.report"),
+        Route("/admin/signaler", report_send, methods=["POST"], name="admin.report"),
     ]
