@@ -152,3 +152,19 @@ async def test_a_recovery_lifts_the_freeze_of_a_stolen_key_fork(tmp_path: Path) 
         nodes_b = {o["id"]: o for o in (await b.client.get("/api/v1/nodes")).json()["origins"]}
         assert not nodes_b[a.node.origin]["frozen"]
         assert isinstance(recovered, Entry)
+
+
+def test_a_rotated_node_backs_up_and_restores_as_its_place(tmp_path: Path) -> None:
+    """Regression: the backup named the key's id as the node, and restore refused it."""
+    from tests.conftest import run_papi
+
+    data = tmp_path / "node"
+    out = run_papi("init", "--data-dir", str(data), "--name", "EPN", "--no-recovery-key").stdout
+    origin = out.split("Node id: ")[1].split()[0]
+    run_papi("key", "rotate", "--data-dir", str(data))
+    assert (data / "origin").read_text().strip() == origin
+    run_papi("backup", str(tmp_path / "b.tar.gz"), "--data-dir", str(data))
+    restored = tmp_path / "restored"
+    done = run_papi("restore", str(tmp_path / "b.tar.gz"), "--yes", "--data-dir", str(restored))
+    assert origin in done.stdout
+    assert (restored / "origin").read_text().strip() == origin

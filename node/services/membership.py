@@ -115,9 +115,11 @@ class Gate:
     blocked: frozenset[str]
     members: frozenset[str] | None = None
     changed: bool = False
+    #: The members of ``vouches`` when already computed (cached by ``Membership``).
+    known: frozenset[str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.members = self._compute()
+        self.members = self.known if self.known is not None else self._compute()
 
     def _compute(self) -> frozenset[str] | None:
         if not self.founders:
@@ -188,8 +190,10 @@ class Membership:
         self.candidates_max = max(0, candidates_max)
         self.purge_after = timedelta(days=max(0, purge_days))
         self.rejections = rejections
-        #: (marker of the stored vouches, their state): reloaded only when they changed.
+        #: (marker of the stored vouches, their state, the members they make): reloaded
+        #: and computed again only when a vouch changed.
         self._vouches: tuple[tuple[Any, ...], dict[tuple[str, str], Vouch]] | None = None
+        self._members: tuple[tuple[Any, ...], frozenset[str]] | None = None
 
     @property
     def closed(self) -> bool:
@@ -231,7 +235,12 @@ class Membership:
     async def gate(self, conn: BaseDBAsyncClient) -> Gate:
         vouches = await self._stored_vouches(conn) if self.closed else {}
         blocked = await self.blocked_origins(conn)
-        return Gate(self.own, self.founders, self.required, vouches, blocked)
+        key = (self._vouches[0] if self._vouches else None, self.founders, self.required)
+        known = self._members[1] if self._members and self._members[0] == key else None
+        gate = Gate(self.own, self.founders, self.required, vouches, blocked, known=known)
+        if gate.members is not None:
+            self._members = (key, gate.members)
+        return gate
 
     async def current_members(self) -> frozenset[str] | None:
         """The members now (None: an open network, every origin is one)."""
