@@ -40,6 +40,22 @@ PYTHON = sys.executable
 FIGURES: dict[str, dict[str, Any]] = {}
 #: Whether the run uses the full sizes of issue 5 (``--full``).
 FULL = False
+#: The run's own one-core ingest ceiling (entries/s) on a fixed workload
+#: (``bench.ingest.reference_ceiling``), measured first. The machines are shared and their
+#: speed varies up to twofold between runs, so every time is also given in *reference
+#: units*: the time multiplied by this ceiling and divided by 10,000 (the time on a
+#: machine whose ceiling would be 10,000 entries/s). Targets on times judge that figure.
+REFERENCE_CEILING: float | None = None
+REFERENCE_RATE = 10_000.0
+#: Units of the figures that are times (and get a reference figure).
+TIME_UNITS = ("s", "ms")
+
+
+def reference_figure(value: float, unit: str) -> float | None:
+    """``value`` in reference units, if it is a time and the ceiling was measured."""
+    if unit not in TIME_UNITS or not REFERENCE_CEILING or value == float("inf"):
+        return None
+    return value * REFERENCE_CEILING / REFERENCE_RATE
 
 
 def size(small: int, full: int) -> int:
@@ -68,19 +84,26 @@ def record(
     higher_is_better: bool = False,
     note: str = "",
 ) -> None:
-    """Keep a figure and print its summary line."""
+    """Keep a figure and print its summary line (a time with its reference figure next
+    to it; a target on a time is judged on the reference figure)."""
+    reference = reference_figure(value, unit)
     FIGURES[name] = {
         "value": round(float(value), 6),
         "unit": unit,
         "target": target,
         "ceiling": None if ceiling is None else round(float(ceiling), 6),
     }
+    if reference is not None:
+        FIGURES[name]["reference"] = round(reference, 6)
     parts = [f"{name:34} {_fmt(value):>12} {unit}"]
+    if reference is not None:
+        parts.append(f"(ref {_fmt(reference)} {unit})")
     if target is not None:
-        met = value >= target if higher_is_better else value <= target
+        judged = value if reference is None else reference
+        met = judged >= target if higher_is_better else judged <= target
         parts.append(
             f"target {'>=' if higher_is_better else '<='} {_fmt(target)}"
-            f" [{'met' if met else 'MISSED'}]"
+            f"{'' if reference is None else ' ref'} [{'met' if met else 'MISSED'}]"
         )
     if ceiling:
         parts.append(f"ceiling {_fmt(ceiling)} (ratio {value / ceiling:.2f})")

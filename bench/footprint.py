@@ -63,7 +63,7 @@ def main() -> None:
         db_bytes = db.stat().st_size
         tables = table_sizes(db)
     count = len(entries)
-    record("idle_rss_mb", idle, "MiB", target=60.0, note="papi serve, fresh, no traffic")
+    record("idle_rss_mb", idle, "MiB", target=50.0, note="papi serve, fresh, no traffic")
     record(
         "synced_rss_mb",
         synced,

@@ -1,472 +1,283 @@
-"""Benchmark 4b, simulation: one new entry spreading through 300 and 20,000 nodes with
-the real protocol code and an in-memory transport, compared in the same run with an
-ActivityPub-style fan-out where the origin delivers to every other node itself.
+"""Benchmark 4b, simulation: bringing 300 to 20,000 nodes up to date with each new entry,
+before (version 1: push gossip and digest/bucket anti-entropy, ``bench/sim_v1.py``) and
+after (protocol 1.1: broadcast tree and changes cursor, ``bench/sim_v11.py``), against
+the physical minimum (each node receives the entry once: N - 1 deliveries of it, a
+delivery being a version 1 push of the entry alone with its answer and headers) and
+against an ActivityPub fan-out of the same event as Mobilizon sends it
+(``bench/activitypub/``). Also: the idle cost per node and hour as the network grows, and a
+territory of 300 places inside 20,000 against a network of its own.
 
-What is real: the entry (``federation.entry.build_entry`` with a real Ed25519 key), every
-message body (built as the node builds it and sized as ``PeerClient`` and Starlette encode
-it), the version-vector digests (``federation.vector.vector_digest`` on full vectors of
-real-format origin ids) and buckets (``bucket_of``), ``parse_entry`` (signature included)
-on a sample of the receipts, and the rules of node/services: push to ``push_fanout``
-random peers other than the sender and the author, ``ttl`` decremented, forwarded once
-(only when newly accepted), an entry beyond a gap kept aside with ``need`` answered and
-the gap filled by the sender; anti-entropy as ``sync.py`` runs it (digest; above 256
-origins the 256 bucket digests, then the vectors of the differing buckets only; then
-push-back) with every peer each round. For comparison, the 20,000-node case is also run
-with full vectors in every round that is not idle (the protocol before the bucket step).
-
-What is simulated: node state is one integer per (node, origin with new entries): the
-contiguous seq held. Every node starts holding the whole network (N origins at seq 100).
-The peering graph is random with degree 3-4 (as in the propagation benchmark), each link
-usable both ways. HTTP headers are counted as a fixed 350 bytes per request + answer.
-
-Per entry: push rounds (hops) and messages, coverage after push, anti-entropy rounds until
-every node holds it, and bytes: push + gap fills + the anti-entropy exchanges that are not
-idle (idle exchanges happen every interval anyway; their cost is reported on its own).
+Sizes: ``size(small, full)``; ``--full`` runs more entries per network. Nothing here is a
+wall-clock time: every figure is bytes or counts from real encodings.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import secrets
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 from bench.common import record, section, size
+from bench.sim_sizes import activitypub_delivery, push_delivery, url_of
+from bench.sim_v1 import simulate as simulate_v1
+from bench.sim_v11 import Result, describe, run, territory_json
+from tests.plumtree_net import random_graph
 
-HTTP_HEADERS = 350  # request line + headers, status line + headers (approximate)
-SEQ = 100  # every origin's head before the new entries
-
-
-def _client_bytes(body: Any) -> int:
-    """Size of a request body as ``PeerClient`` sends it."""
-    return len(json.dumps(body, separators=(",", ":")).encode())
-
-
-def _server_bytes(body: Any) -> int:
-    """Size of an answer as Starlette's ``JSONResponse`` sends it."""
-    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+#: Entries a place writes a day (BRIEF section 7: ~100 objects, a few updates a day).
+ENTRIES_PER_PLACE_PER_DAY = 5
 
 
-def random_graph(count: int, rng: random.Random) -> list[list[int]]:
-    """Adjacency lists: a ring (connected) plus a random matching of extra stubs, so that
-    every degree is 3 or 4 (a few 2s where the matching could not place a stub)."""
-    peers = [{(i - 1) % count, (i + 1) % count} for i in range(count)]
-    stubs = [i for i in range(count) for _ in range(rng.choice((1, 2)))]
-    for _ in range(3):
-        rng.shuffle(stubs)
-        left = []
-        for a, b in zip(stubs[::2], stubs[1::2], strict=False):
-            if a != b and b not in peers[a] and len(peers[a]) < 4 and len(peers[b]) < 4:
-                peers[a].add(b)
-                peers[b].add(a)
-            else:
-                left += [a, b]
-        stubs = [i for i in left if len(peers[i]) < 3]
-    return [sorted(p) for p in peers]
-
-
-@dataclass
-class Tally:
-    messages: int = 0
-    bytes: int = 0
-    upload: dict[int, int] = field(default_factory=dict)
-
-    def add(self, sender: int, request: int, answer: int, receiver: int) -> None:
-        self.messages += 1
-        self.bytes += request + answer + HTTP_HEADERS
-        self.upload[sender] = self.upload.get(sender, 0) + request
-        self.upload[receiver] = self.upload.get(receiver, 0) + answer
-
-    @property
-    def max_upload(self) -> int:
-        return max(self.upload.values(), default=0)
-
-
-class Network:
-    def __init__(
-        self, count: int, rng: random.Random, *, fanout: int, ttl: int, buckets: bool = True
-    ) -> None:
-        from federation.keys import NodeKey
-
-        self.count = count
-        self.buckets = buckets
-        self.rng = rng
-        self.fanout = fanout
-        self.ttl = ttl
-        self.peers = random_graph(count, rng)
-        self.urls = [f"https://papi-{i:05d}.example.fr" for i in range(count)]
-        # Real-format origin ids; the authors of new entries get real keys.
-        self.origins = ["ed25519:" + secrets.token_urlsafe(32)[:43] for _ in range(count)]
-        self.keys: dict[int, NodeKey] = {}
-        self.logs: dict[int, list[dict[str, Any]]] = {}  # author -> new entries (seq > SEQ)
-        self.held: dict[int, list[int]] = {}  # author -> seq held by each node
-        self.digests: dict[tuple[int, ...], str] = {}
-        self.verified = 0
-        self.verify_seconds = 0.0
-        self.verify_budget = 0
-
-    # -- real protocol pieces --------------------------------------------------------
-
-    def new_entry(self, author: int) -> dict[str, Any]:
-        from federation.entry import build_entry
-        from federation.keys import NodeKey
-
-        key = self.keys.setdefault(author, NodeKey.generate())
-        self.origins[author] = key.origin
-        log = self.logs.setdefault(author, [])
-        seq = SEQ + len(log) + 1
-        entry = build_entry(
-            key,
-            seq=seq,
-            prev="sha256:" + "0" * 64 if not log else _hash(log[-1]),
-            kind="skill",
-            oid=f"s{seq}",
-            op="put",
-            payload={
-                "title": "Atelier smartphone",
-                "description": "Apprendre à utiliser son smartphone: appels, photos, messages. "
-                * 3,
-            },
-        )
-        log.append(entry.to_json())
-        self.held.setdefault(author, [SEQ] * self.count)[author] = seq
-        return log[-1]
-
-    def verify(self, document: dict[str, Any]) -> None:
-        """``parse_entry`` on the document as it arrives, for a sample of receipts."""
-        if self.verified >= self.verify_budget:
-            return
-        from federation.entry import parse_entry
-
-        start = time.perf_counter()
-        parse_entry(json.loads(json.dumps(document)))
-        self.verify_seconds += time.perf_counter() - start
-        self.verified += 1
-
-    def state(self, node: int) -> tuple[int, ...]:
-        return tuple(self.held[a][node] for a in sorted(self.held))
-
-    def digest(self, node: int) -> str:
-        """The real digest of the node's full version vector (cached per distinct state)."""
-        from federation.vector import vector_digest
-
-        state = self.state(node)
-        if state not in self.digests:
-            vector = dict.fromkeys(self.origins, SEQ)
-            for author, seq in zip(sorted(self.held), state, strict=True):
-                vector[self.origins[author]] = seq
-            self.digests[state] = vector_digest(vector)
-        return self.digests[state]
-
-    def vector_bytes(self, bucket: int | None = None) -> int:
-        """JSON size of the version vector (every origin, seq ~100), or of one bucket's
-        part of it."""
-        if not hasattr(self, "_bucket_bytes"):
-            from federation.vector import bucket_of
-
-            self._bucket_bytes = [0] * 256
-            for origin in self.origins:
-                self._bucket_bytes[bucket_of(origin)] += len(origin) + 3 + 3 + 1
-        if bucket is None:
-            return sum(self._bucket_bytes) + 1
-        return self._bucket_bytes[bucket]
-
-    def vectors(self, authors: list[int]) -> tuple[int, int, list[int] | None]:
-        """Version-vector bytes (request, answer) of a round that is not idle, and its
-        ``scope``. Above ``BUCKET_THRESHOLD`` origins (node/services/sync.py) the round
-        first compares the 256 bucket digests, then sends only the vectors of the buckets
-        that differ; otherwise (or with ``buckets=False``, the protocol before the bucket
-        step) both full vectors travel."""
-        from federation.vector import bucket_of
-        from node.services.sync import BUCKET_THRESHOLD
-
-        if not self.buckets or self.count <= BUCKET_THRESHOLD:
-            full = self.vector_bytes()
-            return full, full, None
-        scope = sorted({bucket_of(self.origins[a]) for a in authors})
-        part = sum(self.vector_bytes(b) for b in scope)
-        return part, part, scope
-
-    # -- push gossip (node/api/federation_routes.py push, services/deliveries.py) ------
-
-    def push(self, author: int, seq: int, tally: Tally) -> tuple[int, int]:
-        """The wave of one new entry; (hops, nodes holding it after the wave)."""
-        document = self.logs[author][seq - SEQ - 1]
-        frontier = [(author, None, self.ttl)]
-        hops = 0
-        while frontier:
-            hops += 1
-            following = []
-            for sender, came_from, ttl in frontier:
-                candidates = [p for p in self.peers[sender] if p != came_from and p != author]
-                for target in self.rng.sample(candidates, min(self.fanout, len(candidates))):
-                    accepted = self.receive(sender, target, author, document, ttl, tally)
-                    if accepted and ttl > 0:  # forwarded once, when new to the receiver
-                        following.append((target, sender, ttl - 1))
-            frontier = following
-        holders = sum(1 for s in self.held[author] if s >= seq)
-        return hops - 1, holders
-
-    def receive(
-        self,
-        sender: int,
-        target: int,
-        author: int,
-        document: dict[str, Any],
-        ttl: int,
-        tally: Tally,
-    ) -> bool:
-        """POST /federation/v1/push of one entry; True when newly accepted (forward it)."""
-        seq = document["header"]["seq"]
-        body = {"entries": [document], "ttl": ttl, "from": self.urls[sender]}
-        held = self.held[author][target]
-        ids = [{"origin": self.origins[author], "seq": seq}]
-        if held >= seq:
-            answer: dict[str, Any] = {
-                "accepted": [],
-                "duplicate": ids,
-                "pending": [],
-                "rejected": [],
-            }
-            tally.add(sender, _client_bytes(body), _server_bytes(answer), target)
-            return False
-        self.verify(document)
-        if held == seq - 1:
-            self.held[author][target] = seq
-            answer = {"accepted": ids, "duplicate": [], "pending": [], "rejected": []}
-            tally.add(sender, _client_bytes(body), _server_bytes(answer), target)
-            return True
-        # Beyond a gap: kept aside, "need" answered, the sender fills the gap at once.
-        answer = {
-            "accepted": [],
-            "duplicate": [],
-            "pending": ids,
-            "rejected": [],
-            "need": {self.origins[author]: held},
-        }
-        tally.add(sender, _client_bytes(body), _server_bytes(answer), target)
-        missing = self.logs[author][held - SEQ : seq - SEQ - 1]
-        fill = {"entries": missing, "ttl": ttl, "from": self.urls[sender]}
-        self.held[author][target] = seq
-        accepted = [{"origin": self.origins[author], "seq": s} for s in range(held + 1, seq + 1)]
-        tally.add(
-            sender,
-            _client_bytes(fill),
-            _server_bytes({"accepted": accepted, "duplicate": [], "pending": [], "rejected": []}),
-            target,
-        )
-        return True
-
-    # -- anti-entropy (node/services/sync.py) ------------------------------------------
-
-    def exchange(self, asker: int, peer: int, tally: Tally, idle: Tally) -> None:
-        mine, theirs = self.digest(asker), self.digest(peer)
-        first = {"digest": mine}
-        answer = {"digest": theirs, "in_sync": mine == theirs}
-        if mine == theirs:
-            idle.add(asker, _client_bytes(first), _server_bytes(answer), peer)
-            return
-        tally.add(asker, _client_bytes(first), _server_bytes(answer), peer)
-        differing = [a for a, held in self.held.items() if held[asker] != held[peer]]
-        sent, received, scope = self.vectors(differing)
-        if scope is not None:
-            buckets = {"buckets": ["0123456789abcdef"] * 256}
-            differ = {"digest": theirs, "in_sync": False, "differ": scope}
-            tally.add(asker, _client_bytes(buckets), _server_bytes(differ), peer)
-        request: dict[str, Any] = {"vector": {}, "max_bytes": 1048576, "from": self.urls[asker]}
-        if scope is not None:
-            request["scope"] = scope
-        lacking = []  # entries the peer sends to the asker
-        giving = []  # entries the asker pushes back
-        for author in differing:
-            held, log = self.held[author], self.logs[author]
-            if held[peer] > held[asker]:
-                lacking += log[held[asker] - SEQ : held[peer] - SEQ]
-                held[asker] = held[peer]
-            elif held[asker] > held[peer]:
-                giving += log[held[peer] - SEQ : held[asker] - SEQ]
-                held[peer] = held[asker]
-        for document in lacking + giving:
-            self.verify(document)
-        reply = {
-            "digest": theirs,
-            "in_sync": False,
-            "vector": {},
-            "entries": lacking,
-            "more": False,
-        }
-        tally.add(asker, _client_bytes(request) + sent, _server_bytes(reply) + received, peer)
-        if giving:
-            body = {"entries": giving, "ttl": 0, "from": self.urls[asker]}
-            ids = [{"origin": d["header"]["origin"], "seq": d["header"]["seq"]} for d in giving]
-            tally.add(
-                asker,
-                _client_bytes(body),
-                _server_bytes({"accepted": ids, "duplicate": [], "pending": [], "rejected": []}),
-                peer,
-            )
-
-    def anti_entropy(self, author: int, seq: int, tally: Tally, idle: Tally) -> int:
-        """Rounds of ``sync_all`` on every node (all its peers) until all hold ``seq``."""
-        rounds = 0
-        while any(s < seq for s in self.held[author]):
-            rounds += 1
-            order = list(range(self.count))
-            self.rng.shuffle(order)
-            for asker in order:
-                for peer in self.peers[asker]:
-                    self.exchange(asker, peer, tally, idle)
-        return rounds
-
-
-def _hash(document: dict[str, Any]) -> str:
-    from federation.canonical import canonical_bytes, sha256_tag
-
-    return sha256_tag(canonical_bytes(document["header"]))
-
-
-def fan_out(net: Network, document: dict[str, Any], author: int) -> Tally:
-    """ActivityPub style: the origin posts the entry to every other node itself."""
-    tally = Tally()
-    for target in range(net.count):
-        if target != author:
-            body = {"entries": [document], "ttl": 0, "from": net.urls[author]}
-            ids = [{"origin": document["header"]["origin"], "seq": document["header"]["seq"]}]
-            answer = {"accepted": ids, "duplicate": [], "pending": [], "rejected": []}
-            tally.add(author, _client_bytes(body), _server_bytes(answer), target)
-    return tally
-
-
-def simulate(
-    count: int, entries: int, *, ttl: int, fanout: int = 3, seed: int = 7, buckets: bool = True
-) -> dict[str, float]:
+def _v11(count: int, measured: int, seed: int = 7, loss: float = 0.0) -> Result:
     rng = random.Random(seed)
-    net = Network(count, rng, fanout=fanout, ttl=ttl, buckets=buckets)
-    net.verify_budget = 400
-    totals = {
-        "push_hops": 0.0,
-        "push_messages": 0.0,
-        "coverage": 0.0,
-        "ae_rounds": 0.0,
-        "ae_messages": 0.0,
-        "messages": 0.0,
-        "bytes": 0.0,
-        "fanout_bytes": 0.0,
-        "fanout_messages": 0.0,
-        "max_upload": 0.0,
-        "fanout_max_upload": 0.0,
-        "idle_bytes_per_round": 0.0,
-        "entry_bytes": 0.0,
+    return run(random_graph(count, rng), measured=measured, seed=seed, loss=loss)
+
+
+def _minimum_ratio(result: Result, kind: str = "skill") -> float:
+    return result.bytes_per_entry[kind] / result.minimum_per_entry[kind]
+
+
+def _report_v11(result: Result, label: str, *, target: float | None = None) -> None:
+    count = result.count
+    delivery = result.minimum_per_entry["skill"] / (count - 1)
+    record(
+        f"bytes_vs_minimum_{label}",
+        _minimum_ratio(result),
+        "x minimum",
+        target=target,
+        note=f"protocol 1.1, {count} nodes: {result.bytes_per_entry['skill']:,.0f} B per entry"
+        f" for {count - 1} x {delivery:,.0f} B; {describe(result)}",
+    )
+    record(
+        f"bytes_vs_frame_minimum_{label}",
+        result.bytes_per_entry["skill"] / result.frame_minimum_per_entry["skill"],
+        "x minimum",
+        note="the same bytes against N - 1 deliveries of protocol 1.1 (a frame of the entry and"
+        f" its empty answer: {result.frame_minimum_per_entry['skill'] / (count - 1):,.0f} B)",
+    )
+    record(
+        f"sim_{label}_max_upload_per_entry",
+        result.max_upload_per_entry["skill"],
+        "bytes",
+        note=f"busiest node's upload for one entry ="
+        f" {result.max_upload_per_entry['skill'] / delivery:.2f} deliveries of it",
+    )
+    record(
+        f"sim_{label}_first_entry_vs_minimum",
+        result.first_entry_bytes / result.minimum_per_entry["skill"],
+        "x minimum",
+        note="the first entry over new links: it floods them, and duplicates prune them to a tree",
+    )
+    record(
+        f"idle_sync_bytes_per_node_hour_{label}",
+        result.idle_per_node_hour,
+        "bytes",
+        note=f"changes pulls with nothing to announce ({result.pulls:,} pulls in"
+        f" {result.window:,.0f} s), sent + received by one node",
+    )
+
+
+def _activitypub(results: dict[str, Result]) -> None:
+    ap = activitypub_delivery()
+    record(
+        "activitypub_delivery_bytes",
+        ap.total,
+        "bytes",
+        note=f"Create{{Event}} as Mobilizon sends it: body {ap.body:,} B (JSON-LD context and all),"
+        f" request line and headers with HTTP signature {ap.request_headers} B, 202 answer"
+        f" {ap.answer} B",
+    )
+    for label, result in results.items():
+        count = result.count
+        record(
+            f"bytes_vs_activitypub_{label}",
+            result.bytes_per_entry["event"] / ((count - 1) * ap.total),
+            "papi/ActivityPub",
+            note=f"the same event: papi 1.1 {result.bytes_per_entry['event']:,.0f} B to bring"
+            f" {count} nodes up to date, ActivityPub fan-out {(count - 1) * ap.total:,.0f} B"
+            f" (papi's minimum: {result.minimum_per_entry['event']:,.0f} B)",
+        )
+
+
+def _territory(measured: int) -> None:
+    """A territory of 300 places (its nodes follow its origins only, linked among
+    themselves and to the rest by 3 bridges) inside 20,000, against a network of 300."""
+    rng = random.Random(11)
+    outside = random_graph(19_700, rng)
+    inside = {
+        "t" + name[1:]: ["t" + peer[1:] for peer in peers]
+        for name, peers in random_graph(300, rng).items()
     }
-    for _ in range(entries):
-        author = rng.randrange(count)
-        document = net.new_entry(author)
-        seq = document["header"]["seq"]
-        push, ae, idle = Tally(), Tally(), Tally()
-        hops, holders = net.push(author, seq, push)
-        rounds = net.anti_entropy(author, seq, ae, idle)
-        reference = fan_out(net, document, author)
-        upload: dict[int, int] = {}
-        for tally in (push, ae):
-            for node, sent in tally.upload.items():
-                upload[node] = upload.get(node, 0) + sent
-        totals["push_hops"] += hops
-        totals["push_messages"] += push.messages
-        totals["coverage"] += holders / count
-        totals["ae_rounds"] += rounds
-        totals["ae_messages"] += ae.messages
-        totals["messages"] += push.messages + ae.messages
-        totals["bytes"] += push.bytes + ae.bytes
-        totals["fanout_bytes"] += reference.bytes
-        totals["fanout_messages"] += reference.messages
-        totals["max_upload"] += max(upload.values())
-        totals["fanout_max_upload"] += reference.max_upload
-        totals["idle_bytes_per_round"] += idle.bytes / max(rounds, 1)
-        totals["entry_bytes"] += _client_bytes(document)
-    result = {name: value / entries for name, value in totals.items()}
-    result["verified"] = net.verified
-    result["verify_ms"] = net.verify_seconds / max(net.verified, 1) * 1000
-    result["vector_bytes"] = net.vector_bytes()
-    return result
+    graph = {**outside, **{name: list(peers) for name, peers in inside.items()}}
+    for t, n in (("t00000", "n00000"), ("t00100", "n05000"), ("t00200", "n10000")):
+        graph[t].append(n)
+        graph[n].append(t)
 
+    def member(origin: str) -> bool:
+        return origin.startswith("t")
 
-def report(count: int, figures: dict[str, float], ttl: int, *, headline: bool) -> None:
-    suffix = "" if headline else f"_{count}"
-    ratio = figures["bytes"] / figures["fanout_bytes"]
-    record(
-        f"sim_{count}_rounds",
-        figures["push_hops"] + figures["ae_rounds"],
-        "rounds",
-        note=f"{figures['push_hops']:.1f} push hops (ttl {ttl}) reaching"
-        f" {figures['coverage']:.1%}, then {figures['ae_rounds']:.1f} anti-entropy"
-        " rounds",
+    def classify(author: str) -> str:
+        return "territory" if member(author) else "outside"
+
+    members = sorted(inside)
+    authors = members * (len(outside) // len(members)) + sorted(outside)  # half and half
+    big = run(
+        graph,
+        measured=measured,
+        seed=11,
+        kinds=("skill",),
+        follows=dict.fromkeys(members, member),
+        territories=dict.fromkeys(members, territory_json()),
+        classify=classify,
+        authors=authors,
     )
-    record(
-        f"sim_{count}_messages",
-        figures["messages"],
-        "requests",
-        note=f"push {figures['push_messages']:.0f} + anti-entropy {figures['ae_messages']:.0f};"
-        f" fan-out {figures['fanout_messages']:.0f}",
+    alone = run(
+        inside,
+        measured=measured,
+        seed=11,
+        kinds=("skill",),
+        follows=dict.fromkeys(members, member),
+        territories=dict.fromkeys(members, territory_json()),
+        classify=classify,
     )
+    per_day = ENTRIES_PER_PLACE_PER_DAY / 24
+
+    def hourly(result: Result, names: list[str]) -> tuple[float, float, float]:
+        entries = {"territory": 0, "outside": 0}
+        for author, _ in result.measured:
+            entries[classify(author)] += 1
+        idle = sum(result.meter.node_idle[n] for n in names) / len(names) / result.window * 3600
+        caused = {
+            cls: sum(result.meter.node_caused[(n, cls)] for n in names) / len(names) / max(1, k)
+            for cls, k in entries.items()
+        }
+        territory_rate = 300 * per_day
+        outside_rate = (result.count - 300) * per_day
+        return (
+            idle,
+            territory_rate * caused["territory"],
+            outside_rate * caused["outside"],
+        )
+
+    idle_big, own_big, outside_big = hourly(big, members)
+    idle_alone, own_alone, _ = hourly(alone, members)
+    total_big = idle_big + own_big + outside_big
+    total_alone = idle_alone + own_alone
     record(
-        f"sim_{count}_bytes",
-        figures["bytes"],
+        "territory_300_in_20000_bytes_per_node_hour",
+        total_big,
         "bytes",
-        note=f"fan-out {figures['fanout_bytes']:,.0f}; entry {figures['entry_bytes']:.0f} B,"
-        f" full vector {figures['vector_bytes']:,.0f} B",
+        note=f"idle {idle_big:,.0f} + its entries {own_big:,.0f} + the other 19,700 places'"
+        f" {outside_big:,.0f} (at {ENTRIES_PER_PLACE_PER_DAY} entries per place and day)",
     )
     record(
-        f"bytes_vs_fanout_ratio{suffix}",
-        ratio,
-        "gossip/fan-out",
-        note=f"{count} nodes, total bytes per new entry",
-    )
-    record(
-        f"sim_{count}_max_node_upload_ratio",
-        figures["max_upload"] / figures["fanout_max_upload"],
-        "gossip/fan-out",
-        note=f"busiest node's upload: {figures['max_upload']:,.0f} B vs"
-        f" {figures['fanout_max_upload']:,.0f} B for the origin",
-    )
-    record(
-        f"sim_{count}_idle_bytes_per_round",
-        figures["idle_bytes_per_round"],
+        "territory_300_alone_bytes_per_node_hour",
+        total_alone,
         "bytes",
-        note="background: every node's idle exchanges with its 3-4 peers, one interval",
+        note=f"the same 300 nodes as a network of their own: idle {idle_alone:,.0f} + entries"
+        f" {own_alone:,.0f}",
     )
-    print(
-        f"    ({figures['verified']:.0f} receipts verified with parse_entry,"
-        f" {figures['verify_ms']:.2f} ms each)"
+    record(
+        "territory_cost_ratio",
+        total_big / total_alone,
+        "in 20,000 / alone",
+        target=1.1,
+        note="what following a territory of 300 inside 20,000 costs each of its nodes, against"
+        " a 300-node network",
     )
 
 
 def main() -> None:
-    section("4b. propagation (simulation)")
-    entries = size(3, 10)
-    start = time.perf_counter()
-    small = simulate(300, entries, ttl=6)
-    report(300, small, 6, headline=True)
-    big = simulate(20_000, size(1, 3), ttl=6)
-    report(20_000, big, 6, headline=False)
-    big8 = simulate(20_000, 1, ttl=8, seed=8)
+    section("4b. propagation (simulation): version 1 before, protocol 1.1 after")
+    started = time.perf_counter()
+    # Before: the version 1 model, same graphs' degree, same entry.
+    before = {
+        300: simulate_v1(300, size(3, 10), ttl=6),
+        20_000: simulate_v1(20_000, size(1, 3), ttl=6),
+    }
+    for count, figures in before.items():
+        label = str(count)
+        record(
+            f"bytes_vs_minimum_{label}_v1",
+            figures["bytes"] / figures["fanout_bytes"],
+            "x minimum",
+            note=f"version 1: push hops {figures['push_hops']:.0f} reaching"
+            f" {figures['coverage']:.1%}, then {figures['ae_rounds']:.0f} anti-entropy rounds;"
+            f" {figures['messages']:,.0f} requests",
+        )
+        record(
+            f"sim_{label}_max_upload_per_entry_v1",
+            figures["max_upload"],
+            "bytes",
+            note="busiest node's upload for one entry, version 1",
+        )
+        record(
+            f"idle_sync_bytes_per_node_hour_{label}_v1",
+            2 * figures["idle_bytes_per_round"] / count * 60,
+            "bytes",
+            note="version 1: digest exchanges with every peer each interval, nothing changed;"
+            " sent + received by one node",
+        )
+    # After: protocol 1.1.
+    after = {
+        "300": _v11(300, size(10, 40)),
+        "20000": _v11(20_000, size(3, 12)),
+    }
+    _report_v11(after["300"], "300", target=1.3)
+    _report_v11(after["20000"], "20000", target=1.5)
+    upload = after["20000"].max_upload_per_entry["skill"]
+    delivery = after["20000"].minimum_per_entry["skill"] / (20_000 - 1)
     record(
-        "sim_20000_ttl8_coverage",
-        big8["coverage"] * 100,
-        "% after push",
-        note=f"gossip_ttl 8 (the schema's maximum): {big8['ae_rounds']:.1f} anti-entropy"
-        f" rounds, bytes/fan-out {big8['bytes'] / big8['fanout_bytes']:.1f}",
+        "sim_20000_max_upload_vs_delivery",
+        upload / delivery,
+        "deliveries",
+        target=10,
+        note=f"busiest node's upload per new entry, 20,000 nodes: {upload:,.0f} B"
+        f" (version 1: {before[20_000]['max_upload']:,.0f} B)",
     )
-    full = simulate(20_000, 1, ttl=6, seed=7, buckets=False)
+    # Lost messages: the tree breaks where they are lost and heals by grafts.
+    lossy = _v11(300, size(10, 40), loss=0.05)
     record(
-        "bytes_vs_fanout_ratio_20000_full_vectors",
-        full["bytes"] / full["fanout_bytes"],
-        "gossip/fan-out",
-        note="without the bucket step (full vectors in every round that is not idle):"
-        f" {full['bytes']:,.0f} bytes",
+        "bytes_vs_minimum_300_lossy",
+        _minimum_ratio(lossy),
+        "x minimum",
+        note=f"5 % of messages lost (a failed frame is sent again 3 times, 15 s then doubling,"
+        " then its link is lazy until a graft):"
+        f" {describe(lossy)}; every node got every entry: {lossy.holders_min == 300}",
     )
-    print(f"    (simulations took {time.perf_counter() - start:.0f}s)")
+    # The idle cost as the network grows.
+    middle = _v11(2_000, size(3, 6))
+    record(
+        "idle_sync_bytes_per_node_hour_2000",
+        middle.idle_per_node_hour,
+        "bytes",
+        note="changes pulls with nothing to announce, 2,000 nodes; sent + received by one node",
+    )
+    # Fifty nodes: the figures the real-process benchmark will measure.
+    fifty = _v11(50, size(20, 40))
+    record(
+        "sim_50_frames_per_entry",
+        fifty.frames_per_entry,
+        "requests",
+        target=60,
+        note=f"broadcast frames (eager pushes, grafts) per entry, 50 nodes; version 1: 123 pushes;"
+        f" eager tree {fifty.eager_coverage:.1%} of nodes",
+    )
+    record(
+        "sim_50_tree_hops_p95",
+        fifty.depth_p95,
+        "hops",
+        note="hops from the author to the farthest node along the tree (p95 over entries)",
+    )
+    _activitypub(after)
+    record(
+        "papi_event_delivery_bytes",
+        push_delivery(
+            after["300"].meter.entries.document("event", *after["300"].measured[0]), url_of(0)
+        ),
+        "bytes",
+        note="one delivery of the same event as a papi entry (version 1 push, with headers)",
+    )
+    _territory(size(6, 16))
+    print(f"    (simulations took {time.perf_counter() - started:.0f}s)")
 
 
 if __name__ == "__main__":

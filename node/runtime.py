@@ -51,7 +51,7 @@ class Node:
         self.write_lock = asyncio.Lock()
         #: Entries a peer sent that we refused, not to be fetched again every round.
         self.rejections = RejectionMemory()
-        #: Who is in the network (docs/protocol.md 11): what ingest accepts and we show.
+        #: Who is in the network (docs/protocol.md 15): what ingest accepts and we show.
         self.membership = Membership(
             self.origin,
             settings.founder_ids,

@@ -186,7 +186,7 @@ class Settings:
 
     @property
     def founder_ids(self) -> tuple[str, ...]:
-        """The founders' origin ids (empty: an open network, docs/protocol.md 11)."""
+        """The founders' origin ids (empty: an open network, docs/protocol.md 15)."""
         return tuple(part.strip() for part in self.founders.split(",") if part.strip())
 
     def replace(self, **changes: Any) -> Settings:

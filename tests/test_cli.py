@@ -106,7 +106,7 @@ def test_init_creates_key_config_and_database(tmp_path: Path) -> None:
         rows = conn.execute(
             "SELECT origin, seq, header, sig, payload FROM entries ORDER BY seq"
         ).fetchall()
-    # The place, then the declaration of the offline recovery key (docs/protocol.md 12).
+    # The place, then the declaration of the offline recovery key (docs/protocol.md 16).
     assert [(origin, seq) for origin, seq, *_ in rows] == [(node_id, 1), (node_id, 2)]
     iv.verify_log([{"header": json.loads(h), "sig": s, "payload": json.loads(p)}
                    for _, _, h, s, p in rows])  # fmt: skip

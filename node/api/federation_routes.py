@@ -64,7 +64,7 @@ async def entries(request: Request) -> Response:
             return _busy()
         async with in_transaction() as conn:
             hidden = await node.membership.is_excluded(conn, origin)
-        # An origin that is no longer a member is not relayed (docs/protocol.md 11).
+        # An origin that is no longer a member is not relayed (docs/protocol.md 15).
         body = b'{"entries":[]}' if hidden else await read_entries_json(origin, after, limit)
     return Response(body, media_type="application/json")
 
@@ -164,7 +164,7 @@ async def push(request: Request) -> Response:
 
 
 async def join(request: Request) -> Response:
-    """A new place answers one of our invitations (docs/protocol.md 11.4)."""
+    """A new place answers one of our invitations (docs/protocol.md 15.4)."""
     from ..services.invitations import InvitationError, receive_join
 
     node: Node = request.app.state.node

@@ -1,5 +1,5 @@
 """``/api/v1/membership``, ``/api/v1/vouches`` and ``/api/v1/blocklist``: who is in the
-network (docs/protocol.md 11), vouching for a place, revoking a vouch, the blocklist.
+network (docs/protocol.md 15), vouching for a place, revoking a vouch, the blocklist.
 Reading the membership is public (it is derived from public entries); changes need a
 bearer token, like every write of the API."""
 

@@ -111,7 +111,7 @@ async def publish(
         )
         await store_entries(conn, [entry])
         await keychain.record(conn, [entry], keys)
-        if kind == "vouch":  # our vouch may admit or exclude origins (docs/protocol.md 11)
+        if kind == "vouch":  # our vouch may admit or exclude origins (docs/protocol.md 15)
             await node.membership.settle(conn)
         await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
     node.storage.clear()  # a write went through: the disk has room again

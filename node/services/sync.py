@@ -53,7 +53,7 @@ MAX_PAGES_PER_ROUND = 10_000
 #: Above this many origins, a round compares bucket digests (about 5 KB) before sending
 #: vectors (about 60 bytes per origin), and then only the vectors of differing buckets.
 BUCKET_THRESHOLD = 256
-#: Refusals of a peer's membership (docs/protocol.md 11).
+#: Refusals of a peer's membership (docs/protocol.md 15).
 MEMBERSHIP_CODES = frozenset({"not_member", "blocked"})
 #: Discovered peers visited per round (all the peers added by hand are visited).
 DISCOVERED_PER_ROUND = 3
@@ -216,7 +216,7 @@ async def _fork_evidence(
 
 async def _recoveries(conn: Any, origins: set[str], theirs: dict[str, int]) -> list[dict[str, Any]]:
     """The latest recovery of each origin the asker holds at or beyond it (docs/protocol.md
-    12): an asker that kept an old key's entries from that seq on gives way to it, which
+    16): an asker that kept an old key's entries from that seq on gives way to it, which
     the vectors alone cannot show (they only count entries)."""
     rows = await conn.execute_query_dict(
         "SELECT origin, max(recovered_at) AS seq FROM key_chain WHERE recovered_at > 0"

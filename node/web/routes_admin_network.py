@@ -1,4 +1,4 @@
-"""``/admin/reseau``: who is in the network (docs/protocol.md 11), as a person would see
+"""``/admin/reseau``: who is in the network (docs/protocol.md 15), as a person would see
 it. Invite a place (a code to give), join a network (paste a code), the join requests
 with a button to vouch, and the coordinator's view: members, who vouched for whom,
 candidates refused, hidden places, and this node's blocklist. No JavaScript: each button

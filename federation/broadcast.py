@@ -1,0 +1,411 @@
+"""Epidemic broadcast trees for signed logs: one node's Plumtree state and its decisions,
+without I/O (docs/protocol.md section 11).
+
+Plumtree (Leitão, Pereira and Rodrigues, "Epidemic Broadcast Trees", SRDS 2007) sends a
+new entry in full along the *eager* links, which form a spanning tree of the peer graph,
+and only announces it (IHAVE) on the other, *lazy*, links. A frame that brought nothing
+new turns its link lazy (PRUNE); an announced entry that the tree did not bring turns the
+announcing link eager (GRAFT) and is sent in reply. The tree heals itself: a dead node's
+subtree hears of the entries from its lazy links and grafts around it.
+
+As in the paper (and unlike riak_core's plumtree, which keeps one tree per root), one
+eager/lazy state per link serves every origin: an acyclic eager graph delivers an entry
+from any root exactly once, so a tree built by one author serves all of them.
+
+What is specific to papi logs:
+
+- entries are identified by ``(origin, seq)`` and logs are contiguous, so what a peer holds
+  is summed up by *heads* (``{origin: seq}``: it holds every seq up to that one). IHAVE,
+  GRAFT and the peers' known holdings are heads;
+- IHAVE is not pushed on a timer: it is the ``changes`` a node pulls from each neighbour
+  every sync interval (federation.reconcile), minus what that neighbour is known to hold
+  (``announce_to``). A tree link therefore announces nothing, and a lazy link each entry
+  once, in whichever direction is pulled first; announcements cost no request of their
+  own;
+- a neighbour may follow only part of the network (federation.territory): it is sent and
+  announced the origins it follows only (``interests``).
+
+The caller owns the transport and the store: it feeds events in (a frame received and what
+its ingest made of it, a frame's answer, changes pulled, entries stored, a peer lost, the
+clock) and carries the returned actions out. Every method is deterministic.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+EntryId = tuple[str, int]
+"""``(origin, seq)`` of one entry."""
+
+Heads = dict[str, int]
+"""``{origin: seq}``: every seq of the origin up to this one."""
+
+
+class Mode(StrEnum):
+    """The state of a link, as this node sees it."""
+
+    EAGER = "eager"
+    LAZY = "lazy"
+
+
+# -- actions: what the caller sends ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gossip:
+    """Send these entries, in full, to ``peer`` (a frame with ``entries``)."""
+
+    peer: str
+    ids: tuple[EntryId, ...]
+
+
+@dataclass(frozen=True)
+class Graft:
+    """Ask ``peer`` for what follows ``after`` (a frame with ``graft``); the link is eager."""
+
+    peer: str
+    after: Heads
+
+
+@dataclass(frozen=True)
+class Serve:
+    """``peer`` grafted: send it the entries that follow ``after`` (in the answer)."""
+
+    peer: str
+    after: Heads
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """Nobody could give us ``origin`` past ``held`` after every graft: run a full
+    anti-entropy round (the safety net) with some peer."""
+
+    origin: str
+    held: int
+    wanted: int
+
+
+Action = Gossip | Graft | Serve | GiveUp
+
+
+# -- what the caller reports --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the receiver's ingest made of one frame's entries.
+
+    ``accepted``: new to us and stored (including pending entries a frame released);
+    ``duplicate``: already held; ``pending``: kept aside beyond a gap, ``heads`` giving our
+    head of each origin after the frame (to ask for the gap); ``rejected``: invalid.
+    """
+
+    accepted: tuple[EntryId, ...] = ()
+    duplicate: tuple[EntryId, ...] = ()
+    pending: tuple[EntryId, ...] = ()
+    rejected: tuple[EntryId, ...] = ()
+    heads: Mapping[str, int] = field(default_factory=dict)
+
+
+def heads_of(ids: Iterable[EntryId]) -> Heads:
+    """The highest seq of each origin among ``ids``."""
+    heads: Heads = {}
+    for origin, seq in ids:
+        if seq > heads.get(origin, 0):
+            heads[origin] = seq
+    return heads
+
+
+# -- choosing neighbours ------------------------------------------------------------------
+
+
+def new_neighbours(
+    neighbours: Iterable[str],
+    failing: Iterable[str],
+    candidates: Iterable[str],
+    degree: int,
+    rng: random.Random,
+) -> list[str]:
+    """Peers to add as neighbours so that ``degree`` of them work: those ``failing``
+    (their frames or pulls fail) do not count, so that the live nodes stay connected when
+    some stop. Drawn at random from ``candidates`` (known peers that speak ``broadcast``,
+    those of the node's territory first: the caller orders and filters them)."""
+    current = set(neighbours)
+    working = len(current - set(failing))
+    pool = [peer for peer in candidates if peer not in current]
+    return rng.sample(pool, max(0, min(degree - working, len(pool))))
+
+
+# -- what we know each peer holds ---------------------------------------------------------
+
+
+class KnownHeads:
+    """For each peer, the heads it is known to hold (it sent them, announced them, or
+    took them from us), at most ``per_peer`` origins each, least recently learnt first
+    out. Forgetting is safe: it only means announcing again what the peer has."""
+
+    def __init__(self, per_peer: int = 4096) -> None:
+        self.per_peer = per_peer
+        self._peers: dict[str, OrderedDict[str, int]] = {}
+
+    def learn(self, peer: str, heads: Mapping[str, int]) -> None:
+        known = self._peers.setdefault(peer, OrderedDict())
+        for origin, seq in heads.items():
+            if seq > known.get(origin, 0):
+                known[origin] = seq
+                known.move_to_end(origin)
+        while len(known) > self.per_peer:
+            known.popitem(last=False)
+
+    def holds(self, peer: str, origin: str, seq: int) -> bool:
+        known = self._peers.get(peer)
+        return known is not None and known.get(origin, 0) >= seq
+
+    def forget(self, peer: str) -> None:
+        self._peers.pop(peer, None)
+
+    def size(self, peer: str) -> int:
+        return len(self._peers.get(peer, ()))
+
+
+# -- missing entries: announced, not received ---------------------------------------------
+
+
+@dataclass
+class Missing:
+    """An origin announced further than we hold: who announced it, and when to graft."""
+
+    wanted: int
+    announcers: list[str]
+    due: float
+    tries: int = 0
+
+
+Interest = Callable[[str], bool]
+"""Whether a neighbour follows an origin (None in ``interests``: it follows every one)."""
+
+
+@dataclass
+class Broadcast:
+    """One node's Plumtree state: its neighbours' modes, what they are known to hold, the
+    announced entries it still misses (timers as data: ``Missing.due``)."""
+
+    #: A graft is sent this long after an announcement of a missing entry (the paper's
+    #: first timeout). Announcements come from pulls that only list settled entries, so a
+    #: missing one is really missing: 0 by default.
+    graft_delay: float = 0.0
+    #: Then, while it is still missing, the next announcer is asked after this long,
+    #: doubling each time (the paper's second timeout, with backoff).
+    graft_retry: float = 30.0
+    #: Grafts sent for one origin before giving up (and asking for a full round).
+    max_graft_tries: int = 6
+    neighbours: dict[str, Mode] = field(default_factory=dict)
+    interests: dict[str, Interest | None] = field(default_factory=dict)
+    known: KnownHeads = field(default_factory=KnownHeads)
+    missing: dict[str, Missing] = field(default_factory=dict)
+
+    # -- membership ---------------------------------------------------------------------
+
+    def add_neighbour(
+        self, peer: str, mode: Mode = Mode.EAGER, interest: Interest | None = None
+    ) -> None:
+        """A new link starts eager (the paper): the first entries flood it, duplicates
+        prune it into the tree. A known link keeps its mode (it is stored with the peer)."""
+        self.neighbours.setdefault(peer, mode)
+        self.interests[peer] = interest
+
+    def remove_neighbour(self, peer: str) -> None:
+        self.neighbours.pop(peer, None)
+        self.interests.pop(peer, None)
+        self.known.forget(peer)
+        for record in self.missing.values():
+            if peer in record.announcers:
+                record.announcers.remove(peer)
+
+    def eager(self) -> list[str]:
+        return sorted(p for p, mode in self.neighbours.items() if mode is Mode.EAGER)
+
+    def lazy(self) -> list[str]:
+        return sorted(p for p, mode in self.neighbours.items() if mode is Mode.LAZY)
+
+    def follows(self, peer: str, origin: str) -> bool:
+        interest = self.interests.get(peer)
+        return interest is None or interest(origin)
+
+    def _set(self, peer: str, mode: Mode) -> None:
+        if peer in self.neighbours:
+            self.neighbours[peer] = mode
+
+    # -- events -------------------------------------------------------------------------
+
+    def on_local(self, ids: Iterable[EntryId], source: str | None = None) -> list[Action]:
+        """Entries new to us that did not come in a frame (we wrote them, or a pull or a
+        version 1 push from ``source`` brought them): push them along every eager link."""
+        return self._forward(tuple(ids), source=source)
+
+    def on_frame(
+        self, peer: str, receipt: Receipt, now: float, *, again: bool = False
+    ) -> tuple[dict[str, Any], list[Action]]:
+        """A frame of entries from ``peer`` was ingested: the answer to send back (a frame
+        member dict: ``prune``, ``graft``) and the entries to forward.
+
+        A sender that is not a neighbour (protocol 12.1: unknown, or one too many) is
+        answered ``prune`` whatever it brought. Nothing new and nothing pending: the link
+        is a redundant path, made lazy on both sides (PRUNE in the answer), unless the
+        frame is sent ``again`` (its sender saw an error, maybe after we had stored it: its
+        duplicates say nothing of the tree). Something new: the link is (again) a tree
+        link, and the new entries go on along our other eager links. Entries beyond a
+        gap: the answer grafts what we lack before them. Call ``add_neighbour`` first for
+        a sender that becomes a neighbour by this frame."""
+        sent = receipt.accepted + receipt.duplicate + receipt.pending
+        self.known.learn(peer, heads_of(sent))
+        self.on_stored(receipt.accepted, now)
+        answer: dict[str, Any] = {}
+        if peer not in self.neighbours:
+            # Not (or no longer) a neighbour: its entries are taken as a push's, and it is
+            # told not to push to us.
+            answer["prune"] = True
+        elif again and not receipt.accepted and not receipt.pending:
+            pass
+        elif not receipt.accepted and not receipt.pending and receipt.duplicate:
+            self._set(peer, Mode.LAZY)
+            answer["prune"] = True
+        elif receipt.accepted or receipt.pending:
+            self._set(peer, Mode.EAGER)
+        if receipt.pending:
+            gaps = {origin: receipt.heads.get(origin, 0) for origin in heads_of(receipt.pending)}
+            answer["graft"] = dict(sorted(gaps.items()))
+        return answer, self._forward(receipt.accepted, source=peer)
+
+    def on_answer(
+        self, peer: str, sent: Iterable[EntryId], answer: Mapping[str, Any]
+    ) -> list[Action]:
+        """The answer to a frame we sent: ``peer`` now holds what it did not reject;
+        ``prune`` makes the link lazy; ``graft`` asks for what it lacks before them."""
+        rejected = {
+            (item["origin"], item["seq"])
+            for item in answer.get("rejected", [])
+            if item.get("origin") is not None and item.get("seq") is not None
+        }
+        gaps: Mapping[str, int] = answer.get("graft") or {}
+        held = heads_of(i for i in sent if i not in rejected and i[0] not in gaps)
+        self.known.learn(peer, held)
+        if gaps:
+            self.known.learn(peer, gaps)
+        if answer.get("prune"):
+            self._set(peer, Mode.LAZY)
+        actions: list[Action] = []
+        if gaps:
+            self._set(peer, Mode.EAGER)
+            actions.append(Serve(peer, dict(gaps)))
+        return actions
+
+    def on_served(self, peer: str, receipt: Receipt, now: float) -> list[Action]:
+        """The entries a graft asked ``peer`` for came in its answer: what was new goes on
+        along our other eager links (our subtree missed it too)."""
+        self.known.learn(peer, heads_of(receipt.accepted + receipt.duplicate + receipt.pending))
+        self.on_stored(receipt.accepted, now)
+        return self._forward(receipt.accepted, source=peer)
+
+    def on_graft(self, peer: str, after: Mapping[str, int]) -> list[Action]:
+        """``peer`` misses what follows ``after``: the link becomes eager, and we serve."""
+        self._set(peer, Mode.EAGER)
+        self.known.learn(peer, after)
+        return [Serve(peer, dict(after))] if after else []
+
+    def on_prune(self, peer: str) -> None:
+        self._set(peer, Mode.LAZY)
+
+    def on_unreachable(self, peer: str) -> None:
+        """A frame to ``peer`` failed: route around it until it shows up again (its
+        subtree grafts through its lazy links meanwhile; it grafts back when it returns)."""
+        self._set(peer, Mode.LAZY)
+
+    def announce_to(self, peer: str, changes: Mapping[str, int]) -> Heads:
+        """The IHAVE for ``peer``: our ``changes`` (heads of the origins that moved since
+        its last pull) that it follows and is not known to hold."""
+        return {
+            origin: seq
+            for origin, seq in changes.items()
+            if self.follows(peer, origin) and not self.known.holds(peer, origin, seq)
+        }
+
+    def on_ihave(
+        self, peer: str, heads: Mapping[str, int], mine: Mapping[str, int], now: float
+    ) -> list[Action]:
+        """``peer`` announced ``heads`` (pulled changes). Those beyond ours are missing:
+        graft after ``graft_delay``, from the first announcer."""
+        self.known.learn(peer, heads)
+        for origin, seq in heads.items():
+            if seq <= mine.get(origin, 0):
+                continue
+            record = self.missing.get(origin)
+            if record is None:
+                self.missing[origin] = Missing(seq, [peer], now + self.graft_delay)
+                continue
+            record.wanted = max(record.wanted, seq)
+            if peer not in record.announcers:
+                record.announcers.append(peer)
+        return self.tick(now, mine)
+
+    def on_stored(self, ids: Iterable[EntryId], now: float) -> None:
+        """Entries were stored (by any path): announcements they satisfy are done."""
+        for origin, seq in heads_of(ids).items():
+            record = self.missing.get(origin)
+            if record is not None and seq >= record.wanted:
+                del self.missing[origin]
+
+    def tick(self, now: float, mine: Mapping[str, int]) -> list[Action]:
+        """Grafts that are due: each missing origin asks its next announcer, with a
+        doubling wait, and gives up after ``max_graft_tries`` (the caller then runs a full
+        round). One graft per peer and tick, grouping its origins."""
+        grafts: dict[str, Heads] = {}
+        actions: list[Action] = []
+        for origin in sorted(self.missing):
+            record = self.missing[origin]
+            held = mine.get(origin, 0)
+            if held >= record.wanted:
+                del self.missing[origin]
+                continue
+            if record.due > now:
+                continue
+            usable = [p for p in record.announcers if p in self.neighbours]
+            if record.tries >= self.max_graft_tries or not usable:
+                del self.missing[origin]
+                actions.append(GiveUp(origin, held, record.wanted))
+                continue
+            peer = usable[record.tries % len(usable)]
+            record.tries += 1
+            record.due = now + self.graft_retry * 2 ** (record.tries - 1)
+            grafts.setdefault(peer, {})[origin] = held
+        for peer, after in sorted(grafts.items()):
+            self._set(peer, Mode.EAGER)
+            actions.append(Graft(peer, after))
+        return actions
+
+    def next_due(self) -> float | None:
+        """When ``tick`` has something to do next (None: nothing is missing)."""
+        return min((record.due for record in self.missing.values()), default=None)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _forward(self, ids: tuple[EntryId, ...], source: str | None) -> list[Action]:
+        actions: list[Action] = []
+        if not ids:
+            return actions
+        for peer in self.eager():
+            if peer == source:
+                continue
+            chosen = tuple(
+                (origin, seq)
+                for origin, seq in ids
+                if self.follows(peer, origin) and not self.known.holds(peer, origin, seq)
+            )
+            if chosen:
+                actions.append(Gossip(peer, chosen))
+        return actions
