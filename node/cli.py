@@ -498,6 +498,8 @@ def cmd_members(args: argparse.Namespace) -> None:
               f"({candidate['code']}), vu en dernier le {candidate['last_seen'][:19]}")  # fmt: skip
     for hidden in view["hidden"]:
         print(f"masqué    {hidden['origin']}  {hidden['name']} ({hidden['reason']})")
+    for frozen in view["frozen"]:
+        print(f"gelé      {frozen['origin']}  {frozen['name']} (fourche prouvée)")
 
 
 def cmd_invite(args: argparse.Namespace) -> None:

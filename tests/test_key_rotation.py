@@ -141,6 +141,12 @@ async def test_a_recovery_lifts_the_freeze_of_a_stolen_key_fork(tmp_path: Path) 
         assert (await push(b, [two]))["rejected"][0]["code"] == "fork"
         nodes_b = {o["id"]: o for o in (await b.client.get("/api/v1/nodes")).json()["origins"]}
         assert nodes_b[a.node.origin]["frozen"]
+        # The coordinator's view lists the frozen place, with when its fork was proven.
+        frozen = (await b.client.get("/api/v1/membership")).json()["frozen"]
+        assert [(f["origin"], f["reason"]) for f in frozen] == [
+            (a.node.origin, f"fork at seq {one['header']['seq']}")
+        ]
+        assert frozen[0]["name"] == "a" and frozen[0]["since"]
         held = await all_entries(b, a.node.origin)
         fresh = NodeKey.generate()
         last = held[-1]["header"]
@@ -151,6 +157,7 @@ async def test_a_recovery_lifts_the_freeze_of_a_stolen_key_fork(tmp_path: Path) 
         assert (await push(b, [recovered.to_json()]))["accepted"]
         nodes_b = {o["id"]: o for o in (await b.client.get("/api/v1/nodes")).json()["origins"]}
         assert not nodes_b[a.node.origin]["frozen"]
+        assert (await b.client.get("/api/v1/membership")).json()["frozen"] == []
         assert isinstance(recovered, Entry)
 
 

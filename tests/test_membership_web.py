@@ -20,6 +20,7 @@ async def test_network_page_invite_block_and_errors(tmp_path: Path) -> None:
         page = await admin.client.get("/admin/reseau")
         assert page.status_code == 200
         assert "Inviter un lieu" in page.text and "Fondateur" in page.text
+        assert "Lieux suspendus (fourche prouvée)" in page.text
         r = await admin.client.post(
             "/admin/reseau/invitation", data={"csrf_token": csrf_of(page.text)}
         )

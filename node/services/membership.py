@@ -412,7 +412,8 @@ async def blocked_endpoints(conn: BaseDBAsyncClient) -> set[str]:
 
 async def overview(conn: BaseDBAsyncClient, membership: Membership) -> dict[str, Any]:
     """What the coordinator sees: founders, members, who vouched for whom, candidates,
-    hidden origins and the blocklist (bounded by their tables' bounds)."""
+    hidden origins, origins frozen after a proven fork and the blocklist (bounded by their
+    tables' bounds)."""
     gate = await membership.gate(conn)
     names = {
         row["id"]: row["name"] or ""
@@ -431,6 +432,11 @@ async def overview(conn: BaseDBAsyncClient, membership: Membership) -> dict[str,
     )
     blocklist = await conn.execute_query_dict(
         "SELECT kind, value, reason, created FROM blocklist ORDER BY created DESC"
+    )
+    frozen = await conn.execute_query_dict(
+        "SELECT o.id, o.frozen_reason, MIN(f.detected_at) AS since FROM origins o"
+        " LEFT JOIN fork_evidence f ON f.origin = o.id WHERE o.frozen = 1"
+        " GROUP BY o.id ORDER BY since DESC, o.id"
     )
     return {
         "open": not membership.closed,
@@ -471,6 +477,15 @@ async def overview(conn: BaseDBAsyncClient, membership: Membership) -> dict[str,
                 "purged_after_days": membership.purge_after.days,
             }
             for row in excluded
+        ],
+        "frozen": [
+            {
+                "origin": row["id"],
+                "name": names.get(row["id"], ""),
+                "since": str(row["since"]) if row["since"] is not None else None,
+                "reason": row["frozen_reason"] or "",
+            }
+            for row in frozen
         ],
         "blocklist": [
             {
