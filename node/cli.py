@@ -554,6 +554,38 @@ def cmd_key_rotate(args: argparse.Namespace) -> None:
     print("suivront le changement dès qu'ils recevront l'entrée signée par l'ancienne clé.")
 
 
+def cmd_key_recovery(args: argparse.Namespace) -> None:
+    """Create the place's offline recovery key when it has none yet (a node made before
+    recovery keys existed, or by the Docker image): declared in the log, shown once."""
+    from tortoise.transactions import in_transaction
+
+    from federation.errors import WrongKey
+    from federation.keys import NodeKey
+
+    from .services import keychain
+    from .services.identity import declare_recovery
+    from .services.log import ClockSkew, KeyNotInForce, LogRecovering
+
+    settings = _settings(args)
+    recovery = NodeKey.generate()
+
+    async def work(node: Any) -> str:
+        async with in_transaction() as conn:
+            keys = await keychain.state_at(conn, node.origin)
+        if keys.recovery_key is not None:
+            raise CliError(
+                "ce lieu a déjà une clé de secours (celle dont les 24 mots ont été affichés à "
+                "sa création) : seule elle peut se remplacer, avec 'papi recover'"
+            )
+        try:
+            await declare_recovery(node, recovery)
+        except (ClockSkew, KeyNotInForce, LogRecovering, WrongKey) as exc:
+            raise CliError(f"rien n'est publié : {exc}") from None
+        return str(node.origin)
+
+    _show_recovery_key(recovery, run_with_node(settings, work))
+
+
 def cmd_recover(args: argparse.Namespace) -> None:
     """On a fresh machine: the place's log from a peer, then a recovery signed by the
     recovery key (from its 24 words) that makes this node's new key the place's."""
@@ -923,6 +955,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = key.add_parser("rotate", parents=[common], help="remplacer la clé du nœud (arrêté)")
     p.set_defaults(func=cmd_key_rotate)
+    p = key.add_parser(
+        "recovery", parents=[common],
+        help="créer la clé de secours du lieu s'il n'en a pas (affichée une seule fois)",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_key_recovery)
 
     p = sub.add_parser(
         "recover", parents=[common],

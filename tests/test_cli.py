@@ -127,6 +127,30 @@ def test_init_creates_key_config_and_database(tmp_path: Path) -> None:
     assert place["endpoints"] == ["https://papi.exemple.fr"]
 
 
+def test_key_recovery_for_a_place_made_without_one(tmp_path: Path) -> None:
+    """A node made without a recovery key (before they existed, or by the Docker image)
+    gets one later, declared in its log and shown once; a second one is refused."""
+    data_dir = tmp_path / "papi-data"
+    node_id = node_id_of(papi(data_dir, "init", "--name", "EPN", "--no-recovery-key").stdout)
+    result = papi(data_dir, "key", "recovery")
+    assert result.returncode == 0, result.stderr
+    typed = " ".join(re.findall(r"\d+\. (\S+)", result.stdout.split("CLÉ DE SECOURS")[1]))
+    with sqlite3.connect(data_dir / "papi.sqlite3") as conn:
+        rows = conn.execute("SELECT seq, payload FROM entries ORDER BY seq").fetchall()
+    assert [seq for seq, _ in rows] == [1, 2]
+    from federation.recovery import key_from_words
+
+    declared = json.loads(rows[1][1])
+    assert declared == {"node_key": node_id, "recovery_key": key_from_words(typed).origin}
+    stored = b"".join(p.read_bytes() for p in data_dir.iterdir() if p.is_file())
+    assert typed.encode() not in stored
+    again = papi(data_dir, "key", "recovery", check=False)
+    assert again.returncode == 1 and "déjà une clé de secours" in again.stderr
+    assert "CLÉ DE SECOURS" not in again.stdout
+    with sqlite3.connect(data_dir / "papi.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM entries").fetchone() == (2,)
+
+
 def test_init_again_keeps_the_key(tmp_path: Path) -> None:
     data_dir = tmp_path / "papi-data"
     first = papi(data_dir, "init", "--name", "EPN Bellevue")
