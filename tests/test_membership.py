@@ -76,6 +76,7 @@ async def test_vouch_admits_revocation_hides_then_purges(tmp_path: Path) -> None
         assert await found(a, "tableur") == [b.node.origin]
         await sync(c)  # c learns the vouch and b's log from a
         assert await found(c, "tableur") == [b.node.origin]
+        assert b.node.origin in (await c.client.get("/nodes")).text
         # b is no longer a candidate; c, which nobody vouched for, now is.
         assert [x["origin"] for x in (await overview(a))["candidates"]] == [c.node.origin]
         assert await all_entries(a, c.node.origin) == []
@@ -90,6 +91,14 @@ async def test_vouch_admits_revocation_hides_then_purges(tmp_path: Path) -> None
         assert [h["origin"] for h in (await overview(c))["hidden"]] == [b.node.origin]
         vector = (await c.client.get("/api/v1/nodes")).json()["origins"]
         assert b.node.origin in {o["id"] for o in vector}  # held, hidden, not yet purged
+        assert {o["id"]: o["hidden"] for o in vector} == {
+            a.node.origin: False,
+            b.node.origin: True,
+            c.node.origin: False,
+        }
+        # The public directory no longer shows the place.
+        public = (await c.client.get("/nodes")).text
+        assert b.node.origin not in public and a.node.origin in public
         # New entries of b are refused by every member.
         await b.client.post("/api/v1/skills", json={"title": "Courriels"}, headers=b.auth)
         await sync(b)
