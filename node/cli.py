@@ -475,17 +475,25 @@ def cmd_vouch(args: argparse.Namespace) -> None:
 
 
 def cmd_members(args: argparse.Namespace) -> None:
-    """Print who is in the network, as this node sees it."""
+    """Print who is in the network, as this node sees it, and the places that asked to
+    join it through this node."""
+    from .services.invitations import join_requests
     from .services.membership import overview
 
     settings = _settings(args)
 
     async def work(node: Any) -> dict[str, Any]:
-        return await overview(node.db.connection(), node.membership)
+        conn = node.db.connection()
+        return {**await overview(conn, node.membership), "requests": await join_requests(conn)}
 
     view = run_with_node(settings, work)
     if view["open"]:
         print("Réseau ouvert (aucun fondateur configuré) : tout lieu est accepté.")
+    for request in view["requests"]:
+        if request["state"] == "pending":
+            commune = f" ({request['commune']})" if request["commune"] else ""
+            print(f"demande   {request['origin']}  {request['name']}{commune} : "
+                  f"papi vouch {request['origin']}")  # fmt: skip
     for member in view["members"]:
         role = " (fondateur)" if member["founder"] else ""
         print(f"membre    {member['id']}  {member['name']}{role}")
@@ -524,9 +532,25 @@ def cmd_invite(args: argparse.Namespace) -> None:
 
 
 def cmd_join(args: argparse.Namespace) -> None:
-    from .services.invitations import InvitationError, join
+    from .ops import servelock
+    from .services.invitations import InvitationError, join, parse_code
 
     settings = _settings(args)
+    try:
+        invitation = parse_code(args.code)
+    except InvitationError as exc:
+        raise CliError(exc.message) from None
+    if (
+        not settings.founder_ids
+        and invitation.founders
+        and servelock.running_pid(settings.data_dir)
+    ):
+        # The running node read its (empty) founders at start: it would go on accepting
+        # every origin, and show again what this command hides.
+        raise CliError(
+            "ce nœud tourne et deviendrait membre d'un réseau fermé : collez plutôt le code "
+            "dans /admin/reseau (« Rejoindre un réseau »), ou arrêtez le nœud d'abord"
+        )
 
     async def work(node: Any) -> str:
         try:

@@ -142,3 +142,29 @@ def test_recovery_with_the_printed_words_on_a_fresh_machine(
         assert answer["rejected"][0]["code"] == "wrong_key"
     wrong = fresh.papi("recover", a_id, "--peer", b.url, check=False, input="abandon " * 24)
     assert wrong.returncode == 1
+
+
+def test_invite_join_and_vouch_from_the_command_line(node_factory: NodeFactory) -> None:
+    a = founder(node_factory, "EPN Brest Bellevue")
+    n = node_factory("Médiathèque de Ouessant", commune="Ouessant")  # no founders yet
+    n_id = origin_id(n)
+    code = a.papi("invite").stdout.strip().splitlines()[-1]
+    assert code.startswith("PAPI1-")
+    # A running node would keep the open network it read at start: refused, nothing done.
+    refused = n.papi("join", code, check=False)
+    assert refused.returncode == 1 and "/admin/reseau" in refused.stderr
+    assert "founders" not in (n.data_dir / "papi.toml").read_text()
+    n.stop()
+    out = n.papi("join", code).stdout
+    assert a.url in out
+    assert origin_id(a) in (n.data_dir / "papi.toml").read_text()  # the founders adopted
+    request = f"demande   {n_id}  Médiathèque de Ouessant (Ouessant) : papi vouch {n_id}"
+    assert request in a.papi("members").stdout.splitlines()
+    n.start()
+    httpx.post(n.url + "/api/v1/skills", json={"title": "Vannerie"}, headers=n.auth)
+    wait_until(lambda: n_id in {x["origin"] for x in membership(a)["candidates"]})
+    assert found(a, "vannerie") == set()
+    a.papi("vouch", n_id)
+    wait_until(lambda: found(a, "vannerie") == {n_id})
+    assert n_id in {m["id"] for m in membership(n)["members"]}
+    assert "demande" not in a.papi("members").stdout  # the request is answered

@@ -187,6 +187,7 @@ async def test_vouch_api_checks_its_input(tmp_path: Path) -> None:
 
 
 async def test_invitation_join_request_and_vouch(tmp_path: Path) -> None:
+    from federation.keys import NodeKey
     from node.services.invitations import (
         InvitationError,
         create_invitation,
@@ -194,24 +195,35 @@ async def test_invitation_join_request_and_vouch(tmp_path: Path) -> None:
         join_requests,
         parse_code,
     )
+    from node.services.reports import recipients
 
     founder, _ = init_data_dir(tmp_path / "a", {"name": "a"})
-    async with network(tmp_path, ["a", "n"], per_node={"a": {"founders": founder.origin}}) as (
-        _,
-        nodes,
-    ):
-        a, n = nodes["a"], nodes["n"]
+    # The charter's order, which is not the sorted one: its first founders coordinate.
+    others = sorted((NodeKey.generate().origin for _ in range(2)), reverse=True)
+    charter = [others[0], founder.origin, others[1]]
+    per_node = {"a": {"founders": ",".join(charter)}}
+    async with network(tmp_path, ["a", "n", "z"], per_node=per_node) as (_, nodes):
+        a, n, z = nodes["a"], nodes["n"], nodes["z"]
+        # n starts in an open network and takes z's log, as it would from any peer.
+        await z.client.post("/api/v1/skills", json={"title": "Origami"}, headers=z.auth)
+        await link(n, "z")
+        await sync(n)
+        assert await found(n, "origami") == [z.node.origin]
         with a.node.db.activated():
             invitation = await create_invitation(a.node)
         code = invitation.code()
-        assert parse_code(code) == invitation
+        assert parse_code(code) == invitation and list(invitation.founders) == charter
         with n.node.db.activated():
             await join(n.node, code, "Médiathèque de Ouessant", "Ouessant")
             # The network's founders are adopted (papi.toml too) and the inviter is a peer.
-            assert n.node.membership.founders == {a.node.origin}
-            assert founder.origin in (n.data_dir / "papi.toml").read_text()
-            [round_n] = await sync(n)
-            assert round_n.error is None
+            assert n.node.membership.founders == set(charter)
+            toml = (n.data_dir / "papi.toml").read_text()
+            assert [toml.index(f) for f in charter] == sorted(toml.index(f) for f in charter)
+            assert recipients(n.node) == [others[0], founder.origin, n.node.origin]
+            # What it held of non-members is hidden at once, not at the next start.
+            assert await found(n, "origami") == []
+            assert [h["origin"] for h in (await overview(n))["hidden"]] == [z.node.origin]
+            assert all(round_.error is None for round_ in await sync(n))
         with a.node.db.activated():
             [request] = await join_requests(a.node.db.connection())
         assert request["origin"] == n.node.origin and request["name"].startswith("Médiathèque")

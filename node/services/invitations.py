@@ -105,7 +105,7 @@ async def create_invitation(node: Node) -> Invitation:
             " NULL ORDER BY created DESC LIMIT -1 OFFSET ?)",
             [MAX_OPEN_INVITATIONS],
         )
-    founders = tuple(sorted(node.membership.founders))
+    founders = node.membership.founder_list
     return Invitation(normalise_url(node.settings.url), node.origin, nonce, founders)
 
 
@@ -206,7 +206,7 @@ async def join(node: Node, code: str, name: str = "", commune: str = "") -> Invi
         raise InvitationError("own_code", "ce code a été créé par ce nœud-ci")
     if not node.membership.founders and invitation.founders:
         update_config(node.settings.config_path, {"founders": list(invitation.founders)})
-        node.membership.founders = frozenset(invitation.founders)
+        await node.membership.adopt(invitation.founders)
     async with node.peer_client() as client:
         try:
             info = await client.node_info(invitation.url)

@@ -186,6 +186,9 @@ class Membership:
     ) -> None:
         self.own = own
         self.founders = frozenset(founders)
+        #: The founders in the order of the ``founders`` setting: the first ones are the
+        #: network's coordination (reports are sealed to them; invitations pass the order on).
+        self.founder_list = tuple(dict.fromkeys(founders))
         self.required = max(1, required)
         self.candidates_max = max(0, candidates_max)
         self.purge_after = timedelta(days=max(0, purge_days))
@@ -333,6 +336,13 @@ class Membership:
     async def settle_now(self) -> Settled:
         async with in_transaction() as conn:
             return await self.settle(conn)
+
+    async def adopt(self, founders: Sequence[str]) -> Settled:
+        """Become a node of a closed network (founders taken from an invitation): what
+        this node held of origins that are not members is hidden at once."""
+        self.founders = frozenset(founders)
+        self.founder_list = tuple(dict.fromkeys(founders))
+        return await self.settle_now()
 
     async def purge_former_members(self, now: datetime | None = None) -> list[str]:
         """Delete every row of the origins hidden for longer than ``member_purge_days``:

@@ -28,9 +28,7 @@ MAX_LISTED = 200
 
 def recipients(node: Node) -> list[str]:
     """Who reads our reports: the first founders, and our own place."""
-    founders = [f for f in node.settings.founder_ids if f != node.origin]
-    if not founders:
-        founders = sorted(f for f in node.membership.founders if f != node.origin)
+    founders = [f for f in node.membership.founder_list if f != node.origin]
     return [*founders[:COORDINATORS], node.origin]
 
 

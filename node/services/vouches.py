@@ -11,6 +11,7 @@ from federation.keys import public_key_bytes
 from federation.membership import vouch_oid
 
 from ..runtime import Node
+from .invitations import mark_request
 from .log import publish
 
 #: Title of a vouch written without one (the schema requires a title).
@@ -38,7 +39,10 @@ async def vouch(node: Node, subject: str, title: str = "", description: str = ""
     payload: dict[str, Any] = {"title": title.strip() or DEFAULT_TITLE, "subject": subject}
     if description.strip():
         payload["description"] = description.strip()
-    return await publish(node, "vouch", vouch_oid(subject), "put", payload)
+    entry = await publish(node, "vouch", vouch_oid(subject), "put", payload)
+    # Its join request, if it filed one here, is answered (the page, the API, the CLI).
+    await mark_request(node.db.connection(), subject, "vouched")
+    return entry
 
 
 async def revoke(node: Node, subject: str, reason: str = "") -> Entry:

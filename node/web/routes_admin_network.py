@@ -21,7 +21,6 @@ from ..services.invitations import (
     create_invitation,
     join,
     join_requests,
-    mark_request,
 )
 from ..services.log import LogRecovering
 from ..services.membership import overview
@@ -124,7 +123,6 @@ async def vouch_for(request: Request, form: FormData) -> Response:
     failed = await _publishing(request, vouch(node, subject), "vouch")
     if failed is not None:
         return failed
-    await mark_request(node.db.connection(), subject.strip(), "vouched")
     flash(request, N_("This place now vouches for %(origin)s: the network accepts it as soon "
                       "as it receives the vouch."), origin=subject.strip())  # fmt: skip
     return RedirectResponse(path_for(request, "admin.network"), status_code=303)
