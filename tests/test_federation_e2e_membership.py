@@ -22,7 +22,8 @@ def found(node: NodeProcess, words: str) -> set[str]:
 
 
 def membership(node: NodeProcess) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(node.url + "/api/v1/membership", timeout=10).json()
+    r = httpx.get(node.url + "/api/v1/membership", headers=node.auth, timeout=10)
+    result: dict[str, Any] = r.json()
     return result
 
 

@@ -32,7 +32,7 @@ async def found(node: InProcessNode, words: str) -> list[str]:
 
 
 async def overview(node: InProcessNode) -> dict[str, Any]:
-    r = await node.client.get("/api/v1/membership")
+    r = await node.client.get("/api/v1/membership", headers=node.auth)
     assert r.status_code == 200
     result: dict[str, Any] = r.json()
     return result
@@ -161,6 +161,16 @@ async def test_open_network_and_the_blocklist(tmp_path: Path) -> None:
         entries = await all_entries(b, b.node.origin)
         r = await a.client.post("/federation/v1/push", json={"entries": entries[-1:]})
         assert r.json()["rejected"][0]["code"] == "blocked"
+        # The node's own moderation (the reason above) is read with a token only.
+        private = await overview(a)
+        assert [row["reason"] for row in private["blocklist"]] == ["pourriel"]
+        assert [row["origin"] for row in private["hidden"]] == [b.node.origin]
+        public = (await a.client.get("/api/v1/membership")).json()
+        assert "pourriel" not in str(public)
+        assert not {"candidates", "hidden", "blocklist"} & set(public)
+        assert public["open"] is True and public["founders"] == []
+        wrong = await a.client.get("/api/v1/membership", headers={"authorization": "Bearer x"})
+        assert wrong.status_code == 401
         bad = await a.client.post(
             "/api/v1/blocklist", json={"kind": "origin", "value": "x", "reason": "r"},
             headers=a.auth,

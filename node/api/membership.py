@@ -1,7 +1,8 @@
 """``/api/v1/membership``, ``/api/v1/vouches`` and ``/api/v1/blocklist``: who is in the
 network (docs/protocol.md 15), vouching for a place, revoking a vouch, the blocklist.
-Reading the membership is public (it is derived from public entries); changes need a
-bearer token, like every write of the API."""
+Reading who is in the network is public (it is derived from public entries); this node's
+own moderation (refused candidates, hidden places, the blocklist and its reasons) and
+every change need a bearer token, like every write of the API."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from .errors import ApiError, invalid, read_json
 
 #: Longest reason of a revocation or a blocklist row.
 MAX_REASON = 2000
+#: Parts of the overview that are this node's moderation, not derived from public entries.
+PRIVATE_PARTS = ("candidates", "hidden", "blocklist")
 
 
 async def _document(request: Request, node: Node) -> dict[str, Any]:
@@ -50,7 +53,12 @@ def _subject(value: Any, name: str = "subject") -> str:
 
 async def membership(request: Request) -> Response:
     node: Node = request.app.state.node
-    return JSONResponse(await overview(node.db.connection(), node.membership))
+    view = await overview(node.db.connection(), node.membership)
+    if "authorization" in request.headers:
+        await require_token(request)  # a wrong token is refused, not read as none
+    else:
+        view = {name: part for name, part in view.items() if name not in PRIVATE_PARTS}
+    return JSONResponse(view)
 
 
 async def _publishing(work: Any) -> Any:
