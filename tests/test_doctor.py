@@ -69,6 +69,23 @@ def test_a_healthy_node(node_factory: NodeFactory) -> None:
     assert out.rstrip().endswith("Aucun problème trouvé.")
 
 
+def test_a_node_whose_key_was_rotated(node_factory: NodeFactory) -> None:
+    """Regression: doctor took the key's id for the place's, so after 'papi key rotate' it
+    found the place's log empty and its advertised address answering as another node."""
+    a = node_factory("EPN Brest Bellevue", start=False)
+    place = re.search(r"Node id: (\S+)", a.init_output)
+    assert place is not None
+    a.papi("key", "rotate")
+    a.start()
+    private(a.data_dir)
+    result = doctor(a.data_dir)
+    out = result.stdout
+    assert f"L'adresse annoncée {a.url} répond avec l'identité de ce nœud" in out, out
+    assert "Journal de ce nœud : 2 entrée(s)." in out
+    assert f"lieu {place.group(1)}" in out
+    assert not [p for p in problems(result) if "journal" in p or "autre nœud" in p]
+
+
 def test_missing_data_directory(tmp_path: Path) -> None:
     result = doctor(tmp_path / "nowhere")
     assert result.returncode == 1

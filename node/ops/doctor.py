@@ -31,6 +31,7 @@ from federation.errors import KeyFileError
 from federation.keys import NodeKey
 from federation.timeutil import parse_ts
 
+from ..services.identity import read_origin
 from ..settings import (
     CONFIG_FILE,
     DATABASE_FILE,
@@ -260,7 +261,7 @@ def _key(facts: Facts) -> list[Finding]:
             )
         ]  # fmt: skip
     try:
-        facts.origin = NodeKey.load(path).origin
+        key = NodeKey.load(path).origin
     except KeyFileError as exc:
         return [
             Finding(
@@ -269,6 +270,16 @@ def _key(facts: Facts) -> list[Finding]:
                 t("Restaurez la clé depuis la dernière sauvegarde (papi restore FICHIER)."),
             )
         ]
+    # After a key rotation or a recovery, the place keeps its first key's id (origin file).
+    facts.origin = read_origin(facts.data_dir) or key
+    if facts.origin != key:
+        return [
+            Finding(
+                True,
+                t("Clé du nœud lisible, privée : %(key)s (lieu %(origin)s, dont la clé a "
+                  "changé)", key=key, origin=facts.origin),
+            )
+        ]  # fmt: skip
     return [Finding(True, t("Clé du nœud lisible, privée : %(origin)s", origin=facts.origin))]
 
 
