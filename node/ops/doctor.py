@@ -77,6 +77,8 @@ class Facts:
     head_seq: int = 0
     last_ts: datetime | None = None
     own_frozen: bool = False
+    #: The place's offline recovery key, as its log declares it (None: none declared).
+    recovery_key: str | None = None
     peers: list[dict[str, Any]] = field(default_factory=list)
     running_pid: str | None = None
 
@@ -117,6 +119,7 @@ def diagnose(data_dir: Path, timeout: float = 5.0) -> list[Finding]:
         findings += _database(facts)
         if facts.database_ok:
             findings += _log_state(facts)
+            findings += _recovery_key(facts)
             findings += _peers(facts)
     findings.append(_running(facts))
     findings += _disk(data_dir)
@@ -360,6 +363,12 @@ def _read_facts(connection: sqlite3.Connection, facts: Facts) -> None:
     ).fetchone()
     if row:
         facts.head_seq, facts.own_frozen = int(row[0]), bool(row[1])
+    with contextlib.suppress(sqlite3.OperationalError):  # a database older than key chains
+        keys = connection.execute(
+            "SELECT recovery_key FROM key_chain WHERE origin = ? ORDER BY seq DESC LIMIT 1",
+            (facts.origin,),
+        ).fetchone()
+        facts.recovery_key = keys[0] if keys else None
     last = connection.execute(
         "SELECT header FROM entries WHERE origin = ? ORDER BY seq DESC LIMIT 1", (facts.origin,)
     ).fetchone()
@@ -412,6 +421,28 @@ def _log_state(facts: Facts) -> list[Finding]:
             )
         ]  # fmt: skip
     return [Finding(True, t("Journal de ce nœud : %(seq)d entrée(s).", seq=facts.head_seq))]
+
+
+def _recovery_key(facts: Facts) -> list[Finding]:
+    if facts.head_seq == 0:
+        return []
+    if facts.recovery_key is None:
+        return [
+            Finding(
+                None,
+                t("Aucune clé de secours déclarée : si la clé du nœud est perdue ou volée, "
+                  "le lieu ne pourra pas être repris."),
+                t("papi key recovery (affiche une seule fois 24 mots à ranger dans le coffre "
+                  "du lieu)."),
+            )
+        ]  # fmt: skip
+    return [
+        Finding(
+            True,
+            t("Clé de secours déclarée (%(key)s), gardée hors de la machine.",
+              key=facts.recovery_key),
+        )
+    ]  # fmt: skip
 
 
 def _peers(facts: Facts) -> list[Finding]:
