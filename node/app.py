@@ -20,7 +20,19 @@ from tortoise.exceptions import BaseORMException
 from federation.keys import NodeKey
 
 from . import web
-from .api import blobs, export, federation_routes, health, membership, network, objects, places
+from .api import (
+    blobs,
+    export,
+    federation_routes,
+    health,
+    help_requests,
+    loans,
+    membership,
+    network,
+    objects,
+    places,
+    registrations,
+)
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
 from .ratelimit import RateLimitMiddleware
@@ -83,6 +95,9 @@ def build_routes() -> list[BaseRoute]:
         *federation_routes.routes(),
         *blobs.routes(),
         *objects.routes(),
+        *loans.routes(),
+        *registrations.routes(),
+        *help_requests.routes(),
         *web.routes(),
     ]
 

@@ -100,6 +100,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "candidates_max", 1000, "Non-member origins remembered as candidates (refused, not stored)."
     ),
+    Setting("coop_retention_days", 90, "Days this node keeps its own requests after they end."),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -154,6 +155,7 @@ class Settings:
     vouches_required: int = _DEFAULTS["vouches_required"]
     member_purge_days: int = _DEFAULTS["member_purge_days"]
     candidates_max: int = _DEFAULTS["candidates_max"]
+    coop_retention_days: int = _DEFAULTS["coop_retention_days"]
 
     @property
     def config_path(self) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -56,6 +57,81 @@ class ClockSkew(FederationError):
     (A ``FederationError`` so that forms that show those show this one too.)"""
 
 
+def check_can_write(node: Node) -> None:
+    """Raise when this node must not sign new entries now: ``ClockSkew`` while our clock
+    is off by more than ``max_future_seconds`` (``Node.clock_problem``), ``LogRecovering``
+    after a restore until our log has caught up."""
+    problem = node.clock_problem()
+    if problem is not None:
+        raise ClockSkew(problem)
+    if catching_up(node):
+        raise LogRecovering(
+            "this node was restored from a backup and is catching up its own log from its "
+            "peers: writes resume after a sync round with a peer ('papi sync'); "
+            "see 'papi doctor'"
+        )
+
+
+async def publish_in(
+    conn: BaseDBAsyncClient,
+    node: Node,
+    kind: str,
+    oid: str,
+    op: str,
+    payload: dict[str, Any] | None,
+    *,
+    new_log: bool = False,
+    signing_key: NodeKey | None = None,
+) -> Entry:
+    """Sign and store one entry of our log in the caller's transaction ``conn``, with
+    its outbound deliveries. The caller holds ``node.write_lock``, has taken the
+    database's write lock (``lock_for_write``) and calls ``after_publish`` once its
+    transaction is committed. Checks as ``publish``."""
+    check_can_write(node)
+    head = await head_of(conn, node.origin)
+    if head.seq == 0 and not new_log:
+        raise LogRecovering(
+            "this node is recovering its own log from its peers: add a peer and sync "
+            "first ('papi peer add URL', 'papi sync'), or run 'papi init --new-log'"
+        )
+    key = signing_key or node.key
+    keys = await keychain.state_at(conn, node.origin)
+    if key.origin != keys.node_key and not (kind == "key" and key.origin == keys.recovery_key):
+        raise KeyNotInForce(
+            f"this node signs with {key.origin}, but the place's key in force is "
+            f"{keys.node_key}: its entries would be refused (see 'papi recover')"
+        )
+    entry = build_entry(
+        key,
+        origin=node.origin,
+        seq=head.seq + 1,
+        prev=head.hash,
+        kind=kind,
+        oid=oid,
+        op=op,
+        payload=payload,
+        max_payload_bytes=node.settings.max_payload_bytes,
+    )
+    await store_entries(conn, [entry], own_origin=node.origin)
+    await keychain.record(conn, [entry], keys)
+    if kind == "vouch":  # our vouch may admit or exclude origins (docs/protocol.md 15)
+        await node.membership.settle(conn)
+    await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
+    return entry
+
+
+async def after_publish(node: Node, entries: Sequence[Entry]) -> None:
+    """What follows the commit of entries of our log: push them, wake the workers they
+    concern, and make a tombstone's erasure real."""
+    if not entries:
+        return
+    node.storage.clear()  # a write went through: the disk has room again
+    if any(entry.op == "delete" for entry in entries):
+        await node.db.checkpoint()
+    node.wake_push()
+    node.entries_stored(entries)
+
+
 async def publish(
     node: Node,
     kind: str,
@@ -72,53 +148,15 @@ async def publish(
     while our clock is off by more than ``max_future_seconds`` (``Node.clock_problem``).
     ``signing_key``: another key than the node's (the recovery key signing a recovery);
     ``KeyNotInForce`` when the key is not one our key chain allows."""
-    problem = node.clock_problem()
-    if problem is not None:
-        raise ClockSkew(problem)
-    if catching_up(node):
-        raise LogRecovering(
-            "this node was restored from a backup and is catching up its own log from its "
-            "peers: writes resume after a sync round with a peer ('papi sync'); "
-            "see 'papi doctor'"
-        )
+    check_can_write(node)
     if kind == "resource" and op == "put" and payload is not None:
         await check_attachments(payload)
     async with node.write_lock, in_transaction() as conn:
         await lock_for_write(conn)
-        head = await head_of(conn, node.origin)
-        if head.seq == 0 and not new_log:
-            raise LogRecovering(
-                "this node is recovering its own log from its peers: add a peer and sync "
-                "first ('papi peer add URL', 'papi sync'), or run 'papi init --new-log'"
-            )
-        key = signing_key or node.key
-        keys = await keychain.state_at(conn, node.origin)
-        if key.origin != keys.node_key and not (kind == "key" and key.origin == keys.recovery_key):
-            raise KeyNotInForce(
-                f"this node signs with {key.origin}, but the place's key in force is "
-                f"{keys.node_key}: its entries would be refused (see 'papi recover')"
-            )
-        entry = build_entry(
-            key,
-            origin=node.origin,
-            seq=head.seq + 1,
-            prev=head.hash,
-            kind=kind,
-            oid=oid,
-            op=op,
-            payload=payload,
-            max_payload_bytes=node.settings.max_payload_bytes,
+        entry = await publish_in(
+            conn, node, kind, oid, op, payload, new_log=new_log, signing_key=signing_key
         )
-        await store_entries(conn, [entry])
-        await keychain.record(conn, [entry], keys)
-        if kind == "vouch":  # our vouch may admit or exclude origins (docs/protocol.md 15)
-            await node.membership.settle(conn)
-        await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
-    node.storage.clear()  # a write went through: the disk has room again
-    if op == "delete":
-        await node.db.checkpoint()
-    node.wake_push()
-    node.entries_stored([entry])
+    await after_publish(node, [entry])
     return entry
 
 
