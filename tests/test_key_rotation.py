@@ -175,3 +175,28 @@ def test_a_rotated_node_backs_up_and_restores_as_its_place(tmp_path: Path) -> No
     done = run_papi("restore", str(tmp_path / "b.tar.gz"), "--yes", "--data-dir", str(restored))
     assert origin in done.stdout
     assert (restored / "origin").read_text().strip() == origin
+
+
+async def test_a_rotated_node_restarted_still_takes_the_steps_addressed_to_its_place(
+    tmp_path: Path,
+) -> None:
+    """Regression (merge of cooperation): the ingestor named the key's id as this node's
+    origin, so after a rotation and a restart no loan request reached the lender's tasks."""
+    from tests.coop_helpers import add_item, ask, deliver, link, loan, process
+
+    async with network(tmp_path, ["a", "b"]) as (_, nodes):
+        a = nodes["a"]
+        origin = a.node.origin
+        with a.node.db.activated():
+            await rotate(a.node)
+    async with network(tmp_path, ["a", "b"]) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        assert a.node.origin == origin != a.node.key.origin
+        await link(a, "b")
+        await link(b, "a")
+        item = await add_item(a)
+        await sync(b)
+        asked = await ask(b, item)
+        await deliver(b)
+        assert await process(a) == 1
+        assert (await loan(a, asked["id"]))["state"] == "requested"
