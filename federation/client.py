@@ -194,7 +194,7 @@ class PeerClient:
         return _checked(base_url, "urn:papi:push-response", document)
 
     async def join(self, base_url: str, request: dict[str, Any]) -> dict[str, Any]:
-        """File a join request with an inviting node (docs/protocol.md 15.4)."""
+        """File a join request with an inviting node (docs/protocol.md 16.4)."""
         document = await self._request("POST", f"{base_url}/federation/v1/join", request)
         if not isinstance(document, dict):
             raise PeerError(f"{base_url}: join answer is not an object")

@@ -1,7 +1,7 @@
 """``papi demo``: five real nodes on 127.0.0.1, wired in a chain so that data must be
 relayed (Brest - Plougastel - Landerneau - Crozon - Ouessant), seeded through their API
 (places, offers, and fiches with a PDF each). A closed network: the first node is the
-founder and vouches for the others (docs/protocol.md 15)."""
+founder and vouches for the others (docs/protocol.md 16)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def run_demo(base_dir: Path, base_port: int = 8101) -> None:
                         "--no-recovery-key")  # fmt: skip
             origin = _node_id(out)
             if index == 0:
-                # A closed network (docs/protocol.md 15): the first place is its founder
+                # A closed network (docs/protocol.md 16): the first place is its founder
                 # and vouches for the others as they join.
                 env["PAPI_FOUNDERS"] = origin
             elif fresh:

@@ -30,6 +30,8 @@ from .settings import Settings
 from .version import user_agent
 
 if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
     from .models import Peer
 
 
@@ -52,7 +54,7 @@ class Node:
         self.write_lock = asyncio.Lock()
         #: Entries a peer sent that we refused, not to be fetched again every round.
         self.rejections = RejectionMemory()
-        #: Who is in the network (docs/protocol.md 15): what ingest accepts and we show.
+        #: Who is in the network (docs/protocol.md 16): what ingest accepts and we show.
         self.membership = Membership(
             self.origin,
             settings.founder_ids,
@@ -182,3 +184,9 @@ def _duration(seconds: float) -> str:
     if seconds >= 60:
         return f"{seconds / 60:.0f} min"
     return f"{seconds:.0f} s"
+
+
+def node_of(request: HTTPConnection) -> Node:
+    """The node an app serves (``create_app`` puts it in the app's state)."""
+    node: Node = request.app.state.node
+    return node

@@ -89,7 +89,7 @@ def verify_entry(entry: Any) -> None:
     assert isinstance(header["ts"], str) and _TS.fullmatch(header["ts"]), (
         f"{where}: ts {header['ts']!r} is not RFC 3339 UTC"
     )
-    # After a key rotation (docs/protocol.md 16) the header names the key that signed it;
+    # After a key rotation (docs/protocol.md 17) the header names the key that signed it;
     # verify_log checks that this key was the origin's key in force at that seq.
     public_key = public_key_of(header.get("signer", header["origin"]))
     signature = b64url_nopad_decode(entry["sig"], f"{where}: sig")

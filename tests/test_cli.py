@@ -106,7 +106,7 @@ def test_init_creates_key_config_and_database(tmp_path: Path) -> None:
         rows = conn.execute(
             "SELECT origin, seq, header, sig, payload FROM entries ORDER BY seq"
         ).fetchall()
-    # The place, then the declaration of the offline recovery key (docs/protocol.md 16).
+    # The place, then the declaration of the offline recovery key (docs/protocol.md 17).
     assert [(origin, seq) for origin, seq, *_ in rows] == [(node_id, 1), (node_id, 2)]
     iv.verify_log([{"header": json.loads(h), "sig": s, "payload": json.loads(p)}
                    for _, _, h, s, p in rows])  # fmt: skip
@@ -347,8 +347,20 @@ def test_data_dir_is_a_file(tmp_path: Path, command: list[str]) -> None:
         (b"port = 'eighty'\n", "setting 'port'"),
         (b"name = 42\n", "setting 'name'"),
         (b"pull_only = 'maybe'\n", "setting 'pull_only'"),
+        (b"database_url = 'postgres://db/papi'\n", "'database_url' was removed"),
     ],
-    ids=["toml", "duplicate", "control", "not-utf8", "unknown", "table", "int", "str", "bool"],
+    ids=[
+        "toml",
+        "duplicate",
+        "control",
+        "not-utf8",
+        "unknown",
+        "table",
+        "int",
+        "str",
+        "bool",
+        "removed",
+    ],
 )
 @pytest.mark.parametrize("command", [["init"], ["serve"], ["token", "create"]])
 def test_corrupt_config(tmp_path: Path, command: list[str], config: bytes, fragment: str) -> None:

@@ -1,4 +1,4 @@
-"""Key rotation and recovery between in-process nodes (docs/protocol.md 16): peers follow
+"""Key rotation and recovery between in-process nodes (docs/protocol.md 17): peers follow
 a rotation signed by the old key; a recovery signed by the offline recovery key makes a
 fresh node's key the place's, entries of the old key are refused from then on, and
 entries it wrote meanwhile give way to the recovery everywhere."""

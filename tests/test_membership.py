@@ -1,4 +1,4 @@
-"""Membership between in-process nodes (docs/protocol.md 15): a closed network accepts,
+"""Membership between in-process nodes (docs/protocol.md 16): a closed network accepts,
 relays and shows only its members' entries; a vouch admits a place everywhere, a
 revocation hides it at once and its data is purged later; refused origins are only
 candidates; the blocklist."""

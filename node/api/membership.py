@@ -1,5 +1,5 @@
 """``/api/v1/membership``, ``/api/v1/vouches`` and ``/api/v1/blocklist``: who is in the
-network (docs/protocol.md 15), vouching for a place, revoking a vouch, the blocklist.
+network (docs/protocol.md 16), vouching for a place, revoking a vouch, the blocklist.
 Reading who is in the network is public (it is derived from public entries); this node's
 own moderation (refused candidates, hidden places, the blocklist and its reasons) and
 every change need a bearer token, like every write of the API."""
@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from federation.errors import SchemaError
 
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services.log import ClockSkew, KeyNotInForce, LogRecovering
 from ..services.membership import overview
 from ..services.vouches import check_origin, revoke, vouch
@@ -52,7 +52,7 @@ def _subject(value: Any, name: str = "subject") -> str:
 
 
 async def membership(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     view = await overview(node.db.connection(), node.membership)
     if "authorization" in request.headers:
         await require_token(request)  # a wrong token is refused, not read as none
@@ -75,7 +75,7 @@ async def _publishing(work: Any) -> Any:
 
 
 async def create_vouch(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     await require_token(request)
     document = await _document(request, node)
     subject = _subject(document.get("subject"))
@@ -88,7 +88,7 @@ async def create_vouch(request: Request) -> Response:
 
 
 async def revoke_vouch(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     await require_token(request)
     subject = _subject(request.path_params["subject"])
     reason = request.query_params.get("reason", "")[:MAX_REASON]
@@ -97,7 +97,7 @@ async def revoke_vouch(request: Request) -> Response:
 
 
 async def add_block(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     await require_token(request)
     document = await _document(request, node)
     kind = document.get("kind")
@@ -123,7 +123,7 @@ async def add_block(request: Request) -> Response:
 
 
 async def remove_block(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     await require_token(request)
     kind = request.query_params.get("kind", "")
     value = request.query_params.get("value", "")

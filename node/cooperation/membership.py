@@ -2,7 +2,7 @@
 audience ``animateurs`` take registrations of member places only, docs/protocol.md 9.5).
 
 A member is an origin whose place profile this node shows and has not frozen: in a closed
-network (``founders``, docs/protocol.md 15) the node stores only members' entries and hides
+network (``founders``, docs/protocol.md 16) the node stores only members' entries and hides
 those of an origin that stops being one (services/membership.py), so that is exactly the
 members with a place; in an open network, every place."""
 

@@ -1,4 +1,4 @@
-"""The place's identity when its signing key changes (docs/protocol.md 16): the origin
+"""The place's identity when its signing key changes (docs/protocol.md 17): the origin
 id stays the first key's, kept in the data directory's ``origin`` file; ``node.key``
 holds the key in force. A rotation writes the next key aside first (``node.key.next``),
 publishes the ``key`` entry that names it, then puts it in place: a stop in between is

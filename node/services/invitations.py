@@ -1,4 +1,4 @@
-"""Joining the network as a person would (docs/protocol.md 15.4): a member's node writes
+"""Joining the network as a person would (docs/protocol.md 16.4): a member's node writes
 an invitation code; the new place pastes it in its own node, which adopts the network's
 founders (when it has none), adds the inviter as a peer and files a signed join request
 with the inviter's node; the inviter's animators see the request with the place's name and

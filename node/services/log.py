@@ -114,7 +114,7 @@ async def publish_in(
     )
     await store_entries(conn, [entry], own_origin=node.origin)
     await keychain.record(conn, [entry], keys)
-    if kind == "vouch":  # our vouch may admit or exclude origins (docs/protocol.md 15)
+    if kind == "vouch":  # our vouch may admit or exclude origins (docs/protocol.md 16)
         await node.membership.settle(conn)
     await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
     return entry

@@ -1,5 +1,5 @@
 """Membership on this node: which origins it accepts, shows and relays (docs/protocol.md
-section 15), the candidates it refused, the origins it hides, and its blocklist.
+section 16), the candidates it refused, the origins it hides, and its blocklist.
 
 The rules are ``federation.membership`` (the closure of vouches from the founders); this
 module keeps their state in the database, and is the only one that touches these tables:

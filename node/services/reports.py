@@ -1,5 +1,5 @@
 """Reports: an animator tells the network's coordination about an object (docs/protocol.md
-15.5). A report is a ``report`` entry of our log whose whole content is sealed to at most
+16.5). A report is a ``report`` entry of our log whose whole content is sealed to at most
 two founders (the coordination, in the order of the ``founders`` setting) and to our own
 place: relays carry it, only they read it. It names the object, a reason and a message,
 never the animator: the report is the place's."""

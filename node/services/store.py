@@ -227,7 +227,7 @@ async def _upsert_objects(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> 
 
 async def truncate_log(conn: BaseDBAsyncClient, origin: str, from_seq: int) -> None:
     """Drop the entries ``from_seq`` and after of ``origin`` (an old key's entries that a
-    recovery supersedes, docs/protocol.md 16) and rebuild its objects from the rest."""
+    recovery supersedes, docs/protocol.md 17) and rebuild its objects from the rest."""
     await conn.execute_query(
         "DELETE FROM entries WHERE origin = ? AND seq >= ?", [origin, from_seq]
     )

@@ -53,7 +53,7 @@ MAX_PAGES_PER_ROUND = 10_000
 #: Above this many origins, a round compares bucket digests (about 5 KB) before sending
 #: vectors (about 60 bytes per origin), and then only the vectors of differing buckets.
 BUCKET_THRESHOLD = 256
-#: Refusals of a peer's membership (docs/protocol.md 15).
+#: Refusals of a peer's membership (docs/protocol.md 16).
 MEMBERSHIP_CODES = frozenset({"not_member", "blocked"})
 #: Discovered peers visited per round (all the peers added by hand are visited).
 DISCOVERED_PER_ROUND = 3
@@ -158,7 +158,7 @@ async def answer_sync(
             "SELECT id FROM origins WHERE frozen"
         ) if row["id"] in mine}  # fmt: skip
         refused = set() if membership is None else await membership.refused_origins(conn)
-        evidence = await _fork_evidence(conn, frozen, theirs)
+        evidence = await fork_evidence(conn, frozen, theirs)
         evidence += await _recoveries(conn, set(mine) - frozen, theirs)
         for document in evidence:
             if not fits(document):
@@ -192,7 +192,7 @@ async def answer_sync(
     }
 
 
-async def _fork_evidence(
+async def fork_evidence(
     conn: Any, frozen: set[str], theirs: dict[str, int]
 ) -> list[dict[str, Any]]:
     """The two signed headers proving the fork of each frozen origin that the asker holds
@@ -216,7 +216,7 @@ async def _fork_evidence(
 
 async def _recoveries(conn: Any, origins: set[str], theirs: dict[str, int]) -> list[dict[str, Any]]:
     """The latest recovery of each origin the asker holds at or beyond it (docs/protocol.md
-    16): an asker that kept an old key's entries from that seq on gives way to it, which
+    17): an asker that kept an old key's entries from that seq on gives way to it, which
     the vectors alone cannot show (they only count entries)."""
     rows = await conn.execute_query_dict(
         "SELECT origin, max(recovered_at) AS seq FROM key_chain WHERE recovered_at > 0"
@@ -353,7 +353,7 @@ async def _identify(node: Node, client: Any, peer: Peer) -> None:
 
 
 def _sender(node: Node) -> str | None:
-    return None if node.settings.pull_only else (node.settings.url or None)
+    return node.settings.advertised_url
 
 
 async def _round(

@@ -1,5 +1,5 @@
 """Vouching for a place and revoking a vouch: one signed ``vouch`` entry of our log each
-(docs/protocol.md 15), whose oid is derived from the subject, so that each of our vouches
+(docs/protocol.md 16), whose oid is derived from the subject, so that each of our vouches
 about one place is one object with its history."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``/admin/reseau``: who is in the network (docs/protocol.md 15), as a person would see
+"""``/admin/reseau``: who is in the network (docs/protocol.md 16), as a person would see
 it. Invite a place (a code to give), join a network (paste a code), the join requests
 with a button to vouch, and the coordinator's view: members, who vouched for whom,
 candidates refused, hidden places, and this node's blocklist. No JavaScript: each button
@@ -16,6 +16,7 @@ from starlette.routing import Route
 from federation.errors import FederationError
 from federation.netguard import normalise_url
 
+from ..runtime import node_of
 from ..services.invitations import (
     InvitationError,
     create_invitation,
@@ -26,7 +27,7 @@ from ..services.log import LogRecovering
 from ..services.membership import overview
 from ..services.reports import REASONS, file_report, recipients, reports_for
 from ..services.vouches import check_origin, revoke, vouch
-from .admin_base import admin_page, login_required, node_of, with_form
+from .admin_base import admin_page, login_required, with_form
 from .fields import FieldError
 from .i18n import N_
 from .sessions import flash
