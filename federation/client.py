@@ -193,6 +193,13 @@ class PeerClient:
         document = await self._request("POST", f"{base_url}/federation/v1/push", body)
         return _checked(base_url, "urn:papi:push-response", document)
 
+    async def join(self, base_url: str, request: dict[str, Any]) -> dict[str, Any]:
+        """File a join request with an inviting node (docs/protocol.md 16.4)."""
+        document = await self._request("POST", f"{base_url}/federation/v1/join", request)
+        if not isinstance(document, dict):
+            raise PeerError(f"{base_url}: join answer is not an object")
+        return document
+
     async def fetch_blob(
         self, base_url: str, sha256: str, write: Callable[[bytes], None], *, max_bytes: int
     ) -> bool:

@@ -25,7 +25,7 @@ from .errors import (
     SchemaError,
 )
 from .keys import NodeKey, verify_signature
-from .payloads import owner_violation, validate_payload
+from .payloads import oid_violation, owner_violation, validate_payload
 from .timeutil import format_ts, parse_ts, utc_now
 
 PROTOCOL_VERSION = 1
@@ -108,13 +108,21 @@ def build_entry(
     payload: dict[str, Any] | None,
     ts: datetime | None = None,
     max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+    origin: str | None = None,
 ) -> Entry:
-    """Sign a new entry. The payload is validated first; ``SchemaError`` if it is invalid."""
+    """Sign a new entry. The payload is validated first; ``SchemaError`` if it is invalid.
+
+    ``origin``: the log's origin when ``key`` is not its first key (after a rotation or a
+    recovery, federation/keychain.py): the header then names ``key`` as its ``signer``."""
+    origin = origin or key.origin
+    rule = oid_violation(kind, oid, op, payload)
+    if rule is not None:
+        raise SchemaError(rule, "oid", "oid")
     if op == "put":
         if payload is None:
             raise SchemaError("a put needs a payload", "payload", "required")
         validate_payload(kind, payload)
-        violation = owner_violation(kind, key.origin, payload)
+        violation = owner_violation(kind, origin, payload)
         if violation is not None:
             raise SchemaError(f"'{violation}' must be a thing of this place", violation, "owner")
         payload_bytes = canonical_bytes(payload)
@@ -132,9 +140,9 @@ def build_entry(
         payload, payload_hash, payload_len = None, None, 0
     else:
         raise SchemaError(f"unknown op {op!r}", "op", "enum", ["put", "delete"])
-    header = {
+    header: dict[str, Any] = {
         "v": PROTOCOL_VERSION,
-        "origin": key.origin,
+        "origin": origin,
         "seq": seq,
         "prev": prev,
         "ts": format_ts(ts or utc_now()),
@@ -144,6 +152,8 @@ def build_entry(
         "payload_hash": payload_hash,
         "payload_len": payload_len,
     }
+    if key.origin != origin:
+        header["signer"] = key.origin
     schema.validate("urn:papi:header", header)
     return Entry(header, key.sign(canonical_bytes(header)), payload)
 
@@ -175,8 +185,14 @@ def parse_entry(
     if header["payload_len"] > limit:
         raise EntryTooLarge(f"payload_len {header['payload_len']} is over the {limit} byte limit")
     entry = Entry(header, document["sig"], payload)
-    if not verify_signature(entry.origin, entry.header_bytes, entry.sig):
-        raise BadSignature("the signature does not verify against the origin's key")
+    signer = header.get("signer", entry.origin)
+    if signer == entry.origin and "signer" in header:
+        raise InvalidEntrySchema("'signer' is given only when it differs from 'origin'", "signer")
+    if not verify_signature(signer, entry.header_bytes, entry.sig):
+        raise BadSignature("the signature does not verify against the signer's key")
+    rule = oid_violation(entry.kind, entry.oid, entry.op, payload)
+    if rule is not None:
+        raise InvalidEntrySchema(rule, "oid", "oid")
     if payload is not None:
         if entry.op == "delete":
             raise PayloadMismatch("a delete entry carries no payload")

@@ -24,6 +24,10 @@ and shown to operators) and a human ``message``::
         ├── PendingFull         beyond a gap, and no room to keep it aside code "gap"
         ├── TooManyNewOrigins   sender's hourly budget of new origins used
         │                                                      code "too_many_new_origins"
+        ├── NotMember           origin not a member of this closed network code "not_member"
+        ├── Blocked             origin on this node's blocklist            code "blocked"
+        ├── WrongKey            signed by a key not in force at that seq   code "wrong_key"
+        ├── Superseded          an old key's entry at or before a recovery code "superseded"
         └── Unstorable          valid, but this node failed to store it    code "unstorable"
 """
 
@@ -169,3 +173,29 @@ class NotOwner(EntryRejected):
     """A loan or registration decision about an item or event of another origin."""
 
     code = "not_owner"
+
+
+class NotMember(EntryRejected):
+    """An origin outside the closure of vouches from this node's founders."""
+
+    code = "not_member"
+
+
+class Blocked(EntryRejected):
+    """An origin the operator put on this node's blocklist."""
+
+    code = "blocked"
+
+
+class WrongKey(EntryRejected):
+    """Signed by a key that is not the origin's key in force at that seq (a rotated or
+    recovered key), or a key entry changing keys it may not (federation/keychain.py)."""
+
+    code = "wrong_key"
+
+
+class Superseded(EntryRejected):
+    """An entry of an old node key competing with a history its recovery key vouched
+    for (it signed the hash of the seq before the recovery)."""
+
+    code = "superseded"

@@ -71,6 +71,19 @@ class NodeKey:
     def generate(cls) -> NodeKey:
         return cls(Ed25519PrivateKey.generate())
 
+    @classmethod
+    def from_seed(cls, seed: bytes) -> NodeKey:
+        """The key whose 32-byte Ed25519 seed is ``seed`` (a recovery key from its words)."""
+        return cls(Ed25519PrivateKey.from_private_bytes(seed))
+
+    def seed(self) -> bytes:
+        """The 32-byte seed: only to write a recovery key as words, once, for paper."""
+        return self._private_key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+
     def sign(self, data: bytes) -> str:
         """base64url (no padding) of the Ed25519 signature of ``data``."""
         return b64url_encode(self._private_key.sign(data))

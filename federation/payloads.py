@@ -9,6 +9,7 @@ from typing import Any
 
 from . import recurrence, schema
 from .errors import SchemaError
+from .membership import vouch_violation
 from .timeutil import parse_ts
 
 #: Cooperation between places (BRIEF 8, docs/protocol.md "Cooperation").
@@ -22,10 +23,10 @@ COOPERATION_KINDS = (
 )
 KINDS = (
     "place", "skill", "equipment", "event", "booking", "vouch", *COOPERATION_KINDS, "resource",
-    "key",
+    "key", "report",
 )  # fmt: skip
-#: Kinds whose payload schema exists in this version; ``key`` (rotation) comes later.
-SUPPORTED_KINDS = tuple(kind for kind in KINDS if kind != "key")
+#: Kinds whose payload schema exists in this version.
+SUPPORTED_KINDS = KINDS
 #: The field naming what a decision decides about: only its owner may write it.
 OWNED_FIELD = {"loan_decision": "equipment", "registration_decision": "event"}
 #: Kinds with a pair of days ``(first, last)``, the last not before the first.
@@ -56,6 +57,20 @@ def validate_payload(kind: str, payload: Any) -> None:
             "acceptedOffer",
             "closed",
         )
+
+
+def oid_violation(kind: str, oid: str, op: str, payload: Any) -> str | None:
+    """Why an entry's ``oid`` (or ``op``) breaks its kind's rule, or None: a ``key``
+    object is the one object ``key``, always a ``put`` with its payload (its keys are
+    needed to check the entries after it); a vouch is ``vouch_oid(subject)``."""
+    if kind == "key":
+        if oid != "key":
+            return "the oid of a key entry is 'key'"
+        if op != "put" or payload is None:
+            return "a key entry is a put that carries its payload"
+    if kind == "vouch" and op == "put" and vouch_violation(oid, payload) is not None:
+        return "the oid of a vouch is 'v' + base64url(SHA-256(subject))"
+    return None
 
 
 def owner_violation(kind: str, origin: str, payload: Any) -> str | None:

@@ -27,6 +27,7 @@ from .api import (
     health,
     help_requests,
     loans,
+    membership,
     metrics,
     network,
     objects,
@@ -40,6 +41,7 @@ from .ratelimit import RateLimitMiddleware
 from .runtime import Node, node_of
 from .services.bootstrap import ensure_place
 from .services.health import is_disk_full
+from .services.identity import finish_rotation
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,7 @@ def build_routes() -> list[BaseRoute]:
         *health.routes(),
         *metrics.routes(),
         *network.routes(),
+        *membership.routes(),
         *export.routes(),
         *places.routes(),
         *federation_routes.routes(),
@@ -118,7 +121,10 @@ def create_app(
         await node.db.open()
         workers = Workers(node)
         with node.db.activated():
+            await finish_rotation(node)
             await ensure_place(node)
+            # The founders or the blocklist may have changed since the last start.
+            await node.membership.settle_now()
             if settings.scheduler:
                 await workers.start()
         try:

@@ -56,13 +56,21 @@ def cmd_init(args: argparse.Namespace) -> None:
         settings = load_settings(settings.data_dir)
     if args.new_log:
         allow_new_log(settings.data_dir)
-    node_id = run_with_node(settings, _origin if created else _refresh_place)
+    recovery = None
+    if created and not args.no_recovery_key:
+        from federation.keys import NodeKey
+
+        recovery = NodeKey.generate()
+    work = (lambda node: _declare_recovery(node, recovery)) if recovery else _origin
+    node_id = run_with_node(settings, work if created else _refresh_place)
     state = _("created") if created else _("already initialised (key kept)")
     print(_("Data directory %(dir)s: %(state)s", dir=settings.data_dir, state=state))
     if given and not created:
         changes = ", ".join(f"{k} = {v!r}" for k, v in given.items())
         print(_("Updated: %(changes)s", changes=changes))
     print(_("Node id: %(id)s", id=node_id))
+    if recovery is not None:
+        _show_recovery_key(recovery, node_id)
     print(_("Next: %(command)s", command=serve_command(settings)))
 
 
@@ -100,6 +108,36 @@ async def _refresh_place(node: Any) -> str:
 
 async def _origin(node: Any) -> str:
     return str(node.origin)
+
+
+async def _declare_recovery(node: Any, recovery: Any) -> str:
+    from .services.identity import declare_recovery
+
+    await declare_recovery(node, recovery)
+    return str(node.origin)
+
+
+def _show_recovery_key(recovery: Any, origin: str) -> None:
+    """The recovery key, once: 24 words and a QR code of them, never stored."""
+    import segno
+
+    from federation.recovery import recovery_words
+
+    words = recovery_words(recovery)
+    print()
+    print("CLÉ DE SECOURS DU LIEU — affichée une seule fois, elle n'est enregistrée nulle part.")
+    print("Imprimez ou recopiez ces 24 mots et rangez-les dans le coffre du lieu. Si la clé")
+    print("du nœud est perdue ou volée, 'papi recover' sur une nouvelle machine, avec ces mots,")
+    print("rend au lieu son identité (voir docs/security.md).")
+    print(f"Lieu : {origin}")
+    for row in range(0, len(words), 6):
+        print(
+            "  "
+            + "  ".join(f"{row + i + 1:2}. {word}" for i, word in enumerate(words[row : row + 6]))
+        )
+    print("Les mêmes mots en QR code :")
+    segno.make(" ".join(words), error="m").terminal(compact=True)
+    print()
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -521,6 +559,233 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
 
     run_demo(Path(args.data_dir), base_port=args.port)
+
+
+# -- membership and keys -------------------------------------------------------------
+
+
+def cmd_vouch(args: argparse.Namespace) -> None:
+    """Vouch for a place (or withdraw the vouch): one signed entry of our log."""
+    from federation.errors import SchemaError
+
+    from .services.log import ClockSkew, KeyNotInForce, LogRecovering
+    from .services.vouches import revoke, vouch
+
+    settings = _settings(args)
+
+    async def work(node: Any) -> str:
+        try:
+            if args.revoke:
+                await revoke(node, args.origin, args.reason or "")
+                return f"Garantie retirée pour {args.origin.strip()}."
+            await vouch(node, args.origin, args.title or "", args.description or "")
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        except (SchemaError, ClockSkew, KeyNotInForce, LogRecovering) as exc:
+            raise CliError(f"rien n'est publié : {exc}") from None
+        return (
+            f"Ce lieu se porte garant de {args.origin.strip()} ; les nœuds du réseau "
+            "l'accepteront dès qu'ils recevront cette garantie."
+        )
+
+    print(run_with_node(settings, work))
+
+
+def cmd_members(args: argparse.Namespace) -> None:
+    """Print who is in the network, as this node sees it, and the places that asked to
+    join it through this node."""
+    from .services.invitations import join_requests
+    from .services.membership import overview
+
+    settings = _settings(args)
+
+    async def work(node: Any) -> dict[str, Any]:
+        conn = node.db.connection()
+        return {**await overview(conn, node.membership), "requests": await join_requests(conn)}
+
+    view = run_with_node(settings, work)
+    if view["open"]:
+        print("Réseau ouvert (aucun fondateur configuré) : tout lieu est accepté.")
+    for request in view["requests"]:
+        if request["state"] == "pending":
+            commune = f" ({request['commune']})" if request["commune"] else ""
+            print(f"demande   {request['origin']}  {request['name']}{commune} : "
+                  f"papi vouch {request['origin']}")  # fmt: skip
+    for member in view["members"]:
+        role = " (fondateur)" if member["founder"] else ""
+        print(f"membre    {member['id']}  {member['name']}{role}")
+    for vouch in view["vouches"]:
+        verb = "retire sa garantie à" if vouch["revoked"] else "se porte garant de"
+        print(f"garantie  {vouch['voucher_name'] or vouch['voucher']} {verb} "
+              f"{vouch['subject_name'] or vouch['subject']}")  # fmt: skip
+    for candidate in view["candidates"]:
+        print(f"candidat  {candidate['origin']}  refusé {candidate['refused']} fois "
+              f"({candidate['code']}), vu en dernier le {candidate['last_seen'][:19]}")  # fmt: skip
+    for hidden in view["hidden"]:
+        print(f"masqué    {hidden['origin']}  {hidden['name']} ({hidden['reason']})")
+    for frozen in view["frozen"]:
+        print(f"gelé      {frozen['origin']}  {frozen['name']} (fourche prouvée)")
+
+
+def cmd_invite(args: argparse.Namespace) -> None:
+    """Print an invitation code for a new place (to give it by mail, phone, paper)."""
+    from .services.invitations import INVITATION_DAYS, InvitationError, create_invitation
+
+    settings = _settings(args)
+
+    async def work(node: Any) -> str:
+        try:
+            return (await create_invitation(node)).code()
+        except InvitationError as exc:
+            raise CliError(exc.message) from None
+
+    code = run_with_node(settings, work)
+    print(f"Code d'invitation (valable {INVITATION_DAYS} jours, pour un seul lieu) :",
+          file=sys.stderr)  # fmt: skip
+    print(code)
+    print("Le nouveau lieu le colle dans son /admin (« Rejoindre le réseau ») ou lance "
+          "'papi join CODE' ; sa demande apparaît ensuite ici : 'papi members', /admin/reseau.",
+          file=sys.stderr)  # fmt: skip
+
+
+def cmd_join(args: argparse.Namespace) -> None:
+    from .ops import servelock
+    from .services.invitations import InvitationError, join, parse_code
+
+    settings = _settings(args)
+    try:
+        invitation = parse_code(args.code)
+    except InvitationError as exc:
+        raise CliError(exc.message) from None
+    if (
+        not settings.founder_ids
+        and invitation.founders
+        and servelock.running_pid(settings.data_dir)
+    ):
+        # The running node read its (empty) founders at start: it would go on accepting
+        # every origin, and show again what this command hides.
+        raise CliError(
+            "ce nœud tourne et deviendrait membre d'un réseau fermé : collez plutôt le code "
+            "dans /admin/reseau (« Rejoindre un réseau »), ou arrêtez le nœud d'abord"
+        )
+
+    async def work(node: Any) -> str:
+        try:
+            invitation = await join(node, args.code)
+        except InvitationError as exc:
+            raise CliError(exc.message) from None
+        return invitation.url
+
+    url = run_with_node(settings, work)
+    print(f"Demande envoyée à {url}. Dès qu'un membre se portera garant de ce lieu, le réseau")
+    print("acceptera ses publications ; ce nœud se synchronise avec lui en attendant.")
+
+
+def cmd_key_rotate(args: argparse.Namespace) -> None:
+    from .ops import servelock
+    from .services.identity import rotate
+
+    settings = _settings(args)
+    try:
+        with servelock.held(settings.data_dir):
+            new = run_with_node(settings, rotate)
+    except servelock.NodeRunning as exc:
+        raise CliError(f"{exc} : arrêtez le nœud avant de changer sa clé") from None
+    print(f"Nouvelle clé du nœud : {new.origin}. Le lieu garde son identité ; ses pairs")
+    print("suivront le changement dès qu'ils recevront l'entrée signée par l'ancienne clé.")
+
+
+def cmd_key_recovery(args: argparse.Namespace) -> None:
+    """Create the place's offline recovery key when it has none yet (a node made before
+    recovery keys existed, or by the Docker image): declared in the log, shown once."""
+    from tortoise.transactions import in_transaction
+
+    from federation.errors import WrongKey
+    from federation.keys import NodeKey
+
+    from .services import keychain
+    from .services.identity import declare_recovery
+    from .services.log import ClockSkew, KeyNotInForce, LogRecovering
+
+    settings = _settings(args)
+    recovery = NodeKey.generate()
+
+    async def work(node: Any) -> str:
+        async with in_transaction() as conn:
+            keys = await keychain.state_at(conn, node.origin)
+        if keys.recovery_key is not None:
+            raise CliError(
+                "ce lieu a déjà une clé de secours (celle dont les 24 mots ont été affichés à "
+                "sa création) : seule elle peut se remplacer, avec 'papi recover'"
+            )
+        try:
+            await declare_recovery(node, recovery)
+        except (ClockSkew, KeyNotInForce, LogRecovering, WrongKey) as exc:
+            raise CliError(f"rien n'est publié : {exc}") from None
+        return str(node.origin)
+
+    _show_recovery_key(recovery, run_with_node(settings, work))
+
+
+def cmd_recover(args: argparse.Namespace) -> None:
+    """On a fresh machine: the place's log from a peer, then a recovery signed by the
+    recovery key (from its 24 words) that makes this node's new key the place's."""
+    import getpass
+
+    from federation.keys import public_key_bytes
+    from federation.recovery import key_from_words
+
+    from .datadir import init_data_dir
+    from .services.identity import read_origin, recover, write_origin
+    from .settings import NEW_LOG_MARKER
+
+    try:
+        public_key_bytes(args.origin)
+    except ValueError:
+        raise CliError(f"{args.origin!r} n'est pas l'identifiant d'un lieu") from None
+    data_dir = Path(args.data_dir)
+    key, created = init_data_dir(data_dir, {"url": args.url} if args.url else {})
+    if not created and read_origin(data_dir) != args.origin:
+        raise CliError(
+            f"{data_dir} contient déjà un nœud ({key.origin}) : choisissez un dossier vide"
+        )
+    (data_dir / NEW_LOG_MARKER).unlink(missing_ok=True)  # never a new log of this place
+    write_origin(data_dir, args.origin)
+    text = sys.stdin.read() if not sys.stdin.isatty() else getpass.getpass(
+        "Les 24 mots de la clé de secours : "
+    )  # fmt: skip
+    try:
+        recovery = key_from_words(text)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    settings = _settings(args)
+
+    async def work(node: Any) -> int:
+        from tortoise.transactions import in_transaction
+
+        from .services import keychain
+        from .services.peers import add_peer
+        from .services.sync import sync_peers
+
+        peer = await add_peer(args.peer)
+        await sync_peers(node, [peer], deadline=None)
+        async with in_transaction() as conn:
+            keys = await keychain.state_at(conn, node.origin)
+        if keys.recovery_key is None:
+            raise CliError(
+                "le journal du lieu n'a pas été récupéré, ou il ne déclare aucune clé de "
+                f"secours : vérifiez le pair {args.peer} et l'identifiant du lieu"
+            )
+        if keys.recovery_key != recovery.origin:
+            raise CliError("ces mots ne sont pas la clé de secours de ce lieu")
+        entry = await recover(node, recovery)
+        await sync_peers(node, [peer], deadline=None)
+        return entry.seq
+
+    seq = run_with_node(settings, work)
+    print(f"Lieu {args.origin} repris par ce nœud (nouvelle clé {key.origin}, entrée {seq}).")
+    print("Les entrées signées par l'ancienne clé sont désormais refusées par le réseau.")
+    print(f"Ensuite : papi serve --data-dir {data_dir}")
 
 
 # -- backup, restore, doctor ---------------------------------------------------------
@@ -981,6 +1246,10 @@ def build_parser() -> argparse.ArgumentParser:
             "peer ever received it: otherwise peers see a fork and freeze this node)"
         ),
     )
+    p.add_argument(
+        "--no-recovery-key", action="store_true",
+        help="do not create the offline recovery key (tests, throw-away nodes)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("serve", parents=[common], help=_("run the node"))
@@ -1061,6 +1330,43 @@ def build_parser() -> argparse.ArgumentParser:
     p = mail.add_parser("test", parents=[common], help=_("send a test mail now (SMTP settings)"))
     p.add_argument("--to", help=_("recipient (default: notify_email, else the place's courriel)"))
     p.set_defaults(func=cmd_mail_test)
+
+    p = sub.add_parser("vouch", parents=[common], help="se porter garant d'un lieu (membre)")
+    p.add_argument("origin", help="identifiant du lieu (ed25519:…)")
+    p.add_argument("--title", help="titre de la garantie")
+    p.add_argument("--description", help="texte libre (visite, convention…)")
+    p.add_argument("--revoke", action="store_true", help="retirer sa garantie")
+    p.add_argument("--reason", help="raison du retrait")
+    p.set_defaults(func=cmd_vouch)
+
+    p = sub.add_parser("invite", parents=[common], help="code d'invitation pour un nouveau lieu")
+    p.set_defaults(func=cmd_invite)
+    p = sub.add_parser("join", parents=[common], help="rejoindre le réseau avec un code")
+    p.add_argument("code", help="le code d'invitation (PAPI1-…)")
+    p.set_defaults(func=cmd_join)
+
+    p = sub.add_parser("members", parents=[common], help="membres, garanties et candidats")
+    p.set_defaults(func=cmd_members)
+
+    key = sub.add_parser("key", help="clés du nœud").add_subparsers(
+        dest="key_command", required=True, metavar="ACTION"
+    )
+    p = key.add_parser("rotate", parents=[common], help="remplacer la clé du nœud (arrêté)")
+    p.set_defaults(func=cmd_key_rotate)
+    p = key.add_parser(
+        "recovery", parents=[common],
+        help="créer la clé de secours du lieu s'il n'en a pas (affichée une seule fois)",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_key_recovery)
+
+    p = sub.add_parser(
+        "recover", parents=[common],
+        help="reprendre un lieu sur une nouvelle machine avec les mots de sa clé de secours",
+    )  # fmt: skip
+    p.add_argument("origin", help="identifiant du lieu à reprendre (ed25519:…)")
+    p.add_argument("--peer", required=True, help="un nœud du réseau qui détient son journal")
+    p.add_argument("--url", help="adresse publique de ce nouveau nœud")
+    p.set_defaults(func=cmd_recover)
 
     p = sub.add_parser(
         "backup", parents=[common], help=_("write a consistent backup while the node runs")

@@ -132,6 +132,7 @@ def run_with_node(
     from .migrations import SchemaTooNew
     from .runtime import Node
     from .services.bootstrap import ensure_place
+    from .services.identity import finish_rotation
 
     async def main() -> T:
         node = Node(settings, load_key(settings.data_dir))
@@ -145,6 +146,7 @@ def run_with_node(
                     _("cannot open the database %(url)s: %(error)s", url=settings.db_url, error=exc)
                 ) from None
             with node.db.activated():
+                await finish_rotation(node)
                 if bootstrap:
                     await ensure_place(node)
                 return await work(node)

@@ -18,6 +18,9 @@ from tortoise.context import TortoiseContext, _current_context
 
 from . import migrations
 from .datadir import make_private
+from .services.invitations import DDL as INVITATIONS_DDL
+from .services.keychain import DDL as KEYCHAIN_DDL
+from .services.membership import DDL as MEMBERSHIP_DDL
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,7 @@ class Database:
                 raise migrations.SchemaTooNew(exc.found, str(self.sqlite_path() or "")) from None
             await self.context.generate_schemas(safe=True)
             await conn.execute_script(SEARCH_DDL)
+            await conn.execute_script(MEMBERSHIP_DDL + KEYCHAIN_DDL + INVITATIONS_DDL)
             await migrations.finish(conn, result)
             self.upgrade = result
             # Tombstones promise real erasure: overwrite freed pages with zeros.

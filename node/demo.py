@@ -5,12 +5,14 @@ login is printed, so that a visitor can try /admin.
 
 The nodes run in their own session: a Ctrl-C in the terminal reaches the demo alone,
 which stops each node with one SIGTERM (a node that gets a second signal while it shuts
-down is forced out, with a traceback in its log)."""
+down is forced out, with a traceback in its log). A closed network: the first node is
+the founder and vouches for the others (docs/protocol.md 16)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import signal
 import socket
@@ -59,6 +61,14 @@ def _papi(*args: str, env: dict[str, str] | None = None) -> str:
     return result.stdout
 
 
+def _node_id(init_output: str) -> str:
+    # The line that says it is in the locale's language: read the id itself.
+    found = re.search(r"ed25519:[A-Za-z0-9_-]{43}", init_output)
+    if found:
+        return found.group(0)
+    raise SystemExit("papi: error: demo: 'papi init' did not say the node id")
+
+
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -98,22 +108,23 @@ def run_demo(base_dir: Path, base_port: int = 8101) -> None:
     signal.signal(signal.SIGTERM, stop)
     try:
         urls: list[str] = []
+        founder_dir = base_dir / "node1"
         for index, place in enumerate(places):
             port = base_port + index
             url = f"http://127.0.0.1:{port}"
             data_dir = base_dir / f"node{index + 1}"
             fresh = not (data_dir / "node.key").exists()
-            _papi(
-                "init",
-                "--data-dir",
-                str(data_dir),
-                "--name",
-                place["name"],
-                "--commune",
-                place["commune"],
-                "--url",
-                url,
-            )
+            out = _papi("init", "--data-dir", str(data_dir), "--name", place["name"],
+                        "--commune", place["commune"], "--url", url,
+                        "--no-recovery-key")  # fmt: skip
+            origin = _node_id(out)
+            if index == 0:
+                # A closed network (docs/protocol.md 16): the first place is its founder
+                # and vouches for the others as they join.
+                env["PAPI_FOUNDERS"] = origin
+            elif fresh:
+                _papi("vouch", origin, "--data-dir", str(founder_dir),
+                      "--title", "Membre du réseau de démonstration")  # fmt: skip
             log = base_dir / f"node{index + 1}.log"
             # A new password at each start: the one printed below is the one that works.
             password = secrets.token_urlsafe(9)

@@ -226,6 +226,7 @@ class Workers:
     async def housekeeping(self) -> None:
         with self.node.db.activated():
             await drop_stale_pending()
+            await self.node.membership.purge_former_members()
             await purge_finished()
             await drop_strays(self.node.blobs)
             await mail_outbox.purge_finished(KEEP_FINISHED)

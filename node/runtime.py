@@ -23,7 +23,9 @@ from .db import Database
 from .metrics import Metrics
 from .services.blobstore import BlobStore
 from .services.health import StorageStatus
+from .services.identity import read_origin
 from .services.ingest import Ingestor
+from .services.membership import Membership
 from .services.rejections import RejectionMemory
 from .settings import Settings
 from .version import user_agent
@@ -45,11 +47,25 @@ class Node:
     ) -> None:
         self.settings = settings
         self.key = key
+        #: The place's origin id: its first key's, kept in the data directory once the
+        #: signing key changed (a rotation or a recovery, node/services/identity.py).
+        self._origin = read_origin(settings.data_dir) or key.origin
         self.db = Database(settings.db_url)
         #: Prometheus series of this node (its own registry).
         self.metrics = Metrics()
         #: Serialises our own log: one seq, one prev, whatever the concurrency.
         self.write_lock = asyncio.Lock()
+        #: Entries a peer sent that we refused, not to be fetched again every round.
+        self.rejections = RejectionMemory()
+        #: Who is in the network (docs/protocol.md 16): what ingest accepts and we show.
+        self.membership = Membership(
+            self.origin,
+            settings.founder_ids,
+            required=settings.vouches_required,
+            candidates_max=settings.candidates_max,
+            purge_days=settings.member_purge_days,
+            rejections=self.rejections,
+        )
         self.ingestor = Ingestor(
             max_payload_bytes=settings.max_payload_bytes,
             max_future=timedelta(seconds=settings.max_future_seconds),
@@ -58,15 +74,15 @@ class Node:
             new_origins_per_hour=settings.new_origins_per_hour,
             on_stored=self.entries_stored,
             on_report=self.metrics.count_ingest,
-            own_origin=key.origin,
+            membership=self.membership,
+            # The place's origin, not the key's: they differ after a key rotation.
+            own_origin=self.origin,
         )
         self.transport = transport
         #: Our wall clock (injectable for tests); compared with peers' Date headers.
         self.clock = clock
         self.skew = SkewEstimator()
         self.storage = StorageStatus()
-        #: Entries a peer sent that we refused, not to be fetched again every round.
-        self.rejections = RejectionMemory()
         self.push_wakeup = asyncio.Event()
         self.sync_wakeup = asyncio.Event()
         #: Peers to sync with as soon as possible (they came back), by peer id.
@@ -89,7 +105,7 @@ class Node:
 
     @property
     def origin(self) -> str:
-        return self.key.origin
+        return self._origin
 
     def peer_client(
         self,

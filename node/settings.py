@@ -85,6 +85,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_from", "", "Sender of notification mails (empty: derived, see the docs)."),
     Setting("notify_email", "", "Recipient of notifications (empty: the place's first courriel)."),
     Setting("smtp_timeout_seconds", 30.0, "Timeout of each step of an SMTP exchange."),
+    Setting(
+        "founders",
+        "",
+        "Founding members' origin ids (TOML list, or comma-separated; empty: open network).",
+    ),
+    Setting(
+        "vouches_required", 1, "Members' vouches a new place needs (a founder's: one is enough)."
+    ),
+    Setting(
+        "member_purge_days",
+        30,
+        "Days the data of an origin that stops being a member is kept hidden.",
+    ),
+    Setting(
+        "candidates_max", 1000, "Non-member origins remembered as candidates (refused, not stored)."
+    ),
     Setting("coop_retention_days", 90, "Days this node keeps its own requests after they end."),
     Setting(
         "metrics_token",
@@ -144,6 +160,10 @@ class Settings:
     smtp_from: str = _DEFAULTS["smtp_from"]
     notify_email: str = _DEFAULTS["notify_email"]
     smtp_timeout_seconds: float = _DEFAULTS["smtp_timeout_seconds"]
+    founders: str = _DEFAULTS["founders"]
+    vouches_required: int = _DEFAULTS["vouches_required"]
+    member_purge_days: int = _DEFAULTS["member_purge_days"]
+    candidates_max: int = _DEFAULTS["candidates_max"]
     coop_retention_days: int = _DEFAULTS["coop_retention_days"]
     metrics_token: str = field(default=_DEFAULTS["metrics_token"], repr=False)
     log_format: str = _DEFAULTS["log_format"]
@@ -184,11 +204,18 @@ class Settings:
         host = urlsplit(self.url).hostname if self.url else None
         return f"papi-node <noreply@{host}>" if host else ""
 
+    @property
+    def founder_ids(self) -> tuple[str, ...]:
+        """The founders' origin ids (empty: an open network, docs/protocol.md 16)."""
+        return tuple(part.strip() for part in self.founders.split(",") if part.strip())
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
+    if name == "founders":
+        return _founders(value, source)
     default = _DEFAULTS[name]
     try:
         if isinstance(default, bool):
@@ -213,6 +240,23 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise ConfigError(
             N_("%(source)s: setting %(name)s: %(error)s"), source=source, name=name, error=exc
         ) from None
+
+
+def _founders(value: Any, source: str) -> str:
+    """``founders`` as one comma-separated text of origin ids, each checked."""
+    from federation.keys import public_key_bytes
+
+    parts = value if isinstance(value, list) else str(value).split(",")
+    ids = [str(part).strip() for part in parts if str(part).strip()]
+    for origin in ids:
+        try:
+            public_key_bytes(origin)
+        except ValueError:
+            raise ConfigError(
+                f"{source}: setting 'founders': {origin!r} is not an origin id "
+                "(ed25519: followed by 43 base64url characters)"
+            ) from None
+    return ",".join(ids)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -296,6 +340,8 @@ def update_config(path: Path, values: Mapping[str, Any]) -> None:
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -117,6 +117,8 @@ class NodeProcess:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     token: str = ""
+    #: What ``papi init`` printed (the recovery words, when asked for).
+    init_output: str = ""
 
     @property
     def url(self) -> str:
@@ -192,7 +194,13 @@ class NodeFactory:
         self.nodes: list[NodeProcess] = []
 
     def __call__(
-        self, name: str, *, commune: str = "Brest", start: bool = True, **config: Any
+        self,
+        name: str,
+        *,
+        commune: str = "Brest",
+        start: bool = True,
+        with_recovery_key: bool = False,
+        **config: Any,
     ) -> NodeProcess:
         data_dir = self.base / name
         port = free_port_block(1)
@@ -205,7 +213,10 @@ class NodeFactory:
         }
         env.update({f"PAPI_{key.upper()}": str(value) for key, value in config.items()})
         node = NodeProcess(data_dir, port, self.base / f"{name}.log", env)
-        node.papi("init", "--name", name, "--commune", commune, "--url", node.url)
+        # Without the offline recovery key unless asked: logs then start as they always did.
+        recovery = () if with_recovery_key else ("--no-recovery-key",)
+        init = node.papi("init", "--name", name, "--commune", commune, "--url", node.url, *recovery)
+        node.init_output = init.stdout
         node.token = node.papi("token", "create").stdout.strip().splitlines()[-1]
         self.nodes.append(node)
         if start:

@@ -33,7 +33,7 @@ HEADER_FIELDS = {
     "payload_hash",
     "payload_len",
 }
-KINDS = {"place", "skill", "equipment", "event", "booking", "vouch", "key"}
+KINDS = {"place", "skill", "equipment", "event", "booking", "vouch", "key", "report"}
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 _TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
@@ -77,7 +77,8 @@ def verify_entry(entry: Any) -> None:
     assert set(entry) == {"header", "sig", "payload"}, f"entry keys are {sorted(entry)}"
     header = entry["header"]
     assert isinstance(header, dict), f"header is not an object: {header!r}"
-    assert set(header) == HEADER_FIELDS, f"header fields are {sorted(header)}"
+    assert set(header) - {"signer"} == HEADER_FIELDS, f"header fields are {sorted(header)}"
+    assert header.get("signer") != header["origin"], "signer is given only when not the origin"
     seq = header["seq"]
     where = f"entry seq {seq!r}"
     assert header["v"] == 1 and type(header["v"]) is int, f"{where}: v is {header['v']!r}"
@@ -88,7 +89,9 @@ def verify_entry(entry: Any) -> None:
     assert isinstance(header["ts"], str) and _TS.fullmatch(header["ts"]), (
         f"{where}: ts {header['ts']!r} is not RFC 3339 UTC"
     )
-    public_key = public_key_of(header["origin"])
+    # After a key rotation (docs/protocol.md 17) the header names the key that signed it;
+    # verify_log checks that this key was the origin's key in force at that seq.
+    public_key = public_key_of(header.get("signer", header["origin"]))
     signature = b64url_nopad_decode(entry["sig"], f"{where}: sig")
     assert len(signature) == 64, f"{where}: signature is {len(signature)} bytes, not 64"
     try:
@@ -130,13 +133,24 @@ def verify_log(entries: list[dict[str, Any]]) -> None:
     assert entries, "the log is empty"
     origin = None
     previous: dict[str, Any] | None = None
+    node_key: str | None = None
+    recovery_key: str | None = None
     for index, entry in enumerate(entries):
         verify_entry(entry)
         header = entry["header"]
         where = f"entry seq {header['seq']}"
         if origin is None:
-            origin = header["origin"]
+            origin = node_key = header["origin"]
         assert header["origin"] == origin, f"{where}: origin {header['origin']} != {origin}"
+        signer = header.get("signer", header["origin"])
+        recovering = header["kind"] == "key" and signer == recovery_key is not None
+        assert signer == node_key or recovering, f"{where}: signed by {signer}, not {node_key}"
+        if header["kind"] == "key":
+            payload = entry["payload"]
+            assert isinstance(payload, dict), f"{where}: a key entry without its payload"
+            node_key = payload["node_key"]
+            if recovering or recovery_key is None:
+                recovery_key = payload.get("recovery_key", recovery_key)
         assert header["seq"] == index + 1, (
             f"{where}: expected seq {index + 1} (seq must be contiguous from 1)"
         )

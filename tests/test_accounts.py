@@ -118,6 +118,7 @@ async def test_accounts_made_before_roles_stay_administrators(tmp_path: Path) ->
     database.execute("ALTER TABLE users DROP COLUMN role")
     database.execute("ALTER TABLE users DROP COLUMN disabled")
     database.execute("UPDATE users SET email = email")
+    database.execute("PRAGMA user_version = 1")  # the schema of a release before roles
     database.commit()
     database.close()
     async with in_process_node(tmp_path / "n") as node:

@@ -103,14 +103,52 @@ def test_init_creates_key_config_and_database(tmp_path: Path) -> None:
     assert config == {"name": "EPN Bellevue", "commune": "Brest", "url": "https://papi.exemple.fr"}
 
     with sqlite3.connect(data_dir / "papi.sqlite3") as conn:
-        rows = conn.execute("SELECT origin, seq, header, sig, payload FROM entries").fetchall()
-    assert [(origin, seq) for origin, seq, *_ in rows] == [(node_id, 1)]
-    _, _, header, sig, payload = rows[0]
-    iv.verify_log([{"header": json.loads(header), "sig": sig, "payload": json.loads(payload)}])
+        rows = conn.execute(
+            "SELECT origin, seq, header, sig, payload FROM entries ORDER BY seq"
+        ).fetchall()
+    # The place, then the declaration of the offline recovery key (docs/protocol.md 17).
+    assert [(origin, seq) for origin, seq, *_ in rows] == [(node_id, 1), (node_id, 2)]
+    iv.verify_log([{"header": json.loads(h), "sig": s, "payload": json.loads(p)}
+                   for _, _, h, s, p in rows])  # fmt: skip
+    declared = json.loads(rows[1][4])
+    assert declared["node_key"] == node_id and declared["recovery_key"] != node_id
+    words = result.stdout.split("CLÉ DE SECOURS")[1]
+    from federation.recovery import key_from_words
+
+    typed = " ".join(re.findall(r"\d+\. (\S+)", words))
+    assert key_from_words(typed).origin == declared["recovery_key"]
+    # Never stored: not in any file of the data directory.
+    stored = b"".join(p.read_bytes() for p in data_dir.iterdir() if p.is_file())
+    assert typed.encode() not in stored
+    payload = rows[0][4]
     place = json.loads(payload)
     assert place["nom"] == "EPN Bellevue"
     assert place["commune"] == "Brest"
     assert place["endpoints"] == ["https://papi.exemple.fr"]
+
+
+def test_key_recovery_for_a_place_made_without_one(tmp_path: Path) -> None:
+    """A node made without a recovery key (before they existed, or by the Docker image)
+    gets one later, declared in its log and shown once; a second one is refused."""
+    data_dir = tmp_path / "papi-data"
+    node_id = node_id_of(papi(data_dir, "init", "--name", "EPN", "--no-recovery-key").stdout)
+    result = papi(data_dir, "key", "recovery")
+    assert result.returncode == 0, result.stderr
+    typed = " ".join(re.findall(r"\d+\. (\S+)", result.stdout.split("CLÉ DE SECOURS")[1]))
+    with sqlite3.connect(data_dir / "papi.sqlite3") as conn:
+        rows = conn.execute("SELECT seq, payload FROM entries ORDER BY seq").fetchall()
+    assert [seq for seq, _ in rows] == [1, 2]
+    from federation.recovery import key_from_words
+
+    declared = json.loads(rows[1][1])
+    assert declared == {"node_key": node_id, "recovery_key": key_from_words(typed).origin}
+    stored = b"".join(p.read_bytes() for p in data_dir.iterdir() if p.is_file())
+    assert typed.encode() not in stored
+    again = papi(data_dir, "key", "recovery", check=False)
+    assert again.returncode == 1 and "déjà une clé de secours" in again.stderr
+    assert "CLÉ DE SECOURS" not in again.stdout
+    with sqlite3.connect(data_dir / "papi.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM entries").fetchone() == (2,)
 
 
 def test_init_again_keeps_the_key(tmp_path: Path) -> None:
@@ -122,7 +160,7 @@ def test_init_again_keeps_the_key(tmp_path: Path) -> None:
     assert "clé conservée" in second.stdout
     assert (data_dir / "node.key").read_bytes() == key_bytes
     with sqlite3.connect(data_dir / "papi.sqlite3") as conn:
-        assert conn.execute("SELECT count(*) FROM entries").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM entries").fetchone() == (2,)
     # A new name keeps the key too; it is recorded and published (tests/test_cli_init.py).
     third = papi(data_dir, "init", "--name", "Autre nom")
     assert node_id_of(third.stdout) == node_id_of(first.stdout)

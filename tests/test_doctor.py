@@ -67,7 +67,27 @@ def test_a_healthy_node(node_factory: NodeFactory) -> None:
     assert "vu depuis cette machine" in out
     assert f"Horloge à l'heure (comparée au pair {b.url})" in out
     assert "Le nœud tourne (pid" in out
+    assert "INFO      Aucune clé de secours déclarée" in out  # made without one
     assert out.rstrip().endswith("Aucun problème trouvé.")
+
+
+def test_a_node_whose_key_was_rotated(node_factory: NodeFactory) -> None:
+    """Regression: doctor took the key's id for the place's, so after 'papi key rotate' it
+    found the place's log empty and its advertised address answering as another node."""
+    a = node_factory("EPN Brest Bellevue", start=False)
+    place = re.search(r"(ed25519:[A-Za-z0-9_-]{43})", a.init_output)
+    assert place is not None
+    a.papi("key", "rotate")
+    a.start()
+    words = a.papi("key", "recovery").stdout  # declared by the rotated key, the node running
+    private(a.data_dir)
+    result = doctor(a.data_dir)
+    out = result.stdout
+    assert f"L'adresse annoncée {a.url} répond avec l'identité de ce nœud" in out, out
+    assert "Journal de ce nœud : 3 entrée(s)." in out
+    assert "OK        Clé de secours déclarée" in out and "CLÉ DE SECOURS" in words
+    assert f"lieu {place.group(1)}" in out
+    assert not [p for p in problems(result) if "journal" in p or "autre nœud" in p]
 
 
 def test_missing_data_directory(tmp_path: Path) -> None:

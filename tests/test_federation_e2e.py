@@ -175,6 +175,14 @@ def test_demo_starts_relays_and_stops_cleanly(tmp_path: Any) -> None:
         wait_until(fetched, timeout=60)
         r = httpx.get(last + "/api/v1/search", params={"q": "hameconnage"}, timeout=5)
         assert any(result["kind"] == "resource" for result in r.json()["results"])
+        # A closed network: the first node founded it and vouched for the four others.
+        founder = httpx.get(first + "/api/v1/node", timeout=5).json()["id"]
+
+        def members() -> bool:
+            view = httpx.get(last + "/api/v1/membership", timeout=5).json()
+            return view["founders"] == [founder] and len(view["members"]) == 5
+
+        wait_until(members, timeout=60)
     finally:
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal
         out, _ = process.communicate(timeout=60)

@@ -493,7 +493,8 @@ def test_entry_too_large(key: NodeKey) -> None:
         ({"payload": {"description": "no title"}}, "title"),
         ({"payload": None}, "payload"),
         ({"op": "patch"}, "op"),
-        ({"kind": "key"}, "kind"),
+        ({"kind": "letter"}, "kind"),
+        ({"kind": "key"}, "oid"),
     ],
 )
 def test_build_entry_validates(key: NodeKey, kwargs: dict[str, Any], field: str) -> None:

@@ -6,7 +6,9 @@
 set -eu
 umask 077
 if [ "${1:-}" = "papi" ] && [ "${2:-}" = "serve" ]; then
-    papi init >/dev/null
+    # No recovery key here: its words would go to the container's log. The operator
+    # makes it once with 'docker compose exec node papi key recovery'.
+    papi init --no-recovery-key >/dev/null
     for url in ${JOIN_PEERS:-}; do
         papi peer add "$url"
     done

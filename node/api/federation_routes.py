@@ -82,7 +82,10 @@ async def entries(request: Request) -> Response:
         # A page may hold up to 500 payloads of 128 KiB: as heavy as a sync answer.
         if not await _take_heavy_slot(node, stack):
             return _busy()
-        body = await read_entries_json(origin, after, limit)
+        async with in_transaction() as conn:
+            hidden = await node.membership.is_excluded(conn, origin)
+        # An origin that is no longer a member is not relayed (docs/protocol.md 16).
+        body = b'{"entries":[]}' if hidden else await read_entries_json(origin, after, limit)
     return Response(body, media_type="application/json")
 
 
@@ -151,7 +154,8 @@ async def sync(request: Request) -> Response:
         if light and "vector" in message and not await _take_heavy_slot(node, stack):
             return _busy()
         await _heard_from(node, message.get("from"), set())
-        return JSONResponse(await answer_sync(message, node.settings.sync_page_bytes))
+        answer = await answer_sync(message, node.settings.sync_page_bytes, node.membership)
+        return JSONResponse(answer)
 
 
 @describe(
@@ -197,9 +201,35 @@ async def push(request: Request) -> Response:
     return JSONResponse(report.to_json())
 
 
+@describe(
+    Operation(
+        "A new place answers one of this node's invitations (docs/protocol.md 16.4)",
+        (Answer(201, "The join request is recorded; a member vouches for it later.", obj()),),
+        body="urn:papi:join-request",
+        errors=(403,),
+        tag="federation",
+    )
+)
+async def join(request: Request) -> Response:
+    """A new place answers one of our invitations (docs/protocol.md 16.4)."""
+    from ..services.invitations import InvitationError, receive_join
+
+    node = node_of(request)
+    document = await read_json(request, node.settings.max_body_bytes)
+    try:
+        async with in_transaction() as conn:
+            answer = await receive_join(conn, document)
+    except InvitationError as exc:
+        status = 422 if exc.code == "invalid" else 403
+        raise ApiError(status, exc.code, exc.message) from None
+    log.info("join request from %s (%s)", answer["origin"], answer["name"])
+    return JSONResponse({**answer, "inviter": node.origin}, status_code=201)
+
+
 def routes() -> list[Route]:
     return [
         Route("/federation/v1/entries", entries, methods=["GET"], name="federation.entries"),
         Route("/federation/v1/sync", sync, methods=["POST"], name="federation.sync"),
         Route("/federation/v1/push", push, methods=["POST"], name="federation.push"),
+        Route("/federation/v1/join", join, methods=["POST"], name="federation.join"),
     ]

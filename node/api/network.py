@@ -145,6 +145,7 @@ async def nodes(request: Request) -> Response:
             "frozen": item["frozen"],
             "frozen_reason": item["frozen_reason"],
             "fork_evidence": item["fork"],
+            "hidden": item["hidden"],
             "peers": by_origin.get(item["id"], []),
         }
         for item in page.items

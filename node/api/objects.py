@@ -13,7 +13,7 @@ from federation.errors import SchemaError
 from ..convertors import register_convertors
 from ..cooperation.registrations import add_seats_left
 from ..runtime import Node, node_of
-from ..services.log import ClockSkew, LogRecovering, new_oid, publish
+from ..services.log import ClockSkew, KeyNotInForce, LogRecovering, new_oid, publish
 from ..services.objects import (
     COLLECTIONS,
     SERVER_FIELDS,
@@ -64,6 +64,8 @@ async def _publish(node: Node, kind: str, oid: str, op: str, payload: Any) -> No
         ) from None
     except LogRecovering as exc:
         raise ApiError(409, "recovering", str(exc)) from None
+    except KeyNotInForce as exc:
+        raise ApiError(409, "key_not_in_force", str(exc)) from None
     except ClockSkew as exc:
         message = f"L'horloge de ce nœud est décalée ; corrigez-la (NTP) avant de publier. / {exc}"
         raise ApiError(409, "clock_skew", message) from None

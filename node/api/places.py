@@ -33,8 +33,8 @@ from ..services.places import (
 )
 from ..web.hours import describe_hours, status_phrase
 from .errors import ApiError
-from .spec import Answer, Operation, Param, describe, nullable, obj, whole
 from .params import int_param
+from .spec import Answer, Operation, Param, describe, nullable, obj, whole
 
 #: ``limit`` of ``GET /api/v1/places``: default and bounds.
 DEFAULT_LIMIT = 20
@@ -233,6 +233,22 @@ async def place_card_api(request: Request) -> Response:
 MAX_COMMUNES, MAX_COMMUNE_TEXT = 20, 100
 
 
+@describe(
+    Operation(
+        "French communes whose name starts with 'q' (the place form's suggestions)",
+        (
+            Answer(
+                200,
+                "At most 'limit' communes, current and most populous first.",
+                obj(("items",), items={"type": "array", "items": obj()}),
+            ),
+        ),
+        query=(
+            Param("q", {"type": "string", "maxLength": MAX_COMMUNE_TEXT}, "Start of the name."),
+            Param("limit", whole(1, MAX_COMMUNES), "How many at most (default 10)."),
+        ),
+    )
+)
 async def communes_api(request: Request) -> Response:
     """``GET /api/v1/communes?q=plou&limit=10``: the French communes whose name starts
     with ``q`` (accents, case and hyphens ignored; ``st`` for ``saint``), current and

@@ -1,8 +1,10 @@
 """Who is a member place of the network: the one question trainings ask (events of
 audience ``animateurs`` take registrations of member places only, docs/protocol.md 9.5).
 
-The single place to change when membership (vouches, issue 13) is wired in: until then a
-member is any origin this node holds a place profile of and has not frozen."""
+A member is an origin whose place profile this node shows and has not frozen: in a closed
+network (``founders``, docs/protocol.md 16) the node stores only members' entries and hides
+those of an origin that stops being one (services/membership.py), so that is exactly the
+members with a place; in an open network, every place."""
 
 from __future__ import annotations
 

@@ -36,8 +36,9 @@ from federation.errors import KeyFileError
 from federation.keys import NodeKey
 from federation.timeutil import format_ts, parse_ts, utc_now
 
-from ..migrations import LATEST, SchemaTooNew
 from ..i18n import N_, Translatable
+from ..migrations import LATEST, SchemaTooNew
+from ..services.identity import read_origin
 from ..settings import DATABASE_FILE, KEY_FILE, NEW_LOG_MARKER, RESTORED_MARKER, Settings
 from . import encryption
 from .servelock import LOCK_FILE
@@ -141,7 +142,8 @@ def create_backup(settings: Settings, output: Path, passphrase: str | None = Non
     if not output.parent.is_dir():
         raise BackupError(N_("directory %(dir)s does not exist"), dir=output.parent)
     try:
-        origin = NodeKey.load(data_dir / KEY_FILE).origin
+        # The place's origin: its first key's, kept apart after a key rotation.
+        origin = read_origin(data_dir) or NodeKey.load(data_dir / KEY_FILE).origin
     except KeyFileError as exc:
         raise BackupError(N_("%(error)s"), error=exc) from None
     database = data_dir / DATABASE_FILE
@@ -428,7 +430,7 @@ def _verify(manifest: Manifest, files: Path) -> None:
         if required not in present:
             raise BackupError(N_("the backup has no %(file)s"), file=required)
     try:
-        origin = NodeKey.load(files / KEY_FILE).origin
+        origin = read_origin(files) or NodeKey.load(files / KEY_FILE).origin
     except KeyFileError as exc:
         raise BackupError(N_("the backup's key cannot be used: %(error)s"), error=exc) from None
     if origin != manifest.origin:
@@ -480,7 +482,7 @@ def _fsync_directory(path: Path) -> None:
 def describe(data_dir: Path) -> tuple[str | None, int]:
     """What a data directory holds now (for the confirmation): origin and log head."""
     try:
-        origin = NodeKey.load(data_dir / KEY_FILE).origin
+        origin = read_origin(data_dir) or NodeKey.load(data_dir / KEY_FILE).origin
     except KeyFileError:
         return None, 0
     database = data_dir / DATABASE_FILE

@@ -31,8 +31,9 @@ from federation.errors import KeyFileError
 from federation.keys import NodeKey
 from federation.timeutil import parse_ts
 
-from ..migrations import LATEST
 from ..i18n import DEFAULT_LANGUAGE, translations
+from ..migrations import LATEST
+from ..services.identity import read_origin
 from ..settings import (
     CONFIG_FILE,
     DATABASE_FILE,
@@ -78,6 +79,8 @@ class Facts:
     head_seq: int = 0
     last_ts: datetime | None = None
     own_frozen: bool = False
+    #: The place's offline recovery key, as its log declares it (None: none declared).
+    recovery_key: str | None = None
     peers: list[dict[str, Any]] = field(default_factory=list)
     running_pid: str | None = None
     schema_version: int = 0
@@ -119,6 +122,7 @@ def diagnose(data_dir: Path, timeout: float = 5.0) -> list[Finding]:
         findings += _database(facts)
         if facts.database_ok:
             findings += _log_state(facts)
+            findings += _recovery_key(facts)
             findings += _peers(facts)
     findings.append(_running(facts))
     findings += _backups(facts)
@@ -265,7 +269,7 @@ def _key(facts: Facts) -> list[Finding]:
             )
         ]  # fmt: skip
     try:
-        facts.origin = NodeKey.load(path).origin
+        key = NodeKey.load(path).origin
     except KeyFileError as exc:
         return [
             Finding(
@@ -274,6 +278,16 @@ def _key(facts: Facts) -> list[Finding]:
                 t("Restaurez la clé depuis la dernière sauvegarde (papi restore FICHIER)."),
             )
         ]
+    # After a key rotation or a recovery, the place keeps its first key's id (origin file).
+    facts.origin = read_origin(facts.data_dir) or key
+    if facts.origin != key:
+        return [
+            Finding(
+                True,
+                t("Clé du nœud lisible, privée : %(key)s (lieu %(origin)s, dont la clé a "
+                  "changé)", key=key, origin=facts.origin),
+            )
+        ]  # fmt: skip
     return [Finding(True, t("Clé du nœud lisible, privée : %(origin)s", origin=facts.origin))]
 
 
@@ -395,6 +409,12 @@ def _read_facts(connection: sqlite3.Connection, facts: Facts) -> None:
     ).fetchone()
     if row:
         facts.head_seq, facts.own_frozen = int(row[0]), bool(row[1])
+    with contextlib.suppress(sqlite3.OperationalError):  # a database older than key chains
+        keys = connection.execute(
+            "SELECT recovery_key FROM key_chain WHERE origin = ? ORDER BY seq DESC LIMIT 1",
+            (facts.origin,),
+        ).fetchone()
+        facts.recovery_key = keys[0] if keys else None
     last = connection.execute(
         "SELECT header FROM entries WHERE origin = ? ORDER BY seq DESC LIMIT 1", (facts.origin,)
     ).fetchone()
@@ -447,6 +467,28 @@ def _log_state(facts: Facts) -> list[Finding]:
             )
         ]  # fmt: skip
     return [Finding(True, t("Journal de ce nœud : %(seq)d entrée(s).", seq=facts.head_seq))]
+
+
+def _recovery_key(facts: Facts) -> list[Finding]:
+    if facts.head_seq == 0:
+        return []
+    if facts.recovery_key is None:
+        return [
+            Finding(
+                None,
+                t("Aucune clé de secours déclarée : si la clé du nœud est perdue ou volée, "
+                  "le lieu ne pourra pas être repris."),
+                t("papi key recovery (affiche une seule fois 24 mots à ranger dans le coffre "
+                  "du lieu)."),
+            )
+        ]  # fmt: skip
+    return [
+        Finding(
+            True,
+            t("Clé de secours déclarée (%(key)s), gardée hors de la machine.",
+              key=facts.recovery_key),
+        )
+    ]  # fmt: skip
 
 
 def _peers(facts: Facts) -> list[Finding]:

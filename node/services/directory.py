@@ -29,6 +29,12 @@ MAX_PAGE_SIZE = 500
 OTHER_ORIGINS_SQL = (
     "SELECT * FROM origins WHERE id != ? ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?"
 )
+#: The same page without the origins that membership hides (former members, blocked
+#: origins: services/membership.py), for the public pages.
+SHOWN_ORIGINS_SQL = (
+    "SELECT * FROM origins WHERE id != ? AND id NOT IN (SELECT origin FROM excluded_origins)"
+    " ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?"
+)
 #: Offers by kind of the origins of a page (``{marks}``: one ``?`` per origin).
 COUNTS_SQL = (
     "SELECT origin, kind, count(*) AS n FROM objects WHERE origin IN ({marks})"
@@ -53,9 +59,15 @@ def _marks(values: list[Any]) -> str:
     return ", ".join("?" for _ in values)
 
 
-async def origins_page(conn: BaseDBAsyncClient, own: str, limit: int, offset: int) -> Page:
-    """Origins ``offset`` to ``offset + limit`` of the directory, this node's first."""
-    total = int((await fetch_all(conn, "SELECT count(*) AS n FROM origins"))[0]["n"])
+async def origins_page(
+    conn: BaseDBAsyncClient, own: str, limit: int, offset: int, *, shown_only: bool = False
+) -> Page:
+    """Origins ``offset`` to ``offset + limit`` of the directory, this node's first;
+    ``shown_only``: without the origins membership hides (their items say ``hidden``)."""
+    count_sql = "SELECT count(*) AS n FROM origins"
+    if shown_only:
+        count_sql += " WHERE id NOT IN (SELECT origin FROM excluded_origins)"
+    total = int((await fetch_all(conn, count_sql))[0]["n"])
     own_rows = await fetch_all(conn, "SELECT * FROM origins WHERE id = ?", own)
     rows: list[dict[str, Any]] = []
     skip, take = offset, limit
@@ -66,10 +78,12 @@ async def origins_page(conn: BaseDBAsyncClient, own: str, limit: int, offset: in
         else:
             skip -= 1
     if take > 0:
-        rows += await fetch_all(conn, OTHER_ORIGINS_SQL, own, take, skip)
+        others = SHOWN_ORIGINS_SQL if shown_only else OTHER_ORIGINS_SQL
+        rows += await fetch_all(conn, others, own, take, skip)
     ids = [row["id"] for row in rows]
     counts: dict[str, dict[str, int]] = {}
     forks: set[str] = set()
+    hidden: set[str] = set()
     if ids:
         counted = await fetch_all(conn, COUNTS_SQL.format(marks=_marks(ids)), *ids)
         for row in counted:
@@ -78,6 +92,11 @@ async def origins_page(conn: BaseDBAsyncClient, own: str, limit: int, offset: in
             conn, f"SELECT DISTINCT origin FROM fork_evidence WHERE origin IN ({_marks(ids)})", *ids
         )
         forks = {row["origin"] for row in found}
+        if not shown_only:
+            hiding = await fetch_all(
+                conn, f"SELECT origin FROM excluded_origins WHERE origin IN ({_marks(ids)})", *ids
+            )
+            hidden = {row["origin"] for row in hiding}
     items = [
         {
             "id": row["id"],
@@ -92,6 +111,7 @@ async def origins_page(conn: BaseDBAsyncClient, own: str, limit: int, offset: in
             "frozen": bool(row["frozen"]),
             "frozen_reason": row["frozen_reason"],
             "fork": row["id"] in forks,
+            "hidden": row["id"] in hidden,
         }
         for row in rows
     ]

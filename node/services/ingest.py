@@ -42,13 +42,18 @@ from federation.errors import (
     ForkDetected,
     OriginFrozen,
     PendingFull,
+    Superseded,
     TooManyNewOrigins,
     Unstorable,
+    WrongKey,
 )
+from federation.keychain import KeyState, advance, is_recovery
 from federation.timeutil import utc_now
 
 from ..db import lock_for_write
-from .store import repair_payloads, store_entries
+from . import keychain
+from .membership import Gate, Membership
+from .store import repair_payloads, store_entries, truncate_log
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +191,7 @@ class Ingestor:
         new_origins_per_hour: int = NEW_ORIGINS_PER_HOUR,
         on_stored: Callable[[Sequence[Entry]], None] | None = None,
         on_report: Callable[[IngestReport], None] | None = None,
+        membership: Membership | None = None,
         own_origin: str | None = None,
     ) -> None:
         self.max_payload_bytes = max_payload_bytes
@@ -197,6 +203,8 @@ class Ingestor:
         self.on_stored = on_stored
         #: Told what became of each batch (the node's metrics).
         self.on_report = on_report
+        #: Whose entries are accepted (None: everyone's, as in an open network).
+        self.membership = membership
         #: This node's origin: steps of cooperation addressed to it become tasks as they
         #: are stored (``store_entries``); None (tools, benchmarks): none do.
         self.own_origin = own_origin
@@ -261,41 +269,92 @@ class Ingestor:
         async with in_transaction() as conn:
             await lock_for_write(conn)
             heads = await _load_heads(conn, list(by_origin))
-            refused = await self._admit(conn, [o for o in by_origin if o not in heads], sender)
+            gate = None if self.membership is None else await self.membership.gate(conn)
             room: list[_PendingRoom] = []
             to_store: list[tuple[int, Entry]] = []
-            for origin, items in by_origin.items():
-                items.sort(key=lambda item: item[1].seq)
-                if origin in refused:
-                    exc: EntryRejected = TooManyNewOrigins(
-                        f"{sender} introduced {self.new_origins_per_hour} new origins in the"
-                        " last hour already; this one is refused for now"
+            waiting = list(by_origin)
+            while waiting:
+                # Members first; the vouches they bring may admit others of the batch.
+                ready = [o for o in waiting if gate is None or gate.admits(o)]
+                if not ready:
+                    break
+                waiting = [o for o in waiting if o not in ready]
+                refused = await self._admit(conn, [o for o in ready if o not in heads], sender)
+                for origin in ready:
+                    stored = await self._ingest_origin(
+                        conn, origin, by_origin[origin], heads, refused, sender, room, report
                     )
-                    for index, entry in items:
-                        report.reject(index, entry, exc)
-                    continue
-                head, frozen = heads.get(origin, (Head(), False))
-                part = IngestReport()
-                chain = partial(
-                    self._chain_origin, conn, origin, head, frozen, items, part, sender, room
-                )
-                try:
-                    stored = await _isolated(conn, chain)
-                except Exception as exc2:
-                    if _environmental(exc2):
-                        raise
-                    log.exception("ingest of %s failed unexpectedly", origin)
-                    unstorable = Unstorable(f"this node could not store the entry: {exc2!r}")
-                    for index, entry in items:
-                        report.reject(index, entry, unstorable)
-                    room.clear()  # the savepoint undid what was counted
-                    continue
-                report.merge(part)
-                to_store.extend(stored)
+                    to_store.extend(stored)
+                    if gate is not None:
+                        gate.learn(entry for _, entry in stored)
+            if gate is not None and waiting:
+                await self._refuse_non_members(conn, gate, waiting, by_origin, sender, report)
             await self._store(conn, to_store, report)
+            if self.membership is not None and (
+                (gate is not None and gate.changed) or any(e.kind == "vouch" for _, e in to_store)
+            ):
+                await self.membership.settle(conn)
         if report.accepted and self.on_stored is not None:
             self.on_stored(report.accepted)
         return report
+
+    async def _ingest_origin(
+        self,
+        conn: BaseDBAsyncClient,
+        origin: str,
+        items: list[tuple[int, Entry]],
+        heads: dict[str, tuple[Head, bool]],
+        refused: set[str],
+        sender: str | None,
+        room: list[_PendingRoom],
+        report: IngestReport,
+    ) -> list[tuple[int, Entry]]:
+        """Chain one origin's entries of the batch in a savepoint; what to store."""
+        items.sort(key=lambda item: item[1].seq)
+        if origin in refused:
+            exc: EntryRejected = TooManyNewOrigins(
+                f"{sender} introduced {self.new_origins_per_hour} new origins in the"
+                " last hour already; this one is refused for now"
+            )
+            for index, entry in items:
+                report.reject(index, entry, exc)
+            return []
+        head, frozen = heads.get(origin, (Head(), False))
+        part = IngestReport()
+        chain = partial(self._chain_origin, conn, origin, head, frozen, items, part, sender, room)
+        try:
+            stored = await _isolated(conn, chain)
+        except Exception as exc2:
+            if _environmental(exc2):
+                raise
+            log.exception("ingest of %s failed unexpectedly", origin)
+            unstorable = Unstorable(f"this node could not store the entry: {exc2!r}")
+            for index, entry in items:
+                report.reject(index, entry, unstorable)
+            room.clear()  # the savepoint undid what was counted
+            return []
+        report.merge(part)
+        return stored
+
+    async def _refuse_non_members(
+        self,
+        conn: BaseDBAsyncClient,
+        gate: Gate,
+        origins: list[str],
+        by_origin: dict[str, list[tuple[int, Entry]]],
+        sender: str | None,
+        report: IngestReport,
+    ) -> None:
+        """Refuse every entry of ``origins`` (not members, or blocked); only the origin
+        is remembered, as a candidate the coordinator sees."""
+        assert self.membership is not None
+        candidates: dict[str, tuple[int, str]] = {}
+        for origin in origins:
+            refusal = gate.refusal(origin)
+            for index, entry in by_origin[origin]:
+                report.reject(index, entry, refusal)
+            candidates[origin] = (len(by_origin[origin]), refusal.code)
+        await self.membership.note_candidates(conn, candidates, sender)
 
     async def _store(
         self, conn: BaseDBAsyncClient, items: list[tuple[int, Entry]], report: IngestReport
@@ -378,8 +437,19 @@ class Ingestor:
         stored: list[tuple[int, Entry]] = []
         seen: dict[int, Entry] = {}
         repairs: list[Entry] = []
+        keys = await keychain.state_at(conn, origin) if not frozen else None
+        #: (seq, keys after it) of each key entry stored, for ``key_chain``.
+        key_rows: list[tuple[int, KeyState]] = []
         for index, entry in items:
-            if frozen:
+            if frozen and await _lifts_freeze(conn, origin, head, entry):
+                # A recovery right after the frozen head: its recovery key vouches for
+                # this history; the place starts again from it with its new key.
+                frozen = False
+                keys = await keychain.state_at(conn, origin)
+                await conn.execute_query(
+                    "UPDATE origins SET frozen = 0, frozen_reason = NULL WHERE id = ?", [origin]
+                )
+            if frozen or keys is None:
                 report.reject(
                     index,
                     entry,
@@ -399,9 +469,50 @@ class Ingestor:
                     else:
                         report.duplicate.append(entry)
                     continue
-                if known is not None:
-                    frozen = True
-                    await self._fork(conn, known, entry, index, report)
+                if known is None:
+                    continue
+                # Only a key in force at that seq can prove a fork; another key's entry
+                # proves nothing about this log (a rotated or stolen key).
+                before = await keychain.state_at(conn, origin, entry.seq - 1)
+                try:
+                    after = advance(before, entry)
+                except WrongKey as exc:
+                    report.reject(index, entry, exc)
+                    continue
+                recovered = await keychain.latest_recovery(conn, origin)
+                recovery = is_recovery(before, entry)
+                if recovered >= entry.seq and not recovery:
+                    report.reject(index, entry, Superseded(
+                        f"seq {entry.seq} competes with the history that the recovery at seq"
+                        f" {recovered} vouches for; the old key's entries give way"
+                    ))  # fmt: skip
+                    continue
+                if recovery and recovered < entry.seq:
+                    previous = (
+                        seen.get(entry.seq - 1)
+                        or (await _stored_entry(conn, origin, entry.seq - 1))[0]
+                    )
+                    if previous is not None and previous.header_hash == entry.prev:
+                        # The recovery wins over the old key's entries from its seq on.
+                        await truncate_log(conn, origin, entry.seq)
+                        await keychain.forget_from(conn, origin, entry.seq)
+                        stored = [item for item in stored if item[1].seq < entry.seq]
+                        report.accepted = [e for e in report.accepted if e.seq < entry.seq]
+                        seen = {seq: e for seq, e in seen.items() if seq < entry.seq}
+                        keys = after
+                        key_rows = [row for row in key_rows if row[0] < entry.seq]
+                        key_rows.append((entry.seq, after))
+                        head = Head(entry.seq, entry.header_hash)
+                        stored.append((index, entry))
+                        seen[entry.seq] = entry
+                        report.accepted.append(entry)
+                        if self.membership is not None and self.membership.rejections:
+                            self.membership.rejections.forget({origin})
+                        # The entries kept before it were stored already: its own row
+                        # goes with the batch, so the log is re-stored from here.
+                        continue
+                frozen = True
+                await self._fork(conn, known, entry, index, report)
                 continue
             if entry.seq > head.seq + 1:
                 try:
@@ -410,6 +521,11 @@ class Ingestor:
                     report.reject(index, entry, exc)
                 else:
                     report.pending.append(entry)
+                continue
+            try:
+                after = advance(keys, entry)
+            except WrongKey as exc:
+                report.reject(index, entry, exc)
                 continue
             if head.seq > 0 and entry.prev != head.hash:
                 # Validly signed, right after our head, yet not linked to it: the origin
@@ -421,17 +537,23 @@ class Ingestor:
                     continue
                 report.reject(index, entry, BrokenChain(f"prev of seq {entry.seq} is not our head"))
                 continue
+            keys = after
+            if entry.kind == "key":
+                key_rows.append((entry.seq, after))
             head = Head(entry.seq, entry.header_hash)
             stored.append((index, entry))
             seen[entry.seq] = entry
             report.accepted.append(entry)
         if repairs:
             await repair_payloads(conn, repairs, own_origin=self.own_origin)
-        if stored and not frozen:
-            drained, frozen = await self._drain_pending(conn, origin, head, seen, report)
+        if stored and not frozen and keys is not None:
+            drained, frozen, keys = await self._drain_pending(
+                conn, origin, head, keys, seen, report, key_rows
+            )
             stored.extend((-1, entry) for entry in drained)
             if drained:
                 head = Head(drained[-1].seq, drained[-1].header_hash)
+        await keychain.insert(conn, origin, key_rows)
         if frozen:
             # Entries of this batch before the fork was found are stored (they extend
             # the verified chain); none after it, and nothing is kept aside.
@@ -461,11 +583,13 @@ class Ingestor:
         conn: BaseDBAsyncClient,
         origin: str,
         head: Head,
+        keys: KeyState,
         seen: dict[int, Entry],
         report: IngestReport,
-    ) -> tuple[list[Entry], bool]:
+        key_rows: list[tuple[int, KeyState]],
+    ) -> tuple[list[Entry], bool, KeyState]:
         """Apply entries kept aside that now follow the head; True when one of them
-        proves a fork (the origin is then frozen)."""
+        proves a fork (the origin is then frozen); and the keys in force after them."""
         rows = await conn.execute_query_dict(
             "SELECT seq, document FROM pending_entries WHERE origin = ? AND seq > ? ORDER BY seq",
             [origin, head.seq],
@@ -476,14 +600,24 @@ class Ingestor:
                 break
             try:
                 entry = self.parse(json.loads(row["document"]))
+                after = advance(keys, entry)
+            except WrongKey:
+                # Signed by a key not in force: it will never fit; drop it.
+                await conn.execute_query(
+                    "DELETE FROM pending_entries WHERE origin = ? AND seq = ?", [origin, row["seq"]]
+                )
+                break
             except (EntryRejected, ValueError):
                 break
             if entry.prev != head.hash:
                 previous = seen.get(head.seq) or (await _stored_entry(conn, origin, head.seq))[0]
                 if previous is not None:
                     await _record_fork(conn, previous, entry)
-                    return drained, True
+                    return drained, True, keys
                 break
+            keys = after
+            if entry.kind == "key":
+                key_rows.append((entry.seq, after))
             head = Head(entry.seq, entry.header_hash)
             seen[entry.seq] = entry
             drained.append(entry)
@@ -491,7 +625,7 @@ class Ingestor:
         await conn.execute_query(
             "DELETE FROM pending_entries WHERE origin = ? AND seq <= ?", [origin, head.seq]
         )
-        return drained, False
+        return drained, False, keys
 
     async def _set_aside(
         self,
@@ -585,6 +719,13 @@ async def _stored_entry(
     if not rows:
         return None, False
     return Entry(json.loads(rows[0]["header"]), rows[0]["sig"], None), bool(rows[0]["missing"])
+
+
+async def _lifts_freeze(conn: BaseDBAsyncClient, origin: str, head: Head, entry: Entry) -> bool:
+    """True when ``entry`` is a recovery right after the frozen ``head``, linked to it."""
+    if entry.kind != "key" or entry.seq != head.seq + 1 or entry.prev != head.hash:
+        return False
+    return is_recovery(await keychain.state_at(conn, origin), entry)
 
 
 async def _record_fork(conn: BaseDBAsyncClient, known: Entry, other: Entry) -> None:

@@ -14,10 +14,12 @@ from tortoise.transactions import in_transaction
 from federation.chain import Head
 from federation.entry import Entry, build_entry
 from federation.errors import FederationError
+from federation.keys import NodeKey
 
 from ..db import lock_for_write
 from ..runtime import Node
 from ..settings import RESTORED_MARKER
+from . import keychain
 from .blobs import BLOB_MEMBERS, check_attachments
 from .deliveries import enqueue_push
 from .store import store_entries
@@ -43,6 +45,11 @@ def catching_up(node: Node) -> bool:
     """True after ``papi restore`` until our log has caught up with our peers' copies of
     it (``services.bootstrap.settle_catch_up``)."""
     return (node.settings.data_dir / RESTORED_MARKER).exists()
+
+
+class KeyNotInForce(FederationError):
+    """The key this node signs with is no longer the place's (rotated or recovered
+    elsewhere): what it signs would be refused everywhere."""
 
 
 class ClockSkew(FederationError):
@@ -74,6 +81,7 @@ async def publish_in(
     payload: dict[str, Any] | None,
     *,
     new_log: bool = False,
+    signing_key: NodeKey | None = None,
 ) -> Entry:
     """Sign and store one entry of our log in the caller's transaction ``conn``, with
     its outbound deliveries. The caller holds ``node.write_lock``, has taken the
@@ -86,8 +94,16 @@ async def publish_in(
             "this node is recovering its own log from its peers: add a peer and sync "
             "first ('papi peer add URL', 'papi sync'), or run 'papi init --new-log'"
         )
+    key = signing_key or node.key
+    keys = await keychain.state_at(conn, node.origin)
+    if key.origin != keys.node_key and not (kind == "key" and key.origin == keys.recovery_key):
+        raise KeyNotInForce(
+            f"this node signs with {key.origin}, but the place's key in force is "
+            f"{keys.node_key}: its entries would be refused (see 'papi recover')"
+        )
     entry = build_entry(
-        node.key,
+        key,
+        origin=node.origin,
         seq=head.seq + 1,
         prev=head.hash,
         kind=kind,
@@ -97,6 +113,9 @@ async def publish_in(
         max_payload_bytes=node.settings.max_payload_bytes,
     )
     await store_entries(conn, [entry], own_origin=node.origin)
+    await keychain.record(conn, [entry], keys)
+    if kind == "vouch":  # our vouch may admit or exclude origins (docs/protocol.md 16)
+        await node.membership.settle(conn)
     await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
     return entry
 
@@ -121,17 +140,22 @@ async def publish(
     payload: dict[str, Any] | None,
     *,
     new_log: bool = False,
+    signing_key: NodeKey | None = None,
 ) -> Entry:
     """Sign and store one entry of our log; ``SchemaError`` if the payload is invalid.
 
     Seq 1 is only written with ``new_log`` (see services/bootstrap.py). ``ClockSkew``
-    while our clock is off by more than ``max_future_seconds`` (``Node.clock_problem``)."""
+    while our clock is off by more than ``max_future_seconds`` (``Node.clock_problem``).
+    ``signing_key``: another key than the node's (the recovery key signing a recovery);
+    ``KeyNotInForce`` when the key is not one our key chain allows."""
     check_can_write(node)
     if kind in BLOB_MEMBERS and op == "put" and payload is not None:
         await check_attachments(payload, kind)
     async with node.write_lock, in_transaction() as conn:
         await lock_for_write(conn)
-        entry = await publish_in(conn, node, kind, oid, op, payload, new_log=new_log)
+        entry = await publish_in(
+            conn, node, kind, oid, op, payload, new_log=new_log, signing_key=signing_key
+        )
     await after_publish(node, [entry])
     return entry
 

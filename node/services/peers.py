@@ -23,6 +23,8 @@ BACKOFF_CAP_SECONDS = 3600.0
 async def add_peer(url: str, *, source: str = "manual", origin: str | None = None) -> Peer:
     """Add a peer (idempotent). ``ValueError`` if the URL is not http(s)."""
     url = normalise_url(url)
+    if url in await _blocked():
+        raise ValueError(f"{url} is on this node's blocklist")
     peer = await Peer.get_or_none(url=url)
     if peer is None:
         peer = await Peer.create(url=url, source=source, origin=origin)
@@ -49,7 +51,9 @@ async def learn_peers(node_url: str, own_origin: str, entries: list[Entry]) -> i
     """Add the endpoints advertised by accepted place entries as candidate peers."""
     own = normalise_url(node_url) if node_url else None
     added = 0
-    for entry in entries:
+    places = [entry for entry in entries if entry.kind == "place"]
+    blocked = await _blocked() if places else set()
+    for entry in places:
         if entry.kind != "place" or entry.payload is None or entry.origin == own_origin:
             continue
         for url in entry.payload.get("endpoints") or []:
@@ -57,13 +61,23 @@ async def learn_peers(node_url: str, own_origin: str, entries: list[Entry]) -> i
                 candidate = normalise_url(url)
             except ValueError:
                 continue
-            if candidate == own:
+            if candidate == own or candidate in blocked:
                 continue
             _, created = await Peer.get_or_create(
                 url=candidate, defaults={"source": "discovered", "origin": entry.origin}
             )
             added += int(created)
     return added
+
+
+async def _blocked() -> set[str]:
+    """The endpoints on the blocklist (node/services/membership.py): never contacted."""
+    from tortoise.transactions import in_transaction
+
+    from .membership import blocked_endpoints
+
+    async with in_transaction() as conn:
+        return await blocked_endpoints(conn)
 
 
 async def choose_push_targets(

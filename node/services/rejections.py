@@ -60,6 +60,12 @@ class RejectionMemory:
             del self._refused[next(iter(self._refused))]
         return known is None or known.seq != seq or known.code != code
 
+    def forget(self, origins: set[str]) -> None:
+        """Forget the refusals of ``origins`` (they became members, or a recovery changed
+        their log): the next round asks for them again."""
+        for key in [key for key in self._refused if key[1] in origins]:
+            del self._refused[key]
+
     def skipped_origins(self, peer: str, *, outbound: bool = False) -> dict[str, Refused]:
         """Origins not to ask ``peer`` for now (``outbound``: not to push to it), with
         the refusal."""

@@ -5,6 +5,7 @@ applies tombstones."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
@@ -241,3 +242,32 @@ async def _upsert_objects(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> 
     listing = [(e.kind, e.payload) for e in entries if e.kind in BLOB_MEMBERS and e.payload]
     if listing:
         await note_attachments(conn, listing)
+
+
+async def truncate_log(conn: BaseDBAsyncClient, origin: str, from_seq: int) -> None:
+    """Drop the entries ``from_seq`` and after of ``origin`` (an old key's entries that a
+    recovery supersedes, docs/protocol.md 17) and rebuild its objects from the rest."""
+    await conn.execute_query(
+        "DELETE FROM entries WHERE origin = ? AND seq >= ?", [origin, from_seq]
+    )
+    await conn.execute_query(
+        "DELETE FROM missing_payloads WHERE origin = ? AND seq >= ?", [origin, from_seq]
+    )
+    await conn.execute_query("DELETE FROM pending_entries WHERE origin = ?", [origin])
+    await conn.execute_query("DELETE FROM objects WHERE origin = ?", [origin])
+    rows = await conn.execute_query_dict(
+        "SELECT header, sig, payload, hash FROM entries WHERE origin = ? ORDER BY seq", [origin]
+    )
+    last: dict[tuple[str, str], Entry] = {}
+    head: tuple[int, str | None] = (0, None)
+    for row in rows:
+        header = json.loads(row["header"])
+        payload = None if row["payload"] is None else json.loads(row["payload"])
+        entry = Entry(header, row["sig"], payload)
+        head = (entry.seq, row["hash"])
+        if entry.op == "delete" or payload is not None:
+            last[(entry.kind, entry.oid)] = entry
+    await conn.execute_query(
+        "UPDATE origins SET head_seq = ?, head_hash = ? WHERE id = ?", [head[0], head[1], origin]
+    )
+    await _upsert_objects(conn, [e for e in last.values() if e.op == "put"])

@@ -42,6 +42,7 @@ from .peers import failure_kind, learn_peers, make_due, record_failure, record_s
 
 if TYPE_CHECKING:
     from ..runtime import Node
+    from .membership import Membership
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ MAX_PAGES_PER_ROUND = 10_000
 #: Above this many origins, a round compares bucket digests (about 5 KB) before sending
 #: vectors (about 60 bytes per origin), and then only the vectors of differing buckets.
 BUCKET_THRESHOLD = 256
+#: Refusals of a peer's membership (docs/protocol.md 16).
+MEMBERSHIP_CODES = frozenset({"not_member", "blocked"})
 #: Discovered peers visited per round (all the peers added by hand are visited).
 DISCOVERED_PER_ROUND = 3
 
@@ -60,19 +63,27 @@ DISCOVERED_PER_ROUND = 3
 #: Per database: (newest entry row id, vector, digest). Heads only move when entry rows
 #: are inserted (never deleted), so the newest row id tells whether the vector changed,
 #: and an idle digest request costs one indexed lookup instead of reading every origin.
-_vector_cache: weakref.WeakKeyDictionary[Any, tuple[int, Vector, str]] = weakref.WeakKeyDictionary()
+_vector_cache: weakref.WeakKeyDictionary[Any, tuple[Any, Vector, str]] = weakref.WeakKeyDictionary()
 
 
 async def _vector_and_digest() -> tuple[Vector, str]:
     async with in_transaction() as conn:
         # The connection that served the transaction, not the wrapper: one per database.
         key = getattr(conn, "connection", None) or conn
-        marker_rows = await conn.execute_query_dict("SELECT max(id) AS newest FROM entries")
-        newest = marker_rows[0]["newest"] or 0
+        # Origins hidden by membership (services/membership.py) are left out of the vector:
+        # their count and newest row id change whenever one is hidden or shown again.
+        marker_rows = await conn.execute_query_dict(
+            "SELECT (SELECT max(id) FROM entries) AS newest, (SELECT count(*) || ':' ||"
+            " coalesce(max(id), 0) FROM excluded_origins) AS hidden"
+        )
+        newest = (marker_rows[0]["newest"] or 0, marker_rows[0]["hidden"])
         cached = _vector_cache.get(key)
         if cached is not None and cached[0] == newest:
             return cached[1], cached[2]
-        rows = await conn.execute_query_dict("SELECT id, head_seq FROM origins WHERE head_seq > 0")
+        rows = await conn.execute_query_dict(
+            "SELECT id, head_seq FROM origins WHERE head_seq > 0"
+            " AND id NOT IN (SELECT origin FROM excluded_origins)"
+        )
     vector = {row["id"]: row["head_seq"] for row in rows}
     digest = vector_digest(vector)
     _vector_cache[key] = (newest, vector, digest)
@@ -105,14 +116,18 @@ def _json_size(document: Any) -> int:
     return len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
 
 
-async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any]:
+async def answer_sync(
+    request: dict[str, Any], page_bytes: int, membership: Membership | None = None
+) -> dict[str, Any]:
     """The answer to a (schema-valid) sync request.
 
     The ``entries`` array, serialised, is at most ``min(max_bytes, page_bytes)`` bytes,
     unless its first entry alone is larger (one entry is always sent). A frozen origin
     (docs/protocol.md 3.5) is claimed at ``FROZEN_SEQ`` in the answered vector and none
     of its log is sent; an asker that holds it past the fork gets the two headers of the
-    evidence instead, so that it finds the fork and freezes it too."""
+    evidence instead, so that it finds the fork and freezes it too. Origins this node
+    refuses (``membership``: candidates, hidden origins) are claimed at ``FROZEN_SEQ``
+    too, so that the asker pushes none of their entries."""
     if "buckets" not in request and "vector" not in request:
         digest = await current_digest()
         return {"digest": digest, "in_sync": request.get("digest") == digest}
@@ -143,7 +158,10 @@ async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any
         frozen = {row["id"] for row in await conn.execute_query_dict(
             "SELECT id FROM origins WHERE frozen"
         ) if row["id"] in mine}  # fmt: skip
-        for document in await fork_evidence(conn, frozen, theirs):
+        refused = set() if membership is None else await membership.refused_origins(conn)
+        evidence = await fork_evidence(conn, frozen, theirs)
+        evidence += await _recoveries(conn, set(mine) - frozen, theirs)
+        for document in evidence:
             if not fits(document):
                 more = True
                 break
@@ -165,6 +183,7 @@ async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any
                 if more or len(rows) < 200:
                     break
     claimed = {o: FROZEN_SEQ if o in frozen else seq for o, seq in mine.items()}
+    claimed.update(restrict(dict.fromkeys(refused - set(mine), FROZEN_SEQ), request.get("scope")))
     return {
         "digest": digest,
         "in_sync": not entries and vector_digest(claimed) == vector_digest(theirs),
@@ -193,6 +212,26 @@ async def fork_evidence(
             documents.append(
                 {"header": json.loads(rows[0][header]), "sig": rows[0][sig], "payload": None}
             )
+    return documents
+
+
+async def _recoveries(conn: Any, origins: set[str], theirs: dict[str, int]) -> list[dict[str, Any]]:
+    """The latest recovery of each origin the asker holds at or beyond it (docs/protocol.md
+    17): an asker that kept an old key's entries from that seq on gives way to it, which
+    the vectors alone cannot show (they only count entries)."""
+    rows = await conn.execute_query_dict(
+        "SELECT origin, max(recovered_at) AS seq FROM key_chain WHERE recovered_at > 0"
+        " GROUP BY origin"
+    )
+    documents: list[dict[str, Any]] = []
+    for row in sorted(rows, key=lambda row: row["origin"]):
+        if row["origin"] not in origins or theirs.get(row["origin"], 0) < row["seq"]:
+            continue
+        found = await conn.execute_query_dict(
+            "SELECT header, sig, payload FROM entries WHERE origin = ? AND seq = ?",
+            [row["origin"], row["seq"]],
+        )
+        documents.extend(entry_document(entry) for entry in found)
     return documents
 
 
@@ -349,8 +388,10 @@ async def _round(
     frozen = await frozen_origins()
     page_bytes = node.settings.sync_page_bytes
     while result.pages < MAX_PAGES_PER_ROUND:
+        async with in_transaction() as conn:  # each page: members may have changed
+            refused = await node.membership.refused_origins(conn)
         request: dict[str, Any] = {
-            "vector": _asked_vector(node, peer, mine, scope, frozen),
+            "vector": _asked_vector(node, peer, mine, scope, frozen | refused),
             "max_bytes": page_bytes,
         }
         if scope is not None:
@@ -390,10 +431,14 @@ def _asked_vector(
     node: Node, peer: Peer, mine: Vector, scope: list[int] | None, frozen: set[str]
 ) -> Vector:
     """Our vector as we send it: origins we would refuse are claimed complete, so that the
-    peer sends none of them (frozen origins; entries of this peer we just refused)."""
+    peer sends none of them (frozen origins, non-members; entries of this peer we just
+    refused)."""
     asked = restrict(mine, scope)
-    asked.update((origin, FROZEN_SEQ) for origin in frozen if origin in asked)
     buckets = None if scope is None else set(scope)
+    # Frozen origins we hold, and origins our membership refuses (held or not).
+    asked.update(
+        (origin, FROZEN_SEQ) for origin in frozen if buckets is None or bucket_of(origin) in buckets
+    )
     for origin in node.rejections.skipped_origins(peer.url):
         if buckets is None or bucket_of(origin) in buckets:
             asked[origin] = FROZEN_SEQ
@@ -450,6 +495,10 @@ async def _push_back(
             result.pushed_back += len(documents)
             for rejection in answer.get("rejected") or []:
                 index = rejection.get("index")
+                if rejection.get("code") in MEMBERSHIP_CODES:
+                    # Not remembered: the peer's answers claim the origins it refuses,
+                    # until they become members there (then they are pushed at once).
+                    continue
                 if isinstance(index, int) and 0 <= index < len(documents):
                     header = documents[index]["header"]
                     node.rejections.remember(

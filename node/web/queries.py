@@ -76,11 +76,14 @@ async def own_objects(origin: str, kind: str) -> list[dict[str, Any]]:
     return [_shown(row) for row in rows]
 
 
-async def directory_page(own_origin: str, page: int) -> directory.Page:
-    """Page ``page`` (from 1) of the places this node holds, this node's first."""
+async def directory_page(own_origin: str, page: int, *, shown_only: bool = False) -> directory.Page:
+    """Page ``page`` (from 1) of the places this node holds, this node's first;
+    ``shown_only``: without those membership hides (the public pages)."""
     size = directory.PAGE_SIZE
     async with in_transaction() as conn:
-        return await directory.origins_page(conn, own_origin, size, (page - 1) * size)
+        return await directory.origins_page(
+            conn, own_origin, size, (page - 1) * size, shown_only=shown_only
+        )
 
 
 async def peers(page: int) -> tuple[list[dict[str, Any]], int]:

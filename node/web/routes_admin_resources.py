@@ -33,7 +33,6 @@ from .admin_base import (
     read_multipart,
     with_form,
 )
-from .csrf import csrf_ok
 from .documents import render_document
 from .fields import Field, FieldError
 from .forms import form_values, merge_payload, parse_form, schema_error

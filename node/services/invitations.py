@@ -1,0 +1,229 @@
+"""Joining the network as a person would (docs/protocol.md 16.4): a member's node writes
+an invitation code; the new place pastes it in its own node, which adopts the network's
+founders (when it has none), adds the inviter as a peer and files a signed join request
+with the inviter's node; the inviter's animators see the request with the place's name and
+vouch with one click.
+
+A code is ``PAPI1-`` + base64url of the RFC 8785 bytes of ``{"u": inviter's URL, "o":
+inviter's origin, "n": nonce, "f": [founders]}``. The inviter keeps only the SHA-256 of
+the nonce, for ``INVITATION_DAYS``, and accepts one request per invitation. The only
+module that touches ``invitations`` and ``join_requests``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from federation import schema
+from federation.canonical import canonical_bytes
+from federation.encoding import b64url_decode, b64url_encode
+from federation.errors import SchemaError
+from federation.keys import public_key_bytes, verify_signature
+from federation.netguard import normalise_url
+from federation.timeutil import utc_now
+
+if TYPE_CHECKING:
+    from ..runtime import Node
+
+DDL = """
+CREATE TABLE IF NOT EXISTS invitations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    nonce_hash VARCHAR(64) NOT NULL UNIQUE,
+    created TIMESTAMP NOT NULL,
+    expires TIMESTAMP NOT NULL,
+    used_by VARCHAR(60)
+);
+CREATE TABLE IF NOT EXISTS join_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    origin VARCHAR(60) NOT NULL UNIQUE,
+    name VARCHAR(200) NOT NULL,
+    commune VARCHAR(100) NOT NULL DEFAULT '',
+    url VARCHAR(300),
+    created TIMESTAMP NOT NULL,
+    state VARCHAR(12) NOT NULL DEFAULT 'pending'
+);
+"""
+
+CODE_PREFIX = "PAPI1-"
+#: An invitation is valid this long.
+INVITATION_DAYS = 14
+#: Invitations not yet used, and join requests kept, at most (older ones go first).
+MAX_OPEN_INVITATIONS = 200
+MAX_REQUESTS = 200
+
+
+class InvitationError(Exception):
+    """A code or a join request that cannot be used; the message is French, for people;
+    ``code`` is stable, for programs."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Invitation:
+    url: str
+    origin: str
+    nonce: str
+    founders: tuple[str, ...]
+
+    def code(self) -> str:
+        document = {"u": self.url, "o": self.origin, "n": self.nonce, "f": list(self.founders)}
+        return CODE_PREFIX + b64url_encode(canonical_bytes(document))
+
+
+def _hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode("ascii")).hexdigest()
+
+
+async def create_invitation(node: Node) -> Invitation:
+    """A new invitation of this node (it needs a public URL to be reached)."""
+    if not node.settings.url or node.settings.pull_only:
+        raise InvitationError(
+            "no_url",
+            "ce nœud n'a pas d'adresse publique (réglage url) : un nouveau lieu ne pourrait "
+            "pas le joindre ; invitez depuis un nœud joignable",
+        )
+    nonce = b64url_encode(secrets.token_bytes(16))
+    now = utc_now()
+    async with in_transaction() as conn:
+        await conn.execute_query(
+            "INSERT INTO invitations (nonce_hash, created, expires) VALUES (?, ?, ?)",
+            [_hash(nonce), now, now + timedelta(days=INVITATION_DAYS)],
+        )
+        await conn.execute_query(
+            "DELETE FROM invitations WHERE id IN (SELECT id FROM invitations WHERE used_by IS"
+            " NULL ORDER BY created DESC LIMIT -1 OFFSET ?)",
+            [MAX_OPEN_INVITATIONS],
+        )
+    founders = node.membership.founder_list
+    return Invitation(normalise_url(node.settings.url), node.origin, nonce, founders)
+
+
+def parse_code(code: str) -> Invitation:
+    """The invitation a pasted code holds; ``InvitationError`` when it is not one."""
+    text = "".join(code.split())
+    if not text.startswith(CODE_PREFIX):
+        raise InvitationError(
+            "bad_code", "ce n'est pas un code d'invitation (il commence par PAPI1-)"
+        )
+    try:
+        document = json.loads(b64url_decode(text[len(CODE_PREFIX) :]))
+        url = normalise_url(document["u"])
+        origin, nonce = str(document["o"]), str(document["n"])
+        founders = tuple(str(f) for f in document["f"])
+        public_key_bytes(origin)
+        for founder in founders:
+            public_key_bytes(founder)
+        if len(b64url_decode(nonce)) != 16:
+            raise ValueError("nonce")
+    except (ValueError, KeyError, TypeError):
+        raise InvitationError(
+            "bad_code", "ce code d'invitation est incomplet ou mal recopié"
+        ) from None
+    return Invitation(url, origin, nonce, founders)
+
+
+def join_request(node: Node, invitation: Invitation, name: str, commune: str) -> dict[str, Any]:
+    """The signed request this node files with the inviter."""
+    document: dict[str, Any] = {
+        "invitation": invitation.nonce,
+        "origin": node.origin,
+        "name": name[:200] or "Nouveau lieu",
+    }
+    if commune:
+        document["commune"] = commune[:100]
+    if node.settings.url and not node.settings.pull_only:
+        document["url"] = normalise_url(node.settings.url)
+    document["sig"] = node.key.sign(canonical_bytes(document))
+    return document
+
+
+async def receive_join(conn: BaseDBAsyncClient, document: Any) -> dict[str, Any]:
+    """Check a join request (schema, signature, an open invitation of ours) and keep it."""
+    try:
+        schema.validate("urn:papi:join-request", document)
+    except SchemaError as exc:
+        raise InvitationError("invalid", f"{exc.field or 'request'}: {exc.message}") from None
+    unsigned = {key: value for key, value in document.items() if key != "sig"}
+    if not verify_signature(document["origin"], canonical_bytes(unsigned), document["sig"]):
+        raise InvitationError("bad_signature", "the request is not signed by its origin's key")
+    now = utc_now()
+    rows = await conn.execute_query_dict(
+        "SELECT id, used_by FROM invitations WHERE nonce_hash = ? AND expires > ?",
+        [_hash(document["invitation"]), now],
+    )
+    if not rows or rows[0]["used_by"] not in (None, document["origin"]):
+        raise InvitationError("unknown_invitation", "no such invitation, or used, or expired")
+    await conn.execute_query(
+        "UPDATE invitations SET used_by = ? WHERE id = ?", [document["origin"], rows[0]["id"]]
+    )
+    await conn.execute_query(
+        "INSERT INTO join_requests (origin, name, commune, url, created) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (origin) DO UPDATE SET name = excluded.name, commune = excluded.commune,"
+        " url = excluded.url, state = 'pending'",
+        [document["origin"], document["name"], document.get("commune", ""),
+         document.get("url"), now],
+    )  # fmt: skip
+    await conn.execute_query(
+        "DELETE FROM join_requests WHERE id IN (SELECT id FROM join_requests"
+        " ORDER BY created DESC LIMIT -1 OFFSET ?)",
+        [MAX_REQUESTS],
+    )
+    return {"origin": document["origin"], "name": document["name"]}
+
+
+async def join_requests(conn: BaseDBAsyncClient) -> list[dict[str, Any]]:
+    return await conn.execute_query_dict(
+        "SELECT origin, name, commune, url, created, state FROM join_requests"
+        " ORDER BY state = 'pending' DESC, created DESC"
+    )
+
+
+async def mark_request(conn: BaseDBAsyncClient, origin: str, state: str) -> None:
+    await conn.execute_query("UPDATE join_requests SET state = ? WHERE origin = ?", [state, origin])
+
+
+async def join(node: Node, code: str, name: str = "", commune: str = "") -> Invitation:
+    """Answer an invitation: adopt its founders if this node has none, add the inviter as
+    a peer, file the signed request with the inviter's node."""
+    from federation.errors import PeerError
+
+    from ..settings import update_config
+    from .peers import add_peer
+
+    invitation = parse_code(code)
+    if invitation.origin == node.origin:
+        raise InvitationError("own_code", "ce code a été créé par ce nœud-ci")
+    if not node.membership.founders and invitation.founders:
+        update_config(node.settings.config_path, {"founders": list(invitation.founders)})
+        await node.membership.adopt(invitation.founders)
+    async with node.peer_client() as client:
+        try:
+            info = await client.node_info(invitation.url)
+            if info.get("id") != invitation.origin:
+                raise InvitationError(
+                    "wrong_node", "l'adresse du code ne répond pas au nom du lieu qui invite"
+                )
+            request = join_request(node, invitation, name or node.settings.name, commune or
+                                   node.settings.commune)  # fmt: skip
+            await client.join(invitation.url, request)
+        except PeerError as exc:
+            raise InvitationError(
+                "unreachable", f"le nœud qui invite n'a pas accepté la demande : {exc}"
+            ) from None
+    peer = await add_peer(invitation.url)
+    if peer.origin is None:
+        peer.origin = invitation.origin
+        await peer.save(update_fields=["origin"])
+    node.wake_sync(peer.id)
+    return invitation
