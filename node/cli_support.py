@@ -111,8 +111,10 @@ def initialise(args: argparse.Namespace, **values: Any) -> tuple[Settings, bool]
 
 def print_migration(migration: Any, number: int, total: int) -> None:
     """One line on stderr for each migration of the database's schema."""
+    from .ops.text import t
+
     print(
-        _("Migration %(n)d/%(total)d du schéma de la base (version %(version)d) : %(title)s",
+        t("Migration %(n)d/%(total)d du schéma de la base (version %(version)d) : %(title)s",
           n=number, total=total, version=migration.version, title=migration.title),
         file=sys.stderr, flush=True,
     )  # fmt: skip
