@@ -292,20 +292,24 @@ def cmd_peer_list(args: argparse.Namespace) -> None:
     )
     for peer in peers:
         last, nxt = local_time(peer.last_success), local_time(peer.next_attempt)
-        state = gettext(PEER_STATES.get(peer.state, peer.state))
+        state = gettext(peer_state_labels().get(peer.state, peer.state))
         print(
             f"{peer.url:40} {state:11} {peer.consecutive_failures:>6} {last:21} {nxt:21} "
             f"{(peer.last_error or '')[:60]}"
         )
 
 
-#: The states of a peer (``Peer.state``) in ``papi peer list``.
-PEER_STATES = {
-    "new": N_("new"),
-    "ok": N_("ok"),
-    "failing": N_("failing"),
-    "refused": N_("refused"),
-}
+def peer_state_labels() -> dict[str, str]:
+    """The states of a peer in ``papi peer list`` (imported here: the CLI starts without
+    the ORM)."""
+    from .services.peers import PeerState
+
+    return {
+        PeerState.new: N_("new"),
+        PeerState.ok: N_("ok"),
+        PeerState.failing: N_("failing"),
+        PeerState.refused: N_("refused"),
+    }
 
 
 #: Failures of ``papi sync`` that are only warnings (BRIEF §8): the peer is down or busy,

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from .services.deliveries import DeliveryState
+from .services.peers import PeerState
 from .version import version
 
 if TYPE_CHECKING:
@@ -32,8 +34,8 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: ``sync_round_deadline_seconds`` (300 by default).
 ROUND_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 #: States a peer, a delivery and a blob fetch can be in (series exist at 0 for each).
-PEER_STATES = ("new", "ok", "failing", "refused")
-DELIVERY_STATES = ("pending", "done", "failed")
+PEER_STATES: tuple[str, ...] = tuple(PeerState)
+DELIVERY_STATES: tuple[str, ...] = tuple(DeliveryState)
 FETCH_STATES = ("pending", "fetching", "done", "failed", "over_quota")
 
 

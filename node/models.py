@@ -146,7 +146,7 @@ class Peer(Model):
     url = fields.CharField(max_length=300, unique=True)
     origin = fields.CharField(max_length=60, null=True)
     source = fields.CharField(max_length=16, default="manual")  # manual | discovered
-    state = fields.CharField(max_length=16, default="new")  # new | ok | failing | refused
+    state = fields.CharField(max_length=16, default="new")  # a PeerState (services/peers.py)
     last_attempt = fields.DatetimeField(null=True)
     last_success = fields.DatetimeField(null=True)
     consecutive_failures = fields.IntField(default=0)
@@ -169,7 +169,7 @@ class Delivery(Model):
     peer_id: int
     entries = fields.TextField()  # JSON list of [origin, seq]
     ttl = fields.IntField(default=0)
-    state = fields.CharField(max_length=16, default="pending")  # pending | done | failed
+    state = fields.CharField(max_length=16, default="pending")  # services.deliveries.DeliveryState
     attempts = fields.IntField(default=0)
     next_attempt = fields.DatetimeField()
     last_error = fields.TextField(null=True)

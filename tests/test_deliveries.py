@@ -8,10 +8,17 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
+from federation.timeutil import utc_now
 from node.jobs import Workers
 from node.models import Delivery, Peer
-from node.services.deliveries import run_due_deliveries
+from node.services.deliveries import (
+    MAX_ATTEMPTS,
+    DeliveryState,
+    due_peer_ids,
+    run_due_deliveries,
+)
 from node.services.peers import add_peer
 from tests.conftest import InProcessNode
 from tests.network import network, url_of
@@ -143,3 +150,47 @@ async def test_any_exception_during_a_push_is_a_counted_failure(tmp_path: Path) 
         assert buggy.state == "failing" and (buggy.last_error or "").startswith("[internal]")
         assert delivery.state == "pending" and delivery.attempts == 1
         assert delivery.next_attempt == buggy.next_attempt
+
+
+async def test_an_exception_before_the_push_is_a_counted_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure outside the push itself (here opening the peer's client) is an attempt
+    too: counted on the rows it was for, the peer in backoff; it was left pending without
+    counting, and the worker tried it again every 10 s forever."""
+
+    def broken_client(peer: Peer | None = None, **_: object) -> None:
+        raise RuntimeError("a bug while opening the client")
+
+    async with network(tmp_path, ["a", "b"]) as (_, nodes):
+        a = nodes["a"]
+        with a.node.db.activated():
+            await add_peer(url_of("b"))
+        await publish(a, "Courriels")
+        monkeypatch.setattr(a.node, "peer_client", broken_client)
+        with a.node.db.activated():
+            assert await run_due_deliveries(a.node) == 0
+            peer = await Peer.get(url=url_of("b"))
+            [delivery] = await Delivery.filter(peer_id=peer.id)
+            assert await due_peer_ids() == []  # not again before the peer's backoff
+        assert peer.state == "failing" and (peer.last_error or "").startswith("[internal]")
+        assert delivery.state == "pending" and delivery.attempts == 1
+        assert delivery.next_attempt == peer.next_attempt
+
+
+async def test_a_delivery_is_given_up_after_its_last_attempt(tmp_path: Path) -> None:
+    async with network(tmp_path, ["a"]) as (_, nodes):
+        a = nodes["a"]
+        with a.node.db.activated():
+            await add_peer("http://down.test")
+        await publish(a, "Courriels")
+        with a.node.db.activated():
+            peer = await Peer.get(url="http://down.test")
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                await Peer.filter(id=peer.id).update(next_attempt=None)  # due again
+                await Delivery.filter(peer_id=peer.id).update(next_attempt=utc_now())
+                assert await run_due_deliveries(a.node) == 0
+                [delivery] = await Delivery.filter(peer_id=peer.id)
+                assert delivery.attempts == attempt
+            assert delivery.state == DeliveryState.failed
+            assert await due_peer_ids() == []

@@ -37,3 +37,25 @@ def test_parse_and_types() -> None:
         LIGHT.parse("dim")
     with pytest.raises(TypeError):
         Lifecycle("bad", Light, {Light.off: {"x": "on"}}, initial=Light.off)  # type: ignore[dict-item]
+
+
+def test_a_finished_delivery_never_moves_again() -> None:
+    from node.services.deliveries import DELIVERY, DeliveryState
+
+    assert DELIVERY.initial is DeliveryState.pending
+    assert DELIVERY.next(DeliveryState.pending, "retry") is DeliveryState.pending
+    for final in (DeliveryState.done, DeliveryState.failed):
+        assert DELIVERY.is_final(final)
+        with pytest.raises(TransitionRefused):
+            DELIVERY.next(final, "sent")
+
+
+def test_every_exchange_with_a_peer_ends_in_a_declared_state() -> None:
+    from node.services.peers import PEER, PeerState
+
+    for state in PeerState:
+        assert PEER.next(state, "succeeded") is PeerState.ok
+        assert PEER.next(state, "failed") is PeerState.failing
+        assert PEER.next(state, "refused") is PeerState.refused
+    with pytest.raises(ValueError):
+        PEER.parse("sleeping")  # a row with an undeclared state is a bug, said loudly

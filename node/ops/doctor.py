@@ -34,6 +34,7 @@ from federation.timeutil import parse_ts
 from ..i18n import DEFAULT_LANGUAGE, translations
 from ..migrations import LATEST
 from ..services.identity import read_origin
+from ..services.peers import PeerState
 from ..settings import (
     CONFIG_FILE,
     DATABASE_FILE,
@@ -501,7 +502,7 @@ def _peers(facts: Facts) -> list[Finding]:
                 t("Rejoignez le réseau : papi peer add https://un-noeud-connu.exemple.fr"),
             )
         ]
-    working = [peer for peer in peers if peer["state"] == "ok"]
+    working = [peer for peer in peers if peer["state"] == PeerState.ok]
     manual = [peer for peer in peers if peer["source"] != "discovered"]
     if not working:
         errors = "; ".join(

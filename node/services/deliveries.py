@@ -1,7 +1,14 @@
 """Outbound pushes as rows: created with the entry (store first), sent by the worker,
 retried with the peer's backoff, given up after a few attempts (anti-entropy repairs the
 rest). Different peers are served side by side; the due rows of one peer are coalesced
-into one push."""
+into one push.
+
+The lifecycle of a delivery (``DELIVERY``) is declared here, next to the attempt that
+moves it (``deliver_to_peer``): a row is ``pending`` until a push carrying it succeeds
+(``sent``: ``done``); an attempt that fails, whatever the exception and wherever it is
+raised (opening the client, reading the rows or the entries, pushing), is counted on each
+row it tried (``retry``: it waits for the peer's next attempt; ``give_up`` after
+``MAX_ATTEMPTS`` or when policy refuses the peer: ``failed``)."""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import asyncio
 import json
 import logging
 from datetime import timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -16,6 +24,7 @@ from tortoise.transactions import in_transaction
 
 from federation.entry import Entry
 from federation.errors import PeerBusy, PeerError
+from federation.statemachine import Lifecycle
 from federation.timeutil import utc_now
 
 from ..models import Delivery, Peer
@@ -25,6 +34,26 @@ if TYPE_CHECKING:
     from ..runtime import Node
 
 log = logging.getLogger(__name__)
+
+
+class DeliveryState(StrEnum):
+    pending = "pending"  # waiting for the next attempt of its peer
+    done = "done"  # pushed
+    failed = "failed"  # given up: anti-entropy brings the peer these entries
+
+
+DELIVERY = Lifecycle(
+    "delivery",
+    DeliveryState,
+    {
+        DeliveryState.pending: {
+            "sent": DeliveryState.done,
+            "retry": DeliveryState.pending,
+            "give_up": DeliveryState.failed,
+        },
+    },
+    initial=DeliveryState.pending,
+)
 
 MAX_ATTEMPTS = 6
 #: Due deliveries looked at per peer at a time.
@@ -55,8 +84,8 @@ async def enqueue_push(
     now = utc_now()
     await conn.execute_many(
         "INSERT INTO deliveries (peer_id, entries, ttl, state, attempts, next_attempt, created)"
-        " VALUES (?, ?, ?, 'pending', 0, ?, ?)",
-        [[target["id"], refs, ttl, now, now] for target in targets],
+        " VALUES (?, ?, ?, ?, 0, ?, ?)",
+        [[target["id"], refs, ttl, DELIVERY.initial.value, now, now] for target in targets],
     )
     return len(targets)
 
@@ -102,9 +131,9 @@ async def due_peer_ids() -> list[int]:
     async with in_transaction() as conn:
         rows = await conn.execute_query_dict(
             "SELECT DISTINCT d.peer_id AS id FROM deliveries d JOIN peers p ON p.id = d.peer_id"
-            " WHERE d.state = 'pending' AND d.next_attempt <= ?"
+            " WHERE d.state = ? AND d.next_attempt <= ?"
             " AND (p.next_attempt IS NULL OR p.next_attempt <= ?) ORDER BY d.peer_id",
-            [now, now],
+            [DeliveryState.pending.value, now, now],
         )
     return [row["id"] for row in rows]
 
@@ -139,23 +168,33 @@ async def deliver_to_peer(node: Node, peer_id: int) -> tuple[int, bool]:
     if peer is None:
         return 0, False
     done = 0
-    async with node.peer_client(peer, deadline=node.settings.push_deadline_seconds) as client:
-        while True:
-            batch = await _next_batch(peer.id)
-            if not batch:
-                return done, False
-            if not await _push_batch(node, client, peer, batch):
-                return done, True
-            done += len(batch)
+    batch: list[Delivery] = []
+    try:
+        async with node.peer_client(peer, deadline=node.settings.push_deadline_seconds) as client:
+            while True:
+                batch = await _next_batch(peer.id)
+                if not batch:
+                    return done, False
+                await _push_batch(node, client, peer, batch)
+                await _sent(peer, batch)
+                done += len(batch)
+                batch = []
+    except Exception as exc:
+        await _attempt_failed(peer, batch, exc)
+        return done, True
+
+
+async def _due(peer_id: int) -> list[Delivery]:
+    return await (
+        Delivery.filter(peer_id=peer_id, state=DeliveryState.pending, next_attempt__lte=utc_now())
+        .order_by("id")
+        .limit(BATCH)
+    )
 
 
 async def _next_batch(peer_id: int) -> list[Delivery]:
     """The oldest due deliveries of a peer with one ``ttl``, up to ``MAX_PUSH_ENTRIES``."""
-    due = (
-        await Delivery.filter(peer_id=peer_id, state="pending", next_attempt__lte=utc_now())
-        .order_by("id")
-        .limit(BATCH)
-    )
+    due = await _due(peer_id)
     batch: list[Delivery] = []
     count = 0
     for delivery in due:
@@ -167,27 +206,28 @@ async def _next_batch(peer_id: int) -> list[Delivery]:
     return batch
 
 
-async def _push_batch(node: Node, client: Any, peer: Peer, batch: list[Delivery]) -> bool:
+async def _push_batch(node: Node, client: Any, peer: Peer, batch: list[Delivery]) -> None:
     refs = sorted({(origin, seq) for d in batch for origin, seq in json.loads(d.entries)})
     ttl = batch[0].ttl
     sender = node.settings.advertised_url
-    try:
-        documents = await _load_documents([list(ref) for ref in refs])
-        if documents:
-            answer = await client.push(peer.url, documents, ttl=ttl, sender=sender)
-            # The peer lacks earlier entries of some origins: send them now, so that
-            # what we pushed does not wait for the next anti-entropy round.
-            for origin, held in sorted((answer.get("need") or {}).items()):
-                await _fill_gap(client, peer.url, origin, held, ttl, sender)
-    except Exception as exc:
-        await _push_failed(peer, batch, exc)
-        return False
-    await Delivery.filter(id__in=[d.id for d in batch]).update(state="done")
+    documents = await _load_documents([list(ref) for ref in refs])
+    if documents:
+        answer = await client.push(peer.url, documents, ttl=ttl, sender=sender)
+        # The peer lacks earlier entries of some origins: send them now, so that
+        # what we pushed does not wait for the next anti-entropy round.
+        for origin, held in sorted((answer.get("need") or {}).items()):
+            await _fill_gap(client, peer.url, origin, held, ttl, sender)
+
+
+async def _sent(peer: Peer, batch: list[Delivery]) -> None:
+    done = DELIVERY.next(DeliveryState.pending, "sent")  # the batch was chosen pending
+    await Delivery.filter(id__in=[d.id for d in batch], state=DeliveryState.pending).update(
+        state=done
+    )
     await record_success(peer)
-    return True
 
 
-async def _push_failed(peer: Peer, batch: list[Delivery], exc: Exception) -> None:
+async def _attempt_failed(peer: Peer, batch: list[Delivery], exc: Exception) -> None:
     if isinstance(exc, PeerError):
         kind = exc.kind
         log.info("push to %s failed (%s): %s", peer.url, kind, exc)
@@ -196,18 +236,23 @@ async def _push_failed(peer: Peer, batch: list[Delivery], exc: Exception) -> Non
         log.exception("push to %s failed unexpectedly", peer.url)
     error = str(exc) if isinstance(exc, PeerError) else f"{type(exc).__name__}: {exc}"
     try:
+        # Failed before a batch was chosen (the client, the rows): the peer's due rows
+        # were what this attempt was for.
+        batch = batch or await _due(peer.id)
         retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
         await record_failure(peer, error, kind=kind, retry_after=retry_after)
         for delivery in batch:
             delivery.attempts += 1
             delivery.last_error = f"[{kind}] {error}"[:500]
-            if delivery.attempts >= MAX_ATTEMPTS or kind == "refused":
-                delivery.state = "failed"
-            else:  # wait for the peer's next attempt, with the peer's backoff
+            give_up = delivery.attempts >= MAX_ATTEMPTS or kind == "refused"
+            delivery.state = DELIVERY.next(
+                DELIVERY.parse(delivery.state), "give_up" if give_up else "retry"
+            )
+            if not give_up:  # wait for the peer's next attempt, with the peer's backoff
                 delivery.next_attempt = peer.next_attempt or utc_now()
             await delivery.save()
         # The other rows queued for this peer wait for the same attempt.
-        await Delivery.filter(peer_id=peer.id, state="pending").update(
+        await Delivery.filter(peer_id=peer.id, state=DeliveryState.pending).update(
             next_attempt=peer.next_attempt or utc_now()
         )
     except Exception:  # the database itself may be what fails (a full disk)
@@ -251,4 +296,5 @@ class DeliveryWorker:
 
 
 async def purge_finished(max_age: timedelta = timedelta(days=2)) -> None:
-    await Delivery.filter(state__in=["done", "failed"], created__lt=utc_now() - max_age).delete()
+    finished = [state for state in DeliveryState if DELIVERY.is_final(state)]
+    await Delivery.filter(state__in=finished, created__lt=utc_now() - max_age).delete()

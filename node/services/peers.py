@@ -1,10 +1,16 @@
-"""Peers: the rows that hold who we talk to and how that went (backoff in the database)."""
+"""Peers: the rows that hold who we talk to and how that went (backoff in the database).
+
+The lifecycle of a peer's ``state`` (``PEER``) is declared here, next to the two functions
+that move it (``record_success``, ``record_failure``): every exchange with a peer ends in
+one of three outcomes, whatever its state before; a peer that policy refused is tried
+again after its backoff (the operator may have allowed private peers meanwhile)."""
 
 from __future__ import annotations
 
 import contextlib
 import random
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -12,12 +18,34 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from federation.backoff import retry_delay
 from federation.entry import Entry
 from federation.netguard import normalise_url
+from federation.statemachine import Lifecycle
 from federation.timeutil import format_ts, utc_now
 
 from ..models import Peer
 
 #: Keep trying a peer this often at most, however long it has been failing.
 BACKOFF_CAP_SECONDS = 3600.0
+
+
+class PeerState(StrEnum):
+    new = "new"  # never contacted yet
+    ok = "ok"  # the last exchange succeeded
+    failing = "failing"  # the last exchange failed: in backoff
+    refused = "refused"  # policy forbids contacting it (a discovered private address)
+
+
+#: The outcome of an exchange, from any state.
+_OUTCOMES = {
+    "succeeded": PeerState.ok,
+    "failed": PeerState.failing,
+    "refused": PeerState.refused,
+}
+PEER = Lifecycle("peer", PeerState, dict.fromkeys(PeerState, _OUTCOMES), initial=PeerState.new)
+
+
+def state_of(peer: Peer) -> PeerState:
+    """The declared state of a row (``ValueError`` if the row holds an unknown one)."""
+    return PEER.parse(peer.state)
 
 
 async def add_peer(url: str, *, source: str = "manual", origin: str | None = None) -> Peer:
@@ -27,7 +55,7 @@ async def add_peer(url: str, *, source: str = "manual", origin: str | None = Non
         raise ValueError(f"{url} is on this node's blocklist")
     peer = await Peer.get_or_none(url=url)
     if peer is None:
-        peer = await Peer.create(url=url, source=source, origin=origin)
+        peer = await Peer.create(url=url, source=source, origin=origin, state=PEER.initial)
     elif source == "manual" and peer.source != "manual":
         peer.source = "manual"
         await peer.save(update_fields=["source"])
@@ -64,7 +92,8 @@ async def learn_peers(node_url: str, own_origin: str, entries: list[Entry]) -> i
             if candidate == own or candidate in blocked:
                 continue
             _, created = await Peer.get_or_create(
-                url=candidate, defaults={"source": "discovered", "origin": entry.origin}
+                url=candidate,
+                defaults={"source": "discovered", "origin": entry.origin, "state": PEER.initial},
             )
             added += int(created)
     return added
@@ -90,9 +119,9 @@ async def choose_push_targets(
     author. A peer that failed gets no new pushes until it is due again (anti-entropy
     brings it what it missed)."""
     rows = await conn.execute_query_dict(
-        "SELECT id, url, origin FROM peers WHERE state != 'refused'"
+        "SELECT id, url, origin FROM peers WHERE state != ?"
         " AND (next_attempt IS NULL OR next_attempt <= ?)",
-        [utc_now()],
+        [PeerState.refused.value, utc_now()],
     )
     rows = [
         row
@@ -104,7 +133,7 @@ async def choose_push_targets(
 
 async def record_success(peer: Peer, received: int = 0) -> None:
     now = utc_now()
-    peer.state = "ok"
+    peer.state = PEER.next(state_of(peer), "succeeded")
     peer.last_attempt = now
     peer.last_success = now
     peer.consecutive_failures = 0
@@ -121,7 +150,7 @@ async def record_failure(
     (``unreachable``, ``busy``, ``refused``, ``protocol``, ``disk_full``, ``internal``)."""
     now = utc_now()
     peer.consecutive_failures += 1
-    peer.state = "refused" if kind == "refused" else "failing"
+    peer.state = PEER.next(state_of(peer), "refused" if kind == "refused" else "failed")
     peer.last_attempt = now
     peer.last_error = f"[{kind}] {error}"[:500]
     delay = retry_delay(peer.consecutive_failures, retry_after=retry_after, cap=BACKOFF_CAP_SECONDS)
@@ -151,7 +180,9 @@ async def peers_heard_from(url: str | None, origins: set[str]) -> list[Peer]:
     return [
         peer
         for peer in unique.values()
-        if peer.state != "refused" and peer.next_attempt is not None and peer.next_attempt > now
+        if peer.state != PeerState.refused
+        and peer.next_attempt is not None
+        and peer.next_attempt > now
     ]
 
 

@@ -14,6 +14,7 @@ from federation.timeutil import utc_now
 
 from ..models import MissingPayload, Origin, Peer
 from ..runtime import Node
+from .peers import PeerState
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ async def repair_missing(node: Node) -> int:
     )
     if not due:
         return 0
-    peers = [p for p in await Peer.all().order_by("id") if p.state != "refused"]
+    peers = [p for p in await Peer.all().order_by("id") if p.state != PeerState.refused]
     repaired = 0
     for missing in due[:PER_RUN]:
         missing.last_request = now

@@ -23,6 +23,7 @@ from ..runtime import Node
 from ..services import blobs
 from ..services.bootstrap import writes_waiting
 from ..services.health import node_health
+from ..services.peers import PeerState
 from ..version import software
 from .formatting import format_moment
 from .i18n import N_
@@ -181,8 +182,8 @@ async def _peers(problems: list[Problem], moment: Any) -> tuple[int, int]:
             )
         )
         return 0, 0
-    working = sum(1 for peer in peers if peer.state == "ok")
-    failing = [peer for peer in peers if peer.state == "failing"]
+    working = sum(1 for peer in peers if peer.state == PeerState.ok)
+    failing = [peer for peer in peers if peer.state == PeerState.failing]
     # No peer answering cuts the node off: an error. Some: a warning each.
     level = "error" if working == 0 else "warning"
     for peer in failing[:MAX_PEERS_LISTED]:
