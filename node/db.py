@@ -1,7 +1,12 @@
 """Database lifecycle: one Tortoise context per node, activated per request and per job.
 
-Several nodes can then live in one process (the in-process federation tests). SQLite runs
-in WAL mode through Tortoise's single connection, which serialises writers.
+Several nodes can then live in one process (the in-process federation tests). The node
+opens its SQLite file with its own pragmas (``PRAGMAS``: WAL, durability, foreign keys,
+erasure, how long to wait for another writer), through Tortoise's single connection,
+which serialises the writers of one process; ``write_transaction`` takes the file's
+write lock with ``BEGIN IMMEDIATE`` at its start, so that a writer in another process
+(``papi sync`` next to ``papi serve``) is waited for instead of failing the first write
+of a transaction that read first with "database is locked".
 """
 
 from __future__ import annotations
@@ -13,7 +18,13 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
+from tortoise.backends.sqlite.client import (
+    SqliteClient,
+    SqliteTransactionContext,
+    SqliteTransactionWrapper,
+)
+from tortoise.connection import get_connections
 from tortoise.context import TortoiseContext, _current_context
 
 from . import migrations
@@ -25,6 +36,25 @@ from .services.membership import DDL as MEMBERSHIP_DDL
 log = logging.getLogger(__name__)
 
 MODELS_MODULE = "node.models"
+#: The name of a node's one connection in its Tortoise context.
+CONNECTION = "default"
+
+#: Every connection to a node's database starts with these, in this order: set here, not
+#: left to a library's defaults.
+PRAGMAS: tuple[tuple[str, str | int], ...] = (
+    # Readers (searches, pages) never wait for the writer, nor the writer for them.
+    ("journal_mode", "WAL"),
+    # With WAL: a commit is durable from the next checkpoint, the file is never corrupt.
+    ("synchronous", "NORMAL"),
+    # A peer's deliveries go with it (ON DELETE CASCADE).
+    ("foreign_keys", "ON"),
+    # Tombstones promise real erasure: freed pages are overwritten with zeros.
+    ("secure_delete", "ON"),
+    # How long (ms) a writer waits for another process's write lock before giving up.
+    ("busy_timeout", 5000),
+    # The WAL file is truncated to this many bytes after a checkpoint.
+    ("journal_size_limit", 16384),
+)
 
 # Full-text index over every current object (see node/services/search.py).
 # An external-content FTS5 table over ``objects``: the triggers keep it in the very
@@ -74,20 +104,90 @@ def _log_migration(migration: migrations.Migration, number: int, total: int) -> 
              migration.title)  # fmt: skip
 
 
+class NodeSqliteClient(SqliteClient):
+    """Tortoise's SQLite client with the node's pragmas, and write transactions that
+    begin with ``BEGIN IMMEDIATE`` (``write_transaction``)."""
+
+    def __init__(self, file_path: str, **kwargs: Any) -> None:
+        super().__init__(file_path, **kwargs)
+        self.pragmas = dict(PRAGMAS)  # instead of the library's defaults
+
+    async def create_connection(self, with_db: bool) -> None:
+        await super().create_connection(with_db)  # runs ``PRAGMA name=value`` for each
+        if self._connection is not None and self.filename != ":memory:":
+            async with self._connection.execute("PRAGMA journal_mode") as cursor:
+                row = await cursor.fetchone()
+            if row is None or str(row[0]).lower() != "wal":
+                # A file system without shared memory (NFS): readers then wait for writers.
+                log.warning("%s is not in WAL mode (%s)", self.filename, row and row[0])
+
+    def in_write_transaction(self) -> SqliteTransactionContext:
+        return _ImmediateContext(_ImmediateTransaction(self), self._lock)
+
+
+class _ImmediateTransaction(SqliteTransactionWrapper):
+    async def begin(self) -> None:
+        await self._connection.commit()  # as Tortoise's: nothing left open before it
+        await self._connection.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout
+
+
+class _ImmediateContext(SqliteTransactionContext):
+    """Tortoise's context, but one whose start may fail ("database is locked" after
+    ``busy_timeout``) without keeping the connection's lock, which would stop the node."""
+
+    async def __aenter__(self) -> TransactionalDBClient:
+        await self._trxlock.acquire()
+        try:
+            await self.ensure_connection()
+            self.token = get_connections().set(self.connection_name, self.connection)
+            try:
+                await self.connection.begin()
+            except BaseException:
+                get_connections().reset(self.token)
+                raise
+        except BaseException:
+            self._trxlock.release()
+            raise
+        client: TransactionalDBClient = self.connection
+        return client
+
+
+#: Tortoise finds the client class of an engine module in ``client_class``: this module
+#: is the node's engine (``Database.open``).
+client_class = NodeSqliteClient
+
+
+def write_transaction() -> SqliteTransactionContext:
+    """A transaction of the current node's database that holds the write lock from its
+    start (``BEGIN IMMEDIATE``): for every transaction that writes, above all those that
+    read first. Inside another transaction: a savepoint of it (the outer one decides)."""
+    connection = get_connections().get(CONNECTION)
+    if isinstance(connection, NodeSqliteClient):
+        return connection.in_write_transaction()
+    return connection._in_transaction()  # type: ignore[return-value]
+
+
 class Database:
     def __init__(self, url: str) -> None:
+        if not url.startswith("sqlite://"):
+            raise ValueError(f"a node's database is a SQLite file, not {url!r}")
         self.url = url
         self.context = TortoiseContext()
-        self.is_sqlite = url.startswith("sqlite")
         #: What ``open`` did to the schema.
         self.upgrade = migrations.Upgrade(0, 0)
 
     def sqlite_path(self) -> Path | None:
-        """The database file (None for another database or an in-memory one)."""
-        if not self.is_sqlite:
-            return None
+        """The database file (None for an in-memory one)."""
         path = self.url.removeprefix("sqlite://").split("?", 1)[0]
         return None if path in ("", ":memory:") else Path(path)
+
+    def tortoise_config(self) -> dict[str, Any]:
+        """One connection, on this module's client (``client_class``)."""
+        path = self.url.removeprefix("sqlite://").split("?", 1)[0] or ":memory:"
+        return {
+            "connections": {CONNECTION: {"engine": __name__, "credentials": {"file_path": path}}},
+            "apps": {"models": {"models": [MODELS_MODULE], "default_connection": CONNECTION}},
+        }
 
     def make_files_private(self) -> None:
         """The database file is created 0600 before SQLite opens it, so its ``-wal`` and
@@ -108,10 +208,7 @@ class Database:
         ``progress``), then create the tables and indexes that are missing."""
         self.make_files_private()
         with self.activated():
-            await self.context.init(db_url=self.url, modules={"models": [MODELS_MODULE]})
-            if not self.is_sqlite:  # settings give SQLite only; another URL: no versions
-                await self.context.generate_schemas(safe=True)
-                return self.upgrade
+            await self.context.init(config=self.tortoise_config())
             conn = self.connection()
             try:
                 result = await migrations.upgrade(conn, progress or _log_migration)
@@ -122,28 +219,24 @@ class Database:
             await conn.execute_script(MEMBERSHIP_DDL + KEYCHAIN_DDL + INVITATIONS_DDL)
             await migrations.finish(conn, result)
             self.upgrade = result
-            # Tombstones promise real erasure: overwrite freed pages with zeros.
-            await conn.execute_script("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;")
             return result
 
     async def close(self) -> None:
-        if self.is_sqlite:
-            from .services.search_readers import close_readers
+        from .services.search_readers import close_readers
 
-            filename = getattr(self.connection(), "filename", None)
-            if isinstance(filename, str):
-                close_readers(filename)  # searches read on connections of their own
+        filename = getattr(self.connection(), "filename", None)
+        if isinstance(filename, str):
+            close_readers(filename)  # searches read on connections of their own
         await self.context.close_connections()
 
     async def checkpoint(self) -> None:
         """Make erasure real after tombstones: merge the full-text index (its old segments
         still hold the words of deleted objects), then fold the WAL into the database file
         and empty it (``secure_delete`` zeroes freed pages of the main file)."""
-        if self.is_sqlite:
-            await self.connection().execute_script(
-                "INSERT INTO search_index(search_index) VALUES ('optimize');"
-                "PRAGMA wal_checkpoint(TRUNCATE);"
-            )
+        await self.connection().execute_script(
+            "INSERT INTO search_index(search_index) VALUES ('optimize');"
+            "PRAGMA wal_checkpoint(TRUNCATE);"
+        )
 
     def connection(self) -> BaseDBAsyncClient:
         return self.context.db()
@@ -156,16 +249,6 @@ class Database:
             yield self.context
         finally:
             _current_context.reset(token)
-
-
-async def lock_for_write(conn: BaseDBAsyncClient) -> None:
-    """Take the database's write lock at the start of a transaction that reads first.
-
-    Tortoise opens transactions with a deferred ``BEGIN``; when another process (``papi
-    sync`` next to ``papi serve``) writes meanwhile, upgrading a read to a write fails at
-    once with "database is locked". A first statement that writes (here one that changes
-    nothing) waits for the lock instead, like ``BEGIN IMMEDIATE``."""
-    await conn.execute_query("UPDATE origins SET head_seq = head_seq WHERE 0")
 
 
 async def fetch_all(conn: BaseDBAsyncClient, sql: str, *values: Any) -> list[dict[str, Any]]:

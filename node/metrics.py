@@ -257,7 +257,7 @@ async def read_state(node: Node) -> State:
             origins=int(origins["n"]),
             frozen_origins=int(origins["frozen"]),
             own_head=int(head["seq"]),
-            schema_version=await read_version(conn) if node.db.is_sqlite else 0,
+            schema_version=await read_version(conn),
         )
     state.peers = [
         {

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tortoise.transactions import in_transaction
 
-from node.db import lock_for_write
+from node.db import write_transaction
 from node.services import search_readers
 from node.services.log import new_oid, publish
 from node.services.search import SearchAnswer, SearchQuery, prepare_vocabulary, search
@@ -245,8 +244,7 @@ async def test_a_search_neither_waits_for_nor_sees_a_write_in_progress(
 ) -> None:
     await offers(papi, ("skill", "Atelier tablette"))
     with papi.node.db.activated():
-        async with in_transaction() as conn:
-            await lock_for_write(conn)
+        async with write_transaction() as conn:
             await conn.execute_query(
                 "UPDATE objects SET title = 'Atelier smartphone' WHERE title = 'Atelier tablette'"
             )

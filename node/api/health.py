@@ -9,9 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from tortoise.transactions import in_transaction
 
-from ..db import lock_for_write
+from ..db import write_transaction
 from ..runtime import node_of
 from ..services.health import node_health
 from .spec import Answer, Operation, describe, obj
@@ -41,8 +40,9 @@ async def healthz(request: Request) -> Response:
 
 async def _database_writable() -> dict[str, Any]:
     try:
-        async with in_transaction() as conn:
-            await lock_for_write(conn)  # takes the write lock, changes nothing
+        async with write_transaction() as conn:  # the write lock (BEGIN IMMEDIATE)
+            # A write statement that changes nothing: a read-only file refuses it.
+            await conn.execute_query("UPDATE origins SET head_seq = head_seq WHERE 0")
     except Exception as exc:
         log.warning("readiness: the database does not take writes: %s", exc)
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 
 from federation.timeutil import parse_ts, utc_now
 
-from ..db import lock_for_write
+from ..db import write_transaction
 from .states import COOP_TASK, TaskState
 
 #: Longest error text kept in a row.
@@ -109,8 +109,7 @@ async def record_failure(
 ) -> TaskState | None:
     """One failed attempt: due again at ``next_attempt``, or given up (``failed``) when
     it is None. The new state; None if the row is gone or no longer pending."""
-    async with in_transaction() as conn:
-        await lock_for_write(conn)
+    async with write_transaction() as conn:
         task = await task_in(conn, task_id)
         if task is None or task.state is not TaskState.pending:
             return None
@@ -131,8 +130,7 @@ async def record_failure(
 
 async def requeue_task(task_id: int, now: datetime | None = None) -> bool:
     """A task given up is tried again (the operator's button); False if it was not failed."""
-    async with in_transaction() as conn:
-        await lock_for_write(conn)
+    async with write_transaction() as conn:
         task = await task_in(conn, task_id)
         if task is None or not COOP_TASK.allows(task.state, "requeue"):
             return False

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from federation.timeutil import parse_ts, utc_now
 
-from ..db import lock_for_write
+from ..db import write_transaction
 from .states import OUTBOX_MAIL, MailState
 
 log = logging.getLogger(__name__)
@@ -130,8 +130,7 @@ async def reset_interrupted() -> int:
 async def claim_due(now: datetime, limit: int) -> list[QueuedMail]:
     """The oldest due pending rows, moved to ``sending`` (at most ``limit``)."""
     target = OUTBOX_MAIL.next(MailState.pending, "claim")
-    async with in_transaction() as conn:
-        await lock_for_write(conn)  # it reads, then writes: wait for another writer
+    async with write_transaction() as conn:
         rows = await conn.execute_query_dict(
             "SELECT id, kind, recipient, subject, body, message_id, created, attempts"
             " FROM outbox_mails WHERE state = ? AND next_attempt <= ?"
@@ -170,8 +169,7 @@ async def finish_attempt(
     """Record the end of one attempt at a ``sending`` row: ``sent``, ``retry`` (due again
     at ``next_attempt``) or ``give_up``; the new state. ``TransitionRefused`` if the row
     is not ``sending``."""
-    async with in_transaction() as conn:
-        await lock_for_write(conn)
+    async with write_transaction() as conn:
         rows = await conn.execute_query_dict(
             "SELECT state FROM outbox_mails WHERE id = ?", [mail_id]
         )

@@ -50,7 +50,7 @@ from federation.errors import (
 from federation.keychain import KeyState, advance, is_recovery
 from federation.timeutil import utc_now
 
-from ..db import lock_for_write
+from ..db import write_transaction
 from . import keychain
 from .membership import Gate, Membership
 from .store import repair_payloads, store_entries, truncate_log
@@ -266,8 +266,7 @@ class Ingestor:
             by_origin[outcome.origin].append((index, outcome))
         if not by_origin:
             return report
-        async with in_transaction() as conn:
-            await lock_for_write(conn)
+        async with write_transaction() as conn:
             heads = await _load_heads(conn, list(by_origin))
             gate = None if self.membership is None else await self.membership.gate(conn)
             room: list[_PendingRoom] = []

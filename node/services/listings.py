@@ -23,11 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from federation.timeutil import utc_now
 
-from ..db import lock_for_write
+from ..db import write_transaction
 from ..models import CurrentObject, Listing
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -147,8 +145,7 @@ async def store(
     """Insert or update listings (keyed by the row's ``id``), in one transaction;
     ``replace`` removes the listings the rows do not hold."""
     now = utc_now()
-    async with in_transaction() as conn:
-        await lock_for_write(conn)
+    async with write_transaction() as conn:
         if replace:
             await conn.execute_query("DELETE FROM listings")
         for start in range(0, len(rows), 500):

@@ -16,7 +16,7 @@ from federation.entry import Entry, build_entry
 from federation.errors import FederationError
 from federation.keys import NodeKey
 
-from ..db import lock_for_write
+from ..db import write_transaction
 from ..runtime import Node
 from ..settings import RESTORED_MARKER
 from . import keychain
@@ -85,7 +85,7 @@ async def publish_in(
 ) -> Entry:
     """Sign and store one entry of our log in the caller's transaction ``conn``, with
     its outbound deliveries. The caller holds ``node.write_lock``, has taken the
-    database's write lock (``lock_for_write``) and calls ``after_publish`` once its
+    database's write lock (``write_transaction``) and calls ``after_publish`` once its
     transaction is committed. Checks as ``publish``."""
     check_can_write(node)
     head = await head_of(conn, node.origin)
@@ -151,8 +151,7 @@ async def publish(
     check_can_write(node)
     if kind in BLOB_MEMBERS and op == "put" and payload is not None:
         await check_attachments(payload, kind)
-    async with node.write_lock, in_transaction() as conn:
-        await lock_for_write(conn)
+    async with node.write_lock, write_transaction() as conn:
         entry = await publish_in(
             conn, node, kind, oid, op, payload, new_log=new_log, signing_key=signing_key
         )

@@ -24,11 +24,10 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from tortoise.transactions import in_transaction
 
 from federation.timeutil import utc_now
 
-from ..db import lock_for_write
+from ..db import write_transaction
 from ..i18n import N_
 from ..models import AdminSession, LoginFailure, User
 
@@ -200,8 +199,7 @@ async def _keeps_an_admin(user: User, conn: Any) -> None:
 
 async def set_role(email: str, role: str) -> None:
     _check_role(role)
-    async with in_transaction() as conn:
-        await lock_for_write(conn)
+    async with write_transaction() as conn:
         user = await _existing(normalise_email(email), conn)
         if role != ADMIN:
             await _keeps_an_admin(user, conn)
@@ -211,8 +209,7 @@ async def set_role(email: str, role: str) -> None:
 
 async def set_disabled(email: str, disabled: bool) -> None:
     """Disable (its sessions end at once) or enable an account."""
-    async with in_transaction() as conn:
-        await lock_for_write(conn)
+    async with write_transaction() as conn:
         user = await _existing(normalise_email(email), conn)
         if disabled:
             await _keeps_an_admin(user, conn)
@@ -224,8 +221,7 @@ async def set_disabled(email: str, disabled: bool) -> None:
 
 async def remove_user(email: str) -> None:
     """Delete the account and its sessions."""
-    async with in_transaction() as conn:
-        await lock_for_write(conn)
+    async with write_transaction() as conn:
         user = await _existing(normalise_email(email), conn)
         await _keeps_an_admin(user, conn)
         await AdminSession.filter(user_id=user.id).using_db(conn).delete()
@@ -287,8 +283,7 @@ async def reserve(attempt: LoginAttempt) -> list[int]:
     when the password turns out right (or was not checked)."""
     now = utc_now()
     since = now - WINDOW
-    async with in_transaction() as conn:
-        await lock_for_write(conn)
+    async with write_transaction() as conn:
         await LoginFailure.filter(at__lt=now - KEEP_FAILURES).using_db(conn).delete()
 
         async def failures(key: str) -> int:
