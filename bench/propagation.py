@@ -71,13 +71,13 @@ def random_graph(
 async def preseed(nodes: list[NodeProc]) -> None:
     """Every node gets an API token and every other node's place entry."""
     from node.api.auth import create_token
-    from node.services.log import read_entries
+    from node.services.entries import by_refs
 
     places = []
     for proc in nodes:
         async with open_node(proc.data_dir) as node:
             proc.token = await create_token("bench")
-            places.extend(await read_entries(node.origin, 0, 1))
+            places.extend(entry.document() for entry in await by_refs([(node.origin, 1)]))
     for proc in nodes:
         async with open_node(proc.data_dir) as node:
             others = [p for p in places if p["header"]["origin"] != node.origin]

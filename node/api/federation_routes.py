@@ -17,9 +17,9 @@ from federation.errors import SchemaError
 
 from ..runtime import Node, node_of
 from ..services.deliveries import enqueue_push
+from ..services.entries import page_json
 from ..services.health import is_disk_full
 from ..services.ingest import client_sender
-from ..services.log import read_entries_json
 from ..services.objects import body_limit
 from ..services.peers import learn_peers, make_due, peers_heard_from
 from ..services.sync import answer_sync
@@ -85,7 +85,7 @@ async def entries(request: Request) -> Response:
         async with in_transaction() as conn:
             hidden = await node.membership.is_excluded(conn, origin)
         # An origin that is no longer a member is not relayed (docs/protocol.md 16).
-        body = b'{"entries":[]}' if hidden else await read_entries_json(origin, after, limit)
+        body = b'{"entries":[]}' if hidden else await page_json(origin, after, limit)
     return Response(body, media_type="application/json")
 
 

@@ -39,9 +39,9 @@ from federation.vector import Vector, missing_ranges, vector_digest
 from ..models import BlobFetch
 from ..ops.text import t
 from .blobs import BLOB_MEMBERS, blobs_of, forget_corrupt, held, keep, references, usage
+from .entries import Range, pages
 from .health import is_disk_full
 from .ingest import IngestReport
-from .log import read_entries
 from .peers import learn_peers
 from .sync import FROZEN_SEQ, current_vector, fork_evidence, frozen_origins
 
@@ -193,13 +193,10 @@ async def _write_entries(
         write(document)
     for origin, after in sorted(ranges.items()):
         report.origins += 1
-        while after < mine[origin]:
-            page = await read_entries(origin, after, EXPORT_PAGE)
-            if not page:
-                break
-            for document in page:
-                write(document)
-            after = page[-1]["header"]["seq"]
+        wanted = [Range(origin, after, mine[origin] - after)]
+        async for page in pages(wanted, page_size=EXPORT_PAGE):
+            for entry in page:
+                write(entry.document())
             if progress:
                 progress("entries", report.entries, total)
     return blobs

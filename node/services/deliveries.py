@@ -28,6 +28,7 @@ from federation.statemachine import Lifecycle
 from federation.timeutil import utc_now
 
 from ..models import Delivery, Peer
+from . import entries
 from .peers import choose_push_targets, record_failure, record_success
 
 if TYPE_CHECKING:
@@ -65,22 +66,22 @@ MAX_PUSH_ENTRIES = 500
 async def enqueue_push(
     conn: BaseDBAsyncClient,
     node: Node,
-    entries: list[Entry],
+    pushed: list[Entry],
     *,
     ttl: int,
     exclude_url: str | None = None,
 ) -> int:
-    """Queue ``entries`` for ``push_fanout`` random peers, in the caller's transaction."""
-    if not entries:
+    """Queue ``pushed`` for ``push_fanout`` random peers, in the caller's transaction."""
+    if not pushed:
         return 0
-    origins = {e.origin for e in entries}
+    origins = {e.origin for e in pushed}
     targets = await choose_push_targets(
         conn,
         node.settings.push_fanout,
         exclude_url,
         exclude_origin=origins.pop() if len(origins) == 1 else None,
     )
-    refs = json.dumps([[e.origin, e.seq] for e in entries])
+    refs = json.dumps([[e.origin, e.seq] for e in pushed])
     now = utc_now()
     await conn.execute_many(
         "INSERT INTO deliveries (peer_id, entries, ttl, state, attempts, next_attempt, created)"
@@ -90,38 +91,10 @@ async def enqueue_push(
     return len(targets)
 
 
-async def _load_documents(refs: list[list[Any]]) -> list[dict[str, Any]]:
-    from .log import entry_document
-
-    documents: list[dict[str, Any]] = []
-    async with in_transaction() as conn:
-        for origin, seq in refs:
-            rows = await conn.execute_query_dict(
-                "SELECT header, sig, payload FROM entries WHERE origin = ? AND seq = ?",
-                [origin, seq],
-            )
-            documents.extend(entry_document(row) for row in rows)
-    return documents
-
-
 #: Most entries sent to fill one peer's gap during a delivery; pull repairs larger gaps.
 MAX_GAP_FILL = 1000
-
-
-async def _fill_gap(
-    client: Any, url: str, origin: str, held: int, ttl: int, sender: str | None
-) -> None:
-    from .log import read_entries
-    from .sync import PUSH_BACK_BYTES
-
-    sent = 0
-    while sent < MAX_GAP_FILL:
-        documents = await read_entries(origin, held, 200, PUSH_BACK_BYTES)
-        if not documents:
-            return
-        await client.push(url, documents, ttl=ttl, sender=sender)
-        sent += len(documents)
-        held = documents[-1]["header"]["seq"]
+#: Entries per push of a gap fill.
+GAP_FILL_PAGE = 200
 
 
 async def due_peer_ids() -> list[int]:
@@ -207,16 +180,22 @@ async def _next_batch(peer_id: int) -> list[Delivery]:
 
 
 async def _push_batch(node: Node, client: Any, peer: Peer, batch: list[Delivery]) -> None:
-    refs = sorted({(origin, seq) for d in batch for origin, seq in json.loads(d.entries)})
+    refs = {(str(origin), int(seq)) for d in batch for origin, seq in json.loads(d.entries)}
     ttl = batch[0].ttl
     sender = node.settings.advertised_url
-    documents = await _load_documents([list(ref) for ref in refs])
-    if documents:
-        answer = await client.push(peer.url, documents, ttl=ttl, sender=sender)
-        # The peer lacks earlier entries of some origins: send them now, so that
-        # what we pushed does not wait for the next anti-entropy round.
-        for origin, held in sorted((answer.get("need") or {}).items()):
-            await _fill_gap(client, peer.url, origin, held, ttl, sender)
+    pushed = await entries.by_refs(sorted(refs))
+    if not pushed:
+        return
+    answer = await client.push(peer.url, entries.documents(pushed), ttl=ttl, sender=sender)
+    # The peer lacks earlier entries of some origins: send them now, so that what we
+    # pushed does not wait for the next anti-entropy round.
+    gaps = [
+        entries.Range(origin, held, MAX_GAP_FILL)
+        for origin, held in sorted((answer.get("need") or {}).items())
+    ]
+    pages = entries.pages(gaps, page_size=GAP_FILL_PAGE, max_bytes=entries.PUSH_PAGE_BYTES)
+    async for page in pages:
+        await client.push(peer.url, entries.documents(page), ttl=ttl, sender=sender)
 
 
 async def _sent(peer: Peer, batch: list[Delivery]) -> None:

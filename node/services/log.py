@@ -3,13 +3,11 @@ stored with its object and its outbound deliveries in one transaction."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Sequence
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation.chain import Head
 from federation.entry import Entry, build_entry
@@ -157,58 +155,3 @@ async def publish(
         )
     await after_publish(node, [entry])
     return entry
-
-
-async def _entry_rows(origin: str, after: int, limit: int) -> list[dict[str, Any]]:
-    async with in_transaction() as conn:
-        return await conn.execute_query_dict(
-            "SELECT header, sig, payload FROM entries WHERE origin = ? AND seq > ?"
-            " ORDER BY seq LIMIT ?",
-            [origin, after, limit],
-        )
-
-
-async def read_entries(
-    origin: str, after: int, limit: int, max_bytes: int | None = None
-) -> list[dict[str, Any]]:
-    """Entries of ``origin`` with ``seq > after``, as served on the wire; with
-    ``max_bytes``, only as many as fit in about that many bytes (at least one): a page
-    of resources (up to 1 MiB each) must still fit in a peer's request body."""
-    if max_bytes is not None:
-        limit = await _count_within(origin, after, limit, max_bytes)
-    return [entry_document(row) for row in await _entry_rows(origin, after, limit)]
-
-
-async def _count_within(origin: str, after: int, limit: int, max_bytes: int) -> int:
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT length(header) + length(coalesce(payload, '')) + 100 AS size FROM entries"
-            " WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
-            [origin, after, limit],
-        )
-    count, used = 0, 0
-    for row in rows:
-        used += row["size"]
-        if used > max_bytes and count:
-            break
-        count += 1
-    return max(count, 1)
-
-
-async def read_entries_json(origin: str, after: int, limit: int) -> bytes:
-    """The same as ``{"entries": read_entries(...)}`` in JSON, written straight from the
-    stored canonical text (valid JSON as it is) instead of decoding and encoding it again."""
-    parts = [
-        f'{{"header":{row["header"]},"sig":"{row["sig"]}","payload":{row["payload"] or "null"}}}'
-        for row in await _entry_rows(origin, after, limit)
-    ]
-    return ('{"entries":[' + ",".join(parts) + "]}").encode()
-
-
-def entry_document(row: dict[str, Any]) -> dict[str, Any]:
-    payload = row["payload"]
-    return {
-        "header": json.loads(row["header"]),
-        "sig": row["sig"],
-        "payload": None if payload is None else json.loads(payload),
-    }

@@ -36,8 +36,8 @@ from federation.vector import (
 
 from ..models import Peer
 from .bootstrap import settle_catch_up
+from .entries import PUSH_PAGE_BYTES, Range, by_refs, pages
 from .health import is_disk_full
-from .log import entry_document, read_entries
 from .peers import failure_kind, learn_peers, make_due, record_failure, record_success
 
 if TYPE_CHECKING:
@@ -46,10 +46,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Most entries sent back in one push of a sync round, and about how many bytes (so that
-#: a page of large resources stays within a peer's default request body, 256 KiB).
+#: Most entries sent back in one push of a sync round (and ``PUSH_PAGE_BYTES``).
 PUSH_BACK_PAGE = 200
-PUSH_BACK_BYTES = 192 * 1024
+#: Entries read at a time while filling the answer to a vector.
+ANSWER_PAGE = 200
 MAX_PAGES_PER_ROUND = 10_000
 #: Above this many origins, a round compares bucket digests (about 5 KB) before sending
 #: vectors (about 60 bytes per origin), and then only the vectors of differing buckets.
@@ -165,22 +165,15 @@ async def answer_sync(
             if not fits(document):
                 more = True
                 break
-        wanted = {o: a for o, a in missing_ranges(mine, theirs).items() if o not in frozen}
-        for origin, after in sorted(wanted.items()):
-            if more:
-                break
-            while True:
-                rows = await conn.execute_query_dict(
-                    "SELECT header, sig, payload FROM entries WHERE origin = ? AND seq > ?"
-                    " ORDER BY seq LIMIT 200",
-                    [origin, after],
-                )
-                for row in rows:
-                    if not fits(entry_document(row)):
-                        more = True
-                        break
-                    after += 1
-                if more or len(rows) < 200:
+        wanted = [
+            Range(origin, after)
+            for origin, after in sorted(missing_ranges(mine, theirs).items())
+            if origin not in frozen
+        ]
+        if not more:
+            async for page in pages(wanted, page_size=ANSWER_PAGE, conn=conn):
+                if not all(fits(entry.document()) for entry in page):
+                    more = True
                     break
     claimed = {o: FROZEN_SEQ if o in frozen else seq for o, seq in mine.items()}
     claimed.update(restrict(dict.fromkeys(refused - set(mine), FROZEN_SEQ), request.get("scope")))
@@ -227,11 +220,8 @@ async def _recoveries(conn: Any, origins: set[str], theirs: dict[str, int]) -> l
     for row in sorted(rows, key=lambda row: row["origin"]):
         if row["origin"] not in origins or theirs.get(row["origin"], 0) < row["seq"]:
             continue
-        found = await conn.execute_query_dict(
-            "SELECT header, sig, payload FROM entries WHERE origin = ? AND seq = ?",
-            [row["origin"], row["seq"]],
-        )
-        documents.extend(entry_document(entry) for entry in found)
+        found = await by_refs([(row["origin"], row["seq"])], conn)
+        documents.extend(entry.document() for entry in found)
     return documents
 
 
@@ -487,10 +477,9 @@ async def _push_back(
     for origin, after in sorted(missing_ranges(mine, theirs).items()):
         if origin in refused:
             continue
-        while True:
-            documents = await read_entries(origin, after, PUSH_BACK_PAGE, PUSH_BACK_BYTES)
-            if not documents:
-                break
+        wanted = [Range(origin, after, mine.get(origin, 0) - after)]
+        async for page in pages(wanted, page_size=PUSH_BACK_PAGE, max_bytes=PUSH_PAGE_BYTES):
+            documents = [entry.document() for entry in page]
             answer = await client.push(peer.url, documents, ttl=0)
             result.pushed_back += len(documents)
             for rejection in answer.get("rejected") or []:
@@ -506,12 +495,9 @@ async def _push_back(
                         documents[index], margin, outbound=True,
                     )  # fmt: skip
             if answer.get("rejected"):
-                break
-            after = documents[-1]["header"]["seq"]
+                break  # the rest of this origin waits for the next round
             if progress:
                 progress(result)
-            if after >= mine.get(origin, 0):
-                break
 
 
 async def sync_all(

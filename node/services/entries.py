@@ -1,0 +1,164 @@
+"""Reading stored entries: the one reader and the one page generator.
+
+Every part of the node that sends or serves entries reads them here: the ``entries``
+route (``page_json``), the delivery worker (``by_refs``: the entries a push carries, in
+one query; ``pages``: a peer's gap), a sync round (``pages``: the answer to a vector and
+the push-back) and the bundle export (``pages``). A page is bounded in entries and, when
+asked, in bytes (about: the stored text plus an envelope), with at least one entry, so
+that a page of large resources still fits in a peer's request body.
+
+Each read is one transaction of its own unless the caller passes its ``conn`` (a sync
+answer reads every page from one snapshot).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+#: Bytes counted for each entry beyond its stored header and payload (the signature, the
+#: member names and punctuation of its document).
+ENVELOPE_BYTES = 100
+#: About the most bytes of entries in one push of a sync round's push-back or of a
+#: delivery's gap fill, so that a page of large resources stays within a peer's default
+#: request body (256 KiB).
+PUSH_PAGE_BYTES = 192 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """One stored entry as its canonical text: what was signed, ready for the wire."""
+
+    origin: str
+    seq: int
+    header: str
+    sig: str
+    payload: str | None
+
+    def document(self) -> dict[str, Any]:
+        """The entry as a wire document (``{"header", "sig", "payload"}``)."""
+        return {
+            "header": json.loads(self.header),
+            "sig": self.sig,
+            "payload": None if self.payload is None else json.loads(self.payload),
+        }
+
+    def json(self) -> str:
+        """The same document in JSON, written from the stored text (valid JSON as it is)
+        instead of decoding and encoding it again."""
+        return f'{{"header":{self.header},"sig":"{self.sig}","payload":{self.payload or "null"}}}'
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """The entries of ``origin`` with ``seq > after``, at most ``limit`` (None: all)."""
+
+    origin: str
+    after: int
+    limit: int | None = None
+
+
+_COLUMNS = "origin, seq, header, sig, payload"
+
+
+def _stored(rows: Iterable[dict[str, Any]]) -> list[StoredEntry]:
+    return [
+        StoredEntry(row["origin"], row["seq"], row["header"], row["sig"], row["payload"])
+        for row in rows
+    ]
+
+
+async def read_after(
+    conn: BaseDBAsyncClient, origin: str, after: int, limit: int, max_bytes: int | None = None
+) -> list[StoredEntry]:
+    """One page: the entries of ``origin`` with ``seq > after`` in order, at most
+    ``limit``; with ``max_bytes``, only as many as fit in about that many bytes (at least
+    one), counted before the payloads are read."""
+    if max_bytes is not None:
+        limit = await _count_within(conn, origin, after, limit, max_bytes)
+    rows = await conn.execute_query_dict(
+        f"SELECT {_COLUMNS} FROM entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
+        [origin, after, limit],
+    )
+    return _stored(rows)
+
+
+async def _count_within(
+    conn: BaseDBAsyncClient, origin: str, after: int, limit: int, max_bytes: int
+) -> int:
+    rows = await conn.execute_query_dict(
+        "SELECT length(header) + length(coalesce(payload, '')) AS size FROM entries"
+        " WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
+        [origin, after, limit],
+    )
+    count, used = 0, 0
+    for row in rows:
+        used += row["size"] + ENVELOPE_BYTES
+        if used > max_bytes and count:
+            break
+        count += 1
+    return max(count, 1)
+
+
+async def by_refs(
+    refs: Sequence[tuple[str, int]], conn: BaseDBAsyncClient | None = None
+) -> list[StoredEntry]:
+    """The stored entries among ``refs`` (origin, seq), by origin then seq, in one query;
+    a ref that is not stored (truncated by a recovery since) is left out."""
+    if not refs:
+        return []
+    if conn is None:
+        async with in_transaction() as own:
+            return await by_refs(refs, own)
+    # A join, not a row-value IN: SQLite then looks each ref up on (origin, seq).
+    rows = await conn.execute_query_dict(
+        "SELECT e.origin, e.seq, e.header, e.sig, e.payload FROM json_each(?) AS r"
+        " JOIN entries AS e ON e.origin = json_extract(r.value, '$[0]')"
+        " AND e.seq = json_extract(r.value, '$[1]') ORDER BY e.origin, e.seq",
+        [json.dumps(sorted(set(refs)))],
+    )
+    return _stored(rows)
+
+
+async def pages(
+    ranges: Iterable[Range],
+    *,
+    page_size: int,
+    max_bytes: int | None = None,
+    conn: BaseDBAsyncClient | None = None,
+) -> AsyncIterator[list[StoredEntry]]:
+    """The entries of ``ranges``, range after range, in pages of at most ``page_size``
+    entries (and about ``max_bytes``). The consumer may stop at any page."""
+    for wanted in ranges:
+        after_seq, left = wanted.after, wanted.limit
+        while left is None or left > 0:
+            size = page_size if left is None else min(page_size, left)
+            if conn is None:
+                async with in_transaction() as own:
+                    page = await read_after(own, wanted.origin, after_seq, size, max_bytes)
+            else:
+                page = await read_after(conn, wanted.origin, after_seq, size, max_bytes)
+            if not page:
+                break
+            yield page
+            if max_bytes is None and len(page) < size:
+                break  # the range is exhausted (a page cut at max_bytes may be short)
+            after_seq = page[-1].seq
+            if left is not None:
+                left -= len(page)
+
+
+async def page_json(origin: str, after_seq: int, limit: int) -> bytes:
+    """``{"entries": [...]}`` of one page, as served by ``GET /federation/v1/entries``."""
+    async with in_transaction() as conn:
+        page = await read_after(conn, origin, after_seq, limit)
+    return ('{"entries":[' + ",".join(entry.json() for entry in page) + "]}").encode()
+
+
+def documents(page: Iterable[StoredEntry]) -> list[dict[str, Any]]:
+    return [entry.document() for entry in page]
