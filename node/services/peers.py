@@ -194,6 +194,8 @@ async def make_due(peer: Peer) -> None:
 
 
 def peer_json(peer: Peer) -> dict[str, Any]:
+    """A peer as ``/api/v1/nodes`` and the admin's peers page show it."""
+
     def ts(value: Any) -> str | None:
         return None if value is None else format_ts(value)
 

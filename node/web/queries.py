@@ -16,6 +16,7 @@ from federation.timeutil import format_ts, utc_now
 from ..models import CurrentObject, Origin
 from ..services import directory
 from ..services.objects import SERVER_FIELDS, object_json
+from ..services.peers import peer_json
 from .display import shown
 
 #: Kinds a place offers, in the order pages show them.
@@ -92,20 +93,6 @@ async def peers(page: int) -> tuple[list[dict[str, Any]], int]:
     rows, total = await directory.peers_page(size, (page - 1) * size)
     origins = [peer.origin for peer in rows if peer.origin]
     names = {o.id: o.name for o in await Origin.filter(id__in=origins)} if origins else {}
-    items = [
-        {
-            "url": peer.url,
-            "origin": peer.origin,
-            "name": names.get(peer.origin or "") or "",
-            "source": peer.source,
-            "state": peer.state,
-            "last_attempt": peer.last_attempt,
-            "last_success": peer.last_success,
-            "failures": peer.consecutive_failures,
-            "next_attempt": peer.next_attempt,
-            "last_error": peer.last_error or "",
-            "entries_received": peer.entries_received,
-        }
-        for peer in rows
-    ]
+    # As in /api/v1/nodes (one serialisation of a peer), with the name of its place.
+    items = [{**peer_json(peer), "name": names.get(peer.origin or "") or ""} for peer in rows]
     return items, total
