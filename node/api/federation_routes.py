@@ -16,12 +16,11 @@ from federation import schema
 from federation.errors import SchemaError
 
 from ..runtime import Node, node_of
-from ..services.deliveries import enqueue_push
 from ..services.entries import page_json
-from ..services.health import is_disk_full
 from ..services.ingest import client_sender
 from ..services.objects import body_limit
-from ..services.peers import learn_peers, make_due, peers_heard_from
+from ..services.peers import make_due, peers_heard_from
+from ..services.receive import DiskFull, Forward, receive
 from ..services.sync import answer_sync
 from .errors import ApiError, error_response, invalid, read_json
 from .spec import TEXT, Answer, Operation, Param, describe, obj, whole
@@ -177,26 +176,17 @@ async def push(request: Request) -> Response:
         # Room for one entry of the largest kind, whatever the receiver's max_body_bytes.
         limit = body_limit(node.settings.max_body_bytes, "resource")
         message = await _message(request, "urn:papi:push-request", limit)
+        client = request.client.host if request.client else None
+        # Gossip: what was new to us goes on, once, to a few peers other than the sender.
+        forward = Forward(int(message.get("ttl", 0)), message.get("from"))
         try:
-            client = request.client.host if request.client else None
-            report = await node.ingestor.ingest(message["entries"], sender=client_sender(client))
-        except Exception as exc:
-            if not is_disk_full(exc):
-                raise
-            node.storage.record_full(f"push of {len(message['entries'])} entries")
+            report = await receive(
+                node, message["entries"], sender=client_sender(client), source="push",
+                forward=forward,
+            )  # fmt: skip
+        except DiskFull:
             log.error("push refused: the disk is full")
             return _retry_later(507, "disk_full", "this node's disk is full; retry later")
-        if report.accepted:
-            node.storage.clear()
-        await learn_peers(node.settings.url, node.origin, report.accepted)
-        ttl = int(message.get("ttl", 0))
-        # Gossip: forward what was new to us, once, to a few peers other than the sender.
-        if report.accepted and ttl > 0:
-            async with in_transaction() as conn:
-                await enqueue_push(
-                    conn, node, report.accepted, ttl=ttl - 1, exclude_url=message.get("from")
-                )
-            node.wake_push()
     await _heard_from(node, message.get("from"), {entry.origin for entry in report.accepted})
     return JSONResponse(report.to_json())
 

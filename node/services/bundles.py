@@ -40,9 +40,8 @@ from ..models import BlobFetch
 from ..ops.text import t
 from .blobs import BLOB_MEMBERS, blobs_of, forget_corrupt, held, keep, references, usage
 from .entries import Range, pages
-from .health import is_disk_full
 from .ingest import IngestReport
-from .peers import learn_peers
+from .receive import DiskFull, receive
 from .sync import FROZEN_SEQ, current_vector, fork_evidence, frozen_origins
 
 if TYPE_CHECKING:
@@ -453,22 +452,17 @@ def _reject(report: ImportReport, line: int, document: Any, exc: EntryRejected) 
 
 
 async def _ingest(node: Node, batch: list[tuple[int, Any]], report: ImportReport) -> None:
-    """The receive path of a sync round: the ingestor, then the peers the accepted place
-    entries advertise. A full disk stops the import (what was stored stays)."""
+    """The receive path of pushes and sync rounds (services/receive.py). A full disk stops
+    the import (what was stored stays)."""
     documents = [document for _, document in batch]
     try:
-        result: IngestReport = await node.ingestor.ingest(documents, sender=None)
-    except Exception as exc:
-        if is_disk_full(exc):
-            node.storage.record_full(f"bundle import of {len(documents)} entries")
-            raise BundleRefused(
-                t("le disque est plein après %(n)d entrées enregistrées : libérez de la place, "
-                  "puis importez à nouveau le même paquet (ce qui est déjà enregistré est "
-                  "reconnu)", n=report.accepted)
-            ) from None  # fmt: skip
-        raise
-    if result.accepted:
-        node.storage.clear()
+        result: IngestReport = await receive(node, documents, sender=None, source="bundle import")
+    except DiskFull:
+        raise BundleRefused(
+            t("le disque est plein après %(n)d entrées enregistrées : libérez de la place, "
+              "puis importez à nouveau le même paquet (ce qui est déjà enregistré est "
+              "reconnu)", n=report.accepted)
+        ) from None  # fmt: skip
     report.accepted += len(result.accepted)
     report.duplicate += len(result.duplicate)
     report.pending += len(result.pending)
@@ -482,7 +476,6 @@ async def _ingest(node: Node, batch: list[tuple[int, Any]], report: ImportReport
                 rejection.reason,
             )
         )
-    await learn_peers(node.settings.url, node.origin, result.accepted)
 
 
 async def _import_blob(

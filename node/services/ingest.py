@@ -57,6 +57,9 @@ from .store import repair_payloads, store_entries, truncate_log
 
 log = logging.getLogger(__name__)
 
+#: What runs in an ingest's transaction after the entries accepted are stored.
+AfterStore = Callable[[BaseDBAsyncClient, list[Entry]], Awaitable[None]]
+
 #: Entries kept aside beyond a gap, per origin, before new ones are refused.
 MAX_PENDING_PER_ORIGIN = 1000
 #: Defaults of the settings of the same names (node/settings.py).
@@ -243,18 +246,24 @@ class Ingestor:
         )
         return [outcome for chunk in chunks for outcome in chunk]
 
-    async def ingest(self, documents: list[Any], *, sender: str | None = None) -> IngestReport:
+    async def ingest(
+        self, documents: list[Any], *, sender: str | None = None, then: AfterStore | None = None
+    ) -> IngestReport:
         """Verify and store ``documents``; say what became of each.
 
         ``sender`` is who brought them: the peer's URL for a pull, the client's address for
         a push. It is charged for the new origins it introduces and recorded on entries
-        kept aside. ``None`` (the node itself, an import by the operator): not limited."""
-        report = await self._ingest(documents, sender)
+        kept aside. ``None`` (the node itself, an import by the operator): not limited.
+        ``then`` runs in the same transaction with the entries accepted, if any
+        (services/receive.py: peers learnt, forwarding queued)."""
+        report = await self._ingest(documents, sender, then)
         if self.on_report is not None:
             self.on_report(report)
         return report
 
-    async def _ingest(self, documents: list[Any], sender: str | None) -> IngestReport:
+    async def _ingest(
+        self, documents: list[Any], sender: str | None, then: AfterStore | None
+    ) -> IngestReport:
         report = IngestReport()
         by_origin: dict[str, list[tuple[int, Entry]]] = defaultdict(list)
         outcomes = await self._parse_all(documents)
@@ -293,6 +302,8 @@ class Ingestor:
                 (gate is not None and gate.changed) or any(e.kind == "vouch" for _, e in to_store)
             ):
                 await self.membership.settle(conn)
+            if report.accepted and then is not None:
+                await then(conn, report.accepted)
         if report.accepted and self.on_stored is not None:
             self.on_stored(report.accepted)
         return report

@@ -15,6 +15,7 @@ from federation.timeutil import utc_now
 from ..models import MissingPayload, Origin, Peer
 from ..runtime import Node
 from .peers import PeerState
+from .receive import receive
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,9 @@ async def repair_missing(node: Node) -> int:
                 log.info("asking %s for a missing payload failed: %s", peer.url, exc)
                 continue
             sender = None if peer.source == "manual" else peer.url
-            report = await node.ingestor.ingest(documents[:1], sender=sender)
+            report = await receive(
+                node, documents[:1], sender=sender, source=f"payload from {peer.url}"
+            )
             if any(e.origin == missing.origin and e.seq == missing.seq for e in report.accepted):
                 repaired += 1
                 break

@@ -38,7 +38,8 @@ from ..models import Peer
 from .bootstrap import settle_catch_up
 from .entries import PUSH_PAGE_BYTES, Range, by_refs, pages
 from .health import is_disk_full
-from .peers import failure_kind, learn_peers, make_due, record_failure, record_success
+from .peers import failure_kind, make_due, record_failure, record_success
+from .receive import DiskFull, receive
 
 if TYPE_CHECKING:
     from ..runtime import Node
@@ -233,10 +234,6 @@ PEER_FUTURE_MARGIN = timedelta(days=1)
 PROBE_DEADLINE_SECONDS = 5.0
 
 
-class DiskFull(Exception):
-    """The database cannot take even a small page of entries."""
-
-
 @dataclass
 class RoundResult:
     peer: str
@@ -396,10 +393,9 @@ async def _round(
         if documents:
             try:
                 await _ingest_page(node, peer, documents, result)
-            except Exception as exc:
-                if not is_disk_full(exc) or page_bytes <= MIN_PAGE_BYTES:
+            except DiskFull:
+                if page_bytes <= MIN_PAGE_BYTES:
                     raise
-                node.storage.record_full(f"{len(documents)} entries from {peer.url}")
                 page_bytes = max(MIN_PAGE_BYTES, page_bytes // 2)
                 log.warning("disk full: asking %s for pages of %d bytes", peer.url, page_bytes)
                 continue  # nothing was stored: ask again for a smaller page
@@ -439,12 +435,9 @@ async def _ingest_page(node: Node, peer: Peer, documents: list[Any], result: Rou
     # A peer the operator added by hand is trusted like the operator (a new node's first
     # pull brings the whole network); a discovered one is charged for the origins it brings.
     sender = None if peer.source == "manual" else peer.url
-    report = await node.ingestor.ingest(documents, sender=sender)
-    if report.accepted:
-        node.storage.clear()
+    report = await receive(node, documents, sender=sender, source=f"sync from {peer.url}")
     result.accepted += len(report.accepted)
     result.rejected += len(report.rejected)
-    await learn_peers(node.settings.url, node.origin, report.accepted)
     margin = timedelta(seconds=node.settings.max_future_seconds)
     for rejection in report.rejected:
         new = True
