@@ -20,12 +20,22 @@ from tortoise.exceptions import BaseORMException
 from federation.keys import NodeKey
 
 from . import web
-from .api import blobs, export, federation_routes, health, network, objects, places
+from .api import (
+    blobs,
+    export,
+    federation11_routes,
+    federation_routes,
+    health,
+    network,
+    objects,
+    places,
+)
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
 from .ratelimit import RateLimitMiddleware
 from .runtime import Node
 from .services.bootstrap import ensure_place
+from .services.changes import renew_epoch_if_restored
 from .services.health import is_disk_full
 from .settings import Settings
 
@@ -79,6 +89,7 @@ def build_routes() -> list[BaseRoute]:
         *export.routes(),
         *places.routes(),
         *federation_routes.routes(),
+        *federation11_routes.routes(),
         *blobs.routes(),
         *objects.routes(),
         *web.routes(),
@@ -101,6 +112,7 @@ def create_app(
         workers = Workers(node)
         with node.db.activated():
             await ensure_place(node)
+            await renew_epoch_if_restored(node)
             if settings.scheduler:
                 await workers.start()
         try:

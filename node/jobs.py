@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -16,10 +17,13 @@ from .models import Peer
 from .runtime import Node
 from .services.blob_fetch import reset_interrupted, run_blob_work
 from .services.blobs import drop_strays
+from .services.changes import tick as federation_tick
+from .services.changes import visit
 from .services.deliveries import DeliveryWorker, purge_finished
 from .services.ingest import drop_stale_pending
 from .services.repair import repair_missing
-from .services.sync import round_peers, sync_peers
+from .services.sync import round_peers
+from .services.tree import FrameWorker, purge_finished_frames
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,7 @@ class Workers:
         #: have none, so a slow peer holds its own round only, never the next ticks.
         self._rounds: dict[int, asyncio.Task[None]] = {}
         self.deliveries = DeliveryWorker(node)
+        self.frames = FrameWorker(node)
 
     async def start(self) -> None:
         interval = self.node.settings.sync_interval_seconds
@@ -74,6 +79,7 @@ class Workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.deliveries.stop()
+        await self.frames.stop()
 
     async def _first_sync(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -84,22 +90,47 @@ class Workers:
         that has none running. Returns without waiting for the rounds."""
         with self.node.db.activated():
             try:
+                # Protocol 1.1: features, broadcast neighbours (pulled every interval), grafts.
+                neighbours = await federation_tick(self.node)
+            except Exception:
+                log.exception("protocol 1.1 upkeep failed")
+                neighbours = []
+            try:
                 peers = await round_peers(self.node)
             except Exception:
                 log.exception("choosing the peers of a sync round failed")
                 return
-        self._start_rounds(peers)
+        chosen = {peer.id for peer in peers}
+        peers += [p for p in neighbours if p.id not in chosen and p.id not in self.node.syncing]
+        self._start_rounds(peers, self._full_rounds(peers))
 
-    def _start_rounds(self, peers: list[Peer]) -> None:
+    def _full_rounds(self, peers: list[Peer]) -> set[int]:
+        """Peers that get a full round (5.2) rather than a changes pull this time: all of
+        them after the node starts, then one random peer every ``full_round_hours``."""
+        now = time.monotonic()
+        last = self.node.last_full_round
+        if last is None:
+            full = {peer.id for peer in peers}
+        elif now - last >= self.node.settings.full_round_hours * 3600 and peers:
+            full = {random.choice(peers).id}
+        else:
+            return set()
+        if full:
+            self.node.last_full_round = now
+        return full
+
+    def _start_rounds(self, peers: list[Peer], full: set[int] | None = None) -> None:
         for peer in peers:
             if peer.id not in self._rounds:
-                self._rounds[peer.id] = asyncio.create_task(self._round(peer))
+                self._rounds[peer.id] = asyncio.create_task(
+                    self._round(peer, peer.id in (full or set()))
+                )
 
-    async def _round(self, peer: Peer) -> None:
+    async def _round(self, peer: Peer, full: bool = False) -> None:
         try:
             with self.node.db.activated():
                 deadline = self.node.settings.sync_round_deadline_seconds
-                await sync_peers(self.node, [peer], deadline=deadline)
+                await visit(self.node, peer, full=full, deadline=deadline)
         except Exception:
             log.exception("sync round with %s failed", peer.url)
         finally:
@@ -131,6 +162,7 @@ class Workers:
             with self.node.db.activated():
                 try:
                     await self.deliveries.dispatch()
+                    await self.frames.dispatch()
                 except Exception:
                     log.exception("delivery run failed")
 
@@ -175,6 +207,7 @@ class Workers:
         with self.node.db.activated():
             await drop_stale_pending()
             await purge_finished()
+            await purge_finished_frames()
             await drop_strays(self.node.blobs)
             await mail_outbox.purge_finished(KEEP_FINISHED)
             # Tombstones received from peers: do not keep purged bytes in the WAL.

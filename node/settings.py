@@ -84,6 +84,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_from", "", "Sender of notification mails (empty: derived, see the docs)."),
     Setting("notify_email", "", "Recipient of notifications (empty: the place's first courriel)."),
     Setting("smtp_timeout_seconds", 30.0, "Timeout of each step of an SMTP exchange."),
+    Setting(
+        "federation_features",
+        "broadcast changes",
+        "Protocol 1.1 features spoken, space-separated: broadcast, changes (empty: version 1).",
+    ),
+    Setting("broadcast_degree", 4, "Broadcast neighbours this node chooses (protocol 1.1)."),
+    Setting("broadcast_max_neighbours", 8, "Broadcast neighbours in all, chosen or not."),
+    Setting("changes_settle_seconds", 10.0, "Entries this recent are not listed as changes yet."),
+    Setting("full_round_hours", 24.0, "A full anti-entropy round with one peer this often."),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -134,6 +143,11 @@ class Settings:
     smtp_from: str = _DEFAULTS["smtp_from"]
     notify_email: str = _DEFAULTS["notify_email"]
     smtp_timeout_seconds: float = _DEFAULTS["smtp_timeout_seconds"]
+    federation_features: str = _DEFAULTS["federation_features"]
+    broadcast_degree: int = _DEFAULTS["broadcast_degree"]
+    broadcast_max_neighbours: int = _DEFAULTS["broadcast_max_neighbours"]
+    changes_settle_seconds: float = _DEFAULTS["changes_settle_seconds"]
+    full_round_hours: float = _DEFAULTS["full_round_hours"]
 
     @property
     def config_path(self) -> Path:
@@ -163,6 +177,11 @@ class Settings:
             return f"papi-node <{self.smtp_user}>"
         host = urlsplit(self.url).hostname if self.url else None
         return f"papi-node <noreply@{host}>" if host else ""
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The protocol 1.1 features this node speaks (docs/protocol.md 11.1)."""
+        return frozenset(self.federation_features.split())
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -228,6 +247,7 @@ def load_settings(
             values[name] = _coerce(name, value, "command line")
     settings = Settings(data_dir=data_dir, **values)
     check_mail_settings(settings, str(config_path))
+    check_federation_settings(settings, str(config_path))
     return settings
 
 
@@ -317,3 +337,22 @@ def single_address(value: str) -> str | None:
 
 
 _HEADERS = HeaderRegistry()
+
+
+# -- protocol 1.1 --------------------------------------------------------------------------
+
+#: The protocol 1.1 features this implementation can speak (``territory`` is not one yet).
+KNOWN_FEATURES = ("broadcast", "changes")
+
+
+def check_federation_settings(settings: Settings, source: str) -> None:
+    unknown = sorted(settings.features - set(KNOWN_FEATURES))
+    if unknown:
+        raise ConfigError(
+            f"{source}: setting 'federation_features': unknown {', '.join(unknown)}"
+            f" (known: {', '.join(KNOWN_FEATURES)})"
+        )
+    if settings.broadcast_degree < 1 or settings.broadcast_max_neighbours < 1:
+        raise ConfigError(f"{source}: broadcast_degree and broadcast_max_neighbours must be >= 1")
+    if settings.changes_settle_seconds < 0 or settings.full_round_hours <= 0:
+        raise ConfigError(f"{source}: changes_settle_seconds must be >= 0 and full_round_hours > 0")

@@ -73,6 +73,9 @@ async def publish(
         )
     if kind == "resource" and op == "put" and payload is not None:
         await check_attachments(payload)
+    from .tree import broadcasting, enqueue_frames, save, tree_of
+
+    tree = await tree_of(node) if broadcasting(node) else None
     async with node.write_lock, in_transaction() as conn:
         await lock_for_write(conn)
         head = await head_of(conn, node.origin)
@@ -93,6 +96,10 @@ async def publish(
         )
         await store_entries(conn, [entry])
         await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
+        if tree is not None:  # protocol 1.1: along the broadcast tree too (12.3)
+            await enqueue_frames(conn, tree, tree.state.on_local([(entry.origin, entry.seq)]))
+    if tree is not None:
+        await save(tree)
     node.storage.clear()  # a write went through: the disk has room again
     if op == "delete":
         await node.db.checkpoint()
