@@ -164,6 +164,7 @@ def cmd_token_create(args: argparse.Namespace) -> None:
 def cmd_peer_add(args: argparse.Namespace) -> None:
     from federation.errors import PeerError
 
+    from .services.features import remember_features
     from .services.peers import add_peer
 
     settings = _settings(args)
@@ -183,6 +184,7 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
             raise CliError(f"{peer.url} is this node itself")
         peer.origin = info["id"]
         await peer.save(update_fields=["origin"])
+        await remember_features(peer, info)  # protocol 1.1 (docs/protocol.md 11.1)
         return f"Added {peer.url}: {info.get('name') or '?'} ({info['id']})"
 
     print(run_with_node(settings, work))

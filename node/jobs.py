@@ -17,8 +17,8 @@ from .models import Peer
 from .runtime import Node
 from .services.blob_fetch import reset_interrupted, run_blob_work
 from .services.blobs import drop_strays
+from .services.changes import graft_due, visit
 from .services.changes import tick as federation_tick
-from .services.changes import visit
 from .services.deliveries import DeliveryWorker, purge_finished
 from .services.ingest import drop_stale_pending
 from .services.repair import repair_missing
@@ -43,6 +43,8 @@ class Workers:
         self._rounds: dict[int, asyncio.Task[None]] = {}
         self.deliveries = DeliveryWorker(node)
         self.frames = FrameWorker(node)
+        #: Grafts that are due (protocol 1.1), in a task of their own.
+        self._grafts: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         interval = self.node.settings.sync_interval_seconds
@@ -73,9 +75,10 @@ class Workers:
     async def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        for task in [*self._tasks, *self._rounds.values()]:
+        grafts = [self._grafts] if self._grafts is not None else []
+        for task in [*self._tasks, *self._rounds.values(), *grafts]:
             task.cancel()
-        for task in [*self._tasks, *self._rounds.values()]:
+        for task in [*self._tasks, *self._rounds.values(), *grafts]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.deliveries.stop()
@@ -103,6 +106,15 @@ class Workers:
         chosen = {peer.id for peer in peers}
         peers += [p for p in neighbours if p.id not in chosen and p.id not in self.node.syncing]
         self._start_rounds(peers, self._full_rounds(peers))
+        if self._grafts is None or self._grafts.done():
+            self._grafts = asyncio.create_task(self._graft_due())
+
+    async def _graft_due(self) -> None:
+        try:
+            with self.node.db.activated():
+                await graft_due(self.node)
+        except Exception:
+            log.exception("grafts failed")
 
     def _full_rounds(self, peers: list[Peer]) -> set[int]:
         """Peers that get a full round (5.2) rather than a changes pull this time: all of

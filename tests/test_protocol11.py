@@ -38,8 +38,7 @@ async def link(member: InProcessNode, *others: str) -> None:
     """Peers added by hand, features read, neighbours chosen (what a tick does)."""
     with member.node.db.activated():
         for other in others:
-            await add_peer(url_of(other))
-        await refresh_features(member.node)
+            assert await refresh_features(member.node, await add_peer(url_of(other)))
         await maintain_neighbours(member.node)
 
 

@@ -231,12 +231,16 @@ async def visit(node: Node, peer: Peer, *, full: bool, deadline: float | None) -
     wrong is a failure of this peer, recorded with its backoff."""
     from federation.errors import PeerBusy, PeerError, PeerLacksPath
 
-    from .features import forget_features, speaks
+    from .features import forget_features, refresh_features, speaks, stale
     from .peers import record_failure, record_success
     from .sync import sync_peers
     from .tree import link_failed, link_worked, tree_of
 
     link = await PeerLink.get_or_none(peer_id=peer.id)
+    if node.settings.features and peer.state == "ok" and stale(link):
+        # Its last round worked: read its features (11.1, at least once a day). A peer
+        # never reached is identified by its first round (sync._identify) instead.
+        link = await refresh_features(node, peer) or link
     if (
         full
         or link is None
@@ -268,25 +272,31 @@ async def visit(node: Node, peer: Peer, *, full: bool, deadline: float | None) -
 
 
 async def tick(node: Node) -> list[Peer]:
-    """Protocol 1.1 upkeep before this interval's visits: read the features of peers
-    whose are unknown or old, keep the broadcast neighbours, send the grafts that are due
-    (a give-up runs a full round with a neighbour). Returns the neighbours to visit."""
-    from .features import refresh_features
-    from .sync import current_vector, sync_with
-    from .tree import broadcasting, maintain_neighbours, send_grafts, tree_of
+    """Protocol 1.1 upkeep before this interval's visits (the database only, so that the
+    tick returns at once): keep the broadcast neighbours. Returns those to visit."""
+    from .tree import broadcasting, maintain_neighbours, tree_of
 
-    if not node.settings.features:
-        return []
-    await refresh_features(node)
     if not broadcasting(node):
         return []
     await maintain_neighbours(node)
+    tree = await tree_of(node)
+    now = utc_now()
+    neighbours = await Peer.filter(id__in=sorted(tree.ids.values())).order_by("id")
+    return [p for p in neighbours if p.next_attempt is None or p.next_attempt <= now]
+
+
+async def graft_due(node: Node) -> None:
+    """Grafts whose time came (an announcer did not bring what it announced: the next
+    one is asked, 12.3); a give-up runs a full round with a random neighbour. Run in a
+    task of its own: a slow announcer holds no tick."""
+    from .sync import current_vector, sync_with
+    from .tree import broadcasting, send_grafts, tree_of
+
+    if not broadcasting(node):
+        return
     tree = await tree_of(node)
     actions = tree.state.tick(time.time(), await current_vector())
     if actions and await send_grafts(node, actions) and tree.ids:
         peer = await Peer.get_or_none(id=random.choice(sorted(tree.ids.values())))
         if peer is not None:
             await sync_with(node, peer, deadline=node.settings.sync_round_deadline_seconds)
-    now = utc_now()
-    neighbours = await Peer.filter(id__in=sorted(tree.ids.values())).order_by("id")
-    return [p for p in neighbours if p.next_attempt is None or p.next_attempt <= now]

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import logging
-import random
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +20,6 @@ log = logging.getLogger(__name__)
 
 #: Features are read again at least this often (11.1: at least once a day).
 FEATURES_MAX_AGE = timedelta(days=1)
-#: Node information requests per tick for peers whose features are unknown or old (the
-#: manual peers are always among them): a node of a large network learns its peers over
-#: a few intervals instead of asking thousands at once.
-REFRESH_PER_TICK = 8
 #: A node information request gets this long.
 INFO_DEADLINE_SECONDS = 5.0
 #: Most features kept per peer (names beyond are ignored, as unknown names are).
@@ -77,31 +72,21 @@ async def peers_speaking(feature: str) -> dict[int, PeerLink]:
     return {link.peer_id: link for link in links if speaks(link, feature)}
 
 
-async def refresh_features(node: Node) -> int:
-    """Read the node information of peers whose features are unknown or older than a day,
-    not in backoff: every manual one, and a few discovered ones a tick."""
-    now = utc_now()
-    links = {link.peer_id: link for link in await PeerLink.all()}
-    stale = []
-    for peer in await Peer.all().order_by("id"):
-        if peer.state == "refused" or (peer.next_attempt is not None and peer.next_attempt > now):
-            continue
-        link = links.get(peer.id)
-        checked = link.features_checked if link else None
-        if checked is None or checked < now - FEATURES_MAX_AGE:
-            stale.append(peer)
-    manual = [p for p in stale if p.source != "discovered"]
-    discovered = [p for p in stale if p.source == "discovered"]
-    chosen = manual + random.sample(discovered, min(REFRESH_PER_TICK, len(discovered)))
-    read = 0
-    for peer in chosen:
-        try:
-            async with node.peer_client(peer, deadline=INFO_DEADLINE_SECONDS) as client:
-                info = await client.node_info(peer.url)
-        except PeerError:
-            continue  # its rounds record the failure; we ask again next tick
-        if info["id"] == node.origin:
-            continue
-        await remember_features(peer, info)
-        read += 1
-    return read
+def stale(link: PeerLink | None) -> bool:
+    """Whether a peer's features must be read (again): never read, or a day ago."""
+    checked = link.features_checked if link is not None else None
+    return checked is None or checked < utc_now() - FEATURES_MAX_AGE
+
+
+async def refresh_features(node: Node, peer: Peer) -> PeerLink | None:
+    """Read ``peer``'s node information and keep its features (None if it does not
+    answer: its round records the failure). Called in the peer's own round task, never
+    in the tick, so that a slow peer holds nobody else."""
+    try:
+        async with node.peer_client(peer, deadline=INFO_DEADLINE_SECONDS) as client:
+            info = await client.node_info(peer.url)
+    except PeerError:
+        return None
+    if info["id"] == node.origin:
+        return None
+    return await remember_features(peer, info)
