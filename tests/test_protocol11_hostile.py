@@ -93,10 +93,13 @@ async def test_bodies_that_are_not_json_or_too_large(papi: InProcessNode) -> Non
 async def test_a_territory_is_refused_by_a_node_that_does_not_list_it(
     papi: InProcessNode,
 ) -> None:
-    status, answer = await _status(
-        papi, "/federation/v1/changes", {"territory": {"origins": [ORIGIN]}}
-    )
-    assert status == 422 and answer["error"]["code"] == "territory_unsupported"
+    territory = {"origins": [ORIGIN]}
+    for path, body in (
+        ("/federation/v1/changes", {"territory": territory}),
+        ("/federation/v1/sync", {"digest": "sha256:" + "0" * 64, "territory": territory}),
+    ):
+        status, answer = await _status(papi, path, body)
+        assert status == 422 and answer["error"]["code"] == "territory_unsupported"
 
 
 async def test_bad_entries_in_a_frame_are_rejected_one_by_one(papi: InProcessNode) -> None:

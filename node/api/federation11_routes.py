@@ -18,7 +18,14 @@ from ..services.ingest import client_sender
 from ..services.objects import body_limit
 from ..services.tree import broadcasting, normalised, receive_frame, tree_of
 from .errors import ApiError
-from .federation_routes import _busy, _heard_from, _message, _retry_later, _take_heavy_slot
+from .federation_routes import (
+    _busy,
+    _heard_from,
+    _message,
+    _retry_later,
+    _take_heavy_slot,
+    territory_unsupported,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +66,7 @@ async def changes(request: Request) -> Response:
     _require(node, "changes")
     message = await _message(request, "urn:papi:changes-request", node.settings.max_body_bytes)
     if "territory" in message:
-        raise ApiError(
-            422,
-            "territory_unsupported",
-            "this node does not list the 'territory' feature: ask without a territory",
-        )
+        raise territory_unsupported()
     async with AsyncExitStack() as stack:
         # A listing reads up to 50,000 rows: as heavy as a sync page.
         if not await _take_heavy_slot(node, stack):

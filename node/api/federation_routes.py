@@ -94,6 +94,16 @@ def _retry_later(status: int, code: str, message: str) -> Response:
     return response
 
 
+def territory_unsupported() -> ApiError:
+    """A 1.1 ``territory`` member sent to this node, which does not list that feature
+    (docs/protocol.md 11.3): refused rather than silently ignored."""
+    return ApiError(
+        422,
+        "territory_unsupported",
+        "this node does not list the 'territory' feature: ask without a territory",
+    )
+
+
 def _busy() -> Response:
     return _retry_later(
         503, "busy", "this node is serving as many sync and push requests as it can; retry later"
@@ -119,6 +129,8 @@ async def sync(request: Request) -> Response:
         if not light and not await _take_heavy_slot(node, stack):
             return _busy()
         message = await _message(request, "urn:papi:sync-request", limit)
+        if "territory" in message:
+            raise territory_unsupported()
         if light and "vector" in message and not await _take_heavy_slot(node, stack):
             return _busy()
         await _heard_from(node, message.get("from"), set())
