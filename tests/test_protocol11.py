@@ -206,3 +206,25 @@ async def test_a_peer_that_went_back_to_version_1_is_forgotten(tmp_path: Path) -
             assert row.features == "" and not row.neighbour
             assert url_of("b") not in (await tree_of(a.node)).ids
             assert json.loads((await Frame.get(peer_id=peer.id)).entries)
+
+
+async def test_missing_heads_saved_side_by_side(tmp_path: Path) -> None:
+    """Regression: two events saving the same new missing record at once (a frame
+    received while a pull grafts) both inserted it, and the second failed (a 500)."""
+    import asyncio
+
+    from federation.broadcast import Missing
+    from node.models import MissingHead
+    from node.services.tree import save
+
+    async with network(tmp_path, ["a"]) as (_, nodes):
+        node = nodes["a"].node
+        with node.db.activated():
+            tree = await tree_of(node)
+            origin = "ed25519:" + "A" * 43
+            tree.state.missing[origin] = Missing(3, ["http://b.test"], 0.0)
+            await asyncio.gather(save(tree), save(tree), save(tree))
+            assert (await MissingHead.get(origin=origin)).wanted == 3
+            tree.state.missing.clear()
+            await asyncio.gather(save(tree), save(tree))
+            assert await MissingHead.all().count() == 0

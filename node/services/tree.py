@@ -75,6 +75,7 @@ class Tree:
         #: What the rows say, to write only what an event changed.
         self._modes: dict[str, Mode] = {}
         self._missing: dict[str, tuple[int, tuple[str, ...], float, int]] = {}
+        self.lock = asyncio.Lock()
 
 
 def broadcasting(node: Node) -> bool:
@@ -105,31 +106,39 @@ async def tree_of(node: Node) -> Tree:
 
 
 async def save(tree: Tree) -> None:
-    """Write the modes and missing records an event changed."""
-    for url, mode in tree.state.neighbours.items():
-        if tree._modes.get(url) is not mode and url in tree.ids:
-            await PeerLink.filter(peer_id=tree.ids[url]).update(mode=mode.value)
-            tree._modes[url] = mode
-    now = {
-        origin: (r.wanted, tuple(r.announcers), r.due, r.tries)
-        for origin, r in tree.state.missing.items()
-    }
-    gone = [origin for origin in tree._missing if origin not in now]
-    if gone:
-        await MissingHead.filter(origin__in=gone).delete()
-    for origin, record in now.items():
-        if tree._missing.get(origin) != record:
-            wanted, announcers, due, tries = record
-            await MissingHead.update_or_create(
-                origin=origin,
-                defaults={
-                    "wanted": wanted,
-                    "announcers": json.dumps(list(announcers)),
-                    "due": due,
-                    "tries": tries,
-                },
-            )
-    tree._missing = now
+    """Write the modes and missing records an event changed. Serialised: events run
+    side by side (frames received, frames sent, pulls), and two writers of one new
+    missing record must not both insert it."""
+    async with tree.lock:
+        for url, mode in list(tree.state.neighbours.items()):
+            if tree._modes.get(url) is not mode and url in tree.ids:
+                await PeerLink.filter(peer_id=tree.ids[url]).update(mode=mode.value)
+                tree._modes[url] = mode
+        now = {
+            origin: (r.wanted, tuple(r.announcers), r.due, r.tries)
+            for origin, r in tree.state.missing.items()
+        }
+        gone = [origin for origin in tree._missing if origin not in now]
+        changed = [
+            [origin, wanted, json.dumps(list(announcers)), due, tries]
+            for origin, (wanted, announcers, due, tries) in now.items()
+            if tree._missing.get(origin) != (wanted, announcers, due, tries)
+        ]
+        async with in_transaction() as conn:
+            if gone:
+                marks = ",".join("?" * len(gone))
+                await conn.execute_query(
+                    f"DELETE FROM missing_heads WHERE origin IN ({marks})", gone
+                )
+            if changed:
+                await conn.execute_many(
+                    "INSERT INTO missing_heads (origin, wanted, announcers, due, tries)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (origin) DO UPDATE SET"
+                    " wanted = excluded.wanted, announcers = excluded.announcers,"
+                    " due = excluded.due, tries = excluded.tries",
+                    changed,
+                )
+        tree._missing = now
 
 
 def _ids(entries: Iterable[Entry]) -> tuple[EntryId, ...]:
