@@ -230,3 +230,20 @@ async def test_missing_heads_saved_side_by_side(tmp_path: Path) -> None:
             tree.state.missing.clear()
             await asyncio.gather(save(tree), save(tree))
             assert await MissingHead.all().count() == 0
+
+
+async def test_an_entry_pushed_by_an_old_node_goes_on_along_the_tree(tmp_path: Path) -> None:
+    from node.services.deliveries import run_due_deliveries
+
+    per_node = {"old": {"federation_features": ""}}
+    async with network(tmp_path, ["a", "b", "old"], per_node, **FAST) as (_, nodes):
+        a, b, old = nodes["a"], nodes["b"], nodes["old"]
+        await link(a, "b", "old")
+        await link(b, "a")
+        await link(old, "a")
+        created = await publish(old, "Atelier ancien")
+        with old.node.db.activated():
+            assert await run_due_deliveries(old.node) == 1  # a version 1 push to a
+        assert await holds(a, created["origin"], created["seq"])
+        assert await send_all(a) == 1  # and a frame from a to b, its neighbour
+        assert await holds(b, created["origin"], created["seq"])

@@ -23,6 +23,7 @@ from ..services.log import read_entries_json
 from ..services.objects import body_limit
 from ..services.peers import learn_peers, make_due, peers_heard_from
 from ..services.sync import answer_sync
+from ..services.tree import normalised, spread
 from .errors import ApiError, error_response, invalid, read_json
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,8 @@ async def push(request: Request) -> Response:
                     conn, node, report.accepted, ttl=ttl - 1, exclude_url=message.get("from")
                 )
             node.wake_push()
+        # Protocol 1.1 (12.3): whatever brought them, new entries go along the tree too.
+        await spread(node, report.accepted, source=normalised(message.get("from")), ttl=0)
     await _heard_from(node, message.get("from"), {entry.origin for entry in report.accepted})
     return JSONResponse(report.to_json())
 
