@@ -10,6 +10,8 @@ what follows from that, without any storage:
 - references ``<origin>/<oid>`` and the deterministic oid of the owner's decision;
 - the lifecycles (declared moves, ``federation.statemachine``) and who may take each step;
 - the state any node derives from the two sides;
+- the seats left and the waiting list of an event's session, and how its organiser
+  admits and promotes registrations;
 - whether an equipment item still has the units a request asks for.
 See docs/protocol.md, "Cooperation".
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -26,6 +28,7 @@ from typing import Any
 
 from .encoding import b64url_encode
 from .statemachine import Lifecycle
+from .timeutil import format_ts, parse_ts
 
 _REF = re.compile(r"^(ed25519:[A-Za-z0-9_-]{43})/([A-Za-z0-9_-]{1,64})$")
 
@@ -125,7 +128,11 @@ REGISTRATION = Lifecycle(
             "decline": RegistrationState.declined,
             "cancel": RegistrationState.cancelled,
         },
-        RegistrationState.confirmed: {"cancel": RegistrationState.cancelled},
+        # An event deleted declines every registration, confirmed ones too.
+        RegistrationState.confirmed: {
+            "decline": RegistrationState.declined,
+            "cancel": RegistrationState.cancelled,
+        },
     },
     initial=RegistrationState.pending,
 )
@@ -152,6 +159,39 @@ HELP_REQUEST = Lifecycle(
     {HelpState.open: {"accept": HelpState.closed, "cancel": HelpState.cancelled}},
     initial=HelpState.open,
 )
+
+
+class HelpOfferState(StrEnum):
+    open = "open"
+    withdrawn = "withdrawn"
+    accepted = "accepted"  # derived: the asker's closed request names this offer
+
+
+HELP_OFFER = Lifecycle(
+    "help offer",
+    HelpOfferState,
+    {HelpOfferState.open: {"withdraw": HelpOfferState.withdrawn}},
+    initial=HelpOfferState.open,
+)
+
+
+def help_offer_state(
+    request_ref: Ref, request: Mapping[str, Any] | None, offer_ref: Ref, offer: Mapping[str, Any]
+) -> HelpOfferState:
+    """The state of an offer of help from the offerer's ``help_offer`` payload and the
+    asker's ``help_request`` payload (None when unknown here): ``accepted`` when the
+    request is closed naming this offer (and the offer answers this very request), else
+    the offerer's own state."""
+    if (
+        request is not None
+        and offer.get("request") == str(request_ref)
+        and request.get("state") == HelpState.closed
+        and request.get("accepted_offer") == str(offer_ref)
+    ):
+        return HelpOfferState.accepted
+    if offer.get("state") == HelpOfferState.withdrawn:
+        return HelpOfferState.withdrawn
+    return HelpOfferState.open
 
 
 # -- derived state ------------------------------------------------------------------
@@ -206,6 +246,91 @@ def registration_state(
     if decision is None:
         return RegistrationState.pending
     return RegistrationState(decision["state"])
+
+
+# -- seats and waiting lists of an event ---------------------------------------------
+
+
+def session_key(occurrence: str | None) -> str | None:
+    """The session a registration names, as one text whatever the offset it is written
+    with (UTC, ``Z``): seats and waiting lists are counted per (event, session). None
+    for an event without sessions (no ``occurrence``). ``ValueError`` for text that is
+    not an RFC 3339 date-time."""
+    if occurrence is None:
+        return None
+    return format_ts(parse_ts(occurrence))
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One registration of an event's session as its queue counts it: its ref, derived
+    state, seats, and ``order``, the seq in the organiser's log of its decision's
+    current version (the waiting list is the order of that log)."""
+
+    ref: str
+    state: RegistrationState
+    seats: int
+    order: int
+
+
+def confirmed_seats(registrations: Iterable[Registered]) -> int:
+    return sum(r.seats for r in registrations if r.state is RegistrationState.confirmed)
+
+
+def seats_left(capacity: int | None, registrations: Iterable[Registered]) -> int | None:
+    """``capacity`` minus the seats of the confirmed registrations, never below 0 (a
+    capacity lowered under them); None when the event has no capacity (unlimited)."""
+    if capacity is None:
+        return None
+    return max(0, capacity - confirmed_seats(registrations))
+
+
+def waiting_list(registrations: Iterable[Registered]) -> list[Registered]:
+    """The waitlisted registrations in queue order: the first is position 1."""
+    waiting = [r for r in registrations if r.state is RegistrationState.waitlisted]
+    return sorted(waiting, key=lambda r: (r.order, r.ref))
+
+
+def positions(registrations: Iterable[Registered]) -> dict[str, int]:
+    """Ref -> position on the waiting list (1 = next) of each waitlisted registration."""
+    return {r.ref: index for index, r in enumerate(waiting_list(registrations), start=1)}
+
+
+def admission(
+    capacity: int | None, registrations: Sequence[Registered], seats: int
+) -> RegistrationState:
+    """The organiser's answer to a new registration of ``seats`` (docs/protocol.md 9.5):
+    ``confirmed`` while nobody waits and the seats fit, else ``waitlisted`` (strict
+    order: a later, smaller registration never overtakes one that waits). The caller
+    declines before asking what can never fit (``seats`` above ``capacity``)."""
+    if capacity is None:
+        return RegistrationState.confirmed
+    left = seats_left(capacity, registrations)
+    if not waiting_list(registrations) and left is not None and seats <= left:
+        return RegistrationState.confirmed
+    return RegistrationState.waitlisted
+
+
+def promotions(
+    capacity: int | None, registrations: Sequence[Registered]
+) -> tuple[list[Registered], list[Registered]]:
+    """What freed seats change, in queue order: the waiting registrations to confirm
+    while the first one fits, and those that can never fit any more (more seats than
+    the capacity, once lowered) to decline on the way. Strict order: the first one that
+    does not fit stops the promotions."""
+    promoted: list[Registered] = []
+    dropped: list[Registered] = []
+    left = seats_left(capacity, registrations)
+    for waiting in waiting_list(registrations):
+        if capacity is not None and waiting.seats > capacity:
+            dropped.append(waiting)
+            continue
+        if left is not None and waiting.seats > left:
+            break
+        promoted.append(waiting)
+        if left is not None:
+            left -= waiting.seats
+    return promoted, dropped
 
 
 # -- availability of an equipment item ----------------------------------------------

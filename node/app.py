@@ -26,9 +26,12 @@ from .api import (
     federation11_routes,
     federation_routes,
     health,
+    help_requests,
+    loans,
     network,
     objects,
     places,
+    registrations,
 )
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
@@ -37,6 +40,7 @@ from .runtime import Node
 from .services.bootstrap import ensure_place
 from .services.changes import renew_epoch_if_restored
 from .services.health import is_disk_full
+from .services.tree import broadcasting, tree_of
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,6 +96,9 @@ def build_routes() -> list[BaseRoute]:
         *federation11_routes.routes(),
         *blobs.routes(),
         *objects.routes(),
+        *loans.routes(),
+        *registrations.routes(),
+        *help_requests.routes(),
         *web.routes(),
     ]
 
@@ -113,6 +120,8 @@ def create_app(
         with node.db.activated():
             await ensure_place(node)
             await renew_epoch_if_restored(node)
+            if broadcasting(node):
+                await tree_of(node)  # protocol 1.1: publish_in queues frames with it
             if settings.scheduler:
                 await workers.start()
         try:

@@ -566,6 +566,165 @@ def cmd_doctor(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+# -- sneakernet: vector files and bundles (messages in French: the operator) --------
+
+
+def _progress_printer() -> tuple[Callable[[str], None], Callable[[], None]]:
+    """``show(text)``: one line updated in place on a terminal, one line each in a log;
+    ``end()`` closes the line on a terminal."""
+    live = sys.stderr.isatty()
+
+    def show(text: str) -> None:
+        if live:
+            print(f"\r\033[K  {text}", end="", file=sys.stderr, flush=True)
+        else:
+            print(f"  {text}", file=sys.stderr, flush=True)
+
+    def end() -> None:
+        if live:
+            print(file=sys.stderr)
+
+    return show, end
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} Mo".replace(".", ",")
+
+
+def cmd_vector(args: argparse.Namespace) -> None:
+    from federation.bundle import dump_json
+
+    from .ops.text import t
+    from .services.bundles import vector_document
+
+    output = Path(args.file)
+    if output.exists() and not args.force:
+        raise CliError(
+            t("%(file)s existe déjà : choisissez un autre nom, ou ajoutez --force pour le "
+              "remplacer", file=output)
+        )  # fmt: skip
+    settings = _settings(args)
+    document = run_with_node(settings, vector_document)
+    partial = output.with_name(f".{output.name}.part")
+    try:
+        partial.write_bytes(dump_json(document) + b"\n")
+        os.replace(partial, output)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise CliError(t("impossible d'écrire %(file)s : %(error)s", file=output,
+                         error=exc.strerror or exc)) from None  # fmt: skip
+    wants = len(document.get("wants", []))
+    print(t("Vecteur de ce nœud (%(origins)d origines%(wants)s) écrit dans %(file)s.",
+            origins=len(document["vector"]), file=output,
+            wants=t(", %(n)d pièces jointes attendues", n=wants) if wants else ""))  # fmt: skip
+    print(t("Portez ce fichier au nœud qui vous envoie des données ; il y lance : "
+            "papi bundle export PAQUET --for %(name)s", name=output.name))  # fmt: skip
+
+
+def cmd_bundle_export(args: argparse.Namespace) -> None:
+    from .ops.text import t
+    from .services.bundles import BundleRefused, ExportReport, export_bundle, read_vector_file
+
+    settings = _settings(args)
+    show, end = _progress_printer()
+    steps = {"entries": t("entrées"), "blobs": t("pièces jointes")}
+
+    def progress(step: str, done: int, total: int) -> None:
+        show(t("%(step)s : %(done)d/%(total)d", step=steps[step], done=done, total=total))
+
+    async def work(node: Any) -> ExportReport:
+        theirs = read_vector_file(Path(args.for_file)) if args.for_file else None
+        if theirs is not None and theirs["origin"] == node.origin:
+            raise BundleRefused(
+                t("ce fichier de vecteur est celui de ce nœud-ci : il faut celui du nœud qui "
+                  "recevra le paquet")
+            )  # fmt: skip
+        return await export_bundle(node, Path(args.file), theirs, progress)
+
+    try:
+        report = run_with_node(settings, work)
+    except BundleRefused as exc:
+        end()
+        raise CliError(str(exc)) from None
+    end()
+    scope = (
+        t("ce qui manque au nœud %(origin)s", origin=report.manifest["for"]["origin"])
+        if "for" in report.manifest
+        else t("tout ce que ce nœud détient")
+    )
+    print(t("Paquet écrit dans %(file)s (%(scope)s) : %(entries)d entrées de %(origins)d "
+            "origines, %(blobs)d pièces jointes (%(size)s).", file=args.file, scope=scope,
+            entries=report.entries, origins=report.origins, blobs=report.blobs,
+            size=_megabytes(report.blob_bytes)))  # fmt: skip
+    if report.blobs_missing:
+        print(t("attention : %(n)d pièce(s) jointe(s) citée(s) ne sont pas sur ce nœud ; le "
+                "nœud qui importe les demandera à ses pairs.", n=report.blobs_missing),
+              file=sys.stderr)  # fmt: skip
+    print(t("Sur l'autre nœud : papi bundle import %(name)s", name=Path(args.file).name))
+
+
+#: Rejections listed one by one before the rest are only counted.
+SHOWN_REJECTIONS = 50
+
+
+def cmd_bundle_import(args: argparse.Namespace) -> None:
+    from .ops.text import t
+    from .services.bundles import BundleRefused, ImportReport, import_bundle
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(t("%(file)s n'est pas un fichier", file=path))
+    settings = _settings(args)
+    # The outcome is printed below; the log adds only warnings and errors.
+    configure_logging(max(logging.WARNING, _log_level(settings.log_level)))
+    show, end = _progress_printer()
+
+    def progress(report: ImportReport) -> None:
+        show(t("%(lines)d entrées lues : %(accepted)d enregistrées, %(duplicate)d déjà "
+               "présentes, %(rejected)d refusées ; %(blobs)d pièces jointes gardées",
+               lines=report.lines, accepted=report.accepted, duplicate=report.duplicate,
+               rejected=len(report.rejected), blobs=report.blobs_kept))  # fmt: skip
+
+    try:
+        report = run_with_node(settings, lambda node: import_bundle(node, path, progress))
+    except BundleRefused as exc:
+        end()
+        raise CliError(str(exc)) from None
+    end()
+    manifest = report.manifest
+    print(t("Paquet du nœud %(origin)s, écrit le %(created)s.", origin=manifest["origin"],
+            created=manifest["created"]), file=sys.stderr)  # fmt: skip
+    for rejection in report.rejected[:SHOWN_REJECTIONS]:
+        who = (
+            f"{rejection.origin} seq {rejection.seq}"
+            if rejection.origin and rejection.seq is not None
+            else t("entrée illisible")
+        )
+        print(t("refusée : ligne %(line)d (%(who)s) : %(code)s : %(reason)s",
+                line=rejection.line, who=who, code=rejection.code, reason=rejection.reason),
+              file=sys.stderr)  # fmt: skip
+    if len(report.rejected) > SHOWN_REJECTIONS:
+        print(t("… et %(n)d autres entrées refusées", n=len(report.rejected) - SHOWN_REJECTIONS),
+              file=sys.stderr)  # fmt: skip
+    for blob in report.blobs_rejected:
+        print(t("pièce jointe refusée : %(sha)s : %(reason)s", sha=blob.name,
+                reason=blob.reason), file=sys.stderr)  # fmt: skip
+    for problem in [*report.notes, *report.problems]:
+        print(t("attention : %(problem)s", problem=problem), file=sys.stderr)
+    print(t("%(accepted)d entrées enregistrées, %(duplicate)d déjà présentes, %(pending)d en "
+            "attente (il manque des entrées avant elles), %(rejected)d refusées ; "
+            "%(kept)d pièces jointes gardées, %(held)d déjà présentes, %(blobs_rejected)d "
+            "refusées.", accepted=report.accepted, duplicate=report.duplicate,
+            pending=report.pending, rejected=len(report.rejected), kept=report.blobs_kept,
+            held=report.blobs_held, blobs_rejected=len(report.blobs_rejected)))  # fmt: skip
+    if not report.clean:
+        raise CliError(
+            t("une partie du paquet a été refusée (voir ci-dessus) ; ce qui était valide est "
+              "enregistré. Demandez un nouveau paquet à l'expéditeur (papi vector, puis "
+              "papi bundle export --for) ou synchronisez dès qu'un lien existe.")
+        )  # fmt: skip
+
+
 # -- parser ---------------------------------------------------------------------------
 
 
@@ -708,6 +867,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--passphrase-file", metavar="FILE", help="passphrase of an encrypted backup")
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser(
+        "vector", parents=[common], help="write this node's vector file (for papi bundle export)"
+    )
+    p.add_argument("file", help="vector file to write")
+    p.add_argument("--force", action="store_true", help="replace the file if it exists")
+    p.set_defaults(func=cmd_vector)
+
+    bundles = sub.add_parser(
+        "bundle", help="carry entries and attachments on a USB stick"
+    ).add_subparsers(dest="bundle_command", required=True, metavar="ACTION")
+    p = bundles.add_parser(
+        "export", parents=[common], help="write a bundle of entries and their attachments"
+    )
+    p.add_argument("file", help="bundle file to create (never overwritten)")
+    p.add_argument(
+        "--for",
+        dest="for_file",
+        metavar="VECTOR_FILE",
+        help="only what the node of this vector file (papi vector) lacks",
+    )
+    p.set_defaults(func=cmd_bundle_export)
+    p = bundles.add_parser(
+        "import", parents=[common], help="verify a bundle and store what is valid in it"
+    )
+    p.add_argument("file", help="bundle file written by papi bundle export")
+    p.set_defaults(func=cmd_bundle_import)
 
     p = sub.add_parser(
         "doctor", parents=[common], help="check the data directory; each problem with its fix"

@@ -11,6 +11,12 @@ import time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from federation.timeutil import utc_now
+
+from .cooperation import rows as coop_rows
+from .cooperation.processor import KEEP_DONE, process_due
+from .cooperation.purge import purge_due
+from .cooperation.workflows import PERIODIC
 from .mail import outbox as mail_outbox
 from .mail.worker import KEEP_FINISHED, send_due_mails
 from .models import Peer
@@ -31,6 +37,8 @@ log = logging.getLogger(__name__)
 BLOB_INTERVAL_SECONDS = 15
 #: Notification mails: due retries (and mails queued by a CLI command) at least this often.
 MAIL_INTERVAL_SECONDS = 60
+#: Cooperation tasks: due retries at least this often (new tasks wake the worker at once).
+COOP_INTERVAL_SECONDS = 30
 
 
 class Workers:
@@ -60,6 +68,12 @@ class Workers:
             self.node.wake_blobs, "interval", seconds=BLOB_INTERVAL_SECONDS, id="blobs"
         )
         self.scheduler.add_job(self.repair, "interval", minutes=10, id="repair", coalesce=True)
+        self.scheduler.add_job(
+            self.node.wake_coop, "interval", seconds=COOP_INTERVAL_SECONDS, id="coop"
+        )
+        self.scheduler.add_job(
+            self.coop_checks, "interval", hours=1, id="coop_checks", coalesce=True
+        )
         if self.node.settings.mail_enabled:
             self.scheduler.add_job(
                 self.node.wake_mail, "interval", seconds=MAIL_INTERVAL_SECONDS, id="mail"
@@ -69,6 +83,8 @@ class Workers:
         self._tasks.append(asyncio.create_task(self._delivery_worker()))
         self._tasks.append(asyncio.create_task(self._sync_soon_worker()))
         self._tasks.append(asyncio.create_task(self._blob_worker()))
+        self._tasks.append(asyncio.create_task(self._coop_worker()))
+        self._tasks.append(asyncio.create_task(self._first_coop_checks()))
         # First round soon after start, spread so that a restarted network does not stampede.
         self._tasks.append(asyncio.create_task(self._first_sync(random.uniform(0.2, 2.0))))
 
@@ -206,6 +222,42 @@ class Workers:
                     await send_due_mails(self.node)
                 except Exception:
                     log.exception("sending notification mails failed")
+
+    async def _coop_worker(self) -> None:
+        """Steps of cooperation addressed to this node: processed in the order stored."""
+        self.node.wake_coop()
+        wakeup = self.node.coop_wakeup
+        while True:
+            await wakeup.wait()
+            wakeup.clear()
+            with self.node.db.activated():
+                try:
+                    await process_due(self.node)
+                except Exception:
+                    log.exception("processing cooperation tasks failed")
+
+    async def _first_coop_checks(self) -> None:
+        await asyncio.sleep(random.uniform(5.0, 30.0))
+        await self.coop_checks()
+
+    async def coop_checks(self) -> None:
+        """Hourly: reminders (overdue loans...), purge of requests past their retention,
+        and done tasks forgotten after a while. Each part runs even if another fails."""
+        now = utc_now()
+        with self.node.db.activated():
+            for check in PERIODIC:
+                try:
+                    await check(self.node, now)
+                except Exception:
+                    log.exception("cooperation check %s failed", check.__name__)
+            try:
+                await purge_due(self.node, now=now)
+            except Exception:
+                log.exception("purge of cooperation requests failed")
+            try:
+                await coop_rows.purge_done(now - KEEP_DONE)
+            except Exception:
+                log.exception("purge of done cooperation tasks failed")
 
     async def repair(self) -> None:
         """Ask peers for the payloads of entries that reached us stripped."""

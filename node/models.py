@@ -322,6 +322,46 @@ class OutboxMail(Model):
         indexes = (("state", "next_attempt"),)
 
 
+class CoopTask(Model):
+    """A cooperation entry addressed to this node (a loan request for one of its items,
+    a lender's decision about one of its requests...), to be processed by the
+    cooperation worker (node/cooperation/): inserted in the very transaction that stores
+    the entry, processed in insertion order (``id``), state in the row."""
+
+    id = fields.BigIntField(primary_key=True)
+    #: The entry that caused it: its origin and seq, and its object.
+    origin = fields.CharField(max_length=60)
+    seq = fields.BigIntField()
+    kind = fields.CharField(max_length=32)
+    oid = fields.CharField(max_length=64)
+    #: pending | done | failed (node/cooperation/states.py)
+    state = fields.CharField(max_length=16, default="pending")
+    attempts = fields.IntField(default=0)
+    next_attempt = fields.DatetimeField()
+    last_error = fields.TextField(null=True)
+    created = fields.DatetimeField()
+    finished = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "coop_tasks"
+        unique_together = (("origin", "seq"),)
+        indexes = (("state", "next_attempt"),)
+
+
+class LoanRule(Model):
+    """How this node lends one of its equipment items: a local setting of the place,
+    never published (the decisions it leads to are)."""
+
+    #: The equipment item's oid in this node's log.
+    oid = fields.CharField(primary_key=True, max_length=64)
+    #: Approve every request that fits at once, without an animator.
+    auto_approve = fields.BooleanField(default=False)
+    updated = fields.DatetimeField()
+
+    class Meta:
+        table = "loan_rules"
+
+
 # -- protocol 1.1 (docs/protocol.md sections 11-13) ---------------------------------------
 
 

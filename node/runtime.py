@@ -18,6 +18,7 @@ from federation.entry import Entry
 from federation.keys import NodeKey
 from federation.payloads import COOPERATION_KINDS
 
+from .cooperation.inbox import ADDRESSEES
 from .db import Database
 from .services.blobstore import BlobStore
 from .services.health import StorageStatus
@@ -52,6 +53,7 @@ class Node:
             pending_max_bytes=settings.pending_max_bytes,
             new_origins_per_hour=settings.new_origins_per_hour,
             on_stored=self.entries_stored,
+            own_origin=key.origin,
         )
         self.transport = transport
         #: Our wall clock (injectable for tests); compared with peers' Date headers.
@@ -75,6 +77,8 @@ class Node:
         self.blob_wakeup = asyncio.Event()
         #: Wakes the sender of notification mails (after a commit that queued one).
         self.mail_wakeup = asyncio.Event()
+        #: Wakes the cooperation worker (tasks addressed to this node were stored).
+        self.coop_wakeup = asyncio.Event()
         #: TLS trust for the SMTP server (tests); None: the system's trusted CAs.
         self.mail_tls_context: ssl.SSLContext | None = None
         #: Protocol 1.1: the broadcast tree's state (loaded from the database on first use)
@@ -142,6 +146,9 @@ class Node:
     def wake_mail(self) -> None:
         self.mail_wakeup.set()
 
+    def wake_coop(self) -> None:
+        self.coop_wakeup.set()
+
     def entries_stored(self, entries: Sequence[Entry]) -> None:
         """Entries were just committed (ours or a peer's): resources may bring blobs to
         fetch, or leave some unreferenced; cooperation steps may have queued mails."""
@@ -149,6 +156,9 @@ class Node:
             self.wake_blobs()
         # A workflow queues its mails in the transaction that stores the cooperation step
         # (node/mail/notify.py): send them now rather than at the next minute.
+        # Steps addressed to this node became tasks in the same transaction.
+        if any(e.kind in ADDRESSEES for e in entries):
+            self.wake_coop()
         if self.settings.mail_enabled and any(e.kind in COOPERATION_KINDS for e in entries):
             self.wake_mail()
 

@@ -84,6 +84,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_from", "", "Sender of notification mails (empty: derived, see the docs)."),
     Setting("notify_email", "", "Recipient of notifications (empty: the place's first courriel)."),
     Setting("smtp_timeout_seconds", 30.0, "Timeout of each step of an SMTP exchange."),
+    Setting("coop_retention_days", 90, "Days this node keeps its own requests after they end."),
     Setting(
         "federation_features",
         "broadcast changes",
@@ -143,6 +144,7 @@ class Settings:
     smtp_from: str = _DEFAULTS["smtp_from"]
     notify_email: str = _DEFAULTS["notify_email"]
     smtp_timeout_seconds: float = _DEFAULTS["smtp_timeout_seconds"]
+    coop_retention_days: int = _DEFAULTS["coop_retention_days"]
     federation_features: str = _DEFAULTS["federation_features"]
     broadcast_degree: int = _DEFAULTS["broadcast_degree"]
     broadcast_max_neighbours: int = _DEFAULTS["broadcast_max_neighbours"]

@@ -14,21 +14,24 @@ from node.convertors import (
     OWN_EDITOR,
     AdminCollectionConvertor,
     AdminOidConvertor,
+    ChoiceConvertor,
     CollectionConvertor,
     ObjectKindConvertor,
     OidConvertor,
+    OriginConvertor,
 )
 from node.services.objects import COLLECTIONS
 from tests.conftest import InProcessNode
 
 #: A value for each convertor of the routes' paths.
-SAMPLES = {"str": "x1", "oid": "abc_1-2", "path": "style.css"}
+SAMPLES: dict[str, Any] = {"str": "x1", "oid": "abc_1-2", "path": "style.css", "int": 7}
+ORIGIN = "ed25519:" + "Ab_-" * 10 + "xyz"
 
 
-def _params(route: BaseRoute) -> list[dict[str, str]]:
+def _params(route: BaseRoute) -> list[dict[str, Any]]:
     """Every combination of sample path parameters (each collection for ``collection``)."""
     assert isinstance(route, Route | Mount)
-    combos: list[dict[str, str]] = [{}]
+    combos: list[dict[str, Any]] = [{}]
     for name, convertor in route.param_convertors.items():
         if isinstance(convertor, ObjectKindConvertor):
             values = ["event", "place"]
@@ -36,10 +39,16 @@ def _params(route: BaseRoute) -> list[dict[str, str]]:
             values = sorted(set(COLLECTIONS) - OWN_EDITOR)
         elif isinstance(convertor, CollectionConvertor):
             values = list(COLLECTIONS)
+        elif isinstance(convertor, OriginConvertor):
+            values = [ORIGIN]
+        elif isinstance(convertor, ChoiceConvertor):
+            values = list(convertor.choices)
         else:
-            kind = {"StringConvertor": "str", "PathConvertor": "path"}.get(
-                type(convertor).__name__, "oid"
-            )
+            kind = {
+                "StringConvertor": "str",
+                "PathConvertor": "path",
+                "IntegerConvertor": "int",
+            }.get(type(convertor).__name__, "oid")
             values = [SAMPLES[kind]]
             if isinstance(convertor, OidConvertor):
                 values.append("newton")  # an id that begins like the word "new"
@@ -60,7 +69,7 @@ def _resolve(routes: list[BaseRoute], path: str, method: str) -> tuple[BaseRoute
     raise AssertionError(f"nothing serves {method} {path}")
 
 
-def _cases() -> list[tuple[BaseRoute, dict[str, str], str]]:
+def _cases() -> list[tuple[BaseRoute, dict[str, Any], str]]:
     return [
         (route, params, method)
         for route in build_routes()

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from federation.entry import PROTOCOL_VERSION
-from federation.payloads import KINDS
+from federation.payloads import COOPERATION_KINDS, KINDS
 from federation.timeutil import format_ts, parse_ts
 from federation.vector import vector_digest
 
@@ -117,11 +117,18 @@ def _date(value: str | None, name: str) -> str | None:
     return moment
 
 
+#: Kinds a search may ask for: the steps of cooperation are not offers (and their people
+#: are sealed): they are never searched, listed or announced.
+SEARCHABLE_KINDS = tuple(kind for kind in KINDS if kind not in COOPERATION_KINDS)
+
+
 def search_query(params: Any) -> SearchQuery:
     """A ``SearchQuery`` from query parameters (shared by the API and the web page)."""
     kind = params.get("kind") or None
-    if kind is not None and kind not in KINDS:
-        raise ApiError(400, "bad_request", f"kind must be one of {', '.join(KINDS)}", field="kind")
+    if kind is not None and kind not in SEARCHABLE_KINDS:
+        raise ApiError(
+            400, "bad_request", f"kind must be one of {', '.join(SEARCHABLE_KINDS)}", field="kind"
+        )
     limit, offset = paging(params, 20, MAX_RESULTS)
     q = params.get("q") or ""
     if len(q) > 200:

@@ -11,6 +11,7 @@ from starlette.routing import Route
 from federation.errors import SchemaError
 
 from ..convertors import register_convertors
+from ..cooperation.registrations import add_seats_left
 from ..runtime import Node
 from ..services.log import ClockSkew, LogRecovering, new_oid, publish
 from ..services.objects import (
@@ -73,6 +74,13 @@ async def _found(node: Node, kind: str, oid: str) -> Any:
     return row
 
 
+async def _json(rows: list[Any]) -> list[dict[str, Any]]:
+    """Objects as the API shows them; events with their ``seats_left`` (one read)."""
+    items = [object_json(row) for row in rows]
+    await add_seats_left(items)
+    return items
+
+
 async def get_place(request: Request) -> Response:
     node = _node(request)
     return JSONResponse(object_json(await _found(node, "place", "place")))
@@ -92,7 +100,7 @@ async def list_collection(request: Request) -> Response:
     node = _node(request)
     limit, offset = paging(request.query_params, 100, 500)
     rows = await list_objects(node.origin, _kind(request), limit, offset)
-    return JSONResponse({"items": [object_json(row) for row in rows]})
+    return JSONResponse({"items": await _json(rows)})
 
 
 async def create_object(request: Request) -> Response:
@@ -101,13 +109,15 @@ async def create_object(request: Request) -> Response:
     kind, oid = _kind(request), new_oid()
     payload = await _payload(request, node, None, kind)
     await _publish(node, kind, oid, "put", payload)
-    return JSONResponse(object_json(await _found(node, kind, oid)), status_code=201)
+    [item] = await _json([await _found(node, kind, oid)])
+    return JSONResponse(item, status_code=201)
 
 
 async def get_one(request: Request) -> Response:
     node = _node(request)
     row = await _found(node, _kind(request), request.path_params["oid"])
-    return JSONResponse(object_json(row))
+    [item] = await _json([row])
+    return JSONResponse(item)
 
 
 async def update_object(request: Request) -> Response:
@@ -117,7 +127,8 @@ async def update_object(request: Request) -> Response:
     await _found(node, kind, oid)
     payload = await _payload(request, node, oid, kind)
     await _publish(node, kind, oid, "put", payload)
-    return JSONResponse(object_json(await _found(node, kind, oid)))
+    [item] = await _json([await _found(node, kind, oid)])
+    return JSONResponse(item)
 
 
 async def delete_object(request: Request) -> Response:

@@ -45,6 +45,9 @@ REASONS = {
     "cancelled_by_organiser": N_("cancelled by the organiser"),
     "event_cancelled": N_("the event is cancelled"),
     "not_member": N_("trainings are for member places"),
+    "no_such_occurrence": N_("this session of the event does not exist"),
+    "over_capacity": N_("more seats than the event has"),
+    "event_over": N_("the event is over"),
 }
 
 

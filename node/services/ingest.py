@@ -185,6 +185,7 @@ class Ingestor:
         pending_max_bytes: int = PENDING_MAX_BYTES,
         new_origins_per_hour: int = NEW_ORIGINS_PER_HOUR,
         on_stored: Callable[[Sequence[Entry]], None] | None = None,
+        own_origin: str | None = None,
     ) -> None:
         self.max_payload_bytes = max_payload_bytes
         self.max_future = max_future
@@ -193,6 +194,9 @@ class Ingestor:
         self.new_origins_per_hour = new_origins_per_hour
         #: Told of the entries of each committed batch (wakes background work).
         self.on_stored = on_stored
+        #: This node's origin: steps of cooperation addressed to it become tasks as they
+        #: are stored (``store_entries``); None (tools, benchmarks): none do.
+        self.own_origin = own_origin
 
     def parse(self, document: Any) -> Entry:
         return parse_entry(
@@ -293,7 +297,8 @@ class Ingestor:
         if not items:
             return
         try:
-            await _isolated(conn, partial(store_entries, conn, [entry for _, entry in items]))
+            entries = [entry for _, entry in items]
+            await _isolated(conn, partial(store_entries, conn, entries, own_origin=self.own_origin))
             return
         except Exception as batch_error:
             if _environmental(batch_error):
@@ -307,7 +312,9 @@ class Ingestor:
                 )
             else:
                 try:
-                    await _isolated(conn, partial(store_entries, conn, [entry]))
+                    await _isolated(
+                        conn, partial(store_entries, conn, [entry], own_origin=self.own_origin)
+                    )
                     continue
                 except Exception as error:
                     if _environmental(error):
@@ -410,7 +417,7 @@ class Ingestor:
             seen[entry.seq] = entry
             report.accepted.append(entry)
         if repairs:
-            await repair_payloads(conn, repairs)
+            await repair_payloads(conn, repairs, own_origin=self.own_origin)
         if stored and not frozen:
             drained, frozen = await self._drain_pending(conn, origin, head, seen, report)
             stored.extend((-1, entry) for entry in drained)

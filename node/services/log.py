@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -49,6 +50,81 @@ class ClockSkew(FederationError):
     (A ``FederationError`` so that forms that show those show this one too.)"""
 
 
+def check_can_write(node: Node) -> None:
+    """Raise when this node must not sign new entries now: ``ClockSkew`` while our clock
+    is off by more than ``max_future_seconds`` (``Node.clock_problem``), ``LogRecovering``
+    after a restore until our log has caught up."""
+    problem = node.clock_problem()
+    if problem is not None:
+        raise ClockSkew(problem)
+    if catching_up(node):
+        raise LogRecovering(
+            "this node was restored from a backup and is catching up its own log from its "
+            "peers: writes resume after a sync round with a peer ('papi sync'); "
+            "see 'papi doctor'"
+        )
+
+
+async def publish_in(
+    conn: BaseDBAsyncClient,
+    node: Node,
+    kind: str,
+    oid: str,
+    op: str,
+    payload: dict[str, Any] | None,
+    *,
+    new_log: bool = False,
+) -> Entry:
+    """Sign and store one entry of our log in the caller's transaction ``conn``, with
+    its outbound deliveries. The caller holds ``node.write_lock``, has taken the
+    database's write lock (``lock_for_write``) and calls ``after_publish`` once its
+    transaction is committed. Checks as ``publish``."""
+    check_can_write(node)
+    head = await head_of(conn, node.origin)
+    if head.seq == 0 and not new_log:
+        raise LogRecovering(
+            "this node is recovering its own log from its peers: add a peer and sync "
+            "first ('papi peer add URL', 'papi sync'), or run 'papi init --new-log'"
+        )
+    entry = build_entry(
+        node.key,
+        seq=head.seq + 1,
+        prev=head.hash,
+        kind=kind,
+        oid=oid,
+        op=op,
+        payload=payload,
+        max_payload_bytes=node.settings.max_payload_bytes,
+    )
+    await store_entries(conn, [entry], own_origin=node.origin)
+    await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
+    from .tree import broadcasting, enqueue_frames
+
+    # Protocol 1.1 (12.3): along the broadcast tree too, rows in this transaction. The
+    # tree's state is loaded when the node starts (a CLI command has no frame worker:
+    # its entries reach 1.1 peers by their pulls).
+    if broadcasting(node) and node.tree.loaded:
+        actions = node.tree.state.on_local([(entry.origin, entry.seq)])
+        await enqueue_frames(conn, node.tree, actions)
+    return entry
+
+
+async def after_publish(node: Node, entries: Sequence[Entry]) -> None:
+    """What follows the commit of entries of our log: push them, wake the workers they
+    concern, and make a tombstone's erasure real."""
+    if not entries:
+        return
+    if node.tree.loaded:
+        from .tree import save
+
+        await save(node.tree)  # modes and missing records the new entries changed
+    node.storage.clear()  # a write went through: the disk has room again
+    if any(entry.op == "delete" for entry in entries):
+        await node.db.checkpoint()
+    node.wake_push()
+    node.entries_stored(entries)
+
+
 async def publish(
     node: Node,
     kind: str,
@@ -62,49 +138,17 @@ async def publish(
 
     Seq 1 is only written with ``new_log`` (see services/bootstrap.py). ``ClockSkew``
     while our clock is off by more than ``max_future_seconds`` (``Node.clock_problem``)."""
-    problem = node.clock_problem()
-    if problem is not None:
-        raise ClockSkew(problem)
-    if catching_up(node):
-        raise LogRecovering(
-            "this node was restored from a backup and is catching up its own log from its "
-            "peers: writes resume after a sync round with a peer ('papi sync'); "
-            "see 'papi doctor'"
-        )
+    check_can_write(node)
     if kind == "resource" and op == "put" and payload is not None:
         await check_attachments(payload)
-    from .tree import broadcasting, enqueue_frames, save, tree_of
+    from .tree import broadcasting, tree_of
 
-    tree = await tree_of(node) if broadcasting(node) else None
+    if broadcasting(node):
+        await tree_of(node)  # loaded before the transaction that uses it
     async with node.write_lock, in_transaction() as conn:
         await lock_for_write(conn)
-        head = await head_of(conn, node.origin)
-        if head.seq == 0 and not new_log:
-            raise LogRecovering(
-                "this node is recovering its own log from its peers: add a peer and sync "
-                "first ('papi peer add URL', 'papi sync'), or run 'papi init --new-log'"
-            )
-        entry = build_entry(
-            node.key,
-            seq=head.seq + 1,
-            prev=head.hash,
-            kind=kind,
-            oid=oid,
-            op=op,
-            payload=payload,
-            max_payload_bytes=node.settings.max_payload_bytes,
-        )
-        await store_entries(conn, [entry])
-        await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
-        if tree is not None:  # protocol 1.1: along the broadcast tree too (12.3)
-            await enqueue_frames(conn, tree, tree.state.on_local([(entry.origin, entry.seq)]))
-    if tree is not None:
-        await save(tree)
-    node.storage.clear()  # a write went through: the disk has room again
-    if op == "delete":
-        await node.db.checkpoint()
-    node.wake_push()
-    node.entries_stored([entry])
+        entry = await publish_in(conn, node, kind, oid, op, payload, new_log=new_log)
+    await after_publish(node, [entry])
     return entry
 
 

@@ -21,7 +21,8 @@ COLLECTIONS = {
     "resources": "resource",
 }
 #: Fields the server adds to a payload; a client may send them back, they are dropped.
-SERVER_FIELDS = ("id", "origin", "kind", "seq", "updated")
+#: ``seats_left``: an event's seats not taken by confirmed registrations, computed when read.
+SERVER_FIELDS = ("id", "origin", "kind", "seq", "updated", "seats_left")
 #: A body that carries one object of the largest kind: a resource's payload may be 1 MiB of
 #: canonical JSON (federation.entry), and sent with ``\uXXXX`` escapes a character of 2 to 4
 #: UTF-8 bytes takes 6 to 12 bytes: three times as many.

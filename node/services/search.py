@@ -35,6 +35,7 @@ from tortoise.transactions import in_transaction
 
 from federation.timeutil import format_ts, utc_now
 
+from ..cooperation.registrations import add_seats_left
 from .licences import DEFAULT_LICENCE
 from .objects import api_timestamp, load_payload, raw_text
 from .search_readers import current_database, read_later, reader, vocabulary_for
@@ -225,6 +226,8 @@ async def search(query: SearchQuery, *, snippets: bool = False) -> SearchAnswer:
     answer, stale = await asyncio.to_thread(_search, database, query, snippets)
     if stale:
         read_later(database)
+    # The events of the page with their seats left (one read for the page).
+    await add_seats_left(answer.results)
     return answer
 
 

@@ -14,6 +14,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from federation.entry import Entry
 from federation.timeutil import format_ts, parse_ts, utc_now
 
+from ..cooperation.inbox import note_entries
 from .blobs import note_attachments
 
 #: Payload fields folded into the searchable body, by kind.
@@ -60,9 +61,13 @@ def object_columns(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def store_entries(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> None:
+async def store_entries(
+    conn: BaseDBAsyncClient, entries: Sequence[Entry], *, own_origin: str | None = None
+) -> None:
     """Insert already verified and chained ``entries`` (any origins, seq order within
-    each origin) and bring ``objects`` and ``origins`` up to date.
+    each origin) and bring ``objects`` and ``origins`` up to date. With ``own_origin``
+    (this node's), cooperation steps addressed to it become tasks in the same
+    transaction (``cooperation/inbox.py``).
 
     A ``put`` without its payload is stored for the chain and recorded in
     ``missing_payloads`` until a later tombstone of its object explains it (then it is
@@ -136,12 +141,16 @@ async def store_entries(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> No
         [[o, e.seq, e.header_hash, now, now] for o, e in heads.items()],
     )
     await _upsert_objects(conn, [e for e in last.values() if e.op == "put"])
+    if own_origin is not None:
+        await note_entries(conn, own_origin, entries)
 
 
-async def repair_payloads(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> None:
+async def repair_payloads(
+    conn: BaseDBAsyncClient, entries: Sequence[Entry], *, own_origin: str | None = None
+) -> None:
     """Put back the payloads of stored entries that arrived stripped (``entries`` carry
     them, and their headers are the stored ones); objects whose latest known content is
-    older than the repaired entry take it."""
+    older than the repaired entry take it. ``own_origin``: as ``store_entries``."""
     if not entries:
         return
     await conn.execute_many(
@@ -161,6 +170,8 @@ async def repair_payloads(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> 
         if not rows or rows[0]["seq"] < e.seq:
             newer.append(e)
     await _upsert_objects(conn, newer)
+    if own_origin is not None:
+        await note_entries(conn, own_origin, entries)
 
 
 async def _upsert_objects(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> None:

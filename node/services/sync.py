@@ -144,7 +144,7 @@ async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any
         frozen = {row["id"] for row in await conn.execute_query_dict(
             "SELECT id FROM origins WHERE frozen"
         ) if row["id"] in mine}  # fmt: skip
-        for document in await _fork_evidence(conn, frozen, theirs):
+        for document in await fork_evidence(conn, frozen, theirs):
             if not fits(document):
                 more = True
                 break
@@ -175,7 +175,7 @@ async def answer_sync(request: dict[str, Any], page_bytes: int) -> dict[str, Any
     }
 
 
-async def _fork_evidence(
+async def fork_evidence(
     conn: Any, frozen: set[str], theirs: dict[str, int]
 ) -> list[dict[str, Any]]:
     """The two signed headers proving the fork of each frozen origin that the asker holds

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time, format_timedelta
@@ -82,6 +82,15 @@ def format_period(start: object, end: object, language: str) -> str:
 
 
 def format_day(value: object, language: str) -> str:
+    """``5 décembre 2026``: the local day of a moment, or a day (``2026-12-05``, a
+    ``date``) as it is."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return format_date(value, "long", locale=language)
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return format_date(date.fromisoformat(value), "long", locale=language)
+        except ValueError:
+            pass
     local = local_moment(value)
     if local is None:
         return raw_text(value)

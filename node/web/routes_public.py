@@ -11,10 +11,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from federation.cooperation import Ref
+
 from ..api.errors import ApiError
 from ..api.network import search_query
 from ..api.params import parse_int
 from ..convertors import register_convertors
+from ..cooperation import loans, reads
+from ..cooperation.registrations import add_seats_left, is_recurring
+from ..cooperation.session import place_today
 from ..runtime import Node
 from ..services.licences import LICENCES
 from ..services.search import MARK_START, MAX_COUNT, day_bound, facets, search
@@ -26,6 +31,7 @@ from .maps import map_context, map_headers
 from .render import render
 from .routes_listings import directory_listings
 from .routes_places import card_context
+from .sessions import current_user
 from .urls import path_for
 
 PAGE_SIZE = 20
@@ -266,18 +272,53 @@ async def object_page(request: Request) -> Response:
     item = await queries.find_object(origin, kind, oid)
     if item is None:
         return await not_found(request)
-    return await render(
-        request,
-        "object.html",
-        {
-            "item": item,
-            "place": place or {},
-            "origin": origin,
-            "origin_row": origin_row,
-            "is_self": origin == node.origin,
-            "contact": contact_links(place or {}, item.get("title", "")),
-        },
-    )
+    context = {
+        "item": item,
+        "place": place or {},
+        "origin": origin,
+        "origin_row": origin_row,
+        "is_self": origin == node.origin,
+        "contact": contact_links(place or {}, item.get("title", "")),
+    }
+    headers: dict[str, str] = {}
+    if kind == "equipment":
+        context.update(await lending_context(request, origin, oid))
+        if context["user"] is not None:  # the page holds a form of this session
+            headers["cache-control"] = "no-store"
+    if kind == "event":
+        context.update(await registration_context(request, item))
+        if context["user"] is not None:  # the page holds a form of this session
+            headers["cache-control"] = "no-store"
+    return await render(request, "object.html", context, headers=headers)
+
+
+async def registration_context(request: Request, item: dict[str, Any]) -> dict[str, Any]:
+    """An event's seats left (``item["seats_left"]``) and, for an animator of this node
+    logged in, the form that registers participants (on this node: the registrant's)."""
+    await add_seats_left([item])
+    return {
+        "user": await current_user(request),
+        "event_ref": f"{item.get('origin')}/{item.get('id')}",
+        "recurring": is_recurring(item),
+        "values": {"seats": "1"},
+        "errors": {},
+    }
+
+
+async def lending_context(request: Request, origin: str, oid: str) -> dict[str, Any]:
+    """An equipment item's availability (its owner's bookings known here) and, for an
+    animator of this node logged in, the form that asks for a loan (on this node: the
+    borrower's)."""
+    async with reads.reading() as conn:
+        busy = await loans.bookings_of(conn, Ref(origin, oid))
+    today = place_today()
+    return {
+        "busy": [period for period in busy if period.end >= today],
+        "user": await current_user(request),
+        "item_ref": f"{origin}/{oid}",
+        "values": {"quantity": "1"},
+        "errors": {},
+    }
 
 
 async def choose_language(request: Request) -> Response:
