@@ -175,7 +175,7 @@ def run_variant(label: str, features: str) -> None:
             node.spawn()
             started.append(node)
         for node in nodes:
-            node.wait_ready()
+            node.wait_ready(timeout=600)  # 50 starting at once on a shared 2-core machine
         edges = random_graph(count, rng)
         jobs = []
         for i, j in sorted(edges):
