@@ -207,3 +207,57 @@ async def test_a_peer_answering_nonsense_is_a_failure_of_that_peer(tmp_path: Pat
             peer = await Peer.get(id=peer.id)
             assert peer.state == "failing" and "[protocol]" in (peer.last_error or "")
             assert (await PeerLink.get(peer_id=peer.id)).cursor is None
+
+
+async def test_a_neighbour_announcing_too_many_origins_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A neighbour that announces thousands of origins it never serves: the missing
+    records stay within MAX_MISSING (rows and memory)."""
+    from node.models import MissingHead
+    from node.services import changes as changes_service
+    from node.services.tree import tree_of
+
+    monkeypatch.setattr(changes_service, "MAX_MISSING", 100)
+    fakes = {NodeKey.generate().origin: 5 for _ in range(300)}
+
+    async def info(request: Request) -> JSONResponse:
+        return JSONResponse({"id": NodeKey.generate().origin, "features": ["broadcast", "changes"]})
+
+    async def listing(request: Request) -> JSONResponse:
+        body = await request.json()
+        if "cursor" not in body:
+            return JSONResponse({"cursor": "e.1", "changes": {}, "reset": True})
+        return JSONResponse({"cursor": "e.2", "changes": fakes, "more": False})
+
+    async def frame(request: Request) -> JSONResponse:
+        return JSONResponse({})  # grafts answered with nothing
+
+    async def sync(request: Request) -> JSONResponse:
+        return JSONResponse({"digest": "sha256:" + "0" * 64, "in_sync": True})
+
+    app = Starlette(
+        routes=[
+            Route("/api/v1/node", info),
+            Route("/federation/v1/changes", listing, methods=["POST"]),
+            Route("/federation/v1/broadcast", frame, methods=["POST"]),
+            Route("/federation/v1/sync", sync, methods=["POST"]),
+        ]
+    )
+    transport = RoutingTransport()
+    transport.add("liar.test", app)
+    async with network(tmp_path, ["a"], transport=transport) as (_, nodes):
+        a = nodes["a"]
+        with a.node.db.activated():
+            peer = await add_peer("http://liar.test")
+            peer.origin, peer.state = NodeKey.generate().origin, "ok"
+            await peer.save()
+            await remember_features(peer, {"features": ["broadcast", "changes"]})
+            await maintain_neighbours(a.node)
+            link = await PeerLink.get(peer_id=peer.id)
+            link.cursor = "e.1"
+            await link.save()
+            await visit(a.node, await Peer.get(id=peer.id), full=False, deadline=30)
+            tree = await tree_of(a.node)
+            assert 0 < len(tree.state.missing) <= 100
+            assert await MissingHead.all().count() <= 100

@@ -139,6 +139,8 @@ async def answer_changes(request: dict[str, Any], settle: float) -> dict[str, An
 MAX_PAGES_PER_VISIT = 20
 #: Entries pages fetched per missing origin in one visit (a node that does not graft).
 MAX_ENTRIES_PAGES = 20
+#: Origins announced and missing that a node keeps track of (``missing_heads``) at most.
+MAX_MISSING = 10_000
 
 
 async def pull_changes(node: Node, peer: Peer, link: PeerLink) -> int:
@@ -173,8 +175,13 @@ async def pull_changes(node: Node, peer: Peer, link: PeerLink) -> int:
             neighbour = broadcasting(node) and peer.url in tree.ids
             if neighbour:
                 tree.state.known.learn(peer.url, changes)
+                # Missing records are bounded: beyond MAX_MISSING origins a neighbour's
+                # announcements wait for the next visits (or a full round).
+                room = max(0, MAX_MISSING - len(tree.state.missing))
+                wanted = [o for o in missing if o in tree.state.missing][:MAX_MISSING]
+                wanted += [o for o in missing if o not in tree.state.missing][:room]
                 actions = tree.state.on_ihave(
-                    peer.url, {o: changes[o] for o in missing}, mine, time.time()
+                    peer.url, {o: changes[o] for o in wanted}, mine, time.time()
                 )
                 before = sum(mine.values())
                 if await send_grafts(node, actions):
