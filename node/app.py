@@ -36,7 +36,7 @@ from .api import (
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
 from .ratelimit import RateLimitMiddleware
-from .runtime import Node
+from .runtime import Node, node_of
 from .services.bootstrap import ensure_place
 from .services.changes import renew_epoch_if_restored
 from .services.health import is_disk_full
@@ -64,7 +64,7 @@ async def database_error_handler(request: Request, exc: Exception) -> Response:
     traceback; any other database error is unexpected."""
     if not is_disk_full(exc):
         return await unexpected_error_handler(request, exc)
-    node: Node = request.app.state.node
+    node = node_of(request)
     node.storage.record_full(f"{request.method} {request.url.path}")
     log.error("disk full during %s %s", request.method, request.url.path)
     response = error_response(507, "disk_full", "the node's disk is full; retry later")

@@ -29,6 +29,8 @@ from .settings import Settings
 from .version import user_agent
 
 if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
     from .models import Peer
 
 
@@ -171,3 +173,9 @@ def _duration(seconds: float) -> str:
     if seconds >= 60:
         return f"{seconds / 60:.0f} min"
     return f"{seconds:.0f} s"
+
+
+def node_of(request: HTTPConnection) -> Node:
+    """The node an app serves (``create_app`` puts it in the app's state)."""
+    node: Node = request.app.state.node
+    return node

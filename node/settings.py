@@ -41,7 +41,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("url", "", "Public base URL of this node, advertised to peers (empty: none)."),
     Setting("host", "127.0.0.1", "Interface 'papi serve' listens on."),
     Setting("port", 8000, "TCP port 'papi serve' listens on."),
-    Setting("database_url", "", "Tortoise database URL; empty means SQLite in the data dir."),
     Setting("max_body_bytes", 256 * 1024, "Largest request body accepted (bytes)."),
     Setting("max_payload_bytes", 128 * 1024, "Largest entry payload accepted (canonical bytes)."),
     Setting("max_future_seconds", 86400, "Reject entries dated further ahead than this."),
@@ -107,7 +106,6 @@ class Settings:
     url: str = _DEFAULTS["url"]
     host: str = _DEFAULTS["host"]
     port: int = _DEFAULTS["port"]
-    database_url: str = _DEFAULTS["database_url"]
     max_body_bytes: int = _DEFAULTS["max_body_bytes"]
     max_payload_bytes: int = _DEFAULTS["max_payload_bytes"]
     max_future_seconds: int = _DEFAULTS["max_future_seconds"]
@@ -161,7 +159,13 @@ class Settings:
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite://{self.data_dir / DATABASE_FILE}"
+        return f"sqlite://{self.data_dir / DATABASE_FILE}"
+
+    @property
+    def advertised_url(self) -> str | None:
+        """The URL this node gives peers to reach it: none when it is pull-only (it takes
+        no pushes) or has no public URL."""
+        return None if self.pull_only or not self.url else self.url
 
     @property
     def mail_enabled(self) -> bool:
@@ -227,6 +231,13 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return document
 
 
+#: Settings of earlier versions that no longer exist, and what to do about them.
+REMOVED_SETTINGS = {
+    "database_url": "was removed: a node keeps its data in SQLite, in its data directory"
+    " (search needs SQLite's FTS5; one small database per place). Remove the line.",
+}
+
+
 def load_settings(
     data_dir: Path,
     overrides: Mapping[str, Any] | None = None,
@@ -237,6 +248,8 @@ def load_settings(
     values: dict[str, Any] = {}
     config_path = data_dir / CONFIG_FILE
     for name, value in read_config_file(config_path).items():
+        if name in REMOVED_SETTINGS:
+            raise ConfigError(f"{config_path}: {name!r} {REMOVED_SETTINGS[name]}")
         if name not in _DEFAULTS:
             raise ConfigError(f"{config_path}: unknown setting {name!r}")
         values[name] = _coerce(name, value, str(config_path))

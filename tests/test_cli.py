@@ -309,8 +309,20 @@ def test_data_dir_is_a_file(tmp_path: Path, command: list[str]) -> None:
         (b"port = 'eighty'\n", "setting 'port'"),
         (b"name = 42\n", "setting 'name'"),
         (b"pull_only = 'maybe'\n", "setting 'pull_only'"),
+        (b"database_url = 'postgres://db/papi'\n", "'database_url' was removed"),
     ],
-    ids=["toml", "duplicate", "control", "not-utf8", "unknown", "table", "int", "str", "bool"],
+    ids=[
+        "toml",
+        "duplicate",
+        "control",
+        "not-utf8",
+        "unknown",
+        "table",
+        "int",
+        "str",
+        "bool",
+        "removed",
+    ],
 )
 @pytest.mark.parametrize("command", [["init"], ["serve"], ["token", "create"]])
 def test_corrupt_config(tmp_path: Path, command: list[str], config: bytes, fragment: str) -> None:

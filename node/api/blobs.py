@@ -14,7 +14,7 @@ from starlette.routing import Route
 from federation.timeutil import format_ts
 
 from ..models import Blob
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services.blob_fetch import fetch_now
 from ..services.blobs import (
     UploadRefused,
@@ -28,11 +28,6 @@ from ..services.blobstore import is_sha256
 from .auth import require_token
 from .blob_response import blob_response
 from .errors import ApiError
-
-
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def _sha256(request: Request) -> str:
@@ -57,7 +52,7 @@ async def verified_blob(node: Node, sha256: str) -> tuple[Blob, Path] | None:
 
 
 async def upload_blob(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     await require_token(request)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     declared = request.headers.get("content-length")
@@ -97,7 +92,7 @@ async def blob_state(request: Request) -> Response:
 
 
 async def fetch_blob_now(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     await require_token(request)
     sha256 = _sha256(request)
     if not await fetch_now(sha256):
@@ -107,7 +102,7 @@ async def fetch_blob_now(request: Request) -> Response:
 
 
 async def federation_blob(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     sha256 = _sha256(request)
     found = await verified_blob(node, sha256)
     if found is None:

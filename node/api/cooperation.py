@@ -20,15 +20,9 @@ from federation.errors import SchemaError
 
 from ..cooperation.conversations import Step
 from ..cooperation.errors import CoopError
-from ..runtime import Node
 from ..services.log import ClockSkew, LogRecovering
 from .auth import require_token
 from .errors import ApiError, invalid, read_json
-
-
-def node_of(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def path_ref(request: Request) -> Ref:

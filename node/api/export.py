@@ -6,13 +6,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..runtime import Node
+from ..runtime import node_of
 from ..services.export import export_places
 from .errors import ApiError
 
 
 async def export_lamednum(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     fmt = request.path_params["fmt"]
     scope = request.query_params.get("scope", "self")
     if fmt not in ("csv", "json") or scope not in ("self", "network"):

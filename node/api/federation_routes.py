@@ -15,7 +15,7 @@ from tortoise.transactions import in_transaction
 from federation import schema
 from federation.errors import SchemaError
 
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services.deliveries import enqueue_push
 from ..services.health import is_disk_full
 from ..services.ingest import client_sender
@@ -55,7 +55,7 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
 
 
 async def entries(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     origin = request.query_params.get("origin") or node.origin
     after = _int_param(request, "after", 0, 0, 2**53)
     limit = _int_param(request, "limit", 100, 1, MAX_ENTRIES_PAGE)
@@ -121,7 +121,7 @@ async def _heard_from(node: Node, url: Any, origins: set[str]) -> None:
 
 
 async def sync(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     limit = max(node.settings.max_body_bytes, MAX_SYNC_REQUEST_BYTES)
     declared = request.headers.get("content-length", "")
     light = declared.isdigit() and int(declared) <= LIGHT_REQUEST_BYTES
@@ -139,7 +139,7 @@ async def sync(request: Request) -> Response:
 
 
 async def push(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     if node.settings.pull_only:
         raise ApiError(403, "pull_only", "this node is pull-only and takes no pushes")
     async with AsyncExitStack() as stack:

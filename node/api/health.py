@@ -12,7 +12,7 @@ from starlette.routing import Route
 from tortoise.transactions import in_transaction
 
 from ..db import lock_for_write
-from ..runtime import Node
+from ..runtime import node_of
 from ..services.health import node_health
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ async def _database_writable() -> dict[str, Any]:
 
 
 async def readyz(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     health = node_health(node)
     storage = health["storage"]
     free, low = storage["free_bytes"], storage["min_free_bytes"]

@@ -25,14 +25,13 @@ from ..cooperation import help_requests, reads
 from ..cooperation.errors import NotFound
 from ..cooperation.help_requests import ASKER, OFFERER, HelpRequest, Offer
 from ..cooperation.session import place_today
-from ..runtime import Node
+from ..runtime import Node, node_of
 from .auth import require_token
 from .cooperation import (
     answering,
     choice_param,
     coop_error,
     history_json,
-    node_of,
     only_fields,
     optional_body,
     path_ref,

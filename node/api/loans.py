@@ -21,14 +21,13 @@ from ..cooperation import loans, reads, rows
 from ..cooperation.errors import NotFound
 from ..cooperation.loans import BORROWER, LENDER, Loan
 from ..cooperation.session import place_today
-from ..runtime import Node
+from ..runtime import Node, node_of
 from .auth import require_token
 from .cooperation import (
     answering,
     choice_param,
     coop_error,
     history_json,
-    node_of,
     optional_body,
     path_ref,
     text_field,

@@ -14,13 +14,20 @@ from federation.timeutil import format_ts, parse_ts
 from federation.vector import vector_digest
 
 from ..models import CurrentObject, Origin
-from ..runtime import Node
+from ..runtime import node_of
 from ..services.directory import MAX_PAGE_SIZE, PAGE_SIZE, origins_page, peers_of, peers_page
 from ..services.health import node_health
 from ..services.ingest import pending_summary
 from ..services.objects import api_timestamp, load_payload
 from ..services.peers import peer_json
-from ..services.search import MAX_COUNT, MAX_RESULTS, SearchQuery, day_bound, search
+from ..services.search import (
+    MAX_COUNT,
+    MAX_QUERY_LENGTH,
+    MAX_RESULTS,
+    SearchQuery,
+    day_bound,
+    search,
+)
 from ..services.sync import current_vector
 from ..version import software
 from .errors import ApiError
@@ -28,7 +35,7 @@ from .params import paging
 
 
 async def node_info(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     place = await CurrentObject.get_or_none(origin=node.origin, kind="place", oid="place")
     payload = load_payload(place.payload if place else None)
     origin = await Origin.get_or_none(id=node.origin)
@@ -51,7 +58,7 @@ async def node_info(request: Request) -> Response:
 
 async def nodes(request: Request) -> Response:
     """One page of the known network (origins, and peers by URL, ``limit``/``offset``)."""
-    node: Node = request.app.state.node
+    node = node_of(request)
     limit, offset = paging(request.query_params, PAGE_SIZE, MAX_PAGE_SIZE)
     conn = node.db.connection()
     page = await origins_page(conn, node.origin, limit, offset)
@@ -131,8 +138,10 @@ def search_query(params: Any) -> SearchQuery:
         )
     limit, offset = paging(params, 20, MAX_RESULTS)
     q = params.get("q") or ""
-    if len(q) > 200:
-        raise ApiError(400, "bad_request", "q is limited to 200 characters", field="q")
+    if len(q) > MAX_QUERY_LENGTH:
+        raise ApiError(
+            400, "bad_request", f"q is limited to {MAX_QUERY_LENGTH} characters", field="q"
+        )
     return SearchQuery(
         q=q,
         kind=kind,

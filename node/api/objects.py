@@ -12,7 +12,7 @@ from federation.errors import SchemaError
 
 from ..convertors import register_convertors
 from ..cooperation.registrations import add_seats_left
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services.log import ClockSkew, LogRecovering, new_oid, publish
 from ..services.objects import (
     COLLECTIONS,
@@ -26,11 +26,6 @@ from ..services.objects import (
 from .auth import require_token
 from .errors import ApiError, invalid, read_json
 from .params import paging
-
-
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def _kind(request: Request) -> str:
@@ -82,29 +77,29 @@ async def _json(rows: list[Any]) -> list[dict[str, Any]]:
 
 
 async def get_place(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     return JSONResponse(object_json(await _found(node, "place", "place")))
 
 
 async def put_place(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     await require_token(request)
     payload = await _payload(request, node, None)
-    if "endpoints" not in payload and node.settings.url and not node.settings.pull_only:
-        payload["endpoints"] = [node.settings.url]
+    if "endpoints" not in payload and node.settings.advertised_url:
+        payload["endpoints"] = [node.settings.advertised_url]
     await _publish(node, "place", "place", "put", payload)
     return JSONResponse(object_json(await _found(node, "place", "place")))
 
 
 async def list_collection(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     limit, offset = paging(request.query_params, 100, 500)
     rows = await list_objects(node.origin, _kind(request), limit, offset)
     return JSONResponse({"items": await _json(rows)})
 
 
 async def create_object(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     await require_token(request)
     kind, oid = _kind(request), new_oid()
     payload = await _payload(request, node, None, kind)
@@ -114,14 +109,14 @@ async def create_object(request: Request) -> Response:
 
 
 async def get_one(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     row = await _found(node, _kind(request), request.path_params["oid"])
     [item] = await _json([row])
     return JSONResponse(item)
 
 
 async def update_object(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     await require_token(request)
     kind, oid = _kind(request), request.path_params["oid"]
     await _found(node, kind, oid)
@@ -132,7 +127,7 @@ async def update_object(request: Request) -> Response:
 
 
 async def delete_object(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     await require_token(request)
     kind, oid = _kind(request), request.path_params["oid"]
     await _found(node, kind, oid)

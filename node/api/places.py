@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from federation.timeutil import parse_ts, utc_now
 
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services.opening_hours import PARIS
 from ..services.places import (
     Near,
@@ -105,7 +105,7 @@ async def near_of(node: Node, text: str | None) -> Near:
 
 
 async def places_api(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     params = request.query_params
     query = places_query(params)
     near = await near_of(node, params.get("near"))
@@ -151,7 +151,7 @@ def directions(result: PlaceResult) -> dict[str, Any] | None:
 
 
 async def place_card_api(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     origin = request.path_params["origin"]
     rows = await place_rows(origin)
     if not rows:

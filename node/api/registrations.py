@@ -23,14 +23,13 @@ from ..convertors import register_convertors
 from ..cooperation import reads, registrations
 from ..cooperation.errors import NotFound
 from ..cooperation.registrations import ORGANISER, REGISTRANT, Registration
-from ..runtime import Node
+from ..runtime import Node, node_of
 from .auth import require_token
 from .cooperation import (
     answering,
     choice_param,
     coop_error,
     history_json,
-    node_of,
     only_fields,
     optional_body,
     path_ref,

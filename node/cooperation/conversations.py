@@ -75,6 +75,26 @@ class Conversation:
         return self.thing.origin
 
 
+class ConversationView:
+    """What a loan and a registration, as this node sees them, read alike from their
+    conversation (the subclasses are dataclasses with a ``conversation`` field)."""
+
+    conversation: Conversation
+
+    @property
+    def ref(self) -> Ref:
+        return self.conversation.ref
+
+    @property
+    def request(self) -> dict[str, Any]:
+        return self.conversation.request.payload
+
+    @property
+    def decision(self) -> dict[str, Any] | None:
+        decision = self.conversation.decision
+        return decision.payload if decision else None
+
+
 def _thing(pair: Pair, request: Stored) -> Ref | None:
     try:
         return Ref.parse(str(request.payload.get(pair.thing_field)))

@@ -40,7 +40,13 @@ from ..mail import compose
 from ..mail.compose import Contact
 from ..web.i18n import N_
 from . import privacy, reads, rows
-from .conversations import LOANS, Conversation, list_conversations, read_conversation
+from .conversations import (
+    LOANS,
+    Conversation,
+    ConversationView,
+    list_conversations,
+    read_conversation,
+)
 from .errors import Invalid, NotAllowed, NotFound, Unavailable, WrongState
 from .reads import Stored
 from .rows import Task
@@ -85,7 +91,7 @@ BORROWER, LENDER = "borrower", "lender"
 
 
 @dataclass(frozen=True)
-class Loan:
+class Loan(ConversationView):
     """A loan as this node sees it."""
 
     conversation: Conversation
@@ -95,19 +101,6 @@ class Loan:
     #: The names of the two places (their origin ids when unknown).
     borrower_name: str
     lender_name: str
-
-    @property
-    def ref(self) -> Ref:
-        return self.conversation.ref
-
-    @property
-    def request(self) -> dict[str, Any]:
-        return self.conversation.request.payload
-
-    @property
-    def decision(self) -> dict[str, Any] | None:
-        decision = self.conversation.decision
-        return decision.payload if decision else None
 
     @property
     def terms(self) -> dict[str, Any]:

@@ -49,7 +49,13 @@ from ..mail import compose
 from ..mail.compose import Participant
 from ..web.i18n import N_
 from . import privacy, reads
-from .conversations import REGISTRATIONS, Conversation, conversation_of, list_conversations
+from .conversations import (
+    REGISTRATIONS,
+    Conversation,
+    ConversationView,
+    conversation_of,
+    list_conversations,
+)
 from .errors import CoopError, Invalid, NotAllowed, NotFound, WrongState
 from .membership import is_member
 from .reads import Stored
@@ -292,7 +298,7 @@ async def add_seats_left(items: Sequence[dict[str, Any]]) -> None:
 
 
 @dataclass(frozen=True)
-class Registration:
+class Registration(ConversationView):
     """A registration as this node sees it."""
 
     conversation: Conversation
@@ -306,19 +312,6 @@ class Registration:
     position: int | None
     #: Seats left of the registration's session (None: unlimited or event unknown).
     seats_left: int | None
-
-    @property
-    def ref(self) -> Ref:
-        return self.conversation.ref
-
-    @property
-    def request(self) -> dict[str, Any]:
-        return self.conversation.request.payload
-
-    @property
-    def decision(self) -> dict[str, Any] | None:
-        decision = self.conversation.decision
-        return decision.payload if decision else None
 
     @property
     def seats(self) -> int:

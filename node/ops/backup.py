@@ -115,11 +115,6 @@ class Manifest:
 def create_backup(settings: Settings, output: Path, passphrase: str | None = None) -> Manifest:
     """Write a backup of ``settings.data_dir`` to ``output`` (a new file, mode 0600)."""
     data_dir = settings.data_dir
-    if settings.database_url:
-        raise BackupError(
-            "database_url is set: papi backup copies the SQLite database of the data "
-            "directory only; back up that database with its own tools"
-        )
     if output.exists():
         raise BackupError(f"{output} already exists; choose another name or remove it")
     if output.parent.resolve().is_relative_to(data_dir.resolve()):

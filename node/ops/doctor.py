@@ -306,8 +306,6 @@ def _running(facts: Facts) -> Finding:
 
 def _database(facts: Facts) -> list[Finding]:
     path = facts.data_dir / DATABASE_FILE
-    if facts.settings is not None and facts.settings.database_url:
-        return [Finding(None, t("Base externe (database_url) : non vérifiée par papi doctor."))]
     if not path.exists():
         return [
             Finding(

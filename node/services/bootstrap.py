@@ -45,8 +45,8 @@ async def refresh_place(node: Node) -> None:
         wanted["nom"] = node.settings.name
     if node.settings.commune:
         wanted["commune"] = node.settings.commune
-    if node.settings.url and not node.settings.pull_only:
-        wanted["endpoints"] = [node.settings.url]
+    if node.settings.advertised_url:
+        wanted["endpoints"] = [node.settings.advertised_url]
     if wanted != payload:
         await publish(node, "place", "place", "put", wanted)
 
@@ -68,8 +68,8 @@ async def ensure_place(node: Node) -> None:
     payload: dict[str, Any] = {"nom": node.settings.name or DEFAULT_NAME}
     if node.settings.commune:
         payload["commune"] = node.settings.commune
-    if node.settings.url and not node.settings.pull_only:
-        payload["endpoints"] = [node.settings.url]
+    if node.settings.advertised_url:
+        payload["endpoints"] = [node.settings.advertised_url]
     await publish(node, "place", "place", "put", payload, new_log=True)
     marker.unlink(missing_ok=True)
 

@@ -172,7 +172,7 @@ async def _next_batch(peer_id: int) -> list[Delivery]:
 async def _push_batch(node: Node, client: Any, peer: Peer, batch: list[Delivery]) -> bool:
     refs = sorted({(origin, seq) for d in batch for origin, seq in json.loads(d.entries)})
     ttl = batch[0].ttl
-    sender = None if node.settings.pull_only else (node.settings.url or None)
+    sender = node.settings.advertised_url
     try:
         documents = await load_documents([list(ref) for ref in refs])
         if documents:

@@ -16,9 +16,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from ..db import fetch_all
 from ..models import Peer
+from . import objects
 
-#: Kinds counted for each origin, in the order pages show them.
-OFFER_KINDS = ("event", "skill", "equipment", "resource")
+#: Kinds counted for each origin, in the order pages show them: events first.
+OFFER_KINDS = tuple(sorted(objects.OFFER_KINDS, key=lambda kind: kind != "event"))
 #: Default and largest page of the directory.
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500

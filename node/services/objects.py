@@ -22,6 +22,9 @@ COLLECTIONS = {
 }
 #: Fields the server adds to a payload; a client may send them back, they are dropped.
 #: ``seats_left``: an event's seats not taken by confirmed registrations, computed when read.
+#: The kinds a place offers to the network (what search looks through), in the order the
+#: search form lists them.
+OFFER_KINDS = ("skill", "equipment", "event", "resource")
 SERVER_FIELDS = ("id", "origin", "kind", "seq", "updated", "seats_left")
 #: A body that carries one object of the largest kind: a resource's payload may be 1 MiB of
 #: canonical JSON (federation.entry), and sent with ``\uXXXX`` escapes a character of 2 to 4

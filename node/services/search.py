@@ -37,7 +37,7 @@ from federation.timeutil import format_ts, utc_now
 
 from ..cooperation.registrations import add_seats_left
 from .licences import DEFAULT_LICENCE
-from .objects import api_timestamp, load_payload, raw_text
+from .objects import OFFER_KINDS, api_timestamp, load_payload, raw_text
 from .search_readers import current_database, read_later, reader, vocabulary_for
 from .search_readers import prepare_vocabulary as _prepare
 from .search_words import (
@@ -88,7 +88,9 @@ RANKED = 300
 #: The best matches by bm25 that are ranked again by how well their title answers.
 RERANKED = 100
 #: What a search without ``kind`` looks through: the offers of the places.
-DEFAULT_KINDS = ("skill", "equipment", "event", "resource")
+DEFAULT_KINDS = OFFER_KINDS
+#: The longest query text, on the API and the search page.
+MAX_QUERY_LENGTH = 200
 #: Kinds whose objects have a period (``start``/``end``), hence date filters.
 DATED_KINDS = ("event", "booking")
 #: bm25 weights, in the column order of ``search_index``: title, body, theme, place, commune.

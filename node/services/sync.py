@@ -317,7 +317,7 @@ async def _identify(node: Node, client: Any, peer: Peer) -> None:
 
 
 def _sender(node: Node) -> str | None:
-    return None if node.settings.pull_only else (node.settings.url or None)
+    return node.settings.advertised_url
 
 
 async def _round(

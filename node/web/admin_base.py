@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..models import User
-from ..runtime import Node
+from ..runtime import node_of
 from .csrf import csrf_ok
 from .i18n import N_
 from .render import render
@@ -23,11 +23,6 @@ from .urls import path_for
 Handler = Callable[[Request], Awaitable[Response]]
 #: Bound on the number of fields of a submitted form.
 MAX_FORM_FIELDS = 500
-
-
-def node_of(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def login_required(handler: Handler) -> Handler:

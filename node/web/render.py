@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..models import Origin
+from ..runtime import node_of
 from ..services.opening_hours import readable
 from . import formatting, hours, jsonld, text
 from .csrf import FIELD as CSRF_FIELD
@@ -87,7 +88,7 @@ def environment(language: str) -> Environment:
 
 async def site_name(request: Request) -> str:
     """The name of this node's place, shown in every page's header."""
-    node = request.app.state.node
+    node = node_of(request)
     origin = await Origin.get_or_none(id=node.origin)
     return (origin.name if origin else None) or node.settings.name or "papi-node"
 

@@ -18,13 +18,13 @@ from starlette.routing import Route
 from federation.errors import FederationError, SchemaError
 
 from ..convertors import register_convertors
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services.bootstrap import writes_waiting
 from ..services.log import LogRecovering, new_oid, publish
 from ..services.objects import COLLECTIONS, beyond_utc
 from ..services.peers import add_peer
 from . import queries
-from .admin_base import admin_page, error_page, login_required, node_of, with_form
+from .admin_base import admin_page, error_page, login_required, with_form
 from .fields import Field, FieldError, FormResult, object_fields, place_fields
 from .forms import form_values, merge_payload, parse_form, schema_error
 from .i18n import N_
@@ -67,9 +67,9 @@ async def _publish_form(
 ) -> dict[str, Any]:
     """Publish the merged payload; returns it, or adds the errors to ``result``."""
     payload = merge_payload(fields, current, result.payload)
-    advertised = node.settings.url and not node.settings.pull_only
+    advertised = node.settings.advertised_url
     if kind == "place" and "endpoints" not in payload and advertised:
-        payload["endpoints"] = [node.settings.url]
+        payload["endpoints"] = [advertised]
     try:
         await publish(node, kind, oid, "put", payload)
     except SchemaError as exc:

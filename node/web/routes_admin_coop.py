@@ -17,7 +17,8 @@ from starlette.routing import Route
 from ..cooperation import reads, rows
 from ..cooperation.session import place_today
 from ..cooperation.workflows import LISTINGS
-from .admin_base import admin_page, login_required, node_of, with_form
+from ..runtime import node_of
+from .admin_base import admin_page, login_required, with_form
 from .i18n import N_
 from .sessions import flash
 from .urls import path_for

@@ -10,7 +10,6 @@ offers' messages are shown here because the pages need a logged-in session.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
@@ -25,9 +24,10 @@ from ..convertors import register_convertors
 from ..cooperation import help_requests, reads
 from ..cooperation.errors import CoopError, Invalid, NotFound
 from ..cooperation.session import place_today
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services.log import ClockSkew, LogRecovering
-from .admin_base import admin_page, error_page, login_required, node_of, with_form
+from .admin_base import admin_page, error_page, login_required, with_form
+from .coop_forms import form_day, path_ref, refusal_message
 from .fields import FieldError
 from .i18n import N_
 from .routes_admin_coop import back_to
@@ -35,7 +35,6 @@ from .sessions import flash
 from .urls import path_for
 
 FORM_FIELDS = ("theme", "title", "description", "from", "to")
-_FRENCH_DAY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 #: What the request form says of each refusal: (field, keyword) -> message id.
 MESSAGES = {
@@ -60,20 +59,6 @@ MESSAGES = {
     ("to", "notBefore"): N_("The last day must not be before the first."),
     ("to", "maxDays"): N_("A request spans at most %(limit)s days."),
 }
-_NOT_ACCEPTED = N_("This value is not accepted.")
-
-
-def _ref(request: Request) -> Ref:
-    return Ref(request.path_params["origin"], request.path_params["oid"])
-
-
-def _form_day(text: str) -> str:
-    """A day as typed (``05/12/2026``) or as a date field sends it (``2026-12-05``)."""
-    text = text.strip()
-    match = _FRENCH_DAY.match(text)
-    if match:
-        return f"{match.group(3)}-{int(match.group(2)):02d}-{int(match.group(1)):02d}"
-    return text
 
 
 def _common(node: Node, today: date) -> dict[str, Any]:
@@ -158,8 +143,8 @@ async def ask_save(request: Request, form: FormData) -> Response:
     document: dict[str, Any] = {
         "title": values["title"],
         "description": values["description"],
-        "from": _form_day(values["from"]),
-        "to": _form_day(values["to"]),
+        "from": form_day(values["from"]),
+        "to": form_day(values["to"]),
     }
     if values["theme"]:
         document["theme"] = values["theme"]
@@ -170,7 +155,7 @@ async def ask_save(request: Request, form: FormData) -> Response:
         field = str(exc.extra.get("field") or "")
         keyword = str(exc.extra.get("keyword") or "")
         error = FieldError(
-            MESSAGES.get((field, keyword), _NOT_ACCEPTED), {"limit": exc.extra.get("limit", "")}
+            refusal_message(MESSAGES, field, keyword), {"limit": exc.extra.get("limit", "")}
         )
         return await _ask_page(request, values, {field: error}, status=400)
     except (LogRecovering, ClockSkew) as exc:
@@ -218,7 +203,7 @@ async def _request_page(
 
 @login_required
 async def request_page(request: Request) -> Response:
-    return await _request_page(request, _ref(request))
+    return await _request_page(request, path_ref(request))
 
 
 async def _refused(request: Request, form: FormData, page: str, exc: Exception) -> Response:
@@ -234,7 +219,7 @@ async def _refused(request: Request, form: FormData, page: str, exc: Exception) 
 @with_form
 async def offer_save(request: Request, form: FormData) -> Response:
     node = node_of(request)
-    ref = _ref(request)
+    ref = path_ref(request)
     page = _page_of(request, ref)
     message = str(form.get("message") or "")
     try:
@@ -260,7 +245,7 @@ async def offer_save(request: Request, form: FormData) -> Response:
 @with_form
 async def accept_offer(request: Request, form: FormData) -> Response:
     node = node_of(request)
-    ref = _ref(request)
+    ref = path_ref(request)
     offer_ref = Ref(request.path_params["offer_origin"], request.path_params["offer_oid"])
     page = _page_of(request, ref)
     try:
@@ -277,7 +262,7 @@ async def accept_offer(request: Request, form: FormData) -> Response:
 @with_form
 async def request_action(request: Request, form: FormData) -> Response:
     node = node_of(request)
-    ref, action = _ref(request), request.path_params["action"]
+    ref, action = path_ref(request), request.path_params["action"]
     page = _page_of(request, ref)
     try:
         if action == "cancel":

@@ -9,7 +9,6 @@ the borrower is shown here because the page needs a logged-in session.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
@@ -24,8 +23,10 @@ from ..convertors import register_convertors
 from ..cooperation import loans, reads, rows
 from ..cooperation.errors import CoopError, Invalid, NotFound, Unavailable
 from ..cooperation.session import place_today
+from ..runtime import node_of
 from ..services.log import ClockSkew, LogRecovering
-from .admin_base import admin_page, error_page, login_required, node_of, with_form
+from .admin_base import admin_page, error_page, login_required, with_form
+from .coop_forms import form_day, path_ref, refusal_message
 from .fields import FieldError
 from .i18n import N_
 from .routes_admin_coop import back_to
@@ -37,7 +38,6 @@ FORM_FIELDS = (
     "equipment", "quantity", "start", "end", "message",
     "contact_name", "contact_email", "contact_phone",
 )  # fmt: skip
-_FRENCH_DAY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 #: What the form says of each refusal: (field, keyword) -> message id (values: limit).
 MESSAGES = {
@@ -60,20 +60,6 @@ MESSAGES = {
     ("contact.phone", "format"): N_("Enter a valid phone number."),
     ("contact.phone", "maxLength"): N_("At most %(limit)s characters."),
 }
-_NOT_ACCEPTED = N_("This value is not accepted.")
-
-
-def _ref(request: Request) -> Ref:
-    return Ref(request.path_params["origin"], request.path_params["oid"])
-
-
-def _form_day(text: str) -> str:
-    """A day as typed (``05/12/2026``) or as a date field sends it (``2026-12-05``)."""
-    text = text.strip()
-    match = _FRENCH_DAY.match(text)
-    if match:
-        return f"{match.group(3)}-{int(match.group(2)):02d}-{int(match.group(1)):02d}"
-    return text
 
 
 def _document(form: FormData) -> dict[str, Any]:
@@ -85,8 +71,8 @@ def _document(form: FormData) -> dict[str, Any]:
     return {
         "equipment": values["equipment"].strip(),
         "quantity": quantity,
-        "start": _form_day(values["start"]),
-        "end": _form_day(values["end"]),
+        "start": form_day(values["start"]),
+        "end": form_day(values["end"]),
         "message": values["message"],
         "contact": {
             "name": values["contact_name"],
@@ -99,7 +85,7 @@ def _document(form: FormData) -> dict[str, Any]:
 def _field_error(exc: Invalid) -> tuple[str, FieldError]:
     field = str(exc.extra.get("field") or "")
     keyword = str(exc.extra.get("keyword") or "")
-    message = MESSAGES.get((field, keyword), _NOT_ACCEPTED)
+    message = refusal_message(MESSAGES, field, keyword)
     name = (
         field.replace(".", "_")
         if field in ("contact.name", "contact.email", "contact.phone")
@@ -233,14 +219,14 @@ async def _loan_page(request: Request, ref: Ref, status: int = 200) -> Response:
 
 @login_required
 async def loan_page(request: Request) -> Response:
-    return await _loan_page(request, _ref(request))
+    return await _loan_page(request, path_ref(request))
 
 
 @login_required
 @with_form
 async def loan_action(request: Request, form: FormData) -> Response:
     node = node_of(request)
-    ref, action = _ref(request), request.path_params["action"]
+    ref, action = path_ref(request), request.path_params["action"]
     page = path_for(request, "admin.loan", origin=ref.origin, oid=ref.oid)
     note = str(form.get("message") or "")
     try:

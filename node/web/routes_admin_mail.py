@@ -13,8 +13,9 @@ from ..mail import outbox
 from ..mail.notify import place_address
 from ..mail.smtp import SmtpFailure
 from ..mail.trial import TrialRefused, failure_text, send_trial_mail
+from ..runtime import node_of
 from ..settings import single_address
-from .admin_base import admin_page, login_required, node_of, with_form
+from .admin_base import admin_page, login_required, with_form
 from .fields import FieldError
 from .i18n import N_, request_language, translations
 

@@ -26,8 +26,10 @@ from ..cooperation import reads, registrations
 from ..cooperation.errors import CoopError, Invalid, NotFound
 from ..cooperation.registrations import EventOver, OverCapacity
 from ..cooperation.views import reason_label
+from ..runtime import node_of
 from ..services.log import ClockSkew, LogRecovering
-from .admin_base import admin_page, error_page, login_required, node_of, with_form
+from .admin_base import admin_page, error_page, login_required, with_form
+from .coop_forms import path_ref, refusal_message
 from .fields import FieldError
 from .forms import parse_local_datetime
 from .i18n import N_
@@ -61,11 +63,6 @@ MESSAGES = {
     ("occurrence", "occurrence"): N_("This is not the start of a session of this event."),
     ("occurrence", "notRecurring"): N_("This event has no sessions to choose from."),
 }
-_NOT_ACCEPTED = N_("This value is not accepted.")
-
-
-def _ref(request: Request) -> Ref:
-    return Ref(request.path_params["origin"], request.path_params["oid"])
 
 
 def participant_lines(text: str) -> list[dict[str, str]]:
@@ -131,7 +128,7 @@ def _field_error(exc: Invalid) -> tuple[str, FieldError]:
     if match:
         values["line"] = int(match.group(1)) + 1
         field = f"participants.{match.group(2)}" if match.group(2) else "participants"
-    message = MESSAGES.get((field, keyword), _NOT_ACCEPTED)
+    message = refusal_message(MESSAGES, field, keyword)
     name = field.partition(".")[0] if field.startswith("participants") else field
     return name, FieldError(message, values)
 
@@ -257,14 +254,14 @@ async def _registration_page(request: Request, ref: Ref, status: int = 200) -> R
 
 @login_required
 async def registration_page(request: Request) -> Response:
-    return await _registration_page(request, _ref(request))
+    return await _registration_page(request, path_ref(request))
 
 
 @login_required
 @with_form
 async def registration_action(request: Request, form: FormData) -> Response:
     node = node_of(request)
-    ref = _ref(request)
+    ref = path_ref(request)
     page = path_for(request, "admin.registration", origin=ref.origin, oid=ref.oid)
     try:
         state = await registrations.cancel(node, ref)

@@ -18,14 +18,14 @@ from starlette.routing import Route
 from federation.errors import FederationError, SchemaError
 
 from ..convertors import register_convertors
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services import resources
 from ..services.blobs import summary
 from ..services.licences import licence_of
 from ..services.log import LogRecovering, new_oid, publish
 from ..services.objects import SERVER_FIELDS
 from . import queries
-from .admin_base import FormRejected, admin_page, error_page, login_required, node_of, with_form
+from .admin_base import FormRejected, admin_page, error_page, login_required, with_form
 from .csrf import csrf_ok
 from .documents import render_document
 from .fields import Field, FieldError

@@ -10,12 +10,12 @@ from starlette.routing import Route
 
 from ..cooperation import help_requests
 from ..cooperation.session import place_today
-from ..runtime import Node
+from ..runtime import node_of
 from .render import render
 
 
 async def help_board(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     wanted = request.query_params.get("theme") or ""
     theme = wanted if wanted in help_requests.themes() else None
     found = await help_requests.network_requests(node, place_today(), matching=False, theme=theme)

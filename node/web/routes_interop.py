@@ -26,7 +26,7 @@ from federation.timeutil import parse_ts
 from ..api.errors import ApiError
 from ..convertors import register_convertors
 from ..models import CurrentObject
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services import published
 from ..services.published import FilterError, Filters, Published
 from .calendar import build_calendar
@@ -43,11 +43,6 @@ FORMAT_VERSION = 1
 CALENDAR_FILTERS = ("commune", "theme", "audience")
 FEED_FILTERS = ("commune", "kind")
 AUDIENCE_NAMES = {"public": N_("everyone"), "animateurs": N_("mediators")}
-
-
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def _filters(request: Request, allowed: tuple[str, ...]) -> Filters:
@@ -117,7 +112,7 @@ async def _place_name(node: Node, origin: str) -> str:
 
 
 async def _calendar(request: Request, origin: str | None) -> Response:
-    node = _node(request)
+    node = node_of(request)
     filters = _filters(request, CALENDAR_FILTERS)
     language = request_language(request)
     gettext = translations(language).gettext
@@ -161,7 +156,7 @@ async def _calendar(request: Request, origin: str | None) -> Response:
 
 
 async def place_calendar(request: Request) -> Response:
-    return await _calendar(request, _node(request).origin)
+    return await _calendar(request, node_of(request).origin)
 
 
 async def network_calendar(request: Request) -> Response:
@@ -203,7 +198,7 @@ async def event_calendar(request: Request) -> Response:
 
 
 async def _feed(request: Request, origin: str | None) -> Response:
-    node = _node(request)
+    node = node_of(request)
     filters = _filters(request, FEED_FILTERS)
     language = request_language(request)
     gettext = translations(language).gettext
@@ -245,7 +240,7 @@ async def _feed(request: Request, origin: str | None) -> Response:
 
 
 async def place_feed(request: Request) -> Response:
-    return await _feed(request, _node(request).origin)
+    return await _feed(request, node_of(request).origin)
 
 
 async def network_feed(request: Request) -> Response:

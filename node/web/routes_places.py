@@ -26,7 +26,7 @@ from ..api.places import (
     parse_at,
     places_query,
 )
-from ..runtime import Node
+from ..runtime import node_of
 from ..services.opening_hours import PARIS
 from ..services.places import PlaceResult, closed_list, find_places, load_communes, one_place
 from .fields import FieldError
@@ -102,7 +102,7 @@ def _shown(result: PlaceResult, language: str) -> tuple[PlaceResult, dict[str, A
 
 
 async def places_page(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     language = request_language(request)
     form, errors, api = read_form(request)
     found = None
@@ -146,7 +146,7 @@ async def card_context(request: Request, origin: str, place: dict[str, Any]) -> 
     """What a place's page shows on top of its profile, to be printed for a person: the
     distance from where the person comes from and the state at the chosen time (``near``
     and ``at``, as ``/lieux`` links them), how to get there, and the map."""
-    node: Node = request.app.state.node
+    node = node_of(request)
     params = request.query_params
     near_text = (params.get("near") or "").strip()
     try:

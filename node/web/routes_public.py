@@ -20,9 +20,17 @@ from ..convertors import register_convertors
 from ..cooperation import loans, reads
 from ..cooperation.registrations import add_seats_left, is_recurring
 from ..cooperation.session import place_today
-from ..runtime import Node
+from ..runtime import node_of
 from ..services.licences import LICENCES
-from ..services.search import MARK_START, MAX_COUNT, day_bound, facets, search
+from ..services.objects import OFFER_KINDS
+from ..services.search import (
+    MARK_START,
+    MAX_COUNT,
+    MAX_QUERY_LENGTH,
+    day_bound,
+    facets,
+    search,
+)
 from . import queries
 from .display import shown
 from .fields import FieldError
@@ -35,8 +43,7 @@ from .sessions import current_user
 from .urls import path_for
 
 PAGE_SIZE = 20
-MAX_QUERY_LENGTH = 200
-SEARCH_KINDS = ("skill", "equipment", "event", "resource")
+SEARCH_KINDS = OFFER_KINDS
 #: Pages of results beyond this are not offered (searches count up to MAX_COUNT anyway).
 MAX_PAGE = 10_000
 _BAD_DATE = N_("Enter a date, for example 05/12/2026.")
@@ -60,11 +67,6 @@ def page_links(request: Request, page: int, pages: int) -> dict[str, str]:
     }
 
 
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
-
-
 async def not_found(request: Request) -> Response:
     return await render(
         request,
@@ -78,7 +80,7 @@ async def not_found(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     place = await queries.place_of(node.origin)
     offers = await queries.offers_of(node.origin)
     place = place or {"nom": node.settings.name}
@@ -200,7 +202,7 @@ async def search_page(request: Request) -> Response:
 
 
 async def nodes_page(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     page = page_number(request)
     places = await queries.directory_page(node.origin, page)
     pages = max(1, ceil(places.total / places.limit))
@@ -246,7 +248,7 @@ def _phone_label(phone: str) -> str:
 
 
 async def object_page(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     origin = request.path_params["origin"]
     kind = request.path_params["kind"]
     oid = request.path_params["oid"]

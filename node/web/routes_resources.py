@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from ..api.blob_response import blob_response
 from ..api.blobs import verified_blob
-from ..runtime import Node
+from ..runtime import node_of
 from ..services import resources
 from ..services.blob_fetch import fetch_now
 from ..services.blobs import attachments_of, fetch_states, held_set, references
@@ -48,11 +48,6 @@ _SIZE_UNITS = (
     (1024, N_("%(num)s kB")),
     (1, N_("%(num)s bytes")),
 )
-
-
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def size_label(size: int, language: str) -> str:
@@ -132,7 +127,7 @@ async def original_of(item: dict[str, Any]) -> dict[str, Any] | None:
 
 
 async def resource_page(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     origin, oid = request.path_params["origin"], request.path_params["oid"]
     item = await queries.find_object(origin, "resource", oid)
     if item is None:
@@ -199,7 +194,7 @@ async def differences_page(request: Request) -> Response:
 
 
 async def blob_for_people(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     sha256 = request.path_params["sha256"]
     if not is_sha256(sha256):
         return await not_found(request)
@@ -232,7 +227,7 @@ def _local_target(text: str) -> str:
 async def fetch_blob_now(request: Request) -> Response:
     """The "fetch now" button of an attachment not arrived yet. It only brings the next
     attempt forward (at most every few seconds per blob), hence no login."""
-    node = _node(request)
+    node = node_of(request)
     sha256 = request.path_params["sha256"]
     if is_sha256(sha256) and await fetch_now(sha256):
         node.wake_blobs()

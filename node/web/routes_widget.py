@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..api.errors import ApiError
-from ..runtime import Node
+from ..runtime import node_of
 from ..services import published
 from ..services.published import Published
 from .admin_base import admin_page, login_required
@@ -34,11 +34,6 @@ WIDGET_HEADERS = {
 }
 
 
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
-
-
 def _count(request: Request, name: str) -> int:
     text = request.query_params.get(name)
     if text is None or text == "":
@@ -55,7 +50,7 @@ def _as_item(item: Published) -> dict[str, Any]:
 
 
 async def widget(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     events_count, equipment_count = _count(request, "events"), _count(request, "equipment")
     events = await published.upcoming_events(node.origin, events_count) if events_count else []
     equipment = await published.equipment_of(node.origin, equipment_count)
@@ -90,7 +85,7 @@ def snippet(widget_url: str, place_name: str) -> str:
 
 @login_required
 async def share_page(request: Request) -> Response:
-    node = _node(request)
+    node = node_of(request)
     base = base_url(request)
     place = (await published.places_of([node.origin])).get(node.origin, {})
     name = str(place.get("nom") or node.settings.name or "")

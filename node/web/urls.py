@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from starlette.datastructures import URLPath
 from starlette.requests import Request
 
-from ..runtime import Node
+from ..runtime import node_of
 
 
 class Routes(Protocol):
@@ -29,7 +29,7 @@ def path_for(request: Request, name: str, /, **params: str) -> str:
 def base_url(request: Request) -> str:
     """This node's public URL when it has one (behind a reverse proxy the request's own
     address is the proxy's), else the address the request was sent to; no final ``/``."""
-    node: Node = request.app.state.node
+    node = node_of(request)
     configured = node.settings.url.strip().rstrip("/")
     return configured or str(request.base_url).rstrip("/")
 
