@@ -39,8 +39,9 @@ from .ratelimit import RateLimitMiddleware
 from .runtime import Node, node_of
 from .services.bootstrap import ensure_place
 from .services.changes import renew_epoch_if_restored
+from .services.features import broadcasting
 from .services.health import is_disk_full
-from .services.tree import broadcasting, tree_of
+from .services.tree import tree_of
 from .settings import Settings
 
 log = logging.getLogger(__name__)

@@ -11,12 +11,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..runtime import Node
+from ..runtime import Node, node_of
 from ..services.changes import answer_changes
+from ..services.features import broadcasting
 from ..services.health import is_disk_full
 from ..services.ingest import client_sender
 from ..services.objects import body_limit
-from ..services.tree import broadcasting, normalised, receive_frame, tree_of
+from ..services.tree import normalised, receive_frame, tree_of
 from .errors import ApiError
 from .federation_routes import (
     _busy,
@@ -36,7 +37,7 @@ def _require(node: Node, feature: str) -> None:
 
 
 async def broadcast(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     _require(node, "broadcast")
     if node.settings.pull_only:
         raise ApiError(403, "pull_only", "this node is pull-only and takes no frames")
@@ -62,7 +63,7 @@ async def broadcast(request: Request) -> Response:
 
 
 async def changes(request: Request) -> Response:
-    node: Node = request.app.state.node
+    node = node_of(request)
     _require(node, "changes")
     message = await _message(request, "urn:papi:changes-request", node.settings.max_body_bytes)
     if "territory" in message:

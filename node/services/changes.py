@@ -149,15 +149,16 @@ async def pull_changes(node: Node, peer: Peer, link: PeerLink) -> int:
     ``reset`` (or a graft given up) runs a full round. Returns the entries stored.
 
     Raises ``PeerError`` on a failed request (the caller records it)."""
+    from .features import broadcasting
     from .sync import current_vector, frozen_origins, sync_with
-    from .tree import broadcasting, send_grafts, tree_of
+    from .tree import send_grafts, tree_of
 
     stored = 0
     request: dict[str, Any] = {"limit": MAX_CHANGES}
     if link.cursor:
         request["cursor"] = link.cursor
-    if node.settings.url and not node.settings.pull_only:
-        request["from"] = node.settings.url.rstrip("/")
+    if node.settings.advertised_url:
+        request["from"] = node.settings.advertised_url.rstrip("/")
     async with node.peer_client(peer) as client:
         for _ in range(MAX_PAGES_PER_VISIT):
             answer = await client.changes(peer.url, request)
@@ -281,7 +282,8 @@ async def visit(node: Node, peer: Peer, *, full: bool, deadline: float | None) -
 async def tick(node: Node) -> list[Peer]:
     """Protocol 1.1 upkeep before this interval's visits (the database only, so that the
     tick returns at once): keep the broadcast neighbours. Returns those to visit."""
-    from .tree import broadcasting, maintain_neighbours, tree_of
+    from .features import broadcasting
+    from .tree import maintain_neighbours, tree_of
 
     if not broadcasting(node):
         return []
@@ -296,8 +298,9 @@ async def graft_due(node: Node) -> None:
     """Grafts whose time came (an announcer did not bring what it announced: the next
     one is asked, 12.3); a give-up runs a full round with a random neighbour. Run in a
     task of its own: a slow announcer holds no tick."""
+    from .features import broadcasting
     from .sync import current_vector, sync_with
-    from .tree import broadcasting, send_grafts, tree_of
+    from .tree import send_grafts, tree_of
 
     if not broadcasting(node):
         return

@@ -19,6 +19,7 @@ from federation.errors import PeerBusy, PeerError
 from federation.timeutil import utc_now
 
 from ..models import Delivery, Peer
+from .features import broadcasting
 from .peers import choose_push_targets, record_failure, record_success
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ async def enqueue_push(
         exclude_url,
         exclude_origin=origins.pop() if len(origins) == 1 else None,
         # Protocol 1.1 (11.2): peers that speak broadcast get entries along the tree.
-        version_1_only="broadcast" in node.settings.features and not node.settings.pull_only,
+        version_1_only=broadcasting(node),
     )
     refs = json.dumps([[e.origin, e.seq] for e in entries])
     now = utc_now()

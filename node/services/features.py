@@ -26,6 +26,12 @@ INFO_DEADLINE_SECONDS = 5.0
 MAX_FEATURES = 16
 
 
+def broadcasting(node: Node) -> bool:
+    """Whether this node runs the broadcast tree: neighbours need a URL to send frames
+    to (a pull-only node, or one without a public URL, has none: 12.1)."""
+    return "broadcast" in node.settings.features and node.settings.advertised_url is not None
+
+
 def parse_features(info: Any) -> list[str]:
     """The feature names a node information document lists, those we know first: any
     subset, unknown names ignored, anything malformed read as none."""

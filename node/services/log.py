@@ -98,7 +98,8 @@ async def publish_in(
     )
     await store_entries(conn, [entry], own_origin=node.origin)
     await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
-    from .tree import broadcasting, enqueue_frames
+    from .features import broadcasting
+    from .tree import enqueue_frames
 
     # Protocol 1.1 (12.3): along the broadcast tree too, rows in this transaction. The
     # tree's state is loaded when the node starts (a CLI command has no frame worker:
@@ -141,7 +142,8 @@ async def publish(
     check_can_write(node)
     if kind == "resource" and op == "put" and payload is not None:
         await check_attachments(payload)
-    from .tree import broadcasting, tree_of
+    from .features import broadcasting
+    from .tree import tree_of
 
     if broadcasting(node):
         await tree_of(node)  # loaded before the transaction that uses it

@@ -42,7 +42,7 @@ from federation.timeutil import utc_now
 
 from ..models import Frame, MissingHead, Peer, PeerLink
 from .deliveries import enqueue_push, load_documents
-from .features import forget_features, link_of, peers_speaking, speaks
+from .features import broadcasting, forget_features, link_of, peers_speaking, speaks
 from .ingest import IngestReport
 from .peers import record_failure, record_success
 
@@ -76,11 +76,6 @@ class Tree:
         self._modes: dict[str, Mode] = {}
         self._missing: dict[str, tuple[int, tuple[str, ...], float, int]] = {}
         self.lock = asyncio.Lock()
-
-
-def broadcasting(node: Node) -> bool:
-    """Whether this node runs the broadcast tree (a pull-only node has no neighbours)."""
-    return "broadcast" in node.settings.features and not node.settings.pull_only
 
 
 async def tree_of(node: Node) -> Tree:
@@ -351,7 +346,7 @@ def _size(document: dict[str, Any]) -> int:
 
 
 def _sender(node: Node) -> str:
-    return node.settings.url.rstrip("/")
+    return (node.settings.advertised_url or "").rstrip("/")
 
 
 async def due_frame_peers() -> list[int]:
