@@ -121,7 +121,7 @@ def test_live_nodes_get_every_entry_and_stopped_ones_catch_up(tmp_path: Path) ->
                 author.url + "/api/v1/skills",
                 json={"title": f"Atelier {index}"},
                 headers=author.auth,
-                timeout=30,
+                timeout=120,  # a node of 20 on a loaded 2-core machine may take a while
             )
             assert r.status_code == 201, r.text
             created = r.json()
