@@ -27,6 +27,7 @@ from .services.identity import read_origin
 from .services.ingest import Ingestor
 from .services.membership import Membership
 from .services.rejections import RejectionMemory
+from .services.tree import Tree
 from .settings import Settings
 from .version import user_agent
 
@@ -102,6 +103,10 @@ class Node:
         self.coop_wakeup = asyncio.Event()
         #: TLS trust for the SMTP server (tests); None: the system's trusted CAs.
         self.mail_tls_context: ssl.SSLContext | None = None
+        #: Protocol 1.1: the broadcast tree's state (loaded from the database on first use)
+        #: and when the last full anti-entropy round ran (None: not since the start).
+        self.tree = Tree()
+        self.last_full_round: float | None = None
 
     @property
     def origin(self) -> str:

@@ -85,13 +85,22 @@ async def choose_push_targets(
     count: int,
     exclude_url: str | None = None,
     exclude_origin: str | None = None,
+    *,
+    version_1_only: bool = False,
 ) -> list[dict[str, Any]]:
     """Up to ``count`` random peers not in backoff, never the sender nor the entries'
     author. A peer that failed gets no new pushes until it is due again (anti-entropy
-    brings it what it missed)."""
+    brings it what it missed). ``version_1_only``: none whose node information lists the
+    ``broadcast`` feature (those get entries along the broadcast tree)."""
+    speaking = (
+        " AND id NOT IN (SELECT peer_id FROM peer_links"
+        " WHERE ' ' || features || ' ' LIKE '% broadcast %')"
+        if version_1_only
+        else ""
+    )
     rows = await conn.execute_query_dict(
         "SELECT id, url, origin FROM peers WHERE state != 'refused'"
-        " AND (next_attempt IS NULL OR next_attempt <= ?)",
+        " AND (next_attempt IS NULL OR next_attempt <= ?)" + speaking,
         [utc_now()],
     )
     rows = [

@@ -36,7 +36,9 @@ from federation.vector import (
 
 from ..models import Peer
 from .bootstrap import settle_catch_up
+from .features import remember_features
 from .health import is_disk_full
+from .ingest import IngestReport
 from .log import entry_document, read_entries
 from .peers import failure_kind, learn_peers, make_due, record_failure, record_success
 
@@ -360,6 +362,7 @@ async def _identify(node: Node, client: Any, peer: Peer) -> None:
         raise AddressRefused(f"{peer.url} is this node itself")
     peer.origin = info["id"]
     await peer.save(update_fields=["origin"])
+    await remember_features(peer, info)
 
 
 def _sender(node: Node) -> str | None:
@@ -446,14 +449,26 @@ def _asked_vector(
 
 
 async def _ingest_page(node: Node, peer: Peer, documents: list[Any], result: RoundResult) -> None:
+    report = await ingest_from_peer(node, peer, documents)
+    result.accepted += len(report.accepted)
+    result.rejected += len(report.rejected)
+
+
+async def ingest_from_peer(
+    node: Node, peer: Peer, documents: list[Any], *, along_tree: bool = True
+) -> IngestReport:
+    """Store entries ``peer`` sent us when asked (a sync page, a graft answer, an entries
+    page); with ``along_tree``, what was new goes on along the broadcast tree (protocol
+    1.1, 12.3), but not by version 1 pushes: pulled entries are not pushed, as in
+    version 1 (11.2)."""
+    from .tree import spread
+
     # A peer the operator added by hand is trusted like the operator (a new node's first
     # pull brings the whole network); a discovered one is charged for the origins it brings.
     sender = None if peer.source == "manual" else peer.url
     report = await node.ingestor.ingest(documents, sender=sender)
     if report.accepted:
         node.storage.clear()
-    result.accepted += len(report.accepted)
-    result.rejected += len(report.rejected)
     await learn_peers(node.settings.url, node.origin, report.accepted)
     margin = timedelta(seconds=node.settings.max_future_seconds)
     for rejection in report.rejected:
@@ -469,6 +484,9 @@ async def _ingest_page(node: Node, peer: Peer, documents: list[Any], result: Rou
             )
         if new:
             log.warning("refused from %s: %s", peer.url, rejection.to_json())
+    if along_tree:
+        await spread(node, report.accepted, source=peer.url, ttl=0)
+    return report
 
 
 async def _push_back(
@@ -590,10 +608,12 @@ async def probe_waiting_peers(node: Node) -> list[Peer]:
         async with slots:  # not the rounds' slots: a probe must not wait behind a slow peer
             try:
                 async with node.peer_client(peer, deadline=PROBE_DEADLINE_SECONDS) as client:
-                    await client.node_info(peer.url)
+                    info = await client.node_info(peer.url)
             except Exception:  # still down (or worse): it stays in backoff
                 return None
         await make_due(peer)
+        if info["id"] != node.origin:
+            await remember_features(peer, info)  # protocol 1.1: it may have changed
         log.info("%s answers again: retried at once", peer.url)
         return peer
 
