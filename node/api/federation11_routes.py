@@ -27,6 +27,7 @@ from .federation_routes import (
     _take_heavy_slot,
     territory_unsupported,
 )
+from .spec import Answer, Operation, describe
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,22 @@ def _require(node: Node, feature: str) -> None:
         raise ApiError(404, "not_found", f"this node does not speak the '{feature}' feature")
 
 
+@describe(
+    Operation(
+        "Receive a broadcast frame, feature broadcast (docs/protocol.md 12.2)",
+        (
+            Answer(
+                200,
+                "A frame back: prune, graft, entries answering a graft, refusals.",
+                "urn:papi:broadcast-response",
+            ),
+        ),
+        description="404 when this node does not speak the broadcast feature.",
+        body="urn:papi:broadcast-request",
+        errors=(403, 404, 503, 507),
+        tag="federation",
+    )
+)
 async def broadcast(request: Request) -> Response:
     node = node_of(request)
     _require(node, "broadcast")
@@ -62,6 +79,22 @@ async def broadcast(request: Request) -> Response:
     return JSONResponse(answer)
 
 
+@describe(
+    Operation(
+        "What this node stored since a cursor, feature changes (docs/protocol.md 13.2)",
+        (
+            Answer(
+                200,
+                "The changed heads by origin, the next cursor, or a reset.",
+                "urn:papi:changes-response",
+            ),
+        ),
+        description="404 when this node does not speak the changes feature.",
+        body="urn:papi:changes-request",
+        errors=(404, 503),
+        tag="federation",
+    )
+)
 async def changes(request: Request) -> Response:
     node = node_of(request)
     _require(node, "changes")
