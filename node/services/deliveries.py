@@ -51,8 +51,10 @@ async def enqueue_push(
         node.settings.push_fanout,
         exclude_url,
         exclude_origin=origins.pop() if len(origins) == 1 else None,
-        # Protocol 1.1 (11.2): peers that speak broadcast get entries along the tree.
-        version_1_only=broadcasting(node),
+        # Protocol 1.1 (11.2): peers that speak broadcast get entries along the tree, once
+        # it has neighbours (not yet chosen, or a CLI process that has no frame worker:
+        # pushes to every peer, as version 1 does).
+        version_1_only=broadcasting(node) and bool(node.tree.ids),
     )
     refs = json.dumps([[e.origin, e.seq] for e in entries])
     now = utc_now()
