@@ -247,3 +247,38 @@ async def test_an_entry_pushed_by_an_old_node_goes_on_along_the_tree(tmp_path: P
         assert await holds(a, created["origin"], created["seq"])
         assert await send_all(a) == 1  # and a frame from a to b, its neighbour
         assert await holds(b, created["origin"], created["seq"])
+
+
+async def test_a_sender_we_cannot_pull_from_is_not_pruned(tmp_path: Path) -> None:
+    """Regression (chain of real nodes): a node answered ``prune`` to the frames of a peer
+    its address rules refuse; the sender then only announced, the receiver could not pull
+    the announcements, and the sender's entries never reached it."""
+    async with network(tmp_path, ["a", "b"]) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        await publish(a, "Tableur")
+        r = await a.client.get(
+            "/federation/v1/entries", params={"origin": a.node.origin, "after": 0}
+        )
+        entries = r.json()["entries"]
+
+        async def send(entry: dict[str, Any]) -> dict[str, Any]:
+            frame = {"from": url_of("a"), "entries": [entry]}
+            r = await b.client.post("/federation/v1/broadcast", json=frame)
+            assert r.status_code == 200, r.text
+            answer: dict[str, Any] = r.json()
+            return answer
+
+        with b.node.db.activated():
+            peer = await Peer.get_or_none(url=url_of("a")) or await add_peer(url_of("a"))
+        # Known and reachable, but not a neighbour (its features not read): told to
+        # announce instead.
+        assert (await send(entries[0]))["prune"] is True
+        assert await holds(b, a.node.origin, 1)
+        # Refused by b's address rules: b cannot pull its announcements, no prune.
+        with b.node.db.activated():
+            await Peer.filter(id=peer.id).update(state="refused")
+        assert "prune" not in await send(entries[-1])
+        # Unknown to b: no prune either.
+        with b.node.db.activated():
+            await Peer.filter(id=peer.id).delete()
+        assert "prune" not in await send(entries[-1])

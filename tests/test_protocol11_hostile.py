@@ -107,7 +107,8 @@ async def test_bad_entries_in_a_frame_are_rejected_one_by_one(papi: InProcessNod
     status, answer = await _status(papi, "/federation/v1/broadcast", frame)
     assert status == 200
     assert [r["index"] for r in answer["rejected"]] == [0, 1]
-    assert answer["prune"] is True  # not a neighbour: told not to push to us
+    # Not a neighbour, and not a peer this node can pull from: no ``prune`` (12.1).
+    assert "prune" not in answer
     nodes = (await papi.client.get("/api/v1/nodes")).json()["origins"]
     assert len(nodes) == 1  # nothing stored but our own log
 

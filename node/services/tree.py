@@ -632,5 +632,18 @@ async def receive_frame(
         accepted = report.accepted
     if not neighbour:
         tree.state.known.forget(key)
+        if answer.get("prune") and not await can_pull_from(node, url):
+            # ``prune`` means "I will pull your announcements instead": untrue of a sender
+            # we cannot reach (unknown, or refused by our address rules). Its frames are
+            # then the only way its entries reach us; it goes on sending them (12.1).
+            del answer["prune"]
     await save(tree)
     return answer, accepted
+
+
+async def can_pull_from(node: Node, url: str | None) -> bool:
+    """Whether this node pulls from ``url``: a peer it knows and does not refuse."""
+    if url is None:
+        return False
+    peer = await Peer.get_or_none(url=url)
+    return peer is not None and peer.state != "refused" and peer.origin != node.origin
