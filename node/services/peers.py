@@ -29,8 +29,15 @@ async def add_peer(url: str, *, source: str = "manual", origin: str | None = Non
     if peer is None:
         peer = await Peer.create(url=url, source=source, origin=origin)
     elif source == "manual" and peer.source != "manual":
+        # The operator names this address: the discovered peers' address rules that
+        # refused it no longer apply, and it is tried at once.
         peer.source = "manual"
-        await peer.save(update_fields=["source"])
+        peer.next_attempt = None
+        if peer.state == "refused":
+            peer.state, peer.consecutive_failures, peer.last_error = "new", 0, None
+        await peer.save(
+            update_fields=["source", "state", "consecutive_failures", "next_attempt", "last_error"]
+        )
     return peer
 
 
