@@ -31,13 +31,11 @@ async def add_peer(url: str, *, source: str = "manual", origin: str | None = Non
     elif source == "manual" and peer.source != "manual":
         # The operator names this address: the discovered peers' address rules that
         # refused it no longer apply, and it is tried at once.
-        peer.source = "manual"
-        peer.next_attempt = None
+        changes: dict[str, Any] = {"source": "manual", "next_attempt": None}
         if peer.state == "refused":
-            peer.state, peer.consecutive_failures, peer.last_error = "new", 0, None
-        await peer.save(
-            update_fields=["source", "state", "consecutive_failures", "next_attempt", "last_error"]
-        )
+            changes.update(state="new", consecutive_failures=0, last_error=None)
+        await Peer.filter(id=peer.id).update(**changes)
+        await peer.refresh_from_db()
     return peer
 
 
