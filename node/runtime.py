@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -16,6 +16,7 @@ from federation.client import PeerClient
 from federation.clockskew import SkewEstimate, SkewEstimator, clock_is_off
 from federation.entry import Entry
 from federation.keys import NodeKey
+from federation.membership import MEMBERSHIP_CODES
 from federation.payloads import COOPERATION_KINDS
 
 from .cooperation.inbox import ADDRESSEES
@@ -107,10 +108,20 @@ class Node:
         #: and when the last full anti-entropy round ran (None: not since the start).
         self.tree = Tree()
         self.last_full_round: float | None = None
+        #: Peers that refused entries as not from members (``not_member``, ``blocked``):
+        #: their next visit is a full round, whose push back offers them again, so that a
+        #: place vouched for since gets its log there (docs/protocol.md 13.3).
+        self.full_round_wanted: set[int] = set()
 
     @property
     def origin(self) -> str:
         return self._origin
+
+    def note_refusals(self, peer_id: int, rejected: Iterable[Any]) -> None:
+        """Read a push or frame answer's ``rejected``: membership refusals ask for a full
+        round with that peer next time (``full_round_wanted``)."""
+        if any(isinstance(r, dict) and r.get("code") in MEMBERSHIP_CODES for r in rejected):
+            self.full_round_wanted.add(peer_id)
 
     def peer_client(
         self,

@@ -282,3 +282,34 @@ async def test_a_sender_we_cannot_pull_from_is_not_pruned(tmp_path: Path) -> Non
         with b.node.db.activated():
             await Peer.filter(id=peer.id).delete()
         assert "prune" not in await send(entries[-1])
+
+
+async def test_a_place_vouched_for_gets_its_log_taken_by_the_next_visit(
+    tmp_path: Path,
+) -> None:
+    """Regression (real nodes, closed network): a place's log refused as ``not_member``
+    was never offered again once the refusing peer was visited by changes pulls, which
+    list only what the peer stored. A membership refusal makes the next visit a full
+    round, whose push back offers the log again."""
+    from node.services.changes import visit
+    from tests.test_membership import closed_network, found
+
+    async with closed_network(tmp_path, ["a", "b"], **FAST) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        with b.node.db.activated():
+            peer = await add_peer(url_of("a"))
+            assert await refresh_features(b.node, peer)
+        await publish(b, "Tableur")
+
+        async def visit_a() -> None:
+            with b.node.db.activated():
+                await visit(b.node, await Peer.get(id=peer.id), full=False, deadline=None)
+
+        await visit_a()  # first contact: a full round; a refuses b's log
+        assert await found(a, "tableur") == []
+        assert peer.id in b.node.full_round_wanted
+        r = await a.client.post("/api/v1/vouches", json={"subject": b.node.origin}, headers=a.auth)
+        assert r.status_code == 201, r.text
+        await visit_a()
+        assert await found(a, "tableur") == [b.node.origin]
+        assert peer.id not in b.node.full_round_wanted  # taken: changes pulls again

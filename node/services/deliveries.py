@@ -180,6 +180,7 @@ async def _push_batch(node: Node, client: Any, peer: Peer, batch: list[Delivery]
         documents = await load_documents([list(ref) for ref in refs])
         if documents:
             answer = await client.push(peer.url, documents, ttl=ttl, sender=sender)
+            node.note_refusals(peer.id, answer.get("rejected") or [])
             # The peer lacks earlier entries of some origins: send them now, so that
             # what we pushed does not wait for the next anti-entropy round.
             for origin, held in sorted((answer.get("need") or {}).items()):

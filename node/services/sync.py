@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise.transactions import in_transaction
 
 from federation.errors import AddressRefused, PeerBusy, PeerError, PeerUnreachable
+from federation.membership import MEMBERSHIP_CODES
 from federation.timeutil import utc_now
 from federation.vector import (
     Vector,
@@ -57,7 +58,6 @@ MAX_PAGES_PER_ROUND = 10_000
 #: vectors (about 60 bytes per origin), and then only the vectors of differing buckets.
 BUCKET_THRESHOLD = 256
 #: Refusals of a peer's membership (docs/protocol.md 16).
-MEMBERSHIP_CODES = frozenset({"not_member", "blocked"})
 #: Discovered peers visited per round (all the peers added by hand are visited).
 DISCOVERED_PER_ROUND = 3
 
@@ -511,6 +511,7 @@ async def _push_back(
                 break
             answer = await client.push(peer.url, documents, ttl=0)
             result.pushed_back += len(documents)
+            node.note_refusals(peer.id, answer.get("rejected") or [])
             for rejection in answer.get("rejected") or []:
                 index = rejection.get("index")
                 if rejection.get("code") in MEMBERSHIP_CODES:

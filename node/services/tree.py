@@ -413,6 +413,7 @@ async def _send_batch(node: Node, tree: Tree, client: Any, peer: Peer, batch: li
             if any(f.attempts for f in batch):
                 frame["again"] = True
             answer = await client.broadcast(peer.url, frame)
+            node.note_refusals(peer.id, answer.get("rejected") or [])
             actions = tree.state.on_answer(peer.url, refs, answer)
             await _serve_all(node, tree, client, peer, actions)
     except Exception as exc:
@@ -442,6 +443,7 @@ async def _serve_all(
             if not documents:
                 break
             answer = await client.broadcast(peer.url, {"from": _sender(node), "entries": documents})
+            node.note_refusals(peer.id, answer.get("rejected") or [])
             sent = [(d["header"]["origin"], int(d["header"]["seq"])) for d in documents]
             tree.state.on_answer(peer.url, sent, {k: v for k, v in answer.items() if k != "graft"})
             for origin, seq in sent:
