@@ -108,20 +108,31 @@ class Node:
         #: and when the last full anti-entropy round ran (None: not since the start).
         self.tree = Tree()
         self.last_full_round: float | None = None
-        #: Peers that refused entries as not from members (``not_member``, ``blocked``):
-        #: their next visit is a full round, whose push back offers them again, so that a
+        #: Peers that refused entries as not from members (``not_member``, ``blocked``),
+        #: with when (monotonic): their visits are full rounds, whose push back offers
+        #: the entries again, until one is taken or ``full_round_hours`` pass, so that a
         #: place vouched for since gets its log there (docs/protocol.md 13.3).
-        self.full_round_wanted: set[int] = set()
+        self.full_round_wanted: dict[int, float] = {}
 
     @property
     def origin(self) -> str:
         return self._origin
 
     def note_refusals(self, peer_id: int, rejected: Iterable[Any]) -> None:
-        """Read a push or frame answer's ``rejected``: membership refusals ask for a full
-        round with that peer next time (``full_round_wanted``)."""
+        """Read a push or frame answer's ``rejected``: membership refusals ask for full
+        rounds with that peer (``full_round_wanted``)."""
         if any(isinstance(r, dict) and r.get("code") in MEMBERSHIP_CODES for r in rejected):
-            self.full_round_wanted.add(peer_id)
+            self.full_round_wanted[peer_id] = time.monotonic()
+
+    def wants_full_round(self, peer_id: int) -> bool:
+        """Whether ``peer_id`` refused entries as not from members lately."""
+        since = self.full_round_wanted.get(peer_id)
+        if since is None:
+            return False
+        if time.monotonic() - since < self.settings.full_round_hours * 3600:
+            return True
+        del self.full_round_wanted[peer_id]
+        return False
 
     def peer_client(
         self,

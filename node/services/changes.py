@@ -244,9 +244,7 @@ async def visit(node: Node, peer: Peer, *, full: bool, deadline: float | None) -
     from .sync import sync_peers
     from .tree import link_failed, link_worked, tree_of
 
-    if peer.id in node.full_round_wanted:
-        node.full_round_wanted.discard(peer.id)  # its push back notes refusals again
-        full = True
+    full = full or node.wants_full_round(peer.id)
     link = await PeerLink.get_or_none(peer_id=peer.id)
     if node.settings.features and peer.state == "ok" and stale(link):
         # Its last round worked: read its features (11.1, at least once a day). A peer

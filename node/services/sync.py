@@ -502,6 +502,7 @@ async def _push_back(
     # every round while the refusal is remembered.
     refused = node.rejections.skipped_origins(peer.url, outbound=True)
     margin = PEER_FUTURE_MARGIN
+    taken = refused_origins = False
     for origin, after in sorted(missing_ranges(mine, theirs).items()):
         if origin in refused:
             continue
@@ -511,7 +512,12 @@ async def _push_back(
                 break
             answer = await client.push(peer.url, documents, ttl=0)
             result.pushed_back += len(documents)
-            node.note_refusals(peer.id, answer.get("rejected") or [])
+            rejected = answer.get("rejected") or []
+            node.note_refusals(peer.id, rejected)
+            taken = taken or len(rejected) < len(documents)
+            refused_origins = refused_origins or any(
+                r.get("code") in MEMBERSHIP_CODES for r in rejected if isinstance(r, dict)
+            )
             for rejection in answer.get("rejected") or []:
                 index = rejection.get("index")
                 if rejection.get("code") in MEMBERSHIP_CODES:
@@ -531,6 +537,8 @@ async def _push_back(
                 progress(result)
             if after >= mine.get(origin, 0):
                 break
+    if taken and not refused_origins:
+        node.full_round_wanted.pop(peer.id, None)  # it takes what it refused before
 
 
 async def sync_all(
