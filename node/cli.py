@@ -235,6 +235,7 @@ def cmd_token_create(args: argparse.Namespace) -> None:
 def cmd_peer_add(args: argparse.Namespace) -> None:
     from federation.errors import PeerError
 
+    from .services.features import remember_features
     from .services.peers import add_peer
 
     settings = _settings(args)
@@ -264,6 +265,7 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
             raise CliError(_("%(url)s is this node itself", url=peer.url))
         peer.origin = info["id"]
         await peer.save(update_fields=["origin"])
+        await remember_features(peer, info)  # protocol 1.1 (docs/protocol.md 11.1)
         return _(
             "Added %(url)s: %(name)s (%(id)s)",
             url=peer.url,

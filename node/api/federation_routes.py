@@ -20,8 +20,9 @@ from ..services.entries import page_json
 from ..services.ingest import client_sender
 from ..services.objects import body_limit
 from ..services.peers import make_due, peers_heard_from
-from ..services.receive import DiskFull, Forward, receive
+from ..services.receive import AlongTree, DiskFull, Forward, receive
 from ..services.sync import answer_sync
+from ..services.tree import normalised
 from .errors import ApiError, error_response, invalid, read_json
 from .spec import TEXT, Answer, Operation, Param, describe, obj, whole
 
@@ -116,6 +117,16 @@ def _retry_later(status: int, code: str, message: str) -> Response:
     return response
 
 
+def territory_unsupported() -> ApiError:
+    """A 1.1 ``territory`` member sent to this node, which does not list that feature
+    (docs/protocol.md 11.3): refused rather than silently ignored."""
+    return ApiError(
+        422,
+        "territory_unsupported",
+        "this node does not list the 'territory' feature: ask without a territory",
+    )
+
+
 def _busy() -> Response:
     return _retry_later(
         503, "busy", "this node is serving as many sync and push requests as it can; retry later"
@@ -150,6 +161,8 @@ async def sync(request: Request) -> Response:
         if not light and not await _take_heavy_slot(node, stack):
             return _busy()
         message = await _message(request, "urn:papi:sync-request", limit)
+        if "territory" in message:
+            raise territory_unsupported()
         if light and "vector" in message and not await _take_heavy_slot(node, stack):
             return _busy()
         await _heard_from(node, message.get("from"), set())
@@ -177,12 +190,13 @@ async def push(request: Request) -> Response:
         limit = body_limit(node.settings.max_body_bytes, "resource")
         message = await _message(request, "urn:papi:push-request", limit)
         client = request.client.host if request.client else None
-        # Gossip: what was new to us goes on, once, to a few peers other than the sender.
+        # Gossip: what was new to us goes on, once, to a few peers other than the sender,
+        # and along the broadcast tree (protocol 1.1, 12.3) whatever brought it.
         forward = Forward(int(message.get("ttl", 0)), message.get("from"))
         try:
             report = await receive(
                 node, message["entries"], sender=client_sender(client), source="push",
-                forward=forward,
+                forward=forward, tree=AlongTree(normalised(message.get("from"))),
             )  # fmt: skip
         except DiskFull:
             log.error("push refused: the disk is full")

@@ -29,6 +29,7 @@ from federation.timeutil import utc_now
 
 from ..models import Delivery, Peer
 from . import entries
+from .features import broadcasting
 from .peers import choose_push_targets, record_failure, record_success
 
 if TYPE_CHECKING:
@@ -80,6 +81,10 @@ async def enqueue_push(
         node.settings.push_fanout,
         exclude_url,
         exclude_origin=origins.pop() if len(origins) == 1 else None,
+        # Protocol 1.1 (11.2): peers that speak broadcast get entries along the tree, once
+        # it has neighbours (not yet chosen, or a CLI process that has no frame worker:
+        # pushes to every peer, as version 1 does).
+        version_1_only=broadcasting(node) and bool(node.tree.ids),
     )
     refs = json.dumps([[e.origin, e.seq] for e in pushed])
     now = utc_now()
@@ -187,6 +192,7 @@ async def _push_batch(node: Node, client: Any, peer: Peer, batch: list[Delivery]
     if not pushed:
         return
     answer = await client.push(peer.url, entries.documents(pushed), ttl=ttl, sender=sender)
+    node.note_refusals(peer.id, answer.get("rejected") or [])
     # The peer lacks earlier entries of some origins: send them now, so that what we
     # pushed does not wait for the next anti-entropy round.
     gaps = [

@@ -115,6 +115,15 @@ async def publish_in(
     if kind == "vouch":  # our vouch may admit or exclude origins (docs/protocol.md 16)
         await node.membership.settle(conn)
     await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
+    from .features import broadcasting
+    from .tree import enqueue_frames
+
+    # Protocol 1.1 (12.3): along the broadcast tree too, rows in this transaction. The
+    # tree's state is loaded when the node starts (a CLI command has no frame worker:
+    # its entries reach 1.1 peers by their pulls).
+    if broadcasting(node) and node.tree.loaded:
+        actions = node.tree.state.on_local([(entry.origin, entry.seq)])
+        await enqueue_frames(conn, node.tree, actions)
     return entry
 
 
@@ -123,6 +132,10 @@ async def after_publish(node: Node, entries: Sequence[Entry]) -> None:
     concern, and make a tombstone's erasure real."""
     if not entries:
         return
+    if node.tree.loaded:
+        from .tree import save
+
+        await save(node.tree)  # modes and missing records the new entries changed
     node.storage.clear()  # a write went through: the disk has room again
     if any(entry.op == "delete" for entry in entries):
         await node.db.checkpoint()
@@ -149,6 +162,11 @@ async def publish(
     check_can_write(node)
     if kind in BLOB_MEMBERS and op == "put" and payload is not None:
         await check_attachments(payload, kind)
+    from .features import broadcasting
+    from .tree import tree_of
+
+    if broadcasting(node):
+        await tree_of(node)  # loaded before the transaction that uses it
     async with node.write_lock, write_transaction() as conn:
         entry = await publish_in(
             conn, node, kind, oid, op, payload, new_log=new_log, signing_key=signing_key

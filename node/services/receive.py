@@ -9,7 +9,11 @@ one write transaction:
    (``forward``), what was new to this node is queued for a few other peers
    (``deliveries.enqueue_push``: gossip, ``ttl - 1``);
 3. after the commit: the disk took writes (its "full" mark goes), the delivery worker
-   wakes for what was queued.
+   wakes for what was queued, and (``tree``, protocol 1.1, 12.3) what was new goes to
+   our eager neighbours along the broadcast tree (``tree.spread``: frame rows).
+
+A broadcast frame (``tree.receive_frame``) and a graft answer come through here too; the
+tree then decides itself where their entries go on.
 
 A full disk is recorded (``node.storage``, shown by ``/readyz`` and ``/admin/status``) and
 raised as ``DiskFull``; nothing of the batch is stored then."""
@@ -27,6 +31,7 @@ from .deliveries import enqueue_push
 from .health import is_disk_full
 from .ingest import IngestReport
 from .peers import learn_peers
+from .tree import spread
 
 if TYPE_CHECKING:
     from ..runtime import Node
@@ -34,6 +39,14 @@ if TYPE_CHECKING:
 
 class DiskFull(Exception):
     """The database could not take the batch: the disk is full (recorded on the node)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlongTree:
+    """Protocol 1.1: the entries new to this node go on along the broadcast tree, not
+    back to ``source`` (who brought them; None: unknown)."""
+
+    source: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +65,7 @@ async def receive(
     sender: str | None,
     source: str,
     forward: Forward | None = None,
+    tree: AlongTree | None = None,
 ) -> IngestReport:
     """Check and store ``documents`` and do what follows (above); what became of each.
 
@@ -77,4 +91,7 @@ async def receive(
         node.storage.clear()
         if forward is not None and forward.ttl > 0:
             node.wake_push()
+        if tree is not None:
+            # Frames only: the version 1 pushes were queued above (``forward``).
+            await spread(node, report.accepted, source=tree.source, ttl=0)
     return report
