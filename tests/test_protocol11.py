@@ -313,3 +313,28 @@ async def test_a_place_vouched_for_gets_its_log_taken_by_the_next_visit(
         await visit_a()
         assert await found(a, "tableur") == [b.node.origin]
         assert peer.id not in b.node.full_round_wanted  # taken: changes pulls again
+
+
+async def test_an_exception_before_a_frame_is_sent_is_a_counted_attempt(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """As for deliveries (the same lifecycle): a failure outside the request itself (here
+    opening the neighbour's client) counts on the frames it was for, the neighbour in
+    backoff; it was left pending without counting, tried again at every wake-up."""
+
+    def broken_client(peer: Peer | None = None, **_: object) -> None:
+        raise RuntimeError("a bug while opening the client")
+
+    async with network(tmp_path, ["a", "b"], **FAST) as (_, nodes):
+        a = nodes["a"]
+        await link(a, "b")
+        await publish(a, "Atelier tableur")
+        monkeypatch.setattr(a.node, "peer_client", broken_client)
+        with a.node.db.activated():
+            peer = await Peer.get(url=url_of("b"))
+            assert await send_frames(a.node, peer.id) == (0, True)
+            frame = await Frame.get(peer_id=peer.id)
+            peer = await Peer.get(id=peer.id)
+        assert frame.state == "pending" and frame.attempts == 1
+        assert frame.next_attempt == peer.next_attempt
+        assert peer.state == "failing" and (peer.last_error or "").startswith("[internal]")
