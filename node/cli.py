@@ -21,7 +21,6 @@ from .cli_support import (
     default_data_dir,
     gettext,
     initialise,
-    local_time,
     ngettext,
     print_migration,
     run_with_node,
@@ -29,7 +28,7 @@ from .cli_support import (
     speak_argparse,
 )
 from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log
-from .i18n import N_, Translatable, locale_language, translations
+from .i18n import N_, Translatable, local_time, locale_language, translations
 from .logging_setup import configure_logging
 from .settings import DATABASE_FILE, KEY_FILE, ConfigError, Settings, load_settings, update_config
 from .version import software
@@ -454,7 +453,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_import_lamednum(args: argparse.Namespace) -> None:
-    """Seed the directory with the national open data; messages in French (coordinators)."""
+    """Seed the directory with the national open data."""
     from .services.lamednum_import import ImportFileError, ImportReport, import_file
 
     settings = _settings(args)
@@ -463,7 +462,8 @@ def cmd_import_lamednum(args: argparse.Namespace) -> None:
 
     def progress(step: str, done: int, total: int) -> None:
         end = "\n" if not live or done == total else ""
-        print(f"{clear}  {step} : {done}/{total}", end=end, file=sys.stderr, flush=True)
+        line = _("%(step)s: %(done)d/%(total)d", step=step, done=done, total=total)
+        print(f"{clear}  {line}", end=end, file=sys.stderr, flush=True)
 
     async def work(node: Any) -> ImportReport:
         try:
@@ -474,12 +474,10 @@ def cmd_import_lamednum(args: argparse.Namespace) -> None:
             raise CliError(str(exc)) from None
 
     report = run_with_node(settings, work)
-    # The reasons of the national file's import are French only (its users are French
-    # coordinators, its columns French words); the summary speaks the locale's language.
     for warning in report.warnings:
         print(_("warning: %(message)s", message=warning), file=sys.stderr)
     for rejected in report.rejected:
-        print(_("refused: %(message)s", message=rejected.french()), file=sys.stderr)
+        print(_("refused: %(message)s", message=rejected.text()), file=sys.stderr)
     counts = {
         "rows": len(report.rows),
         "rejected": len(report.rejected),
@@ -1000,48 +998,65 @@ def cmd_doctor(args: argparse.Namespace) -> None:
 def cmd_migrate(args: argparse.Namespace) -> None:
     from .migrations import LATEST, SchemaTooNew, file_version
     from .ops import servelock
-    from .ops.text import t
 
     settings = _settings(args)
     path = settings.data_dir / DATABASE_FILE
     if not path.is_file():
         raise CliError(
-            t("pas de base %(path)s : rien à migrer (papi init --data-dir %(dir)s crée un nœud, "
-              "papi restore FICHIER en restaure un).", path=path, dir=settings.data_dir)
-        )  # fmt: skip
+            _(
+                "no database %(path)s: nothing to migrate (papi init --data-dir "
+                "%(dir)s creates a node, papi restore FILE restores one).",
+                path=path,
+                dir=settings.data_dir,
+            )
+        )
     _refuse_foreign_root(settings.data_dir, "migrate")
     try:
         before = file_version(path)
     except sqlite3.Error as exc:
         raise CliError(f"cannot read the database {path}: {exc}") from None
     if before > LATEST:
-        raise CliError(str(SchemaTooNew(before, str(path))))
-    print(t("Base %(path)s : schéma version %(before)d ; ce logiciel écrit la version "
-            "%(latest)d.", path=path, before=before, latest=LATEST))  # fmt: skip
+        raise CliError(SchemaTooNew(before, str(path)).text(gettext))
+    print(
+        _(
+            "Database %(path)s: schema version %(before)d; this software writes "
+            "version %(latest)d.",
+            path=path,
+            before=before,
+            latest=LATEST,
+        )
+    )
     if before == LATEST:
-        print(t("La base est déjà à jour : rien à faire."))
+        print(_("The database is already up to date: nothing to do."))
         return
     try:
         with servelock.held(settings.data_dir):
             applied = run_with_node(settings, _applied_migrations, bootstrap=False)
     except servelock.NodeRunning as exc:
-        message = t(
-            "un nœud tourne sur %(dir)s (pid %(pid)s) avec une version plus ancienne de "
-            "papi-node : arrêtez-le (sudo systemctl stop papi-node), puis relancez papi "
-            "migrate ; ou redémarrez-le simplement, il applique les migrations au démarrage.",
+        message = _(
+            "a node is running on %(dir)s (pid %(pid)s) with an older version "
+            "of papi-node: stop it (sudo systemctl stop papi-node), then run "
+            "papi migrate again; or simply restart it, it applies the "
+            "migrations at start.",
             dir=exc.data_dir,
             pid=exc.pid or "?",
         )
         raise CliError(message) from None
-    print(t("Base à jour : schéma version %(latest)d (%(count)d migration(s) appliquée(s)).",
-            latest=LATEST, count=applied))  # fmt: skip
+    print(
+        ngettext(
+            "Database up to date: schema version %(latest)d (%(num)s migration applied).",
+            "Database up to date: schema version %(latest)d (%(num)s migrations applied).",
+            applied,
+            latest=LATEST,
+        )
+    )
 
 
 async def _applied_migrations(node: Any) -> int:
     return len(node.db.upgrade.applied)
 
 
-# -- sneakernet: vector files and bundles (messages in French: the operator) --------
+# -- sneakernet: vector files and bundles ------------------------------------------
 
 
 def _progress_printer() -> tuple[Callable[[str], None], Callable[[], None]]:
@@ -1063,21 +1078,25 @@ def _progress_printer() -> tuple[Callable[[str], None], Callable[[], None]]:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} Mo".replace(".", ",")
+    number = f"{size / 1_000_000:.1f}"
+    if locale_language() == "fr":
+        number = number.replace(".", ",")
+    return _("%(number)s MB", number=number)
 
 
 def cmd_vector(args: argparse.Namespace) -> None:
     from federation.bundle import dump_json
 
-    from .ops.text import t
     from .services.bundles import vector_document
 
     output = Path(args.file)
     if output.exists() and not args.force:
         raise CliError(
-            t("%(file)s existe déjà : choisissez un autre nom, ou ajoutez --force pour le "
-              "remplacer", file=output)
-        )  # fmt: skip
+            _(
+                "%(file)s already exists: choose another name, or add --force to replace it",
+                file=output,
+            )
+        )
     settings = _settings(args)
     document = run_with_node(settings, vector_document)
     partial = output.with_name(f".{output.name}.part")
@@ -1086,34 +1105,46 @@ def cmd_vector(args: argparse.Namespace) -> None:
         os.replace(partial, output)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise CliError(t("impossible d'écrire %(file)s : %(error)s", file=output,
-                         error=exc.strerror or exc)) from None  # fmt: skip
+        raise CliError(
+            _("cannot write %(file)s: %(error)s", file=output, error=exc.strerror or exc)
+        ) from None
     wants = len(document.get("wants", []))
-    print(t("Vecteur de ce nœud (%(origins)d origines%(wants)s) écrit dans %(file)s.",
-            origins=len(document["vector"]), file=output,
-            wants=t(", %(n)d pièces jointes attendues", n=wants) if wants else ""))  # fmt: skip
-    print(t("Portez ce fichier au nœud qui vous envoie des données ; il y lance : "
-            "papi bundle export PAQUET --for %(name)s", name=output.name))  # fmt: skip
+    print(
+        _(
+            "This node's vector (%(origins)d origins%(wants)s) written to %(file)s.",
+            origins=len(document["vector"]),
+            file=output,
+            wants=_(", %(n)d attachments wanted", n=wants) if wants else "",
+        )
+    )
+    print(
+        _(
+            "Take this file to the node that sends you data; run there: papi "
+            "bundle export BUNDLE --for %(name)s",
+            name=output.name,
+        )
+    )
 
 
 def cmd_bundle_export(args: argparse.Namespace) -> None:
-    from .ops.text import t
     from .services.bundles import BundleRefused, ExportReport, export_bundle, read_vector_file
 
     settings = _settings(args)
     show, end = _progress_printer()
-    steps = {"entries": t("entrées"), "blobs": t("pièces jointes")}
+    steps = {"entries": _("entries"), "blobs": _("attachments")}
 
     def progress(step: str, done: int, total: int) -> None:
-        show(t("%(step)s : %(done)d/%(total)d", step=steps[step], done=done, total=total))
+        show(_("%(step)s: %(done)d/%(total)d", step=steps[step], done=done, total=total))
 
     async def work(node: Any) -> ExportReport:
         theirs = read_vector_file(Path(args.for_file)) if args.for_file else None
         if theirs is not None and theirs["origin"] == node.origin:
             raise BundleRefused(
-                t("ce fichier de vecteur est celui de ce nœud-ci : il faut celui du nœud qui "
-                  "recevra le paquet")
-            )  # fmt: skip
+                _(
+                    "this vector file is this node's own: the one of the node that will "
+                    "receive the bundle is needed"
+                )
+            )
         return await export_bundle(node, Path(args.file), theirs, progress)
 
     try:
@@ -1123,19 +1154,34 @@ def cmd_bundle_export(args: argparse.Namespace) -> None:
         raise CliError(str(exc)) from None
     end()
     scope = (
-        t("ce qui manque au nœud %(origin)s", origin=report.manifest["for"]["origin"])
+        _("what node %(origin)s lacks", origin=report.manifest["for"]["origin"])
         if "for" in report.manifest
-        else t("tout ce que ce nœud détient")
+        else _("everything this node holds")
     )
-    print(t("Paquet écrit dans %(file)s (%(scope)s) : %(entries)d entrées de %(origins)d "
-            "origines, %(blobs)d pièces jointes (%(size)s).", file=args.file, scope=scope,
-            entries=report.entries, origins=report.origins, blobs=report.blobs,
-            size=_megabytes(report.blob_bytes)))  # fmt: skip
+    print(
+        _(
+            "Bundle written to %(file)s (%(scope)s): %(entries)d entries from "
+            "%(origins)d origins, %(blobs)d attachments (%(size)s).",
+            file=args.file,
+            scope=scope,
+            entries=report.entries,
+            origins=report.origins,
+            blobs=report.blobs,
+            size=_megabytes(report.blob_bytes),
+        )
+    )
     if report.blobs_missing:
-        print(t("attention : %(n)d pièce(s) jointe(s) citée(s) ne sont pas sur ce nœud ; le "
-                "nœud qui importe les demandera à ses pairs.", n=report.blobs_missing),
-              file=sys.stderr)  # fmt: skip
-    print(t("Sur l'autre nœud : papi bundle import %(name)s", name=Path(args.file).name))
+        print(
+            ngettext(
+                "warning: %(num)s cited attachment is not on this node; the importing node "
+                "will ask its peers for it.",
+                "warning: %(num)s cited attachments are not on this node; the importing node "
+                "will ask its peers for them.",
+                report.blobs_missing,
+            ),
+            file=sys.stderr,
+        )
+    print(_("On the other node: papi bundle import %(name)s", name=Path(args.file).name))
 
 
 #: Rejections listed one by one before the rest are only counted.
@@ -1143,22 +1189,28 @@ SHOWN_REJECTIONS = 50
 
 
 def cmd_bundle_import(args: argparse.Namespace) -> None:
-    from .ops.text import t
     from .services.bundles import BundleRefused, ImportReport, import_bundle
 
     path = Path(args.file)
     if not path.is_file():
-        raise CliError(t("%(file)s n'est pas un fichier", file=path))
+        raise CliError(_("%(file)s is not a file", file=path))
     settings = _settings(args)
     # The outcome is printed below; the log adds only warnings and errors.
     configure_logging(max(logging.WARNING, _log_level(settings.log_level)))
     show, end = _progress_printer()
 
     def progress(report: ImportReport) -> None:
-        show(t("%(lines)d entrées lues : %(accepted)d enregistrées, %(duplicate)d déjà "
-               "présentes, %(rejected)d refusées ; %(blobs)d pièces jointes gardées",
-               lines=report.lines, accepted=report.accepted, duplicate=report.duplicate,
-               rejected=len(report.rejected), blobs=report.blobs_kept))  # fmt: skip
+        show(
+            _(
+                "%(lines)d entries read: %(accepted)d stored, %(duplicate)d already "
+                "there, %(rejected)d refused; %(blobs)d attachments kept",
+                lines=report.lines,
+                accepted=report.accepted,
+                duplicate=report.duplicate,
+                rejected=len(report.rejected),
+                blobs=report.blobs_kept,
+            )
+        )
 
     try:
         report = run_with_node(settings, lambda node: import_bundle(node, path, progress))
@@ -1167,37 +1219,65 @@ def cmd_bundle_import(args: argparse.Namespace) -> None:
         raise CliError(str(exc)) from None
     end()
     manifest = report.manifest
-    print(t("Paquet du nœud %(origin)s, écrit le %(created)s.", origin=manifest["origin"],
-            created=manifest["created"]), file=sys.stderr)  # fmt: skip
+    print(
+        _(
+            "Bundle from node %(origin)s, written on %(created)s.",
+            origin=manifest["origin"],
+            created=backup_time(manifest["created"]),
+        ),
+        file=sys.stderr,
+    )
     for rejection in report.rejected[:SHOWN_REJECTIONS]:
         who = (
             f"{rejection.origin} seq {rejection.seq}"
             if rejection.origin and rejection.seq is not None
-            else t("entrée illisible")
+            else _("unreadable entry")
         )
-        print(t("refusée : ligne %(line)d (%(who)s) : %(code)s : %(reason)s",
-                line=rejection.line, who=who, code=rejection.code, reason=rejection.reason),
-              file=sys.stderr)  # fmt: skip
+        print(
+            _(
+                "refused: line %(line)d (%(who)s): %(code)s: %(reason)s",
+                line=rejection.line,
+                who=who,
+                code=rejection.code,
+                reason=rejection.reason,
+            ),
+            file=sys.stderr,
+        )
     if len(report.rejected) > SHOWN_REJECTIONS:
-        print(t("… et %(n)d autres entrées refusées", n=len(report.rejected) - SHOWN_REJECTIONS),
-              file=sys.stderr)  # fmt: skip
+        print(
+            _("… and %(n)d more refused entries", n=len(report.rejected) - SHOWN_REJECTIONS),
+            file=sys.stderr,
+        )
     for blob in report.blobs_rejected:
-        print(t("pièce jointe refusée : %(sha)s : %(reason)s", sha=blob.name,
-                reason=blob.reason), file=sys.stderr)  # fmt: skip
+        print(
+            _("attachment refused: %(sha)s: %(reason)s", sha=blob.name, reason=blob.reason),
+            file=sys.stderr,
+        )
     for problem in [*report.notes, *report.problems]:
-        print(t("attention : %(problem)s", problem=problem), file=sys.stderr)
-    print(t("%(accepted)d entrées enregistrées, %(duplicate)d déjà présentes, %(pending)d en "
-            "attente (il manque des entrées avant elles), %(rejected)d refusées ; "
-            "%(kept)d pièces jointes gardées, %(held)d déjà présentes, %(blobs_rejected)d "
-            "refusées.", accepted=report.accepted, duplicate=report.duplicate,
-            pending=report.pending, rejected=len(report.rejected), kept=report.blobs_kept,
-            held=report.blobs_held, blobs_rejected=len(report.blobs_rejected)))  # fmt: skip
+        print(_("warning: %(problem)s", problem=problem), file=sys.stderr)
+    print(
+        _(
+            "%(accepted)d entries stored, %(duplicate)d already there, "
+            "%(pending)d waiting (entries before them are missing), "
+            "%(rejected)d refused; %(kept)d attachments kept, %(held)d already "
+            "there, %(blobs_rejected)d refused.",
+            accepted=report.accepted,
+            duplicate=report.duplicate,
+            pending=report.pending,
+            rejected=len(report.rejected),
+            kept=report.blobs_kept,
+            held=report.blobs_held,
+            blobs_rejected=len(report.blobs_rejected),
+        )
+    )
     if not report.clean:
         raise CliError(
-            t("une partie du paquet a été refusée (voir ci-dessus) ; ce qui était valide est "
-              "enregistré. Demandez un nouveau paquet à l'expéditeur (papi vector, puis "
-              "papi bundle export --for) ou synchronisez dès qu'un lien existe.")
-        )  # fmt: skip
+            _(
+                "part of the bundle was refused (see above); what was valid is "
+                "stored. Ask the sender for a new bundle (papi vector, then papi "
+                "bundle export --for) or sync as soon as a link exists."
+            )
+        )
 
 
 # -- parser ---------------------------------------------------------------------------

@@ -19,11 +19,11 @@ from .cli_support import (
     confirm,
     gettext,
     initialise,
-    local_time,
     ngettext,
     run_with_node,
     settings_of,
 )
+from .i18n import local_time
 from .logging_setup import configure_logging
 
 

@@ -10,29 +10,21 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from .datadir import init_data_dir, load_key
-from .i18n import N_, locale_language, translations
+from .i18n import N_, locale_language, locale_ngettext, locale_text, translations
 from .settings import Settings, load_settings
 
 T = TypeVar("T")
-#: Times are shown in the places' time, with the zone's name (CET, CEST).
-PARIS = ZoneInfo("Europe/Paris")
 
 
-def _(message: str, /, **values: Any) -> str:
-    """A message of the command line in the locale's language."""
-    text = translations(locale_language()).gettext(message)
-    return text % values if values else text
+#: A message of the command line in the locale's language.
+_ = locale_text
 
 
-def ngettext(singular: str, plural: str, count: int, /, **values: Any) -> str:
-    text = translations(locale_language()).ngettext(singular, plural, count)
-    return text % {"num": count, **values}
+ngettext = locale_ngettext
 
 
 def gettext(message: str) -> str:
@@ -76,13 +68,6 @@ class CliError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
-def local_time(moment: datetime | None) -> str:
-    """``2026-11-25 14:03 CET``: a stored (UTC) time in Paris time, with its zone."""
-    if moment is None:
-        return "-"
-    return moment.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %Z")
-
-
 def confirm(question: str, yes: bool) -> None:
     """Ask ``question`` on the terminal (``oui``/``yes`` goes on); ``--yes`` skips it.
     Without a terminal and without ``--yes``, refuse: a script must say it means it."""
@@ -111,13 +96,17 @@ def initialise(args: argparse.Namespace, **values: Any) -> tuple[Settings, bool]
 
 def print_migration(migration: Any, number: int, total: int) -> None:
     """One line on stderr for each migration of the database's schema."""
-    from .ops.text import t
-
     print(
-        t("Migration %(n)d/%(total)d du schéma de la base (version %(version)d) : %(title)s",
-          n=number, total=total, version=migration.version, title=migration.title),
-        file=sys.stderr, flush=True,
-    )  # fmt: skip
+        _(
+            "Migration %(n)d/%(total)d of the database schema (version %(version)d): %(title)s",
+            n=number,
+            total=total,
+            version=migration.version,
+            title=gettext(migration.title),
+        ),
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def run_with_node(
@@ -142,7 +131,7 @@ def run_with_node(
             try:
                 await node.db.open(progress=progress)
             except SchemaTooNew as exc:
-                raise CliError(str(exc)) from None
+                raise CliError(exc.text(gettext)) from None
             except Exception as exc:  # sqlite3/Tortoise errors: corrupt or unreadable file
                 raise CliError(
                     _("cannot open the database %(url)s: %(error)s", url=settings.db_url, error=exc)
