@@ -11,7 +11,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from . import cli_manage
@@ -32,6 +32,9 @@ from .i18n import N_, Translatable, local_time, locale_language, translations
 from .logging_setup import configure_logging
 from .settings import DATABASE_FILE, KEY_FILE, ConfigError, Settings, load_settings, update_config
 from .version import software
+
+if TYPE_CHECKING:
+    from federation.recovery import BadRecoveryWords
 
 # Shared by the commands of every module (re-exported for them).
 __all__ = ["CliError", "_", "ngettext", "run_with_node"]
@@ -124,17 +127,21 @@ def _show_recovery_key(recovery: Any, origin: str) -> None:
 
     words = recovery_words(recovery)
     print()
-    print("CLÉ DE SECOURS DU LIEU — affichée une seule fois, elle n'est enregistrée nulle part.")
-    print("Imprimez ou recopiez ces 24 mots et rangez-les dans le coffre du lieu. Si la clé")
-    print("du nœud est perdue ou volée, 'papi recover' sur une nouvelle machine, avec ces mots,")
-    print("rend au lieu son identité (voir docs/security.md).")
-    print(f"Lieu : {origin}")
+    print(_("PLACE'S RECOVERY KEY — shown only once, it is stored nowhere."))
+    print(
+        _(
+            "Print or copy these 24 words and keep them in the place's safe. If the node's "
+            "key is lost or stolen, 'papi recover' on a new machine, with these words, gives "
+            "the place its identity back (see docs/security.md)."
+        )
+    )
+    print(_("Place: %(origin)s", origin=origin))
     for row in range(0, len(words), 6):
         print(
             "  "
             + "  ".join(f"{row + i + 1:2}. {word}" for i, word in enumerate(words[row : row + 6]))
         )
-    print("Les mêmes mots en QR code :")
+    print(_("The same words as a QR code:"))
     segno.make(" ".join(words), error="m").terminal(compact=True)
     print()
 
@@ -349,12 +356,15 @@ def cmd_sync(args: argparse.Namespace) -> None:
     def done(result: RoundResult) -> None:
         running.pop(result.peer, None)
         if result.error:
-            # "warning:"/"error:" stay as they are: scripts and cron filters read them.
-            label = "warning" if result.error_kind in SYNC_WARNING_KINDS else "error"
-            print(
-                f"{clear}{label}: {result.peer}: {result.error_kind}: {result.error}",
-                file=sys.stderr,
+            # The labels speak the locale's language: scripts read the exit status (BRIEF
+            # section 8, sync_exit_status), and the kind, a fixed word, is never translated.
+            line = (
+                N_("warning: %(peer)s: %(kind)s: %(error)s")
+                if result.error_kind in SYNC_WARNING_KINDS
+                else N_("error: %(peer)s: %(kind)s: %(error)s")
             )
+            said = _(line, peer=result.peer, kind=result.error_kind, error=result.error)
+            print(clear + said, file=sys.stderr)
         elif result.in_sync_at_start:
             print(f"{clear}{result.peer}: " + _("already in sync"), file=sys.stderr)
         else:
@@ -562,6 +572,17 @@ def cmd_demo(args: argparse.Namespace) -> None:
 # -- membership and keys -------------------------------------------------------------
 
 
+def _stored_time(value: str) -> str:
+    """A time the database gave as text (UTC), in Paris time with its zone."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return local_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
 def cmd_vouch(args: argparse.Namespace) -> None:
     """Vouch for a place (or withdraw the vouch): one signed entry of our log."""
     from federation.errors import SchemaError
@@ -575,15 +596,16 @@ def cmd_vouch(args: argparse.Namespace) -> None:
         try:
             if args.revoke:
                 await revoke(node, args.origin, args.reason or "")
-                return f"Garantie retirée pour {args.origin.strip()}."
+                return _("Vouch withdrawn for %(origin)s.", origin=args.origin.strip())
             await vouch(node, args.origin, args.title or "", args.description or "")
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
+        except Translatable as exc:
+            raise CliError(exc.text(gettext)) from None
         except (SchemaError, ClockSkew, KeyNotInForce, LogRecovering) as exc:
-            raise CliError(f"rien n'est publié : {exc}") from None
-        return (
-            f"Ce lieu se porte garant de {args.origin.strip()} ; les nœuds du réseau "
-            "l'accepteront dès qu'ils recevront cette garantie."
+            raise CliError(_("nothing is published: %(error)s", error=exc)) from None
+        return _(
+            "This place vouches for %(origin)s; the network's nodes will accept it as soon as "
+            "they receive this vouch.",
+            origin=args.origin.strip(),
         )
 
     print(run_with_node(settings, work))
@@ -603,26 +625,56 @@ def cmd_members(args: argparse.Namespace) -> None:
 
     view = run_with_node(settings, work)
     if view["open"]:
-        print("Réseau ouvert (aucun fondateur configuré) : tout lieu est accepté.")
+        print(_("Open network (no founder configured): every place is accepted."))
+    # The first word of each line says what it is, padded to one column in every language.
+    words = {
+        "request": _("request"),
+        "member": _("member"),
+        "vouch": _("vouch"),
+        "candidate": _("candidate"),
+        "hidden": _("hidden"),
+        "frozen": _("frozen"),
+    }
+    width = max(len(word) for word in words.values()) + 2
     for request in view["requests"]:
         if request["state"] == "pending":
             commune = f" ({request['commune']})" if request["commune"] else ""
-            print(f"demande   {request['origin']}  {request['name']}{commune} : "
-                  f"papi vouch {request['origin']}")  # fmt: skip
+            line = _(
+                "%(origin)s  %(name)s%(commune)s: papi vouch %(origin)s",
+                origin=request["origin"], name=request["name"], commune=commune,
+            )  # fmt: skip
+            print(words["request"].ljust(width) + line)
     for member in view["members"]:
-        role = " (fondateur)" if member["founder"] else ""
-        print(f"membre    {member['id']}  {member['name']}{role}")
+        role = " " + _("(founder)") if member["founder"] else ""
+        print(words["member"].ljust(width) + f"{member['id']}  {member['name']}{role}")
     for vouch in view["vouches"]:
-        verb = "retire sa garantie à" if vouch["revoked"] else "se porte garant de"
-        print(f"garantie  {vouch['voucher_name'] or vouch['voucher']} {verb} "
-              f"{vouch['subject_name'] or vouch['subject']}")  # fmt: skip
+        line = (
+            N_("%(voucher)s withdraws its vouch for %(subject)s")
+            if vouch["revoked"]
+            else N_("%(voucher)s vouches for %(subject)s")
+        )
+        said = _(
+            line,
+            voucher=vouch["voucher_name"] or vouch["voucher"],
+            subject=vouch["subject_name"] or vouch["subject"],
+        )
+        print(words["vouch"].ljust(width) + said)
     for candidate in view["candidates"]:
-        print(f"candidat  {candidate['origin']}  refusé {candidate['refused']} fois "
-              f"({candidate['code']}), vu en dernier le {candidate['last_seen'][:19]}")  # fmt: skip
+        said = ngettext(
+            "%(origin)s  refused %(num)s time (%(code)s), last seen on %(when)s",
+            "%(origin)s  refused %(num)s times (%(code)s), last seen on %(when)s",
+            candidate["refused"],
+            origin=candidate["origin"],
+            code=candidate["code"],
+            when=_stored_time(candidate["last_seen"]),
+        )
+        print(words["candidate"].ljust(width) + said)
     for hidden in view["hidden"]:
-        print(f"masqué    {hidden['origin']}  {hidden['name']} ({hidden['reason']})")
+        line = f"{hidden['origin']}  {hidden['name']} ({hidden['reason']})"
+        print(words["hidden"].ljust(width) + line)
     for frozen in view["frozen"]:
-        print(f"gelé      {frozen['origin']}  {frozen['name']} (fourche prouvée)")
+        line = _("%(origin)s  %(name)s (proven fork)", origin=frozen["origin"], name=frozen["name"])
+        print(words["frozen"].ljust(width) + line)
 
 
 def cmd_invite(args: argparse.Namespace) -> None:
@@ -635,15 +687,21 @@ def cmd_invite(args: argparse.Namespace) -> None:
         try:
             return (await create_invitation(node)).code()
         except InvitationError as exc:
-            raise CliError(exc.message) from None
+            raise CliError(exc.text(gettext)) from None
 
     code = run_with_node(settings, work)
-    print(f"Code d'invitation (valable {INVITATION_DAYS} jours, pour un seul lieu) :",
-          file=sys.stderr)  # fmt: skip
+    print(
+        _("Invitation code (valid %(days)s days, for one place only):", days=INVITATION_DAYS),
+        file=sys.stderr,
+    )
     print(code)
-    print("Le nouveau lieu le colle dans son /admin (« Rejoindre le réseau ») ou lance "
-          "'papi join CODE' ; sa demande apparaît ensuite ici : 'papi members', /admin/reseau.",
-          file=sys.stderr)  # fmt: skip
+    print(
+        _(
+            "The new place pastes it in its /admin (“Join the network”) or runs "
+            "'papi join CODE'; its request then shows here: 'papi members', /admin/reseau."
+        ),
+        file=sys.stderr,
+    )
 
 
 def cmd_join(args: argparse.Namespace) -> None:
@@ -654,7 +712,7 @@ def cmd_join(args: argparse.Namespace) -> None:
     try:
         invitation = parse_code(args.code)
     except InvitationError as exc:
-        raise CliError(exc.message) from None
+        raise CliError(exc.text(gettext)) from None
     if (
         not settings.founder_ids
         and invitation.founders
@@ -663,20 +721,27 @@ def cmd_join(args: argparse.Namespace) -> None:
         # The running node read its (empty) founders at start: it would go on accepting
         # every origin, and show again what this command hides.
         raise CliError(
-            "ce nœud tourne et deviendrait membre d'un réseau fermé : collez plutôt le code "
-            "dans /admin/reseau (« Rejoindre un réseau »), ou arrêtez le nœud d'abord"
+            _(
+                "this node is running and would become a member of a closed network: paste "
+                "the code in /admin/reseau (“Join a network”) instead, or stop the node first"
+            )
         )
 
     async def work(node: Any) -> str:
         try:
             invitation = await join(node, args.code)
         except InvitationError as exc:
-            raise CliError(exc.message) from None
+            raise CliError(exc.text(gettext)) from None
         return invitation.url
 
     url = run_with_node(settings, work)
-    print(f"Demande envoyée à {url}. Dès qu'un membre se portera garant de ce lieu, le réseau")
-    print("acceptera ses publications ; ce nœud se synchronise avec lui en attendant.")
+    print(
+        _(
+            "Request sent to %(url)s. As soon as a member vouches for this place, the network "
+            "will accept its publications; meanwhile this node syncs with it.",
+            url=url,
+        )
+    )
 
 
 def cmd_key_rotate(args: argparse.Namespace) -> None:
@@ -688,9 +753,16 @@ def cmd_key_rotate(args: argparse.Namespace) -> None:
         with servelock.held(settings.data_dir):
             new = run_with_node(settings, rotate)
     except servelock.NodeRunning as exc:
-        raise CliError(f"{exc} : arrêtez le nœud avant de changer sa clé") from None
-    print(f"Nouvelle clé du nœud : {new.origin}. Le lieu garde son identité ; ses pairs")
-    print("suivront le changement dès qu'ils recevront l'entrée signée par l'ancienne clé.")
+        raise CliError(
+            _("%(problem)s: stop the node before changing its key", problem=running(exc))
+        ) from None
+    print(
+        _(
+            "New key of the node: %(origin)s. The place keeps its identity; its peers will "
+            "follow the change as soon as they receive the entry signed by the old key.",
+            origin=new.origin,
+        )
+    )
 
 
 def cmd_key_recovery(args: argparse.Namespace) -> None:
@@ -713,13 +785,15 @@ def cmd_key_recovery(args: argparse.Namespace) -> None:
             keys = await keychain.state_at(conn, node.origin)
         if keys.recovery_key is not None:
             raise CliError(
-                "ce lieu a déjà une clé de secours (celle dont les 24 mots ont été affichés à "
-                "sa création) : seule elle peut se remplacer, avec 'papi recover'"
+                _(
+                    "this place already has a recovery key (the one whose 24 words were shown "
+                    "when it was created): only it can replace itself, with 'papi recover'"
+                )
             )
         try:
             await declare_recovery(node, recovery)
         except (ClockSkew, KeyNotInForce, LogRecovering, WrongKey) as exc:
-            raise CliError(f"rien n'est publié : {exc}") from None
+            raise CliError(_("nothing is published: %(error)s", error=exc)) from None
         return str(node.origin)
 
     _show_recovery_key(recovery, run_with_node(settings, work))
@@ -731,7 +805,7 @@ def cmd_recover(args: argparse.Namespace) -> None:
     import getpass
 
     from federation.keys import public_key_bytes
-    from federation.recovery import key_from_words
+    from federation.recovery import BadRecoveryWords, key_from_words
 
     from .datadir import init_data_dir
     from .services.identity import read_origin, recover, write_origin
@@ -740,22 +814,26 @@ def cmd_recover(args: argparse.Namespace) -> None:
     try:
         public_key_bytes(args.origin)
     except ValueError:
-        raise CliError(f"{args.origin!r} n'est pas l'identifiant d'un lieu") from None
+        raise CliError(_("%(origin)r is not a place's id", origin=args.origin)) from None
     data_dir = Path(args.data_dir)
     key, created = init_data_dir(data_dir, {"url": args.url} if args.url else {})
     if not created and read_origin(data_dir) != args.origin:
         raise CliError(
-            f"{data_dir} contient déjà un nœud ({key.origin}) : choisissez un dossier vide"
+            _(
+                "%(dir)s already holds a node (%(origin)s): choose an empty directory",
+                dir=data_dir,
+                origin=key.origin,
+            )
         )
     (data_dir / NEW_LOG_MARKER).unlink(missing_ok=True)  # never a new log of this place
     write_origin(data_dir, args.origin)
     text = sys.stdin.read() if not sys.stdin.isatty() else getpass.getpass(
-        "Les 24 mots de la clé de secours : "
+        _("The 24 words of the recovery key: ")
     )  # fmt: skip
     try:
         recovery = key_from_words(text)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    except BadRecoveryWords as exc:
+        raise CliError(recovery_words_problem(exc)) from None
     settings = _settings(args)
 
     async def work(node: Any) -> int:
@@ -771,19 +849,46 @@ def cmd_recover(args: argparse.Namespace) -> None:
             keys = await keychain.state_at(conn, node.origin)
         if keys.recovery_key is None:
             raise CliError(
-                "le journal du lieu n'a pas été récupéré, ou il ne déclare aucune clé de "
-                f"secours : vérifiez le pair {args.peer} et l'identifiant du lieu"
+                _(
+                    "the place's log was not fetched, or it declares no recovery key: check "
+                    "the peer %(peer)s and the place's id",
+                    peer=args.peer,
+                )
             )
         if keys.recovery_key != recovery.origin:
-            raise CliError("ces mots ne sont pas la clé de secours de ce lieu")
+            raise CliError(_("these words are not this place's recovery key"))
         entry = await recover(node, recovery)
         await sync_peers(node, [peer], deadline=None)
         return entry.seq
 
     seq = run_with_node(settings, work)
-    print(f"Lieu {args.origin} repris par ce nœud (nouvelle clé {key.origin}, entrée {seq}).")
-    print("Les entrées signées par l'ancienne clé sont désormais refusées par le réseau.")
-    print(f"Ensuite : papi serve --data-dir {data_dir}")
+    print(
+        _(
+            "Place %(origin)s taken over by this node (new key %(key)s, entry %(seq)s).",
+            origin=args.origin,
+            key=key.origin,
+            seq=seq,
+        )
+    )
+    print(_("Entries signed by the old key are now refused by the network."))
+    print(_("Next: %(command)s", command=f"papi serve --data-dir {data_dir}"))
+
+
+def recovery_words_problem(exc: BadRecoveryWords) -> str:
+    """``federation.recovery.BadRecoveryWords`` in words."""
+    if exc.problem == "count":
+        return _(
+            "the %(words)s words of the recovery key are needed (%(given)s given)",
+            words=exc.expected,
+            given=exc.given,
+        )
+    if exc.problem == "unknown_word":
+        return _(
+            "word no. %(position)s “%(word)s” is not in the list",
+            position=exc.position,
+            word=exc.word,
+        )
+    return _("these words do not make a valid key: a word is miscopied")
 
 
 # -- backup, restore, doctor ---------------------------------------------------------
@@ -1014,7 +1119,9 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     try:
         before = file_version(path)
     except sqlite3.Error as exc:
-        raise CliError(f"cannot read the database {path}: {exc}") from None
+        raise CliError(
+            _("cannot read the database %(path)s: %(error)s", path=path, error=exc)
+        ) from None
     if before > LATEST:
         raise CliError(SchemaTooNew(before, str(path)).text(gettext))
     print(
@@ -1328,7 +1435,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--no-recovery-key", action="store_true",
-        help="do not create the offline recovery key (tests, throw-away nodes)",
+        help=_("do not create the offline recovery key (tests, throw-away nodes)"),
     )  # fmt: skip
     p.set_defaults(func=cmd_init)
 
@@ -1411,41 +1518,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", help=_("recipient (default: notify_email, else the place's courriel)"))
     p.set_defaults(func=cmd_mail_test)
 
-    p = sub.add_parser("vouch", parents=[common], help="se porter garant d'un lieu (membre)")
-    p.add_argument("origin", help="identifiant du lieu (ed25519:…)")
-    p.add_argument("--title", help="titre de la garantie")
-    p.add_argument("--description", help="texte libre (visite, convention…)")
-    p.add_argument("--revoke", action="store_true", help="retirer sa garantie")
-    p.add_argument("--reason", help="raison du retrait")
+    p = sub.add_parser("vouch", parents=[common], help=_("vouch for a place (member)"))
+    p.add_argument("origin", help=_("the place's id (ed25519:…)"))
+    p.add_argument("--title", help=_("title of the vouch"))
+    p.add_argument("--description", help=_("free text (visit, agreement…)"))
+    p.add_argument("--revoke", action="store_true", help=_("withdraw the vouch"))
+    p.add_argument("--reason", help=_("why it is withdrawn"))
     p.set_defaults(func=cmd_vouch)
 
-    p = sub.add_parser("invite", parents=[common], help="code d'invitation pour un nouveau lieu")
+    p = sub.add_parser("invite", parents=[common], help=_("invitation code for a new place"))
     p.set_defaults(func=cmd_invite)
-    p = sub.add_parser("join", parents=[common], help="rejoindre le réseau avec un code")
-    p.add_argument("code", help="le code d'invitation (PAPI1-…)")
+    p = sub.add_parser("join", parents=[common], help=_("join the network with a code"))
+    p.add_argument("code", help=_("the invitation code (PAPI1-…)"))
     p.set_defaults(func=cmd_join)
 
-    p = sub.add_parser("members", parents=[common], help="membres, garanties et candidats")
+    p = sub.add_parser("members", parents=[common], help=_("members, vouches and candidates"))
     p.set_defaults(func=cmd_members)
 
-    key = sub.add_parser("key", help="clés du nœud").add_subparsers(
+    key = sub.add_parser("key", help=_("the node's keys")).add_subparsers(
         dest="key_command", required=True, metavar="ACTION"
     )
-    p = key.add_parser("rotate", parents=[common], help="remplacer la clé du nœud (arrêté)")
+    p = key.add_parser("rotate", parents=[common], help=_("replace the node's key (node stopped)"))
     p.set_defaults(func=cmd_key_rotate)
     p = key.add_parser(
         "recovery", parents=[common],
-        help="créer la clé de secours du lieu s'il n'en a pas (affichée une seule fois)",
+        help=_("create the place's recovery key if it has none (shown only once)"),
     )  # fmt: skip
     p.set_defaults(func=cmd_key_recovery)
 
     p = sub.add_parser(
         "recover", parents=[common],
-        help="reprendre un lieu sur une nouvelle machine avec les mots de sa clé de secours",
+        help=_("take a place over on a new machine with the words of its recovery key"),
     )  # fmt: skip
-    p.add_argument("origin", help="identifiant du lieu à reprendre (ed25519:…)")
-    p.add_argument("--peer", required=True, help="un nœud du réseau qui détient son journal")
-    p.add_argument("--url", help="adresse publique de ce nouveau nœud")
+    p.add_argument("origin", help=_("id of the place to take over (ed25519:…)"))
+    p.add_argument("--peer", required=True, help=_("a node of the network that holds its log"))
+    p.add_argument("--url", help=_("public address of this new node"))
     p.set_defaults(func=cmd_recover)
 
     p = sub.add_parser(
@@ -1507,7 +1614,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "migrate",
         parents=[common],
-        help="bring the database's schema up to this version (also done at start)",
+        help=_("bring the database's schema up to this version (also done at start)"),
     )
     p.set_defaults(func=cmd_migrate)
     return parser
