@@ -21,6 +21,7 @@ from .cli_support import (
     default_data_dir,
     gettext,
     initialise,
+    name_placeholders,
     ngettext,
     print_migration,
     run_with_node,
@@ -1419,7 +1420,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=software(), help=_("show the version and exit")
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar=N_("COMMAND"))
 
     p = sub.add_parser("init", parents=[common], help=_("create the data directory and key"))
     p.add_argument("--name", help=_("name of the place"))
@@ -1445,7 +1446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     token = sub.add_parser("token", help=_("API tokens")).add_subparsers(
-        dest="token_command", required=True, metavar="ACTION"
+        dest="token_command", required=True, metavar=N_("ACTION")
     )
     p = token.add_parser("create", parents=[common], help=_("print a new API bearer token"))
     p.add_argument("--label", default="", help=_("what the token is for"))
@@ -1453,10 +1454,10 @@ def build_parser() -> argparse.ArgumentParser:
     cli_manage.add_token_commands(token, common)
 
     peer = sub.add_parser("peer", help=_("peers")).add_subparsers(
-        dest="peer_command", required=True, metavar="ACTION"
+        dest="peer_command", required=True, metavar=N_("ACTION")
     )
     p = peer.add_parser("add", parents=[common], help=_("add a peer by its base URL"))
-    p.add_argument("url")
+    p.add_argument("url", help=_("the peer's base URL (http://10.0.0.5:8000)"))
     p.set_defaults(func=cmd_peer_add)
     p = peer.add_parser("list", parents=[common], help=_("show peers and their state"))
     p.set_defaults(func=cmd_peer_list)
@@ -1469,12 +1470,14 @@ def build_parser() -> argparse.ArgumentParser:
         "export", parents=[common], help=_("export places to the LaMednum open data standard")
     )
     p.add_argument("--network", action="store_true", help=_("every known place, not only ours"))
-    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument(
+        "--format", choices=["csv", "json"], default="csv", help=_("file format (default: csv)")
+    )
     p.add_argument("--output", "-o", help=_("file to write (default: standard output)"))
     p.set_defaults(func=cmd_export)
 
     imports = sub.add_parser("import", help=_("import open data")).add_subparsers(
-        dest="import_command", required=True, metavar="FORMAT"
+        dest="import_command", required=True, metavar=N_("FORMAT")
     )
     p = imports.add_parser(
         "lamednum",
@@ -1489,7 +1492,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import_lamednum)
 
     resources = sub.add_parser("resources", help=_("fiches as Markdown files")).add_subparsers(
-        dest="resources_command", required=True, metavar="ACTION"
+        dest="resources_command", required=True, metavar=N_("ACTION")
     )
     p = resources.add_parser(
         "import", parents=[common], help=_("publish the Markdown files of a folder as resources")
@@ -1507,12 +1510,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     user = sub.add_parser("user", help=_("accounts of /admin")).add_subparsers(
-        dest="user_command", required=True, metavar="ACTION"
+        dest="user_command", required=True, metavar=N_("ACTION")
     )
     cli_manage.add_user_commands(user, common)
 
     mail = sub.add_parser("mail", help=_("notification mails")).add_subparsers(
-        dest="mail_command", required=True, metavar="ACTION"
+        dest="mail_command", required=True, metavar=N_("ACTION")
     )
     p = mail.add_parser("test", parents=[common], help=_("send a test mail now (SMTP settings)"))
     p.add_argument("--to", help=_("recipient (default: notify_email, else the place's courriel)"))
@@ -1536,7 +1539,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_members)
 
     key = sub.add_parser("key", help=_("the node's keys")).add_subparsers(
-        dest="key_command", required=True, metavar="ACTION"
+        dest="key_command", required=True, metavar=N_("ACTION")
     )
     p = key.add_parser("rotate", parents=[common], help=_("replace the node's key (node stopped)"))
     p.set_defaults(func=cmd_key_rotate)
@@ -1564,7 +1567,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--encrypt", action="store_true", help=_("encrypt with a passphrase asked on the terminal")
     )
     secret.add_argument(
-        "--passphrase-file", metavar="FILE", help=_("encrypt with the first line of FILE")
+        "--passphrase-file", metavar=N_("FILE"), help=_("encrypt with the first line of FILE")
     )
     p.set_defaults(func=cmd_backup)
 
@@ -1573,7 +1576,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", help=_("backup file written by 'papi backup'"))
     p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
-    p.add_argument("--passphrase-file", metavar="FILE", help=_("passphrase of an encrypted backup"))
+    p.add_argument(
+        "--passphrase-file", metavar=N_("FILE"), help=_("passphrase of an encrypted backup")
+    )
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser(
@@ -1585,7 +1590,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bundles = sub.add_parser(
         "bundle", help=_("carry entries and attachments on a USB stick")
-    ).add_subparsers(dest="bundle_command", required=True, metavar="ACTION")
+    ).add_subparsers(dest="bundle_command", required=True, metavar=N_("ACTION"))
     p = bundles.add_parser(
         "export", parents=[common], help=_("write a bundle of entries and their attachments")
     )
@@ -1593,7 +1598,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--for",
         dest="for_file",
-        metavar="VECTOR_FILE",
+        metavar=N_("VECTOR_FILE"),
         help=_("only what the node of this vector file (papi vector) lacks"),
     )
     p.set_defaults(func=cmd_bundle_export)
@@ -1617,6 +1622,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=_("bring the database's schema up to this version (also done at start)"),
     )
     p.set_defaults(func=cmd_migrate)
+    name_placeholders(parser)
     return parser
 
 

@@ -64,6 +64,48 @@ def speak_argparse() -> None:
     argparse.ngettext = catalogue.ngettext  # type: ignore[attr-defined]
 
 
+#: How help and usage name the values of arguments, by their ``dest`` (argparse would show
+#: the ``dest`` itself, an English word); an explicit ``metavar`` is translated as well.
+PLACEHOLDERS = {
+    "data_dir": N_("DIR"),
+    "file": N_("FILE"),
+    "output": N_("FILE"),
+    "passphrase_file": N_("FILE"),
+    "for_file": N_("VECTOR_FILE"),
+    "folder": N_("FOLDER"),
+    "url": N_("URL"),
+    "peer": N_("URL"),
+    "email": N_("EMAIL"),
+    "to": N_("EMAIL"),
+    "origin": N_("PLACE_ID"),
+    "code": N_("CODE"),
+    "name": N_("NAME"),
+    "commune": N_("COMMUNE"),
+    "host": N_("HOST"),
+    "port": N_("PORT"),
+    "label": N_("LABEL"),
+    "title": N_("TITLE"),
+    "description": N_("TEXT"),
+    "reason": N_("REASON"),
+    "timeout": N_("SECONDS"),
+}
+
+
+def name_placeholders(parser: argparse.ArgumentParser) -> None:
+    """Name the values of ``parser``'s arguments, and its subcommands', in the locale's
+    language (``PLACEHOLDERS``)."""
+    for action in parser._actions:  # argparse has no public walk of a parser's arguments
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                name_placeholders(child)
+        if action.nargs == 0 or (action.choices is not None and action.metavar is None):
+            continue  # a flag, or a value shown as its choices
+        if isinstance(action.metavar, str):
+            action.metavar = gettext(action.metavar)
+        elif action.metavar is None and action.dest in PLACEHOLDERS:
+            action.metavar = gettext(PLACEHOLDERS[action.dest])
+
+
 class CliError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
 
