@@ -599,9 +599,11 @@ def cmd_vouch(args: argparse.Namespace) -> None:
                 await revoke(node, args.origin, args.reason or "")
                 return _("Vouch withdrawn for %(origin)s.", origin=args.origin.strip())
             await vouch(node, args.origin, args.title or "", args.description or "")
-        except Translatable as exc:
+        except (KeyNotInForce, LogRecovering) as exc:
+            raise CliError(_("nothing is published: %(error)s", error=exc.text(gettext))) from None
+        except Translatable as exc:  # not a place's id, or this place itself
             raise CliError(exc.text(gettext)) from None
-        except (SchemaError, ClockSkew, KeyNotInForce, LogRecovering) as exc:
+        except (SchemaError, ClockSkew) as exc:
             raise CliError(_("nothing is published: %(error)s", error=exc)) from None
         return _(
             "This place vouches for %(origin)s; the network's nodes will accept it as soon as "
@@ -793,7 +795,9 @@ def cmd_key_recovery(args: argparse.Namespace) -> None:
             )
         try:
             await declare_recovery(node, recovery)
-        except (ClockSkew, KeyNotInForce, LogRecovering, WrongKey) as exc:
+        except (KeyNotInForce, LogRecovering) as exc:
+            raise CliError(_("nothing is published: %(error)s", error=exc.text(gettext))) from None
+        except (ClockSkew, WrongKey) as exc:
             raise CliError(_("nothing is published: %(error)s", error=exc)) from None
         return str(node.origin)
 

@@ -174,7 +174,7 @@ def _json_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        raise ValueError("booléen")
+        raise ValueError("boolean")
     if isinstance(value, str | int | float):
         return str(value)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
