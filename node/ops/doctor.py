@@ -637,7 +637,7 @@ def _clock(facts: Facts, timeout: float) -> list[Finding]:
                 Finding(
                     False,
                     _(
-                        "The clock differs by %(s)d seconds from the peer %(url)s's.",
+                        "The clock differs by %(s)d seconds from the clock of the peer %(url)s.",
                         s=int(skew.total_seconds()),
                         url=url,
                     ),
