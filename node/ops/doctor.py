@@ -5,6 +5,9 @@ It only reads: files' modes and owners, the configuration, the key, the database
 fetched from this machine. The advertised URL is checked *from this machine's point of
 view*: a peer elsewhere may still fail to reach it (port forwarding, a firewall, a DNS
 name that only resolves inside the room); the protocol has no way to ask a peer to try.
+
+It speaks the command line's language (``locale_text``: French unless the locale asks for
+English) and gives times in Paris time with their zone.
 """
 
 from __future__ import annotations

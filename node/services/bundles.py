@@ -12,7 +12,8 @@ only itself (and what follows it in its log, kept aside beyond the gap). A blob 
 only if an object this node holds lists it (a resource's attachment, a photo) with that size
 and its bytes hash to its name.
 
-These run in the ``papi`` command's process, not in the server's: file I/O is plain.
+These run in the ``papi`` command's process, not in the server's: file I/O is plain, and
+the operator's messages speak the command line's language (``locale_text``).
 """
 
 from __future__ import annotations
