@@ -351,7 +351,7 @@ def _backups(facts: Facts) -> list[Finding]:
     last = last_backup(facts.data_dir)
     fix = _(
         "papi backup /var/backups/papi/papi-$(date +%F).tar.gz; every "
-        "night: the papi-backup.timer timer (deploy/README.md, step 9)."
+        "night: the papi-backup.timer unit (deploy/README.md, step 9)."
     )
     if last is None:
         return [Finding(None, _("No backup of this node is recorded here."), fix)]
