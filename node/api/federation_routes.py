@@ -225,7 +225,7 @@ async def join(request: Request) -> Response:
             answer = await receive_join(conn, document)
     except InvitationError as exc:
         status = 422 if exc.code == "invalid" else 403
-        raise ApiError(status, exc.code, exc.message) from None
+        raise ApiError(status, exc.code, str(exc)) from None
     log.info("join request from %s (%s)", answer["origin"], answer["name"])
     return JSONResponse({**answer, "inviter": node.origin}, status_code=201)
 

@@ -15,6 +15,7 @@ from federation.errors import FederationError
 from federation.keys import NodeKey
 
 from ..db import write_transaction
+from ..i18n import N_, Translatable
 from ..runtime import Node
 from ..settings import RESTORED_MARKER
 from . import keychain
@@ -34,9 +35,10 @@ async def head_of(conn: BaseDBAsyncClient, origin: str) -> Head:
     return Head(rows[0]["head_seq"], rows[0]["head_hash"]) if rows else Head()
 
 
-class LogRecovering(Exception):
+class LogRecovering(Translatable):
     """Our key predates this database and our log is empty, or the database was restored
-    from a backup and has not caught up with our peers yet: writing would fork our log."""
+    from a backup and has not caught up with our peers yet: writing would fork our log.
+    (``str()`` is English; ``text(gettext)`` the reader's language.)"""
 
 
 def catching_up(node: Node) -> bool:
@@ -45,7 +47,7 @@ def catching_up(node: Node) -> bool:
     return (node.settings.data_dir / RESTORED_MARKER).exists()
 
 
-class KeyNotInForce(FederationError):
+class KeyNotInForce(Translatable, FederationError):
     """The key this node signs with is no longer the place's (rotated or recovered
     elsewhere): what it signs would be refused everywhere."""
 
@@ -64,9 +66,11 @@ def check_can_write(node: Node) -> None:
         raise ClockSkew(problem)
     if catching_up(node):
         raise LogRecovering(
-            "this node was restored from a backup and is catching up its own log from its "
-            "peers: writes resume after a sync round with a peer ('papi sync'); "
-            "see 'papi doctor'"
+            N_(
+                "this node was restored from a backup and is catching up its own log from "
+                "its peers: writes resume after a sync round with a peer ('papi sync'); "
+                "see 'papi doctor'"
+            )
         )
 
 
@@ -89,15 +93,21 @@ async def publish_in(
     head = await head_of(conn, node.origin)
     if head.seq == 0 and not new_log:
         raise LogRecovering(
-            "this node is recovering its own log from its peers: add a peer and sync "
-            "first ('papi peer add URL', 'papi sync'), or run 'papi init --new-log'"
+            N_(
+                "this node is recovering its own log from its peers: add a peer and sync "
+                "first ('papi peer add URL', 'papi sync'), or run 'papi init --new-log'"
+            )
         )
     key = signing_key or node.key
     keys = await keychain.state_at(conn, node.origin)
     if key.origin != keys.node_key and not (kind == "key" and key.origin == keys.recovery_key):
         raise KeyNotInForce(
-            f"this node signs with {key.origin}, but the place's key in force is "
-            f"{keys.node_key}: its entries would be refused (see 'papi recover')"
+            N_(
+                "this node signs with %(key)s, but the place's key in force is %(in_force)s: "
+                "its entries would be refused (see 'papi recover')"
+            ),
+            key=key.origin,
+            in_force=keys.node_key,
         )
     entry = build_entry(
         key,
