@@ -129,3 +129,44 @@ async def test_a_page_not_stored_as_foreseen_is_asked_for_again(tmp_path: Path) 
         # the round asked again with what it holds (the refused origin claimed complete).
         assert len(asks) >= 2 + result.pages
         assert any((vector or {}).get(key.origin) == FROZEN_SEQ for vector in asks)
+
+
+async def test_the_next_page_is_checked_while_the_current_one_is_stored(tmp_path: Path) -> None:
+    from node.services import ingest
+
+    if ingest.PARSE_THREADS < 2:  # one core: everything is checked inline, nothing ahead
+        return
+    recorder = Recorder()
+    async with network(tmp_path, ["a", "b"], transport=recorder, sync_page_bytes=65536) as (
+        _,
+        nodes,
+    ):
+        a, b = nodes["a"], nodes["b"]
+        logs = [origin_log(index, 80) for index in range(4)]
+        await push(b, [entry for log in logs for entry in log])
+        record_ingests(a, recorder.events)
+        ingestor = a.node.ingestor
+        parse_all = ingestor._parse_all
+
+        async def recorded(documents: list[Any]) -> Any:
+            recorder.events.append(("check", len(documents)))
+            return await parse_all(documents)
+
+        ingestor._parse_all = recorded  # type: ignore[method-assign]
+        result = await round_with(a, "b")
+        assert result.error is None and result.pages >= 3
+        holds = await held(a)
+        for log in logs:
+            assert holds[log[0]["header"]["origin"]] == 80
+        kinds = [kind for kind, _ in recorder.events]
+        # Each page is checked once; from the second on (but a small last page), before
+        # the previous one is stored.
+        assert kinds.count("check") == kinds.count("store") == result.pages
+        checks = [i for i, kind in enumerate(kinds) if kind == "check"]
+        stored = [i for i, kind in enumerate(kinds) if kind == "stored"]
+        sizes = [size for kind, size in recorder.events if kind == "store"]
+        for page in range(1, result.pages):
+            if sizes[page] >= ingest.PARSE_THREADS_MIN_BATCH:  # smaller: checked inline
+                assert checks[page] < stored[page - 1]
+        assert sum(size >= ingest.PARSE_THREADS_MIN_BATCH for size in sizes[1:]) >= 2
+        assert not ingestor._ahead  # nothing left behind

@@ -129,6 +129,11 @@ class IngestReport:
         self.need.update(other.need)
 
 
+def _outcome_seen(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # a check ahead nobody awaits has no one to tell
+
+
 def client_sender(host: str | None) -> str:
     """The sender a push is charged to: its client address (``from`` is whatever the
     client writes), an IPv6 address by its /64, which one subscriber usually holds."""
@@ -208,6 +213,8 @@ class Ingestor:
         #: This node's origin: steps of cooperation addressed to it become tasks as they
         #: are stored (``store_entries``); None (tools, benchmarks): none do.
         self.own_origin = own_origin
+        #: Batches being checked ahead (``check_ahead``), by the identity of their list.
+        self._ahead: dict[int, tuple[list[Any], asyncio.Future[list[Entry | EntryRejected]]]] = {}
 
     def parse(self, document: Any) -> Entry:
         return parse_entry(
@@ -243,6 +250,33 @@ class Ingestor:
         )
         return [outcome for chunk in chunks for outcome in chunk]
 
+    def check_ahead(self, documents: list[Any]) -> None:
+        """Start checking ``documents`` on the parse threads now: a batch that ``ingest``
+        will be given later, the very same list (the next page of a sync round, while the
+        current one is stored). ``parse_entry`` depends on the documents alone, so the
+        outcome is the one ``ingest`` would reach; it only comes sooner. Small batches,
+        checked inline anyway, are not."""
+        if PARSE_THREADS < 2 or len(documents) < PARSE_THREADS_MIN_BATCH:
+            return
+        self.forget_ahead(documents)
+        checking = asyncio.ensure_future(self._parse_all(documents))
+        checking.add_done_callback(_outcome_seen)
+        self._ahead[id(documents)] = (documents, checking)
+
+    def forget_ahead(self, documents: list[Any]) -> None:
+        """``documents`` will not be ingested after all: stop checking them ahead."""
+        ahead = self._ahead.get(id(documents))
+        if ahead is not None and ahead[0] is documents:
+            del self._ahead[id(documents)]
+            ahead[1].cancel()
+
+    async def _checked(self, documents: list[Any]) -> list[Entry | EntryRejected]:
+        ahead = self._ahead.get(id(documents))
+        if ahead is not None and ahead[0] is documents:
+            del self._ahead[id(documents)]
+            return await ahead[1]
+        return await self._parse_all(documents)
+
     async def ingest(self, documents: list[Any], *, sender: str | None = None) -> IngestReport:
         """Verify and store ``documents``; say what became of each.
 
@@ -257,7 +291,7 @@ class Ingestor:
     async def _ingest(self, documents: list[Any], sender: str | None) -> IngestReport:
         report = IngestReport()
         by_origin: dict[str, list[tuple[int, Entry]]] = defaultdict(list)
-        outcomes = await self._parse_all(documents)
+        outcomes = await self._checked(documents)
         for index, (document, outcome) in enumerate(zip(documents, outcomes, strict=True)):
             if isinstance(outcome, EntryRejected):
                 origin, seq = _claimed(document)

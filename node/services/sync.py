@@ -42,6 +42,7 @@ from .peers import failure_kind, learn_peers, make_due, record_failure, record_s
 
 if TYPE_CHECKING:
     from ..runtime import Node
+    from .ingest import Ingestor
     from .membership import Membership
 
 log = logging.getLogger(__name__)
@@ -401,7 +402,7 @@ async def _round(
             request["from"] = sender
         return request
 
-    ahead = _PageAhead(client, peer.url)
+    ahead = _PageAhead(client, peer.url, node.ingestor)
     try:
         while result.pages < MAX_PAGES_PER_ROUND:
             answer = await ahead.answer(await page_request(mine))
@@ -455,13 +456,20 @@ class _PageAhead:
     makes is the very same one; otherwise it is dropped and the round's request sent,
     so a round asks for exactly what it did one page at a time, only sooner."""
 
-    def __init__(self, client: Any, url: str) -> None:
+    def __init__(self, client: Any, url: str, ingestor: Ingestor) -> None:
         self.client = client
         self.url = url
+        self.ingestor = ingestor
         self.pending: tuple[dict[str, Any], asyncio.Task[dict[str, Any]]] | None = None
 
+    async def _fetch(self, request: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = await self.client.sync(self.url, request)
+        # Its entries are checked (signatures...) while the current page is stored.
+        self.ingestor.check_ahead(answer.get("entries") or [])
+        return answer
+
     def ask(self, request: dict[str, Any]) -> None:
-        task = asyncio.create_task(self.client.sync(self.url, request))
+        task = asyncio.create_task(self._fetch(request))
         task.add_done_callback(_outcome_seen)  # a dropped request's failure is no news
         self.pending = (request, task)
 
@@ -481,6 +489,8 @@ class _PageAhead:
         self.pending = None
         task.cancel()
         await asyncio.wait([task])  # its outcome is not wanted (our own cancellation is)
+        if not task.cancelled() and task.exception() is None:
+            self.ingestor.forget_ahead(task.result().get("entries") or [])
 
 
 def _outcome_seen(task: asyncio.Task[Any]) -> None:
