@@ -129,9 +129,11 @@ class IngestReport:
         self.need.update(other.need)
 
 
-def _outcome_seen(future: asyncio.Future[Any]) -> None:
+def outcome_seen(future: asyncio.Future[Any]) -> None:
+    """Done callback of work whose outcome may be wanted by no one (a check ahead, a
+    request ahead dropped): its failure is then no news, and not logged as unretrieved."""
     if not future.cancelled():
-        future.exception()  # a check ahead nobody awaits has no one to tell
+        future.exception()
 
 
 def client_sender(host: str | None) -> str:
@@ -260,7 +262,7 @@ class Ingestor:
             return
         self.forget_ahead(documents)
         checking = asyncio.ensure_future(self._parse_all(documents))
-        checking.add_done_callback(_outcome_seen)
+        checking.add_done_callback(outcome_seen)
         self._ahead[id(documents)] = (documents, checking)
 
     def forget_ahead(self, documents: list[Any]) -> None:

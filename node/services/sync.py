@@ -37,6 +37,7 @@ from federation.vector import (
 from ..models import Peer
 from .bootstrap import settle_catch_up
 from .health import is_disk_full
+from .ingest import outcome_seen
 from .log import entry_document, read_entries
 from .peers import failure_kind, learn_peers, make_due, record_failure, record_success
 
@@ -470,7 +471,7 @@ class _PageAhead:
 
     def ask(self, request: dict[str, Any]) -> None:
         task = asyncio.create_task(self._fetch(request))
-        task.add_done_callback(_outcome_seen)  # a dropped request's failure is no news
+        task.add_done_callback(outcome_seen)
         self.pending = (request, task)
 
     async def answer(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -491,11 +492,6 @@ class _PageAhead:
         await asyncio.wait([task])  # its outcome is not wanted (our own cancellation is)
         if not task.cancelled() and task.exception() is None:
             self.ingestor.forget_ahead(task.result().get("entries") or [])
-
-
-def _outcome_seen(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 def _asked_vector(
