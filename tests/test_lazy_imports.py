@@ -1,6 +1,6 @@
 """Libraries that only some requests need are imported by the first of those requests,
 not when the node starts: each costs resident memory (``idle_rss_mb``,
-docs/performance.md 7), whether it is ever used or not."""
+docs/performance.md 10.3), whether it is ever used or not."""
 
 from __future__ import annotations
 

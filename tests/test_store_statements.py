@@ -1,6 +1,6 @@
 """Storing a batch writes its entries and objects with a few multi-row statements, not one
 statement per row: with the full-text index kept by triggers, one statement per object
-made FTS5 write (and then merge) one index segment per object (docs/performance.md 1c).
+made FTS5 write (and then merge) one index segment per object (docs/performance.md 10.1).
 The rows, the objects and what search finds are the same either way."""
 
 from __future__ import annotations

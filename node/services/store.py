@@ -94,7 +94,7 @@ async def insert_rows(conn: BaseDBAsyncClient, sql: str, rows: Sequence[Sequence
     statement savepoint, and FTS5 writes its pending terms to disk as a new index segment
     at every savepoint. Inserting objects one statement per row thus wrote one segment
     per object into ``search_index`` and merged them over and over: about two thirds of
-    the cost of storing an object (docs/performance.md 1c). Rows are applied in order,
+    the cost of storing an object (docs/performance.md 10.1). Rows are applied in order,
     exactly as one statement each would be."""
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
