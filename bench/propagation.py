@@ -10,8 +10,15 @@ one node through the JSON API: seconds until every node holds it (p50, p95 over 
   (``entries`` row of that origin and seq), every ~10 ms: polling 50 nodes over HTTP that
   often would load the 2 cores more than the gossip itself. A final HTTP check asks every
   node's ``/federation/v1/entries`` for the last entry.
-- Anti-entropy keeps its default 60 s interval: what is measured is push gossip
-  (``push_fanout`` 3, ``gossip_ttl`` 6, forward once); pull only repairs.
+- Anti-entropy keeps its default 60 s interval: what is measured is how new entries are
+  pushed; pulls only repair.
+- Two variants on the same graph, in the same run: version 1 (``federation_features``
+  empty: push gossip, ``push_fanout`` 3, ``gossip_ttl`` 6, forward once) and protocol 1.1
+  (the default: frames along the broadcast tree, docs/protocol.md 12). In 1.1, peers added
+  with ``papi peer add`` are read for their features, and the next tick makes them
+  neighbours; the bench waits until every node has one before the first entry. Push
+  requests per entry count version 1 pushes sent and broadcast frame requests sent (rows
+  sent together count once); grafts (none expected without losses) are not counted.
 """
 
 from __future__ import annotations
@@ -120,12 +127,27 @@ class Watcher:
         return arrived
 
     def deliveries(self) -> int:
+        """Push requests sent: version 1 deliveries done, and broadcast frame requests
+        (frame rows sent together share their ``request``)."""
         total = 0
         for connection in self.connections:
             total += connection.execute(
                 "SELECT count(*) FROM deliveries WHERE state = 'done'"
             ).fetchone()[0]
+            total += connection.execute(
+                "SELECT count(DISTINCT request) FROM frames WHERE state = 'done'"
+            ).fetchone()[0]
         return int(total)
+
+    def neighbours(self, index: int) -> int:
+        with contextlib.suppress(sqlite3.OperationalError):
+            row = (
+                self.connections[index]
+                .execute("SELECT count(*) FROM peer_links WHERE neighbour")
+                .fetchone()
+            )
+            return int(row[0])
+        return 0
 
     def close(self) -> None:
         for connection in self.connections:
@@ -138,20 +160,22 @@ def _parallel(jobs: list[Any], workers: int = 4) -> None:
             future.result()
 
 
-def main() -> None:
-    section("4a. propagation (real processes)")
+def run_variant(label: str, features: str) -> None:
+    """One network of ``count`` nodes speaking ``features``; its figures get ``label``."""
     count, rounds = size(12, 50), size(10, 20)
     rng = random.Random(4)
-    with workdir("propagation") as base, processes() as started:
+    with workdir(f"propagation{label}") as base, processes() as started:
         t = time.perf_counter()
         nodes = [NodeProc(base / f"n{i:02d}", f"n{i:02d}") for i in range(count)]
+        for node in nodes:
+            node.env["PAPI_FEDERATION_FEATURES"] = features
         _parallel([node.init for node in nodes])
         asyncio.run(preseed(nodes))
         for node in nodes:
             node.spawn()
             started.append(node)
         for node in nodes:
-            node.wait_ready()
+            node.wait_ready(timeout=600)  # 50 starting at once on a shared 2-core machine
         edges = random_graph(count, rng)
         jobs = []
         for i, j in sorted(edges):
@@ -159,11 +183,17 @@ def main() -> None:
             jobs.append(lambda a=nodes[j], b=nodes[i]: a.papi("peer", "add", b.url))
         _parallel(jobs)
         degrees = [sum(1 for e in edges if i in e) for i in range(count)]
-        print(
-            f"{count} nodes, {len(edges)} links (degree {min(degrees)}-{max(degrees)}),"
-            f" set up in {time.perf_counter() - t:.0f}s"
-        )
         watcher = Watcher(nodes)
+        if features:  # the next tick (60 s interval) makes the peers neighbours
+            deadline = time.perf_counter() + 180
+            while time.perf_counter() < deadline and not all(
+                watcher.neighbours(i) for i in range(count)
+            ):
+                time.sleep(1)
+        print(
+            f"protocol {label or '1.1'}: {count} nodes, {len(edges)} links (degree"
+            f" {min(degrees)}-{max(degrees)}), set up in {time.perf_counter() - t:.0f}s"
+        )
         times: list[float] = []
         missing = 0
         last: tuple[NodeProc, str, int] | None = None
@@ -200,38 +230,45 @@ def main() -> None:
         watcher.close()
         rss = [node.rss_mb() for node in nodes]
     finite = [x for x in times if x != float("inf")]
+    what = "protocol 1.1 (broadcast tree)" if features else "version 1 (push gossip)"
     record(
-        "propagation_p50_s",
+        f"propagation{label}_p50_s",
         median(finite) if finite else float("inf"),
         "s",
-        note=f"{count} nodes, {rounds} entries",
+        note=f"{what}, {count} nodes, {rounds} entries",
     )
     record(
-        "propagation_p95_s",
+        f"propagation{label}_p95_s",
         percentile(times, 95),
         "s",
-        target=1.0,
-        note=f"max {max(times):.2f}s, {missing} node-arrivals missing after 30s",
+        target=1.0 if features else None,
+        note=f"{what}, max {max(times):.2f}s, {missing} node-arrivals missing after 30s",
     )
     record(
-        "propagation_push_requests_per_entry",
+        f"propagation{label}_push_requests_per_entry",
         pushes / rounds,
         "requests",
-        target=60,
-        note=f"deliveries done per entry, {count} nodes",
+        target=60 if features else None,
+        note=f"{what}, pushes and frames sent per entry, {count} nodes",
     )
     record(
-        "propagation_http_confirmed",
+        f"propagation{label}_http_confirmed",
         confirmed,
         "nodes",
         note=f"of {count} serve the last entry on /federation/v1/entries",
     )
     record(
-        "propagation_node_rss_mb_mean",
+        f"propagation{label}_node_rss_mb_mean",
         sum(rss) / len(rss),
         "MiB",
         note=f"max {max(rss):.1f} MiB, total {sum(rss):.0f} MiB for {count} nodes",
     )
+
+
+def main() -> None:
+    section("4a. propagation (real processes): version 1, then protocol 1.1")
+    run_variant("_v1", "")
+    run_variant("", "broadcast changes")
 
 
 if __name__ == "__main__":

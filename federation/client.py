@@ -18,7 +18,7 @@ import httpx
 from . import schema
 from .clockskew import parse_http_date
 from .entry import PROTOCOL_VERSION
-from .errors import PeerBusy, PeerError, PeerUnreachable, SchemaError
+from .errors import PeerBusy, PeerError, PeerLacksPath, PeerUnreachable, SchemaError
 from .netguard import Resolver, guarded_transport
 
 
@@ -115,6 +115,8 @@ class PeerClient:
                 raise PeerBusy(detail, _retry_after(response_headers.get("retry-after")))
             if status in _GATEWAY:
                 raise PeerUnreachable(detail)
+            if status in (404, 405):
+                raise PeerLacksPath(detail)
             raise PeerError(detail)
         try:
             document = json.loads(raw)
@@ -199,6 +201,16 @@ class PeerClient:
         if not isinstance(document, dict):
             raise PeerError(f"{base_url}: join answer is not an object")
         return document
+
+    async def broadcast(self, base_url: str, frame: dict[str, Any]) -> dict[str, Any]:
+        """Send a broadcast frame (protocol 1.1, 12.2); the answer is a frame too."""
+        document = await self._request("POST", f"{base_url}/federation/v1/broadcast", frame)
+        return _checked(base_url, "urn:papi:broadcast-response", document)
+
+    async def changes(self, base_url: str, request: dict[str, Any]) -> dict[str, Any]:
+        """What the peer stored since ``request``'s cursor (protocol 1.1, 13.2)."""
+        document = await self._request("POST", f"{base_url}/federation/v1/changes", request)
+        return _checked(base_url, "urn:papi:changes-response", document)
 
     async def fetch_blob(
         self, base_url: str, sha256: str, write: Callable[[bytes], None], *, max_bytes: int

@@ -77,6 +77,11 @@ class PeerError(FederationError):
     kind = "protocol"
 
 
+class PeerLacksPath(PeerError):
+    """The peer answered ``404`` or ``405`` to a path it should serve: a protocol 1.1
+    request to a peer that went back to version 1 (docs/protocol.md 11.1)."""
+
+
 class PeerUnreachable(PeerError):
     """No usable answer in time: refused or lost connection, timeout, deadline, DNS."""
 

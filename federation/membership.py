@@ -23,6 +23,9 @@ from .cooperation import derived_oid
 
 #: The prefix of a vouch's oid: ``v`` + D(subject), one object per (voucher, subject).
 VOUCH_OID_PREFIX = "v"
+#: Rejection codes that refuse an entry for its origin, not for itself (16.3): a vouch
+#: or a blocklist change may lift them.
+MEMBERSHIP_CODES = frozenset({"not_member", "blocked"})
 
 
 def vouch_oid(subject: str) -> str:

@@ -32,19 +32,36 @@ def recovery_words(key: NodeKey) -> list[str]:
     return str(_MNEMONIC.to_mnemonic(key.seed())).split()
 
 
+class BadRecoveryWords(ValueError):
+    """Typed words that are not a recovery key. ``problem`` says what is wrong, for the
+    node to say it in its operator's language: ``count`` (``given`` words, ``expected``
+    needed), ``unknown_word`` (the ``word`` at ``position`` is not in the list) or
+    ``checksum`` (a word is miscopied)."""
+
+    def __init__(self, problem: str, *, given: int = 0, position: int = 0, word: str = "") -> None:
+        english = {
+            "count": f"{WORDS} words are needed ({given} given)",
+            "unknown_word": f"word {position} {word!r} is not in the list",
+            "checksum": "these words do not make a valid key: a word is miscopied",
+        }[problem]
+        super().__init__(english)
+        self.problem, self.given, self.expected = problem, given, WORDS
+        self.position, self.word = position, word
+
+
 def key_from_words(text: str) -> NodeKey:
     """The recovery key written as ``text`` (24 words, any case, accents optional);
-    ``ValueError`` with a French message naming what is wrong."""
+    ``BadRecoveryWords`` naming what is wrong."""
     typed = text.replace(",", " ").split()
     if len(typed) != WORDS:
-        raise ValueError(f"il faut les {WORDS} mots de la clé de secours ({len(typed)} donnés)")
+        raise BadRecoveryWords("count", given=len(typed))
     words = []
     for position, word in enumerate(typed, start=1):
         known = _BY_PLAIN.get(_plain(word))
         if known is None:
-            raise ValueError(f"le mot n° {position} « {word} » n'est pas dans la liste")
+            raise BadRecoveryWords("unknown_word", position=position, word=word)
         words.append(known)
     phrase = " ".join(words)
     if not _MNEMONIC.check(phrase):
-        raise ValueError("ces mots ne forment pas une clé valide : un mot est mal recopié")
+        raise BadRecoveryWords("checksum")
     return NodeKey.from_seed(bytes(_MNEMONIC.to_entropy(words)))

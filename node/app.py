@@ -23,6 +23,7 @@ from . import web
 from .api import (
     blobs,
     export,
+    federation11_routes,
     federation_routes,
     health,
     help_requests,
@@ -40,8 +41,11 @@ from .datadir import load_key
 from .ratelimit import RateLimitMiddleware
 from .runtime import Node, node_of
 from .services.bootstrap import ensure_place
+from .services.changes import renew_epoch_if_restored
+from .services.features import broadcasting
 from .services.health import is_disk_full
 from .services.identity import finish_rotation
+from .services.tree import tree_of
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,6 +100,7 @@ def build_routes() -> list[BaseRoute]:
         *export.routes(),
         *places.routes(),
         *federation_routes.routes(),
+        *federation11_routes.routes(),
         *blobs.routes(),
         *objects.routes(),
         *loans.routes(),
@@ -125,6 +130,9 @@ def create_app(
             await ensure_place(node)
             # The founders or the blocklist may have changed since the last start.
             await node.membership.settle_now()
+            await renew_epoch_if_restored(node)
+            if broadcasting(node):
+                await tree_of(node)  # protocol 1.1: publish_in queues frames with it
             if settings.scheduler:
                 await workers.start()
         try:

@@ -11,7 +11,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from . import cli_manage
@@ -21,7 +21,7 @@ from .cli_support import (
     default_data_dir,
     gettext,
     initialise,
-    local_time,
+    name_placeholders,
     ngettext,
     print_migration,
     run_with_node,
@@ -29,10 +29,13 @@ from .cli_support import (
     speak_argparse,
 )
 from .datadir import PRIVATE_UMASK, DataDirError, allow_new_log
-from .i18n import N_, Translatable, locale_language, translations
+from .i18n import N_, Translatable, local_time, locale_language, translations
 from .logging_setup import configure_logging
 from .settings import DATABASE_FILE, KEY_FILE, ConfigError, Settings, load_settings, update_config
 from .version import software
+
+if TYPE_CHECKING:
+    from federation.recovery import BadRecoveryWords
 
 # Shared by the commands of every module (re-exported for them).
 __all__ = ["CliError", "_", "ngettext", "run_with_node"]
@@ -125,17 +128,21 @@ def _show_recovery_key(recovery: Any, origin: str) -> None:
 
     words = recovery_words(recovery)
     print()
-    print("CLÉ DE SECOURS DU LIEU — affichée une seule fois, elle n'est enregistrée nulle part.")
-    print("Imprimez ou recopiez ces 24 mots et rangez-les dans le coffre du lieu. Si la clé")
-    print("du nœud est perdue ou volée, 'papi recover' sur une nouvelle machine, avec ces mots,")
-    print("rend au lieu son identité (voir docs/security.md).")
-    print(f"Lieu : {origin}")
+    print(_("PLACE'S RECOVERY KEY — shown only once, it is stored nowhere."))
+    print(
+        _(
+            "Print or copy these 24 words and keep them in the place's safe. If the node's "
+            "key is lost or stolen, 'papi recover' on a new machine, with these words, gives "
+            "the place its identity back (see docs/security.md)."
+        )
+    )
+    print(_("Place: %(origin)s", origin=origin))
     for row in range(0, len(words), 6):
         print(
             "  "
             + "  ".join(f"{row + i + 1:2}. {word}" for i, word in enumerate(words[row : row + 6]))
         )
-    print("Les mêmes mots en QR code :")
+    print(_("The same words as a QR code:"))
     segno.make(" ".join(words), error="m").terminal(compact=True)
     print()
 
@@ -235,6 +242,7 @@ def cmd_token_create(args: argparse.Namespace) -> None:
 def cmd_peer_add(args: argparse.Namespace) -> None:
     from federation.errors import PeerError
 
+    from .services.features import remember_features
     from .services.peers import add_peer
 
     settings = _settings(args)
@@ -264,6 +272,7 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
             raise CliError(_("%(url)s is this node itself", url=peer.url))
         peer.origin = info["id"]
         await peer.save(update_fields=["origin"])
+        await remember_features(peer, info)  # protocol 1.1 (docs/protocol.md 11.1)
         return _(
             "Added %(url)s: %(name)s (%(id)s)",
             url=peer.url,
@@ -350,12 +359,15 @@ def cmd_sync(args: argparse.Namespace) -> None:
     def done(result: RoundResult) -> None:
         running.pop(result.peer, None)
         if result.error:
-            # "warning:"/"error:" stay as they are: scripts and cron filters read them.
-            label = "warning" if result.error_kind in SYNC_WARNING_KINDS else "error"
-            print(
-                f"{clear}{label}: {result.peer}: {result.error_kind}: {result.error}",
-                file=sys.stderr,
+            # The labels speak the locale's language: scripts read the exit status (BRIEF
+            # section 8, sync_exit_status), and the kind, a fixed word, is never translated.
+            line = (
+                N_("warning: %(peer)s: %(kind)s: %(error)s")
+                if result.error_kind in SYNC_WARNING_KINDS
+                else N_("error: %(peer)s: %(kind)s: %(error)s")
             )
+            said = _(line, peer=result.peer, kind=result.error_kind, error=result.error)
+            print(clear + said, file=sys.stderr)
         elif result.in_sync_at_start:
             print(f"{clear}{result.peer}: " + _("already in sync"), file=sys.stderr)
         else:
@@ -454,7 +466,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_import_lamednum(args: argparse.Namespace) -> None:
-    """Seed the directory with the national open data; messages in French (coordinators)."""
+    """Seed the directory with the national open data."""
     from .services.lamednum_import import ImportFileError, ImportReport, import_file
 
     settings = _settings(args)
@@ -463,7 +475,8 @@ def cmd_import_lamednum(args: argparse.Namespace) -> None:
 
     def progress(step: str, done: int, total: int) -> None:
         end = "\n" if not live or done == total else ""
-        print(f"{clear}  {step} : {done}/{total}", end=end, file=sys.stderr, flush=True)
+        line = _("%(step)s: %(done)d/%(total)d", step=step, done=done, total=total)
+        print(f"{clear}  {line}", end=end, file=sys.stderr, flush=True)
 
     async def work(node: Any) -> ImportReport:
         try:
@@ -474,12 +487,10 @@ def cmd_import_lamednum(args: argparse.Namespace) -> None:
             raise CliError(str(exc)) from None
 
     report = run_with_node(settings, work)
-    # The reasons of the national file's import are French only (its users are French
-    # coordinators, its columns French words); the summary speaks the locale's language.
     for warning in report.warnings:
         print(_("warning: %(message)s", message=warning), file=sys.stderr)
     for rejected in report.rejected:
-        print(_("refused: %(message)s", message=rejected.french()), file=sys.stderr)
+        print(_("refused: %(message)s", message=rejected.text()), file=sys.stderr)
     counts = {
         "rows": len(report.rows),
         "rejected": len(report.rejected),
@@ -564,6 +575,17 @@ def cmd_demo(args: argparse.Namespace) -> None:
 # -- membership and keys -------------------------------------------------------------
 
 
+def _stored_time(value: str) -> str:
+    """A time the database gave as text (UTC), in Paris time with its zone."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return local_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
 def cmd_vouch(args: argparse.Namespace) -> None:
     """Vouch for a place (or withdraw the vouch): one signed entry of our log."""
     from federation.errors import SchemaError
@@ -577,15 +599,18 @@ def cmd_vouch(args: argparse.Namespace) -> None:
         try:
             if args.revoke:
                 await revoke(node, args.origin, args.reason or "")
-                return f"Garantie retirée pour {args.origin.strip()}."
+                return _("Vouch withdrawn for %(origin)s.", origin=args.origin.strip())
             await vouch(node, args.origin, args.title or "", args.description or "")
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
-        except (SchemaError, ClockSkew, KeyNotInForce, LogRecovering) as exc:
-            raise CliError(f"rien n'est publié : {exc}") from None
-        return (
-            f"Ce lieu se porte garant de {args.origin.strip()} ; les nœuds du réseau "
-            "l'accepteront dès qu'ils recevront cette garantie."
+        except (KeyNotInForce, LogRecovering) as exc:
+            raise CliError(_("nothing is published: %(error)s", error=exc.text(gettext))) from None
+        except Translatable as exc:  # not a place's id, or this place itself
+            raise CliError(exc.text(gettext)) from None
+        except (SchemaError, ClockSkew) as exc:
+            raise CliError(_("nothing is published: %(error)s", error=exc)) from None
+        return _(
+            "This place vouches for %(origin)s; the network's nodes will accept it as soon as "
+            "they receive this vouch.",
+            origin=args.origin.strip(),
         )
 
     print(run_with_node(settings, work))
@@ -605,26 +630,56 @@ def cmd_members(args: argparse.Namespace) -> None:
 
     view = run_with_node(settings, work)
     if view["open"]:
-        print("Réseau ouvert (aucun fondateur configuré) : tout lieu est accepté.")
+        print(_("Open network (no founder configured): every place is accepted."))
+    # The first word of each line says what it is, padded to one column in every language.
+    words = {
+        "request": _("request"),
+        "member": _("member"),
+        "vouch": _("vouch"),
+        "candidate": _("candidate"),
+        "hidden": _("hidden"),
+        "frozen": _("frozen"),
+    }
+    width = max(len(word) for word in words.values()) + 2
     for request in view["requests"]:
         if request["state"] == "pending":
             commune = f" ({request['commune']})" if request["commune"] else ""
-            print(f"demande   {request['origin']}  {request['name']}{commune} : "
-                  f"papi vouch {request['origin']}")  # fmt: skip
+            line = _(
+                "%(origin)s  %(name)s%(commune)s: papi vouch %(origin)s",
+                origin=request["origin"], name=request["name"], commune=commune,
+            )  # fmt: skip
+            print(words["request"].ljust(width) + line)
     for member in view["members"]:
-        role = " (fondateur)" if member["founder"] else ""
-        print(f"membre    {member['id']}  {member['name']}{role}")
+        role = " " + _("(founder)") if member["founder"] else ""
+        print(words["member"].ljust(width) + f"{member['id']}  {member['name']}{role}")
     for vouch in view["vouches"]:
-        verb = "retire sa garantie à" if vouch["revoked"] else "se porte garant de"
-        print(f"garantie  {vouch['voucher_name'] or vouch['voucher']} {verb} "
-              f"{vouch['subject_name'] or vouch['subject']}")  # fmt: skip
+        line = (
+            N_("%(voucher)s withdraws its vouch for %(subject)s")
+            if vouch["revoked"]
+            else N_("%(voucher)s vouches for %(subject)s")
+        )
+        said = _(
+            line,
+            voucher=vouch["voucher_name"] or vouch["voucher"],
+            subject=vouch["subject_name"] or vouch["subject"],
+        )
+        print(words["vouch"].ljust(width) + said)
     for candidate in view["candidates"]:
-        print(f"candidat  {candidate['origin']}  refusé {candidate['refused']} fois "
-              f"({candidate['code']}), vu en dernier le {candidate['last_seen'][:19]}")  # fmt: skip
+        said = ngettext(
+            "%(origin)s  refused %(num)s time (%(code)s), last seen on %(when)s",
+            "%(origin)s  refused %(num)s times (%(code)s), last seen on %(when)s",
+            candidate["refused"],
+            origin=candidate["origin"],
+            code=candidate["code"],
+            when=_stored_time(candidate["last_seen"]),
+        )
+        print(words["candidate"].ljust(width) + said)
     for hidden in view["hidden"]:
-        print(f"masqué    {hidden['origin']}  {hidden['name']} ({hidden['reason']})")
+        line = f"{hidden['origin']}  {hidden['name']} ({hidden['reason']})"
+        print(words["hidden"].ljust(width) + line)
     for frozen in view["frozen"]:
-        print(f"gelé      {frozen['origin']}  {frozen['name']} (fourche prouvée)")
+        line = _("%(origin)s  %(name)s (proven fork)", origin=frozen["origin"], name=frozen["name"])
+        print(words["frozen"].ljust(width) + line)
 
 
 def cmd_invite(args: argparse.Namespace) -> None:
@@ -637,15 +692,21 @@ def cmd_invite(args: argparse.Namespace) -> None:
         try:
             return (await create_invitation(node)).code()
         except InvitationError as exc:
-            raise CliError(exc.message) from None
+            raise CliError(exc.text(gettext)) from None
 
     code = run_with_node(settings, work)
-    print(f"Code d'invitation (valable {INVITATION_DAYS} jours, pour un seul lieu) :",
-          file=sys.stderr)  # fmt: skip
+    print(
+        _("Invitation code (valid %(days)s days, for one place only):", days=INVITATION_DAYS),
+        file=sys.stderr,
+    )
     print(code)
-    print("Le nouveau lieu le colle dans son /admin (« Rejoindre le réseau ») ou lance "
-          "'papi join CODE' ; sa demande apparaît ensuite ici : 'papi members', /admin/reseau.",
-          file=sys.stderr)  # fmt: skip
+    print(
+        _(
+            "The new place pastes it in its /admin (“Join the network”) or runs "
+            "'papi join CODE'; its request then shows here: 'papi members', /admin/reseau."
+        ),
+        file=sys.stderr,
+    )
 
 
 def cmd_join(args: argparse.Namespace) -> None:
@@ -656,7 +717,7 @@ def cmd_join(args: argparse.Namespace) -> None:
     try:
         invitation = parse_code(args.code)
     except InvitationError as exc:
-        raise CliError(exc.message) from None
+        raise CliError(exc.text(gettext)) from None
     if (
         not settings.founder_ids
         and invitation.founders
@@ -665,20 +726,27 @@ def cmd_join(args: argparse.Namespace) -> None:
         # The running node read its (empty) founders at start: it would go on accepting
         # every origin, and show again what this command hides.
         raise CliError(
-            "ce nœud tourne et deviendrait membre d'un réseau fermé : collez plutôt le code "
-            "dans /admin/reseau (« Rejoindre un réseau »), ou arrêtez le nœud d'abord"
+            _(
+                "this node is running and would become a member of a closed network: paste "
+                "the code in /admin/reseau (“Join a network”) instead, or stop the node first"
+            )
         )
 
     async def work(node: Any) -> str:
         try:
             invitation = await join(node, args.code)
         except InvitationError as exc:
-            raise CliError(exc.message) from None
+            raise CliError(exc.text(gettext)) from None
         return invitation.url
 
     url = run_with_node(settings, work)
-    print(f"Demande envoyée à {url}. Dès qu'un membre se portera garant de ce lieu, le réseau")
-    print("acceptera ses publications ; ce nœud se synchronise avec lui en attendant.")
+    print(
+        _(
+            "Request sent to %(url)s. As soon as a member vouches for this place, the network "
+            "will accept its publications; meanwhile this node syncs with it.",
+            url=url,
+        )
+    )
 
 
 def cmd_key_rotate(args: argparse.Namespace) -> None:
@@ -690,9 +758,16 @@ def cmd_key_rotate(args: argparse.Namespace) -> None:
         with servelock.held(settings.data_dir):
             new = run_with_node(settings, rotate)
     except servelock.NodeRunning as exc:
-        raise CliError(f"{exc} : arrêtez le nœud avant de changer sa clé") from None
-    print(f"Nouvelle clé du nœud : {new.origin}. Le lieu garde son identité ; ses pairs")
-    print("suivront le changement dès qu'ils recevront l'entrée signée par l'ancienne clé.")
+        raise CliError(
+            _("%(problem)s: stop the node before changing its key", problem=running(exc))
+        ) from None
+    print(
+        _(
+            "New key of the node: %(origin)s. The place keeps its identity; its peers will "
+            "follow the change as soon as they receive the entry signed by the old key.",
+            origin=new.origin,
+        )
+    )
 
 
 def cmd_key_recovery(args: argparse.Namespace) -> None:
@@ -715,13 +790,17 @@ def cmd_key_recovery(args: argparse.Namespace) -> None:
             keys = await keychain.state_at(conn, node.origin)
         if keys.recovery_key is not None:
             raise CliError(
-                "ce lieu a déjà une clé de secours (celle dont les 24 mots ont été affichés à "
-                "sa création) : seule elle peut se remplacer, avec 'papi recover'"
+                _(
+                    "this place already has a recovery key (the one whose 24 words were shown "
+                    "when it was created): only it can replace itself, with 'papi recover'"
+                )
             )
         try:
             await declare_recovery(node, recovery)
-        except (ClockSkew, KeyNotInForce, LogRecovering, WrongKey) as exc:
-            raise CliError(f"rien n'est publié : {exc}") from None
+        except (KeyNotInForce, LogRecovering) as exc:
+            raise CliError(_("nothing is published: %(error)s", error=exc.text(gettext))) from None
+        except (ClockSkew, WrongKey) as exc:
+            raise CliError(_("nothing is published: %(error)s", error=exc)) from None
         return str(node.origin)
 
     _show_recovery_key(recovery, run_with_node(settings, work))
@@ -733,7 +812,7 @@ def cmd_recover(args: argparse.Namespace) -> None:
     import getpass
 
     from federation.keys import public_key_bytes
-    from federation.recovery import key_from_words
+    from federation.recovery import BadRecoveryWords, key_from_words
 
     from .datadir import init_data_dir
     from .services.identity import read_origin, recover, write_origin
@@ -742,22 +821,26 @@ def cmd_recover(args: argparse.Namespace) -> None:
     try:
         public_key_bytes(args.origin)
     except ValueError:
-        raise CliError(f"{args.origin!r} n'est pas l'identifiant d'un lieu") from None
+        raise CliError(_("%(origin)r is not a place's id", origin=args.origin)) from None
     data_dir = Path(args.data_dir)
     key, created = init_data_dir(data_dir, {"url": args.url} if args.url else {})
     if not created and read_origin(data_dir) != args.origin:
         raise CliError(
-            f"{data_dir} contient déjà un nœud ({key.origin}) : choisissez un dossier vide"
+            _(
+                "%(dir)s already holds a node (%(origin)s): choose an empty directory",
+                dir=data_dir,
+                origin=key.origin,
+            )
         )
     (data_dir / NEW_LOG_MARKER).unlink(missing_ok=True)  # never a new log of this place
     write_origin(data_dir, args.origin)
     text = sys.stdin.read() if not sys.stdin.isatty() else getpass.getpass(
-        "Les 24 mots de la clé de secours : "
+        _("The 24 words of the recovery key: ")
     )  # fmt: skip
     try:
         recovery = key_from_words(text)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    except BadRecoveryWords as exc:
+        raise CliError(recovery_words_problem(exc)) from None
     settings = _settings(args)
 
     async def work(node: Any) -> int:
@@ -773,19 +856,46 @@ def cmd_recover(args: argparse.Namespace) -> None:
             keys = await keychain.state_at(conn, node.origin)
         if keys.recovery_key is None:
             raise CliError(
-                "le journal du lieu n'a pas été récupéré, ou il ne déclare aucune clé de "
-                f"secours : vérifiez le pair {args.peer} et l'identifiant du lieu"
+                _(
+                    "the place's log was not fetched, or it declares no recovery key: check "
+                    "the peer %(peer)s and the place's id",
+                    peer=args.peer,
+                )
             )
         if keys.recovery_key != recovery.origin:
-            raise CliError("ces mots ne sont pas la clé de secours de ce lieu")
+            raise CliError(_("these words are not this place's recovery key"))
         entry = await recover(node, recovery)
         await sync_peers(node, [peer], deadline=None)
         return entry.seq
 
     seq = run_with_node(settings, work)
-    print(f"Lieu {args.origin} repris par ce nœud (nouvelle clé {key.origin}, entrée {seq}).")
-    print("Les entrées signées par l'ancienne clé sont désormais refusées par le réseau.")
-    print(f"Ensuite : papi serve --data-dir {data_dir}")
+    print(
+        _(
+            "Place %(origin)s taken over by this node (new key %(key)s, entry %(seq)s).",
+            origin=args.origin,
+            key=key.origin,
+            seq=seq,
+        )
+    )
+    print(_("Entries signed by the old key are now refused by the network."))
+    print(_("Next: %(command)s", command=f"papi serve --data-dir {data_dir}"))
+
+
+def recovery_words_problem(exc: BadRecoveryWords) -> str:
+    """``federation.recovery.BadRecoveryWords`` in words."""
+    if exc.problem == "count":
+        return _(
+            "the %(words)s words of the recovery key are needed (%(given)s given)",
+            words=exc.expected,
+            given=exc.given,
+        )
+    if exc.problem == "unknown_word":
+        return _(
+            "word no. %(position)s “%(word)s” is not in the list",
+            position=exc.position,
+            word=exc.word,
+        )
+    return _("these words do not make a valid key: a word is miscopied")
 
 
 # -- backup, restore, doctor ---------------------------------------------------------
@@ -1000,48 +1110,67 @@ def cmd_doctor(args: argparse.Namespace) -> None:
 def cmd_migrate(args: argparse.Namespace) -> None:
     from .migrations import LATEST, SchemaTooNew, file_version
     from .ops import servelock
-    from .ops.text import t
 
     settings = _settings(args)
     path = settings.data_dir / DATABASE_FILE
     if not path.is_file():
         raise CliError(
-            t("pas de base %(path)s : rien à migrer (papi init --data-dir %(dir)s crée un nœud, "
-              "papi restore FICHIER en restaure un).", path=path, dir=settings.data_dir)
-        )  # fmt: skip
+            _(
+                "no database %(path)s: nothing to migrate (papi init --data-dir "
+                "%(dir)s creates a node, papi restore FILE restores one).",
+                path=path,
+                dir=settings.data_dir,
+            )
+        )
     _refuse_foreign_root(settings.data_dir, "migrate")
     try:
         before = file_version(path)
     except sqlite3.Error as exc:
-        raise CliError(f"cannot read the database {path}: {exc}") from None
+        raise CliError(
+            _("cannot read the database %(path)s: %(error)s", path=path, error=exc)
+        ) from None
     if before > LATEST:
-        raise CliError(str(SchemaTooNew(before, str(path))))
-    print(t("Base %(path)s : schéma version %(before)d ; ce logiciel écrit la version "
-            "%(latest)d.", path=path, before=before, latest=LATEST))  # fmt: skip
+        raise CliError(SchemaTooNew(before, str(path)).text(gettext))
+    print(
+        _(
+            "Database %(path)s: schema version %(before)d; this software writes "
+            "version %(latest)d.",
+            path=path,
+            before=before,
+            latest=LATEST,
+        )
+    )
     if before == LATEST:
-        print(t("La base est déjà à jour : rien à faire."))
+        print(_("The database is already up to date: nothing to do."))
         return
     try:
         with servelock.held(settings.data_dir):
             applied = run_with_node(settings, _applied_migrations, bootstrap=False)
     except servelock.NodeRunning as exc:
-        message = t(
-            "un nœud tourne sur %(dir)s (pid %(pid)s) avec une version plus ancienne de "
-            "papi-node : arrêtez-le (sudo systemctl stop papi-node), puis relancez papi "
-            "migrate ; ou redémarrez-le simplement, il applique les migrations au démarrage.",
+        message = _(
+            "a node is running on %(dir)s (pid %(pid)s) with an older version "
+            "of papi-node: stop it (sudo systemctl stop papi-node), then run "
+            "papi migrate again; or simply restart it, it applies the "
+            "migrations at start.",
             dir=exc.data_dir,
             pid=exc.pid or "?",
         )
         raise CliError(message) from None
-    print(t("Base à jour : schéma version %(latest)d (%(count)d migration(s) appliquée(s)).",
-            latest=LATEST, count=applied))  # fmt: skip
+    print(
+        ngettext(
+            "Database up to date: schema version %(latest)d (%(num)s migration applied).",
+            "Database up to date: schema version %(latest)d (%(num)s migrations applied).",
+            applied,
+            latest=LATEST,
+        )
+    )
 
 
 async def _applied_migrations(node: Any) -> int:
     return len(node.db.upgrade.applied)
 
 
-# -- sneakernet: vector files and bundles (messages in French: the operator) --------
+# -- sneakernet: vector files and bundles ------------------------------------------
 
 
 def _progress_printer() -> tuple[Callable[[str], None], Callable[[], None]]:
@@ -1063,21 +1192,25 @@ def _progress_printer() -> tuple[Callable[[str], None], Callable[[], None]]:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} Mo".replace(".", ",")
+    number = f"{size / 1_000_000:.1f}"
+    if locale_language() == "fr":
+        number = number.replace(".", ",")
+    return _("%(number)s MB", number=number)
 
 
 def cmd_vector(args: argparse.Namespace) -> None:
     from federation.bundle import dump_json
 
-    from .ops.text import t
     from .services.bundles import vector_document
 
     output = Path(args.file)
     if output.exists() and not args.force:
         raise CliError(
-            t("%(file)s existe déjà : choisissez un autre nom, ou ajoutez --force pour le "
-              "remplacer", file=output)
-        )  # fmt: skip
+            _(
+                "%(file)s already exists: choose another name, or add --force to replace it",
+                file=output,
+            )
+        )
     settings = _settings(args)
     document = run_with_node(settings, vector_document)
     partial = output.with_name(f".{output.name}.part")
@@ -1086,34 +1219,46 @@ def cmd_vector(args: argparse.Namespace) -> None:
         os.replace(partial, output)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise CliError(t("impossible d'écrire %(file)s : %(error)s", file=output,
-                         error=exc.strerror or exc)) from None  # fmt: skip
+        raise CliError(
+            _("cannot write %(file)s: %(error)s", file=output, error=exc.strerror or exc)
+        ) from None
     wants = len(document.get("wants", []))
-    print(t("Vecteur de ce nœud (%(origins)d origines%(wants)s) écrit dans %(file)s.",
-            origins=len(document["vector"]), file=output,
-            wants=t(", %(n)d pièces jointes attendues", n=wants) if wants else ""))  # fmt: skip
-    print(t("Portez ce fichier au nœud qui vous envoie des données ; il y lance : "
-            "papi bundle export PAQUET --for %(name)s", name=output.name))  # fmt: skip
+    print(
+        _(
+            "This node's vector (%(origins)d origins%(wants)s) written to %(file)s.",
+            origins=len(document["vector"]),
+            file=output,
+            wants=_(", %(n)d attachments wanted", n=wants) if wants else "",
+        )
+    )
+    print(
+        _(
+            "Take this file to the node that sends you data; run there: papi "
+            "bundle export BUNDLE --for %(name)s",
+            name=output.name,
+        )
+    )
 
 
 def cmd_bundle_export(args: argparse.Namespace) -> None:
-    from .ops.text import t
     from .services.bundles import BundleRefused, ExportReport, export_bundle, read_vector_file
 
     settings = _settings(args)
     show, end = _progress_printer()
-    steps = {"entries": t("entrées"), "blobs": t("pièces jointes")}
+    steps = {"entries": _("entries"), "blobs": _("attachments")}
 
     def progress(step: str, done: int, total: int) -> None:
-        show(t("%(step)s : %(done)d/%(total)d", step=steps[step], done=done, total=total))
+        show(_("%(step)s: %(done)d/%(total)d", step=steps[step], done=done, total=total))
 
     async def work(node: Any) -> ExportReport:
         theirs = read_vector_file(Path(args.for_file)) if args.for_file else None
         if theirs is not None and theirs["origin"] == node.origin:
             raise BundleRefused(
-                t("ce fichier de vecteur est celui de ce nœud-ci : il faut celui du nœud qui "
-                  "recevra le paquet")
-            )  # fmt: skip
+                _(
+                    "this vector file is this node's own: the one of the node that will "
+                    "receive the bundle is needed"
+                )
+            )
         return await export_bundle(node, Path(args.file), theirs, progress)
 
     try:
@@ -1123,19 +1268,34 @@ def cmd_bundle_export(args: argparse.Namespace) -> None:
         raise CliError(str(exc)) from None
     end()
     scope = (
-        t("ce qui manque au nœud %(origin)s", origin=report.manifest["for"]["origin"])
+        _("what node %(origin)s lacks", origin=report.manifest["for"]["origin"])
         if "for" in report.manifest
-        else t("tout ce que ce nœud détient")
+        else _("everything this node holds")
     )
-    print(t("Paquet écrit dans %(file)s (%(scope)s) : %(entries)d entrées de %(origins)d "
-            "origines, %(blobs)d pièces jointes (%(size)s).", file=args.file, scope=scope,
-            entries=report.entries, origins=report.origins, blobs=report.blobs,
-            size=_megabytes(report.blob_bytes)))  # fmt: skip
+    print(
+        _(
+            "Bundle written to %(file)s (%(scope)s): %(entries)d entries from "
+            "%(origins)d origins, %(blobs)d attachments (%(size)s).",
+            file=args.file,
+            scope=scope,
+            entries=report.entries,
+            origins=report.origins,
+            blobs=report.blobs,
+            size=_megabytes(report.blob_bytes),
+        )
+    )
     if report.blobs_missing:
-        print(t("attention : %(n)d pièce(s) jointe(s) citée(s) ne sont pas sur ce nœud ; le "
-                "nœud qui importe les demandera à ses pairs.", n=report.blobs_missing),
-              file=sys.stderr)  # fmt: skip
-    print(t("Sur l'autre nœud : papi bundle import %(name)s", name=Path(args.file).name))
+        print(
+            ngettext(
+                "warning: %(num)s cited attachment is not on this node; the importing node "
+                "will ask its peers for it.",
+                "warning: %(num)s cited attachments are not on this node; the importing node "
+                "will ask its peers for them.",
+                report.blobs_missing,
+            ),
+            file=sys.stderr,
+        )
+    print(_("On the other node: papi bundle import %(name)s", name=Path(args.file).name))
 
 
 #: Rejections listed one by one before the rest are only counted.
@@ -1143,22 +1303,28 @@ SHOWN_REJECTIONS = 50
 
 
 def cmd_bundle_import(args: argparse.Namespace) -> None:
-    from .ops.text import t
     from .services.bundles import BundleRefused, ImportReport, import_bundle
 
     path = Path(args.file)
     if not path.is_file():
-        raise CliError(t("%(file)s n'est pas un fichier", file=path))
+        raise CliError(_("%(file)s is not a file", file=path))
     settings = _settings(args)
     # The outcome is printed below; the log adds only warnings and errors.
     configure_logging(max(logging.WARNING, _log_level(settings.log_level)))
     show, end = _progress_printer()
 
     def progress(report: ImportReport) -> None:
-        show(t("%(lines)d entrées lues : %(accepted)d enregistrées, %(duplicate)d déjà "
-               "présentes, %(rejected)d refusées ; %(blobs)d pièces jointes gardées",
-               lines=report.lines, accepted=report.accepted, duplicate=report.duplicate,
-               rejected=len(report.rejected), blobs=report.blobs_kept))  # fmt: skip
+        show(
+            _(
+                "%(lines)d entries read: %(accepted)d stored, %(duplicate)d already "
+                "there, %(rejected)d refused; %(blobs)d attachments kept",
+                lines=report.lines,
+                accepted=report.accepted,
+                duplicate=report.duplicate,
+                rejected=len(report.rejected),
+                blobs=report.blobs_kept,
+            )
+        )
 
     try:
         report = run_with_node(settings, lambda node: import_bundle(node, path, progress))
@@ -1167,37 +1333,65 @@ def cmd_bundle_import(args: argparse.Namespace) -> None:
         raise CliError(str(exc)) from None
     end()
     manifest = report.manifest
-    print(t("Paquet du nœud %(origin)s, écrit le %(created)s.", origin=manifest["origin"],
-            created=manifest["created"]), file=sys.stderr)  # fmt: skip
+    print(
+        _(
+            "Bundle from node %(origin)s, written on %(created)s.",
+            origin=manifest["origin"],
+            created=backup_time(manifest["created"]),
+        ),
+        file=sys.stderr,
+    )
     for rejection in report.rejected[:SHOWN_REJECTIONS]:
         who = (
             f"{rejection.origin} seq {rejection.seq}"
             if rejection.origin and rejection.seq is not None
-            else t("entrée illisible")
+            else _("unreadable entry")
         )
-        print(t("refusée : ligne %(line)d (%(who)s) : %(code)s : %(reason)s",
-                line=rejection.line, who=who, code=rejection.code, reason=rejection.reason),
-              file=sys.stderr)  # fmt: skip
+        print(
+            _(
+                "refused: line %(line)d (%(who)s): %(code)s: %(reason)s",
+                line=rejection.line,
+                who=who,
+                code=rejection.code,
+                reason=rejection.reason,
+            ),
+            file=sys.stderr,
+        )
     if len(report.rejected) > SHOWN_REJECTIONS:
-        print(t("… et %(n)d autres entrées refusées", n=len(report.rejected) - SHOWN_REJECTIONS),
-              file=sys.stderr)  # fmt: skip
+        print(
+            _("… and %(n)d more refused entries", n=len(report.rejected) - SHOWN_REJECTIONS),
+            file=sys.stderr,
+        )
     for blob in report.blobs_rejected:
-        print(t("pièce jointe refusée : %(sha)s : %(reason)s", sha=blob.name,
-                reason=blob.reason), file=sys.stderr)  # fmt: skip
+        print(
+            _("attachment refused: %(sha)s: %(reason)s", sha=blob.name, reason=blob.reason),
+            file=sys.stderr,
+        )
     for problem in [*report.notes, *report.problems]:
-        print(t("attention : %(problem)s", problem=problem), file=sys.stderr)
-    print(t("%(accepted)d entrées enregistrées, %(duplicate)d déjà présentes, %(pending)d en "
-            "attente (il manque des entrées avant elles), %(rejected)d refusées ; "
-            "%(kept)d pièces jointes gardées, %(held)d déjà présentes, %(blobs_rejected)d "
-            "refusées.", accepted=report.accepted, duplicate=report.duplicate,
-            pending=report.pending, rejected=len(report.rejected), kept=report.blobs_kept,
-            held=report.blobs_held, blobs_rejected=len(report.blobs_rejected)))  # fmt: skip
+        print(_("warning: %(problem)s", problem=problem), file=sys.stderr)
+    print(
+        _(
+            "%(accepted)d entries stored, %(duplicate)d already there, "
+            "%(pending)d waiting (entries before them are missing), "
+            "%(rejected)d refused; %(kept)d attachments kept, %(held)d already "
+            "there, %(blobs_rejected)d refused.",
+            accepted=report.accepted,
+            duplicate=report.duplicate,
+            pending=report.pending,
+            rejected=len(report.rejected),
+            kept=report.blobs_kept,
+            held=report.blobs_held,
+            blobs_rejected=len(report.blobs_rejected),
+        )
+    )
     if not report.clean:
         raise CliError(
-            t("une partie du paquet a été refusée (voir ci-dessus) ; ce qui était valide est "
-              "enregistré. Demandez un nouveau paquet à l'expéditeur (papi vector, puis "
-              "papi bundle export --for) ou synchronisez dès qu'un lien existe.")
-        )  # fmt: skip
+            _(
+                "part of the bundle was refused (see above); what was valid is "
+                "stored. Ask the sender for a new bundle (papi vector, then papi "
+                "bundle export --for) or sync as soon as a link exists."
+            )
+        )
 
 
 # -- parser ---------------------------------------------------------------------------
@@ -1232,7 +1426,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=software(), help=_("show the version and exit")
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar=N_("COMMAND"))
 
     p = sub.add_parser("init", parents=[common], help=_("create the data directory and key"))
     p.add_argument("--name", help=_("name of the place"))
@@ -1248,7 +1442,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--no-recovery-key", action="store_true",
-        help="do not create the offline recovery key (tests, throw-away nodes)",
+        help=_("do not create the offline recovery key (tests, throw-away nodes)"),
     )  # fmt: skip
     p.set_defaults(func=cmd_init)
 
@@ -1258,7 +1452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     token = sub.add_parser("token", help=_("API tokens")).add_subparsers(
-        dest="token_command", required=True, metavar="ACTION"
+        dest="token_command", required=True, metavar=N_("ACTION")
     )
     p = token.add_parser("create", parents=[common], help=_("print a new API bearer token"))
     p.add_argument("--label", default="", help=_("what the token is for"))
@@ -1266,10 +1460,10 @@ def build_parser() -> argparse.ArgumentParser:
     cli_manage.add_token_commands(token, common)
 
     peer = sub.add_parser("peer", help=_("peers")).add_subparsers(
-        dest="peer_command", required=True, metavar="ACTION"
+        dest="peer_command", required=True, metavar=N_("ACTION")
     )
     p = peer.add_parser("add", parents=[common], help=_("add a peer by its base URL"))
-    p.add_argument("url")
+    p.add_argument("url", help=_("the peer's base URL (http://10.0.0.5:8000)"))
     p.set_defaults(func=cmd_peer_add)
     p = peer.add_parser("list", parents=[common], help=_("show peers and their state"))
     p.set_defaults(func=cmd_peer_list)
@@ -1282,12 +1476,14 @@ def build_parser() -> argparse.ArgumentParser:
         "export", parents=[common], help=_("export places to the LaMednum open data standard")
     )
     p.add_argument("--network", action="store_true", help=_("every known place, not only ours"))
-    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument(
+        "--format", choices=["csv", "json"], default="csv", help=_("file format (default: csv)")
+    )
     p.add_argument("--output", "-o", help=_("file to write (default: standard output)"))
     p.set_defaults(func=cmd_export)
 
     imports = sub.add_parser("import", help=_("import open data")).add_subparsers(
-        dest="import_command", required=True, metavar="FORMAT"
+        dest="import_command", required=True, metavar=N_("FORMAT")
     )
     p = imports.add_parser(
         "lamednum",
@@ -1302,7 +1498,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import_lamednum)
 
     resources = sub.add_parser("resources", help=_("fiches as Markdown files")).add_subparsers(
-        dest="resources_command", required=True, metavar="ACTION"
+        dest="resources_command", required=True, metavar=N_("ACTION")
     )
     p = resources.add_parser(
         "import", parents=[common], help=_("publish the Markdown files of a folder as resources")
@@ -1320,52 +1516,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     user = sub.add_parser("user", help=_("accounts of /admin")).add_subparsers(
-        dest="user_command", required=True, metavar="ACTION"
+        dest="user_command", required=True, metavar=N_("ACTION")
     )
     cli_manage.add_user_commands(user, common)
 
     mail = sub.add_parser("mail", help=_("notification mails")).add_subparsers(
-        dest="mail_command", required=True, metavar="ACTION"
+        dest="mail_command", required=True, metavar=N_("ACTION")
     )
     p = mail.add_parser("test", parents=[common], help=_("send a test mail now (SMTP settings)"))
     p.add_argument("--to", help=_("recipient (default: notify_email, else the place's courriel)"))
     p.set_defaults(func=cmd_mail_test)
 
-    p = sub.add_parser("vouch", parents=[common], help="se porter garant d'un lieu (membre)")
-    p.add_argument("origin", help="identifiant du lieu (ed25519:…)")
-    p.add_argument("--title", help="titre de la garantie")
-    p.add_argument("--description", help="texte libre (visite, convention…)")
-    p.add_argument("--revoke", action="store_true", help="retirer sa garantie")
-    p.add_argument("--reason", help="raison du retrait")
+    p = sub.add_parser("vouch", parents=[common], help=_("vouch for a place (member)"))
+    p.add_argument("origin", help=_("the place's id (ed25519:…)"))
+    p.add_argument("--title", help=_("title of the vouch"))
+    p.add_argument("--description", help=_("free text (visit, agreement…)"))
+    p.add_argument("--revoke", action="store_true", help=_("withdraw the vouch"))
+    p.add_argument("--reason", help=_("why it is withdrawn"))
     p.set_defaults(func=cmd_vouch)
 
-    p = sub.add_parser("invite", parents=[common], help="code d'invitation pour un nouveau lieu")
+    p = sub.add_parser("invite", parents=[common], help=_("invitation code for a new place"))
     p.set_defaults(func=cmd_invite)
-    p = sub.add_parser("join", parents=[common], help="rejoindre le réseau avec un code")
-    p.add_argument("code", help="le code d'invitation (PAPI1-…)")
+    p = sub.add_parser("join", parents=[common], help=_("join the network with a code"))
+    p.add_argument("code", help=_("the invitation code (PAPI1-…)"))
     p.set_defaults(func=cmd_join)
 
-    p = sub.add_parser("members", parents=[common], help="membres, garanties et candidats")
+    p = sub.add_parser("members", parents=[common], help=_("members, vouches and candidates"))
     p.set_defaults(func=cmd_members)
 
-    key = sub.add_parser("key", help="clés du nœud").add_subparsers(
-        dest="key_command", required=True, metavar="ACTION"
+    key = sub.add_parser("key", help=_("the node's keys")).add_subparsers(
+        dest="key_command", required=True, metavar=N_("ACTION")
     )
-    p = key.add_parser("rotate", parents=[common], help="remplacer la clé du nœud (arrêté)")
+    p = key.add_parser("rotate", parents=[common], help=_("replace the node's key (node stopped)"))
     p.set_defaults(func=cmd_key_rotate)
     p = key.add_parser(
         "recovery", parents=[common],
-        help="créer la clé de secours du lieu s'il n'en a pas (affichée une seule fois)",
+        help=_("create the place's recovery key if it has none (shown only once)"),
     )  # fmt: skip
     p.set_defaults(func=cmd_key_recovery)
 
     p = sub.add_parser(
         "recover", parents=[common],
-        help="reprendre un lieu sur une nouvelle machine avec les mots de sa clé de secours",
+        help=_("take a place over on a new machine with the words of its recovery key"),
     )  # fmt: skip
-    p.add_argument("origin", help="identifiant du lieu à reprendre (ed25519:…)")
-    p.add_argument("--peer", required=True, help="un nœud du réseau qui détient son journal")
-    p.add_argument("--url", help="adresse publique de ce nouveau nœud")
+    p.add_argument("origin", help=_("id of the place to take over (ed25519:…)"))
+    p.add_argument("--peer", required=True, help=_("a node of the network that holds its log"))
+    p.add_argument("--url", help=_("public address of this new node"))
     p.set_defaults(func=cmd_recover)
 
     p = sub.add_parser(
@@ -1377,7 +1573,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--encrypt", action="store_true", help=_("encrypt with a passphrase asked on the terminal")
     )
     secret.add_argument(
-        "--passphrase-file", metavar="FILE", help=_("encrypt with the first line of FILE")
+        "--passphrase-file", metavar=N_("FILE"), help=_("encrypt with the first line of FILE")
     )
     p.set_defaults(func=cmd_backup)
 
@@ -1386,7 +1582,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", help=_("backup file written by 'papi backup'"))
     p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
-    p.add_argument("--passphrase-file", metavar="FILE", help=_("passphrase of an encrypted backup"))
+    p.add_argument(
+        "--passphrase-file", metavar=N_("FILE"), help=_("passphrase of an encrypted backup")
+    )
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser(
@@ -1398,7 +1596,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bundles = sub.add_parser(
         "bundle", help=_("carry entries and attachments on a USB stick")
-    ).add_subparsers(dest="bundle_command", required=True, metavar="ACTION")
+    ).add_subparsers(dest="bundle_command", required=True, metavar=N_("ACTION"))
     p = bundles.add_parser(
         "export", parents=[common], help=_("write a bundle of entries and their attachments")
     )
@@ -1406,7 +1604,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--for",
         dest="for_file",
-        metavar="VECTOR_FILE",
+        metavar=N_("VECTOR_FILE"),
         help=_("only what the node of this vector file (papi vector) lacks"),
     )
     p.set_defaults(func=cmd_bundle_export)
@@ -1427,9 +1625,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "migrate",
         parents=[common],
-        help="bring the database's schema up to this version (also done at start)",
+        help=_("bring the database's schema up to this version (also done at start)"),
     )
     p.set_defaults(func=cmd_migrate)
+    name_placeholders(parser)
     return parser
 
 

@@ -19,11 +19,11 @@ from .cli_support import (
     confirm,
     gettext,
     initialise,
-    local_time,
     ngettext,
     run_with_node,
     settings_of,
 )
+from .i18n import N_, local_time
 from .logging_setup import configure_logging
 
 
@@ -271,7 +271,7 @@ def _yes(parser: argparse.ArgumentParser) -> None:
 def add_user_commands(user: Any, common: argparse.ArgumentParser) -> None:
     roles = ("admin", "animator")
     p = user.add_parser("add", parents=[common], help=_("add an account (password prompted)"))
-    p.add_argument("email")
+    p.add_argument("email", help=_("the account's e-mail address"))
     p.add_argument(
         "--role",
         choices=roles,
@@ -284,21 +284,21 @@ def add_user_commands(user: Any, common: argparse.ArgumentParser) -> None:
     p = user.add_parser("list", parents=[common], help=_("list the accounts and their roles"))
     p.set_defaults(func=cmd_user_list)
     p = user.add_parser("password", parents=[common], help=_("set a new password (prompted)"))
-    p.add_argument("email")
+    p.add_argument("email", help=_("the account's e-mail address"))
     p.set_defaults(func=cmd_user_password)
     p = user.add_parser("role", parents=[common], help=_("change the role of an account"))
-    p.add_argument("email")
+    p.add_argument("email", help=_("the account's e-mail address"))
     p.add_argument("role", choices=roles)
     p.set_defaults(func=cmd_user_role)
     p = user.add_parser("disable", parents=[common], help=_("stop an account from logging in"))
-    p.add_argument("email")
+    p.add_argument("email", help=_("the account's e-mail address"))
     _yes(p)
     p.set_defaults(func=cmd_user_disable)
     p = user.add_parser("enable", parents=[common], help=_("let a disabled account log in again"))
-    p.add_argument("email")
+    p.add_argument("email", help=_("the account's e-mail address"))
     p.set_defaults(func=cmd_user_enable)
     p = user.add_parser("remove", parents=[common], help=_("delete an account"))
-    p.add_argument("email")
+    p.add_argument("email", help=_("the account's e-mail address"))
     _yes(p)
     p.set_defaults(func=cmd_user_remove)
 
@@ -309,13 +309,15 @@ def add_token_commands(token: Any, common: argparse.ArgumentParser) -> None:
     )
     p.set_defaults(func=cmd_token_list)
     p = token.add_parser("revoke", parents=[common], help=_("revoke an API token"))
-    p.add_argument("token", metavar="LABEL_OR_ID", help=_("its id or its label (papi token list)"))
+    p.add_argument(
+        "token", metavar=N_("LABEL_OR_ID"), help=_("its id or its label (papi token list)")
+    )
     _yes(p)
     p.set_defaults(func=cmd_token_revoke)
 
 
 def add_peer_commands(peer: Any, common: argparse.ArgumentParser) -> None:
     p = peer.add_parser("remove", parents=[common], help=_("forget a peer"))
-    p.add_argument("url")
+    p.add_argument("url", help=_("the peer's base URL, as papi peer list shows it"))
     _yes(p)
     p.set_defaults(func=cmd_peer_remove)

@@ -10,29 +10,21 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from .datadir import init_data_dir, load_key
-from .i18n import N_, locale_language, translations
+from .i18n import N_, locale_language, locale_ngettext, locale_text, translations
 from .settings import Settings, load_settings
 
 T = TypeVar("T")
-#: Times are shown in the places' time, with the zone's name (CET, CEST).
-PARIS = ZoneInfo("Europe/Paris")
 
 
-def _(message: str, /, **values: Any) -> str:
-    """A message of the command line in the locale's language."""
-    text = translations(locale_language()).gettext(message)
-    return text % values if values else text
+#: A message of the command line in the locale's language.
+_ = locale_text
 
 
-def ngettext(singular: str, plural: str, count: int, /, **values: Any) -> str:
-    text = translations(locale_language()).ngettext(singular, plural, count)
-    return text % {"num": count, **values}
+ngettext = locale_ngettext
 
 
 def gettext(message: str) -> str:
@@ -72,15 +64,50 @@ def speak_argparse() -> None:
     argparse.ngettext = catalogue.ngettext  # type: ignore[attr-defined]
 
 
+#: How help and usage name the values of arguments, by their ``dest`` (argparse would show
+#: the ``dest`` itself, an English word); an explicit ``metavar`` is translated as well.
+PLACEHOLDERS = {
+    "data_dir": N_("DIR"),
+    "file": N_("FILE"),
+    "output": N_("FILE"),
+    "passphrase_file": N_("FILE"),
+    "for_file": N_("VECTOR_FILE"),
+    "folder": N_("FOLDER"),
+    "url": N_("URL"),
+    "peer": N_("URL"),
+    "email": N_("EMAIL"),
+    "to": N_("EMAIL"),
+    "origin": N_("PLACE_ID"),
+    "code": N_("CODE"),
+    "name": N_("NAME"),
+    "commune": N_("COMMUNE"),
+    "host": N_("HOST"),
+    "port": N_("PORT"),
+    "label": N_("LABEL"),
+    "title": N_("TITLE"),
+    "description": N_("TEXT"),
+    "reason": N_("REASON"),
+    "timeout": N_("SECONDS"),
+}
+
+
+def name_placeholders(parser: argparse.ArgumentParser) -> None:
+    """Name the values of ``parser``'s arguments, and its subcommands', in the locale's
+    language (``PLACEHOLDERS``)."""
+    for action in parser._actions:  # argparse has no public walk of a parser's arguments
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                name_placeholders(child)
+        if action.nargs == 0 or (action.choices is not None and action.metavar is None):
+            continue  # a flag, or a value shown as its choices
+        if isinstance(action.metavar, str):
+            action.metavar = gettext(action.metavar)
+        elif action.metavar is None and action.dest in PLACEHOLDERS:
+            action.metavar = gettext(PLACEHOLDERS[action.dest])
+
+
 class CliError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
-
-
-def local_time(moment: datetime | None) -> str:
-    """``2026-11-25 14:03 CET``: a stored (UTC) time in Paris time, with its zone."""
-    if moment is None:
-        return "-"
-    return moment.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def confirm(question: str, yes: bool) -> None:
@@ -111,13 +138,17 @@ def initialise(args: argparse.Namespace, **values: Any) -> tuple[Settings, bool]
 
 def print_migration(migration: Any, number: int, total: int) -> None:
     """One line on stderr for each migration of the database's schema."""
-    from .ops.text import t
-
     print(
-        t("Migration %(n)d/%(total)d du schéma de la base (version %(version)d) : %(title)s",
-          n=number, total=total, version=migration.version, title=migration.title),
-        file=sys.stderr, flush=True,
-    )  # fmt: skip
+        _(
+            "Migration %(n)d/%(total)d of the database schema (version %(version)d): %(title)s",
+            n=number,
+            total=total,
+            version=migration.version,
+            title=gettext(migration.title),
+        ),
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def run_with_node(
@@ -142,7 +173,7 @@ def run_with_node(
             try:
                 await node.db.open(progress=progress)
             except SchemaTooNew as exc:
-                raise CliError(str(exc)) from None
+                raise CliError(exc.text(gettext)) from None
             except Exception as exc:  # sqlite3/Tortoise errors: corrupt or unreadable file
                 raise CliError(
                     _("cannot open the database %(url)s: %(error)s", url=settings.db_url, error=exc)

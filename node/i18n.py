@@ -20,10 +20,12 @@ from __future__ import annotations
 import gettext
 import os
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -35,6 +37,8 @@ DEFAULT_LANGUAGE = "fr"
 LANGUAGES = {"fr": "Français", "en": "English"}
 #: The locale variables, in the order gettext reads them.
 _LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+#: The command line shows times in the places' time, with the zone's name (CET, CEST).
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def N_(message: str) -> str:
@@ -79,6 +83,26 @@ def translations(language: str) -> gettext.NullTranslations:
     write_mo(compiled, catalog)
     compiled.seek(0)
     return Translations(fp=compiled)
+
+
+def locale_text(message: str, /, **values: Any) -> str:
+    """``message`` (a msgid) in the command line's language (``locale_language``), with
+    its values: what ``papi`` prints, from the modules that only it uses."""
+    text = translations(locale_language()).gettext(message)
+    return text % values if values else text
+
+
+def locale_ngettext(singular: str, plural: str, count: int, /, **values: Any) -> str:
+    """``locale_text`` for a count: ``%(num)s`` is the count."""
+    text = translations(locale_language()).ngettext(singular, plural, count)
+    return text % {"num": count, **values}
+
+
+def local_time(moment: datetime | None) -> str:
+    """``2026-11-25 14:03 CET``: a stored (UTC) time in Paris time, with its zone."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def locale_language(environ: Mapping[str, str] | None = None) -> str:

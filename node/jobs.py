@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -22,10 +23,13 @@ from .models import Peer
 from .runtime import Node
 from .services.blob_fetch import reset_interrupted, run_blob_work
 from .services.blobs import drop_strays
+from .services.changes import graft_due, visit
+from .services.changes import tick as federation_tick
 from .services.deliveries import DeliveryWorker, purge_finished
 from .services.ingest import drop_stale_pending
 from .services.repair import repair_missing
-from .services.sync import round_peers, sync_peers
+from .services.sync import round_peers
+from .services.tree import FrameWorker, purge_finished_frames
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,9 @@ class Workers:
         #: have none, so a slow peer holds its own round only, never the next ticks.
         self._rounds: dict[int, asyncio.Task[None]] = {}
         self.deliveries = DeliveryWorker(node)
+        self.frames = FrameWorker(node)
+        #: Grafts that are due (protocol 1.1), in a task of their own.
+        self._grafts: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         interval = self.node.settings.sync_interval_seconds
@@ -84,12 +91,14 @@ class Workers:
     async def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        for task in [*self._tasks, *self._rounds.values()]:
+        grafts = [self._grafts] if self._grafts is not None else []
+        for task in [*self._tasks, *self._rounds.values(), *grafts]:
             task.cancel()
-        for task in [*self._tasks, *self._rounds.values()]:
+        for task in [*self._tasks, *self._rounds.values(), *grafts]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.deliveries.stop()
+        await self.frames.stop()
 
     async def _first_sync(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -100,22 +109,56 @@ class Workers:
         that has none running. Returns without waiting for the rounds."""
         with self.node.db.activated():
             try:
+                # Protocol 1.1: features, broadcast neighbours (pulled every interval), grafts.
+                neighbours = await federation_tick(self.node)
+            except Exception:
+                log.exception("protocol 1.1 upkeep failed")
+                neighbours = []
+            try:
                 peers = await round_peers(self.node)
             except Exception:
                 log.exception("choosing the peers of a sync round failed")
                 return
-        self._start_rounds(peers)
+        chosen = {peer.id for peer in peers}
+        peers += [p for p in neighbours if p.id not in chosen and p.id not in self.node.syncing]
+        self._start_rounds(peers, self._full_rounds(peers))
+        if self._grafts is None or self._grafts.done():
+            self._grafts = asyncio.create_task(self._graft_due())
 
-    def _start_rounds(self, peers: list[Peer]) -> None:
+    async def _graft_due(self) -> None:
+        try:
+            with self.node.db.activated():
+                await graft_due(self.node)
+        except Exception:
+            log.exception("grafts failed")
+
+    def _full_rounds(self, peers: list[Peer]) -> set[int]:
+        """Peers that get a full round (5.2) rather than a changes pull this time: all of
+        them after the node starts, then one random peer every ``full_round_hours``."""
+        now = time.monotonic()
+        last = self.node.last_full_round
+        if last is None:
+            full = {peer.id for peer in peers}
+        elif now - last >= self.node.settings.full_round_hours * 3600 and peers:
+            full = {random.choice(peers).id}
+        else:
+            return set()
+        if full:
+            self.node.last_full_round = now
+        return full
+
+    def _start_rounds(self, peers: list[Peer], full: set[int] | None = None) -> None:
         for peer in peers:
             if peer.id not in self._rounds:
-                self._rounds[peer.id] = asyncio.create_task(self._round(peer))
+                self._rounds[peer.id] = asyncio.create_task(
+                    self._round(peer, peer.id in (full or set()))
+                )
 
-    async def _round(self, peer: Peer) -> None:
+    async def _round(self, peer: Peer, full: bool = False) -> None:
         try:
             with self.node.db.activated():
                 deadline = self.node.settings.sync_round_deadline_seconds
-                await sync_peers(self.node, [peer], deadline=deadline)
+                await visit(self.node, peer, full=full, deadline=deadline)
         except Exception:
             log.exception("sync round with %s failed", peer.url)
         finally:
@@ -147,6 +190,7 @@ class Workers:
             with self.node.db.activated():
                 try:
                     await self.deliveries.dispatch()
+                    await self.frames.dispatch()
                 except Exception:
                     log.exception("delivery run failed")
 
@@ -228,6 +272,7 @@ class Workers:
             await drop_stale_pending()
             await self.node.membership.purge_former_members()
             await purge_finished()
+            await purge_finished_frames()
             await drop_strays(self.node.blobs)
             await mail_outbox.purge_finished(KEEP_FINISHED)
             # Tombstones received from peers: do not keep purged bytes in the WAL.

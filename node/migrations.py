@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from .ops.text import t
+from .i18n import N_, Translatable
 from .version import software
 
 Apply = Callable[[BaseDBAsyncClient], Awaitable[None]]
@@ -31,28 +31,29 @@ Apply = Callable[[BaseDBAsyncClient], Awaitable[None]]
 @dataclass(frozen=True)
 class Migration:
     version: int
-    #: What it changes, in French (``papi migrate`` and the log show it).
+    #: What it changes: a msgid (``papi migrate`` and the log show it, translated).
     title: str
     apply: Apply
 
 
-class SchemaTooNew(Exception):
-    """The database was written by a newer papi-node: this code must not touch it."""
+class SchemaTooNew(Translatable):
+    """The database was written by a newer papi-node: this code must not touch it.
+    ``where``: the database's path, or a phrase (``of this backup``)."""
 
-    def __init__(self, found: int, where: str = "") -> None:
+    def __init__(self, found: int, where: str | Translatable = "") -> None:
         self.found = found
         super().__init__(
-            t(
-                "la base %(where)sest au schéma version %(found)d, plus récent que celui que "
-                "connaît ce logiciel (%(software)s, schéma version %(known)d) : une version "
-                "plus récente de papi-node l'a écrite. Rien n'a été modifié. Réinstallez cette "
-                "version plus récente (ou une suivante) ; pour revenir à celle-ci, restaurez "
-                "une sauvegarde faite avant la mise à jour (papi restore FICHIER).",
-                where=f"{where} " if where else "",
-                found=found,
-                software=software(),
-                known=LATEST,
-            )
+            N_(
+                "the database%(where)s is at schema version %(found)d, newer than the one "
+                "this software knows (%(software)s, schema version %(known)d): a newer "
+                "version of papi-node wrote it. Nothing was changed. Reinstall that newer "
+                "version (or a later one); to come back to this one, restore a backup made "
+                "before the upgrade (papi restore FILE)."
+            ),
+            where=f" {where}" if isinstance(where, str) and where else where,
+            found=found,
+            software=software(),
+            known=LATEST,
         )
 
 
@@ -116,12 +117,12 @@ async def _account_roles(conn: BaseDBAsyncClient) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
-        t("entrées en attente : qui les a apportées et leur taille (éviction équitable)"),
+        N_("pending entries: who brought them and their size (fair eviction)"),
         _pending_sources,
     ),
     Migration(
         2,
-        t("comptes : rôle (animateur ou administrateur) et désactivation"),
+        N_("accounts: role (animator or administrator) and disabling"),
         _account_roles,
     ),
 )

@@ -365,3 +365,77 @@ class LoanRule(Model):
 
     class Meta:
         table = "loan_rules"
+
+
+# -- protocol 1.1 (docs/protocol.md sections 11-13) ---------------------------------------
+
+
+class PeerLink(Model):
+    """What a peer speaks of protocol 1.1 and our broadcast link with it, kept across
+    restarts beside its ``Peer`` row (backoff stays there)."""
+
+    peer: fields.OneToOneRelation[Peer] = fields.OneToOneField(
+        "models.Peer", related_name="link", on_delete=fields.CASCADE, primary_key=True
+    )
+    peer_id: int
+    #: The features of its last ``GET /api/v1/node``, space-separated ("": version 1).
+    features = fields.CharField(max_length=200, default="")
+    #: When they were read (None: never, or forgotten after a 404/405).
+    features_checked = fields.DatetimeField(null=True)
+    #: A broadcast neighbour (section 12.1), and the mode of the link: eager | lazy.
+    neighbour = fields.BooleanField(default=False)
+    mode = fields.CharField(max_length=8, default="eager")
+    #: Consecutive failed changes pulls or frames given up (2: it no longer counts).
+    link_failures = fields.IntField(default=0)
+    #: The last changes cursor it gave us (section 13).
+    cursor = fields.CharField(max_length=81, null=True)
+
+    class Meta:
+        table = "peer_links"
+
+
+class Frame(Model):
+    """An outbound broadcast frame of some entries to one neighbour: a row with state and
+    retries, like ``Delivery`` (store first). Due rows of one neighbour go together."""
+
+    id = fields.BigIntField(primary_key=True)
+    peer: fields.ForeignKeyRelation[Peer] = fields.ForeignKeyField(
+        "models.Peer", related_name="frames", on_delete=fields.CASCADE
+    )
+    peer_id: int
+    entries = fields.TextField()  # JSON list of [origin, seq]
+    state = fields.CharField(max_length=16, default="pending")  # pending | done | failed
+    attempts = fields.IntField(default=0)
+    next_attempt = fields.DatetimeField()
+    last_error = fields.TextField(null=True)
+    #: The id of the first row of the request that sent it (rows sent together share it).
+    request = fields.BigIntField(null=True)
+    created = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "frames"
+        indexes = (("state", "next_attempt"),)
+
+
+class MissingHead(Model):
+    """An origin announced further than we hold (section 12.3): who announced it, when to
+    graft next and how many grafts were sent. Kept across restarts."""
+
+    origin = fields.CharField(primary_key=True, max_length=60)
+    wanted = fields.BigIntField()
+    announcers = fields.TextField(default="[]")  # JSON list of peer URLs
+    due = fields.FloatField()
+    tries = fields.IntField(default=0)
+
+    class Meta:
+        table = "missing_heads"
+
+
+class FederationState(Model):
+    """Small named values of this node's federation state (the changes epoch)."""
+
+    key = fields.CharField(primary_key=True, max_length=40)
+    value = fields.CharField(max_length=200)
+
+    class Meta:
+        table = "federation_state"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -16,6 +16,7 @@ from federation.client import PeerClient
 from federation.clockskew import SkewEstimate, SkewEstimator, clock_is_off
 from federation.entry import Entry
 from federation.keys import NodeKey
+from federation.membership import MEMBERSHIP_CODES
 from federation.payloads import COOPERATION_KINDS
 
 from .cooperation.inbox import ADDRESSEES
@@ -27,6 +28,7 @@ from .services.identity import read_origin
 from .services.ingest import Ingestor
 from .services.membership import Membership
 from .services.rejections import RejectionMemory
+from .services.tree import Tree
 from .settings import Settings
 from .version import user_agent
 
@@ -102,10 +104,35 @@ class Node:
         self.coop_wakeup = asyncio.Event()
         #: TLS trust for the SMTP server (tests); None: the system's trusted CAs.
         self.mail_tls_context: ssl.SSLContext | None = None
+        #: Protocol 1.1: the broadcast tree's state (loaded from the database on first use)
+        #: and when the last full anti-entropy round ran (None: not since the start).
+        self.tree = Tree()
+        self.last_full_round: float | None = None
+        #: Peers that refused entries as not from members (``not_member``, ``blocked``),
+        #: with when (monotonic): their visits are full rounds, whose push back offers
+        #: the entries again, until one is taken or ``full_round_hours`` pass, so that a
+        #: place vouched for since gets its log there (docs/protocol.md 13.3).
+        self.full_round_wanted: dict[int, float] = {}
 
     @property
     def origin(self) -> str:
         return self._origin
+
+    def note_refusals(self, peer_id: int, rejected: Iterable[Any]) -> None:
+        """Read a push or frame answer's ``rejected``: membership refusals ask for full
+        rounds with that peer (``full_round_wanted``)."""
+        if any(isinstance(r, dict) and r.get("code") in MEMBERSHIP_CODES for r in rejected):
+            self.full_round_wanted[peer_id] = time.monotonic()
+
+    def wants_full_round(self, peer_id: int) -> bool:
+        """Whether ``peer_id`` refused entries as not from members lately."""
+        since = self.full_round_wanted.get(peer_id)
+        if since is None:
+            return False
+        if time.monotonic() - since < self.settings.full_round_hours * 3600:
+            return True
+        del self.full_round_wanted[peer_id]
+        return False
 
     def peer_client(
         self,

@@ -111,6 +111,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "backup_max_age_days", 7, "The status page warns when the last backup is older (0: never)."
     ),
+    Setting(
+        "federation_features",
+        "broadcast changes",
+        "Protocol 1.1 features spoken, space-separated: broadcast, changes (empty: version 1).",
+    ),
+    Setting("broadcast_degree", 4, "Broadcast neighbours this node chooses (protocol 1.1)."),
+    Setting("broadcast_max_neighbours", 8, "Broadcast neighbours in all, chosen or not."),
+    Setting("changes_settle_seconds", 10.0, "Entries this recent are not listed as changes yet."),
+    Setting("full_round_hours", 24.0, "A full anti-entropy round with one peer this often."),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -168,6 +177,11 @@ class Settings:
     metrics_token: str = field(default=_DEFAULTS["metrics_token"], repr=False)
     log_format: str = _DEFAULTS["log_format"]
     backup_max_age_days: int = _DEFAULTS["backup_max_age_days"]
+    federation_features: str = _DEFAULTS["federation_features"]
+    broadcast_degree: int = _DEFAULTS["broadcast_degree"]
+    broadcast_max_neighbours: int = _DEFAULTS["broadcast_max_neighbours"]
+    changes_settle_seconds: float = _DEFAULTS["changes_settle_seconds"]
+    full_round_hours: float = _DEFAULTS["full_round_hours"]
 
     @property
     def config_path(self) -> Path:
@@ -208,6 +222,11 @@ class Settings:
     def founder_ids(self) -> tuple[str, ...]:
         """The founders' origin ids (empty: an open network, docs/protocol.md 16)."""
         return tuple(part.strip() for part in self.founders.split(",") if part.strip())
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The protocol 1.1 features this node speaks (docs/protocol.md 11.1)."""
+        return frozenset(self.federation_features.split())
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -311,6 +330,7 @@ def load_settings(
     if settings.log_format not in ("text", "json"):
         raise ConfigError(f"{config_path}: setting 'log_format' must be text or json")
     check_mail_settings(settings, str(config_path))
+    check_federation_settings(settings, str(config_path))
     return settings
 
 
@@ -420,3 +440,22 @@ def single_address(value: str) -> str | None:
 
 
 _HEADERS = HeaderRegistry()
+
+
+# -- protocol 1.1 --------------------------------------------------------------------------
+
+#: The protocol 1.1 features this implementation can speak (``territory`` is not one yet).
+KNOWN_FEATURES = ("broadcast", "changes")
+
+
+def check_federation_settings(settings: Settings, source: str) -> None:
+    unknown = sorted(settings.features - set(KNOWN_FEATURES))
+    if unknown:
+        raise ConfigError(
+            f"{source}: setting 'federation_features': unknown {', '.join(unknown)}"
+            f" (known: {', '.join(KNOWN_FEATURES)})"
+        )
+    if settings.broadcast_degree < 1 or settings.broadcast_max_neighbours < 1:
+        raise ConfigError(f"{source}: broadcast_degree and broadcast_max_neighbours must be >= 1")
+    if settings.changes_settle_seconds < 0 or settings.full_round_hours <= 0:
+        raise ConfigError(f"{source}: changes_settle_seconds must be >= 0 and full_round_hours > 0")

@@ -59,13 +59,13 @@ def test_unreachable_and_refused_peers_are_warnings(node_factory: NodeFactory) -
 
     first = a.papi("sync", check=False)
     assert first.returncode == 0, first.stderr
-    assert f"warning: {dead}: unreachable" in first.stderr
+    assert f"attention : {dead} : unreachable : " in first.stderr
 
     second = a.papi("sync", check=False)  # c is now a discovered peer, on 127.0.0.1
     assert second.returncode == 0, second.stderr
-    assert f"warning: {c.url}: refused" in second.stderr
-    assert f"warning: {dead}: unreachable" in second.stderr
-    assert not [line for line in second.stderr.splitlines() if line.startswith("error:")]
+    assert f"attention : {c.url} : refused : " in second.stderr
+    assert f"attention : {dead} : unreachable : " in second.stderr
+    assert not [line for line in second.stderr.splitlines() if line.startswith("erreur :")]
 
 
 def test_no_peer_synced_is_an_error(node_factory: NodeFactory) -> None:
@@ -87,7 +87,7 @@ def test_a_peer_answering_nonsense_is_an_error(
     a.papi("peer", "add", nonsense_url)
     result = a.papi("sync", check=False)
     assert result.returncode == 1
-    assert f"error: {nonsense_url}: protocol" in result.stderr
+    assert f"erreur : {nonsense_url} : protocol : " in result.stderr
 
 
 def test_a_rejected_entry_is_an_error(node_factory: NodeFactory) -> None:

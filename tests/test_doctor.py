@@ -84,7 +84,7 @@ def test_a_node_whose_key_was_rotated(node_factory: NodeFactory) -> None:
     result = doctor(a.data_dir)
     out = result.stdout
     assert f"L'adresse annoncée {a.url} répond avec l'identité de ce nœud" in out, out
-    assert "Journal de ce nœud : 3 entrée(s)." in out
+    assert "Journal de ce nœud : 3 entrées." in out
     assert "OK        Clé de secours déclarée" in out and "CLÉ DE SECOURS" in words
     assert f"lieu {place.group(1)}" in out
     assert not [p for p in problems(result) if "journal" in p or "autre nœud" in p]

@@ -153,6 +153,11 @@ async def test_discovered_private_peer_is_refused_by_default(tmp_path: Path) -> 
         assert transport.requests == before
         with a.node.db.activated():
             assert (await Peer.get(url="http://127.0.0.1:9")).state == "refused"
+            # Regression: the operator adding it by hand (``papi peer add``) lifts the
+            # refusal and its backoff; it was left refused, never tried again.
+            peer = await add_peer("http://127.0.0.1:9")
+            assert (peer.source, peer.state, peer.next_attempt) == ("manual", "new", None)
+            assert (await Peer.get(url="http://127.0.0.1:9")).state == "new"
 
 
 async def test_pull_only_node_syncs_but_takes_no_push(tmp_path: Path) -> None:

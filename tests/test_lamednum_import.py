@@ -116,7 +116,7 @@ async def test_rejected_rows_are_reported_in_french_with_their_line(
     path = write_csv(tmp_path / "lieux.csv", rows, delimiter=";")
     report = await run_import(papi, path)
     assert [row["id"] for row in report.rows] == ["b"]
-    messages = [rejected.french() for rejected in report.rejected]
+    messages = [rejected.text() for rejected in report.rejected]
     assert messages[0] == (
         "ligne 2 (id « a ») : code_postal : « 2920 » ne respecte pas le format du standard"
     )

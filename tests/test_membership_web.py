@@ -47,6 +47,12 @@ async def test_network_page_invite_block_and_errors(tmp_path: Path) -> None:
             "/admin/reseau/rejoindre", data={"csrf_token": csrf_of(page.text), "code": "PAPI1-xx"}
         )
         assert joined.status_code == 400 and "mal recopié" in joined.text
+        # A refused vouch is said in the visitor's language, through the catalogue.
+        itself = await admin.client.post(
+            "/admin/reseau/garantie", data={"csrf_token": csrf_of(page.text), "origin": key.origin}
+        )
+        assert itself.status_code == 400
+        assert "un lieu ne peut pas se porter garant de lui-même" in itself.text
         forged = await admin.client.post(
             "/admin/reseau/garantie", data={"csrf_token": "nope", "origin": key.origin}
         )

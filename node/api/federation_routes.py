@@ -23,6 +23,7 @@ from ..services.log import read_entries_json
 from ..services.objects import body_limit
 from ..services.peers import learn_peers, make_due, peers_heard_from
 from ..services.sync import answer_sync
+from ..services.tree import normalised, spread
 from .errors import ApiError, error_response, invalid, read_json
 from .spec import TEXT, Answer, Operation, Param, describe, obj, whole
 
@@ -117,6 +118,16 @@ def _retry_later(status: int, code: str, message: str) -> Response:
     return response
 
 
+def territory_unsupported() -> ApiError:
+    """A 1.1 ``territory`` member sent to this node, which does not list that feature
+    (docs/protocol.md 11.3): refused rather than silently ignored."""
+    return ApiError(
+        422,
+        "territory_unsupported",
+        "this node does not list the 'territory' feature: ask without a territory",
+    )
+
+
 def _busy() -> Response:
     return _retry_later(
         503, "busy", "this node is serving as many sync and push requests as it can; retry later"
@@ -151,6 +162,8 @@ async def sync(request: Request) -> Response:
         if not light and not await _take_heavy_slot(node, stack):
             return _busy()
         message = await _message(request, "urn:papi:sync-request", limit)
+        if "territory" in message:
+            raise territory_unsupported()
         if light and "vector" in message and not await _take_heavy_slot(node, stack):
             return _busy()
         await _heard_from(node, message.get("from"), set())
@@ -197,6 +210,8 @@ async def push(request: Request) -> Response:
                     conn, node, report.accepted, ttl=ttl - 1, exclude_url=message.get("from")
                 )
             node.wake_push()
+        # Protocol 1.1 (12.3): whatever brought them, new entries go along the tree too.
+        await spread(node, report.accepted, source=normalised(message.get("from")), ttl=0)
     await _heard_from(node, message.get("from"), {entry.origin for entry in report.accepted})
     return JSONResponse(report.to_json())
 
@@ -221,7 +236,7 @@ async def join(request: Request) -> Response:
             answer = await receive_join(conn, document)
     except InvitationError as exc:
         status = 422 if exc.code == "invalid" else 403
-        raise ApiError(status, exc.code, exc.message) from None
+        raise ApiError(status, exc.code, str(exc)) from None
     log.info("join request from %s (%s)", answer["origin"], answer["name"])
     return JSONResponse({**answer, "inviter": node.origin}, status_code=201)
 

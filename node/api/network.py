@@ -113,6 +113,8 @@ async def node_info(request: Request) -> Response:
             "protocol": PROTOCOL_VERSION,
             "software": software(),
             "seq": origin.head_seq if origin else 0,
+            # Protocol 1.1 (docs/protocol.md 11.1): absent when the node speaks none.
+            **({"features": sorted(node.settings.features)} if node.settings.features else {}),
         }
     )
 

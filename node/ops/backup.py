@@ -36,7 +36,7 @@ from federation.errors import KeyFileError
 from federation.keys import NodeKey
 from federation.timeutil import format_ts, parse_ts, utc_now
 
-from ..i18n import N_, Translatable
+from ..i18n import N_, Phrase, Translatable
 from ..migrations import LATEST, SchemaTooNew
 from ..services.identity import read_origin
 from ..settings import DATABASE_FILE, KEY_FILE, NEW_LOG_MARKER, RESTORED_MARKER, Settings
@@ -445,7 +445,9 @@ def _verify(manifest: Manifest, files: Path) -> None:
         raise BackupError(N_("the backup's database is damaged (%(status)s)"), status=status)
     if schema > LATEST:
         # Restoring it would leave a node that refuses to start.
-        raise BackupError(str(SchemaTooNew(schema, "de cette sauvegarde")))
+        raise BackupError(
+            N_("%(error)s"), error=SchemaTooNew(schema, Phrase(N_(" of this backup")))
+        )
 
 
 def install(staged: StagedBackup, data_dir: Path) -> None:

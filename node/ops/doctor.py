@@ -5,6 +5,9 @@ It only reads: files' modes and owners, the configuration, the key, the database
 fetched from this machine. The advertised URL is checked *from this machine's point of
 view*: a peer elsewhere may still fail to reach it (port forwarding, a firewall, a DNS
 name that only resolves inside the room); the protocol has no way to ask a peer to try.
+
+It speaks the command line's language (``locale_text``: French unless the locale asks for
+English) and gives times in Paris time with their zone.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from federation.errors import KeyFileError
 from federation.keys import NodeKey
 from federation.timeutil import parse_ts
 
-from ..i18n import DEFAULT_LANGUAGE, translations
+from ..i18n import local_time, locale_language, translations
+from ..i18n import locale_ngettext as ngettext
+from ..i18n import locale_text as _
 from ..migrations import LATEST
 from ..services.identity import read_origin
 from ..settings import (
@@ -47,7 +52,6 @@ from ..settings import (
 from . import servelock
 from .backup import STAGING_PREFIX, backup_overdue, last_backup
 from .owner import foreign_owner
-from .text import t
 
 SESSION_KEY_FILE = "session.key"
 #: Below this, a node can no longer store what it receives.
@@ -93,10 +97,10 @@ def diagnose(data_dir: Path, timeout: float = 5.0) -> list[Finding]:
         return [
             Finding(
                 False,
-                t("Le dossier de données %(dir)s n'existe pas.", dir=data_dir),
-                t(
-                    "Créez le nœud (papi init --data-dir %(dir)s) ou restaurez une sauvegarde "
-                    "(papi restore FICHIER --data-dir %(dir)s).",
+                _("The data directory %(dir)s does not exist.", dir=data_dir),
+                _(
+                    "Create the node (papi init --data-dir %(dir)s) or restore a backup "
+                    "(papi restore FILE --data-dir %(dir)s).",
                     dir=data_dir,
                 ),
             )
@@ -112,12 +116,14 @@ def diagnose(data_dir: Path, timeout: float = 5.0) -> list[Finding]:
         findings.append(
             Finding(
                 None,
-                t("Lancé en root : la base n'est pas ouverte (ses fichiers deviendraient "
-                  "ceux de root)."),
-                t("Pour la vérifier aussi : sudo -u %(owner)s papi doctor --data-dir %(dir)s",
-                  owner=owner, dir=data_dir),
+                _("Run as root: the database is not opened (its files would become root's)."),
+                _(
+                    "To check it too: sudo -u %(owner)s papi doctor --data-dir %(dir)s",
+                    owner=owner,
+                    dir=data_dir,
+                ),
             )
-        )  # fmt: skip
+        )
     else:
         findings += _database(facts)
         if facts.database_ok:
@@ -133,17 +139,17 @@ def diagnose(data_dir: Path, timeout: float = 5.0) -> list[Finding]:
 
 
 def render(findings: list[Finding], data_dir: Path) -> str:
-    lines = [t("papi doctor : %(dir)s (vu depuis cette machine)", dir=data_dir)]
+    lines = [_("papi doctor: %(dir)s (seen from this machine)", dir=data_dir)]
     for finding in findings:
-        label = {True: "OK", False: t("PROBLÈME"), None: "INFO"}[finding.ok]
+        label = {True: "OK", False: _("PROBLEM"), None: "INFO"}[finding.ok]
         lines.append(f"{label:9} {finding.message}")
         if finding.fix:
             lines.append(f"{'':9} → {finding.fix}")
     problems = sum(1 for finding in findings if finding.ok is False)
     if problems:
-        lines.append(t("%(n)d problème(s) à corriger.", n=problems))
+        lines.append(ngettext("%(num)s problem to fix.", "%(num)s problems to fix.", problems))
     else:
-        lines.append(t("Aucun problème trouvé."))
+        lines.append(_("No problem found."))
     return "\n".join(lines) + "\n"
 
 
@@ -156,16 +162,15 @@ def _private(path: Path, what: str, mode: int) -> Finding | None:
     if current & 0o077:
         return Finding(
             False,
-            t("%(what)s est accessible à d'autres utilisateurs (mode %(mode)o).",
-              what=what, mode=current),
-            t("chmod %(wanted)o %(path)s", wanted=mode, path=path),
-        )  # fmt: skip
+            _("%(what)s is accessible to other users (mode %(mode)o).", what=what, mode=current),
+            _("chmod %(wanted)o %(path)s", wanted=mode, path=path),
+        )
     return None
 
 
 def _directory(data_dir: Path) -> list[Finding]:
     findings = []
-    problem = _private(data_dir, t("Le dossier de données %(dir)s", dir=data_dir), 0o700)
+    problem = _private(data_dir, _("The data directory %(dir)s", dir=data_dir), 0o700)
     info = data_dir.stat()
     strangers = sorted(
         path.name
@@ -176,22 +181,27 @@ def _directory(data_dir: Path) -> list[Finding]:
         findings.append(
             Finding(
                 False,
-                t("Des fichiers n'appartiennent pas au propriétaire du dossier : %(names)s "
-                  "(souvent après une commande lancée avec sudo sans -u).",
-                  names=", ".join(strangers[:5])),
-                t("chown -R %(uid)d:%(gid)d %(dir)s", uid=info.st_uid, gid=info.st_gid,
-                  dir=data_dir),
+                _(
+                    "Some files do not belong to the directory's owner: %(names)s "
+                    "(often after a command run with sudo without -u).",
+                    names=", ".join(strangers[:5]),
+                ),
+                _(
+                    "chown -R %(uid)d:%(gid)d %(dir)s",
+                    uid=info.st_uid,
+                    gid=info.st_gid,
+                    dir=data_dir,
+                ),
             )
-        )  # fmt: skip
+        )
     if os.geteuid() != 0 and not os.access(data_dir, os.W_OK | os.X_OK):
         findings.append(
             Finding(
                 False,
-                t("Le dossier %(dir)s n'est pas modifiable par cet utilisateur.", dir=data_dir),
-                t("Lancez les commandes papi en tant que propriétaire du dossier "
-                  "(sudo -u papi …)."),
+                _("The directory %(dir)s is not writable by this user.", dir=data_dir),
+                _("Run the papi commands as the directory's owner (sudo -u papi …)."),
             )
-        )  # fmt: skip
+        )
     stale = sorted(
         str(path)
         for path in data_dir.glob(f"{STAGING_PREFIX}*")
@@ -201,16 +211,18 @@ def _directory(data_dir: Path) -> list[Finding]:
         findings.append(
             Finding(
                 False,
-                t("Une sauvegarde ou une restauration interrompue a laissé des fichiers "
-                  "temporaires : %(paths)s", paths=", ".join(stale)),
-                t("rm -rf %(paths)s", paths=" ".join(stale)),
+                _(
+                    "An interrupted backup or restore left temporary files: %(paths)s",
+                    paths=", ".join(stale),
+                ),
+                _("rm -rf %(paths)s", paths=" ".join(stale)),
             )
-        )  # fmt: skip
+        )
     if problem:
         findings.append(problem)
     if not findings:
         findings.append(
-            Finding(True, t("Dossier de données %(dir)s : privé (mode 700).", dir=data_dir))
+            Finding(True, _("Data directory %(dir)s: private (mode 700).", dir=data_dir))
         )
     return findings
 
@@ -222,12 +234,18 @@ def _config(facts: Facts) -> list[Finding]:
         findings.append(
             Finding(
                 False,
-                t("La configuration %(path)s manque (le nœud tourne avec les réglages par "
-                  "défaut).", path=path),
-                t("papi init --data-dir %(dir)s --name \"…\" --commune \"…\" --url https://… "
-                  "la recrée (la clé est gardée).", dir=facts.data_dir),
+                _(
+                    "The configuration %(path)s is missing (the node runs with the "
+                    "default settings).",
+                    path=path,
+                ),
+                _(
+                    'papi init --data-dir %(dir)s --name "…" --commune "…" --url '
+                    "https://… recreates it (the key is kept).",
+                    dir=facts.data_dir,
+                ),
             )
-        )  # fmt: skip
+        )
     elif problem := _private(path, CONFIG_FILE, 0o600):
         findings.append(problem)
     try:
@@ -236,15 +254,20 @@ def _config(facts: Facts) -> list[Finding]:
         findings.append(
             Finding(
                 False,
-                t("La configuration ne peut pas être lue : %(error)s",
-                  error=exc.text(translations(DEFAULT_LANGUAGE).gettext)),
-                t("Corrigez ou retirez la ligne en cause de %(path)s (réglages : "
-                  "docs/configuration.md).", path=path),
+                _(
+                    "The configuration cannot be read: %(error)s",
+                    error=exc.text(translations(locale_language()).gettext),
+                ),
+                _(
+                    "Correct or remove the offending line of %(path)s (settings: "
+                    "docs/configuration.md).",
+                    path=path,
+                ),
             )
-        )  # fmt: skip
+        )
         return findings
     if path.exists() and not findings:
-        findings.append(Finding(True, t("Configuration %(path)s lisible.", path=path)))
+        findings.append(Finding(True, _("Configuration %(path)s readable.", path=path)))
     return findings
 
 
@@ -254,28 +277,32 @@ def _key(facts: Facts) -> list[Finding]:
         return [
             Finding(
                 False,
-                t("La clé du nœud %(path)s manque : c'est l'identité du lieu.", path=path),
-                t("Restaurez la dernière sauvegarde (papi restore FICHIER). Sans sauvegarde, "
-                  "'papi init' crée un NOUVEAU nœud, inconnu de vos pairs."),
+                _("The node key %(path)s is missing: it is the place's identity.", path=path),
+                _(
+                    "Restore the last backup (papi restore FILE). Without a backup, "
+                    "'papi init' creates a NEW node, unknown to your peers."
+                ),
             )
-        ]  # fmt: skip
+        ]
     if problem := _private(path, KEY_FILE, 0o600):
         return [
             Finding(
                 False,
-                t("%(msg)s Le nœud refuse de démarrer avec une clé lisible par d'autres.",
-                  msg=problem.message),
+                _(
+                    "%(msg)s The node refuses to start with a key others can read.",
+                    msg=problem.message,
+                ),
                 problem.fix,
             )
-        ]  # fmt: skip
+        ]
     try:
         key = NodeKey.load(path).origin
     except KeyFileError as exc:
         return [
             Finding(
                 False,
-                t("La clé du nœud est inutilisable : %(error)s", error=exc),
-                t("Restaurez la clé depuis la dernière sauvegarde (papi restore FICHIER)."),
+                _("The node key is unusable: %(error)s", error=exc),
+                _("Restore the key from the last backup (papi restore FILE)."),
             )
         ]
     # After a key rotation or a recovery, the place keeps its first key's id (origin file).
@@ -284,11 +311,14 @@ def _key(facts: Facts) -> list[Finding]:
         return [
             Finding(
                 True,
-                t("Clé du nœud lisible, privée : %(key)s (lieu %(origin)s, dont la clé a "
-                  "changé)", key=key, origin=facts.origin),
+                _(
+                    "Node key readable, private: %(key)s (place %(origin)s, whose key has changed)",
+                    key=key,
+                    origin=facts.origin,
+                ),
             )
-        ]  # fmt: skip
-    return [Finding(True, t("Clé du nœud lisible, privée : %(origin)s", origin=facts.origin))]
+        ]
+    return [Finding(True, _("Node key readable, private: %(origin)s", origin=facts.origin))]
 
 
 def _session_key(data_dir: Path) -> list[Finding]:
@@ -306,39 +336,46 @@ def _disk(data_dir: Path) -> list[Finding]:
         return [
             Finding(
                 False,
-                t("Il reste %(mb)d Mo libres pour les données.", mb=free // 2**20),
-                t("Libérez de la place : anciennes sauvegardes, journaux système "
-                  "(sudo journalctl --vacuum-size=100M)."),
+                _("Only %(mb)d MB left free for the data.", mb=free // 2**20),
+                _(
+                    "Free some space: old backups, system logs (sudo journalctl "
+                    "--vacuum-size=100M)."
+                ),
             )
-        ]  # fmt: skip
-    return [Finding(True, t("Espace disque libre : %(mb)d Mo.", mb=free // 2**20))]
+        ]
+    return [Finding(True, _("Free disk space: %(mb)d MB.", mb=free // 2**20))]
 
 
 def _backups(facts: Facts) -> list[Finding]:
     max_days = facts.settings.backup_max_age_days if facts.settings else 0
     last = last_backup(facts.data_dir)
-    fix = t("papi backup /var/backups/papi/papi-$(date +%F).tar.gz ; chaque nuit : le "
-            "minuteur papi-backup.timer (deploy/README.md, étape 9).")  # fmt: skip
+    fix = _(
+        "papi backup /var/backups/papi/papi-$(date +%F).tar.gz; every "
+        "night: the papi-backup.timer unit (deploy/README.md, step 9)."
+    )
     if last is None:
-        return [Finding(None, t("Aucune sauvegarde de ce nœud n'est enregistrée ici."), fix)]
-    when = f"{last.created.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        return [Finding(None, _("No backup of this node is recorded here."), fix)]
+    when = local_time(last.created)
     if backup_overdue(facts.data_dir, max_days, datetime.now(UTC)):
         return [
             Finding(
                 False,
-                t("La dernière sauvegarde date du %(when)s (%(file)s), plus de %(days)d "
-                  "jours.", when=when, file=last.file, days=max_days),
+                _(
+                    "The last backup dates from %(when)s (%(file)s), more than %(days)d days ago.",
+                    when=when,
+                    file=last.file,
+                    days=max_days,
+                ),
                 fix,
             )
-        ]  # fmt: skip
-    return [Finding(True, t("Dernière sauvegarde : %(when)s (%(file)s).", when=when,
-                            file=last.file))]  # fmt: skip
+        ]
+    return [Finding(True, _("Last backup: %(when)s (%(file)s).", when=when, file=last.file))]
 
 
 def _running(facts: Facts) -> Finding:
     if facts.running_pid:
-        return Finding(None, t("Le nœud tourne (pid %(pid)s).", pid=facts.running_pid))
-    return Finding(None, t("Le nœud ne tourne pas sur ce dossier en ce moment."))
+        return Finding(None, _("The node is running (pid %(pid)s).", pid=facts.running_pid))
+    return Finding(None, _("The node is not running on this directory at the moment."))
 
 
 # -- database ---------------------------------------------------------------------------
@@ -350,18 +387,21 @@ def _database(facts: Facts) -> list[Finding]:
         return [
             Finding(
                 False,
-                t("La base %(path)s manque.", path=path),
-                t("Restaurez la dernière sauvegarde (papi restore FICHIER) ; sinon, au "
-                  "démarrage, le nœud récupère son journal auprès de ses pairs."),
+                _("The database %(path)s is missing.", path=path),
+                _(
+                    "Restore the last backup (papi restore FILE); otherwise, at start, "
+                    "the node gets its log back from its peers."
+                ),
             )
-        ]  # fmt: skip
+        ]
     findings: list[Finding] = []
     if problem := _private(path, DATABASE_FILE, 0o600):
         findings.append(problem)
-    damaged = t(
-        "Arrêtez le nœud puis restaurez la dernière sauvegarde (papi restore FICHIER). Sans "
-        "sauvegarde : mettez la base de côté (mv %(path)s %(path)s.abimee) et redémarrez ; "
-        "le nœud récupère son journal et celui du réseau auprès de ses pairs.",
+    damaged = _(
+        "Stop the node, then restore the last backup (papi restore FILE). "
+        "Without a backup: put the database aside (mv %(path)s "
+        "%(path)s.damaged) and restart; the node gets its log and the "
+        "network's back from its peers.",
         path=path,
     )
     try:
@@ -373,10 +413,12 @@ def _database(facts: Facts) -> list[Finding]:
     except sqlite3.Error as exc:
         status = str(exc)
     if status != "ok":
-        findings.append(Finding(False, t("La base est abîmée : %(error)s", error=status), damaged))
+        findings.append(
+            Finding(False, _("The database is damaged: %(error)s", error=status), damaged)
+        )
         return findings
     facts.database_ok = True
-    findings.append(Finding(True, t("Base %(path)s intègre (integrity_check).", path=path)))
+    findings.append(Finding(True, _("Database %(path)s intact (integrity_check).", path=path)))
     findings.append(_schema(facts.schema_version, path))
     return findings
 
@@ -385,20 +427,32 @@ def _schema(version: int, path: Path) -> Finding:
     if version > LATEST:
         return Finding(
             False,
-            t("La base est au schéma version %(found)d, plus récent que celui de ce logiciel "
-              "(%(known)d) : le nœud refuse de démarrer dessus.", found=version, known=LATEST),
-            t("Réinstallez la version de papi-node qui l'a écrite (ou une suivante) ; ou "
-              "restaurez une sauvegarde faite avant la mise à jour (papi restore FICHIER)."),
-        )  # fmt: skip
+            _(
+                "The database is at schema version %(found)d, newer than this "
+                "software's (%(known)d): the node refuses to start on it.",
+                found=version,
+                known=LATEST,
+            ),
+            _(
+                "Reinstall the version of papi-node that wrote it (or a later one); "
+                "or restore a backup made before the upgrade (papi restore FILE)."
+            ),
+        )
     if version < LATEST:
         return Finding(
             None,
-            t("Schéma de la base : version %(found)d ; le nœud la migrera vers la version "
-              "%(known)d à son prochain démarrage.", found=version, known=LATEST),
-            t("Pour le faire maintenant, nœud arrêté : papi migrate --data-dir %(dir)s",
-              dir=path.parent),
-        )  # fmt: skip
-    return Finding(True, t("Schéma de la base à jour (version %(v)d).", v=version))
+            _(
+                "Database schema: version %(found)d; the node will migrate it to "
+                "version %(known)d at its next start.",
+                found=version,
+                known=LATEST,
+            ),
+            _(
+                "To do it now, with the node stopped: papi migrate --data-dir %(dir)s",
+                dir=path.parent,
+            ),
+        )
+    return Finding(True, _("Database schema up to date (version %(v)d).", v=version))
 
 
 def _read_facts(connection: sqlite3.Connection, facts: Facts) -> None:
@@ -437,36 +491,58 @@ def _log_state(facts: Facts) -> list[Finding]:
         return [
             Finding(
                 False,
-                t("Ce nœud a reçu une autre version de son propre journal : deux machines "
-                  "utilisent la même clé (une copie de la carte SD ?)."),
-                t("Arrêtez l'autre machine ; un nœud, une clé. Puis demandez au "
-                  "coordinateur du réseau comment repartir."),
+                _(
+                    "This node received another version of its own log: two machines "
+                    "use the same key (a copy of the SD card?)."
+                ),
+                _(
+                    "Stop the other machine; one node, one key. Then ask the network's "
+                    "coordinator how to start again."
+                ),
             )
-        ]  # fmt: skip
+        ]
     if (data_dir / RESTORED_MARKER).exists():
         return [
             Finding(
                 False,
-                t("Restauré depuis une sauvegarde : le nœud rattrape son propre journal auprès "
-                  "de ses pairs et refuse toute modification d'ici là (journal à l'entrée "
-                  "%(seq)d).", seq=facts.head_seq),
-                t("Vérifiez que des pairs répondent (papi peer list) puis lancez papi sync. "
-                  "Nœud isolé, que personne n'a connu depuis la sauvegarde : papi init "
-                  "--new-log lève l'attente (si un pair a reçu des entrées plus récentes, "
-                  "il y aura fourche et le nœud sera gelé partout)."),
+                _(
+                    "Restored from a backup: the node is catching up its own log from "
+                    "its peers and refuses any change until then (log at entry "
+                    "%(seq)d).",
+                    seq=facts.head_seq,
+                ),
+                _(
+                    "Check that peers answer (papi peer list), then run papi sync. An "
+                    "isolated node that nobody has known since the backup: papi init "
+                    "--new-log lifts the wait (if a peer received newer entries, there "
+                    "will be a fork and the node will be frozen everywhere)."
+                ),
             )
-        ]  # fmt: skip
+        ]
     if facts.head_seq == 0 and not (data_dir / NEW_LOG_MARKER).exists():
         return [
             Finding(
                 False,
-                t("Le journal de ce nœud est vide alors que sa clé existait : il attend de "
-                  "le récupérer auprès de ses pairs et refuse toute modification d'ici là."),
-                t("papi peer add URL puis papi sync. Si aucun pair n'a jamais reçu ce "
-                  "journal : papi init --new-log."),
+                _(
+                    "This node's log is empty although its key existed: it waits to get "
+                    "it back from its peers and refuses any change until then."
+                ),
+                _(
+                    "papi peer add URL, then papi sync. If no peer ever received this "
+                    "log: papi init --new-log."
+                ),
             )
-        ]  # fmt: skip
-    return [Finding(True, t("Journal de ce nœud : %(seq)d entrée(s).", seq=facts.head_seq))]
+        ]
+    return [
+        Finding(
+            True,
+            ngettext(
+                "Log of this node: %(num)s entry.",
+                "Log of this node: %(num)s entries.",
+                facts.head_seq,
+            ),
+        )
+    ]
 
 
 def _recovery_key(facts: Facts) -> list[Finding]:
@@ -476,19 +552,19 @@ def _recovery_key(facts: Facts) -> list[Finding]:
         return [
             Finding(
                 None,
-                t("Aucune clé de secours déclarée : si la clé du nœud est perdue ou volée, "
-                  "le lieu ne pourra pas être repris."),
-                t("papi key recovery (affiche une seule fois 24 mots à ranger dans le coffre "
-                  "du lieu)."),
+                _(
+                    "No recovery key declared: if the node key is lost or stolen, the "
+                    "place cannot be taken back."
+                ),
+                _("papi key recovery (shows 24 words once, to keep in the place's safe)."),
             )
-        ]  # fmt: skip
+        ]
     return [
         Finding(
             True,
-            t("Clé de secours déclarée (%(key)s), gardée hors de la machine.",
-              key=facts.recovery_key),
+            _("Recovery key declared (%(key)s), kept off the machine.", key=facts.recovery_key),
         )
-    ]  # fmt: skip
+    ]
 
 
 def _peers(facts: Facts) -> list[Finding]:
@@ -497,8 +573,8 @@ def _peers(facts: Facts) -> list[Finding]:
         return [
             Finding(
                 False,
-                t("Aucun pair : ce nœud ne reçoit ni n'envoie rien."),
-                t("Rejoignez le réseau : papi peer add https://un-noeud-connu.exemple.fr"),
+                _("No peer: this node receives and sends nothing."),
+                _("Join the network: papi peer add https://a-known-node.example.org"),
             )
         ]
     working = [peer for peer in peers if peer["state"] == "ok"]
@@ -511,15 +587,17 @@ def _peers(facts: Facts) -> list[Finding]:
         return [
             Finding(
                 False,
-                t("Aucun pair n'a répondu à la dernière tentative (%(errors)s).", errors=errors),
-                t("Vérifiez l'adresse des pairs et la connexion (papi peer list), puis "
-                  "papi sync."),
+                _("No peer answered the last attempt (%(errors)s).", errors=errors),
+                _(
+                    "Check the peers' addresses and the connection (papi peer list), "
+                    "then papi sync."
+                ),
             )
-        ]  # fmt: skip
+        ]
     return [
         Finding(
             True,
-            t("Pairs : %(ok)d joignables sur %(n)d connus.", ok=len(working), n=len(peers)),
+            _("Peers: %(ok)d reachable out of %(n)d known.", ok=len(working), n=len(peers)),
         )
     ]
 
@@ -530,23 +608,26 @@ def _peers(facts: Facts) -> list[Finding]:
 def _clock(facts: Facts, timeout: float) -> list[Finding]:
     now = datetime.now(UTC)
     findings: list[Finding] = []
-    fix = t(
-        "Réglez l'heure par le réseau : sudo timedatectl set-ntp true (un Raspberry Pi n'a "
-        "pas d'horloge sauvegardée : il lui faut le réseau au démarrage)."
+    fix = _(
+        "Set the time from the network: sudo timedatectl set-ntp true (a "
+        "Raspberry Pi has no battery-backed clock: it needs the network at "
+        "boot)."
     )
     if facts.last_ts is not None and now < facts.last_ts - MAX_SKEW:
         findings.append(
             Finding(
                 False,
-                t("L'horloge (%(now)s UTC) est en retard sur la dernière entrée publiée "
-                  "(%(last)s UTC).", now=f"{now:%Y-%m-%d %H:%M}",
-                  last=f"{facts.last_ts:%Y-%m-%d %H:%M}"),
+                _(
+                    "The clock (%(now)s) is behind the last published entry (%(last)s).",
+                    now=local_time(now),
+                    last=local_time(facts.last_ts),
+                ),
                 fix,
             )
-        )  # fmt: skip
+        )
     if _ntp_synchronised() is False:
         findings.append(
-            Finding(False, t("L'horloge n'est pas synchronisée par le réseau (NTP)."), fix)
+            Finding(False, _("The clock is not synchronised from the network (NTP)."), fix)
         )
     urls = [peer["url"] for peer in facts.peers][:CLOCK_PEERS]
     for url in urls:
@@ -558,19 +639,22 @@ def _clock(facts: Facts, timeout: float) -> list[Finding]:
             findings.append(
                 Finding(
                     False,
-                    t("L'horloge diffère de %(s)d secondes de celle du pair %(url)s.",
-                      s=int(skew.total_seconds()), url=url),
+                    _(
+                        "The clock differs by %(s)d seconds from the clock of the peer %(url)s.",
+                        s=int(skew.total_seconds()),
+                        url=url,
+                    ),
                     fix,
                 )
-            )  # fmt: skip
+            )
         else:
             findings.append(
-                Finding(True, t("Horloge à l'heure (comparée au pair %(url)s).", url=url))
+                Finding(True, _("Clock on time (compared with the peer %(url)s).", url=url))
             )
         break
     else:
         if not findings:
-            findings.append(Finding(None, t("Horloge non comparée : aucun pair n'a répondu.")))
+            findings.append(Finding(None, _("Clock not compared: no peer answered.")))
     return findings
 
 
@@ -579,8 +663,11 @@ def _ntp_synchronised() -> bool | None:
     try:
         done = subprocess.run(
             ["timedatectl", "show", "--property=NTPSynchronized", "--value"],
-            capture_output=True, text=True, timeout=5, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     answer = done.stdout.strip()
@@ -606,28 +693,32 @@ def _advertised_url(facts: Facts, timeout: float) -> list[Finding]:
         return [
             Finding(
                 None,
-                t("pull_only : ce nœud n'annonce pas d'adresse ; il va chercher les nouvelles "
-                  "chez ses pairs sans jamais être appelé."),
+                _(
+                    "pull_only: this node advertises no address; it fetches the news "
+                    "from its peers without ever being called."
+                ),
             )
-        ]  # fmt: skip
+        ]
     url = settings.url
     if not url:
         return [
             Finding(
                 False,
-                t("Aucune adresse publique (url) : les pairs ne peuvent pas joindre ce nœud."),
-                t("papi init --url https://votre-nom.exemple.fr ; derrière une box sans "
-                  "redirection de port : pull_only = true dans %(path)s.",
-                  path=settings.config_path),
+                _("No public address (url): peers cannot reach this node."),
+                _(
+                    "papi init --url https://your-name.example.org; behind a router "
+                    "without port forwarding: pull_only = true in %(path)s.",
+                    path=settings.config_path,
+                ),
             )
-        ]  # fmt: skip
+        ]
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return [
             Finding(
                 False,
-                t("L'adresse publique %(url)s n'est pas une URL http(s).", url=url),
-                t("papi init --url https://votre-nom.exemple.fr"),
+                _("The public address %(url)s is not an http(s) URL.", url=url),
+                _("papi init --url https://your-name.example.org"),
             )
         ]
     findings: list[Finding] = []
@@ -635,12 +726,17 @@ def _advertised_url(facts: Facts, timeout: float) -> list[Finding]:
         findings.append(
             Finding(
                 False,
-                t("L'adresse publique %(url)s est en http : les mots de passe de /admin "
-                  "passeraient en clair.", url=url),
-                t("Mettez Caddy (deploy/Caddyfile, certificat automatique) ou nginx et "
-                  "certbot devant le nœud, puis papi init --url https://…"),
+                _(
+                    "The public address %(url)s uses http: the passwords of /admin "
+                    "would travel in clear.",
+                    url=url,
+                ),
+                _(
+                    "Put Caddy (deploy/Caddyfile, automatic certificate) or nginx and "
+                    "certbot in front of the node, then papi init --url https://…"
+                ),
             )
-        )  # fmt: skip
+        )
     findings.append(_reachable(facts, url, timeout))
     return findings
 
@@ -656,38 +752,55 @@ def _local_host(hostname: str) -> bool:
 
 
 def _reachable(facts: Facts, url: str, timeout: float) -> Finding:
-    where = t("vu depuis cette machine ; un pair ailleurs peut encore en être empêché "
-              "(redirection de port, pare-feu)")  # fmt: skip
+    where = _(
+        "seen from this machine; a peer elsewhere may still be kept out (port forwarding, firewall)"
+    )
     try:
         response = httpx.get(
             url.rstrip("/") + "/api/v1/node", timeout=timeout, follow_redirects=True
         )
         answered = response.json().get("id") if response.status_code == 200 else None
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
-        stopped = "" if facts.running_pid else t(" Le nœud ne tourne pas : démarrez-le.")
+        stopped = "" if facts.running_pid else " " + _("The node is not running: start it.")
         return Finding(
             False,
-            t("L'adresse annoncée %(url)s ne répond pas (%(error)s).",
-              url=url, error=str(exc) or type(exc).__name__),
-            t("Vérifiez le service (systemctl status papi-node), le proxy (Caddy ou nginx), "
-              "le nom de domaine et la redirection de port de la box ; sans redirection "
-              "possible : pull_only = true.%(stopped)s", stopped=stopped),
-        )  # fmt: skip
+            _(
+                "The advertised address %(url)s does not answer (%(error)s).",
+                url=url,
+                error=str(exc) or type(exc).__name__,
+            ),
+            _(
+                "Check the service (systemctl status papi-node), the proxy (Caddy "
+                "or nginx), the domain name and the router's port forwarding; if "
+                "forwarding is impossible: pull_only = true.%(stopped)s",
+                stopped=stopped,
+            ),
+        )
     if answered is None:
         return Finding(
             False,
-            t("L'adresse annoncée %(url)s ne répond pas comme un nœud papi (statut %(code)d).",
-              url=url, code=response.status_code),
-            t("Le proxy (Caddy ou nginx) doit renvoyer vers le port du nœud."),
-        )  # fmt: skip
+            _(
+                "The advertised address %(url)s does not answer as a papi node (status %(code)d).",
+                url=url,
+                code=response.status_code,
+            ),
+            _("The proxy (Caddy or nginx) must forward to the node's port."),
+        )
     if answered != facts.origin:
         return Finding(
             False,
-            t("L'adresse annoncée %(url)s mène à un autre nœud (%(other)s).",
-              url=url, other=answered),
-            t("Corrigez l'adresse (papi init --url …) ou la configuration du proxy."),
-        )  # fmt: skip
+            _(
+                "The advertised address %(url)s leads to another node (%(other)s).",
+                url=url,
+                other=answered,
+            ),
+            _("Correct the address (papi init --url …) or the proxy's configuration."),
+        )
     return Finding(
-        True, t("L'adresse annoncée %(url)s répond avec l'identité de ce nœud (%(where)s).",
-                url=url, where=where)
-    )  # fmt: skip
+        True,
+        _(
+            "The advertised address %(url)s answers with this node's identity (%(where)s).",
+            url=url,
+            where=where,
+        ),
+    )

@@ -12,7 +12,8 @@ only itself (and what follows it in its log, kept aside beyond the gap). A blob 
 only if an object this node holds lists it (a resource's attachment, a photo) with that size
 and its bytes hash to its name.
 
-These run in the ``papi`` command's process, not in the server's: file I/O is plain.
+These run in the ``papi`` command's process, not in the server's: file I/O is plain, and
+the operator's messages speak the command line's language (``locale_text``).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from federation.errors import EntryRejected, EntryTooLarge, MalformedEntry
 from federation.timeutil import format_ts, utc_now
 from federation.vector import Vector, missing_ranges, vector_digest
 
+from ..i18n import locale_text as _
 from ..models import BlobFetch
-from ..ops.text import t
 from .blobs import BLOB_MEMBERS, blobs_of, forget_corrupt, held, keep, references, usage
 from .health import is_disk_full
 from .ingest import IngestReport
@@ -89,22 +90,26 @@ def read_vector_file(path: Path) -> dict[str, Any]:
             data = handle.read(bundle.MAX_VECTOR_FILE_BYTES + 1)
     except OSError as exc:
         raise BundleRefused(
-            t("impossible de lire %(file)s : %(error)s", file=path, error=exc.strerror or exc)
+            _("cannot read %(file)s: %(error)s", file=path, error=exc.strerror or exc)
         ) from None
     try:
         return bundle.parse_vector_file(data)
     except BundleError as exc:
-        raise BundleRefused(_unreadable(path, t("fichier de vecteur"), exc)) from None
+        raise BundleRefused(_unreadable(path, _("vector file"), exc)) from None
 
 
 def _unreadable(path: Path, what: str, exc: BundleError) -> str:
     if isinstance(exc, UnsupportedVersion):
-        return t(
-            "%(file)s est un %(what)s au format version %(version)s, que cette version de "
-            "papi-node ne sait pas lire (elle lit la version %(known)d) : mettez papi-node à "
-            "jour sur ce nœud", file=path, what=what, version=exc.version, known=bundle.VERSION
-        )  # fmt: skip
-    return t("%(file)s n'est pas un %(what)s lisible : %(error)s", file=path, what=what, error=exc)
+        return _(
+            "%(file)s is a %(what)s in format version %(version)s, which this "
+            "version of papi-node cannot read (it reads version %(known)d): "
+            "upgrade papi-node on this node",
+            file=path,
+            what=what,
+            version=exc.version,
+            known=bundle.VERSION,
+        )
+    return _("%(file)s is not a readable %(what)s: %(error)s", file=path, what=what, error=exc)
 
 
 # -- export -------------------------------------------------------------------------------
@@ -135,7 +140,7 @@ async def export_bundle(
     when None) to ``output``, which must not exist; written aside, then renamed."""
     if output.exists():
         raise BundleRefused(
-            t("%(file)s existe déjà : choisissez un autre nom ou supprimez-le d'abord", file=output)
+            _("%(file)s already exists: choose another name or delete it first", file=output)
         )
     report = ExportReport()
     their_vector: Vector = dict(theirs["vector"]) if theirs else {}
@@ -155,7 +160,7 @@ def _aside(output: Path) -> Iterator[tuple[IO[bytes], BinaryIO]]:
     ``output`` (renamed to it at the end, so that a half-written bundle never exists)."""
     folder = output.parent
     if not folder.is_dir():
-        raise BundleRefused(t("le dossier %(folder)s n'existe pas", folder=folder))
+        raise BundleRefused(_("the folder %(folder)s does not exist", folder=folder))
     partial = output.with_name(f".{output.name}.part")
     with tempfile.TemporaryFile(dir=folder) as entries, partial.open("wb") as archive:
         try:
@@ -233,7 +238,7 @@ def _manifest(
     if theirs is not None:
         manifest["for"] = {"origin": theirs["origin"], "digest": vector_digest(theirs["vector"])}
     manifest["entries"] = entries
-    manifest["blobs"] = [{"sha256": sha256, "size": size} for sha256, size, _ in blobs]
+    manifest["blobs"] = [{"sha256": sha256, "size": size} for sha256, size, _size in blobs]
     return manifest
 
 
@@ -319,7 +324,7 @@ async def import_bundle(
         source = path.open("rb")
     except OSError as exc:
         raise BundleRefused(
-            t("impossible de lire %(file)s : %(error)s", file=path, error=exc.strerror or exc)
+            _("cannot read %(file)s: %(error)s", file=path, error=exc.strerror or exc)
         ) from None
     with source:
         await _read_bundle(node, path, source, report, progress)
@@ -342,14 +347,17 @@ async def _read_bundle(
             raise BundleError(f"its manifest is larger than {bundle.MAX_MANIFEST_BYTES} bytes")
         report.manifest = bundle.parse_manifest(_read_all(first))
     except BundleError as exc:
-        message = _unreadable(path, t("paquet"), exc)
-        raise BundleRefused(t("%(why)s ; rien n'a été importé", why=message)) from None
+        message = _unreadable(path, _("bundle"), exc)
+        raise BundleRefused(_("%(why)s; nothing was imported", why=message)) from None
     meant = report.manifest.get("for", {}).get("origin", node.origin)
     if meant != node.origin:
         report.notes.append(
-            t("ce paquet a été préparé pour le nœud %(other)s, pas pour celui-ci : des entrées "
-              "peuvent y manquer (elles resteront en attente)", other=meant)
-        )  # fmt: skip
+            _(
+                "this bundle was prepared for node %(other)s, not for this one: "
+                "entries may be missing from it (they will stay waiting)",
+                other=meant,
+            )
+        )
     listed = {blob["sha256"]: int(blob["size"]) for blob in report.manifest["blobs"]}
     seen_entries = False
     try:
@@ -360,9 +368,9 @@ async def _read_bundle(
                 continue
             sha256 = bundle.blob_of(member.name)
             if sha256 is None or not seen_entries:
-                where = t("avant entries.jsonl") if sha256 is not None else t("inattendu")
+                where = _("before entries.jsonl") if sha256 is not None else _("unexpected")
                 report.problems.append(
-                    t("élément %(name)r ignoré (%(where)s)", name=member.name, where=where)
+                    _("item %(name)r ignored (%(where)s)", name=member.name, where=where)
                 )
                 continue
             await _import_blob(node, member, sha256, listed.pop(sha256, None), report)
@@ -370,23 +378,29 @@ async def _read_bundle(
                 progress(report)
     except TruncatedArchive as exc:
         report.problems.append(
-            t("le paquet est tronqué (%(error)s) : seul ce qui précède a été lu ; recopiez-le "
-              "depuis l'original", error=exc)
-        )  # fmt: skip
+            _(
+                "the bundle is truncated (%(error)s): only what comes before was "
+                "read; copy it again from the original",
+                error=exc,
+            )
+        )
     except BundleError as exc:
         report.problems.append(
-            t("le paquet est abîmé (%(error)s) : seul ce qui précède a été lu", error=exc)
+            _("the bundle is damaged (%(error)s): only what comes before was read", error=exc)
         )
     if not seen_entries and not report.problems:
-        report.problems.append(t("le paquet n'a pas de fichier entries.jsonl"))
+        report.problems.append(_("the bundle has no entries.jsonl file"))
     if report.lines != report.manifest["entries"] and seen_entries:
         report.problems.append(
-            t("le manifeste annonce %(announced)d entrées, %(found)d ont été trouvées",
-              announced=report.manifest["entries"], found=report.lines)
-        )  # fmt: skip
+            _(
+                "the manifest announces %(announced)d entries, %(found)d were found",
+                announced=report.manifest["entries"],
+                found=report.lines,
+            )
+        )
     for sha256 in sorted(listed):
         report.blobs_rejected.append(
-            BlobRejection(sha256, t("annoncée par le manifeste, absente du paquet"))
+            BlobRejection(sha256, _("announced by the manifest, missing from the bundle"))
         )
 
 
@@ -458,17 +472,20 @@ def _reject(report: ImportReport, line: int, document: Any, exc: EntryRejected) 
 async def _ingest(node: Node, batch: list[tuple[int, Any]], report: ImportReport) -> None:
     """The receive path of a sync round: the ingestor, then the peers the accepted place
     entries advertise. A full disk stops the import (what was stored stays)."""
-    documents = [document for _, document in batch]
+    documents = [document for _number, document in batch]
     try:
         result: IngestReport = await node.ingestor.ingest(documents, sender=None)
     except Exception as exc:
         if is_disk_full(exc):
             node.storage.record_full(f"bundle import of {len(documents)} entries")
             raise BundleRefused(
-                t("le disque est plein après %(n)d entrées enregistrées : libérez de la place, "
-                  "puis importez à nouveau le même paquet (ce qui est déjà enregistré est "
-                  "reconnu)", n=report.accepted)
-            ) from None  # fmt: skip
+                _(
+                    "the disk is full after %(n)d entries stored: free some space, then "
+                    "import the same bundle again (what is already stored is "
+                    "recognised)",
+                    n=report.accepted,
+                )
+            ) from None
         raise
     if result.accepted:
         node.storage.clear()
@@ -498,11 +515,11 @@ async def _import_blob(
         report.blobs_rejected.append(BlobRejection(sha256, reason))
 
     if listed is None:
-        return refuse(t("absente du manifeste"))
+        return refuse(_("missing from the manifest"))
     if member.size != listed:
         return refuse(
-            t(
-                "%(size)d octets, le manifeste en annonce %(listed)d",
+            _(
+                "%(size)d bytes, the manifest announces %(listed)d",
                 size=member.size,
                 listed=listed,
             )
@@ -510,25 +527,27 @@ async def _import_blob(
     sizes = {int(ref["size"]) for ref in await references(sha256)}
     if member.size not in sizes:
         return refuse(
-            t("aucune ressource de ce nœud ne cite cette pièce jointe")
+            _("no resource of this node cites this attachment")
             if not sizes
-            else t("les ressources qui la citent donnent une autre taille (%(size)d octets)",
-                   size=sorted(sizes)[0])
-        )  # fmt: skip
+            else _(
+                "the resources that cite it give another size (%(size)d bytes)",
+                size=sorted(sizes)[0],
+            )
+        )
     if await held(sha256) is not None:
         if await node.blobs.verified_path(sha256, member.size) is not None:
             report.blobs_held += 1
             return None
         await forget_corrupt(node.blobs, sha256)  # its file was damaged: this copy replaces it
     if member.size > settings.blob_max_bytes:
-        return refuse(
-            t("plus grande que blob_max_bytes (%(max)d octets)", max=settings.blob_max_bytes)
-        )
+        return refuse(_("larger than blob_max_bytes (%(max)d bytes)", max=settings.blob_max_bytes))
     if await usage() + member.size > settings.blob_quota_bytes:
         return refuse(
-            t("le quota des pièces jointes (blob_quota_bytes, %(quota)d octets) est plein",
-              quota=settings.blob_quota_bytes)
-        )  # fmt: skip
+            _(
+                "the attachments' quota (blob_quota_bytes, %(quota)d bytes) is full",
+                quota=settings.blob_quota_bytes,
+            )
+        )
     writer = node.blobs.writer(member.size)
     try:
         while chunk := member.read():
@@ -539,9 +558,7 @@ async def _import_blob(
         raise
     if received.sha256 != sha256 or received.size != member.size:
         node.blobs.discard(received)
-        return refuse(
-            t("son contenu ne correspond pas à son empreinte SHA-256 (abîmée ou modifiée)")
-        )
+        return refuse(_("its content does not match its SHA-256 fingerprint (damaged or modified)"))
     await keep(node.blobs, received)
     report.blobs_kept += 1
     return None

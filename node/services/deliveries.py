@@ -19,6 +19,7 @@ from federation.errors import PeerBusy, PeerError
 from federation.timeutil import utc_now
 
 from ..models import Delivery, Peer
+from .features import broadcasting
 from .peers import choose_push_targets, record_failure, record_success
 
 if TYPE_CHECKING:
@@ -50,6 +51,10 @@ async def enqueue_push(
         node.settings.push_fanout,
         exclude_url,
         exclude_origin=origins.pop() if len(origins) == 1 else None,
+        # Protocol 1.1 (11.2): peers that speak broadcast get entries along the tree, once
+        # it has neighbours (not yet chosen, or a CLI process that has no frame worker:
+        # pushes to every peer, as version 1 does).
+        version_1_only=broadcasting(node) and bool(node.tree.ids),
     )
     refs = json.dumps([[e.origin, e.seq] for e in entries])
     now = utc_now()
@@ -61,7 +66,7 @@ async def enqueue_push(
     return len(targets)
 
 
-async def _load_documents(refs: list[list[Any]]) -> list[dict[str, Any]]:
+async def load_documents(refs: list[list[Any]]) -> list[dict[str, Any]]:
     from .log import entry_document
 
     documents: list[dict[str, Any]] = []
@@ -172,9 +177,10 @@ async def _push_batch(node: Node, client: Any, peer: Peer, batch: list[Delivery]
     ttl = batch[0].ttl
     sender = node.settings.advertised_url
     try:
-        documents = await _load_documents([list(ref) for ref in refs])
+        documents = await load_documents([list(ref) for ref in refs])
         if documents:
             answer = await client.push(peer.url, documents, ttl=ttl, sender=sender)
+            node.note_refusals(peer.id, answer.get("rejected") or [])
             # The peer lacks earlier entries of some origins: send them now, so that
             # what we pushed does not wait for the next anti-entropy round.
             for origin, held in sorted((answer.get("need") or {}).items()):

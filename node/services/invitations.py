@@ -29,6 +29,8 @@ from federation.keys import public_key_bytes, verify_signature
 from federation.netguard import normalise_url
 from federation.timeutil import utc_now
 
+from ..i18n import N_, Translatable
+
 if TYPE_CHECKING:
     from ..runtime import Node
 
@@ -59,14 +61,14 @@ MAX_OPEN_INVITATIONS = 200
 MAX_REQUESTS = 200
 
 
-class InvitationError(Exception):
-    """A code or a join request that cannot be used; the message is French, for people;
+class InvitationError(Translatable):
+    """A code or a join request that cannot be used: the message is a msgid with its
+    values, said in each reader's language (``text``; ``str()`` is English, for the API);
     ``code`` is stable, for programs."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, message: str, /, **values: Any) -> None:
+        super().__init__(message, **values)
         self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,10 @@ async def create_invitation(node: Node) -> Invitation:
     if not node.settings.url or node.settings.pull_only:
         raise InvitationError(
             "no_url",
-            "ce nœud n'a pas d'adresse publique (réglage url) : un nouveau lieu ne pourrait "
-            "pas le joindre ; invitez depuis un nœud joignable",
+            N_(
+                "this node has no public address (setting url): a new place could not reach "
+                "it; invite from a reachable node"
+            ),
         )
     nonce = b64url_encode(secrets.token_bytes(16))
     now = utc_now()
@@ -114,7 +118,7 @@ def parse_code(code: str) -> Invitation:
     text = "".join(code.split())
     if not text.startswith(CODE_PREFIX):
         raise InvitationError(
-            "bad_code", "ce n'est pas un code d'invitation (il commence par PAPI1-)"
+            "bad_code", N_("this is not an invitation code (it starts with PAPI1-)")
         )
     try:
         document = json.loads(b64url_decode(text[len(CODE_PREFIX) :]))
@@ -128,7 +132,7 @@ def parse_code(code: str) -> Invitation:
             raise ValueError("nonce")
     except (ValueError, KeyError, TypeError):
         raise InvitationError(
-            "bad_code", "ce code d'invitation est incomplet ou mal recopié"
+            "bad_code", N_("this invitation code is incomplete or miscopied")
         ) from None
     return Invitation(url, origin, nonce, founders)
 
@@ -153,17 +157,20 @@ async def receive_join(conn: BaseDBAsyncClient, document: Any) -> dict[str, Any]
     try:
         schema.validate("urn:papi:join-request", document)
     except SchemaError as exc:
-        raise InvitationError("invalid", f"{exc.field or 'request'}: {exc.message}") from None
+        raise InvitationError(
+            "invalid", N_("%(field)s: %(message)s"), field=exc.field or "request",
+            message=exc.message,
+        ) from None  # fmt: skip
     unsigned = {key: value for key, value in document.items() if key != "sig"}
     if not verify_signature(document["origin"], canonical_bytes(unsigned), document["sig"]):
-        raise InvitationError("bad_signature", "the request is not signed by its origin's key")
+        raise InvitationError("bad_signature", N_("the request is not signed by its origin's key"))
     now = utc_now()
     rows = await conn.execute_query_dict(
         "SELECT id, used_by FROM invitations WHERE nonce_hash = ? AND expires > ?",
         [_hash(document["invitation"]), now],
     )
     if not rows or rows[0]["used_by"] not in (None, document["origin"]):
-        raise InvitationError("unknown_invitation", "no such invitation, or used, or expired")
+        raise InvitationError("unknown_invitation", N_("no such invitation, or used, or expired"))
     await conn.execute_query(
         "UPDATE invitations SET used_by = ? WHERE id = ?", [document["origin"], rows[0]["id"]]
     )
@@ -203,7 +210,7 @@ async def join(node: Node, code: str, name: str = "", commune: str = "") -> Invi
 
     invitation = parse_code(code)
     if invitation.origin == node.origin:
-        raise InvitationError("own_code", "ce code a été créé par ce nœud-ci")
+        raise InvitationError("own_code", N_("this code was made by this very node"))
     if not node.membership.founders and invitation.founders:
         update_config(node.settings.config_path, {"founders": list(invitation.founders)})
         await node.membership.adopt(invitation.founders)
@@ -212,14 +219,17 @@ async def join(node: Node, code: str, name: str = "", commune: str = "") -> Invi
             info = await client.node_info(invitation.url)
             if info.get("id") != invitation.origin:
                 raise InvitationError(
-                    "wrong_node", "l'adresse du code ne répond pas au nom du lieu qui invite"
+                    "wrong_node",
+                    N_("the code's address does not answer in the name of the inviting place"),
                 )
             request = join_request(node, invitation, name or node.settings.name, commune or
                                    node.settings.commune)  # fmt: skip
             await client.join(invitation.url, request)
         except PeerError as exc:
             raise InvitationError(
-                "unreachable", f"le nœud qui invite n'a pas accepté la demande : {exc}"
+                "unreachable",
+                N_("the inviting node did not accept the request: %(error)s"),
+                error=str(exc),
             ) from None
     peer = await add_peer(invitation.url)
     if peer.origin is None:

@@ -6,8 +6,8 @@ The file is a CSV (``,`` or ``;`` separated, UTF-8, with the standard's column n
 a JSON array of rows (as ``papi export --format json`` writes them). Each row is checked
 against the standard's Table Schema with the validator of the export
 (node/services/export.py); rows that do not fit are reported in French with their line
-number and left out, the others are stored. Messages are French: the command is meant
-for the coordinators of the network."""
+number and left out, the others are stored. Messages speak the command line's language
+(node/i18n.py ``locale_text``: French unless the locale asks for English)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..i18n import N_
+from ..i18n import locale_text as _
 from . import listings
 from .export import Problem, field_names, required_fields, row_problems
 
@@ -31,19 +33,26 @@ Progress = Callable[[str, int, int], None]
 
 
 class ImportFileError(Exception):
-    """The file cannot be imported at all (message in French)."""
+    """The file cannot be imported at all (message in the command line's language)."""
 
 
 @dataclass(frozen=True)
 class Rejected:
-    #: ``ligne 12`` (CSV) or ``élément 3`` (JSON).
+    #: ``line 12`` (CSV) or ``item 3`` (JSON), in the command line's language.
     where: str
     row_id: str
     reasons: list[str]
 
-    def french(self) -> str:
-        who = f" (id « {self.row_id} »)" if self.row_id else ""
-        return f"{self.where}{who} : " + " ; ".join(self.reasons)
+    def text(self) -> str:
+        reasons = _("; ").join(self.reasons)
+        if self.row_id:
+            return _(
+                "%(where)s (id “%(id)s”): %(reasons)s",
+                where=self.where,
+                id=self.row_id,
+                reasons=reasons,
+            )
+        return _("%(where)s: %(reasons)s", where=self.where, reasons=reasons)
 
 
 @dataclass
@@ -60,35 +69,48 @@ def _shown(value: str) -> str:
     return value if len(value) <= 60 else value[:59] + "…"
 
 
-def problem_in_french(problem: Problem, value: str) -> str:
-    name = problem.field
-    return {
-        "required": f"{name} : valeur obligatoire manquante",
-        "number": f"{name} : « {_shown(value)} » n'est pas un nombre",
-        "date": f"{name} : « {_shown(value)} » n'est pas une date au format AAAA-MM-JJ",
-        "pattern": f"{name} : « {_shown(value)} » ne respecte pas le format du standard",
-        "max_length": f"{name} : plus de {problem.limit} caractères",
-    }[problem.code]
+#: What is wrong with a column's value, by ``Problem.code``.
+_PROBLEMS = {
+    "required": N_("%(field)s: required value missing"),
+    "number": N_("%(field)s: “%(value)s” is not a number"),
+    "date": N_("%(field)s: “%(value)s” is not a date in the YYYY-MM-DD format"),
+    "pattern": N_("%(field)s: “%(value)s” does not match the standard's format"),
+    "max_length": N_("%(field)s: more than %(limit)s characters"),
+}
+
+
+def problem_text(problem: Problem, value: str) -> str:
+    """The problem with the column's name, as the file gives it."""
+    return _(_PROBLEMS[problem.code], field=problem.field, value=_shown(value), limit=problem.limit)
 
 
 def _read_text(path: Path) -> str:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise ImportFileError(f"impossible de lire {path} : {exc.strerror}") from None
+        raise ImportFileError(
+            _("cannot read %(file)s: %(error)s", file=path, error=exc.strerror)
+        ) from None
     if size > MAX_IMPORT_BYTES:
         raise ImportFileError(
-            f"{path} fait {size} octets, plus que la limite de {MAX_IMPORT_BYTES} octets"
+            _(
+                "%(file)s is %(size)s bytes long, more than the limit of %(max)s bytes",
+                file=path,
+                size=size,
+                max=MAX_IMPORT_BYTES,
+            )
         )
     try:
         return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise ImportFileError(
-            f"{path} n'est pas en UTF-8 (ligne {line}) : enregistrez-le en UTF-8"
+            _("%(file)s is not in UTF-8 (line %(line)s): save it as UTF-8", file=path, line=line)
         ) from None
     except OSError as exc:
-        raise ImportFileError(f"impossible de lire {path} : {exc.strerror}") from None
+        raise ImportFileError(
+            _("cannot read %(file)s: %(error)s", file=path, error=exc.strerror)
+        ) from None
 
 
 #: The columns a file has, and its rows: (where, row), or (where, why) for a line that
@@ -103,15 +125,17 @@ def _csv_rows(text: str) -> Parsed:
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
-        raise ImportFileError("le fichier est vide") from None
+        raise ImportFileError(_("the file is empty")) from None
     except csv.Error as exc:
-        raise ImportFileError(f"ligne 1 : en-tête CSV illisible ({exc})") from None
+        raise ImportFileError(_("line 1: unreadable CSV header (%(error)s)", error=exc)) from None
     missing = [name for name in required_fields() if name not in header]
     if missing:
         raise ImportFileError(
-            "colonnes obligatoires du standard absentes : "
-            + ", ".join(missing)
-            + " (la première ligne doit donner les noms des colonnes)"
+            _(
+                "required columns of the standard missing: %(columns)s (the first line must "
+                "give the columns' names)",
+                columns=", ".join(missing),
+            )
         )
     found: list[tuple[str, dict[str, str] | str]] = []
     line = reader.line_num
@@ -122,16 +146,27 @@ def _csv_rows(text: str) -> Parsed:
         except StopIteration:
             break
         except csv.Error as exc:
-            raise ImportFileError(f"ligne {start} : CSV illisible ({exc})") from None
+            raise ImportFileError(
+                _("line %(line)s: unreadable CSV (%(error)s)", line=start, error=exc)
+            ) from None
         line = reader.line_num
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) > len(header):
-            found.append((f"ligne {start}", f"{len(cells)} valeurs pour {len(header)} colonnes"))
+            found.append(
+                (
+                    _("line %(line)s", line=start),
+                    _(
+                        "%(values)s values for %(columns)s columns",
+                        values=len(cells),
+                        columns=len(header),
+                    ),
+                )
+            )
             continue
-        found.append((f"ligne {start}", dict(zip(header, cells, strict=False))))
+        found.append((_("line %(line)s", line=start), dict(zip(header, cells, strict=False))))
         if len(found) > MAX_IMPORT_ROWS:
-            raise ImportFileError(f"plus de {MAX_IMPORT_ROWS} lignes : découpez le fichier")
+            raise ImportFileError(_("more than %(max)s lines: split the file", max=MAX_IMPORT_ROWS))
     return header, found
 
 
@@ -139,7 +174,7 @@ def _json_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        raise ValueError("booléen")
+        raise ValueError("boolean")
     if isinstance(value, str | int | float):
         return str(value)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -151,17 +186,17 @@ def _json_rows(text: str) -> Parsed:
     try:
         document = json.loads(text)
     except ValueError as exc:
-        raise ImportFileError(f"JSON illisible : {exc}") from None
+        raise ImportFileError(_("unreadable JSON: %(error)s", error=exc)) from None
     if not isinstance(document, list):
-        raise ImportFileError("le JSON doit être une liste de lieux (un objet par lieu)")
+        raise ImportFileError(_("the JSON must be a list of places (one object per place)"))
     if len(document) > MAX_IMPORT_ROWS:
-        raise ImportFileError(f"plus de {MAX_IMPORT_ROWS} lieux : découpez le fichier")
+        raise ImportFileError(_("more than %(max)s places: split the file", max=MAX_IMPORT_ROWS))
     keys: set[str] = set()
     found: list[tuple[str, dict[str, str] | str]] = []
     for index, item in enumerate(document, 1):
-        where = f"élément {index}"
+        where = _("item %(index)s", index=index)
         if not isinstance(item, dict):
-            found.append((where, "un lieu est un objet JSON"))
+            found.append((where, _("a place is a JSON object")))
             continue
         row: dict[str, str] = {}
         bad = []
@@ -169,9 +204,9 @@ def _json_rows(text: str) -> Parsed:
             try:
                 row[str(name)] = _json_value(value)
             except ValueError:
-                bad.append(f"{name} : ni texte, ni nombre, ni liste de textes")
+                bad.append(_("%(field)s: neither text, nor number, nor list of texts", field=name))
         keys.update(row)
-        found.append((where, " ; ".join(bad) if bad else row))
+        found.append((where, _("; ").join(bad) if bad else row))
     return sorted(keys), found
 
 
@@ -184,21 +219,29 @@ def read_rows(path: Path, progress: Progress | None = None) -> ImportReport:
     report = ImportReport()
     extra = sorted(set(columns) - set(field_names()) - {""})
     if extra:
-        report.warnings.append("colonnes hors du standard, ignorées : " + ", ".join(extra))
+        report.warnings.append(
+            _("columns outside the standard, ignored: %(columns)s", columns=", ".join(extra))
+        )
     first_line: dict[str, str] = {}
     for done, (where, item) in enumerate(found, 1):
         if progress and (done % 1000 == 0 or done == len(found)):
-            progress("vérification", done, len(found))
+            progress(_("checking"), done, len(found))
         if isinstance(item, str):
             report.rejected.append(Rejected(where, "", [item]))
             continue
         row = {name: (item.get(name) or "").strip() for name in field_names()}
-        reasons = [problem_in_french(p, row[p.field]) for p in row_problems(row)]
+        reasons = [problem_text(p, row[p.field]) for p in row_problems(row)]
         row_id = row["id"]
         if len(row_id) > MAX_ID_LENGTH:
-            reasons.append(f"id : plus de {MAX_ID_LENGTH} caractères")
+            reasons.append(_("id: more than %(max)s characters", max=MAX_ID_LENGTH))
         elif row_id in first_line:
-            reasons.append(f"id : « {_shown(row_id)} » déjà utilisé ({first_line[row_id]})")
+            reasons.append(
+                _(
+                    "id: “%(id)s” already used (%(where)s)",
+                    id=_shown(row_id),
+                    where=first_line[row_id],
+                )
+            )
         if reasons:
             report.rejected.append(Rejected(where, _shown(row_id), reasons))
             continue
@@ -220,7 +263,7 @@ async def import_file(
 
         def stored(done: int, total: int) -> None:
             if progress and (done % 1000 == 0 or done == total):
-                progress("enregistrement", done, total)
+                progress(_("storing"), done, total)
 
         await listings.store(report.rows, path.name, replace=replace, progress=stored)
         report.stored = True

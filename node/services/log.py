@@ -17,6 +17,7 @@ from federation.errors import FederationError
 from federation.keys import NodeKey
 
 from ..db import lock_for_write
+from ..i18n import N_, Translatable
 from ..runtime import Node
 from ..settings import RESTORED_MARKER
 from . import keychain
@@ -36,9 +37,10 @@ async def head_of(conn: BaseDBAsyncClient, origin: str) -> Head:
     return Head(rows[0]["head_seq"], rows[0]["head_hash"]) if rows else Head()
 
 
-class LogRecovering(Exception):
+class LogRecovering(Translatable):
     """Our key predates this database and our log is empty, or the database was restored
-    from a backup and has not caught up with our peers yet: writing would fork our log."""
+    from a backup and has not caught up with our peers yet: writing would fork our log.
+    (``str()`` is English; ``text(gettext)`` the reader's language.)"""
 
 
 def catching_up(node: Node) -> bool:
@@ -47,7 +49,7 @@ def catching_up(node: Node) -> bool:
     return (node.settings.data_dir / RESTORED_MARKER).exists()
 
 
-class KeyNotInForce(FederationError):
+class KeyNotInForce(Translatable, FederationError):
     """The key this node signs with is no longer the place's (rotated or recovered
     elsewhere): what it signs would be refused everywhere."""
 
@@ -66,9 +68,11 @@ def check_can_write(node: Node) -> None:
         raise ClockSkew(problem)
     if catching_up(node):
         raise LogRecovering(
-            "this node was restored from a backup and is catching up its own log from its "
-            "peers: writes resume after a sync round with a peer ('papi sync'); "
-            "see 'papi doctor'"
+            N_(
+                "this node was restored from a backup and is catching up its own log from "
+                "its peers: writes resume after a sync round with a peer ('papi sync'); "
+                "see 'papi doctor'"
+            )
         )
 
 
@@ -91,15 +95,21 @@ async def publish_in(
     head = await head_of(conn, node.origin)
     if head.seq == 0 and not new_log:
         raise LogRecovering(
-            "this node is recovering its own log from its peers: add a peer and sync "
-            "first ('papi peer add URL', 'papi sync'), or run 'papi init --new-log'"
+            N_(
+                "this node is recovering its own log from its peers: add a peer and sync "
+                "first ('papi peer add URL', 'papi sync'), or run 'papi init --new-log'"
+            )
         )
     key = signing_key or node.key
     keys = await keychain.state_at(conn, node.origin)
     if key.origin != keys.node_key and not (kind == "key" and key.origin == keys.recovery_key):
         raise KeyNotInForce(
-            f"this node signs with {key.origin}, but the place's key in force is "
-            f"{keys.node_key}: its entries would be refused (see 'papi recover')"
+            N_(
+                "this node signs with %(key)s, but the place's key in force is %(in_force)s: "
+                "its entries would be refused (see 'papi recover')"
+            ),
+            key=key.origin,
+            in_force=keys.node_key,
         )
     entry = build_entry(
         key,
@@ -117,6 +127,15 @@ async def publish_in(
     if kind == "vouch":  # our vouch may admit or exclude origins (docs/protocol.md 16)
         await node.membership.settle(conn)
     await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)
+    from .features import broadcasting
+    from .tree import enqueue_frames
+
+    # Protocol 1.1 (12.3): along the broadcast tree too, rows in this transaction. The
+    # tree's state is loaded when the node starts (a CLI command has no frame worker:
+    # its entries reach 1.1 peers by their pulls).
+    if broadcasting(node) and node.tree.loaded:
+        actions = node.tree.state.on_local([(entry.origin, entry.seq)])
+        await enqueue_frames(conn, node.tree, actions)
     return entry
 
 
@@ -125,6 +144,10 @@ async def after_publish(node: Node, entries: Sequence[Entry]) -> None:
     concern, and make a tombstone's erasure real."""
     if not entries:
         return
+    if node.tree.loaded:
+        from .tree import save
+
+        await save(node.tree)  # modes and missing records the new entries changed
     node.storage.clear()  # a write went through: the disk has room again
     if any(entry.op == "delete" for entry in entries):
         await node.db.checkpoint()
@@ -151,6 +174,11 @@ async def publish(
     check_can_write(node)
     if kind in BLOB_MEMBERS and op == "put" and payload is not None:
         await check_attachments(payload, kind)
+    from .features import broadcasting
+    from .tree import tree_of
+
+    if broadcasting(node):
+        await tree_of(node)  # loaded before the transaction that uses it
     async with node.write_lock, in_transaction() as conn:
         await lock_for_write(conn)
         entry = await publish_in(

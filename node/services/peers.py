@@ -29,8 +29,13 @@ async def add_peer(url: str, *, source: str = "manual", origin: str | None = Non
     if peer is None:
         peer = await Peer.create(url=url, source=source, origin=origin)
     elif source == "manual" and peer.source != "manual":
-        peer.source = "manual"
-        await peer.save(update_fields=["source"])
+        # The operator names this address: the discovered peers' address rules that
+        # refused it no longer apply, and it is tried at once.
+        changes: dict[str, Any] = {"source": "manual", "next_attempt": None}
+        if peer.state == "refused":
+            changes.update(state="new", consecutive_failures=0, last_error=None)
+        await Peer.filter(id=peer.id).update(**changes)
+        await peer.refresh_from_db()
     return peer
 
 
@@ -85,13 +90,22 @@ async def choose_push_targets(
     count: int,
     exclude_url: str | None = None,
     exclude_origin: str | None = None,
+    *,
+    version_1_only: bool = False,
 ) -> list[dict[str, Any]]:
     """Up to ``count`` random peers not in backoff, never the sender nor the entries'
     author. A peer that failed gets no new pushes until it is due again (anti-entropy
-    brings it what it missed)."""
+    brings it what it missed). ``version_1_only``: none whose node information lists the
+    ``broadcast`` feature (those get entries along the broadcast tree)."""
+    speaking = (
+        " AND id NOT IN (SELECT peer_id FROM peer_links"
+        " WHERE ' ' || features || ' ' LIKE '% broadcast %')"
+        if version_1_only
+        else ""
+    )
     rows = await conn.execute_query_dict(
         "SELECT id, url, origin FROM peers WHERE state != 'refused'"
-        " AND (next_attempt IS NULL OR next_attempt <= ?)",
+        " AND (next_attempt IS NULL OR next_attempt <= ?)" + speaking,
         [utc_now()],
     )
     rows = [

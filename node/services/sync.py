@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise.transactions import in_transaction
 
 from federation.errors import AddressRefused, PeerBusy, PeerError, PeerUnreachable
+from federation.membership import MEMBERSHIP_CODES
 from federation.timeutil import utc_now
 from federation.vector import (
     Vector,
@@ -36,8 +37,9 @@ from federation.vector import (
 
 from ..models import Peer
 from .bootstrap import settle_catch_up
+from .features import remember_features
 from .health import is_disk_full
-from .ingest import outcome_seen
+from .ingest import IngestReport, outcome_seen
 from .log import entry_document, read_entries
 from .peers import failure_kind, learn_peers, make_due, record_failure, record_success
 
@@ -57,7 +59,6 @@ MAX_PAGES_PER_ROUND = 10_000
 #: vectors (about 60 bytes per origin), and then only the vectors of differing buckets.
 BUCKET_THRESHOLD = 256
 #: Refusals of a peer's membership (docs/protocol.md 16).
-MEMBERSHIP_CODES = frozenset({"not_member", "blocked"})
 #: Discovered peers visited per round (all the peers added by hand are visited).
 DISCOVERED_PER_ROUND = 3
 
@@ -362,6 +363,7 @@ async def _identify(node: Node, client: Any, peer: Peer) -> None:
         raise AddressRefused(f"{peer.url} is this node itself")
     peer.origin = info["id"]
     await peer.save(update_fields=["origin"])
+    await remember_features(peer, info)
 
 
 def _sender(node: Node) -> str | None:
@@ -513,14 +515,26 @@ def _asked_vector(
 
 
 async def _ingest_page(node: Node, peer: Peer, documents: list[Any], result: RoundResult) -> None:
+    report = await ingest_from_peer(node, peer, documents)
+    result.accepted += len(report.accepted)
+    result.rejected += len(report.rejected)
+
+
+async def ingest_from_peer(
+    node: Node, peer: Peer, documents: list[Any], *, along_tree: bool = True
+) -> IngestReport:
+    """Store entries ``peer`` sent us when asked (a sync page, a graft answer, an entries
+    page); with ``along_tree``, what was new goes on along the broadcast tree (protocol
+    1.1, 12.3), but not by version 1 pushes: pulled entries are not pushed, as in
+    version 1 (11.2)."""
+    from .tree import spread
+
     # A peer the operator added by hand is trusted like the operator (a new node's first
     # pull brings the whole network); a discovered one is charged for the origins it brings.
     sender = None if peer.source == "manual" else peer.url
     report = await node.ingestor.ingest(documents, sender=sender)
     if report.accepted:
         node.storage.clear()
-    result.accepted += len(report.accepted)
-    result.rejected += len(report.rejected)
     await learn_peers(node.settings.url, node.origin, report.accepted)
     margin = timedelta(seconds=node.settings.max_future_seconds)
     for rejection in report.rejected:
@@ -536,6 +550,9 @@ async def _ingest_page(node: Node, peer: Peer, documents: list[Any], result: Rou
             )
         if new:
             log.warning("refused from %s: %s", peer.url, rejection.to_json())
+    if along_tree:
+        await spread(node, report.accepted, source=peer.url, ttl=0)
+    return report
 
 
 async def _push_back(
@@ -551,6 +568,7 @@ async def _push_back(
     # every round while the refusal is remembered.
     refused = node.rejections.skipped_origins(peer.url, outbound=True)
     margin = PEER_FUTURE_MARGIN
+    taken = refused_origins = False
     for origin, after in sorted(missing_ranges(mine, theirs).items()):
         if origin in refused:
             continue
@@ -560,6 +578,12 @@ async def _push_back(
                 break
             answer = await client.push(peer.url, documents, ttl=0)
             result.pushed_back += len(documents)
+            rejected = answer.get("rejected") or []
+            node.note_refusals(peer.id, rejected)
+            taken = taken or len(rejected) < len(documents)
+            refused_origins = refused_origins or any(
+                r.get("code") in MEMBERSHIP_CODES for r in rejected if isinstance(r, dict)
+            )
             for rejection in answer.get("rejected") or []:
                 index = rejection.get("index")
                 if rejection.get("code") in MEMBERSHIP_CODES:
@@ -579,6 +603,8 @@ async def _push_back(
                 progress(result)
             if after >= mine.get(origin, 0):
                 break
+    if taken and not refused_origins:
+        node.full_round_wanted.pop(peer.id, None)  # it takes what it refused before
 
 
 async def sync_all(
@@ -657,10 +683,12 @@ async def probe_waiting_peers(node: Node) -> list[Peer]:
         async with slots:  # not the rounds' slots: a probe must not wait behind a slow peer
             try:
                 async with node.peer_client(peer, deadline=PROBE_DEADLINE_SECONDS) as client:
-                    await client.node_info(peer.url)
+                    info = await client.node_info(peer.url)
             except Exception:  # still down (or worse): it stays in backoff
                 return None
         await make_due(peer)
+        if info["id"] != node.origin:
+            await remember_features(peer, info)  # protocol 1.1: it may have changed
         log.info("%s answers again: retried at once", peer.url)
         return peer
 

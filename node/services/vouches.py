@@ -10,6 +10,7 @@ from federation.entry import Entry
 from federation.keys import public_key_bytes
 from federation.membership import vouch_oid
 
+from ..i18n import N_, Translatable
 from ..runtime import Node
 from .invitations import mark_request
 from .log import publish
@@ -19,14 +20,20 @@ DEFAULT_TITLE = "Membre du réseau"
 REVOKED_TITLE = "Garantie retirée"
 
 
+class VouchRefused(Translatable, ValueError):
+    """A vouch that cannot be written (not an origin id, oneself): a ``ValueError`` whose
+    message is said in each reader's language (``text``; ``str()`` is English)."""
+
+
 def check_origin(subject: str) -> str:
-    """``subject`` if it is an origin id; ``ValueError`` (with a French message) if not."""
+    """``subject`` if it is an origin id; ``VouchRefused`` (a ``ValueError``) if not."""
     subject = subject.strip()
     try:
         public_key_bytes(subject)
     except ValueError:
-        raise ValueError(
-            f"{subject!r} n'est pas l'identifiant d'un lieu (ed25519: suivi de 43 caractères)"
+        raise VouchRefused(
+            N_("%(subject)r is not a place's id (ed25519: followed by 43 characters)"),
+            subject=subject,
         ) from None
     return subject
 
@@ -35,7 +42,7 @@ async def vouch(node: Node, subject: str, title: str = "", description: str = ""
     """Vouch for ``subject``: it becomes a member wherever our vouch counts."""
     subject = check_origin(subject)
     if subject == node.origin:
-        raise ValueError("un lieu ne peut pas se porter garant de lui-même")
+        raise VouchRefused(N_("a place cannot vouch for itself"))
     payload: dict[str, Any] = {"title": title.strip() or DEFAULT_TITLE, "subject": subject}
     if description.strip():
         payload["description"] = description.strip()

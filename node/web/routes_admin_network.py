@@ -16,6 +16,7 @@ from starlette.routing import Route
 from federation.errors import FederationError
 from federation.netguard import normalise_url
 
+from ..i18n import Translatable
 from ..runtime import node_of
 from ..services.invitations import (
     InvitationError,
@@ -83,7 +84,9 @@ async def invite(request: Request, form: FormData) -> Response:
     try:
         invitation = await create_invitation(node_of(request))
     except InvitationError as exc:
-        return await _page(request, errors={"invite": FieldError(exc.message)}, status=409)
+        return await _page(
+            request, errors={"invite": FieldError(exc.message, exc.values)}, status=409
+        )
     return await _page(request, code=invitation.code())
 
 
@@ -94,7 +97,7 @@ async def join_network(request: Request, form: FormData) -> Response:
     try:
         await join(node_of(request), code)
     except InvitationError as exc:
-        errors = {"code": FieldError(exc.message)}
+        errors = {"code": FieldError(exc.message, exc.values)}
         return await _page(request, errors=errors, values={"code": code}, status=400)
     flash(request, N_("Your request is sent. As soon as a member vouches for this place, the "
                       "network accepts its publications."))  # fmt: skip
@@ -104,6 +107,8 @@ async def join_network(request: Request, form: FormData) -> Response:
 async def _publishing(request: Request, work: Any, field: str) -> Response | None:
     try:
         await work
+    except Translatable as exc:  # said in the visitor's language
+        return await _page(request, errors={field: FieldError(exc.message, exc.values)}, status=400)
     except ValueError as exc:
         return await _page(request, errors={field: FieldError(str(exc))}, status=400)
     except LogRecovering:

@@ -1,0 +1,651 @@
+"""The broadcast tree, node side (docs/protocol.md 12): the Plumtree decisions are
+federation.broadcast's; here are their inputs and outputs as rows and requests.
+
+- the state (neighbours and their modes, missing announced heads) lives in ``peer_links``
+  and ``missing_heads`` and is mirrored in memory by one ``Broadcast`` per node; what each
+  neighbour is known to hold stays in memory only (forgetting costs an announcement);
+- outbound frames are ``frames`` rows, created when entries are stored (store first), sent
+  by ``FrameWorker`` one request in flight per neighbour, retried with the peer's backoff;
+- an inbound frame is ingested as a push is, then answered (prune, graft, entries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from tortoise.transactions import in_transaction
+
+from federation.broadcast import (
+    Action,
+    Broadcast,
+    EntryId,
+    GiveUp,
+    Gossip,
+    Graft,
+    Missing,
+    Mode,
+    Receipt,
+    Serve,
+    new_neighbours,
+)
+from federation.entry import Entry
+from federation.errors import PeerBusy, PeerError, PeerLacksPath
+from federation.netguard import normalise_url
+from federation.timeutil import utc_now
+
+from ..models import Frame, MissingHead, Peer, PeerLink
+from .deliveries import enqueue_push, load_documents
+from .features import broadcasting, forget_features, link_of, peers_speaking, speaks
+from .ingest import IngestReport
+from .peers import record_failure, record_success
+
+if TYPE_CHECKING:
+    from ..runtime import Node
+
+log = logging.getLogger(__name__)
+
+#: Entries in one frame (the frame schema's bound).
+MAX_FRAME_ENTRIES = 500
+#: Attempts of one frame before it is given up (12.4), with the neighbour's backoff.
+MAX_FRAME_ATTEMPTS = 6
+#: Due frame rows looked at per neighbour at a time.
+FRAME_BATCH = 500
+#: A neighbour whose last this many pulls or frames failed no longer counts (12.1).
+FAILING_AFTER = 2
+#: Graft answers followed (``more``) in one go; the rest waits for the next announcement.
+MAX_GRAFT_PAGES = 20
+_rng = random.Random()
+
+
+class Tree:
+    """One node's Plumtree state, loaded from the database on first use."""
+
+    def __init__(self) -> None:
+        self.state = Broadcast()
+        self.loaded = False
+        #: Peer id of each neighbour, by URL (the state knows peers by URL).
+        self.ids: dict[str, int] = {}
+        #: What the rows say, to write only what an event changed.
+        self._modes: dict[str, Mode] = {}
+        self._missing: dict[str, tuple[int, tuple[str, ...], float, int]] = {}
+        self.lock = asyncio.Lock()
+
+
+async def tree_of(node: Node) -> Tree:
+    tree: Tree = node.tree
+    if tree.loaded:
+        return tree
+    links = await PeerLink.filter(neighbour=True).prefetch_related("peer")
+    for link in links:
+        url = link.peer.url
+        mode = Mode.LAZY if link.mode == "lazy" else Mode.EAGER
+        tree.state.add_neighbour(url, mode)
+        tree.ids[url] = link.peer_id
+        tree._modes[url] = mode
+    for row in await MissingHead.all():
+        try:
+            announcers = [str(url) for url in json.loads(row.announcers)]
+        except (ValueError, TypeError):
+            announcers = []
+        tree.state.missing[row.origin] = Missing(row.wanted, announcers, row.due, row.tries)
+        tree._missing[row.origin] = (row.wanted, tuple(announcers), row.due, row.tries)
+    tree.loaded = True
+    return tree
+
+
+async def save(tree: Tree) -> None:
+    """Write the modes and missing records an event changed. Serialised: events run
+    side by side (frames received, frames sent, pulls), and two writers of one new
+    missing record must not both insert it."""
+    async with tree.lock:
+        for url, mode in list(tree.state.neighbours.items()):
+            if tree._modes.get(url) is not mode and url in tree.ids:
+                await PeerLink.filter(peer_id=tree.ids[url]).update(mode=mode.value)
+                tree._modes[url] = mode
+        now = {
+            origin: (r.wanted, tuple(r.announcers), r.due, r.tries)
+            for origin, r in tree.state.missing.items()
+        }
+        gone = [origin for origin in tree._missing if origin not in now]
+        changed = [
+            [origin, wanted, json.dumps(list(announcers)), due, tries]
+            for origin, (wanted, announcers, due, tries) in now.items()
+            if tree._missing.get(origin) != (wanted, announcers, due, tries)
+        ]
+        async with in_transaction() as conn:
+            if gone:
+                marks = ",".join("?" * len(gone))
+                await conn.execute_query(
+                    f"DELETE FROM missing_heads WHERE origin IN ({marks})", gone
+                )
+            if changed:
+                await conn.execute_many(
+                    "INSERT INTO missing_heads (origin, wanted, announcers, due, tries)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (origin) DO UPDATE SET"
+                    " wanted = excluded.wanted, announcers = excluded.announcers,"
+                    " due = excluded.due, tries = excluded.tries",
+                    changed,
+                )
+        tree._missing = now
+
+
+def _ids(entries: Iterable[Entry]) -> tuple[EntryId, ...]:
+    return tuple((e.origin, e.seq) for e in entries)
+
+
+# -- neighbours ----------------------------------------------------------------------------
+
+
+async def make_neighbour(tree: Tree, peer: Peer) -> None:
+    link = await link_of(peer.id)
+    link.neighbour, link.mode, link.link_failures = True, "eager", 0
+    await link.save(update_fields=["neighbour", "mode", "link_failures"])
+    tree.state.add_neighbour(peer.url, Mode.EAGER)
+    tree.state.neighbours[peer.url] = Mode.EAGER
+    tree.ids[peer.url] = peer.id
+    tree._modes[peer.url] = Mode.EAGER
+
+
+async def drop_neighbour(tree: Tree, url: str) -> None:
+    peer_id = tree.ids.pop(url, None)
+    if peer_id is not None:
+        await PeerLink.filter(peer_id=peer_id).update(neighbour=False)
+    tree.state.remove_neighbour(url)
+    tree._modes.pop(url, None)
+
+
+async def maintain_neighbours(node: Node) -> list[str]:
+    """Keep ``broadcast_degree`` working neighbours (12.1): drop those that no longer speak
+    ``broadcast``, and add peers that speak it (those added by hand first, then discovered
+    ones at random) while fewer work; never more than ``broadcast_max_neighbours``."""
+    if not broadcasting(node):
+        return []
+    tree = await tree_of(node)
+    speaking = await peers_speaking("broadcast")
+    for url, peer_id in list(tree.ids.items()):
+        if peer_id not in speaking:
+            await drop_neighbour(tree, url)
+    links = {link.peer_id: link for link in await PeerLink.filter(neighbour=True)}
+    failing = [url for url, pid in tree.ids.items() if _failing(links.get(pid))]
+    now = utc_now()
+    candidates = [
+        peer
+        for peer in await Peer.filter(id__in=sorted(speaking)).order_by("id")
+        if peer.url not in tree.ids
+        and peer.state != "refused"
+        and peer.origin != node.origin
+        and (peer.next_attempt is None or peer.next_attempt <= now)
+    ]
+    by_url = {peer.url: peer for peer in candidates}
+    added: list[str] = []
+    settings = node.settings
+    for group in (
+        [p.url for p in candidates if p.source != "discovered"],
+        [p.url for p in candidates if p.source == "discovered"],
+    ):
+        room = settings.broadcast_max_neighbours - len(tree.ids)
+        chosen = new_neighbours(tree.ids, failing, group, settings.broadcast_degree, _rng)
+        for url in chosen[: max(0, room)]:
+            await make_neighbour(tree, by_url[url])
+            added.append(url)
+    return added
+
+
+def _failing(link: PeerLink | None) -> bool:
+    return link is not None and link.link_failures >= FAILING_AFTER
+
+
+async def link_failed(tree: Tree, url: str) -> None:
+    peer_id = tree.ids.get(url)
+    if peer_id is not None:
+        link = await link_of(peer_id)
+        link.link_failures += 1
+        await link.save(update_fields=["link_failures"])
+
+
+async def link_worked(tree: Tree, url: str) -> None:
+    peer_id = tree.ids.get(url)
+    if peer_id is not None:
+        await PeerLink.filter(peer_id=peer_id, link_failures__gt=0).update(link_failures=0)
+
+
+async def admit_sender(node: Node, tree: Tree, url: str | None) -> bool:
+    """Whether the sender of a frame is (now) a neighbour: a known peer whose node
+    information lists ``broadcast``, while we have fewer than ``broadcast_max_neighbours``
+    (12.1). Others are answered as a push is, with ``prune``."""
+    if url is None:
+        return False
+    if url in tree.ids:
+        return True
+    if len(tree.ids) >= node.settings.broadcast_max_neighbours:
+        return False
+    peer = await Peer.get_or_none(url=url)
+    if peer is None or peer.state == "refused" or peer.origin == node.origin:
+        return False
+    if not speaks(await PeerLink.get_or_none(peer_id=peer.id), "broadcast"):
+        return False
+    await make_neighbour(tree, peer)
+    return True
+
+
+# -- entries new to us: along the tree, and by version 1 pushes to the others ---------------
+
+
+async def spread(
+    node: Node,
+    entries: Sequence[Entry],
+    *,
+    source: str | None = None,
+    actions: Sequence[Action] | None = None,
+    ttl: int | None = None,
+) -> None:
+    """Entries new to us (written here, or brought by any path from ``source``): frames to
+    our eager neighbours (``actions`` if the tree already decided them), and version 1
+    pushes with ``ttl`` (default ``gossip_ttl``) to ``push_fanout`` peers that do not speak
+    ``broadcast`` (11.2). Rows first, then the workers are woken."""
+    if not entries or not broadcasting(node):
+        return
+    tree = await tree_of(node)
+    if actions is None:
+        ids = _ids(entries)
+        tree.state.on_stored(ids, time.time())
+        actions = tree.state.on_local(ids, source)
+    async with in_transaction() as conn:
+        await enqueue_frames(conn, tree, actions)
+        hops = node.settings.gossip_ttl if ttl is None else ttl
+        if hops > 0:
+            await enqueue_push(conn, node, list(entries), ttl=hops, exclude_url=source)
+    await save(tree)
+    node.wake_push()
+
+
+async def enqueue_frames(conn: Any, tree: Tree, actions: Iterable[Action]) -> int:
+    """Frame rows for the ``Gossip`` actions, in the caller's transaction; a neighbour in
+    backoff gets none (12.3: it grafts what it missed when it is back)."""
+    gossip = [a for a in actions if isinstance(a, Gossip) and a.peer in tree.ids]
+    if not gossip:
+        return 0
+    now = utc_now()
+    ids = sorted({tree.ids[a.peer] for a in gossip})
+    marks = ",".join("?" * len(ids))
+    rows = await conn.execute_query_dict(
+        f"SELECT id FROM peers WHERE id IN ({marks})"
+        " AND (next_attempt IS NULL OR next_attempt <= ?)",
+        [*ids, now],
+    )
+    ready = {row["id"] for row in rows}
+    values = [
+        [tree.ids[a.peer], json.dumps([list(i) for i in a.ids]), now, now]
+        for a in gossip
+        if tree.ids[a.peer] in ready
+    ]
+    if values:
+        await conn.execute_many(
+            "INSERT INTO frames (peer_id, entries, state, attempts, next_attempt, created)"
+            " VALUES (?, ?, 'pending', 0, ?, ?)",
+            values,
+        )
+    return len(values)
+
+
+def receipt_of(report: IngestReport) -> Receipt:
+    return Receipt(
+        accepted=_ids(report.accepted),
+        duplicate=_ids(report.duplicate),
+        pending=_ids(report.pending),
+        rejected=tuple(
+            (r.origin, r.seq) for r in report.rejected if r.origin is not None and r.seq is not None
+        ),
+        heads=dict(report.need),
+    )
+
+
+# -- serving a graft -----------------------------------------------------------------------
+
+
+async def entries_after(
+    after: dict[str, int], max_bytes: int, heads: dict[str, int]
+) -> tuple[list[dict[str, Any]], bool]:
+    """The entries held after ``after`` (origins in lexicographic order, seq order), at
+    most ``MAX_FRAME_ENTRIES`` and about ``max_bytes`` (the first always); True when cut
+    short. ``heads``: our heads."""
+    from .log import read_entries  # log imports the runtime, which imports this module
+
+    documents: list[dict[str, Any]] = []
+    used = 0
+    for origin, seq in sorted(after.items()):
+        while seq < heads.get(origin, 0):
+            room = MAX_FRAME_ENTRIES - len(documents)
+            budget = max_bytes - used
+            if room <= 0 or (documents and budget <= 0):
+                return documents, True
+            page = await read_entries(origin, seq, min(room, 200), max(budget, 1))
+            if not page:
+                break
+            if documents and _size(page[0]) > budget:
+                return documents, True
+            for document in page:
+                used += _size(document)
+            documents.extend(page)
+            seq = int(page[-1]["header"]["seq"])
+    return documents, False
+
+
+def _size(document: dict[str, Any]) -> int:
+    return len(json.dumps(document, separators=(",", ":")).encode()) + 1
+
+
+# -- sending frames ------------------------------------------------------------------------
+
+
+def _sender(node: Node) -> str:
+    return (node.settings.advertised_url or "").rstrip("/")
+
+
+async def due_frame_peers() -> list[int]:
+    now = utc_now()
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            "SELECT DISTINCT f.peer_id AS id FROM frames f JOIN peers p ON p.id = f.peer_id"
+            " WHERE f.state = 'pending' AND f.next_attempt <= ?"
+            " AND (p.next_attempt IS NULL OR p.next_attempt <= ?) ORDER BY f.peer_id",
+            [now, now],
+        )
+    return [row["id"] for row in rows]
+
+
+async def _next_frames(peer_id: int) -> list[Frame]:
+    due = (
+        await Frame.filter(peer_id=peer_id, state="pending", next_attempt__lte=utc_now())
+        .order_by("id")
+        .limit(FRAME_BATCH)
+    )
+    batch: list[Frame] = []
+    count = 0
+    for frame in due:
+        size = len(json.loads(frame.entries))
+        if batch and count + size > MAX_FRAME_ENTRIES:
+            break
+        batch.append(frame)
+        count += size
+    return batch
+
+
+async def send_frames(node: Node, peer_id: int) -> tuple[int, bool]:
+    """Send the due frames of one neighbour, coalesced (up to 500 entries a request), until
+    none is left or one fails. Returns (rows sent, whether a request failed)."""
+    peer = await Peer.get_or_none(id=peer_id)
+    if peer is None:
+        return 0, False
+    tree = await tree_of(node)
+    if peer.url not in tree.ids or not broadcasting(node):
+        # No longer a neighbour (or the feature was turned off): what the frames held
+        # reaches it by pulls and full rounds.
+        await Frame.filter(peer_id=peer_id, state="pending").update(
+            state="failed", last_error="no longer a broadcast neighbour"
+        )
+        return 0, False
+    done = 0
+    async with node.peer_client(peer, deadline=node.settings.push_deadline_seconds) as client:
+        while True:
+            batch = await _next_frames(peer.id)
+            if not batch:
+                return done, False
+            if not await _send_batch(node, tree, client, peer, batch):
+                return done, True
+            done += len(batch)
+
+
+async def _send_batch(node: Node, tree: Tree, client: Any, peer: Peer, batch: list[Frame]) -> bool:
+    refs = sorted({(o, s) for f in batch for o, s in json.loads(f.entries)})
+    try:
+        documents = await load_documents([list(ref) for ref in refs])
+        answer: dict[str, Any] = {}
+        if documents:
+            frame: dict[str, Any] = {"from": _sender(node), "entries": documents}
+            if any(f.attempts for f in batch):
+                frame["again"] = True
+            answer = await client.broadcast(peer.url, frame)
+            node.note_refusals(peer.id, answer.get("rejected") or [])
+            actions = tree.state.on_answer(peer.url, refs, answer)
+            await _serve_all(node, tree, client, peer, actions)
+    except Exception as exc:
+        await _frames_failed(node, tree, peer, batch, exc)
+        return False
+    await Frame.filter(id__in=[f.id for f in batch]).update(state="done", request=batch[0].id)
+    await record_success(peer)
+    await link_worked(tree, peer.url)
+    await save(tree)
+    return True
+
+
+async def _serve_all(
+    node: Node, tree: Tree, client: Any, peer: Peer, actions: Iterable[Action]
+) -> None:
+    """``peer`` lacks what follows some heads (its answer grafted): send it at once."""
+    from .sync import current_vector
+
+    for action in actions:
+        if not isinstance(action, Serve):
+            continue
+        after = dict(action.after)
+        for _ in range(MAX_GRAFT_PAGES):
+            documents, more = await entries_after(
+                after, node.settings.sync_page_bytes, await current_vector()
+            )
+            if not documents:
+                break
+            answer = await client.broadcast(peer.url, {"from": _sender(node), "entries": documents})
+            node.note_refusals(peer.id, answer.get("rejected") or [])
+            sent = [(d["header"]["origin"], int(d["header"]["seq"])) for d in documents]
+            tree.state.on_answer(peer.url, sent, {k: v for k, v in answer.items() if k != "graft"})
+            for origin, seq in sent:
+                after[origin] = max(after.get(origin, 0), seq)
+            if not more:
+                break
+
+
+async def _frames_failed(
+    node: Node, tree: Tree, peer: Peer, batch: list[Frame], exc: Exception
+) -> None:
+    if isinstance(exc, PeerLacksPath):
+        # It went back to version 1: forget its features, it is pulled and pushed to as
+        # a version 1 peer until its node information says otherwise.
+        await forget_features(peer)
+        await drop_neighbour(tree, peer.url)
+        await Frame.filter(peer_id=peer.id, state="pending").update(
+            state="failed", last_error=f"[protocol] {exc}"[:500]
+        )
+        return
+    kind = exc.kind if isinstance(exc, PeerError) else "internal"
+    if isinstance(exc, PeerError):
+        log.info("frame to %s failed (%s): %s", peer.url, kind, exc)
+    else:
+        log.exception("frame to %s failed unexpectedly", peer.url)
+    error = str(exc) if isinstance(exc, PeerError) else f"{type(exc).__name__}: {exc}"
+    try:
+        retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
+        await record_failure(peer, error, kind=kind, retry_after=retry_after)
+        given_up = False
+        for frame in batch:
+            frame.attempts += 1
+            frame.last_error = f"[{kind}] {error}"[:500]
+            if frame.attempts >= MAX_FRAME_ATTEMPTS or kind == "refused":
+                frame.state = "failed"
+                given_up = True
+            else:
+                frame.next_attempt = peer.next_attempt or utc_now()
+            await frame.save()
+        await Frame.filter(peer_id=peer.id, state="pending").update(
+            next_attempt=peer.next_attempt or utc_now()
+        )
+        if given_up:
+            # Route around it until it grafts or sends something new (12.3).
+            tree.state.on_unreachable(peer.url)
+            await link_failed(tree, peer.url)
+            await save(tree)
+    except Exception:  # the database itself may be what fails (a full disk)
+        log.exception("cannot record the failed frame to %s", peer.url)
+
+
+class FrameWorker:
+    """One task per neighbour with due frames (never two for one), at most
+    ``delivery_concurrency`` sending at once: one request in flight per neighbour."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.slots = asyncio.Semaphore(max(1, node.settings.delivery_concurrency))
+        self.in_flight: dict[int, asyncio.Task[None]] = {}
+
+    async def dispatch(self) -> None:
+        for peer_id in await due_frame_peers():
+            if peer_id not in self.in_flight:
+                self.in_flight[peer_id] = asyncio.create_task(self._run(peer_id))
+
+    async def _run(self, peer_id: int) -> None:
+        done, failed = 0, False
+        try:
+            async with self.slots:
+                with self.node.db.activated():
+                    done, failed = await send_frames(self.node, peer_id)
+        except Exception:
+            log.exception("frames to peer %d failed", peer_id)
+        finally:
+            self.in_flight.pop(peer_id, None)
+        if done or failed:
+            self.node.wake_push()
+
+    async def stop(self) -> None:
+        tasks = list(self.in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def purge_finished_frames(max_age: timedelta = timedelta(days=2)) -> None:
+    await Frame.filter(state__in=["done", "failed"], created__lt=utc_now() - max_age).delete()
+
+
+# -- grafting what announcements say we miss -------------------------------------------------
+
+
+async def send_grafts(node: Node, actions: Iterable[Action]) -> list[GiveUp]:
+    """Carry out ``Graft`` actions: a frame with ``graft`` to the announcer, whose answer
+    brings the entries (ingested, then spread along our other eager links). Returns the
+    give-ups (the caller runs a full round)."""
+    tree = await tree_of(node)
+    give_ups = [a for a in actions if isinstance(a, GiveUp)]
+    for action in actions:
+        if not isinstance(action, Graft):
+            continue
+        peer = await Peer.get_or_none(url=action.peer)
+        if peer is None:
+            continue
+        try:
+            await _graft_from(node, tree, peer, dict(action.after))
+        except PeerLacksPath:
+            await forget_features(peer)
+            await drop_neighbour(tree, peer.url)
+        except PeerError as exc:
+            log.info("graft from %s failed (%s): %s", peer.url, exc.kind, exc)
+    await save(tree)
+    return give_ups
+
+
+async def _graft_from(node: Node, tree: Tree, peer: Peer, after: dict[str, int]) -> None:
+    from .sync import ingest_from_peer
+
+    async with node.peer_client(peer) as client:
+        for _ in range(MAX_GRAFT_PAGES):
+            answer = await client.broadcast(peer.url, {"from": _sender(node), "graft": after})
+            if answer.get("prune"):
+                tree.state.on_prune(peer.url)
+            documents = answer.get("entries") or []
+            if not documents:
+                return
+            report = await ingest_from_peer(node, peer, documents, along_tree=False)
+            actions = tree.state.on_served(peer.url, receipt_of(report), time.time())
+            await spread(node, report.accepted, source=peer.url, actions=actions)
+            if not answer.get("more") or not report.accepted:
+                return
+            for entry in report.accepted:
+                after[entry.origin] = max(after.get(entry.origin, 0), entry.seq)
+
+
+def normalised(url: Any) -> str | None:
+    if not isinstance(url, str):
+        return None
+    try:
+        return normalise_url(url)
+    except ValueError:
+        return None
+
+
+# -- receiving a frame -----------------------------------------------------------------------
+
+
+async def receive_frame(
+    node: Node, message: dict[str, Any], url: str | None, sender: str
+) -> tuple[dict[str, Any], list[Entry]]:
+    """Process a (schema-valid) frame from ``url`` in the order of 12.3 (prune, graft,
+    entries); the answer and the entries it brought that were new. ``sender`` is charged
+    for the new origins, as for a push."""
+    from .peers import learn_peers
+    from .sync import current_vector
+
+    tree = await tree_of(node)
+    neighbour = await admit_sender(node, tree, url)
+    # The state knows non-neighbours under a key of their own, forgotten after the frame:
+    # a sender cannot make it remember anything by writing many ``from`` values.
+    key = url if neighbour and url is not None else f"not-a-neighbour:{sender}"
+    answer: dict[str, Any] = {}
+    if message.get("prune"):
+        tree.state.on_prune(key)
+    graft = message.get("graft")
+    if graft:
+        tree.state.on_graft(key, graft)
+        documents, more = await entries_after(
+            dict(graft), node.settings.sync_page_bytes, await current_vector()
+        )
+        if documents:
+            answer["entries"], answer["more"] = documents, more
+    accepted: list[Entry] = []
+    if "entries" in message:
+        report = await node.ingestor.ingest(message["entries"], sender=sender)
+        if report.accepted:
+            node.storage.clear()
+        await learn_peers(node.settings.url, node.origin, report.accepted)
+        reply, actions = tree.state.on_frame(
+            key, receipt_of(report), time.time(), again=bool(message.get("again"))
+        )
+        answer.update(reply)
+        if report.rejected:
+            answer["rejected"] = [
+                r.to_json() for r in sorted(report.rejected, key=lambda r: r.index)
+            ]
+        await spread(node, report.accepted, source=url, actions=actions)
+        accepted = report.accepted
+    if not neighbour:
+        tree.state.known.forget(key)
+        if answer.get("prune") and not await can_pull_from(node, url):
+            # ``prune`` means "I will pull your announcements instead": untrue of a sender
+            # we cannot reach (unknown, or refused by our address rules). Its frames are
+            # then the only way its entries reach us; it goes on sending them (12.1).
+            del answer["prune"]
+    await save(tree)
+    return answer, accepted
+
+
+async def can_pull_from(node: Node, url: str | None) -> bool:
+    """Whether this node pulls from ``url``: a peer it knows and does not refuse."""
+    if url is None:
+        return False
+    peer = await Peer.get_or_none(url=url)
+    return peer is not None and peer.state != "refused" and peer.origin != node.origin
