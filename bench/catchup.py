@@ -56,12 +56,21 @@ def prepare_source(
 
 
 def holds_all(url: str, expected: dict[str, int]) -> bool:
-    """``/api/v1/nodes`` shows every expected origin at (at least) its expected seq."""
+    """``/api/v1/nodes`` shows every expected origin at (at least) its expected seq.
+
+    Every page of it: the directory is paged (100 origins by default, 500 at most), and
+    reading its first page only, as this did before, never saw 300 origins."""
+    seqs: dict[str, int] = {}
+    offset: int | None = 0
     try:
-        answer = httpx.get(url + "/api/v1/nodes", timeout=30).json()
+        while offset is not None:
+            answer = httpx.get(
+                url + "/api/v1/nodes", params={"limit": 500, "offset": offset}, timeout=30
+            ).json()
+            seqs.update((origin["id"], origin["seq"]) for origin in answer["origins"])
+            offset = answer.get("next")
     except httpx.HTTPError:
         return False
-    seqs = {origin["id"]: origin["seq"] for origin in answer["origins"]}
     return all(seqs.get(origin, 0) >= seq for origin, seq in expected.items())
 
 

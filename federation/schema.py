@@ -22,12 +22,13 @@ import json
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema_rs
-from jsonschema_rs import ValidationError, ValidationErrorKind
+from typing import TYPE_CHECKING, Any
 
 from .errors import SchemaError
+
+if TYPE_CHECKING:  # jsonschema-rs is imported by the first validation (about 5 MiB)
+    import jsonschema_rs
+    from jsonschema_rs import ValidationError
 
 #: Patterns longer than this are not quoted in messages (the date patterns spell out the
 #: calendar in hundreds of characters).
@@ -62,12 +63,16 @@ def document(schema_id: str) -> dict[str, Any]:
 
 @cache
 def _registry() -> jsonschema_rs.Registry:
+    import jsonschema_rs
+
     return jsonschema_rs.Registry(documents().items(), draft=jsonschema_rs.Draft202012)
 
 
 def _compile(schema: dict[str, Any]) -> jsonschema_rs.Validator:
     # ``RegexOptions``: the linear-time engine (no backtracking, so no input makes a
     # pattern slow); ``format`` is an annotation in draft 2020-12, as in Ajv's default.
+    import jsonschema_rs
+
     return jsonschema_rs.Draft202012Validator(
         schema,
         registry=_registry(),
@@ -96,9 +101,11 @@ def validate(schema_id: str, instance: Any) -> None:
         # Only the first error: each error carries a copy of its culprit, so asking for
         # all of them (``iter_errors``) costs the square of a large object's size.
         _validator(schema_id).validate(instance)
-    except ValidationError as error:
-        raise _schema_error(error) from None
     except ValueError as exc:
+        from jsonschema_rs import ValidationError
+
+        if isinstance(exc, ValidationError):
+            raise _schema_error(exc) from None
         # A Python value JSON has no form for (bytes, an integer key); a lone surrogate
         # in a string that a pattern checks (no signed entry can hold one: RFC 8785); or
         # a culprit nested too deeply for jsonschema-rs to copy into its error.
@@ -118,6 +125,8 @@ def _keyword(error: ValidationError) -> str:
 def _alternatives(error: ValidationError) -> list[str]:
     """The member names of an ``anyOf`` whose branches each just require one member and
     all failed for want of it (``digest``, ``vector`` or ``buckets``), else []."""
+    from jsonschema_rs import ValidationErrorKind
+
     if not isinstance(error.kind, ValidationErrorKind.AnyOf):
         return []
     names: list[str] = []
@@ -133,6 +142,8 @@ def _alternatives(error: ValidationError) -> list[str]:
 def _deepest(error: ValidationError) -> ValidationError:
     """Inside a failed ``oneOf``/``anyOf``, the most specific error: branches that fail
     only for being of another type are left out, then the deepest error wins."""
+    from jsonschema_rs import ValidationErrorKind
+
     kind = error.kind
     if not isinstance(kind, ValidationErrorKind.AnyOf | ValidationErrorKind.OneOfNotValid):
         return error
@@ -180,6 +191,8 @@ def _dependency(error: ValidationError, needed: str) -> str:
 
 
 def _schema_error(error: ValidationError) -> SchemaError:
+    from jsonschema_rs import ValidationErrorKind
+
     names = _alternatives(error)
     if names:
         field = _path(error.instance_path)

@@ -132,6 +132,13 @@ class IngestReport:
         self.need.update(other.need)
 
 
+def outcome_seen(future: asyncio.Future[Any]) -> None:
+    """Done callback of work whose outcome may be wanted by no one (a check ahead, a
+    request ahead dropped): its failure is then no news, and not logged as unretrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
 def client_sender(host: str | None) -> str:
     """The sender a push is charged to: its client address (``from`` is whatever the
     client writes), an IPv6 address by its /64, which one subscriber usually holds."""
@@ -211,6 +218,8 @@ class Ingestor:
         #: This node's origin: steps of cooperation addressed to it become tasks as they
         #: are stored (``store_entries``); None (tools, benchmarks): none do.
         self.own_origin = own_origin
+        #: Batches being checked ahead (``check_ahead``), by the identity of their list.
+        self._ahead: dict[int, tuple[list[Any], asyncio.Future[list[Entry | EntryRejected]]]] = {}
 
     def parse(self, document: Any) -> Entry:
         return parse_entry(
@@ -246,6 +255,33 @@ class Ingestor:
         )
         return [outcome for chunk in chunks for outcome in chunk]
 
+    def check_ahead(self, documents: list[Any]) -> None:
+        """Start checking ``documents`` on the parse threads now: a batch that ``ingest``
+        will be given later, the very same list (the next page of a sync round, while the
+        current one is stored). ``parse_entry`` depends on the documents alone, so the
+        outcome is the one ``ingest`` would reach; it only comes sooner. Small batches,
+        checked inline anyway, are not."""
+        if PARSE_THREADS < 2 or len(documents) < PARSE_THREADS_MIN_BATCH:
+            return
+        self.forget_ahead(documents)
+        checking = asyncio.ensure_future(self._parse_all(documents))
+        checking.add_done_callback(outcome_seen)
+        self._ahead[id(documents)] = (documents, checking)
+
+    def forget_ahead(self, documents: list[Any]) -> None:
+        """``documents`` will not be ingested after all: stop checking them ahead."""
+        ahead = self._ahead.get(id(documents))
+        if ahead is not None and ahead[0] is documents:
+            del self._ahead[id(documents)]
+            ahead[1].cancel()
+
+    async def _checked(self, documents: list[Any]) -> list[Entry | EntryRejected]:
+        ahead = self._ahead.get(id(documents))
+        if ahead is not None and ahead[0] is documents:
+            del self._ahead[id(documents)]
+            return await ahead[1]
+        return await self._parse_all(documents)
+
     async def ingest(
         self, documents: list[Any], *, sender: str | None = None, then: AfterStore | None = None
     ) -> IngestReport:
@@ -266,7 +302,7 @@ class Ingestor:
     ) -> IngestReport:
         report = IngestReport()
         by_origin: dict[str, list[tuple[int, Entry]]] = defaultdict(list)
-        outcomes = await self._parse_all(documents)
+        outcomes = await self._checked(documents)
         for index, (document, outcome) in enumerate(zip(documents, outcomes, strict=True)):
             if isinstance(outcome, EntryRejected):
                 origin, seq = _claimed(document)

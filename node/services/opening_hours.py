@@ -19,12 +19,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from opening_hours import OpeningHours, State
-
 from .geo import Point
+
+if TYPE_CHECKING:  # the library is imported by the first hours read (parse)
+    from opening_hours import OpeningHours
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class HoursStatus:
 @lru_cache(maxsize=CACHE_SIZE)
 def parse(text: str, point: Point | None = None) -> OpeningHours | None:
     """The parsed expression, or None when it is not valid ``opening_hours``."""
+    from opening_hours import OpeningHours
+
     try:
         return OpeningHours(
             text,
@@ -110,6 +113,8 @@ def status_at(
     except Exception:  # pragma: no cover - evaluation errors are not expected
         log.warning("opening_hours could not evaluate %r at %s", text, local)
         return HoursStatus("unreadable")
+    from opening_hours import State
+
     named: OpenState = (
         "open" if state == State.OPEN else "closed" if state == State.CLOSED else "unknown"
     )

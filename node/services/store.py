@@ -81,6 +81,30 @@ def _series_columns(
     return format_ts(first), format_ts(last)
 
 
+#: Rows per multi-row ``INSERT`` (``insert_rows``): 13 columns x 500 = 6,500 variables,
+#: well below SQLite's default limit of 32,766.
+ROWS_PER_STATEMENT = 500
+
+
+async def insert_rows(conn: BaseDBAsyncClient, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` (an ``INSERT`` whose ``VALUES {rows}`` takes the rows) with many rows
+    per statement rather than one statement per row (``execute_many``).
+
+    Why: a statement that may abort midway (a unique constraint, a trigger) opens a
+    statement savepoint, and FTS5 writes its pending terms to disk as a new index segment
+    at every savepoint. Inserting objects one statement per row thus wrote one segment
+    per object into ``search_index`` and merged them over and over: about two thirds of
+    the cost of storing an object (docs/performance.md 10.1). Rows are applied in order,
+    exactly as one statement each would be."""
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        marks = "(" + ", ".join("?" * len(chunk[0])) + ")"
+        await conn.execute_query(
+            sql.replace("{rows}", ", ".join([marks] * len(chunk))),
+            [value for row in chunk for value in row],
+        )
+
+
 async def store_entries(
     conn: BaseDBAsyncClient, entries: Sequence[Entry], *, own_origin: str | None = None
 ) -> None:
@@ -97,11 +121,12 @@ async def store_entries(
     if not entries:
         return
     now = utc_now()
-    await conn.execute_many(
+    await insert_rows(
+        conn,
         "INSERT INTO entries (origin, seq, kind, oid, op, header, sig, hash, payload,"
-        " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " received_at) VALUES {rows}",
         [
-            [
+            (
                 e.origin,
                 e.seq,
                 e.kind,
@@ -112,7 +137,7 @@ async def store_entries(
                 e.header_hash,
                 e.payload_text,
                 now,
-            ]
+            )
             for e in entries
         ],
     )
@@ -229,9 +254,10 @@ async def _upsert_objects(conn: BaseDBAsyncClient, entries: Sequence[Entry]) -> 
         where = {r["id"]: [r["name"] or "", r["commune"] or ""] for r in rows}
         for row in upserts:
             row.extend(where.get(row[0], ["", ""]))
-        await conn.execute_many(
+        await insert_rows(
+            conn,
             "INSERT INTO objects (origin, kind, oid, seq, payload, updated, title, body, theme,"
-            " starts_at, ends_at, place, commune) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " starts_at, ends_at, place, commune) VALUES {rows}"
             " ON CONFLICT (origin, kind, oid) DO UPDATE SET seq = excluded.seq,"
             " payload = excluded.payload, updated = excluded.updated, title = excluded.title,"
             " body = excluded.body, theme = excluded.theme, starts_at = excluded.starts_at,"

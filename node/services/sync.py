@@ -40,12 +40,13 @@ from .bootstrap import settle_catch_up
 from .entries import PUSH_PAGE_BYTES, Range, by_refs, pages
 from .features import remember_features
 from .health import is_disk_full
-from .ingest import IngestReport
+from .ingest import IngestReport, outcome_seen
 from .peers import failure_kind, make_due, record_failure, record_success
 from .receive import AlongTree, DiskFull, receive
 
 if TYPE_CHECKING:
     from ..runtime import Node
+    from .ingest import Ingestor
     from .membership import Membership
 
 log = logging.getLogger(__name__)
@@ -377,43 +378,108 @@ async def _round(
     theirs: dict[str, int] = {}
     frozen = await frozen_origins()
     page_bytes = node.settings.sync_page_bytes
-    while result.pages < MAX_PAGES_PER_ROUND:
+
+    async def page_request(vector: Vector) -> dict[str, Any]:
         async with in_transaction() as conn:  # each page: members may have changed
             refused = await node.membership.refused_origins(conn)
         request: dict[str, Any] = {
-            "vector": _asked_vector(node, peer, mine, scope, frozen | refused),
+            "vector": _asked_vector(node, peer, vector, scope, frozen | refused),
             "max_bytes": page_bytes,
         }
         if scope is not None:
             request["scope"] = scope
         if sender:
             request["from"] = sender
-        answer = await client.sync(peer.url, request)
-        result.pages += 1
-        theirs = answer.get("vector") or {}
-        documents = answer.get("entries") or []
-        result.received += len(documents)
-        if documents:
-            try:
-                await _ingest_page(node, peer, documents, result)
-            except DiskFull:
-                if page_bytes <= MIN_PAGE_BYTES:
-                    raise
-                page_bytes = max(MIN_PAGE_BYTES, page_bytes // 2)
-                log.warning("disk full: asking %s for pages of %d bytes", peer.url, page_bytes)
-                continue  # nothing was stored: ask again for a smaller page
-        if progress:
-            progress(result)
-        new_mine = await current_vector()
-        if not answer.get("more") or new_mine == mine:
+        return request
+
+    ahead = _PageAhead(client, peer.url, node.ingestor)
+    try:
+        while result.pages < MAX_PAGES_PER_ROUND:
+            answer = await ahead.answer(await page_request(mine))
+            result.pages += 1
+            theirs = answer.get("vector") or {}
+            documents = answer.get("entries") or []
+            result.received += len(documents)
+            if documents:
+                if answer.get("more"):
+                    # Ask for the next page while this one is checked and stored.
+                    ahead.ask(await page_request(_vector_after(mine, documents)))
+                try:
+                    await _ingest_page(node, peer, documents, result)
+                except DiskFull:
+                    if page_bytes <= MIN_PAGE_BYTES:
+                        raise
+                    page_bytes = max(MIN_PAGE_BYTES, page_bytes // 2)
+                    log.warning("disk full: asking %s for pages of %d bytes", peer.url, page_bytes)
+                    continue  # nothing was stored: ask again for a smaller page
+            if progress:
+                progress(result)
+            new_mine = await current_vector()
+            if not answer.get("more") or new_mine == mine:
+                mine = new_mine
+                break
             mine = new_mine
-            break
-        mine = new_mine
+    finally:
+        await ahead.drop()
     # Outside the compared buckets, the peer's vector equals ours.
     in_scope = scope is None or bool(restrict({node.origin: 0}, scope))
     ours = mine.get(node.origin, 0)
     result.peer_head_of_ours = theirs.get(node.origin, 0) if in_scope else ours
     await _push_back(node, client, peer, restrict(mine, scope), theirs, result, progress)
+
+
+def _vector_after(mine: Vector, documents: list[Any]) -> Vector:
+    """Our vector once every entry of a sync page that extends it is stored: what the
+    next page's request says unless some entry is refused or kept aside."""
+    after = dict(mine)
+    for document in documents:
+        origin, seq = document["header"]["origin"], document["header"]["seq"]
+        if seq == after.get(origin, 0) + 1:
+            after[origin] = seq
+    return after
+
+
+class _PageAhead:
+    """At most one sync request sent ahead of its turn (the next page, asked for while
+    the current one is stored). Its answer is used only if the request the round then
+    makes is the very same one; otherwise it is dropped and the round's request sent,
+    so a round asks for exactly what it did one page at a time, only sooner."""
+
+    def __init__(self, client: Any, url: str, ingestor: Ingestor) -> None:
+        self.client = client
+        self.url = url
+        self.ingestor = ingestor
+        self.pending: tuple[dict[str, Any], asyncio.Task[dict[str, Any]]] | None = None
+
+    async def _fetch(self, request: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = await self.client.sync(self.url, request)
+        # Its entries are checked (signatures...) while the current page is stored.
+        self.ingestor.check_ahead(answer.get("entries") or [])
+        return answer
+
+    def ask(self, request: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._fetch(request))
+        task.add_done_callback(outcome_seen)
+        self.pending = (request, task)
+
+    async def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.pending is not None and self.pending[0] == request:
+            task = self.pending[1]
+            self.pending = None
+            return await task
+        await self.drop()
+        answer: dict[str, Any] = await self.client.sync(self.url, request)
+        return answer
+
+    async def drop(self) -> None:
+        if self.pending is None:
+            return
+        task = self.pending[1]
+        self.pending = None
+        task.cancel()
+        await asyncio.wait([task])  # its outcome is not wanted (our own cancellation is)
+        if not task.cancelled() and task.exception() is None:
+            self.ingestor.forget_ahead(task.result().get("entries") or [])
 
 
 def _asked_vector(

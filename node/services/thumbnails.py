@@ -13,10 +13,12 @@ import logging
 import os
 import secrets
 from pathlib import Path
-
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from .blobstore import BlobStore
+
+if TYPE_CHECKING:  # Pillow is imported by the first thumbnail made (make_thumbnail)
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +31,6 @@ MAX_PIXELS = 40_000_000
 MAX_JPEG_PIXELS = 200_000_000
 QUALITY = 82
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
-
-# The size is checked here, from the header, before anything is decoded: Pillow's own
-# guard would only warn below twice its limit.
-Image.MAX_IMAGE_PIXELS = None
 
 
 def thumbnail_path(store: BlobStore, sha256: str, width: int) -> Path:
@@ -48,6 +46,11 @@ def _none_marker(target: Path) -> Path:
 def make_thumbnail(source: Path, target: Path, width: int) -> bool:
     """Write the thumbnail of ``source`` to ``target`` (atomically, mode 0600); False
     when the image cannot be read or is too large."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    # The size is checked here, from the header, before anything is decoded: Pillow's own
+    # guard would only warn below twice its limit.
+    Image.MAX_IMAGE_PIXELS = None
     try:
         # The photo types only: never a decoder that calls an outside program (EPS).
         with Image.open(source, formats=FORMATS) as opened:
@@ -69,6 +72,8 @@ def make_thumbnail(source: Path, target: Path, width: int) -> bool:
 def _flattened(image: Image.Image) -> Image.Image:
     """RGB, transparent parts on white (JPEG has no transparency)."""
     if image.mode in ("RGBA", "LA", "P", "PA"):
+        from PIL import Image
+
         image = image.convert("RGBA")
         background = Image.new("RGB", image.size, "white")
         background.paste(image, mask=image.getchannel("A"))

@@ -13,9 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
-
-from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
+from typing import TYPE_CHECKING, Any
 
 from federation.errors import SchemaError
 from federation.recurrence import series
@@ -26,6 +24,9 @@ from ..services.search import LOCAL_TZ
 from ..version import NAME, software
 from .i18n import N_
 from .urls import PublicUrls
+
+if TYPE_CHECKING:  # icalendar is imported by the first calendar asked for
+    from icalendar import Event, Timezone
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ def clean_text(value: Any, *, multiline: bool = False) -> str:
 def paris_vtimezone() -> Timezone:
     """Europe/Paris since 1996: CEST from the last Sunday of March at 02:00, CET from the
     last Sunday of October at 03:00 (the rules of the EU directive 2000/84/EC)."""
+    from icalendar import Timezone, TimezoneDaylight, TimezoneStandard, vRecur
+
     timezone = Timezone()
     timezone.add("tzid", TZID)
     timezone.add("x-lic-location", TZID)
@@ -110,6 +113,8 @@ def event_location(item: Published) -> str:
 
 
 def _vevent(item: Published, urls: PublicUrls, gettext: Gettext) -> Event:
+    from icalendar import Event
+
     payload, place = item.payload, item.place
     event = Event()
     event.add("uid", event_uid(item.origin, item.oid))
@@ -164,6 +169,8 @@ def _add_recurrence(event: Event, payload: dict[str, Any]) -> None:
         raise ValueError(exc.message) from None
     if found.rule is None:
         return
+    from icalendar import vRecur
+
     event.add("rrule", vRecur.from_ical(found.rule.text()))
     if found.cancelled:
         event.add("exdate", [o.start.astimezone(LOCAL_TZ) for o in found.cancelled])
@@ -186,6 +193,8 @@ def build_calendar(
     """A VCALENDAR with one VEVENT per item, in the given order. An item whose data
     cannot be written (a date that does not parse, or that Paris time cannot hold) is left
     out and logged."""
+    from icalendar import Calendar
+
     calendar = Calendar()
     calendar.add("prodid", f"-//{NAME}//{software()}//FR")
     calendar.add("version", "2.0")

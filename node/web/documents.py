@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import TYPE_CHECKING
 
-import nh3
-from markdown_it import MarkdownIt
 from markupsafe import Markup
+
+if TYPE_CHECKING:  # markdown-it and nh3 are imported by the first document rendered
+    from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = {
     "p", "br", "strong", "em", "s", "del", "a", "ul", "ol", "li", "code", "pre", "blockquote",
@@ -27,6 +29,8 @@ _OWN_BLOB = re.compile(r"/blobs/[0-9a-f]{64}(\?[A-Za-z0-9=%:/_.&-]*)?")
 
 @cache
 def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False, "breaks": False}).enable(
         ["table", "strikethrough"]
     )
@@ -52,6 +56,8 @@ def render_document(text: str) -> Markup:
             if child.type == "image" and not _OWN_BLOB.fullmatch(str(child.attrGet("src"))):
                 child.type, child.tag, child.attrs, child.children = "text", "", {}, None
     html = md.renderer.render(tokens, md.options, {})
+    import nh3
+
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

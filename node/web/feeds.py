@@ -11,10 +11,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from feedgen.entry import FeedEntry
-from feedgen.feed import FeedGenerator
+from typing import TYPE_CHECKING, Any
 
 from federation.timeutil import parse_ts
 
@@ -25,6 +22,9 @@ from .render import kind_label
 from .series import event_when
 from .text import plain_excerpt, render_markdown
 from .urls import PublicUrls
+
+if TYPE_CHECKING:  # feedgen (and lxml) are imported by the first feed asked for
+    from feedgen.entry import FeedEntry
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ def _entry(item: Published, urls: PublicUrls, language: str, gettext: Gettext) -
     summary_text = xml_text(plain_excerpt(str(item.payload.get(fields.summary) or "")))
     body = render_markdown(xml_text(item.payload.get(fields.body)))
     url = item_url(urls, item)
+    from feedgen.entry import FeedEntry
+
     entry = FeedEntry()
     entry.id(f"tag:papi-node,2026:{item.origin}/{item.kind}/{item.oid}")
     entry.title(title)
@@ -134,6 +136,8 @@ def build_feed(
 ) -> bytes:
     """An Atom feed of ``items`` (newest first). An item whose data cannot be written is
     left out and logged; the feed is always produced."""
+    from feedgen.feed import FeedGenerator
+
     feed = FeedGenerator()
     feed.id(self_url)
     feed.title(xml_text(title))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import html
 from functools import cache
+from typing import TYPE_CHECKING
 
-import nh3
-from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from ..services.objects import raw_text
 from ..services.search import MARK_END, MARK_START
+
+if TYPE_CHECKING:  # markdown-it and nh3 are imported by the first text rendered
+    from markdown_it import MarkdownIt
 
 #: What a rendered description may contain; everything else is stripped by nh3.
 ALLOWED_TAGS = {
@@ -39,6 +41,8 @@ URL_SCHEMES = {"http", "https", "mailto", "tel"}
 def _markdown() -> MarkdownIt:
     # Raw HTML is not interpreted (html=False); line breaks are kept (breaks=True), so a
     # plain-text description reads as it was typed.
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False})
 
 
@@ -55,6 +59,8 @@ def render_markdown(text: object) -> Markup:
         if token.type in ("heading_open", "heading_close"):
             token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
     html = md.renderer.render(tokens, md.options, {})
+    import nh3
+
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
@@ -74,6 +80,8 @@ def render_snippet(snippet: object) -> Markup:
 def plain_excerpt(text: object, limit: int = 220) -> str:
     """The first words of a description, for lists: the text of its rendered Markdown
     (plain text, escaped again by the template)."""
+    import nh3
+
     flat = " ".join(html.unescape(nh3.clean(render_markdown(text), tags=set())).split())
     if len(flat) <= limit:
         return flat

@@ -1,0 +1,58 @@
+"""Libraries that only some requests need are imported by the first of those requests,
+not when the node starts: each costs resident memory (``idle_rss_mb``,
+docs/performance.md 10.3), whether it is ever used or not."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Feeds, calendars, thumbnails, Markdown, hours, schema checks.
+ON_DEMAND = ["feedgen", "lxml", "icalendar", "PIL", "markdown_it", "nh3", "opening_hours"]
+
+PROBE = """
+import json, sys
+from pathlib import Path
+from node.app import create_app
+from node.datadir import init_data_dir
+from node.settings import load_settings
+
+data_dir = Path(sys.argv[1])
+init_data_dir(data_dir, {"name": "EPN", "commune": "Brest"})
+create_app(load_settings(data_dir, {"scheduler": False}, environ={}))
+print(json.dumps(sorted(name.split(".")[0] for name in sys.modules)))
+"""
+
+
+def loaded_by(code: str, *args: str) -> set[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_the_app_starts_without_the_libraries_of_some_requests(tmp_path: Path) -> None:
+    loaded = loaded_by(PROBE, str(tmp_path / "node"))
+    assert "starlette" in loaded  # the probe did build the app
+    assert loaded.isdisjoint(ON_DEMAND), sorted(loaded & set(ON_DEMAND))
+
+
+def test_the_schema_library_comes_with_the_first_validation() -> None:
+    code = (
+        "import json, sys\n"
+        "import federation.entry, federation.schema\n"
+        "seen = [name for name in sys.modules if name == 'jsonschema_rs']\n"
+        "federation.schema.is_valid('urn:papi:header', {})\n"
+        "seen += ['after'] * ('jsonschema_rs' in sys.modules)\n"
+        "print(json.dumps(seen))\n"
+    )
+    assert loaded_by(code) == {"after"}  # not before
