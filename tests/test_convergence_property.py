@@ -245,11 +245,16 @@ async def broadcast_scenario(base: Path, ops: list[Any], seed: int) -> None:
             states.append([(r.origin, r.kind, r.oid, r.seq, r.payload) for r in rows])
         for state in states:
             assert state == states[0]
-        # The entries went along the tree: frames were sent and taken.
+        # The entries went along the tree: frames were sent and taken (by some node: the
+        # frames of any one author may all have been lost, then retried after a backoff
+        # longer than this test, while pulls repaired).
         from node.models import Frame
 
-        with members[ops[0][0]].node.db.activated():
-            assert await Frame.filter(state="done").count() > 0
+        sent = 0
+        for member in members:
+            with member.node.db.activated():
+                sent += await Frame.filter(state="done").count()
+        assert sent > 0
 
 
 @settings(
