@@ -40,9 +40,9 @@ def record_ingests(node: InProcessNode, events: list[tuple[str, Any]]) -> None:
     ingestor = node.node.ingestor
     ingest = ingestor.ingest
 
-    async def recorded(documents: list[Any], *, sender: str | None = None) -> Any:
+    async def recorded(documents: list[Any], **options: Any) -> Any:
         events.append(("store", len(documents)))
-        report = await ingest(documents, sender=sender)
+        report = await ingest(documents, **options)
         events.append(("stored", len(report.accepted)))
         return report
 
