@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from federation.errors import PeerBusy, PeerError
 from federation.statemachine import Lifecycle
 from federation.timeutil import utc_now
 
-from ..models import Delivery, Peer
+from ..models import Delivery, Frame, Peer
 from . import entries
 from .features import broadcasting
 from .peers import choose_push_targets, record_failure, record_success
@@ -244,19 +245,25 @@ async def _attempt_failed(peer: Peer, batch: list[Delivery], exc: Exception) -> 
         log.exception("cannot record the failed push to %s", peer.url)
 
 
-class DeliveryWorker:
-    """The background side: one task per peer with due deliveries (never two for one
-    peer), at most ``delivery_concurrency`` sending at once. A silent peer holds its own
-    task only; the others are served meanwhile."""
+class PeerSender:
+    """The background side of rows sent to peers (deliveries, frames): one task per peer
+    with due rows (never two for one peer), at most ``delivery_concurrency`` sending at
+    once. A silent peer holds its own task only; the others are served meanwhile."""
 
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(
+        self,
+        node: Node,
+        what: str,
+        due: Callable[[], Awaitable[list[int]]],
+        send: Callable[[Node, int], Awaitable[tuple[int, bool]]],
+    ) -> None:
+        self.node, self.what, self._due, self._send = node, what, due, send
         self.slots = asyncio.Semaphore(max(1, node.settings.delivery_concurrency))
         self.in_flight: dict[int, asyncio.Task[None]] = {}
 
     async def dispatch(self) -> None:
-        """Start a task for each peer with due deliveries and none running."""
-        for peer_id in await due_peer_ids():
+        """Start a task for each peer with due rows and none running."""
+        for peer_id in await self._due():
             if peer_id not in self.in_flight:
                 self.in_flight[peer_id] = asyncio.create_task(self._run(peer_id))
 
@@ -265,13 +272,13 @@ class DeliveryWorker:
         try:
             async with self.slots:
                 with self.node.db.activated():
-                    done, failed = await deliver_to_peer(self.node, peer_id)
+                    done, failed = await self._send(self.node, peer_id)
         except Exception:
-            log.exception("deliveries to peer %d failed", peer_id)
+            log.exception("%s to peer %d failed", self.what, peer_id)
         finally:
             self.in_flight.pop(peer_id, None)
         if done or failed:
-            self.node.wake_push()  # deliveries queued meanwhile, to this peer or others
+            self.node.wake_push()  # rows queued meanwhile, to this peer or others
 
     async def stop(self) -> None:
         tasks = list(self.in_flight.values())
@@ -280,6 +287,17 @@ class DeliveryWorker:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def purge_finished(max_age: timedelta = timedelta(days=2)) -> None:
+class DeliveryWorker(PeerSender):
+    """Version 1 pushes (``deliveries`` rows)."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node, "deliveries", due_peer_ids, deliver_to_peer)
+
+
+async def purge_finished(
+    max_age: timedelta = timedelta(days=2), model: type[Delivery | Frame] = Delivery
+) -> None:
+    """Delete the finished rows (deliveries, or frames: the same lifecycle) of ``model``
+    older than ``max_age``."""
     finished = [state for state in DeliveryState if DELIVERY.is_final(state)]
-    await Delivery.filter(state__in=finished, created__lt=utc_now() - max_age).delete()
+    await model.filter(state__in=finished, created__lt=utc_now() - max_age).delete()

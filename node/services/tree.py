@@ -41,7 +41,7 @@ from federation.netguard import normalise_url
 from federation.timeutil import utc_now
 
 from ..models import Frame, MissingHead, Peer, PeerLink
-from .deliveries import DELIVERY, DeliveryState, enqueue_push
+from .deliveries import DELIVERY, DeliveryState, PeerSender, enqueue_push, purge_finished
 from .entries import by_refs, read_after
 from .features import broadcasting, forget_features, link_of, peers_speaking, speaks
 from .ingest import IngestReport
@@ -511,43 +511,15 @@ async def _frames_failed(
         log.exception("cannot record the failed frame to %s", peer.url)
 
 
-class FrameWorker:
-    """One task per neighbour with due frames (never two for one), at most
-    ``delivery_concurrency`` sending at once: one request in flight per neighbour."""
+class FrameWorker(PeerSender):
+    """Frames to broadcast neighbours: one request in flight per neighbour."""
 
     def __init__(self, node: Node) -> None:
-        self.node = node
-        self.slots = asyncio.Semaphore(max(1, node.settings.delivery_concurrency))
-        self.in_flight: dict[int, asyncio.Task[None]] = {}
-
-    async def dispatch(self) -> None:
-        for peer_id in await due_frame_peers():
-            if peer_id not in self.in_flight:
-                self.in_flight[peer_id] = asyncio.create_task(self._run(peer_id))
-
-    async def _run(self, peer_id: int) -> None:
-        done, failed = 0, False
-        try:
-            async with self.slots:
-                with self.node.db.activated():
-                    done, failed = await send_frames(self.node, peer_id)
-        except Exception:
-            log.exception("frames to peer %d failed", peer_id)
-        finally:
-            self.in_flight.pop(peer_id, None)
-        if done or failed:
-            self.node.wake_push()
-
-    async def stop(self) -> None:
-        tasks = list(self.in_flight.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        super().__init__(node, "frames", due_frame_peers, send_frames)
 
 
 async def purge_finished_frames(max_age: timedelta = timedelta(days=2)) -> None:
-    finished = [state for state in DeliveryState if DELIVERY.is_final(state)]
-    await Frame.filter(state__in=finished, created__lt=utc_now() - max_age).delete()
+    await purge_finished(max_age, Frame)
 
 
 # -- grafting what announcements say we miss -------------------------------------------------
