@@ -372,6 +372,11 @@ async def test_the_worker_is_woken_after_commit(mailing: InProcessNode, server: 
         with node.db.activated():
             await publish(node, "help_request", new_oid(), "put", HELP_REQUEST)
         await wait_for(lambda: len(server.received) == 2)
+        # The server has the mail a moment before the worker records it as sent.
+        for _ in range(600):
+            if all(row.state == MailState.sent for row in await rows(mailing)):
+                break
+            await asyncio.sleep(0.05)
     finally:
         await workers.stop()
     assert [row.state for row in await rows(mailing)] == [MailState.sent, MailState.sent]
