@@ -9,9 +9,9 @@ action not this node's (``not_allowed``) or not possible now (``invalid_state``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
 
@@ -20,6 +20,7 @@ from federation.errors import SchemaError
 
 from ..cooperation.conversations import Step
 from ..cooperation.errors import CoopError
+from ..runtime import Node, node_of
 from ..services.log import ClockSkew, LogRecovering
 from .auth import require_token
 from .errors import ApiError, invalid, read_json
@@ -75,10 +76,30 @@ async def optional_body(request: Request, max_bytes: int) -> dict[str, Any]:
     length = headers.get("content-length")
     if length == "0" or (length is None and "transfer-encoding" not in headers):
         return {}
-    document = await read_json(request, max_bytes)
+    return _json_object(await read_json(request, max_bytes))
+
+
+def _json_object(document: Any) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ApiError(422, "invalid", "the body must be a JSON object", field="")
     return document
+
+
+async def object_body(request: Request, node: Node, allowed: Sequence[str]) -> dict[str, Any]:
+    """A required body: a JSON object with only ``allowed`` members."""
+    document = _json_object(await read_json(request, node.settings.max_body_bytes))
+    only_fields(document, allowed)
+    return document
+
+
+async def step(request: Request, allowed: Sequence[str] = ()) -> tuple[Node, Ref, dict[str, Any]]:
+    """What every step on one thing starts with: a valid token (401 otherwise), the ref of
+    the path, and the optional body with only ``allowed`` members."""
+    node = node_of(request)
+    await require_token(request)
+    body = await optional_body(request, node.settings.max_body_bytes)
+    only_fields(body, allowed)
+    return node, path_ref(request), body
 
 
 def only_fields(document: dict[str, Any], allowed: Sequence[str]) -> None:
@@ -113,6 +134,25 @@ def choice_param(request: Request, name: str, choices: Sequence[str]) -> str | N
             400, "bad_request", f"{name} must be one of {', '.join(choices)}", field=name
         )
     return value
+
+
+class _Referenced(Protocol):
+    @property
+    def ref(self) -> Ref: ...
+
+
+_Item = TypeVar("_Item", bound=_Referenced)
+
+
+def once_each(pages: Iterable[Sequence[_Item]]) -> list[_Item]:
+    """The items of both sides' pages, once each: a place asking for its own thing is on
+    both sides."""
+    found: list[_Item] = []
+    for page in pages:
+        for item in page:
+            if all(item.ref != seen.ref for seen in found):
+                found.append(item)
+    return found
 
 
 def history_json(steps: Sequence[Step]) -> list[dict[str, Any]]:

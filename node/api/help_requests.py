@@ -36,10 +36,10 @@ from .cooperation import (
     coop_error,
     coop_operation,
     history_json,
-    only_fields,
-    optional_body,
+    object_body,
     path_ref,
     role_param,
+    step,
     text_field,
     token_given,
 )
@@ -246,10 +246,7 @@ async def get_request(request: Request) -> Response:
     )
 )
 async def cancel_request(request: Request) -> Response:
-    node = node_of(request)
-    await require_token(request)
-    ref = path_ref(request)
-    only_fields(await optional_body(request, node.settings.max_body_bytes), ())
+    node, ref, _ = await step(request)
     with answering():
         await help_requests.cancel(node, ref)
     found = await _read(node, ref)
@@ -268,10 +265,7 @@ async def create_offer(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
     ref = path_ref(request)
-    body = await read_json(request, node.settings.max_body_bytes)
-    if not isinstance(body, dict):
-        raise ApiError(422, "invalid", "the body must be a JSON object", field="")
-    only_fields(body, ("message",))
+    body = await object_body(request, node, ("message",))
     if "message" not in body:
         raise ApiError(422, "invalid", "'message' is required", field="message", keyword="required")
     message = text_field(body, "message", help_requests.MESSAGE_CHARS)
@@ -291,10 +285,7 @@ async def create_offer(request: Request) -> Response:
     )
 )
 async def accept_offer(request: Request) -> Response:
-    node = node_of(request)
-    await require_token(request)
-    ref = path_ref(request)
-    only_fields(await optional_body(request, node.settings.max_body_bytes), ())
+    node, ref, _ = await step(request)
     with answering():
         await help_requests.accept(node, ref, _offer_ref(request))
     found = await _read(node, ref)
@@ -311,10 +302,8 @@ async def accept_offer(request: Request) -> Response:
     )
 )
 async def withdraw_offer(request: Request) -> Response:
-    node = node_of(request)
-    await require_token(request)
-    ref, offer_ref = path_ref(request), _offer_ref(request)
-    only_fields(await optional_body(request, node.settings.max_body_bytes), ())
+    node, ref, _ = await step(request)
+    offer_ref = _offer_ref(request)
     with answering():
         await help_requests.withdraw(node, ref, offer_ref)
         offer = await help_requests.read_offer(node, ref, offer_ref)

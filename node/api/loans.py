@@ -31,9 +31,11 @@ from .cooperation import (
     coop_error,
     coop_operation,
     history_json,
-    optional_body,
+    object_body,
+    once_each,
     path_ref,
     role_param,
+    step,
     text_field,
     token_given,
 )
@@ -174,12 +176,13 @@ async def list_loans(request: Request) -> Response:
     role = choice_param(request, "role", (BORROWER, LENDER))
     limit, offset = paging(request.query_params, 100, reads.MAX_LIST)
     today = place_today()
-    found: list[Loan] = []
     async with reads.reading() as conn:
-        for side in (role,) if role else (BORROWER, LENDER):
-            for loan in await loans.list_loans(conn, node, side, today, limit=limit, offset=offset):
-                if all(loan.ref != seen.ref for seen in found):  # own item, own request
-                    found.append(loan)
+        found = once_each(
+            [
+                await loans.list_loans(conn, node, side, today, limit=limit, offset=offset)
+                for side in ((role,) if role else (BORROWER, LENDER))
+            ]
+        )
     return JSONResponse({"items": [loan_json(node, loan, private=private) for loan in found]})
 
 
@@ -202,16 +205,8 @@ async def get_loan(request: Request) -> Response:
     )
 )
 async def loan_action(request: Request) -> Response:
-    node = node_of(request)
-    await require_token(request)
-    ref, action = path_ref(request), request.path_params["action"]
-    body = await optional_body(request, node.settings.max_body_bytes)
-    for name in body:
-        if name != "message":
-            raise ApiError(
-                422, "invalid", f"unknown field '{name}'", field=name,
-                keyword="additionalProperties",
-            )  # fmt: skip
+    node, ref, body = await step(request, ("message",))
+    action = request.path_params["action"]
     note = text_field(body, "message", loans.MESSAGE_CHARS)
     with answering():
         outcome = await loans.act(node, ref, action, note=note)
@@ -314,15 +309,7 @@ async def put_loan_rules(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
     oid = request.path_params["oid"]
-    document = await read_json(request, node.settings.max_body_bytes)
-    if not isinstance(document, dict):
-        raise ApiError(422, "invalid", "the body must be a JSON object", field="")
-    for name in document:
-        if name not in ("auto_approve", "equipment"):
-            raise ApiError(
-                422, "invalid", f"unknown field '{name}'", field=name,
-                keyword="additionalProperties",
-            )  # fmt: skip
+    document = await object_body(request, node, ("auto_approve", "equipment"))
     value = document.get("auto_approve")
     if not isinstance(value, bool):
         raise ApiError(

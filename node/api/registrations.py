@@ -34,10 +34,10 @@ from .cooperation import (
     coop_error,
     coop_operation,
     history_json,
-    only_fields,
-    optional_body,
+    once_each,
     path_ref,
     role_param,
+    step,
     token_given,
 )
 from .errors import read_json
@@ -166,15 +166,13 @@ async def list_registrations(request: Request) -> Response:
     private = await token_given(request)
     role = choice_param(request, "role", (REGISTRANT, ORGANISER))
     limit, offset = paging(request.query_params, 100, reads.MAX_LIST)
-    found: list[Registration] = []
     async with reads.reading() as conn:
-        for side in (role,) if role else (REGISTRANT, ORGANISER):
-            listed = await registrations.list_registrations(
-                conn, node, side, limit=limit, offset=offset
-            )
-            for registration in listed:
-                if all(registration.ref != seen.ref for seen in found):  # own event
-                    found.append(registration)
+        found = once_each(
+            [
+                await registrations.list_registrations(conn, node, side, limit=limit, offset=offset)
+                for side in ((role,) if role else (REGISTRANT, ORGANISER))
+            ]
+        )
     items = [registration_json(node, registration, private=private) for registration in found]
     return JSONResponse({"items": items})
 
@@ -201,10 +199,7 @@ async def get_registration(request: Request) -> Response:
     )
 )
 async def cancel_registration(request: Request) -> Response:
-    node = node_of(request)
-    await require_token(request)
-    ref = path_ref(request)
-    only_fields(await optional_body(request, node.settings.max_body_bytes), ())
+    node, ref, _ = await step(request)
     with answering():
         await registrations.cancel(node, ref)
     return JSONResponse(registration_json(node, await _read(ref), private=True))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -18,6 +18,9 @@ from federation.cooperation import Ref, decision_matches, decision_oid
 
 from . import reads
 from .reads import Stored, Version
+
+if TYPE_CHECKING:
+    from ..runtime import Node
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ class ConversationView:
     conversation (the subclasses are dataclasses with a ``conversation`` field)."""
 
     conversation: Conversation
+    #: The names of the two sides in the workflow (``borrower`` and ``lender``...).
+    requester_role: ClassVar[str]
+    owner_role: ClassVar[str]
 
     @property
     def ref(self) -> Ref:
@@ -93,6 +99,15 @@ class ConversationView:
     def decision(self) -> dict[str, Any] | None:
         decision = self.conversation.decision
         return decision.payload if decision else None
+
+    def roles(self, node: Node) -> set[str]:
+        """The sides ``node`` holds: both when a place asks for its own thing."""
+        roles = set()
+        if self.conversation.requester == node.origin:
+            roles.add(self.requester_role)
+        if self.conversation.owner == node.origin:
+            roles.add(self.owner_role)
+        return roles
 
 
 def _thing(pair: Pair, request: Stored) -> Ref | None:

@@ -94,6 +94,9 @@ BORROWER, LENDER = "borrower", "lender"
 class Loan(ConversationView):
     """A loan as this node sees it."""
 
+    requester_role = BORROWER
+    owner_role = LENDER
+
     conversation: Conversation
     state: LoanState
     #: The item, when this node holds it.
@@ -114,14 +117,6 @@ class Loan(ConversationView):
         if self.item is not None and self.item.payload.get("title"):
             return str(self.item.payload["title"])
         return str(self.request.get("title") or self.conversation.thing.oid)
-
-    def roles(self, node: Node) -> set[str]:
-        roles = set()
-        if self.conversation.requester == node.origin:
-            roles.add(BORROWER)
-        if self.conversation.owner == node.origin:
-            roles.add(LENDER)
-        return roles
 
     def actions(self, node: Node) -> list[str]:
         """What this node may do now, in the lifecycle's order."""

@@ -298,6 +298,9 @@ async def add_seats_left(items: Sequence[dict[str, Any]]) -> None:
 class Registration(ConversationView):
     """A registration as this node sees it."""
 
+    requester_role = REGISTRANT
+    owner_role = ORGANISER
+
     conversation: Conversation
     state: RegistrationState
     #: The event, when this node holds it.
@@ -342,14 +345,6 @@ class Registration(ConversationView):
             return None
         reason = (self.decision or {}).get("reason")
         return reason if isinstance(reason, str) else None
-
-    def roles(self, node: Node) -> set[str]:
-        roles = set()
-        if self.conversation.requester == node.origin:
-            roles.add(REGISTRANT)
-        if self.conversation.owner == node.origin:
-            roles.add(ORGANISER)
-        return roles
 
     def actions(self, node: Node) -> list[str]:
         """What people of this node may do now."""
