@@ -10,6 +10,7 @@ import getpass
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .audit import audit, command_line_actor
@@ -69,6 +70,19 @@ def _role_name(role: str) -> str:
 # -- papi user ------------------------------------------------------------------------
 
 
+def _change_account(
+    args: argparse.Namespace, action: str, change: Callable[[], Awaitable[object]]
+) -> None:
+    """Make one change to the account ``args.email``, then write its audit line."""
+
+    async def work(node: Any) -> None:
+        await change()
+
+    _audit_to_stderr()
+    _run(args, work)
+    audit(action, args.email, command_line_actor())
+
+
 def cmd_user_add(args: argparse.Namespace) -> None:
     from .web.accounts import add_user
 
@@ -114,24 +128,14 @@ def cmd_user_password(args: argparse.Namespace) -> None:
 
     password = _new_password(args.email)
 
-    async def work(node: Any) -> None:
-        await set_password(args.email, password)
-
-    _audit_to_stderr()
-    _run(args, work)
-    audit("user.password", args.email, command_line_actor())
+    _change_account(args, "user.password", lambda: set_password(args.email, password))
     print(_("New password set for %(email)s; its open sessions are closed.", email=args.email))
 
 
 def cmd_user_role(args: argparse.Namespace) -> None:
     from .web.accounts import set_role
 
-    async def work(node: Any) -> None:
-        await set_role(args.email, args.role)
-
-    _audit_to_stderr()
-    _run(args, work)
-    audit(f"user.role={args.role}", args.email, command_line_actor())
+    _change_account(args, f"user.role={args.role}", lambda: set_role(args.email, args.role))
     print(_("%(email)s is now %(role)s.", email=args.email, role=_role_name(args.role)))
 
 
@@ -142,24 +146,14 @@ def cmd_user_disable(args: argparse.Namespace) -> None:
         _("Disable the account %(email)s (it can no longer log in)?", email=args.email), args.yes
     )
 
-    async def work(node: Any) -> None:
-        await set_disabled(args.email, True)
-
-    _audit_to_stderr()
-    _run(args, work)
-    audit("user.disable", args.email, command_line_actor())
+    _change_account(args, "user.disable", lambda: set_disabled(args.email, True))
     print(_("%(email)s is disabled; its open sessions are closed.", email=args.email))
 
 
 def cmd_user_enable(args: argparse.Namespace) -> None:
     from .web.accounts import set_disabled
 
-    async def work(node: Any) -> None:
-        await set_disabled(args.email, False)
-
-    _audit_to_stderr()
-    _run(args, work)
-    audit("user.enable", args.email, command_line_actor())
+    _change_account(args, "user.enable", lambda: set_disabled(args.email, False))
     print(_("%(email)s can log in again.", email=args.email))
 
 
@@ -168,12 +162,7 @@ def cmd_user_remove(args: argparse.Namespace) -> None:
 
     confirm(_("Remove the account %(email)s for good?", email=args.email), args.yes)
 
-    async def work(node: Any) -> None:
-        await remove_user(args.email)
-
-    _audit_to_stderr()
-    _run(args, work)
-    audit("user.remove", args.email, command_line_actor())
+    _change_account(args, "user.remove", lambda: remove_user(args.email))
     print(_("The account %(email)s is removed.", email=args.email))
 
 
