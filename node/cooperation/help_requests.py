@@ -37,7 +37,6 @@ from federation.cooperation import (
     Ref,
     help_offer_state,
 )
-from federation.sealing import SealError
 
 from ..convertors import HELP_ACTIONS
 from ..mail import compose
@@ -616,10 +615,7 @@ async def offer_help(node: Node, ref: Ref, message: str) -> Ref:
                 "this place has offered help with this request already (withdraw it first)",
                 offer=str(mine.ref),
             )
-        try:
-            sealed = privacy.seal_for(node, ref.origin, {"message": message})
-        except SealError as exc:
-            raise Invalid(str(exc), field="message", keyword="maxLength") from None
+        sealed = privacy.seal_for(node, ref.origin, {"message": message})
         oid = new_oid()
         payload = {"request": str(ref), "state": HelpOfferState.open.value, "sealed": sealed}
         await current.publish("help_offer", oid, "put", payload)

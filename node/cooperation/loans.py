@@ -33,7 +33,6 @@ from federation.cooperation import (
     decision_oid,
     loan_state,
 )
-from federation.sealing import SealError
 from federation.timeutil import parse_ts
 
 from ..mail import compose
@@ -390,14 +389,9 @@ async def request_loan(node: Node, wanted: LoanRequest) -> Ref:
                 "the item's bookings leave fewer units than asked on these days",
                 conflicts=[period_json(p) for p in found],
             )
-        try:
-            sealed = privacy.seal_for(
-                node,
-                wanted.equipment.origin,
-                {"contact": wanted.contact, "message": wanted.message},
-            )
-        except SealError as exc:
-            raise Invalid(str(exc), field="message", keyword="maxLength") from None
+        sealed = privacy.seal_for(
+            node, wanted.equipment.origin, {"contact": wanted.contact, "message": wanted.message}
+        )
         payload: dict[str, Any] = {
             "equipment": str(wanted.equipment),
             "quantity": wanted.quantity,

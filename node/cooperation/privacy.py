@@ -15,16 +15,23 @@ from typing import TYPE_CHECKING, Any
 
 from federation.sealing import SealError, open_sealed, seal
 
+from .errors import Invalid
+
 if TYPE_CHECKING:
     from ..runtime import Node
 
 log = logging.getLogger(__name__)
 
 
-def seal_for(node: Node, other: str, plaintext: Mapping[str, Any]) -> dict[str, str]:
+def seal_for(
+    node: Node, other: str, plaintext: Mapping[str, Any], *, field: str = "message"
+) -> dict[str, str]:
     """``sealed`` of ``plaintext`` to the other place of the conversation and to this
-    node (one box when they are the same). ``SealError`` when it is too large."""
-    return seal(plaintext, [other, node.origin])
+    node (one box when they are the same). Too large to seal: ``Invalid`` on ``field``."""
+    try:
+        return seal(plaintext, [other, node.origin])
+    except SealError as exc:
+        raise Invalid(str(exc), field=field, keyword="maxLength") from None
 
 
 def opened(node: Node, payload: Mapping[str, Any] | None) -> dict[str, Any] | None:

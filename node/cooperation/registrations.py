@@ -43,7 +43,6 @@ from federation.cooperation import (
     waiting_list,
 )
 from federation.recurrence import SERIES_TZ, find_occurrence, is_occurrence
-from federation.sealing import SealError
 from federation.timeutil import parse_ts
 
 from ..mail import compose
@@ -628,14 +627,12 @@ async def request_registration(node: Node, wanted: RegistrationRequest) -> Regis
             raise OverCapacity(
                 f"the event has {capacity} seat(s) in all", capacity=capacity, seats=wanted.seats
             )
-        try:
-            sealed = privacy.seal_for(
-                node,
-                wanted.event.origin,
-                {"participants": wanted.participants, "message": wanted.message},
-            )
-        except SealError as exc:
-            raise Invalid(str(exc), field="participants", keyword="maxLength") from None
+        sealed = privacy.seal_for(
+            node,
+            wanted.event.origin,
+            {"participants": wanted.participants, "message": wanted.message},
+            field="participants",
+        )
         payload: dict[str, Any] = {
             "event": str(wanted.event),
             "seats": wanted.seats,
