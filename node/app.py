@@ -6,8 +6,8 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -38,6 +38,7 @@ from .api import (
 )
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
+from .lazy_routes import expand
 from .ratelimit import RateLimitMiddleware
 from .runtime import Node, node_of
 from .services.bootstrap import ensure_place
@@ -47,6 +48,9 @@ from .services.health import is_disk_full
 from .services.identity import finish_rotation
 from .services.tree import tree_of
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +93,10 @@ class DatabaseContextMiddleware:
             await self.app(scope, receive, send)
 
 
-def build_routes() -> list[BaseRoute]:
-    # The JSON API, then the web pages (HTML, French). No route depends on this order:
-    # path convertors (node/convertors.py) keep the paths apart.
+def app_routes() -> list[BaseRoute]:
+    """The application's routes: the JSON API, then the web pages (HTML, French), whose
+    modules are imported by their first request (node/lazy_routes.py). No route depends
+    on this order: path convertors (node/convertors.py) keep the paths apart."""
     return [
         *health.routes(),
         *metrics.routes(),
@@ -109,6 +114,11 @@ def build_routes() -> list[BaseRoute]:
         *openapi.routes(),
         *web.routes(),
     ]
+
+
+def build_routes() -> list[BaseRoute]:
+    """Every route itself, each module imported (the tests walk them)."""
+    return expand(app_routes())
 
 
 def create_app(
@@ -143,7 +153,7 @@ def create_app(
             await node.db.close()
 
     app = Starlette(
-        routes=build_routes(),
+        routes=app_routes(),
         # The database context stays outermost; the web sessions come inside it.
         middleware=[
             Middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute),
