@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from . import schema
@@ -22,6 +23,8 @@ from .errors import PeerBusy, PeerError, PeerLacksPath, PeerUnreachable, SchemaE
 from .netguard import Resolver
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 
@@ -41,6 +44,17 @@ MAX_ANSWER_DEPTH = 64
 _BUSY = {429, 503, 507}
 #: A proxy in front of a peer that is down answers these.
 _GATEWAY = {502, 504}
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings of every request to peers (httpx's defaults: certifi's CAs),
+    built once per process: loading the CA bundle takes 50 ms or more, and each
+    ``PeerClient`` (each sync round, each command that asks a peer) built its own."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
 
 #: ``on_date(peer base URL, our clock - the peer's clock)``, for each answer with a Date.
 DateObserver = Callable[[str, float], None]
@@ -75,6 +89,7 @@ class PeerClient:
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=connect_timeout or timeout),
             transport=transport,
+            verify=tls_context(),
             headers={"user-agent": user_agent},
             follow_redirects=False,
         )

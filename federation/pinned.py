@@ -10,6 +10,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from .client import tls_context
 from .errors import AddressRefused
 from .netguard import Resolver, resolve_public
 
@@ -65,9 +66,9 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
     """``httpx.AsyncHTTPTransport`` whose connections go through a ``PinnedBackend``."""
 
     def __init__(self, backend: PinnedBackend) -> None:
-        super().__init__()
+        super().__init__(verify=tls_context())  # its own pool, replaced just below
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=backend
+            ssl_context=tls_context(), network_backend=backend
         )
 
 
