@@ -1,7 +1,8 @@
 """The node's strings in people's languages: one gettext catalogue per language,
 ``web/locale/<lang>/LC_MESSAGES/messages.po``, read compiled (``messages.mo``, shipped
-beside it) the first time it is needed. The web interface, the notification mails and the command line all speak
-through it (the web picks the visitor's language, the command line the locale's).
+beside it) the first time it is needed. The web interface, the notification mails and
+the command line all speak through it (the web picks the visitor's language, the
+command line the locale's).
 
 Message ids are English; French is the node's language. To update the catalogue after
 changing a string (from the repository root)::
