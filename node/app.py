@@ -20,25 +20,9 @@ from tortoise.exceptions import BaseORMException
 from federation.keys import NodeKey
 
 from . import web
-from .api import (
-    blobs,
-    export,
-    federation11_routes,
-    federation_routes,
-    health,
-    help_requests,
-    loans,
-    membership,
-    metrics,
-    network,
-    objects,
-    openapi,
-    places,
-    registrations,
-)
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
-from .lazy_routes import expand
+from .lazy_routes import LazyRoutes, expand
 from .ratelimit import RateLimitMiddleware
 from .runtime import Node, node_of
 from .services.bootstrap import ensure_place
@@ -93,25 +77,32 @@ class DatabaseContextMiddleware:
             await self.app(scope, receive, send)
 
 
+#: The modules of the JSON API's routes, in the order they are tried.
+API_MODULES = (
+    "health",
+    "metrics",
+    "network",
+    "membership",
+    "export",
+    "places",
+    "federation_routes",
+    "federation11_routes",
+    "blobs",
+    "objects",
+    "loans",
+    "registrations",
+    "help_requests",
+    "openapi",
+)
+
+
 def app_routes() -> list[BaseRoute]:
-    """The application's routes: the JSON API, then the web pages (HTML, French), whose
-    modules are imported by their first request (node/lazy_routes.py). No route depends
-    on this order: path convertors (node/convertors.py) keep the paths apart."""
+    """The application's routes: the JSON API, then the web pages (HTML, French). Each
+    module is imported by the first request that reaches its routes (node/lazy_routes.py).
+    No route depends on this order: path convertors (node/convertors.py) keep the paths
+    apart."""
     return [
-        *health.routes(),
-        *metrics.routes(),
-        *network.routes(),
-        *membership.routes(),
-        *export.routes(),
-        *places.routes(),
-        *federation_routes.routes(),
-        *federation11_routes.routes(),
-        *blobs.routes(),
-        *objects.routes(),
-        *loans.routes(),
-        *registrations.routes(),
-        *help_requests.routes(),
-        *openapi.routes(),
+        *(LazyRoutes(f"{__package__}.api.{name}") for name in API_MODULES),
         *web.routes(),
     ]
 

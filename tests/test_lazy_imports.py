@@ -81,16 +81,18 @@ from node.settings import load_settings
 data_dir = Path(sys.argv[1])
 init_data_dir(data_dir, {"name": "EPN", "commune": "Brest"})
 app = create_app(load_settings(data_dir, {"scheduler": False}, environ={}))
-pages = lambda: [name for name in sys.modules if name.startswith("node.web.routes_")]
+prefixes = ("node.web.routes_", "node.api.places", "node.api.loans", "node.api.openapi")
+pages = lambda: [name for name in sys.modules if name.startswith(prefixes)]
 before = pages()
 path = app.url_path_for("admin.share")
 print(json.dumps({"before": before, "after": pages(), "path": path}))
 """
 
 
-def test_the_web_pages_are_imported_by_their_first_use(tmp_path: Path) -> None:
-    """No page module at start; the first time a page's route is looked for (a request,
-    ``url_path_for``), the modules up to its own are imported, and it is found."""
+def test_the_route_modules_are_imported_by_their_first_use(tmp_path: Path) -> None:
+    """No page module (nor API routes module) at start; the first time a page's route is
+    looked for (a request, ``url_path_for``), the modules up to its own are imported,
+    and it is found."""
     result = subprocess.run(
         [sys.executable, "-c", PAGES_PROBE, str(tmp_path / "node")],
         capture_output=True,
@@ -102,4 +104,5 @@ def test_the_web_pages_are_imported_by_their_first_use(tmp_path: Path) -> None:
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["before"] == []
     assert "node.web.routes_widget" in found["after"]
+    assert "node.api.openapi" in found["after"]  # the API's routes come first
     assert found["path"] == "/admin/share"
