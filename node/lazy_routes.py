@@ -1,12 +1,13 @@
 """Routes whose module is imported by the first request that reaches them.
 
-An idle node serves no page: importing the web interface's modules (and through them
-jinja2, the forms, the status checks) at start cost it 3 MiB of memory and the command
-line's start some time (docs/performance.md 10.3). ``LazyRoutes("node.web.routes_admin")``
+An idle node serves no page and few API requests: importing every route module (and
+through them jinja2, the forms, the status checks) at start cost it 4 MiB of memory
+(docs/performance.md 10.3). ``LazyRoutes("node.web.routes_admin")``
 stands in the route list where ``routes_admin.routes()`` stood; the module is imported,
 and its ``routes()`` called, the first time the router asks the group to match a request
 or to build a path (``url_path_for``). The routes are then the module's own, unchanged:
-same paths, names, methods and order.
+same paths, names, methods and order. ``tests/test_routes.py`` imports every module
+(``build_routes``), so a module that cannot be imported fails there, not at a request.
 """
 
 from __future__ import annotations
