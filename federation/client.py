@@ -3,6 +3,8 @@
 It takes an ``httpx`` transport so that tests can wire nodes together in-process
 (``httpx.ASGITransport``) or over real sockets, and validates every answer against the
 message schemas before handing it back.
+
+httpx is imported when the first client is built: a node without peers does without it.
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from typing import Any
-
-import httpx
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from . import schema
 from .clockskew import parse_http_date
 from .entry import PROTOCOL_VERSION
 from .errors import PeerBusy, PeerError, PeerLacksPath, PeerUnreachable, SchemaError
-from .netguard import Resolver, guarded_transport
+from .netguard import Resolver
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
 
 
 def agent(software: str) -> str:
@@ -38,6 +44,17 @@ MAX_ANSWER_DEPTH = 64
 _BUSY = {429, 503, 507}
 #: A proxy in front of a peer that is down answers these.
 _GATEWAY = {502, 504}
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings of every request to peers (httpx's defaults: certifi's CAs),
+    built once per process: loading the CA bundle takes 50 ms or more, and each
+    ``PeerClient`` (each sync round, each command that asks a peer) built its own."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
 
 #: ``on_date(peer base URL, our clock - the peer's clock)``, for each answer with a Date.
 DateObserver = Callable[[str, float], None]
@@ -63,11 +80,16 @@ class PeerClient:
         clock: Callable[[], float] = time.time,
         user_agent: str = DEFAULT_USER_AGENT,
     ) -> None:
+        import httpx
+
         if public_only:
+            from .pinned import guarded_transport
+
             transport = guarded_transport(transport, resolver)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=connect_timeout or timeout),
             transport=transport,
+            verify=tls_context(),
             headers={"user-agent": user_agent},
             follow_redirects=False,
         )
@@ -92,6 +114,8 @@ class PeerClient:
     async def _request(
         self, method: str, url: str, body: Any = None, params: dict[str, Any] | None = None
     ) -> Any:
+        import httpx  # imported already by __init__: a dictionary look-up
+
         content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         headers = {"content-type": "application/json"} if content is not None else {}
         self.requests += 1
@@ -219,6 +243,8 @@ class PeerClient:
         the peer does not hold it (404). Only the size is bounded here: the caller checks
         the bytes against their hash before keeping them. The client's ``deadline`` bounds
         the whole download (give blob downloads a deadline that fits their size)."""
+        import httpx  # imported already by __init__: a dictionary look-up
+
         url = f"{base_url}/federation/v1/blobs/{sha256}"
         self.requests += 1
         size = 0

@@ -6,6 +6,9 @@ host is resolved once, every address is checked, and the connection goes to a ch
 address (``PinnedBackend``): a name that resolves to a public address for the check and
 to a private one for the connection (DNS rebinding) gets nowhere. TLS still verifies the
 certificate against the host name, and the ``Host`` header is unchanged.
+
+The transports that apply these checks are in ``pinned.py``: this module does without
+httpx, so that what only checks addresses (``normalise_url``) does not import it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,6 @@ import socket
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
-
-import httpcore
-import httpx
 
 from .errors import AddressRefused, PeerUnreachable
 
@@ -144,87 +144,3 @@ async def resolve_public(host: str, port: int, resolver: Resolver | None = None)
                 "add it with 'papi peer add' or set allow_private_peers"
             )
     return addresses
-
-
-class PinnedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that resolves once, checks, and connects to a checked
-    address. httpcore still does TLS with the URL's host name (SNI and certificate)."""
-
-    def __init__(
-        self, resolver: Resolver | None = None, inner: httpcore.AsyncNetworkBackend | None = None
-    ) -> None:
-        self._resolver = resolver
-        self._inner = inner or httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                addresses = await resolve_public(host, port, self._resolver)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} took over {timeout} s") from None
-        failure: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
-        assert failure is not None
-        raise failure
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise AddressRefused("unix sockets are not peers")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class PinnedTransport(httpx.AsyncHTTPTransport):
-    """``httpx.AsyncHTTPTransport`` whose connections go through a ``PinnedBackend``."""
-
-    def __init__(self, backend: PinnedBackend) -> None:
-        super().__init__()
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=backend
-        )
-
-
-class CheckedTransport(httpx.AsyncBaseTransport):
-    """For an injected transport (tests, in-process networks) that does its own routing:
-    check the host's addresses before handing the request over. Real sockets use
-    ``PinnedTransport``, which also pins the connection to the checked address."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, resolver: Resolver | None = None) -> None:
-        self._inner = inner
-        self._resolver = resolver
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        port = request.url.port or (443 if request.url.scheme == "https" else 80)
-        await resolve_public(request.url.host, port, self._resolver)
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-def guarded_transport(
-    inner: httpx.AsyncBaseTransport | None = None, resolver: Resolver | None = None
-) -> httpx.AsyncBaseTransport:
-    """The transport for requests that must only reach public addresses."""
-    if inner is None:
-        return PinnedTransport(PinnedBackend(resolver))
-    return CheckedTransport(inner, resolver)

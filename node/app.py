@@ -6,8 +6,8 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -20,24 +20,9 @@ from tortoise.exceptions import BaseORMException
 from federation.keys import NodeKey
 
 from . import web
-from .api import (
-    blobs,
-    export,
-    federation11_routes,
-    federation_routes,
-    health,
-    help_requests,
-    loans,
-    membership,
-    metrics,
-    network,
-    objects,
-    openapi,
-    places,
-    registrations,
-)
 from .api.errors import ApiError, api_error_handler, error_response, http_error_handler
 from .datadir import load_key
+from .lazy_routes import LazyRoutes, expand
 from .ratelimit import RateLimitMiddleware
 from .runtime import Node, node_of
 from .services.bootstrap import ensure_place
@@ -47,6 +32,9 @@ from .services.health import is_disk_full
 from .services.identity import finish_rotation
 from .services.tree import tree_of
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -89,26 +77,39 @@ class DatabaseContextMiddleware:
             await self.app(scope, receive, send)
 
 
-def build_routes() -> list[BaseRoute]:
-    # The JSON API, then the web pages (HTML, French). No route depends on this order:
-    # path convertors (node/convertors.py) keep the paths apart.
+#: The modules of the JSON API's routes, in the order they are tried.
+API_MODULES = (
+    "health",
+    "metrics",
+    "network",
+    "membership",
+    "export",
+    "places",
+    "federation_routes",
+    "federation11_routes",
+    "blobs",
+    "objects",
+    "loans",
+    "registrations",
+    "help_requests",
+    "openapi",
+)
+
+
+def app_routes() -> list[BaseRoute]:
+    """The application's routes: the JSON API, then the web pages (HTML, French). Each
+    module is imported by the first request that reaches its routes (node/lazy_routes.py).
+    No route depends on this order: path convertors (node/convertors.py) keep the paths
+    apart."""
     return [
-        *health.routes(),
-        *metrics.routes(),
-        *network.routes(),
-        *membership.routes(),
-        *export.routes(),
-        *places.routes(),
-        *federation_routes.routes(),
-        *federation11_routes.routes(),
-        *blobs.routes(),
-        *objects.routes(),
-        *loans.routes(),
-        *registrations.routes(),
-        *help_requests.routes(),
-        *openapi.routes(),
+        *(LazyRoutes(f"{__package__}.api.{name}") for name in API_MODULES),
         *web.routes(),
     ]
+
+
+def build_routes() -> list[BaseRoute]:
+    """Every route itself, each module imported (the tests walk them)."""
+    return expand(app_routes())
 
 
 def create_app(
@@ -143,7 +144,7 @@ def create_app(
             await node.db.close()
 
     app = Starlette(
-        routes=build_routes(),
+        routes=app_routes(),
         # The database context stays outermost; the web sessions come inside it.
         middleware=[
             Middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute),

@@ -1,7 +1,8 @@
 """The node's strings in people's languages: one gettext catalogue per language,
-compiled in memory from ``web/locale/<lang>/LC_MESSAGES/messages.po`` the first time it
-is needed. The web interface, the notification mails and the command line all speak
-through it (the web picks the visitor's language, the command line the locale's).
+``web/locale/<lang>/LC_MESSAGES/messages.po``, read compiled (``messages.mo``, shipped
+beside it) the first time it is needed. The web interface, the notification mails and
+the command line all speak through it (the web picks the visitor's language, the
+command line the locale's).
 
 Message ids are English; French is the node's language. To update the catalogue after
 changing a string (from the repository root)::
@@ -11,14 +12,19 @@ changing a string (from the repository root)::
     .venv/bin/pybabel update -i /tmp/messages.pot -d node/web/locale -w 100 \
         --ignore-obsolete --ignore-pot-creation-date
     # then translate the new (empty or fuzzy) entries of locale/fr/LC_MESSAGES/messages.po
+    .venv/bin/python -m node.i18n    # compiles messages.po into messages.mo
 
-``tests/test_web_i18n.py`` fails when a string has no French translation.
+``tests/test_web_i18n.py`` fails when a string has no French translation, or when a
+``messages.mo`` was not compiled from the ``messages.po`` beside it (the node would still
+speak right: it compiles the ``.po`` itself then, at a cost).
 """
 
 from __future__ import annotations
 
 import gettext
+import hashlib
 import os
+import struct
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
@@ -27,8 +33,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 
 LOCALE_DIR = Path(__file__).parent / "web" / "locale"
@@ -71,18 +75,55 @@ class Phrase(Translatable):
     a ``Translatable`` that is data rather than raised."""
 
 
+#: The msgid under which a compiled catalogue (``messages.mo``) records the SHA-256 of
+#: the ``messages.po`` it was compiled from: a catalogue compiled from another text is
+#: not used.
+SOURCE_DIGEST_MSGID = "papi-node:messages.po:sha256"
+
+
 @cache
 def translations(language: str) -> gettext.NullTranslations:
-    """The compiled catalogue of ``language`` (English: the message ids themselves)."""
+    """The compiled catalogue of ``language`` (English: the message ids themselves).
+
+    ``messages.mo``, shipped next to ``messages.po``, when it was compiled from that very
+    text; otherwise compiled here from the ``.po``. Compiling costs every process (each
+    ``papi`` command, the node) 0.1 s and 2 MiB of memory that stays taken."""
     po_path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
     if not po_path.is_file():
         return gettext.NullTranslations()
-    with po_path.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
+    source = po_path.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()
+    try:
+        shipped = Translations(fp=BytesIO(po_path.with_suffix(".mo").read_bytes()))
+    except (OSError, struct.error, UnicodeDecodeError):  # missing or damaged: compile
+        shipped = None
+    if shipped is not None and shipped.gettext(SOURCE_DIGEST_MSGID) == digest:
+        return shipped
+    return Translations(fp=BytesIO(compile_catalogue(source, language)))
+
+
+def compile_catalogue(source: bytes, language: str) -> bytes:
+    """The ``.mo`` of a ``.po`` text, recording the text's SHA-256."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    catalog = read_po(BytesIO(source), locale=language)
+    catalog.add(SOURCE_DIGEST_MSGID, hashlib.sha256(source).hexdigest())
     compiled = BytesIO()
     write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(fp=compiled)
+    return compiled.getvalue()
+
+
+def write_catalogues() -> list[Path]:
+    """Compile every ``messages.po`` into the ``messages.mo`` beside it (after changing a
+    catalogue: ``python -m node.i18n``); the written files."""
+    written = []
+    for po_path in sorted(LOCALE_DIR.glob("*/LC_MESSAGES/messages.po")):
+        language = po_path.parent.parent.name
+        mo_path = po_path.with_suffix(".mo")
+        mo_path.write_bytes(compile_catalogue(po_path.read_bytes(), language))
+        written.append(mo_path)
+    return written
 
 
 def locale_text(message: str, /, **values: Any) -> str:
@@ -119,3 +160,8 @@ def locale_language(environ: Mapping[str, str] | None = None) -> str:
             continue  # a priority list naming none of ours: let the others decide
         return first if first in LANGUAGES else DEFAULT_LANGUAGE
     return DEFAULT_LANGUAGE
+
+
+if __name__ == "__main__":
+    for written in write_catalogues():
+        print(written)

@@ -10,8 +10,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from federation.client import PeerClient
 from federation.clockskew import SkewEstimate, SkewEstimator, clock_is_off
 from federation.entry import Entry
@@ -33,6 +31,7 @@ from .settings import Settings
 from .version import user_agent
 
 if TYPE_CHECKING:
+    import httpx
     from starlette.requests import HTTPConnection
 
     from .models import Peer

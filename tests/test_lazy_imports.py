@@ -11,8 +11,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Feeds, calendars, thumbnails, Markdown, hours, schema checks.
-ON_DEMAND = ["feedgen", "lxml", "icalendar", "PIL", "markdown_it", "nh3", "opening_hours"]
+#: Feeds, calendars, thumbnails, Markdown, hours, schema checks; the web pages' templates;
+#: requests to peers (a node without peers sends none); key files in other forms than
+#: the node's own, and backup encryption.
+ON_DEMAND = [
+    "feedgen",
+    "lxml",
+    "icalendar",
+    "PIL",
+    "markdown_it",
+    "nh3",
+    "opening_hours",
+    "jinja2",
+    "httpx",
+    "cryptography",
+]
 
 PROBE = """
 import json, sys
@@ -56,3 +69,40 @@ def test_the_schema_library_comes_with_the_first_validation() -> None:
         "print(json.dumps(seen))\n"
     )
     assert loaded_by(code) == {"after"}  # not before
+
+
+PAGES_PROBE = """
+import json, sys
+from pathlib import Path
+from node.app import create_app
+from node.datadir import init_data_dir
+from node.settings import load_settings
+
+data_dir = Path(sys.argv[1])
+init_data_dir(data_dir, {"name": "EPN", "commune": "Brest"})
+app = create_app(load_settings(data_dir, {"scheduler": False}, environ={}))
+prefixes = ("node.web.routes_", "node.api.places", "node.api.loans", "node.api.openapi")
+pages = lambda: [name for name in sys.modules if name.startswith(prefixes)]
+before = pages()
+path = app.url_path_for("admin.share")
+print(json.dumps({"before": before, "after": pages(), "path": path}))
+"""
+
+
+def test_the_route_modules_are_imported_by_their_first_use(tmp_path: Path) -> None:
+    """No page module (nor API routes module) at start; the first time a page's route is
+    looked for (a request, ``url_path_for``), the modules up to its own are imported,
+    and it is found."""
+    result = subprocess.run(
+        [sys.executable, "-c", PAGES_PROBE, str(tmp_path / "node")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["before"] == []
+    assert "node.web.routes_widget" in found["after"]
+    assert "node.api.openapi" in found["after"]  # the API's routes come first
+    assert found["path"] == "/admin/share"

@@ -14,7 +14,8 @@ import pytest
 
 from federation.client import PeerClient
 from federation.errors import AddressRefused
-from federation.netguard import PinnedBackend, PinnedTransport, address_problem
+from federation.netguard import address_problem
+from federation.pinned import PinnedBackend, PinnedTransport
 from node.models import Peer
 from node.services.peers import add_peer
 from node.services.sync import sync_with

@@ -23,6 +23,7 @@ from federation import schema as wire
 from federation.payloads import KINDS
 
 from ..convertors import CollectionConvertor
+from ..lazy_routes import expand
 from ..services.objects import COLLECTIONS
 from ..version import software
 from .spec import JSON, TIMESTAMP, Answer, Operation, Param, Schema, describe, obj, operation_of
@@ -392,7 +393,7 @@ def app_document(request: Request) -> dict[str, Any]:
     state = request.app.state
     document: dict[str, Any] | None = getattr(state, "openapi_document", None)
     if document is None:
-        document = state.openapi_document = build(request.app.routes)
+        document = state.openapi_document = build(expand(request.app.routes))
     return document
 
 

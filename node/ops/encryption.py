@@ -20,10 +20,6 @@ import struct
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
-
 from ..i18n import N_, Translatable
 
 MAGIC = b"PAPISEAL"
@@ -48,7 +44,13 @@ def is_encrypted(head: bytes) -> bool:
     return head.startswith(MAGIC)
 
 
+# ``cryptography`` is imported by the functions that encrypt or decrypt: the status page
+# imports this module (through backup.py), and a serving node does without 7 MiB of it.
+
+
 def _key(passphrase: str, salt: bytes, memory_kib: int, iterations: int, lanes: int) -> bytes:
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
     kdf = Argon2id(salt=salt, length=32, iterations=iterations, lanes=lanes, memory_cost=memory_kib)
     return kdf.derive(passphrase.encode("utf-8"))
 
@@ -70,6 +72,8 @@ def _segments(source: BinaryIO, size: int) -> Iterator[tuple[bytes, bool]]:
 
 def encrypt(source: BinaryIO, target: BinaryIO, passphrase: str) -> None:
     """Encrypt ``source`` into ``target`` with a key derived from ``passphrase``."""
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
     if not passphrase:
         raise EncryptionError(N_("the passphrase is empty"))
     salt, prefix = os.urandom(16), os.urandom(7)
@@ -84,6 +88,9 @@ def encrypt(source: BinaryIO, target: BinaryIO, passphrase: str) -> None:
 
 def decrypt(source: BinaryIO, target: BinaryIO, passphrase: str) -> None:
     """Decrypt a sealed file; ``EncryptionError`` on a wrong passphrase or any damage."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
     header = source.read(HEADER_SIZE)
     if len(header) < HEADER_SIZE or not is_encrypted(header):
         raise EncryptionError(N_("not an encrypted papi backup (or its header is truncated)"))

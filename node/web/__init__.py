@@ -13,61 +13,46 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from ..lazy_routes import LazyRoutes
 from ..settings import Settings
 from .sessions import session_middleware
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def routes() -> list[BaseRoute]:
-    # The pages are imported here, not with the package: a module that only needs a
-    # helper of the package (``formatting``, ``i18n``: the mail composer does) must not
-    # import every page, and through them the workflows that compose mails.
-    from . import (
-        routes_admin,
-        routes_admin_accounts,
-        routes_admin_coop,
-        routes_admin_help,
-        routes_admin_loans,
-        routes_admin_mail,
-        routes_admin_network,
-        routes_admin_registrations,
-        routes_admin_resources,
-        routes_admin_status,
-        routes_api_reference,
-        routes_help,
-        routes_interop,
-        routes_listings,
-        routes_login,
-        routes_photos,
-        routes_places,
-        routes_public,
-        routes_resources,
-        routes_widget,
-    )
+#: The page modules, in the order their routes are tried. Resources first: their paths
+#: are more specific than the generic ones.
+PAGES = (
+    "routes_resources",
+    "routes_interop",
+    "routes_widget",
+    "routes_api_reference",
+    "routes_listings",
+    "routes_public",
+    "routes_places",
+    "routes_photos",
+    "routes_help",
+    "routes_login",
+    "routes_admin_resources",
+    "routes_admin_mail",
+    "routes_admin_accounts",
+    "routes_admin_network",
+    "routes_admin_coop",
+    "routes_admin_loans",
+    "routes_admin_registrations",
+    "routes_admin_help",
+    "routes_admin_status",
+    "routes_admin",
+)
 
+
+def routes() -> list[BaseRoute]:
+    # Each page module is imported by the first request that reaches its routes, not with
+    # the package (node/lazy_routes.py): an idle node serves no page, and a module that
+    # only needs a helper of the package (``formatting``, ``i18n``: the mail composer
+    # does) must not import every page, and through them the workflows that compose mails.
     return [
-        # Resources first: their paths are more specific than the generic ones.
-        *routes_resources.routes(),
-        *routes_interop.routes(),
-        *routes_widget.routes(),
-        *routes_api_reference.routes(),
-        *routes_listings.routes(),
-        *routes_public.routes(),
-        *routes_places.routes(),
-        *routes_photos.routes(),
-        *routes_help.routes(),
-        *routes_login.routes(),
-        *routes_admin_resources.routes(),
-        *routes_admin_mail.routes(),
-        *routes_admin_accounts.routes(),
-        *routes_admin_network.routes(),
-        *routes_admin_coop.routes(),
-        *routes_admin_loans.routes(),
-        *routes_admin_registrations.routes(),
-        *routes_admin_help.routes(),
-        *routes_admin_status.routes(),
-        *routes_admin.routes(),
+        *(LazyRoutes(f"{__name__}.{page}") for page in PAGES),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
