@@ -144,6 +144,24 @@ def new_neighbours(
 # -- what we know each peer holds ---------------------------------------------------------
 
 
+class RecentIds:
+    """The last ``limit`` entry ids added, oldest out first (a bounded set)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._ids: OrderedDict[EntryId, None] = OrderedDict()
+
+    def add(self, ids: Iterable[EntryId]) -> None:
+        for entry in ids:
+            self._ids[entry] = None
+            self._ids.move_to_end(entry)
+        while len(self._ids) > self.limit:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, entry: object) -> bool:
+        return entry in self._ids
+
+
 class KnownHeads:
     """For each peer, the heads it is known to hold (it sent them, announced them, or
     took them from us), at most ``per_peer`` origins each, least recently learnt first
@@ -208,6 +226,11 @@ class Broadcast:
     interests: dict[str, Interest | None] = field(default_factory=dict)
     known: KnownHeads = field(default_factory=KnownHeads)
     missing: dict[str, Missing] = field(default_factory=dict)
+    #: Entries that came to us along the tree: in a frame, or written here. Only a
+    #: duplicate of one of those shows a redundant eager link; a duplicate of an entry
+    #: that came by a pull, a full round, a graft or a version 1 push says nothing of the
+    #: tree (the tree link may be the one that was slower than the repair).
+    along_tree: RecentIds = field(default_factory=RecentIds)
 
     # -- membership ---------------------------------------------------------------------
 
@@ -243,10 +266,16 @@ class Broadcast:
 
     # -- events -------------------------------------------------------------------------
 
-    def on_local(self, ids: Iterable[EntryId], source: str | None = None) -> list[Action]:
-        """Entries new to us that did not come in a frame (we wrote them, or a pull or a
-        version 1 push from ``source`` brought them): push them along every eager link."""
-        return self._forward(tuple(ids), source=source)
+    def on_local(
+        self, ids: Iterable[EntryId], source: str | None = None, *, ours: bool = False
+    ) -> list[Action]:
+        """Entries new to us that did not come in a frame (we wrote them: ``ours``, or a
+        pull or a version 1 push from ``source`` brought them): push them along every
+        eager link."""
+        ids = tuple(ids)
+        if ours:
+            self.along_tree.add(ids)
+        return self._forward(ids, source=source)
 
     def on_frame(
         self, peer: str, receipt: Receipt, now: float, *, again: bool = False
@@ -261,10 +290,15 @@ class Broadcast:
         duplicates say nothing of the tree). Something new: the link is (again) a tree
         link, and the new entries go on along our other eager links. Entries beyond a
         gap: the answer grafts what we lack before them. Call ``add_neighbour`` first for
-        a sender that becomes a neighbour by this frame."""
+        a sender that becomes a neighbour by this frame.
+
+        Duplicates prune only when one of them came to us along the tree (``along_tree``)
+        and ``peer`` is not our last eager link: a node keeps an eager link whatever
+        comes, so that the tree's links are never all cut around it."""
         sent = receipt.accepted + receipt.duplicate + receipt.pending
         self.known.learn(peer, heads_of(sent))
         self.on_stored(receipt.accepted, now)
+        self.along_tree.add(receipt.accepted)
         answer: dict[str, Any] = {}
         if peer not in self.neighbours:
             # Not (or no longer) a neighbour: its entries are taken as a push's, and it is
@@ -273,8 +307,10 @@ class Broadcast:
         elif again and not receipt.accepted and not receipt.pending:
             pass
         elif not receipt.accepted and not receipt.pending and receipt.duplicate:
-            self._set(peer, Mode.LAZY)
-            answer["prune"] = True
+            redundant = any(entry in self.along_tree for entry in receipt.duplicate)
+            if redundant and self.eager() != [peer]:
+                self._set(peer, Mode.LAZY)
+                answer["prune"] = True
         elif receipt.accepted or receipt.pending:
             self._set(peer, Mode.EAGER)
         if receipt.pending:
