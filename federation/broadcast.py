@@ -322,7 +322,11 @@ class Broadcast:
         self, peer: str, sent: Iterable[EntryId], answer: Mapping[str, Any]
     ) -> list[Action]:
         """The answer to a frame we sent: ``peer`` now holds what it did not reject;
-        ``prune`` makes the link lazy; ``graft`` asks for what it lacks before them."""
+        ``prune`` makes the link lazy; ``graft`` asks for what it lacks before them.
+
+        A ``prune`` of our last eager link would cut us off the tree (its other side
+        only knows it has other links): the link stays eager, and a ``Graft`` of the
+        frame's origins makes it eager on the other side again."""
         rejected = {
             (item["origin"], item["seq"])
             for item in answer.get("rejected", [])
@@ -333,9 +337,12 @@ class Broadcast:
         self.known.learn(peer, held)
         if gaps:
             self.known.learn(peer, gaps)
-        if answer.get("prune"):
-            self._set(peer, Mode.LAZY)
         actions: list[Action] = []
+        if answer.get("prune"):
+            if self.eager() == [peer]:
+                actions.append(Graft(peer, heads_of(sent)))
+            else:
+                self._set(peer, Mode.LAZY)
         if gaps:
             self._set(peer, Mode.EAGER)
             actions.append(Serve(peer, dict(gaps)))

@@ -146,6 +146,13 @@ def test_the_sender_reads_the_answer() -> None:
     assert state.eager() == [A, B]
 
 
+def test_a_prune_of_the_last_eager_link_grafts_it_back() -> None:
+    state = node(A, B)
+    state.on_prune(B)
+    assert state.on_answer(A, [(O1, 5), (O2, 2)], {"prune": True}) == [Graft(A, {O1: 5, O2: 2})]
+    assert state.eager() == [A]
+
+
 def test_rejected_entries_are_not_counted_as_held() -> None:
     state = node(A, B)
     answer = {"rejected": [{"index": 0, "origin": O1, "seq": 5, "code": "schema", "reason": "x"}]}
