@@ -23,7 +23,10 @@ What is specific to papi logs:
   once, in whichever direction is pulled first; announcements cost no request of their
   own;
 - a neighbour may follow only part of the network (federation.territory): it is sent and
-  announced the origins it follows only (``interests``).
+  announced the origins it follows only (``interests``);
+- pulls and full rounds repair alongside the tree, so a duplicate prunes only when the
+  copy held came along the tree (``along_tree``), and a node never loses its last eager
+  link (it does not prune it, and grafts it back when the other side does).
 
 The caller owns the transport and the store: it feeds events in (a frame received and what
 its ingest made of it, a frame's answer, changes pulled, entries stored, a peer lost, the
