@@ -235,9 +235,25 @@ async def asgi_node(
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port below the ephemeral range: a port the kernel hands out (``bind`` to 0)
+    may be taken, before the node binds it, by the client side of a connection, and 50
+    nodes opening connections to each other made that happen (a node exited at start)."""
+    for _ in range(500):
+        port = _ports.randrange(20000, 32000)
+        if port in _given:  # handed to a node that may not have bound it yet
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            _given.add(port)
+            return port
+    raise RuntimeError("no free port in 20000-32000")
+
+
+_ports = random.Random()
+_given: set[int] = set()
 
 
 def papi(*args: str, env: dict[str, str] | None = None, check: bool = True) -> str:

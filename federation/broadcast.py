@@ -23,7 +23,10 @@ What is specific to papi logs:
   once, in whichever direction is pulled first; announcements cost no request of their
   own;
 - a neighbour may follow only part of the network (federation.territory): it is sent and
-  announced the origins it follows only (``interests``).
+  announced the origins it follows only (``interests``);
+- pulls and full rounds repair alongside the tree, so a duplicate prunes only when the
+  copy held came along the tree (``along_tree``), and a node never loses its last eager
+  link (it does not prune it, and grafts it back when the other side does).
 
 The caller owns the transport and the store: it feeds events in (a frame received and what
 its ingest made of it, a frame's answer, changes pulled, entries stored, a peer lost, the
@@ -144,6 +147,24 @@ def new_neighbours(
 # -- what we know each peer holds ---------------------------------------------------------
 
 
+class RecentIds:
+    """The last ``limit`` entry ids added, oldest out first (a bounded set)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._ids: OrderedDict[EntryId, None] = OrderedDict()
+
+    def add(self, ids: Iterable[EntryId]) -> None:
+        for entry in ids:
+            self._ids[entry] = None
+            self._ids.move_to_end(entry)
+        while len(self._ids) > self.limit:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, entry: object) -> bool:
+        return entry in self._ids
+
+
 class KnownHeads:
     """For each peer, the heads it is known to hold (it sent them, announced them, or
     took them from us), at most ``per_peer`` origins each, least recently learnt first
@@ -208,6 +229,11 @@ class Broadcast:
     interests: dict[str, Interest | None] = field(default_factory=dict)
     known: KnownHeads = field(default_factory=KnownHeads)
     missing: dict[str, Missing] = field(default_factory=dict)
+    #: Entries that came to us along the tree: in a frame, or written here. Only a
+    #: duplicate of one of those shows a redundant eager link; a duplicate of an entry
+    #: that came by a pull, a full round, a graft or a version 1 push says nothing of the
+    #: tree (the tree link may be the one that was slower than the repair).
+    along_tree: RecentIds = field(default_factory=RecentIds)
 
     # -- membership ---------------------------------------------------------------------
 
@@ -243,10 +269,16 @@ class Broadcast:
 
     # -- events -------------------------------------------------------------------------
 
-    def on_local(self, ids: Iterable[EntryId], source: str | None = None) -> list[Action]:
-        """Entries new to us that did not come in a frame (we wrote them, or a pull or a
-        version 1 push from ``source`` brought them): push them along every eager link."""
-        return self._forward(tuple(ids), source=source)
+    def on_local(
+        self, ids: Iterable[EntryId], source: str | None = None, *, ours: bool = False
+    ) -> list[Action]:
+        """Entries new to us that did not come in a frame (we wrote them: ``ours``, or a
+        pull or a version 1 push from ``source`` brought them): push them along every
+        eager link."""
+        ids = tuple(ids)
+        if ours:
+            self.along_tree.add(ids)
+        return self._forward(ids, source=source)
 
     def on_frame(
         self, peer: str, receipt: Receipt, now: float, *, again: bool = False
@@ -261,10 +293,15 @@ class Broadcast:
         duplicates say nothing of the tree). Something new: the link is (again) a tree
         link, and the new entries go on along our other eager links. Entries beyond a
         gap: the answer grafts what we lack before them. Call ``add_neighbour`` first for
-        a sender that becomes a neighbour by this frame."""
+        a sender that becomes a neighbour by this frame.
+
+        Duplicates prune only when one of them came to us along the tree (``along_tree``)
+        and ``peer`` is not our last eager link: a node keeps an eager link whatever
+        comes, so that the tree's links are never all cut around it."""
         sent = receipt.accepted + receipt.duplicate + receipt.pending
         self.known.learn(peer, heads_of(sent))
         self.on_stored(receipt.accepted, now)
+        self.along_tree.add(receipt.accepted)
         answer: dict[str, Any] = {}
         if peer not in self.neighbours:
             # Not (or no longer) a neighbour: its entries are taken as a push's, and it is
@@ -273,8 +310,10 @@ class Broadcast:
         elif again and not receipt.accepted and not receipt.pending:
             pass
         elif not receipt.accepted and not receipt.pending and receipt.duplicate:
-            self._set(peer, Mode.LAZY)
-            answer["prune"] = True
+            redundant = any(entry in self.along_tree for entry in receipt.duplicate)
+            if redundant and self.eager() != [peer]:
+                self._set(peer, Mode.LAZY)
+                answer["prune"] = True
         elif receipt.accepted or receipt.pending:
             self._set(peer, Mode.EAGER)
         if receipt.pending:
@@ -286,7 +325,11 @@ class Broadcast:
         self, peer: str, sent: Iterable[EntryId], answer: Mapping[str, Any]
     ) -> list[Action]:
         """The answer to a frame we sent: ``peer`` now holds what it did not reject;
-        ``prune`` makes the link lazy; ``graft`` asks for what it lacks before them."""
+        ``prune`` makes the link lazy; ``graft`` asks for what it lacks before them.
+
+        A ``prune`` of our last eager link would cut us off the tree (its other side
+        only knows it has other links): the link stays eager, and a ``Graft`` of the
+        frame's origins makes it eager on the other side again."""
         rejected = {
             (item["origin"], item["seq"])
             for item in answer.get("rejected", [])
@@ -297,9 +340,12 @@ class Broadcast:
         self.known.learn(peer, held)
         if gaps:
             self.known.learn(peer, gaps)
-        if answer.get("prune"):
-            self._set(peer, Mode.LAZY)
         actions: list[Action] = []
+        if answer.get("prune"):
+            if self.eager() == [peer]:
+                actions.append(Graft(peer, heads_of(sent)))
+            else:
+                self._set(peer, Mode.LAZY)
         if gaps:
             self._set(peer, Mode.EAGER)
             actions.append(Serve(peer, dict(gaps)))

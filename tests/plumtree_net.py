@@ -196,7 +196,7 @@ class Net:
         self.seqs[author] = seq
         node = self.nodes[author]
         receipt = node.store.ingest([(author, seq)], self.now)
-        self._act(node, node.broadcast.on_local(receipt.accepted))
+        self._act(node, node.broadcast.on_local(receipt.accepted, ours=True))
         return (author, seq)
 
     def start_cursors(self) -> None:

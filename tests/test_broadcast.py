@@ -12,6 +12,7 @@ from federation.broadcast import (
     KnownHeads,
     Mode,
     Receipt,
+    RecentIds,
     Serve,
     heads_of,
     new_neighbours,
@@ -53,10 +54,50 @@ def test_a_new_entry_goes_on_along_the_other_eager_links_only() -> None:
 
 def test_a_frame_of_duplicates_prunes_its_link_and_goes_nowhere() -> None:
     state = node(A, B)
+    state.on_frame(B, Receipt(accepted=((O1, 5),)), now=0)  # the tree brought it first
     answer, actions = state.on_frame(A, Receipt(duplicate=((O1, 5),)), now=0)
     assert answer == {"prune": True}
     assert actions == []
     assert state.lazy() == [A] and state.eager() == [B]
+
+
+def test_a_duplicate_of_our_own_entry_prunes_too() -> None:
+    """It went round a cycle of eager links back to its author."""
+    state = node(A, B)
+    state.on_local([(O1, 5)], ours=True)
+    answer, _ = state.on_frame(A, Receipt(duplicate=((O1, 5),)), now=0)
+    assert answer == {"prune": True} and state.lazy() == [A]
+
+
+def test_a_duplicate_of_an_entry_that_came_by_a_repair_does_not_prune() -> None:
+    """A pull (or a full round, a graft, a version 1 push) brought the entry before the
+    tree link did: that link is no redundant path, and pruning it cut the tree (a 50-node
+    run: 7 nodes left without an eager link, the eager graph in 11 pieces)."""
+    for bring in (
+        lambda s: s.on_local([(O1, 5)], source=C),  # a pull or a push from C
+        lambda s: s.on_served(C, Receipt(accepted=((O1, 5),)), now=0),  # a graft's answer
+    ):
+        state = node(A, B, C)
+        bring(state)
+        answer, actions = state.on_frame(A, Receipt(duplicate=((O1, 5),)), now=0)
+        assert answer == {} and actions == []
+        assert state.eager() == [A, B, C]
+        assert state.known.holds(A, O1, 5)
+
+
+def test_the_last_eager_link_is_never_pruned() -> None:
+    state = node(A, B)
+    state.on_prune(B)
+    state.on_frame(C, Receipt(accepted=((O1, 5),)), now=0)  # C: not a neighbour
+    answer, _ = state.on_frame(A, Receipt(duplicate=((O1, 5),)), now=0)
+    assert answer == {} and state.eager() == [A]
+
+
+def test_ids_that_came_along_the_tree_are_bounded() -> None:
+    recent = RecentIds(limit=2)
+    recent.add([(O1, 1), (O1, 2)])
+    recent.add([(O1, 1), (O1, 3)])  # (O1, 1) seen again: kept, (O1, 2) out
+    assert (O1, 1) in recent and (O1, 3) in recent and (O1, 2) not in recent
 
 
 def test_duplicates_of_a_frame_sent_again_do_not_prune() -> None:
@@ -103,6 +144,13 @@ def test_the_sender_reads_the_answer() -> None:
     # A gap on the other side: serve what it lacks, the link is eager.
     assert state.on_answer(B, [(O2, 7)], {"graft": {O2: 3}}) == [Serve(B, {O2: 3})]
     assert state.eager() == [A, B]
+
+
+def test_a_prune_of_the_last_eager_link_grafts_it_back() -> None:
+    state = node(A, B)
+    state.on_prune(B)
+    assert state.on_answer(A, [(O1, 5), (O2, 2)], {"prune": True}) == [Graft(A, {O1: 5, O2: 2})]
+    assert state.eager() == [A]
 
 
 def test_rejected_entries_are_not_counted_as_held() -> None:

@@ -132,7 +132,7 @@ async def publish_in(
     # tree's state is loaded when the node starts (a CLI command has no frame worker:
     # its entries reach 1.1 peers by their pulls).
     if broadcasting(node) and node.tree.loaded:
-        actions = node.tree.state.on_local([(entry.origin, entry.seq)])
+        actions = node.tree.state.on_local([(entry.origin, entry.seq)], ours=True)
         await enqueue_frames(conn, node.tree, actions)
     return entry
 

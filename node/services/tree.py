@@ -424,6 +424,7 @@ async def _send_batch(node: Node, tree: Tree, client: Any, peer: Peer, batch: li
         node.note_refusals(peer.id, answer.get("rejected") or [])
         actions = tree.state.on_answer(peer.url, refs, answer)
         await _serve_all(node, tree, client, peer, actions)
+        await _keep_last_link(node, actions)
 
 
 async def _frames_sent(tree: Tree, peer: Peer, batch: list[Frame]) -> None:
@@ -459,6 +460,23 @@ async def _serve_all(
                 after[origin] = max(after.get(origin, 0), seq)
             if not more:
                 break
+
+
+async def _keep_last_link(node: Node, actions: Iterable[Action]) -> None:
+    """``prune`` of our last eager link: graft it back (the state kept it eager), from our
+    heads of the frame's origins, so that its other side sends us entries again."""
+    from .sync import current_vector
+
+    grafts = [a for a in actions if isinstance(a, Graft)]
+    if grafts:
+        mine = await current_vector()
+        await send_grafts(
+            node,
+            [
+                Graft(g.peer, {o: max(seq, mine.get(o, 0)) for o, seq in g.after.items()})
+                for g in grafts
+            ],
+        )
 
 
 async def _frames_failed(
