@@ -91,7 +91,7 @@ async def _requeue_quota(node: Node) -> None:
 async def _candidates(node: Node, sha256: str) -> list[Peer]:
     """Peers to ask: the authors' of the resources that list the blob, then the others
     (added by hand first, then discovered ones at random)."""
-    authors = {row["origin"] for row in await references(sha256)}
+    authors = {ref.origin for ref in await references(sha256)}
     peers = [p for p in await Peer.all().order_by("id") if p.origin != node.origin]
     first = [p for p in peers if p.origin in authors]
     manual = [p for p in peers if p.origin not in authors and p.source != "discovered"]

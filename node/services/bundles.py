@@ -212,7 +212,7 @@ async def _held_blobs(node: Node, wanted: dict[str, int], report: ExportReport) 
     held: list[tuple[str, int, Path]] = []
     for sha256, size in sorted(wanted.items()):
         if not size:
-            sizes = {int(ref["size"]) for ref in await references(sha256)}
+            sizes = {ref.size for ref in await references(sha256)}
             size = sizes.pop() if len(sizes) == 1 else 0
         path = await node.blobs.verified_path(sha256, size) if size else None
         if path is None:
@@ -514,7 +514,7 @@ async def _import_blob(
                 listed=listed,
             )
         )
-    sizes = {int(ref["size"]) for ref in await references(sha256)}
+    sizes = {ref.size for ref in await references(sha256)}
     if member.size not in sizes:
         return refuse(
             _("no resource of this node cites this attachment")
