@@ -1,0 +1,66 @@
+"""The origins this node holds a log of (``origins``: the head of each log, whether it
+is frozen, the place's name) and the evidence of forks that froze them
+(``fork_evidence``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from ..models import Origin
+
+
+@dataclass(frozen=True)
+class OriginRow:
+    id: str
+    head_seq: int
+    head_hash: str | None
+    frozen: bool
+    frozen_reason: str | None
+    name: str | None
+    commune: str | None
+    first_seen: datetime
+    last_received: datetime | None
+
+
+def _row(row: Origin) -> OriginRow:
+    return OriginRow(
+        row.id, row.head_seq, row.head_hash, row.frozen, row.frozen_reason, row.name,
+        row.commune, row.first_seen, row.last_received,
+    )  # fmt: skip
+
+
+async def origin(*, origin_id: str) -> OriginRow | None:
+    row = await Origin.get_or_none(id=origin_id)
+    return _row(row) if row else None
+
+
+async def names(*, origin_ids: Iterable[str]) -> dict[str, str]:
+    """The place names of these origins (those that have one)."""
+    wanted = sorted(set(origin_ids))
+    if not wanted:
+        return {}
+    return {row.id: row.name for row in await Origin.filter(id__in=wanted) if row.name}
+
+
+async def frozen() -> list[OriginRow]:
+    """The frozen origins, by name."""
+    return [_row(row) for row in await Origin.filter(frozen=True).order_by("name", "id")]
+
+
+async def first_forks() -> dict[str, datetime]:
+    """When the first fork of each origin that forked was detected."""
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            "SELECT origin, MIN(detected_at) AS since FROM fork_evidence GROUP BY origin"
+        )
+    return {row["origin"]: row["since"] for row in rows}
+
+
+async def write_nothing(conn: BaseDBAsyncClient) -> None:
+    """A write statement that changes nothing: a read-only database file refuses it."""
+    await conn.execute_query("UPDATE origins SET head_seq = head_seq WHERE 0")

@@ -1,0 +1,39 @@
+"""The peers this node talks to (``peers``: one row per URL, with its sync state and
+backoff). Most of their reads and writes are still in ``services.peers`` and
+``services.sync`` (see tests/test_architecture.py ``NOT_YET_MOVED``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..models import Peer
+
+
+@dataclass(frozen=True)
+class PeerRow:
+    id: int
+    url: str
+    origin: str | None
+    source: str
+    state: str
+    last_attempt: datetime | None
+    last_success: datetime | None
+    consecutive_failures: int
+    next_attempt: datetime | None
+    last_error: str | None
+    entries_received: int
+    created: datetime
+
+
+def _row(row: Peer) -> PeerRow:
+    return PeerRow(
+        row.id, row.url, row.origin, row.source, row.state, row.last_attempt, row.last_success,
+        row.consecutive_failures, row.next_attempt, row.last_error, row.entries_received,
+        row.created,
+    )  # fmt: skip
+
+
+async def all_peers() -> list[PeerRow]:
+    """Every peer, those added by hand first, then by URL."""
+    return [_row(row) for row in await Peer.all().order_by("source", "url")]
