@@ -179,7 +179,6 @@ NOT_YET_MOVED = {
     "node/services/search.py",
     "node/services/search_readers.py",
     "node/services/search_words.py",
-    "node/services/store.py",
     "node/services/sync.py",
     "node/services/tree.py",
 }

@@ -1,13 +1,17 @@
 """The current version of each object (``objects``: one row per origin, kind and oid,
-written only by the store path, ``services.store``), read by key and a kind at a time."""
+written only by the store path, ``services.store``), read by key and a kind at a time.
+The full-text index follows it by trigger (``db.SEARCH_DDL``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from ..models import CurrentObject
+from .rows import insert_rows
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,66 @@ async def of_kind(
     if limit is not None:
         query = query.limit(limit)
     return [_row(row) for row in await query]
+
+
+# -- writes (the store path, ``services.store``, in the caller's transaction) ------------
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectColumns:
+    """The current version of an object as ``services.store`` derives it from a ``put``
+    entry; ``place`` and ``commune`` come from its origin's row."""
+
+    origin: str
+    kind: str
+    oid: str
+    seq: int
+    payload: str
+    updated: str
+    title: str
+    body: str
+    theme: str
+    starts_at: str | None
+    ends_at: str | None
+
+
+async def upsert(conn: BaseDBAsyncClient, *, objects: Sequence[ObjectColumns]) -> None:
+    """Make each of ``objects`` the current version of its object, with its origin's
+    place name and commune (denormalised for search)."""
+    origin_ids = sorted({o.origin for o in objects})
+    marks = ", ".join("?" for _ in origin_ids)
+    rows = await conn.execute_query_dict(
+        f"SELECT id, name, commune FROM origins WHERE id IN ({marks})", origin_ids
+    )
+    where = {r["id"]: (r["name"] or "", r["commune"] or "") for r in rows}
+    await insert_rows(
+        conn,
+        "INSERT INTO objects (origin, kind, oid, seq, payload, updated, title, body, theme,"
+        " starts_at, ends_at, place, commune) VALUES {rows}"
+        " ON CONFLICT (origin, kind, oid) DO UPDATE SET seq = excluded.seq,"
+        " payload = excluded.payload, updated = excluded.updated, title = excluded.title,"
+        " body = excluded.body, theme = excluded.theme, starts_at = excluded.starts_at,"
+        " ends_at = excluded.ends_at",
+        [
+            (
+                o.origin, o.kind, o.oid, o.seq, o.payload, o.updated, o.title, o.body, o.theme,
+                o.starts_at, o.ends_at, *where.get(o.origin, ("", "")),
+            )
+            for o in objects
+        ],
+    )  # fmt: skip
+
+
+async def delete(conn: BaseDBAsyncClient, *, keys: Sequence[tuple[str, str, str]]) -> None:
+    """Delete the objects of these keys (origin, kind, oid)."""
+    await conn.execute_many(
+        "DELETE FROM objects WHERE origin = ? AND kind = ? AND oid = ?", [list(key) for key in keys]
+    )
+
+
+async def seq_of(conn: BaseDBAsyncClient, *, origin: str, kind: str, oid: str) -> int | None:
+    """The seq of an object's current version, None when it has none."""
+    rows = await conn.execute_query_dict(
+        "SELECT seq FROM objects WHERE origin = ? AND kind = ? AND oid = ?", [origin, kind, oid]
+    )
+    return int(rows[0]["seq"]) if rows else None

@@ -4,7 +4,7 @@ is frozen, the place's name) and the evidence of forks that froze them
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,3 +64,50 @@ async def first_forks() -> dict[str, datetime]:
 async def write_nothing(conn: BaseDBAsyncClient) -> None:
     """A write statement that changes nothing: a read-only database file refuses it."""
     await conn.execute_query("UPDATE origins SET head_seq = head_seq WHERE 0")
+
+
+# -- writes (the store path, ``services.store``, in the caller's transaction) ------------
+
+
+@dataclass(frozen=True)
+class Head:
+    """The last entry stored of a log."""
+
+    seq: int
+    hash: str | None
+
+
+async def advance(conn: BaseDBAsyncClient, *, heads: Mapping[str, Head], now: datetime) -> None:
+    """Record the new head of each origin's log (a new origin gets its row)."""
+    await conn.execute_many(
+        "INSERT INTO origins (id, head_seq, head_hash, frozen, first_seen, last_received)"
+        " VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+        " head_seq = excluded.head_seq, head_hash = excluded.head_hash,"
+        " last_received = excluded.last_received",
+        [[origin, head.seq, head.hash, now, now] for origin, head in heads.items()],
+    )
+
+
+async def set_head(conn: BaseDBAsyncClient, *, origin_id: str, head: Head) -> None:
+    await conn.execute_query(
+        "UPDATE origins SET head_seq = ?, head_hash = ? WHERE id = ?",
+        [head.seq, head.hash, origin_id],
+    )
+
+
+@dataclass(frozen=True)
+class PlaceName:
+    name: str
+    commune: str
+
+
+async def name_places(conn: BaseDBAsyncClient, *, places: Mapping[str, PlaceName]) -> None:
+    """Each origin's place name and commune, on its row and on its objects."""
+    await conn.execute_many(
+        "UPDATE origins SET name = ?, commune = ? WHERE id = ?",
+        [[place.name, place.commune, origin] for origin, place in places.items()],
+    )
+    await conn.execute_many(
+        "UPDATE objects SET place = ?, commune = ? WHERE origin = ?",
+        [[place.name, place.commune, origin] for origin, place in places.items()],
+    )

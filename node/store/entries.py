@@ -1,0 +1,98 @@
+"""The signed entries of every log this node holds (``entries``) and the ``put``
+entries that arrived without their payload (``missing_payloads``). Written only by the
+store path (``services.store``), inside the caller's transaction; read for the wire by
+``services.entries``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from federation.entry import Entry
+
+from .rows import insert_rows
+
+
+async def add(conn: BaseDBAsyncClient, *, entries: Sequence[Entry], now: datetime) -> None:
+    """Insert verified, chained entries (as they are: with or without payload)."""
+    await insert_rows(
+        conn,
+        "INSERT INTO entries (origin, seq, kind, oid, op, header, sig, hash, payload,"
+        " received_at) VALUES {rows}",
+        [
+            (
+                e.origin, e.seq, e.kind, e.oid, e.op, e.header_bytes.decode(), e.sig,
+                e.header_hash, e.payload_text, now,
+            )
+            for e in entries
+        ],
+    )  # fmt: skip
+
+
+async def note_missing(conn: BaseDBAsyncClient, *, entries: Sequence[Entry], now: datetime) -> None:
+    """Record ``put`` entries stored without their payload (to repair)."""
+    await conn.execute_many(
+        "INSERT INTO missing_payloads (origin, seq, kind, oid, since) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (origin, seq) DO NOTHING",
+        [[e.origin, e.seq, e.kind, e.oid, now] for e in entries],
+    )
+
+
+async def purge_before(conn: BaseDBAsyncClient, *, tombstones: Sequence[Entry]) -> None:
+    """Erase the payloads of the entries of each tombstone's object before it, and
+    forget those that were missing (the tombstone explains them)."""
+    rows = [[e.origin, e.kind, e.oid, e.seq] for e in tombstones]
+    await conn.execute_many(
+        "UPDATE entries SET payload = NULL WHERE origin = ? AND kind = ? AND oid = ? AND seq < ?",
+        rows,
+    )
+    await conn.execute_many(
+        "DELETE FROM missing_payloads WHERE origin = ? AND kind = ? AND oid = ? AND seq < ?",
+        rows,
+    )
+
+
+async def restore_payloads(conn: BaseDBAsyncClient, *, entries: Sequence[Entry]) -> None:
+    """Put back the payloads of stored entries that arrived without them."""
+    await conn.execute_many(
+        "UPDATE entries SET payload = ? WHERE origin = ? AND seq = ? AND payload IS NULL",
+        [[e.payload_text, e.origin, e.seq] for e in entries],
+    )
+    await conn.execute_many(
+        "DELETE FROM missing_payloads WHERE origin = ? AND seq = ?",
+        [[e.origin, e.seq] for e in entries],
+    )
+
+
+async def truncate(conn: BaseDBAsyncClient, *, origin: str, from_seq: int) -> None:
+    """Drop the entries of ``origin`` from ``from_seq`` on, what waited of them
+    (missing payloads, pending entries) and its objects (to rebuild)."""
+    await conn.execute_query(
+        "DELETE FROM entries WHERE origin = ? AND seq >= ?", [origin, from_seq]
+    )
+    await conn.execute_query(
+        "DELETE FROM missing_payloads WHERE origin = ? AND seq >= ?", [origin, from_seq]
+    )
+    await conn.execute_query("DELETE FROM pending_entries WHERE origin = ?", [origin])
+    await conn.execute_query("DELETE FROM objects WHERE origin = ?", [origin])
+
+
+async def log_of(conn: BaseDBAsyncClient, *, origin: str) -> list[tuple[Entry, str]]:
+    """Every stored entry of ``origin`` in order, each with its hash."""
+    rows = await conn.execute_query_dict(
+        "SELECT header, sig, payload, hash FROM entries WHERE origin = ? ORDER BY seq", [origin]
+    )
+    return [
+        (
+            Entry(
+                json.loads(row["header"]),
+                row["sig"],
+                None if row["payload"] is None else json.loads(row["payload"]),
+            ),
+            row["hash"],
+        )
+        for row in rows
+    ]
