@@ -31,7 +31,7 @@ from . import migrations
 from .datadir import make_private
 from .services.invitations import DDL as INVITATIONS_DDL
 from .services.keychain import DDL as KEYCHAIN_DDL
-from .services.membership import DDL as MEMBERSHIP_DDL
+from .store.membership import DDL as MEMBERSHIP_DDL
 
 log = logging.getLogger(__name__)
 

@@ -169,7 +169,6 @@ NOT_YET_MOVED = {
     "node/services/keychain.py",
     "node/services/listings.py",
     "node/services/log.py",
-    "node/services/membership.py",
     "node/services/peers.py",
     "node/services/places.py",
     "node/services/published.py",

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from ..models import Peer
 
 
@@ -37,3 +39,8 @@ def _row(row: Peer) -> PeerRow:
 async def all_peers() -> list[PeerRow]:
     """Every peer, those added by hand first, then by URL."""
     return [_row(row) for row in await Peer.all().order_by("source", "url")]
+
+
+async def delete_at(conn: BaseDBAsyncClient, *, url: str) -> None:
+    """Forget the peer at ``url`` (its deliveries go with it)."""
+    await conn.execute_query("DELETE FROM peers WHERE url = ?", [url])
