@@ -150,7 +150,6 @@ NOT_YET_MOVED = {
     "node/cooperation/reads.py",
     "node/cooperation/rows.py",
     "node/jobs.py",
-    "node/mail/outbox.py",
     "node/metrics.py",
     "node/ops/backup.py",
     "node/ops/doctor.py",

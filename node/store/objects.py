@@ -134,3 +134,12 @@ async def seq_of(conn: BaseDBAsyncClient, *, origin: str, kind: str, oid: str) -
         "SELECT seq FROM objects WHERE origin = ? AND kind = ? AND oid = ?", [origin, kind, oid]
     )
     return int(rows[0]["seq"]) if rows else None
+
+
+async def payload_in(conn: BaseDBAsyncClient, *, origin: str, kind: str, oid: str) -> str | None:
+    """An object's payload (JSON text), read in the caller's transaction."""
+    rows = await conn.execute_query_dict(
+        "SELECT payload FROM objects WHERE origin = ? AND kind = ? AND oid = ?",
+        [origin, kind, oid],
+    )
+    return str(rows[0]["payload"]) if rows else None
