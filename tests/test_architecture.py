@@ -161,7 +161,6 @@ NOT_YET_MOVED = {
     "node/services/entries.py",
     "node/services/export.py",
     "node/services/features.py",
-    "node/services/ingest.py",
     "node/services/invitations.py",
     "node/services/keychain.py",
     "node/services/listings.py",

@@ -11,6 +11,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from federation.chain import Head
 from federation.entry import Entry
 from federation.errors import SchemaError
 from federation.recurrence import period
@@ -21,7 +22,7 @@ from ..store import entries as entry_rows
 from ..store import objects as object_rows
 from ..store import origins as origin_rows
 from ..store.objects import ObjectColumns
-from ..store.origins import Head, PlaceName
+from ..store.origins import PlaceName
 from .blobs import BLOB_MEMBERS, note_attachments
 
 #: Payload fields folded into the searchable body, by kind.

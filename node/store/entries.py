@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -96,3 +97,31 @@ async def log_of(conn: BaseDBAsyncClient, *, origin: str) -> list[tuple[Entry, s
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class StoredHeader:
+    """A stored entry without its payload, and whether that payload is missing (the
+    entry arrived stripped)."""
+
+    entry: Entry
+    payload_missing: bool
+
+
+async def header_at(conn: BaseDBAsyncClient, *, origin: str, seq: int) -> StoredHeader | None:
+    rows = await conn.execute_query_dict(
+        "SELECT header, sig, EXISTS (SELECT 1 FROM missing_payloads m WHERE m.origin = ?"
+        " AND m.seq = ?) AS missing FROM entries WHERE origin = ? AND seq = ?",
+        [origin, seq, origin, seq],
+    )
+    if not rows:
+        return None
+    return StoredHeader(
+        Entry(json.loads(rows[0]["header"]), rows[0]["sig"], None), bool(rows[0]["missing"])
+    )
+
+
+async def missing_count(conn: BaseDBAsyncClient) -> int:
+    """How many stored entries wait for their payload."""
+    rows = await conn.execute_query_dict("SELECT COUNT(*) AS n FROM missing_payloads")
+    return int(rows[0]["n"])

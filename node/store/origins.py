@@ -4,12 +4,15 @@ is frozen, the place's name) and the evidence of forks that froze them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
+
+from federation.chain import Head
+from federation.entry import Entry
 
 from ..models import Origin
 
@@ -69,14 +72,6 @@ async def write_nothing(conn: BaseDBAsyncClient) -> None:
 # -- writes (the store path, ``services.store``, in the caller's transaction) ------------
 
 
-@dataclass(frozen=True)
-class Head:
-    """The last entry stored of a log."""
-
-    seq: int
-    hash: str | None
-
-
 async def advance(conn: BaseDBAsyncClient, *, heads: Mapping[str, Head], now: datetime) -> None:
     """Record the new head of each origin's log (a new origin gets its row)."""
     await conn.execute_many(
@@ -110,4 +105,54 @@ async def name_places(conn: BaseDBAsyncClient, *, places: Mapping[str, PlaceName
     await conn.execute_many(
         "UPDATE objects SET place = ?, commune = ? WHERE origin = ?",
         [[place.name, place.commune, origin] for origin, place in places.items()],
+    )
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """Where an origin's log stands: its head, and whether a proven fork froze it."""
+
+    head: Head
+    frozen: bool
+
+
+async def chain_states(
+    conn: BaseDBAsyncClient, *, origin_ids: Sequence[str]
+) -> dict[str, ChainState]:
+    """The state of each of these origins that has a row."""
+    marks = ",".join("?" * len(origin_ids))
+    rows = await conn.execute_query_dict(
+        f"SELECT id, head_seq, head_hash, frozen FROM origins WHERE id IN ({marks})",
+        list(origin_ids),
+    )
+    return {
+        r["id"]: ChainState(Head(r["head_seq"], r["head_hash"]), bool(r["frozen"])) for r in rows
+    }
+
+
+async def unfreeze(conn: BaseDBAsyncClient, *, origin_id: str) -> None:
+    await conn.execute_query(
+        "UPDATE origins SET frozen = 0, frozen_reason = NULL WHERE id = ?", [origin_id]
+    )
+
+
+async def record_fork(
+    conn: BaseDBAsyncClient, *, known: Entry, other: Entry, now: datetime
+) -> None:
+    """Keep the evidence of a fork (two headers the origin signed that cannot both be in
+    its log) and freeze the origin (a new one gets its row, frozen)."""
+    await conn.execute_query(
+        "INSERT INTO fork_evidence (origin, seq, header_a, sig_a, header_b, sig_b, detected_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            known.origin, known.seq, known.header_bytes.decode(), known.sig,
+            other.header_bytes.decode(), other.sig, now,
+        ],
+    )  # fmt: skip
+    # An upsert: the fork may be found in the very batch that brings the origin.
+    await conn.execute_query(
+        "INSERT INTO origins (id, head_seq, frozen, frozen_reason, first_seen)"
+        " VALUES (?, 0, 1, ?, ?) ON CONFLICT (id) DO UPDATE SET frozen = 1,"
+        " frozen_reason = excluded.frozen_reason",
+        [known.origin, f"fork at seq {other.seq}", now],
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -29,3 +30,17 @@ async def insert_rows(conn: BaseDBAsyncClient, sql: str, rows: Sequence[Sequence
             sql.replace("{rows}", ", ".join([marks] * len(chunk))),
             [value for row in chunk for value in row],
         )
+
+
+@asynccontextmanager
+async def savepoint(conn: BaseDBAsyncClient, name: str) -> AsyncIterator[None]:
+    """A savepoint of the caller's transaction: what the block wrote is undone if it
+    raises (the exception goes on), kept otherwise. ``name``: a plain identifier."""
+    await conn.execute_query(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        await conn.execute_query(f"ROLLBACK TO {name}")
+        await conn.execute_query(f"RELEASE {name}")
+        raise
+    await conn.execute_query(f"RELEASE {name}")
