@@ -38,7 +38,7 @@ from federation.timeutil import format_ts, utc_now
 from federation.vector import Vector, missing_ranges, vector_digest
 
 from ..i18n import locale_text as _
-from ..models import BlobFetch
+from ..store import blobs as blob_rows
 from .blobs import BLOB_MEMBERS, blobs_of, forget_corrupt, held, keep, references, usage
 from .entries import Range, pages
 from .ingest import IngestReport
@@ -70,7 +70,7 @@ async def vector_document(node: Node) -> dict[str, Any]:
     origins claimed complete), and the blobs it still wants."""
     vector = await current_vector()
     vector.update((origin, FROZEN_SEQ) for origin in await frozen_origins())
-    wanted = await BlobFetch.filter(state__in=WANTED_STATES).order_by("created").limit(10_000)
+    wanted = await blob_rows.wanted_shas(states=WANTED_STATES, limit=10_000)
     document: dict[str, Any] = {
         "format": bundle.VECTOR_FORMAT,
         "version": bundle.VERSION,
@@ -79,7 +79,7 @@ async def vector_document(node: Node) -> dict[str, Any]:
         "vector": dict(sorted(vector.items())),
     }
     if wanted:
-        document["wants"] = [row.sha256 for row in wanted]
+        document["wants"] = wanted
     return document
 
 

@@ -18,6 +18,7 @@ from ..db import write_transaction
 from ..i18n import N_, Translatable
 from ..runtime import Node
 from ..settings import RESTORED_MARKER
+from ..store import origins
 from . import keychain
 from .blobs import BLOB_MEMBERS, check_attachments
 from .deliveries import enqueue_push
@@ -29,10 +30,7 @@ def new_oid() -> str:
 
 
 async def head_of(conn: BaseDBAsyncClient, origin: str) -> Head:
-    rows = await conn.execute_query_dict(
-        "SELECT head_seq, head_hash FROM origins WHERE id = ?", [origin]
-    )
-    return Head(rows[0]["head_seq"], rows[0]["head_hash"]) if rows else Head()
+    return await origins.head(conn, origin_id=origin)
 
 
 class LogRecovering(Translatable):

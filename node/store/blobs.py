@@ -5,7 +5,7 @@ are ``services.blobs``'."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -213,3 +213,9 @@ async def fetches_by_state() -> dict[str, int]:
             "SELECT state, count(*) AS n FROM blob_fetches GROUP BY state"
         )
     return {row["state"]: int(row["n"]) for row in rows}
+
+
+async def wanted_shas(*, states: Sequence[str], limit: int) -> list[str]:
+    """The blobs whose fetch is in one of ``states``, oldest first."""
+    rows = await BlobFetch.filter(state__in=list(states)).order_by("created").limit(limit)
+    return [row.sha256 for row in rows]

@@ -143,3 +143,31 @@ async def payload_in(conn: BaseDBAsyncClient, *, origin: str, kind: str, oid: st
         [origin, kind, oid],
     )
     return str(rows[0]["payload"]) if rows else None
+
+
+async def of_every_origin(*, kind: str, origin: str | None = None) -> list[ObjectRow]:
+    """The objects of ``kind`` of every origin (or of ``origin``)."""
+    query = CurrentObject.filter(kind=kind)
+    if origin:
+        query = query.filter(origin=origin)
+    return [_row(row) for row in await query]
+
+
+@dataclass(frozen=True)
+class SignedBy:
+    """An object with the place name of its origin ("" when unknown)."""
+
+    origin: str
+    payload: str
+    updated: str
+    origin_name: str
+
+
+async def latest_of_kind(conn: BaseDBAsyncClient, *, kind: str, limit: int) -> list[SignedBy]:
+    """The objects of ``kind`` of every origin, the most recently changed first."""
+    rows = await conn.execute_query_dict(
+        "SELECT o.origin, o.payload, o.updated, g.name FROM objects o LEFT JOIN origins g"
+        " ON g.id = o.origin WHERE o.kind = ? ORDER BY o.updated DESC LIMIT ?",
+        [kind, limit],
+    )
+    return [SignedBy(r["origin"], r["payload"], r["updated"], r["name"] or "") for r in rows]

@@ -156,3 +156,16 @@ async def record_fork(
         " frozen_reason = excluded.frozen_reason",
         [known.origin, f"fork at seq {other.seq}", now],
     )
+
+
+async def head(conn: BaseDBAsyncClient, *, origin_id: str) -> Head:
+    """The head of an origin's log (``Head()`` when we hold none of it)."""
+    rows = await conn.execute_query_dict(
+        "SELECT head_seq, head_hash FROM origins WHERE id = ?", [origin_id]
+    )
+    return Head(rows[0]["head_seq"], rows[0]["head_hash"]) if rows else Head()
+
+
+async def has_log(*, origin_id: str) -> bool:
+    """Whether this node holds at least one entry of the origin's log."""
+    return await Origin.exists(id=origin_id, head_seq__gt=0)
