@@ -29,8 +29,8 @@ from tortoise.context import TortoiseContext, _current_context
 
 from . import migrations
 from .datadir import make_private
-from .services.invitations import DDL as INVITATIONS_DDL
-from .services.keychain import DDL as KEYCHAIN_DDL
+from .store.invitations import DDL as INVITATIONS_DDL
+from .store.keychain import DDL as KEYCHAIN_DDL
 from .store.membership import DDL as MEMBERSHIP_DDL
 
 log = logging.getLogger(__name__)

@@ -158,8 +158,6 @@ NOT_YET_MOVED = {
     "node/services/directory.py",
     "node/services/entries.py",
     "node/services/features.py",
-    "node/services/invitations.py",
-    "node/services/keychain.py",
     "node/services/listings.py",
     "node/services/peers.py",
     "node/services/places.py",

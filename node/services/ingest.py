@@ -51,11 +51,10 @@ from federation.timeutil import utc_now
 
 from ..db import write_transaction
 from ..store import entries as entry_rows
+from ..store import keychain, pending
 from ..store import origins as origin_rows
-from ..store import pending
 from ..store.origins import ChainState
 from ..store.rows import savepoint
-from . import keychain
 from .membership import Gate, Membership
 from .store import repair_payloads, store_entries, truncate_log
 
@@ -472,7 +471,7 @@ class Ingestor:
         stored: list[tuple[int, Entry]] = []
         seen: dict[int, Entry] = {}
         repairs: list[Entry] = []
-        keys = await keychain.state_at(conn, origin) if not frozen else None
+        keys = await keychain.state_at(conn, origin=origin) if not frozen else None
         #: (seq, keys after it) of each key entry stored, for ``key_chain``.
         key_rows: list[tuple[int, KeyState]] = []
         for index, entry in items:
@@ -480,7 +479,7 @@ class Ingestor:
                 # A recovery right after the frozen head: its recovery key vouches for
                 # this history; the place starts again from it with its new key.
                 frozen = False
-                keys = await keychain.state_at(conn, origin)
+                keys = await keychain.state_at(conn, origin=origin)
                 await origin_rows.unfreeze(conn, origin_id=origin)
             if frozen or keys is None:
                 report.reject(
@@ -506,13 +505,13 @@ class Ingestor:
                     continue
                 # Only a key in force at that seq can prove a fork; another key's entry
                 # proves nothing about this log (a rotated or stolen key).
-                before = await keychain.state_at(conn, origin, entry.seq - 1)
+                before = await keychain.state_at(conn, origin=origin, seq=entry.seq - 1)
                 try:
                     after = advance(before, entry)
                 except WrongKey as exc:
                     report.reject(index, entry, exc)
                     continue
-                recovered = await keychain.latest_recovery(conn, origin)
+                recovered = await keychain.latest_recovery(conn, origin=origin)
                 recovery = is_recovery(before, entry)
                 if recovered >= entry.seq and not recovery:
                     report.reject(index, entry, Superseded(
@@ -528,7 +527,7 @@ class Ingestor:
                     if previous is not None and previous.header_hash == entry.prev:
                         # The recovery wins over the old key's entries from its seq on.
                         await truncate_log(conn, origin, entry.seq)
-                        await keychain.forget_from(conn, origin, entry.seq)
+                        await keychain.forget_from(conn, origin=origin, seq=entry.seq)
                         stored = [item for item in stored if item[1].seq < entry.seq]
                         report.accepted = [e for e in report.accepted if e.seq < entry.seq]
                         seen = {seq: e for seq, e in seen.items() if seq < entry.seq}
@@ -586,7 +585,7 @@ class Ingestor:
             stored.extend((-1, entry) for entry in drained)
             if drained:
                 head = Head(drained[-1].seq, drained[-1].header_hash)
-        await keychain.insert(conn, origin, key_rows)
+        await keychain.insert(conn, origin=origin, rows=key_rows)
         if frozen:
             # Entries of this batch before the fork was found are stored (they extend
             # the verified chain); none after it, and nothing is kept aside.
@@ -727,7 +726,7 @@ async def _lifts_freeze(conn: BaseDBAsyncClient, origin: str, head: Head, entry:
     """True when ``entry`` is a recovery right after the frozen ``head``, linked to it."""
     if entry.kind != "key" or entry.seq != head.seq + 1 or entry.prev != head.hash:
         return False
-    return is_recovery(await keychain.state_at(conn, origin), entry)
+    return is_recovery(await keychain.state_at(conn, origin=origin), entry)
 
 
 async def _record_fork(conn: BaseDBAsyncClient, known: Entry, other: Entry) -> None:
