@@ -18,7 +18,9 @@ from federation.cooperation import Ref
 
 from ..services.objects import load_payload
 from ..store import cooperation as store
-from ..store.cooperation import EntryText, ObjectText
+from ..store import entries as entry_rows
+from ..store.cooperation import ObjectText
+from ..store.entries import EntryText
 
 #: Most conversations one listing reads.
 MAX_LIST = 500
@@ -95,13 +97,14 @@ def _version(row: EntryText) -> Version:
 async def versions(conn: BaseDBAsyncClient, origin: str, kind: str, oid: str) -> list[Version]:
     """Every entry of the object, in seq order."""
     return [
-        _version(row) for row in await store.entries_of(conn, origin=origin, kind=kind, oid=oid)
+        _version(row)
+        for row in await entry_rows.entries_of(conn, origin=origin, kind=kind, oid=oid)
     ]
 
 
 async def version_at(conn: BaseDBAsyncClient, origin: str, seq: int) -> Version | None:
     """The entry ``seq`` of ``origin``'s log."""
-    row = await store.entry_at(conn, origin=origin, seq=seq)
+    row = await entry_rows.entry_at(conn, origin=origin, seq=seq)
     return _version(row) if row else None
 
 

@@ -199,35 +199,13 @@ class ObjectText:
     payload: str
 
 
-@dataclass(frozen=True)
-class EntryText:
-    """One entry of an object: its header and payload as stored (JSON text; None for a
-    tombstone and every version a tombstone erased)."""
-
-    origin: str
-    kind: str
-    oid: str
-    seq: int
-    op: str
-    header: str
-    payload: str | None
-
-
 _OBJECT_COLUMNS = "origin, kind, oid, seq, updated, payload"
-_ENTRY_COLUMNS = "origin, kind, oid, seq, op, header, payload"
 
 
 def _object(row: dict[str, Any]) -> ObjectText:
     return ObjectText(
         str(row["origin"]), str(row["kind"]), str(row["oid"]), int(row["seq"]),
         str(row["updated"]), row["payload"],
-    )  # fmt: skip
-
-
-def _entry(row: dict[str, Any]) -> EntryText:
-    return EntryText(
-        str(row["origin"]), str(row["kind"]), str(row["oid"]), int(row["seq"]), str(row["op"]),
-        row["header"], row["payload"],
     )  # fmt: skip
 
 
@@ -239,25 +217,6 @@ async def current(
         [origin, kind, oid],
     )
     return _object(rows[0]) if rows else None
-
-
-async def entries_of(
-    conn: BaseDBAsyncClient, *, origin: str, kind: str, oid: str
-) -> list[EntryText]:
-    """Every entry of the object, in seq order."""
-    rows = await conn.execute_query_dict(
-        f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE origin = ? AND kind = ? AND oid = ?"
-        " ORDER BY seq",
-        [origin, kind, oid],
-    )
-    return [_entry(row) for row in rows]
-
-
-async def entry_at(conn: BaseDBAsyncClient, *, origin: str, seq: int) -> EntryText | None:
-    rows = await conn.execute_query_dict(
-        f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE origin = ? AND seq = ?", [origin, seq]
-    )
-    return _entry(rows[0]) if rows else None
 
 
 async def objects_of(

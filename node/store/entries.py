@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -125,3 +126,49 @@ async def missing_count(conn: BaseDBAsyncClient) -> int:
     """How many stored entries wait for their payload."""
     rows = await conn.execute_query_dict("SELECT COUNT(*) AS n FROM missing_payloads")
     return int(rows[0]["n"])
+
+
+# -- the versions of an object ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryText:
+    """One entry of an object: its header and payload as stored (JSON text; None for a
+    tombstone and every version a tombstone erased)."""
+
+    origin: str
+    kind: str
+    oid: str
+    seq: int
+    op: str
+    header: str
+    payload: str | None
+
+
+_ENTRY_COLUMNS = "origin, kind, oid, seq, op, header, payload"
+
+
+def _entry(row: dict[str, Any]) -> EntryText:
+    return EntryText(
+        str(row["origin"]), str(row["kind"]), str(row["oid"]), int(row["seq"]), str(row["op"]),
+        row["header"], row["payload"],
+    )  # fmt: skip
+
+
+async def entries_of(
+    conn: BaseDBAsyncClient, *, origin: str, kind: str, oid: str
+) -> list[EntryText]:
+    """Every entry of the object, in seq order."""
+    rows = await conn.execute_query_dict(
+        f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE origin = ? AND kind = ? AND oid = ?"
+        " ORDER BY seq",
+        [origin, kind, oid],
+    )
+    return [_entry(row) for row in rows]
+
+
+async def entry_at(conn: BaseDBAsyncClient, *, origin: str, seq: int) -> EntryText | None:
+    rows = await conn.execute_query_dict(
+        f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE origin = ? AND seq = ?", [origin, seq]
+    )
+    return _entry(rows[0]) if rows else None

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from ..models import CurrentObject
 from .rows import insert_rows
@@ -171,3 +172,55 @@ async def latest_of_kind(conn: BaseDBAsyncClient, *, kind: str, limit: int) -> l
         [kind, limit],
     )
     return [SignedBy(r["origin"], r["payload"], r["updated"], r["name"] or "") for r in rows]
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """A resource that says it adapts another (``based_on``)."""
+
+    origin: str
+    oid: str
+    title: str
+    place: str
+    commune: str
+    updated: str
+
+
+async def adaptations_of(*, based_on: str) -> list[Adaptation]:
+    """The resources of origins not frozen whose ``based_on`` is ``based_on``, the most
+    recently changed first."""
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            "SELECT origin, oid, title, place, commune, updated FROM objects"
+            " WHERE kind = 'resource' AND json_extract(payload, '$.based_on') = ?"
+            " AND origin NOT IN (SELECT id FROM origins WHERE frozen)"
+            " ORDER BY updated DESC",
+            [based_on],
+        )
+    return [
+        Adaptation(r["origin"], r["oid"], r["title"], r["place"], r["commune"], r["updated"])
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class PlaceProfile:
+    origin: str
+    payload: str
+
+
+async def place_profiles(*, origin: str | None = None) -> list[PlaceProfile]:
+    """The place profiles of the origins not frozen (or of ``origin``, frozen or not)."""
+    async with in_transaction() as conn:
+        if origin is not None:
+            rows = await conn.execute_query_dict(
+                "SELECT origin, payload FROM objects WHERE kind = 'place' AND oid = 'place'"
+                " AND origin = ?",
+                [origin],
+            )
+        else:
+            rows = await conn.execute_query_dict(
+                "SELECT origin, payload FROM objects WHERE kind = 'place' AND oid = 'place'"
+                " AND origin NOT IN (SELECT id FROM origins WHERE frozen)"
+            )
+    return [PlaceProfile(row["origin"], row["payload"]) for row in rows]
