@@ -249,7 +249,3 @@ class Database:
             yield self.context
         finally:
             _current_context.reset(token)
-
-
-async def fetch_all(conn: BaseDBAsyncClient, sql: str, *values: Any) -> list[dict[str, Any]]:
-    return await conn.execute_query_dict(sql, list(values))

@@ -155,8 +155,6 @@ NOT_YET_MOVED = {
     "node/services/blob_fetch.py",
     "node/services/changes.py",
     "node/services/deliveries.py",
-    "node/services/directory.py",
-    "node/services/entries.py",
     "node/services/features.py",
     "node/services/listings.py",
     "node/services/peers.py",

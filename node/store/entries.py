@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -172,3 +172,70 @@ async def entry_at(conn: BaseDBAsyncClient, *, origin: str, seq: int) -> EntryTe
         f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE origin = ? AND seq = ?", [origin, seq]
     )
     return _entry(rows[0]) if rows else None
+
+
+# -- entries for the wire (``services.entries``) ------------------------------------------
+
+
+class StoredEntry(NamedTuple):
+    """One stored entry as its canonical text: what was signed, ready for the wire. (A
+    named tuple: made from each row of every page served, it must cost little.)"""
+
+    origin: str
+    seq: int
+    header: str
+    sig: str
+    payload: str | None
+
+    def document(self) -> dict[str, Any]:
+        """The entry as a wire document (``{"header", "sig", "payload"}``)."""
+        return {
+            "header": json.loads(self.header),
+            "sig": self.sig,
+            "payload": None if self.payload is None else json.loads(self.payload),
+        }
+
+    def json(self) -> str:
+        """The same document in JSON, written from the stored text (valid JSON as it is)
+        instead of decoding and encoding it again."""
+        return f'{{"header":{self.header},"sig":"{self.sig}","payload":{self.payload or "null"}}}'
+
+
+_WIRE_COLUMNS = "origin, seq, header, sig, payload"
+
+
+async def _wire(conn: BaseDBAsyncClient, sql: str, values: list[Any]) -> list[StoredEntry]:
+    # Rows in ``StoredEntry``'s order, not dicts: the hot path of every page sent.
+    _, rows = await conn.execute_query(sql, values)
+    return list(map(StoredEntry._make, rows))
+
+
+async def after(conn: BaseDBAsyncClient, *, origin: str, seq: int, limit: int) -> list[StoredEntry]:
+    """The entries of ``origin`` after ``seq`` in order, at most ``limit``."""
+    return await _wire(
+        conn,
+        f"SELECT {_WIRE_COLUMNS} FROM entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
+        [origin, seq, limit],
+    )
+
+
+async def sizes_after(conn: BaseDBAsyncClient, *, origin: str, seq: int, limit: int) -> list[int]:
+    """The stored size (header and payload) of each of the same entries, in order."""
+    rows = await conn.execute_query_dict(
+        "SELECT length(header) + length(coalesce(payload, '')) AS size FROM entries"
+        " WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
+        [origin, seq, limit],
+    )
+    return [int(row["size"]) for row in rows]
+
+
+async def at_refs(conn: BaseDBAsyncClient, *, refs: Sequence[tuple[str, int]]) -> list[StoredEntry]:
+    """The stored entries among ``refs`` (origin, seq), by origin then seq."""
+    # A join, not a row-value IN: SQLite then looks each ref up on (origin, seq).
+    return await _wire(
+        conn,
+        "SELECT e.origin, e.seq, e.header, e.sig, e.payload FROM json_each(?) AS r"
+        " JOIN entries AS e ON e.origin = json_extract(r.value, '$[0]')"
+        " AND e.seq = json_extract(r.value, '$[1]') ORDER BY e.origin, e.seq",
+        [json.dumps(sorted(set(refs)))],
+    )

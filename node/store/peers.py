@@ -4,6 +4,7 @@ backoff). Most of their reads and writes are still in ``services.peers`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,3 +45,17 @@ async def all_peers() -> list[PeerRow]:
 async def delete_at(conn: BaseDBAsyncClient, *, url: str) -> None:
     """Forget the peer at ``url`` (its deliveries go with it)."""
     await conn.execute_query("DELETE FROM peers WHERE url = ?", [url])
+
+
+async def page(*, limit: int, offset: int) -> list[PeerRow]:
+    """Peers ``offset`` to ``offset + limit`` by URL (the unique index)."""
+    return [_row(row) for row in await Peer.all().order_by("url").offset(offset).limit(limit)]
+
+
+async def count() -> int:
+    return await Peer.all().count()
+
+
+async def serving(*, origins: Sequence[str]) -> list[PeerRow]:
+    """The peers known to serve ``origins`` (through ``peers_by_origin``), by URL."""
+    return [_row(row) for row in await Peer.filter(origin__in=list(origins)).order_by("url")]
