@@ -156,7 +156,6 @@ NOT_YET_MOVED = {
     "node/services/changes.py",
     "node/services/deliveries.py",
     "node/services/features.py",
-    "node/services/listings.py",
     "node/services/peers.py",
     "node/services/published.py",
     "node/services/repair.py",

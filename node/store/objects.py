@@ -224,3 +224,9 @@ async def place_profiles(*, origin: str | None = None) -> list[PlaceProfile]:
                 " AND origin NOT IN (SELECT id FROM origins WHERE frozen)"
             )
     return [PlaceProfile(row["origin"], row["payload"]) for row in rows]
+
+
+async def all_place_profiles() -> list[PlaceProfile]:
+    """The place profile of every origin held, frozen or not."""
+    rows = await CurrentObject.filter(kind="place", oid="place").values("origin", "payload")
+    return [PlaceProfile(row["origin"], row["payload"]) for row in rows]
