@@ -157,7 +157,6 @@ NOT_YET_MOVED = {
     "node/services/deliveries.py",
     "node/services/features.py",
     "node/services/peers.py",
-    "node/services/published.py",
     "node/services/repair.py",
     "node/services/search.py",
     "node/services/search_readers.py",

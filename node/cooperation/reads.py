@@ -19,8 +19,8 @@ from federation.cooperation import Ref
 from ..services.objects import load_payload
 from ..store import cooperation as store
 from ..store import entries as entry_rows
-from ..store.cooperation import ObjectText
 from ..store.entries import EntryText
+from ..store.objects import ObjectText
 
 #: Most conversations one listing reads.
 MAX_LIST = 500

@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 from federation.timeutil import parse_ts
 
 from ..cooperation.states import COOP_TASK, TaskState
+from .objects import ObjectText
 
 # -- tasks ------------------------------------------------------------------------------
 
@@ -184,19 +185,6 @@ async def set_auto_approve(
 
 
 # -- the objects and entries of conversations ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class ObjectText:
-    """The current version of an object, its payload as stored (JSON text)."""
-
-    origin: str
-    kind: str
-    oid: str
-    seq: int
-    #: The ``ts`` of that version's header (RFC 3339).
-    updated: str
-    payload: str
 
 
 _OBJECT_COLUMNS = "origin, kind, oid, seq, updated, payload"

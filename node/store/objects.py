@@ -230,3 +230,16 @@ async def all_place_profiles() -> list[PlaceProfile]:
     """The place profile of every origin held, frozen or not."""
     rows = await CurrentObject.filter(kind="place", oid="place").values("origin", "payload")
     return [PlaceProfile(row["origin"], row["payload"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class ObjectText:
+    """The current version of an object, its payload as stored (JSON text)."""
+
+    origin: str
+    kind: str
+    oid: str
+    seq: int
+    #: The ``ts`` of that version's header (RFC 3339).
+    updated: str
+    payload: str
