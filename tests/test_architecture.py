@@ -148,9 +148,6 @@ GATEWAY = ("node/store/", "node/db.py", "node/migrations.py", "node/models.py")
 NOT_YET_MOVED = {
     "node/cli.py",
     "node/jobs.py",
-    "node/metrics.py",
-    "node/ops/backup.py",
-    "node/ops/doctor.py",
     "node/runtime.py",
     "node/services/blob_fetch.py",
     "node/services/changes.py",

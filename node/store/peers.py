@@ -59,3 +59,7 @@ async def count() -> int:
 async def serving(*, origins: Sequence[str]) -> list[PeerRow]:
     """The peers known to serve ``origins`` (through ``peers_by_origin``), by URL."""
     return [_row(row) for row in await Peer.filter(origin__in=list(origins)).order_by("url")]
+
+
+async def by_url() -> list[PeerRow]:
+    return [_row(row) for row in await Peer.all().order_by("url")]
