@@ -20,7 +20,7 @@ ARCHITECTURE = ROOT / "docs" / "architecture.md"
 #: How the page shortens the project's modules: ``services.log.publish`` is
 #: ``node.services.log.publish``; ``federation.x`` and ``node.x`` are themselves.
 _SHORTENED = (
-    "services api web db ops mail cooperation jobs runtime settings models migrations metrics"
+    "services api web db ops mail cooperation jobs runtime settings models migrations metrics store"
 )
 SHORTHANDS = {"federation": "federation", "node": "node"} | {
     name: f"node.{name}" for name in _SHORTENED.split()
