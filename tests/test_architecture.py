@@ -155,9 +155,6 @@ NOT_YET_MOVED = {
     "node/services/features.py",
     "node/services/peers.py",
     "node/services/repair.py",
-    "node/services/search.py",
-    "node/services/search_readers.py",
-    "node/services/search_words.py",
     "node/services/sync.py",
     "node/services/tree.py",
 }
