@@ -284,12 +284,12 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
 
 
 def cmd_peer_list(args: argparse.Namespace) -> None:
-    from .models import Peer
+    from .store import peers as peer_rows
 
     settings = _settings(args)
 
     async def work(node: Any) -> list[Any]:
-        return list(await Peer.all().order_by("url"))
+        return await peer_rows.by_url()
 
     peers = run_with_node(settings, work)
     if not peers:

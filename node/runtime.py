@@ -8,7 +8,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -35,7 +35,12 @@ from .version import user_agent
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
 
-    from .models import Peer
+
+class PeerAddress(Protocol):
+    """What ``Node.peer_client`` needs of a peer (a row of ``peers``, of any form)."""
+
+    @property
+    def source(self) -> str: ...
 
 
 class Node:
@@ -136,7 +141,7 @@ class Node:
 
     def peer_client(
         self,
-        peer: Peer | None = None,
+        peer: PeerAddress | None = None,
         *,
         deadline: float | None = None,
     ) -> PeerClient:
