@@ -81,3 +81,12 @@ async def latest_recovery(conn: BaseDBAsyncClient, *, origin: str) -> int:
 async def forget_from(conn: BaseDBAsyncClient, *, origin: str, seq: int) -> None:
     """Drop the key rows of entries ``seq`` and after (a log truncated by a recovery)."""
     await conn.execute_query("DELETE FROM key_chain WHERE origin = ? AND seq >= ?", [origin, seq])
+
+
+async def latest_recoveries(conn: BaseDBAsyncClient) -> dict[str, int]:
+    """The seq of the latest recovery of each origin that had one."""
+    rows = await conn.execute_query_dict(
+        "SELECT origin, max(recovered_at) AS seq FROM key_chain WHERE recovered_at > 0"
+        " GROUP BY origin"
+    )
+    return {row["origin"]: int(row["seq"]) for row in rows}

@@ -169,3 +169,51 @@ async def head(conn: BaseDBAsyncClient, *, origin_id: str) -> Head:
 async def has_log(*, origin_id: str) -> bool:
     """Whether this node holds at least one entry of the origin's log."""
     return await Origin.exists(id=origin_id, head_seq__gt=0)
+
+
+async def vector_marker(conn: BaseDBAsyncClient) -> tuple[int, str]:
+    """Changes whenever an entry is stored or an origin is hidden or shown again: the
+    newest entry's row id, and the count and newest row id of the hidden origins."""
+    rows = await conn.execute_query_dict(
+        "SELECT (SELECT max(id) FROM entries) AS newest, (SELECT count(*) || ':' ||"
+        " coalesce(max(id), 0) FROM excluded_origins) AS hidden"
+    )
+    return int(rows[0]["newest"] or 0), str(rows[0]["hidden"])
+
+
+async def shown_heads(conn: BaseDBAsyncClient) -> dict[str, int]:
+    """The head of each log held and not hidden by membership (this node's vector)."""
+    rows = await conn.execute_query_dict(
+        "SELECT id, head_seq FROM origins WHERE head_seq > 0"
+        " AND id NOT IN (SELECT origin FROM excluded_origins)"
+    )
+    return {row["id"]: row["head_seq"] for row in rows}
+
+
+async def frozen_ids(conn: BaseDBAsyncClient) -> set[str]:
+    """The origins frozen after a proven fork."""
+    rows = await conn.execute_query_dict("SELECT id FROM origins WHERE frozen")
+    return {row["id"] for row in rows}
+
+
+@dataclass(frozen=True)
+class ForkProof:
+    """The two headers (JSON text) an origin signed that cannot both be in its log."""
+
+    seq: int
+    header_a: str
+    sig_a: str
+    header_b: str
+    sig_b: str
+
+
+async def first_fork(conn: BaseDBAsyncClient, *, origin_id: str) -> ForkProof | None:
+    rows = await conn.execute_query_dict(
+        "SELECT seq, header_a, sig_a, header_b, sig_b FROM fork_evidence WHERE origin = ?"
+        " ORDER BY id LIMIT 1",
+        [origin_id],
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return ForkProof(row["seq"], row["header_a"], row["sig_a"], row["header_b"], row["sig_b"])
