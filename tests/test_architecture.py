@@ -155,7 +155,6 @@ NOT_YET_MOVED = {
     "node/services/deliveries.py",
     "node/services/features.py",
     "node/services/peers.py",
-    "node/services/repair.py",
     "node/services/sync.py",
     "node/services/tree.py",
 }

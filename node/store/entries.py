@@ -15,6 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from federation.entry import Entry
 
+from ..models import MissingPayload
 from .rows import insert_rows
 
 
@@ -239,3 +240,40 @@ async def at_refs(conn: BaseDBAsyncClient, *, refs: Sequence[tuple[str, int]]) -
         " AND e.seq = json_extract(r.value, '$[1]') ORDER BY e.origin, e.seq",
         [json.dumps(sorted(set(refs)))],
     )
+
+
+# -- payloads to repair ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MissingRow:
+    """A stored ``put`` whose payload is missing."""
+
+    id: int
+    origin: str
+    seq: int
+
+
+async def missing_due(
+    *, asked_before: datetime, left_out: Sequence[str], limit: int
+) -> list[MissingRow]:
+    """Missing payloads never asked for (the oldest first), then those last asked before
+    ``asked_before`` (the longest ago first): at most ``limit`` of each, none of
+    ``left_out``'s origins."""
+    never = (
+        await MissingPayload.filter(last_request__isnull=True)
+        .exclude(origin__in=list(left_out))
+        .order_by("since")
+        .limit(limit)
+    )
+    again = (
+        await MissingPayload.filter(last_request__lt=asked_before)
+        .exclude(origin__in=list(left_out))
+        .order_by("last_request")
+        .limit(limit)
+    )
+    return [MissingRow(row.id, row.origin, row.seq) for row in [*never, *again]]
+
+
+async def asked(*, missing_id: int, at: datetime) -> None:
+    await MissingPayload.filter(id=missing_id).update(last_request=at)

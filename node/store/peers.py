@@ -63,3 +63,7 @@ async def serving(*, origins: Sequence[str]) -> list[PeerRow]:
 
 async def by_url() -> list[PeerRow]:
     return [_row(row) for row in await Peer.all().order_by("url")]
+
+
+async def by_id() -> list[PeerRow]:
+    return [_row(row) for row in await Peer.all().order_by("id")]
