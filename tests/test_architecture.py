@@ -150,7 +150,6 @@ GATEWAY = ("node/store/", "node/db.py", "node/migrations.py", "node/models.py")
 NOT_YET_MOVED = {
     "node/cli.py",
     "node/jobs.py",
-    "node/services/blob_fetch.py",
     "node/services/changes.py",
     "node/services/deliveries.py",
     "node/services/features.py",

@@ -219,3 +219,74 @@ async def wanted_shas(*, states: Sequence[str], limit: int) -> list[str]:
     """The blobs whose fetch is in one of ``states``, oldest first."""
     rows = await BlobFetch.filter(state__in=list(states)).order_by("created").limit(limit)
     return [row.sha256 for row in rows]
+
+
+# -- the fetch worker's rows ----------------------------------------------------------------
+
+
+async def fetch(*, sha256: str) -> FetchRow | None:
+    row = await BlobFetch.get_or_none(sha256=sha256)
+    return None if row is None else _fetch(row)
+
+
+async def fetch_wanted(*, sha256: str) -> bool:
+    """Whether the blob is still to fetch (its row was not dropped meanwhile)."""
+    return await BlobFetch.exists(sha256=sha256)
+
+
+async def fetches_due(*, state: str, now: datetime, limit: int) -> list[FetchRow]:
+    """The rows in ``state`` due at ``now``, the most overdue first."""
+    rows = (
+        await BlobFetch.filter(state=state, next_attempt__lte=now)
+        .order_by("next_attempt", "created")
+        .limit(limit)
+    )
+    return [_fetch(row) for row in rows]
+
+
+async def fetches_in(*, state: str) -> list[FetchRow]:
+    """The rows in ``state``, the oldest first."""
+    return [_fetch(row) for row in await BlobFetch.filter(state=state).order_by("created")]
+
+
+async def move_fetches(*, from_state: str, to_state: str, next_attempt: datetime) -> None:
+    await BlobFetch.filter(state=from_state).update(state=to_state, next_attempt=next_attempt)
+
+
+async def schedule_fetch(*, sha256: str, state: str, next_attempt: datetime) -> None:
+    await BlobFetch.filter(sha256=sha256).update(state=state, next_attempt=next_attempt)
+
+
+async def start_fetch(*, sha256: str, state: str, now: datetime) -> None:
+    await BlobFetch.filter(sha256=sha256).update(state=state, updated=now)
+
+
+async def note_tried(*, sha256: str, tried: str) -> None:
+    """The peers asked at the last attempt, and what failed (JSON text)."""
+    await BlobFetch.filter(sha256=sha256).update(tried=tried)
+
+
+async def end_fetch(
+    *,
+    sha256: str,
+    state: str,
+    error: str | None,
+    attempts: int,
+    next_attempt: datetime,
+    now: datetime,
+) -> None:
+    """The end of an attempt: the row's state, error, attempts and next attempt."""
+    await BlobFetch.filter(sha256=sha256).update(
+        state=state, last_error=error, attempts=attempts, next_attempt=next_attempt, updated=now
+    )
+
+
+async def bytes_fetching(*, besides: str) -> int:
+    """Bytes of the blobs being fetched right now, but ``besides``."""
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            "SELECT coalesce(sum(size), 0) AS n FROM blob_fetches"
+            " WHERE state = 'fetching' AND sha256 != ?",
+            [besides],
+        )
+    return int(rows[0]["n"])
