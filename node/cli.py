@@ -284,12 +284,12 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
 
 
 def cmd_peer_list(args: argparse.Namespace) -> None:
-    from .models import Peer
+    from .store import peers as peer_rows
 
     settings = _settings(args)
 
     async def work(node: Any) -> list[Any]:
-        return list(await Peer.all().order_by("url"))
+        return await peer_rows.by_url()
 
     peers = run_with_node(settings, work)
     if not peers:
@@ -782,16 +782,16 @@ def cmd_key_recovery(args: argparse.Namespace) -> None:
     from federation.errors import WrongKey
     from federation.keys import NodeKey
 
-    from .services import keychain
     from .services.identity import declare_recovery
     from .services.log import ClockSkew, KeyNotInForce, LogRecovering
+    from .store import keychain
 
     settings = _settings(args)
     recovery = NodeKey.generate()
 
     async def work(node: Any) -> str:
         async with in_transaction() as conn:
-            keys = await keychain.state_at(conn, node.origin)
+            keys = await keychain.state_at(conn, origin=node.origin)
         if keys.recovery_key is not None:
             raise CliError(
                 _(
@@ -850,14 +850,14 @@ def cmd_recover(args: argparse.Namespace) -> None:
     async def work(node: Any) -> int:
         from tortoise.transactions import in_transaction
 
-        from .services import keychain
         from .services.peers import add_peer
         from .services.sync import sync_peers
+        from .store import keychain
 
         peer = await add_peer(args.peer)
         await sync_peers(node, [peer], deadline=None)
         async with in_transaction() as conn:
-            keys = await keychain.state_at(conn, node.origin)
+            keys = await keychain.state_at(conn, origin=node.origin)
         if keys.recovery_key is None:
             raise CliError(
                 _(

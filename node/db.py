@@ -29,9 +29,9 @@ from tortoise.context import TortoiseContext, _current_context
 
 from . import migrations
 from .datadir import make_private
-from .services.invitations import DDL as INVITATIONS_DDL
-from .services.keychain import DDL as KEYCHAIN_DDL
-from .services.membership import DDL as MEMBERSHIP_DDL
+from .store.invitations import DDL as INVITATIONS_DDL
+from .store.keychain import DDL as KEYCHAIN_DDL
+from .store.membership import DDL as MEMBERSHIP_DDL
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,3 @@ class Database:
             yield self.context
         finally:
             _current_context.reset(token)
-
-
-async def fetch_all(conn: BaseDBAsyncClient, sql: str, *values: Any) -> list[dict[str, Any]]:
-    return await conn.execute_query_dict(sql, list(values))

@@ -225,38 +225,25 @@ async def read_state(node: Node) -> State:
     from tortoise.transactions import in_transaction
 
     from .migrations import read_version
-    from .models import Peer
     from .services.health import free_disk_bytes
+    from .store import origins as origin_rows
+    from .store import peers as peer_rows
+    from .store import pending, stats
 
     async with in_transaction() as conn:
-
-        async def one(sql: str, *values: Any) -> dict[str, Any]:
-            rows = await conn.execute_query_dict(sql, list(values))
-            return rows[0]
-
-        async def by_state(table: str) -> dict[str, int]:
-            rows = await conn.execute_query_dict(
-                f"SELECT state, COUNT(*) AS n FROM {table} GROUP BY state"
-            )
-            return {str(row["state"]): int(row["n"]) for row in rows}
-
-        pending = await one(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM pending_entries"
-        )
-        blobs = await one("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM blobs")
-        origins = await one("SELECT COUNT(*) AS n, COALESCE(SUM(frozen), 0) AS frozen FROM origins")
-        head = await one("SELECT COALESCE(MAX(head_seq), 0) AS seq FROM origins WHERE id = ?",
-                         node.origin)  # fmt: skip
+        waiting = await pending.totals(conn)
+        blobs = await stats.blobs_held(conn)
+        counted = await stats.origins(conn)
         state = State(
-            deliveries=await by_state("deliveries"),
-            fetches=await by_state("blob_fetches"),
-            pending_entries=int(pending["n"]),
-            pending_bytes=int(pending["bytes"]),
-            blobs=int(blobs["n"]),
-            blob_bytes=int(blobs["bytes"]),
-            origins=int(origins["n"]),
-            frozen_origins=int(origins["frozen"]),
-            own_head=int(head["seq"]),
+            deliveries=await stats.by_state(conn, table="deliveries"),
+            fetches=await stats.by_state(conn, table="blob_fetches"),
+            pending_entries=waiting.entries,
+            pending_bytes=waiting.bytes,
+            blobs=blobs.rows,
+            blob_bytes=blobs.bytes,
+            origins=counted.origins,
+            frozen_origins=counted.frozen,
+            own_head=(await origin_rows.head(conn, origin_id=node.origin)).seq,
             schema_version=await read_version(conn),
         )
     state.peers = [
@@ -266,7 +253,7 @@ async def read_state(node: Node) -> State:
             "consecutive_failures": peer.consecutive_failures,
             "last_success": peer.last_success,
         }
-        for peer in await Peer.all().order_by("url")
+        for peer in await peer_rows.by_url()
     ]
     state.disk_free = free_disk_bytes(node.settings.data_dir)
     skew = node.clock_skew()

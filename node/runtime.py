@@ -8,7 +8,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from federation.client import PeerClient
 from federation.clockskew import SkewEstimate, SkewEstimator, clock_is_off
@@ -34,7 +34,12 @@ if TYPE_CHECKING:
     import httpx
     from starlette.requests import HTTPConnection
 
-    from .models import Peer
+
+class PeerAddress(Protocol):
+    """What ``Node.peer_client`` needs of a peer (a row of ``peers``, of any form)."""
+
+    @property
+    def source(self) -> str: ...
 
 
 class Node:
@@ -135,7 +140,7 @@ class Node:
 
     def peer_client(
         self,
-        peer: Peer | None = None,
+        peer: PeerAddress | None = None,
         *,
         deadline: float | None = None,
     ) -> PeerClient:

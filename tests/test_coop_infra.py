@@ -15,11 +15,11 @@ from tortoise.transactions import in_transaction
 from federation.sealing import seal
 from federation.timeutil import utc_now
 from node.cooperation import processor, rows
-from node.cooperation.rows import Task
 from node.cooperation.session import Step, step
 from node.cooperation.states import TaskState
 from node.models import CoopTask
 from node.services.log import publish
+from node.store.cooperation import Task
 
 from .conftest import InProcessNode
 from .forger import Forger

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from node.api.params import MAX_OFFSET, parse_int
-from node.services.directory import COUNTS_SQL, OTHER_ORIGINS_SQL, SHOWN_ORIGINS_SQL
+from node.store.directory import COUNTS_SQL, OTHER_ORIGINS_SQL, SHOWN_ORIGINS_SQL
 from tests.conftest import InProcessNode
 from tests.test_web import admin  # noqa: F401  (fixture)
 

@@ -1,19 +1,15 @@
 """API bearer tokens: random, shown once, stored as SHA-256; listed by label and id,
-revoked by deleting their row (the next request with it gets 401). The database is
-touched only by the functions of this module (a narrow API for the store)."""
+revoked by deleting their row (the next request with it gets 401). The rows are
+``store.tokens``."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
 
 from starlette.requests import Request
 
-from federation.timeutil import utc_now
-
-from ..models import ApiToken
+from ..store import tokens
 from .errors import ApiError
 
 TOKEN_PREFIX = "papi_"
@@ -25,25 +21,16 @@ def hash_token(token: str) -> str:
 
 async def create_token(label: str) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await ApiToken.create(label=label, token_hash=hash_token(token))
+    await tokens.add(label=label, token_hash=hash_token(token))
     return token
 
 
-@dataclass(frozen=True)
-class TokenInfo:
-    """What the token lists show (never the token nor its hash)."""
-
-    id: int
-    label: str
-    created: datetime
-    last_used: datetime | None
+#: What the token lists show (never the token nor its hash).
+TokenInfo = tokens.TokenRow
 
 
 async def list_tokens() -> list[TokenInfo]:
-    return [
-        TokenInfo(row.id, row.label, row.created, row.last_used)
-        for row in await ApiToken.all().order_by("id")
-    ]
+    return await tokens.all_tokens()
 
 
 class TokenNotFound(LookupError):
@@ -58,28 +45,23 @@ async def revoke_token(label_or_id: str) -> TokenInfo:
     """Delete the token with this id, else the only one with this label; ``TokenNotFound``
     (``matches`` 0, or 2 and more for a label several tokens share: give the id)."""
     given = label_or_id.strip()
-    rows = []
-    if given.isdigit():
-        rows = await ApiToken.filter(id=int(given))
-    if not rows:
-        rows = await ApiToken.filter(label=given)
+    rows = await tokens.with_id_or_label(
+        token_id=int(given) if given.isdigit() else None, label=given
+    )
     if len(rows) != 1:
         raise TokenNotFound(given, len(rows))
-    row = rows[0]
-    await row.delete()
-    return TokenInfo(row.id, row.label, row.created, row.last_used)
+    await tokens.delete(token_id=rows[0].id)
+    return rows[0]
 
 
-async def require_token(request: Request) -> ApiToken:
+async def require_token(request: Request) -> TokenInfo:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(
             401, "unauthorized", "missing bearer token; create one with 'papi token create'"
         )
-    row = await ApiToken.get_or_none(token_hash=hash_token(token.strip()))
+    row = await tokens.use(token_hash=hash_token(token.strip()))
     if row is None:
         raise ApiError(401, "unauthorized", "invalid or revoked token")
-    row.last_used = utc_now()
-    await row.save(update_fields=["last_used"])
     return row

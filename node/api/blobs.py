@@ -13,7 +13,6 @@ from starlette.routing import Route
 
 from federation.timeutil import format_ts
 
-from ..models import Blob
 from ..runtime import Node, node_of
 from ..services.blob_fetch import fetch_now
 from ..services.blobs import (
@@ -26,6 +25,7 @@ from ..services.blobs import (
 )
 from ..services.blobstore import is_sha256
 from ..services.blobtypes import media_types
+from ..store.blobs import BlobRow
 from .auth import require_token
 from .blob_response import blob_response
 from .errors import ApiError
@@ -52,7 +52,7 @@ def _sha256(request: Request) -> str:
     return str(sha256)
 
 
-async def verified_blob(node: Node, sha256: str) -> tuple[Blob, Path] | None:
+async def verified_blob(node: Node, sha256: str) -> tuple[BlobRow, Path] | None:
     """The blob row and its verified file, or None when it is not held or its bytes on
     disk are wrong (then it is dropped and fetched again)."""
     blob = await held(sha256)

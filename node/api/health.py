@@ -13,6 +13,7 @@ from starlette.routing import Route
 from ..db import write_transaction
 from ..runtime import node_of
 from ..services.health import node_health
+from ..store import origins
 from .spec import Answer, Operation, describe, obj
 
 _CHECK = obj(("ok",), ok={"type": "boolean"})
@@ -41,8 +42,7 @@ async def healthz(request: Request) -> Response:
 async def _database_writable() -> dict[str, Any]:
     try:
         async with write_transaction() as conn:  # the write lock (BEGIN IMMEDIATE)
-            # A write statement that changes nothing: a read-only file refuses it.
-            await conn.execute_query("UPDATE origins SET head_seq = head_seq WHERE 0")
+            await origins.write_nothing(conn)  # a read-only file refuses it
     except Exception as exc:
         log.warning("readiness: the database does not take writes: %s", exc)
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}

@@ -13,7 +13,6 @@ from federation.payloads import COOPERATION_KINDS, KINDS
 from federation.timeutil import format_ts, parse_ts
 from federation.vector import vector_digest
 
-from ..models import CurrentObject, Origin
 from ..runtime import node_of
 from ..services.directory import MAX_PAGE_SIZE, PAGE_SIZE, origins_page, peers_of, peers_page
 from ..services.health import node_health
@@ -29,6 +28,7 @@ from ..services.search import (
     search,
 )
 from ..services.sync import current_vector
+from ..store import objects, origins
 from ..version import software
 from .errors import ApiError
 from .params import paging, paging_params
@@ -99,9 +99,9 @@ _SEARCH = obj(
 )
 async def node_info(request: Request) -> Response:
     node = node_of(request)
-    place = await CurrentObject.get_or_none(origin=node.origin, kind="place", oid="place")
+    place = await objects.one(origin=node.origin, kind="place", oid="place")
     payload = load_payload(place.payload if place else None)
-    origin = await Origin.get_or_none(id=node.origin)
+    origin = await origins.origin(origin_id=node.origin)
     return JSONResponse(
         {
             "id": node.origin,

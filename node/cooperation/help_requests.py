@@ -43,12 +43,12 @@ from ..mail import compose
 from ..mail.compose import Contact
 from ..services.geo import distance_km
 from ..services.places import place_point
+from ..store.cooperation import Task
 from ..web.i18n import N_
 from . import privacy, reads
 from .conversations import Step as HistoryStep
 from .errors import CoopError, Invalid, NotAllowed, NotFound, WrongState
 from .reads import Stored
-from .rows import Task
 from .session import Step, step
 from .views import Action, HistoryLine, Row
 

@@ -37,6 +37,7 @@ from federation.timeutil import parse_ts
 
 from ..mail import compose
 from ..mail.compose import Contact
+from ..store.cooperation import Task
 from ..web.i18n import N_
 from . import privacy, reads, rows
 from .conversations import (
@@ -48,7 +49,6 @@ from .conversations import (
 )
 from .errors import Invalid, NotAllowed, NotFound, Unavailable, WrongState
 from .reads import Stored
-from .rows import Task
 from .session import PLACE_TZ, Step, step
 from .views import Action, HistoryLine, Row, reason_label
 

@@ -1,5 +1,6 @@
-"""Reading the objects and entries a conversation is made of: the only module of
-``node/cooperation`` that reads ``objects`` and ``entries``. Every function runs in the
+"""Reading the objects and entries a conversation is made of (through
+``store.cooperation``): the only module of ``node/cooperation`` that reads ``objects``
+and ``entries``; payloads come out decoded, never trusted. Every function runs in the
 caller's transaction ``conn`` (``reading()`` opens one for a page or an answer)."""
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from tortoise.transactions import in_transaction
 from federation.cooperation import Ref
 
 from ..services.objects import load_payload
+from ..store import cooperation as store
+from ..store import entries as entry_rows
+from ..store.entries import EntryText
+from ..store.objects import ObjectText
 
 #: Most conversations one listing reads.
 MAX_LIST = 500
@@ -59,61 +64,48 @@ async def reading() -> AsyncIterator[BaseDBAsyncClient]:
         yield conn
 
 
-def _stored(row: dict[str, Any]) -> Stored:
+def _stored(row: ObjectText) -> Stored:
     return Stored(
-        origin=str(row["origin"]),
-        kind=str(row["kind"]),
-        oid=str(row["oid"]),
-        seq=int(row["seq"]),
-        updated=str(row["updated"]),
-        payload=load_payload(row["payload"]),
+        origin=row.origin,
+        kind=row.kind,
+        oid=row.oid,
+        seq=row.seq,
+        updated=row.updated,
+        payload=load_payload(row.payload),
     )
-
-
-_OBJECT_COLUMNS = "origin, kind, oid, seq, updated, payload"
 
 
 async def current(conn: BaseDBAsyncClient, origin: str, kind: str, oid: str) -> Stored | None:
     """The current version of ``origin``'s object ``kind/oid`` (None: never seen, or
     deleted)."""
-    rows = await conn.execute_query_dict(
-        f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE origin = ? AND kind = ? AND oid = ?",
-        [origin, kind, oid],
-    )
-    return _stored(rows[0]) if rows else None
+    row = await store.current(conn, origin=origin, kind=kind, oid=oid)
+    return _stored(row) if row else None
 
 
-def _version(row: dict[str, Any]) -> Version:
-    payload = row["payload"]
+def _version(row: EntryText) -> Version:
     return Version(
-        origin=str(row["origin"]),
-        kind=str(row["kind"]),
-        oid=str(row["oid"]),
-        seq=int(row["seq"]),
-        ts=str(json.loads(row["header"]).get("ts", "")),
-        op=str(row["op"]),
-        payload=None if payload is None else load_payload(payload),
+        origin=row.origin,
+        kind=row.kind,
+        oid=row.oid,
+        seq=row.seq,
+        ts=str(json.loads(row.header).get("ts", "")),
+        op=row.op,
+        payload=None if row.payload is None else load_payload(row.payload),
     )
 
 
 async def versions(conn: BaseDBAsyncClient, origin: str, kind: str, oid: str) -> list[Version]:
     """Every entry of the object, in seq order."""
-    rows = await conn.execute_query_dict(
-        "SELECT origin, kind, oid, seq, op, header, payload FROM entries"
-        " WHERE origin = ? AND kind = ? AND oid = ? ORDER BY seq",
-        [origin, kind, oid],
-    )
-    return [_version(row) for row in rows]
+    return [
+        _version(row)
+        for row in await entry_rows.entries_of(conn, origin=origin, kind=kind, oid=oid)
+    ]
 
 
 async def version_at(conn: BaseDBAsyncClient, origin: str, seq: int) -> Version | None:
     """The entry ``seq`` of ``origin``'s log."""
-    rows = await conn.execute_query_dict(
-        "SELECT origin, kind, oid, seq, op, header, payload FROM entries"
-        " WHERE origin = ? AND seq = ?",
-        [origin, seq],
-    )
-    return _version(rows[0]) if rows else None
+    row = await entry_rows.entry_at(conn, origin=origin, seq=seq)
+    return _version(row) if row else None
 
 
 async def objects_of(
@@ -129,77 +121,36 @@ async def objects_of(
     """Current objects of ``kind``, most recently changed first: of ``origin``; whose
     payload member ``ref_to[0]`` is a ref to an object of origin ``ref_to[1]``; whose
     member ``equal[0]`` is the text ``equal[1]``."""
-    where: list[str] = ["kind = ?"]
-    values: list[Any] = [kind]
-    if origin is not None:
-        where.append("origin = ?")
-        values.append(origin)
-    if ref_to is not None:
-        name, owner = ref_to
-        prefix = owner + "/"
-        # A prefix compared as text (LIKE would take the '_' of origin ids as wildcards).
-        where.append("substr(json_extract(payload, ?), 1, ?) = ?")
-        values += [f"$.{name}", len(prefix), prefix]
-    if equal is not None:
-        where.append("json_extract(payload, ?) = ?")
-        values += [f"$.{equal[0]}", equal[1]]
-    rows = await conn.execute_query_dict(
-        f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE {' AND '.join(where)}"
-        " ORDER BY updated DESC, id DESC LIMIT ? OFFSET ?",
-        [*values, min(limit, MAX_LIST), offset],
+    rows = await store.objects_of(
+        conn,
+        kind=kind,
+        origin=origin,
+        ref_prefix=None if ref_to is None else (ref_to[0], ref_to[1] + "/"),
+        equal=equal,
+        limit=min(limit, MAX_LIST),
+        offset=offset,
     )
     return [_stored(row) for row in rows]
 
 
 async def place_names(conn: BaseDBAsyncClient, origins: Iterable[str]) -> dict[str, str]:
     """The place name of each origin we know one for."""
-    wanted = sorted(set(origins))
-    names: dict[str, str] = {}
-    for start in range(0, len(wanted), 500):
-        part = wanted[start : start + 500]
-        marks = ", ".join("?" for _ in part)
-        rows = await conn.execute_query_dict(
-            f"SELECT id, name FROM origins WHERE id IN ({marks})", part
-        )
-        names.update({str(row["id"]): str(row["name"]) for row in rows if row["name"]})
-    return names
-
-
-#: The two kinds of a registration's conversation, as the partial index of ``node/db.py``
-#: names them (a query uses the index only with this very list).
-_REGISTRATION_KINDS = "kind IN ('registration', 'registration_decision')"
+    return await store.place_names(conn, origins=origins)
 
 
 async def event_registrations(conn: BaseDBAsyncClient, events: Iterable[str]) -> list[Stored]:
     """The current ``registration`` and ``registration_decision`` objects whose ``event``
     is one of the refs ``events`` (any origin: the queue is read from both sides), in
     the order of their origin and seq."""
-    wanted = sorted(set(events))
-    found: list[Stored] = []
-    for start in range(0, len(wanted), 500):
-        part = wanted[start : start + 500]
-        marks = ", ".join("?" for _ in part)
-        rows = await conn.execute_query_dict(
-            f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE {_REGISTRATION_KINDS}"
-            f" AND json_extract(payload, '$.event') IN ({marks}) ORDER BY origin, seq",
-            part,
-        )
-        found += [_stored(row) for row in rows]
-    return found
+    return [_stored(row) for row in await store.event_registrations(conn, events=events)]
 
 
 async def is_live_place(conn: BaseDBAsyncClient, origin: str) -> bool:
     """Whether ``origin`` has a place profile this node holds and is not frozen (a
     proven fork)."""
-    rows = await conn.execute_query_dict(
-        "SELECT 1 FROM objects o JOIN origins g ON g.id = o.origin"
-        " WHERE o.origin = ? AND o.kind = 'place' AND o.oid = 'place' AND NOT g.frozen",
-        [origin],
-    )
-    return bool(rows)
+    return await store.is_live_place(conn, origin=origin)
 
 
 async def frozen_origins(conn: BaseDBAsyncClient) -> frozenset[str]:
     """The origins frozen after a proven fork (their objects are not shown)."""
-    rows = await conn.execute_query_dict("SELECT id FROM origins WHERE frozen")
-    return frozenset(str(row["id"]) for row in rows)
+    return await store.frozen_origins(conn)

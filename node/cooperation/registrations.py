@@ -47,6 +47,7 @@ from federation.timeutil import parse_ts
 
 from ..mail import compose
 from ..mail.compose import Participant
+from ..store.cooperation import Task
 from ..web.i18n import N_
 from . import privacy, reads
 from .conversations import (
@@ -59,7 +60,6 @@ from .conversations import (
 from .errors import CoopError, Invalid, NotAllowed, NotFound, WrongState
 from .membership import is_member
 from .reads import Stored
-from .rows import Task
 from .session import PLACE_TZ, Step, step
 from .views import Action, HistoryLine, Row, reason_label
 

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from ..store.cooperation import Task
 from . import help_requests, loans, registrations
 from .reads import Stored
-from .rows import Task
 from .session import Step
 from .views import Row
 

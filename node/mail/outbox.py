@@ -1,4 +1,5 @@
-"""The ``outbox_mails`` rows: the only module of ``node/mail`` that touches the database.
+"""The outbox of notification mails: the only module of ``node/mail`` that touches the
+database (its rows are ``store.outbox``).
 
 Store first: a workflow queues its mail with ``queue_mail(conn, ...)`` in the transaction
 of the step that causes it, so that the mail exists exactly when the step does (a step
@@ -16,9 +17,12 @@ from datetime import datetime, timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from federation.timeutil import parse_ts, utc_now
+from federation.timeutil import utc_now
 
 from ..db import write_transaction
+from ..store import objects
+from ..store import outbox as rows
+from ..store.outbox import NewMail, QueuedMail
 from .states import OUTBOX_MAIL, MailState
 
 log = logging.getLogger(__name__)
@@ -28,20 +32,6 @@ log = logging.getLogger(__name__)
 MAX_ROWS = 2000
 #: Longest error text kept in a row.
 ERROR_CHARS = 500
-
-
-@dataclass(frozen=True)
-class QueuedMail:
-    """One mail as the worker sends it."""
-
-    id: int
-    kind: str
-    recipient: str
-    subject: str
-    body: str
-    message_id: str
-    created: datetime
-    attempts: int
 
 
 async def queue_mail(
@@ -58,52 +48,36 @@ async def queue_mail(
     """Queue one mail in the caller's transaction; its row id, or None when a mail with
     ``once_key`` was already queued or the outbox is full of unsent mails."""
     now = now or utc_now()
-    if once_key is not None:
-        seen = await conn.execute_query_dict(
-            "SELECT 1 FROM outbox_mails WHERE once_key = ?", [once_key]
-        )
-        if seen:
-            return None
+    if once_key is not None and await rows.queued_once(conn, once_key=once_key):
+        return None
     if not await _make_room(conn):
         log.warning("outbox full of unsent mails (%d): %s mail not queued", MAX_ROWS, kind)
         return None
-    state = OUTBOX_MAIL.initial
-    return int(
-        await conn.execute_insert(
-            "INSERT INTO outbox_mails (kind, recipient, subject, body, message_id, once_key,"
-            " state, attempts, next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-            [kind, recipient, subject, body, message_id, once_key, state.value, now, now],
-        )
-    )
+    mail = NewMail(kind, recipient, subject, body, message_id, once_key)
+    return await rows.add(conn, mail=mail, state=OUTBOX_MAIL.initial.value, now=now)
 
 
 async def _make_room(conn: BaseDBAsyncClient) -> bool:
-    rows = await conn.execute_query_dict("SELECT COUNT(*) AS n FROM outbox_mails")
-    excess = int(rows[0]["n"]) - MAX_ROWS + 1
+    excess = await rows.count(conn) - MAX_ROWS + 1
     if excess <= 0:
         return True
-    await conn.execute_query(
-        "DELETE FROM outbox_mails WHERE id IN (SELECT id FROM outbox_mails"
-        " WHERE state IN (?, ?) ORDER BY state = ?, id LIMIT ?)",
-        [MailState.sent.value, MailState.failed.value, MailState.failed.value, excess],
-    )
-    rows = await conn.execute_query_dict("SELECT COUNT(*) AS n FROM outbox_mails")
-    return int(rows[0]["n"]) < MAX_ROWS
+    finished = (MailState.sent.value, MailState.failed.value)
+    await rows.drop_oldest(conn, states=finished, last_state=MailState.failed.value, rows=excess)
+    return await rows.count(conn) < MAX_ROWS
 
 
 async def place_courriels(conn: BaseDBAsyncClient | None, origin: str) -> list[str]:
     """The ``courriels`` of the place profile of ``origin`` (ours: where mails go), read in
     the caller's transaction ``conn``, or in one of its own when ``conn`` is None."""
-    query = "SELECT payload FROM objects WHERE origin = ? AND kind = 'place' AND oid = 'place'"
     if conn is None:
         async with in_transaction() as own:
-            rows = await own.execute_query_dict(query, [origin])
+            text = await objects.payload_in(own, origin=origin, kind="place", oid="place")
     else:
-        rows = await conn.execute_query_dict(query, [origin])
-    if not rows:
+        text = await objects.payload_in(conn, origin=origin, kind="place", oid="place")
+    if text is None:
         return []
     try:
-        payload = json.loads(rows[0]["payload"])
+        payload = json.loads(text)
     except (TypeError, ValueError):
         return []
     courriels = payload.get("courriels") if isinstance(payload, dict) else None
@@ -119,43 +93,15 @@ async def reset_interrupted() -> int:
     """Rows left ``sending`` by a stop in the middle of an exchange go back to pending
     (the mail may reach its recipient twice, with the same Message-ID)."""
     target = OUTBOX_MAIL.next(MailState.sending, "retry")
-    async with in_transaction() as conn:
-        count = await conn.execute_query(
-            "UPDATE outbox_mails SET state = ? WHERE state = ?",
-            [target.value, MailState.sending.value],
-        )
-    return int(count[0])
+    return await rows.move_all(from_state=MailState.sending.value, to_state=target.value)
 
 
 async def claim_due(now: datetime, limit: int) -> list[QueuedMail]:
     """The oldest due pending rows, moved to ``sending`` (at most ``limit``)."""
     target = OUTBOX_MAIL.next(MailState.pending, "claim")
-    async with write_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT id, kind, recipient, subject, body, message_id, created, attempts"
-            " FROM outbox_mails WHERE state = ? AND next_attempt <= ?"
-            " ORDER BY next_attempt, id LIMIT ?",
-            [MailState.pending.value, now, limit],
-        )
-        if rows:
-            marks = ", ".join("?" for _ in rows)
-            await conn.execute_query(
-                f"UPDATE outbox_mails SET state = ? WHERE state = ? AND id IN ({marks})",
-                [target.value, MailState.pending.value, *(row["id"] for row in rows)],
-            )
-    return [
-        QueuedMail(
-            id=row["id"],
-            kind=row["kind"],
-            recipient=row["recipient"],
-            subject=row["subject"],
-            body=row["body"],
-            message_id=row["message_id"],
-            created=_moment(row["created"]),
-            attempts=row["attempts"],
-        )
-        for row in rows
-    ]
+    return await rows.claim(
+        state=MailState.pending.value, to_state=target.value, due_at=now, limit=limit
+    )
 
 
 async def finish_attempt(
@@ -170,22 +116,17 @@ async def finish_attempt(
     at ``next_attempt``) or ``give_up``; the new state. ``TransitionRefused`` if the row
     is not ``sending``."""
     async with write_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT state FROM outbox_mails WHERE id = ?", [mail_id]
-        )
-        if not rows:  # only finished rows are ever deleted: a bug, said plainly
+        state = await rows.state_of(conn, mail_id=mail_id)
+        if state is None:  # only finished rows are ever deleted: a bug, said plainly
             raise LookupError(f"outbox mail {mail_id} is gone")
-        target = OUTBOX_MAIL.next(OUTBOX_MAIL.parse(rows[0]["state"]), action)
-        await conn.execute_query(
-            "UPDATE outbox_mails SET state = ?, attempts = attempts + 1, last_error = ?,"
-            " next_attempt = ?, sent_at = ? WHERE id = ?",
-            [
-                target.value,
-                error[:ERROR_CHARS] if error else None,
-                next_attempt or now,
-                now if target is MailState.sent else None,
-                mail_id,
-            ],
+        target = OUTBOX_MAIL.next(OUTBOX_MAIL.parse(state), action)
+        await rows.record_attempt(
+            conn,
+            mail_id=mail_id,
+            state=target.value,
+            error=error[:ERROR_CHARS] if error else None,
+            next_attempt=next_attempt or now,
+            sent_at=now if target is MailState.sent else None,
         )
     return target
 
@@ -193,22 +134,15 @@ async def finish_attempt(
 async def postpone_pending(until: datetime) -> None:
     """The server failed as a whole: every pending row due before ``until`` waits until
     then, without an attempt counted (one try per backoff step, not one per mail)."""
-    async with in_transaction() as conn:
-        await conn.execute_query(
-            "UPDATE outbox_mails SET next_attempt = ? WHERE state = ? AND next_attempt < ?",
-            [until, MailState.pending.value, until],
-        )
+    await rows.postpone(state=MailState.pending.value, until=until)
 
 
 async def purge_finished(max_age: timedelta, now: datetime | None = None) -> int:
     """Delete sent and failed rows older than ``max_age``."""
-    limit = (now or utc_now()) - max_age
-    async with in_transaction() as conn:
-        count = await conn.execute_query(
-            "DELETE FROM outbox_mails WHERE state IN (?, ?) AND created < ?",
-            [MailState.sent.value, MailState.failed.value, limit],
-        )
-    return int(count[0])
+    return await rows.delete_older(
+        states=(MailState.sent.value, MailState.failed.value),
+        before=(now or utc_now()) - max_age,
+    )
 
 
 @dataclass(frozen=True)
@@ -220,20 +154,7 @@ class OutboxSummary:
 
 
 async def summary() -> OutboxSummary:
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT state, COUNT(*) AS n FROM outbox_mails GROUP BY state"
-        )
-        errors = await conn.execute_query_dict(
-            "SELECT last_error FROM outbox_mails WHERE last_error IS NOT NULL"
-            " ORDER BY next_attempt DESC, id DESC LIMIT 1"
-        )
+    found, last_error = await rows.counts_and_last_error()
     counts = {state.value: 0 for state in MailState}
-    counts.update({row["state"]: int(row["n"]) for row in rows})
-    return OutboxSummary(counts, errors[0]["last_error"] if errors else None)
-
-
-def _moment(value: object) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return parse_ts(str(value).replace(" ", "T", 1))
+    counts.update(found)
+    return OutboxSummary(counts, last_error)

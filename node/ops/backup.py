@@ -40,6 +40,7 @@ from ..i18n import N_, Phrase, Translatable
 from ..migrations import LATEST, SchemaTooNew
 from ..services.identity import read_origin
 from ..settings import DATABASE_FILE, KEY_FILE, NEW_LOG_MARKER, RESTORED_MARKER, Settings
+from ..store import files as database_files
 from . import encryption
 from .servelock import LOCK_FILE
 
@@ -214,12 +215,7 @@ def backup_overdue(data_dir: Path, max_age_days: int, now: datetime) -> bool:
 def snapshot_database(source: Path, target: Path) -> None:
     """A consistent copy of a live SQLite database (one read transaction), checked."""
     try:
-        with (
-            contextlib.closing(sqlite3.connect(source, timeout=30)) as live,
-            contextlib.closing(sqlite3.connect(target)) as copy,
-        ):
-            live.backup(copy)
-            status = copy.execute("PRAGMA integrity_check").fetchone()[0]
+        status = database_files.copy_checked(source, target)
     except sqlite3.Error as exc:
         raise BackupError(
             N_("cannot copy the database %(path)s: %(error)s"), path=source, error=exc
@@ -248,14 +244,7 @@ def _data_files(data_dir: Path) -> list[str]:
 
 
 def _head_seq(database: Path, origin: str) -> int:
-    try:
-        with contextlib.closing(sqlite3.connect(database)) as connection:
-            row = connection.execute(
-                "SELECT head_seq FROM origins WHERE id = ?", (origin,)
-            ).fetchone()
-    except sqlite3.Error:
-        return 0
-    return int(row[0]) if row else 0
+    return database_files.head_seq(database, origin=origin)
 
 
 def _file_info(path: Path) -> FileInfo:
@@ -435,12 +424,8 @@ def _verify(manifest: Manifest, files: Path) -> None:
         raise BackupError(N_("the backup's key cannot be used: %(error)s"), error=exc) from None
     if origin != manifest.origin:
         raise BackupError(N_("the backup's key does not match its manifest"))
-    try:
-        with contextlib.closing(sqlite3.connect(files / DATABASE_FILE)) as connection:
-            status = connection.execute("PRAGMA integrity_check").fetchone()[0]
-            schema = int(connection.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.Error as exc:
-        status, schema = str(exc), 0
+    inspection = database_files.inspect(files / DATABASE_FILE, origin=None, timeout=5)
+    status, schema = inspection.status, inspection.schema_version
     if status != "ok":
         raise BackupError(N_("the backup's database is damaged (%(status)s)"), status=status)
     if schema > LATEST:

@@ -18,11 +18,10 @@ import ipaddress
 import json
 import os
 import shutil
-import sqlite3
 import stat
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from ..settings import (
     Settings,
     load_settings,
 )
+from ..store import files
 from . import servelock
 from .backup import STAGING_PREFIX, backup_overdue, last_backup
 from .owner import foreign_owner
@@ -405,14 +405,10 @@ def _database(facts: Facts) -> list[Finding]:
         "network's back from its peers.",
         path=path,
     )
-    try:
-        with contextlib.closing(sqlite3.connect(path, timeout=10)) as connection:
-            status = connection.execute("PRAGMA integrity_check").fetchone()[0]
-            facts.schema_version = int(connection.execute("PRAGMA user_version").fetchone()[0])
-            if status == "ok":
-                _read_facts(connection, facts)
-    except sqlite3.Error as exc:
-        status = str(exc)
+    inspection = files.inspect(path, origin=facts.origin)
+    facts.schema_version, status = inspection.schema_version, inspection.status
+    if inspection.own is not None:
+        _read_facts(inspection.own, facts)
     if status != "ok":
         findings.append(
             Finding(False, _("The database is damaged: %(error)s", error=status), damaged)
@@ -456,34 +452,14 @@ def _schema(version: int, path: Path) -> Finding:
     return Finding(True, _("Database schema up to date (version %(v)d).", v=version))
 
 
-def _read_facts(connection: sqlite3.Connection, facts: Facts) -> None:
-    if facts.origin is None:
-        return
-    row = connection.execute(
-        "SELECT head_seq, frozen FROM origins WHERE id = ?", (facts.origin,)
-    ).fetchone()
-    if row:
-        facts.head_seq, facts.own_frozen = int(row[0]), bool(row[1])
-    with contextlib.suppress(sqlite3.OperationalError):  # a database older than key chains
-        keys = connection.execute(
-            "SELECT recovery_key FROM key_chain WHERE origin = ? ORDER BY seq DESC LIMIT 1",
-            (facts.origin,),
-        ).fetchone()
-        facts.recovery_key = keys[0] if keys else None
-    last = connection.execute(
-        "SELECT header FROM entries WHERE origin = ? ORDER BY seq DESC LIMIT 1", (facts.origin,)
-    ).fetchone()
-    if last:
+def _read_facts(own: files.OwnLog, facts: Facts) -> None:
+    if own.head_seq is not None:
+        facts.head_seq, facts.own_frozen = own.head_seq, own.frozen
+    facts.recovery_key = own.recovery_key
+    if own.last_header:
         with contextlib.suppress(ValueError, KeyError, TypeError):
-            facts.last_ts = parse_ts(json.loads(last[0])["ts"])
-    connection.row_factory = sqlite3.Row
-    facts.peers = [
-        dict(row)
-        for row in connection.execute(
-            "SELECT url, source, state, last_error, last_success FROM peers"
-            " ORDER BY source = 'discovered', url"
-        )
-    ]
+            facts.last_ts = parse_ts(json.loads(own.last_header)["ts"])
+    facts.peers = [asdict(peer) for peer in own.peers]
 
 
 def _log_state(facts: Facts) -> list[Finding]:

@@ -16,16 +16,17 @@ import asyncio
 import json
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-
-from tortoise.transactions import in_transaction
 
 from federation.backoff import backoff_seconds
 from federation.errors import PeerError
 from federation.timeutil import utc_now
 
-from ..models import BlobFetch, Peer
+from ..store import blobs as rows
+from ..store import peers as peer_rows
+from ..store.blobs import FetchRow
+from ..store.peers import PeerRow
 from .blobs import collect_garbage, keep, references, usage
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ FETCH_NOW_MIN_SECONDS = 10
 
 async def reset_interrupted() -> None:
     """Rows left ``fetching`` by a stop in the middle are due again."""
-    await BlobFetch.filter(state="fetching").update(state="pending", next_attempt=utc_now())
+    await rows.move_fetches(from_state="fetching", to_state="pending", next_attempt=utc_now())
 
 
 async def run_blob_work(node: Node) -> int:
@@ -57,7 +58,7 @@ async def run_blob_work(node: Node) -> int:
     fetched = 0
     gate = asyncio.Semaphore(PARALLEL)
 
-    async def one(row: BlobFetch) -> int:
+    async def one(row: FetchRow) -> int:
         async with gate:
             try:
                 return await fetch_one(node, row)
@@ -67,11 +68,7 @@ async def run_blob_work(node: Node) -> int:
                 return 0
 
     while True:
-        due = (
-            await BlobFetch.filter(state="pending", next_attempt__lte=utc_now())
-            .order_by("next_attempt", "created")
-            .limit(BATCH)
-        )
+        due = await rows.fetches_due(state="pending", now=utc_now(), limit=BATCH)
         if not due:
             return fetched
         fetched += sum(await asyncio.gather(*(one(row) for row in due)))
@@ -80,19 +77,17 @@ async def run_blob_work(node: Node) -> int:
 async def _requeue_quota(node: Node) -> None:
     """Rows stopped by the quota are tried again when they would fit now."""
     room = node.settings.blob_quota_bytes - await usage()
-    for row in await BlobFetch.filter(state="over_quota").order_by("created"):
+    for row in await rows.fetches_in(state="over_quota"):
         if row.size <= room:
             room -= row.size
-            row.state = "pending"
-            row.next_attempt = utc_now()
-            await row.save(update_fields=["state", "next_attempt"])
+            await rows.schedule_fetch(sha256=row.sha256, state="pending", next_attempt=utc_now())
 
 
-async def _candidates(node: Node, sha256: str) -> list[Peer]:
+async def _candidates(node: Node, sha256: str) -> list[PeerRow]:
     """Peers to ask: the authors' of the resources that list the blob, then the others
     (added by hand first, then discovered ones at random)."""
-    authors = {row["origin"] for row in await references(sha256)}
-    peers = [p for p in await Peer.all().order_by("id") if p.origin != node.origin]
+    authors = {ref.origin for ref in await references(sha256)}
+    peers = [p for p in await peer_rows.by_id() if p.origin != node.origin]
     first = [p for p in peers if p.origin in authors]
     manual = [p for p in peers if p.origin not in authors and p.source != "discovered"]
     discovered = [p for p in peers if p.origin not in authors and p.source == "discovered"]
@@ -100,49 +95,35 @@ async def _candidates(node: Node, sha256: str) -> list[Peer]:
     return first + (manual + discovered)[:OTHER_PEERS]
 
 
-async def fetch_one(node: Node, row: BlobFetch) -> int:
+async def fetch_one(node: Node, row: FetchRow) -> int:
     """One attempt at one blob; returns 1 if it is now held."""
     settings = node.settings
     if row.size > settings.blob_max_bytes:
         await _finish(row, "failed", f"larger than blob_max_bytes ({settings.blob_max_bytes})")
         return 0
-    reserved = await _reserved(row.sha256)
+    reserved = await rows.bytes_fetching(besides=row.sha256)
     if await usage() + reserved + row.size > settings.blob_quota_bytes:
         await _finish(row, "over_quota", f"the quota ({settings.blob_quota_bytes} bytes) is full")
         return 0
-    row.state = "fetching"
-    row.updated = utc_now()
-    await row.save(update_fields=["state", "updated"])
+    await rows.start_fetch(sha256=row.sha256, state="fetching", now=utc_now())
     tried: list[dict[str, str]] = []
     for peer in await _candidates(node, row.sha256):
         error = await _fetch_from(node, peer, row)
         if error is None:
-            row.tried = json.dumps(tried)
-            await row.save(update_fields=["tried"])
+            await rows.note_tried(sha256=row.sha256, tried=json.dumps(tried))
             return 1
         tried.append({"url": peer.url, "error": error})
-    row.tried = json.dumps(tried)
+    await rows.note_tried(sha256=row.sha256, tried=json.dumps(tried))
     await _retry_later(row, "no peer could give it" if tried else "no peer to ask")
     return 0
 
 
-async def _retry_later(row: BlobFetch, error: str) -> None:
-    row.attempts += 1
-    row.next_attempt = utc_now() + timedelta(
-        seconds=backoff_seconds(row.attempts, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS)
+async def _retry_later(row: FetchRow, error: str) -> None:
+    attempts = row.attempts + 1
+    due = utc_now() + timedelta(
+        seconds=backoff_seconds(attempts, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS)
     )
-    await _finish(row, "pending", error)
-
-
-async def _reserved(sha256: str) -> int:
-    """Bytes of the other blobs being fetched right now (they count against the quota)."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT coalesce(sum(size), 0) AS n FROM blob_fetches"
-            " WHERE state = 'fetching' AND sha256 != ?",
-            [sha256],
-        )
-    return int(rows[0]["n"])
+    await _finish(row, "pending", error, attempts=attempts, next_attempt=due)
 
 
 def blob_deadline(size: int) -> float:
@@ -151,7 +132,7 @@ def blob_deadline(size: int) -> float:
     return 60.0 + size / 65536
 
 
-async def _fetch_from(node: Node, peer: Peer, row: BlobFetch) -> str | None:
+async def _fetch_from(node: Node, peer: PeerRow, row: FetchRow) -> str | None:
     """Get the blob from ``peer``: None when it is now held, else what went wrong."""
     writer = node.blobs.writer(row.size)
     try:
@@ -177,25 +158,36 @@ async def _fetch_from(node: Node, peer: Peer, row: BlobFetch) -> str | None:
         node.blobs.discard(received)
         log.warning("blob %s from %s: the bytes do not match their hash", row.sha256, peer.url)
         return "the bytes do not match the hash"
-    if await BlobFetch.exists(sha256=row.sha256):  # still wanted (not dropped meanwhile)
+    if await rows.fetch_wanted(sha256=row.sha256):  # not dropped meanwhile
         await keep(node.blobs, received)
     else:
         node.blobs.discard(received)
     return None
 
 
-async def _finish(row: BlobFetch, state: str, error: str | None) -> None:
-    row.state = state
-    row.last_error = error  # type: ignore[assignment]
-    row.updated = utc_now()
-    await row.save()
+async def _finish(
+    row: FetchRow,
+    state: str,
+    error: str | None,
+    *,
+    attempts: int | None = None,
+    next_attempt: datetime | None = None,
+) -> None:
+    await rows.end_fetch(
+        sha256=row.sha256,
+        state=state,
+        error=error,
+        attempts=row.attempts if attempts is None else attempts,
+        next_attempt=next_attempt or row.next_attempt,
+        now=utc_now(),
+    )
 
 
 async def fetch_now(sha256: str) -> bool:
     """Make a blob's fetch due at once (the "fetch now" button). False when there is
     nothing to fetch (no such row, held already, or larger than allowed). Asked again
     within ``FETCH_NOW_MIN_SECONDS`` of the last attempt, it changes nothing."""
-    row = await BlobFetch.get_or_none(sha256=sha256)
+    row = await rows.fetch(sha256=sha256)
     if row is None or row.state in ("done", "failed"):
         return False
     now = utc_now()
@@ -203,7 +195,5 @@ async def fetch_now(sha256: str) -> bool:
         row.updated is not None and now - row.updated < timedelta(seconds=FETCH_NOW_MIN_SECONDS)
     ):
         return True
-    row.state = "pending"
-    row.next_attempt = now
-    await row.save(update_fields=["state", "next_attempt"])
+    await rows.schedule_fetch(sha256=sha256, state="pending", next_attempt=now)
     return True

@@ -23,7 +23,8 @@ from tortoise.transactions import in_transaction
 from federation.errors import SchemaError
 from federation.timeutil import utc_now
 
-from ..models import Blob, BlobFetch
+from ..store import blobs as rows
+from ..store.blobs import BlobRow, FetchRow, Reference
 from .blobstore import BlobStore, BlobTooLarge, Received
 from .blobtypes import content_error, media_types
 
@@ -32,20 +33,6 @@ UPLOAD_GRACE = timedelta(days=1)
 
 #: Kinds whose payloads list blobs, and the member that lists them.
 BLOB_MEMBERS = {"resource": "attachments", "equipment": "photos", "place": "photos"}
-#: Every blob of every live object, one row each (origin, oid, title, name — a photo's
-#: text alternative —, media_type, size, sha256).
-_ATTACHMENTS = (
-    "SELECT o.origin, o.oid, o.title, json_extract(a.value, '$.name') AS name,"
-    " json_extract(a.value, '$.media_type') AS media_type,"
-    " json_extract(a.value, '$.size') AS size, json_extract(a.value, '$.sha256') AS sha256"
-    " FROM objects o, json_each(o.payload, '$.attachments') a WHERE o.kind = 'resource'"
-    " UNION ALL "
-    "SELECT o.origin, o.oid, o.title, json_extract(a.value, '$.alt') AS name,"
-    " json_extract(a.value, '$.media_type') AS media_type,"
-    " json_extract(a.value, '$.size') AS size, json_extract(a.value, '$.sha256') AS sha256"
-    " FROM objects o, json_each(o.payload, '$.photos') a"
-    " WHERE o.kind IN ('equipment', 'place')"
-)
 
 
 class UploadRefused(Exception):
@@ -65,13 +52,11 @@ class Uploaded:
 
 async def usage() -> int:
     """Bytes of blobs held."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict("SELECT coalesce(sum(size), 0) AS n FROM blobs")
-    return int(rows[0]["n"])
+    return await rows.bytes_held()
 
 
-async def held(sha256: str) -> Blob | None:
-    return await Blob.get_or_none(sha256=sha256)
+async def held(sha256: str) -> BlobRow | None:
+    return await rows.blob(sha256=sha256)
 
 
 async def upload(
@@ -139,29 +124,18 @@ async def keep(
     """Index a received blob and move it into place, in one transaction: the row is only
     committed once the file is there. A blob held already keeps its file (same bytes)."""
     async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT keep_until FROM blobs WHERE sha256 = ?", [received.sha256]
+        new = await rows.index(
+            conn,
+            sha256=received.sha256,
+            size=received.size,
+            media_type=media_type,
+            keep_until=keep_until,
+            now=utc_now(),
         )
-        if rows:
-            store.discard(received)
-            if keep_until is not None:
-                await conn.execute_query(
-                    "UPDATE blobs SET keep_until = max(coalesce(keep_until, ?), ?)"
-                    " WHERE sha256 = ?",
-                    [keep_until, keep_until, received.sha256],
-                )
+        if new:
+            store.commit(received)  # before the row is committed
         else:
-            await conn.execute_query(
-                "INSERT INTO blobs (sha256, size, media_type, created, keep_until)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [received.sha256, received.size, media_type, utc_now(), keep_until],
-            )
-            store.commit(received)
-        await conn.execute_query(
-            "UPDATE blob_fetches SET state = 'done', last_error = NULL, updated = ?"
-            " WHERE sha256 = ?",
-            [utc_now(), received.sha256],
-        )
+            store.discard(received)
 
 
 def _listed(payload: dict[str, Any], member: str) -> list[dict[str, Any]]:
@@ -195,88 +169,33 @@ async def note_attachments(
             wanted.setdefault(str(attachment["sha256"]), int(attachment["size"]))
     if not wanted:
         return 0
-    marks = ", ".join("?" for _ in wanted)
-    rows = await conn.execute_query_dict(
-        f"SELECT sha256 FROM blobs WHERE sha256 IN ({marks})", list(wanted)
-    )
-    present = {row["sha256"] for row in rows}
-    if present:
-        await conn.execute_many(
-            "UPDATE blobs SET keep_until = NULL WHERE sha256 = ?", [[sha] for sha in present]
-        )
-    now = utc_now()
-    missing = [[sha, size, now, now] for sha, size in wanted.items() if sha not in present]
-    if missing:
-        await conn.execute_many(
-            "INSERT INTO blob_fetches (sha256, size, state, attempts, next_attempt, tried, created)"
-            " VALUES (?, ?, 'pending', 0, ?, '[]', ?) ON CONFLICT (sha256) DO UPDATE SET"
-            " state = 'pending', next_attempt = excluded.next_attempt"
-            " WHERE blob_fetches.state = 'done'",
-            missing,
-        )
-    return len(missing)
+    return await rows.note_listed(conn, sizes=wanted, now=utc_now())
 
 
-async def references(sha256: str) -> list[dict[str, Any]]:
-    """The live attachments that are ``sha256``: origin, oid, title, name, media_type."""
-    async with in_transaction() as conn:
-        return await conn.execute_query_dict(
-            f"SELECT * FROM ({_ATTACHMENTS}) WHERE sha256 = ? ORDER BY origin, oid", [sha256]
-        )
+async def references(sha256: str) -> list[Reference]:
+    """The live attachments and photos that are ``sha256``."""
+    return await rows.references(sha256=sha256)
 
 
-async def fetch_states(shas: Iterable[str]) -> dict[str, BlobFetch]:
-    wanted = sorted(set(shas))
-    if not wanted:
-        return {}
-    return {row.sha256: row for row in await BlobFetch.filter(sha256__in=wanted)}
+async def fetch_states(shas: Iterable[str]) -> dict[str, FetchRow]:
+    return await rows.fetches(shas=shas)
 
 
 async def held_set(shas: Iterable[str]) -> set[str]:
-    wanted = sorted(set(shas))
-    if not wanted:
-        return set()
-    return {row.sha256 for row in await Blob.filter(sha256__in=wanted)}
+    return await rows.held_among(shas=shas)
 
 
 async def forget_corrupt(store: BlobStore, sha256: str) -> None:
     """A blob whose bytes on disk are missing or wrong: drop it and fetch it again if a
     live resource still references it."""
     store.remove(sha256)
-    size = None
-    async with in_transaction() as conn:
-        await conn.execute_query("DELETE FROM blobs WHERE sha256 = ?", [sha256])
-        rows = await conn.execute_query_dict(
-            f"SELECT size FROM ({_ATTACHMENTS}) WHERE sha256 = ? LIMIT 1", [sha256]
-        )
-        if rows:
-            size = int(rows[0]["size"])
-            now = utc_now()
-            await conn.execute_query(
-                "INSERT INTO blob_fetches (sha256, size, state, attempts, next_attempt, tried,"
-                " created, last_error) VALUES (?, ?, 'pending', 0, ?, '[]', ?, ?)"
-                " ON CONFLICT (sha256) DO UPDATE SET state = 'pending', next_attempt = ?,"
-                " last_error = excluded.last_error",
-                [sha256, size, now, now, "the copy on disk was damaged", now],
-            )
+    await rows.drop_and_refetch(sha256=sha256, error="the copy on disk was damaged", now=utc_now())
 
 
 async def collect_garbage(store: BlobStore) -> int:
     """Drop the blobs and fetch rows no live resource references (uploads within their
     grace excepted). Returns how many blobs were dropped."""
-    now = utc_now()
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            f"SELECT sha256 FROM blobs WHERE (keep_until IS NULL OR keep_until < ?)"
-            f" AND sha256 NOT IN (SELECT sha256 FROM ({_ATTACHMENTS}))",
-            [now],
-        )
-        dropped = [row["sha256"] for row in rows]
-        if dropped:
-            await conn.execute_many("DELETE FROM blobs WHERE sha256 = ?", [[s] for s in dropped])
-        await conn.execute_query(
-            f"DELETE FROM blob_fetches WHERE sha256 NOT IN (SELECT sha256 FROM ({_ATTACHMENTS}))"
-        )
+    dropped = await rows.drop_unlisted(now=utc_now())
     for sha256 in dropped:
         store.remove(sha256)
     return len(dropped)
@@ -284,7 +203,7 @@ async def collect_garbage(store: BlobStore) -> int:
 
 async def drop_strays(store: BlobStore) -> int:
     """Remove the files a crash left (half-received, or never indexed); hourly."""
-    indexed = {row.sha256 for row in await Blob.all().only("sha256")}
+    indexed = await rows.all_held()
     strays = store.stray_files(indexed)
     for path in strays:
         path.unlink(missing_ok=True)
@@ -293,11 +212,7 @@ async def drop_strays(store: BlobStore) -> int:
 
 async def summary(quota_bytes: int) -> dict[str, int]:
     """Bytes held and the fetches by state, for the dashboard."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT state, count(*) AS n FROM blob_fetches GROUP BY state"
-        )
-    counts = {row["state"]: int(row["n"]) for row in rows}
+    counts = await rows.fetches_by_state()
     return {
         "used": await usage(),
         "quota": quota_bytes,
@@ -307,7 +222,7 @@ async def summary(quota_bytes: int) -> dict[str, int]:
     }
 
 
-def tried_list(row: BlobFetch) -> list[dict[str, str]]:
+def tried_list(row: FetchRow) -> list[dict[str, str]]:
     try:
         value = json.loads(row.tried or "[]")
     except ValueError:
@@ -332,7 +247,7 @@ async def check_attachments(payload: dict[str, Any], kind: str = "resource") -> 
                     f"{member}.{index}.size",
                 )
             continue
-        if not any(int(ref["size"]) == size for ref in await references(sha256)):
+        if not any(ref.size == size for ref in await references(sha256)):
             raise SchemaError(
                 f"'{member}.{index}.sha256': this node has no blob {sha256}; upload the"
                 " file first (POST /api/v1/blobs)",

@@ -38,7 +38,7 @@ from federation.timeutil import format_ts, utc_now
 from federation.vector import Vector, missing_ranges, vector_digest
 
 from ..i18n import locale_text as _
-from ..models import BlobFetch
+from ..store import blobs as blob_rows
 from .blobs import BLOB_MEMBERS, blobs_of, forget_corrupt, held, keep, references, usage
 from .entries import Range, pages
 from .ingest import IngestReport
@@ -70,7 +70,7 @@ async def vector_document(node: Node) -> dict[str, Any]:
     origins claimed complete), and the blobs it still wants."""
     vector = await current_vector()
     vector.update((origin, FROZEN_SEQ) for origin in await frozen_origins())
-    wanted = await BlobFetch.filter(state__in=WANTED_STATES).order_by("created").limit(10_000)
+    wanted = await blob_rows.wanted_shas(states=WANTED_STATES, limit=10_000)
     document: dict[str, Any] = {
         "format": bundle.VECTOR_FORMAT,
         "version": bundle.VERSION,
@@ -79,7 +79,7 @@ async def vector_document(node: Node) -> dict[str, Any]:
         "vector": dict(sorted(vector.items())),
     }
     if wanted:
-        document["wants"] = [row.sha256 for row in wanted]
+        document["wants"] = wanted
     return document
 
 
@@ -212,7 +212,7 @@ async def _held_blobs(node: Node, wanted: dict[str, int], report: ExportReport) 
     held: list[tuple[str, int, Path]] = []
     for sha256, size in sorted(wanted.items()):
         if not size:
-            sizes = {int(ref["size"]) for ref in await references(sha256)}
+            sizes = {ref.size for ref in await references(sha256)}
             size = sizes.pop() if len(sizes) == 1 else 0
         path = await node.blobs.verified_path(sha256, size) if size else None
         if path is None:
@@ -514,7 +514,7 @@ async def _import_blob(
                 listed=listed,
             )
         )
-    sizes = {int(ref["size"]) for ref in await references(sha256)}
+    sizes = {ref.size for ref in await references(sha256)}
     if member.size not in sizes:
         return refuse(
             _("no resource of this node cites this attachment")

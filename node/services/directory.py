@@ -4,7 +4,7 @@ first, then by place name) with their offers counted by kind, and the peers by U
 A hostile peer can make a node hold tens of thousands of origins (and as many discovered
 peers), so nothing here reads them all: each page walks an index (``origins_by_name``,
 ``peers.url``) and counts the offers of that page's origins only (through the
-``(origin, kind, oid)`` index).
+``(origin, kind, oid)`` index); the reads are ``store.directory``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from ..db import fetch_all
-from ..models import Peer
+from ..store import directory as rows
+from ..store import peers as peer_rows
+from ..store.directory import ListedOrigin
+from ..store.peers import PeerRow
 from . import objects
 
 #: Kinds counted for each origin, in the order pages show them: events first.
@@ -23,23 +25,6 @@ OFFER_KINDS = tuple(sorted(objects.OFFER_KINDS, key=lambda kind: kind != "event"
 #: Default and largest page of the directory.
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
-
-#: One page of origins other than ours, in the order of the ``origins_by_name`` index
-#: (node/db.py), which SQLite walks instead of sorting every origin.
-OTHER_ORIGINS_SQL = (
-    "SELECT * FROM origins WHERE id != ? ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?"
-)
-#: The same page without the origins that membership hides (former members, blocked
-#: origins: services/membership.py), for the public pages.
-SHOWN_ORIGINS_SQL = (
-    "SELECT * FROM origins WHERE id != ? AND id NOT IN (SELECT origin FROM excluded_origins)"
-    " ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?"
-)
-#: Offers by kind of the origins of a page (``{marks}``: one ``?`` per origin).
-COUNTS_SQL = (
-    "SELECT origin, kind, count(*) AS n FROM objects WHERE origin IN ({marks})"
-    " AND kind IN ('event', 'skill', 'equipment') GROUP BY origin, kind"
-)
 
 
 @dataclass(frozen=True)
@@ -55,77 +40,60 @@ class Page:
         return following if following < self.total else None
 
 
-def _marks(values: list[Any]) -> str:
-    return ", ".join("?" for _ in values)
-
-
 async def origins_page(
     conn: BaseDBAsyncClient, own: str, limit: int, offset: int, *, shown_only: bool = False
 ) -> Page:
     """Origins ``offset`` to ``offset + limit`` of the directory, this node's first;
     ``shown_only``: without the origins membership hides (their items say ``hidden``)."""
-    count_sql = "SELECT count(*) AS n FROM origins"
-    if shown_only:
-        count_sql += " WHERE id NOT IN (SELECT origin FROM excluded_origins)"
-    total = int((await fetch_all(conn, count_sql))[0]["n"])
-    own_rows = await fetch_all(conn, "SELECT * FROM origins WHERE id = ?", own)
-    rows: list[dict[str, Any]] = []
+    total = await rows.origin_count(conn, shown_only=shown_only)
+    own_row = await rows.origin(conn, origin_id=own)
+    listed: list[ListedOrigin] = []
     skip, take = offset, limit
-    if own_rows:
+    if own_row is not None:
         if offset == 0:
-            rows.extend(own_rows)
+            listed.append(own_row)
             take -= 1
         else:
             skip -= 1
     if take > 0:
-        others = SHOWN_ORIGINS_SQL if shown_only else OTHER_ORIGINS_SQL
-        rows += await fetch_all(conn, others, own, take, skip)
-    ids = [row["id"] for row in rows]
+        listed += await rows.others(conn, own=own, limit=take, offset=skip, shown_only=shown_only)
+    ids = [row.id for row in listed]
     counts: dict[str, dict[str, int]] = {}
     forks: set[str] = set()
     hidden: set[str] = set()
     if ids:
-        counted = await fetch_all(conn, COUNTS_SQL.format(marks=_marks(ids)), *ids)
-        for row in counted:
-            counts.setdefault(row["origin"], {})[row["kind"]] = int(row["n"])
-        found = await fetch_all(
-            conn, f"SELECT DISTINCT origin FROM fork_evidence WHERE origin IN ({_marks(ids)})", *ids
-        )
-        forks = {row["origin"] for row in found}
+        counts = await rows.offer_counts(conn, origin_ids=ids)
+        forks = await rows.forked_among(conn, origin_ids=ids)
         if not shown_only:
-            hiding = await fetch_all(
-                conn, f"SELECT origin FROM excluded_origins WHERE origin IN ({_marks(ids)})", *ids
-            )
-            hidden = {row["origin"] for row in hiding}
+            hidden = await rows.hidden_among(conn, origin_ids=ids)
     items = [
         {
-            "id": row["id"],
-            "name": row["name"] or "",
-            "commune": row["commune"] or "",
-            "self": row["id"] == own,
-            "seq": row["head_seq"],
-            "counts": counts.get(row["id"], {}),
-            "objects": sum(counts.get(row["id"], {}).values()),
-            "last_received": row["last_received"],
-            "first_seen": row["first_seen"],
-            "frozen": bool(row["frozen"]),
-            "frozen_reason": row["frozen_reason"],
-            "fork": row["id"] in forks,
-            "hidden": row["id"] in hidden,
+            "id": row.id,
+            "name": row.name or "",
+            "commune": row.commune or "",
+            "self": row.id == own,
+            "seq": row.head_seq,
+            "counts": counts.get(row.id, {}),
+            "objects": sum(counts.get(row.id, {}).values()),
+            "last_received": row.last_received,
+            "first_seen": row.first_seen,
+            "frozen": row.frozen,
+            "frozen_reason": row.frozen_reason,
+            "fork": row.id in forks,
+            "hidden": row.id in hidden,
         }
-        for row in rows
+        for row in listed
     ]
     return Page(items, total, limit, offset)
 
 
-async def peers_page(limit: int, offset: int) -> tuple[list[Peer], int]:
+async def peers_page(limit: int, offset: int) -> tuple[list[PeerRow], int]:
     """Peers ``offset`` to ``offset + limit`` by URL (the unique index), and their number."""
-    peers = await Peer.all().order_by("url").offset(offset).limit(limit)
-    return peers, await Peer.all().count()
+    return await peer_rows.page(limit=limit, offset=offset), await peer_rows.count()
 
 
-async def peers_of(origins: list[str]) -> list[Peer]:
+async def peers_of(origins: list[str]) -> list[PeerRow]:
     """The peers known to serve ``origins`` (through ``peers_by_origin``), by URL."""
     if not origins:
         return []
-    return await Peer.filter(origin__in=origins).order_by("url")
+    return await peer_rows.serving(origins=origins)

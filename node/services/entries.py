@@ -13,13 +13,15 @@ answer reads every page from one snapshot).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
+
+from ..store import entries as entry_rows
+from ..store.entries import StoredEntry as StoredEntry  # re-exported: the rows pages hold
 
 #: Bytes counted for each entry beyond its stored header and payload (the signature, the
 #: member names and punctuation of its document).
@@ -28,30 +30,6 @@ ENVELOPE_BYTES = 100
 #: delivery's gap fill, so that a page of large resources stays within a peer's default
 #: request body (256 KiB).
 PUSH_PAGE_BYTES = 192 * 1024
-
-
-class StoredEntry(NamedTuple):
-    """One stored entry as its canonical text: what was signed, ready for the wire. (A
-    named tuple: made from each row of every page served, it must cost little.)"""
-
-    origin: str
-    seq: int
-    header: str
-    sig: str
-    payload: str | None
-
-    def document(self) -> dict[str, Any]:
-        """The entry as a wire document (``{"header", "sig", "payload"}``)."""
-        return {
-            "header": json.loads(self.header),
-            "sig": self.sig,
-            "payload": None if self.payload is None else json.loads(self.payload),
-        }
-
-    def json(self) -> str:
-        """The same document in JSON, written from the stored text (valid JSON as it is)
-        instead of decoding and encoding it again."""
-        return f'{{"header":{self.header},"sig":"{self.sig}","payload":{self.payload or "null"}}}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +41,6 @@ class Range:
     limit: int | None = None
 
 
-_COLUMNS = "origin, seq, header, sig, payload"
-
-
-async def _read(conn: BaseDBAsyncClient, sql: str, values: list[Any]) -> list[StoredEntry]:
-    # Rows in ``StoredEntry``'s order, not dicts: the hot path of every page sent.
-    _, rows = await conn.execute_query(sql, values)
-    return list(map(StoredEntry._make, rows))
-
-
 async def read_after(
     conn: BaseDBAsyncClient, origin: str, after: int, limit: int, max_bytes: int | None = None
 ) -> list[StoredEntry]:
@@ -80,24 +49,15 @@ async def read_after(
     one), counted before the payloads are read."""
     if max_bytes is not None:
         limit = await _count_within(conn, origin, after, limit, max_bytes)
-    return await _read(
-        conn,
-        f"SELECT {_COLUMNS} FROM entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
-        [origin, after, limit],
-    )
+    return await entry_rows.after(conn, origin=origin, seq=after, limit=limit)
 
 
 async def _count_within(
     conn: BaseDBAsyncClient, origin: str, after: int, limit: int, max_bytes: int
 ) -> int:
-    rows = await conn.execute_query_dict(
-        "SELECT length(header) + length(coalesce(payload, '')) AS size FROM entries"
-        " WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
-        [origin, after, limit],
-    )
     count, used = 0, 0
-    for row in rows:
-        used += row["size"] + ENVELOPE_BYTES
+    for size in await entry_rows.sizes_after(conn, origin=origin, seq=after, limit=limit):
+        used += size + ENVELOPE_BYTES
         if used > max_bytes and count:
             break
         count += 1
@@ -114,14 +74,7 @@ async def by_refs(
     if conn is None:
         async with in_transaction() as own:
             return await by_refs(refs, own)
-    # A join, not a row-value IN: SQLite then looks each ref up on (origin, seq).
-    return await _read(
-        conn,
-        "SELECT e.origin, e.seq, e.header, e.sig, e.payload FROM json_each(?) AS r"
-        " JOIN entries AS e ON e.origin = json_extract(r.value, '$[0]')"
-        " AND e.seq = json_extract(r.value, '$[1]') ORDER BY e.origin, e.seq",
-        [json.dumps(sorted(set(refs)))],
-    )
+    return await entry_rows.at_refs(conn, refs=refs)
 
 
 async def pages(

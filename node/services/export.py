@@ -20,7 +20,7 @@ from typing import Any
 from federation.schema import schemas_dir
 
 from ..i18n import N_
-from ..models import CurrentObject
+from ..store import objects
 from . import listings
 from .objects import load_payload, raw_text
 
@@ -193,13 +193,10 @@ async def export_places(origin: str | None = None) -> Export:
     place replaces. A listing whose signed place cannot be exported (incomplete profile)
     is exported in its stead, so that joining the network never removes a place from the
     open data. Rows are sorted by commune, then name."""
-    query = CurrentObject.filter(kind="place")
-    if origin:
-        query = query.filter(origin=origin)
     result = Export()
     rows: list[dict[str, str]] = []
     left_out: set[str] = set()
-    for place in await query:
+    for place in await objects.of_every_origin(kind="place", origin=origin):
         row = place_row(place.origin, load_payload(place.payload), place.updated)
         problems = row_problems(row)
         if problems:

@@ -86,14 +86,14 @@ async def finish_rotation(node: Node) -> None:
     it, when its entry was never written)."""
     from tortoise.transactions import in_transaction
 
-    from . import keychain
+    from ..store import keychain
 
     path = node.settings.data_dir / NEXT_KEY_FILE
     if not path.exists():
         return
     new = NodeKey.load(path)
     async with in_transaction() as conn:
-        state = await keychain.state_at(conn, node.origin)
+        state = await keychain.state_at(conn, origin=node.origin)
     if state.node_key == new.origin:
         _install(node, new)
     else:

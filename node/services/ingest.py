@@ -32,7 +32,6 @@ from itertools import count
 from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation.chain import Head
 from federation.entry import Entry, parse_entry
@@ -51,7 +50,11 @@ from federation.keychain import KeyState, advance, is_recovery
 from federation.timeutil import utc_now
 
 from ..db import write_transaction
-from . import keychain
+from ..store import entries as entry_rows
+from ..store import keychain, pending
+from ..store import origins as origin_rows
+from ..store.origins import ChainState
+from ..store.rows import savepoint
 from .membership import Gate, Membership
 from .store import repair_payloads, store_entries, truncate_log
 
@@ -170,16 +173,8 @@ def _claimed(document: Any) -> tuple[str | None, int | None]:
 async def _isolated(conn: BaseDBAsyncClient, work: Callable[[], Awaitable[T]]) -> T:
     """Run ``work`` in a savepoint of the batch's transaction: if it raises, what it wrote
     is undone and the exception goes on, the rest of the batch stays."""
-    name = f"ingest_{next(_savepoints)}"
-    await conn.execute_query(f"SAVEPOINT {name}")
-    try:
-        result = await work()
-    except BaseException:
-        await conn.execute_query(f"ROLLBACK TO {name}")
-        await conn.execute_query(f"RELEASE {name}")
-        raise
-    await conn.execute_query(f"RELEASE {name}")
-    return result
+    async with savepoint(conn, f"ingest_{next(_savepoints)}"):
+        return await work()
 
 
 @dataclass
@@ -312,7 +307,7 @@ class Ingestor:
         if not by_origin:
             return report
         async with write_transaction() as conn:
-            heads = await _load_heads(conn, list(by_origin))
+            heads = await origin_rows.chain_states(conn, origin_ids=list(by_origin))
             gate = None if self.membership is None else await self.membership.gate(conn)
             room: list[_PendingRoom] = []
             to_store: list[tuple[int, Entry]] = []
@@ -349,7 +344,7 @@ class Ingestor:
         conn: BaseDBAsyncClient,
         origin: str,
         items: list[tuple[int, Entry]],
-        heads: dict[str, tuple[Head, bool]],
+        heads: dict[str, ChainState],
         refused: set[str],
         sender: str | None,
         room: list[_PendingRoom],
@@ -365,7 +360,8 @@ class Ingestor:
             for index, entry in items:
                 report.reject(index, entry, exc)
             return []
-        head, frozen = heads.get(origin, (Head(), False))
+        state = heads.get(origin, ChainState(Head(), False))
+        head, frozen = state.head, state.frozen
         part = IngestReport()
         chain = partial(self._chain_origin, conn, origin, head, frozen, items, part, sender, room)
         try:
@@ -445,28 +441,20 @@ class Ingestor:
         hourly budget are returned (refused)."""
         if not new:
             return set()
-        marks = ",".join("?" * len(new))
-        rows = await conn.execute_query_dict(
-            f"SELECT origin FROM origin_admissions WHERE origin IN ({marks})", new
-        )
-        known = {row["origin"] for row in rows}
+        known = await pending.admitted_among(conn, origins=new)
         fresh = [origin for origin in new if origin not in known]
         if not fresh:
             return set()
         now = utc_now()
         refused: set[str] = set()
         if sender is not None:
-            rows = await conn.execute_query_dict(
-                "SELECT COUNT(*) AS n FROM origin_admissions WHERE sender = ? AND at > ?",
-                [sender, now - ADMISSION_WINDOW],
+            admitted = await pending.admissions_since(
+                conn, sender=sender, since=now - ADMISSION_WINDOW
             )
-            left = max(0, self.new_origins_per_hour - rows[0]["n"])
+            left = max(0, self.new_origins_per_hour - admitted)
             refused = set(fresh[left:])
             fresh = fresh[:left]
-        await conn.execute_many(
-            "INSERT INTO origin_admissions (origin, sender, at) VALUES (?, ?, ?)",
-            [[origin, sender or "", now] for origin in fresh],
-        )
+        await pending.admit(conn, origins=fresh, sender=sender or "", now=now)
         return refused
 
     async def _chain_origin(
@@ -483,7 +471,7 @@ class Ingestor:
         stored: list[tuple[int, Entry]] = []
         seen: dict[int, Entry] = {}
         repairs: list[Entry] = []
-        keys = await keychain.state_at(conn, origin) if not frozen else None
+        keys = await keychain.state_at(conn, origin=origin) if not frozen else None
         #: (seq, keys after it) of each key entry stored, for ``key_chain``.
         key_rows: list[tuple[int, KeyState]] = []
         for index, entry in items:
@@ -491,10 +479,8 @@ class Ingestor:
                 # A recovery right after the frozen head: its recovery key vouches for
                 # this history; the place starts again from it with its new key.
                 frozen = False
-                keys = await keychain.state_at(conn, origin)
-                await conn.execute_query(
-                    "UPDATE origins SET frozen = 0, frozen_reason = NULL WHERE id = ?", [origin]
-                )
+                keys = await keychain.state_at(conn, origin=origin)
+                await origin_rows.unfreeze(conn, origin_id=origin)
             if frozen or keys is None:
                 report.reject(
                     index,
@@ -519,13 +505,13 @@ class Ingestor:
                     continue
                 # Only a key in force at that seq can prove a fork; another key's entry
                 # proves nothing about this log (a rotated or stolen key).
-                before = await keychain.state_at(conn, origin, entry.seq - 1)
+                before = await keychain.state_at(conn, origin=origin, seq=entry.seq - 1)
                 try:
                     after = advance(before, entry)
                 except WrongKey as exc:
                     report.reject(index, entry, exc)
                     continue
-                recovered = await keychain.latest_recovery(conn, origin)
+                recovered = await keychain.latest_recovery(conn, origin=origin)
                 recovery = is_recovery(before, entry)
                 if recovered >= entry.seq and not recovery:
                     report.reject(index, entry, Superseded(
@@ -541,7 +527,7 @@ class Ingestor:
                     if previous is not None and previous.header_hash == entry.prev:
                         # The recovery wins over the old key's entries from its seq on.
                         await truncate_log(conn, origin, entry.seq)
-                        await keychain.forget_from(conn, origin, entry.seq)
+                        await keychain.forget_from(conn, origin=origin, seq=entry.seq)
                         stored = [item for item in stored if item[1].seq < entry.seq]
                         report.accepted = [e for e in report.accepted if e.seq < entry.seq]
                         seen = {seq: e for seq, e in seen.items() if seq < entry.seq}
@@ -599,7 +585,7 @@ class Ingestor:
             stored.extend((-1, entry) for entry in drained)
             if drained:
                 head = Head(drained[-1].seq, drained[-1].header_hash)
-        await keychain.insert(conn, origin, key_rows)
+        await keychain.insert(conn, origin=origin, rows=key_rows)
         if frozen:
             # Entries of this batch before the fork was found are stored (they extend
             # the verified chain); none after it, and nothing is kept aside.
@@ -636,22 +622,16 @@ class Ingestor:
     ) -> tuple[list[Entry], bool, KeyState]:
         """Apply entries kept aside that now follow the head; True when one of them
         proves a fork (the origin is then frozen); and the keys in force after them."""
-        rows = await conn.execute_query_dict(
-            "SELECT seq, document FROM pending_entries WHERE origin = ? AND seq > ? ORDER BY seq",
-            [origin, head.seq],
-        )
         drained: list[Entry] = []
-        for row in rows:
-            if row["seq"] != head.seq + 1:
+        for row in await pending.waiting_after(conn, origin=origin, seq=head.seq):
+            if row.seq != head.seq + 1:
                 break
             try:
-                entry = self.parse(json.loads(row["document"]))
+                entry = self.parse(json.loads(row.document))
                 after = advance(keys, entry)
             except WrongKey:
                 # Signed by a key not in force: it will never fit; drop it.
-                await conn.execute_query(
-                    "DELETE FROM pending_entries WHERE origin = ? AND seq = ?", [origin, row["seq"]]
-                )
+                await pending.drop(conn, origin=origin, seq=row.seq)
                 break
             except (EntryRejected, ValueError):
                 break
@@ -668,9 +648,7 @@ class Ingestor:
             seen[entry.seq] = entry
             drained.append(entry)
             report.accepted.append(entry)
-        await conn.execute_query(
-            "DELETE FROM pending_entries WHERE origin = ? AND seq <= ?", [origin, head.seq]
-        )
+        await pending.drop_through(conn, origin=origin, seq=head.seq)
         return drained, False, keys
 
     async def _set_aside(
@@ -681,10 +659,7 @@ class Ingestor:
         room: list[_PendingRoom],
     ) -> None:
         """Keep ``entry`` in ``pending_entries`` (``PendingFull`` when it cannot be)."""
-        rows = await conn.execute_query_dict(
-            "SELECT COUNT(*) AS n FROM pending_entries WHERE origin = ?", [entry.origin]
-        )
-        if rows[0]["n"] >= MAX_PENDING_PER_ORIGIN:
+        if await pending.count_of(conn, origin=entry.origin) >= MAX_PENDING_PER_ORIGIN:
             raise PendingFull(
                 f"{MAX_PENDING_PER_ORIGIN} entries of this origin already wait beyond a gap"
             )
@@ -693,10 +668,8 @@ class Ingestor:
         if size > self.pending_max_bytes or self.pending_max_entries < 1:
             raise PendingFull("no room to keep entries beyond a gap")
         if not room:
-            rows = await conn.execute_query_dict(
-                "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM pending_entries"
-            )
-            room.append(_PendingRoom(rows[0]["n"], rows[0]["bytes"]))
+            kept = await pending.totals(conn)
+            room.append(_PendingRoom(kept.entries, kept.bytes))
         totals = room[0]
         while (
             totals.entries + 1 > self.pending_max_entries
@@ -704,10 +677,14 @@ class Ingestor:
         ):
             if not await self._evict(conn, totals, size):
                 raise PendingFull("no room to keep entries beyond a gap")
-        inserted, _ = await conn.execute_query(
-            "INSERT INTO pending_entries (origin, seq, document, received_at, source, size)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (origin, seq) DO NOTHING",
-            [entry.origin, entry.seq, document, utc_now(), sender or "", size],
+        inserted = await pending.keep(
+            conn,
+            origin=entry.origin,
+            seq=entry.seq,
+            document=document,
+            size=size,
+            source=sender or "",
+            now=utc_now(),
         )
         if inserted:
             totals.entries += 1
@@ -717,103 +694,52 @@ class Ingestor:
         """Drop the oldest pending entries of the source holding the most bytes, enough
         for ``size`` more bytes and one more entry (with some headroom, so that a full
         store does not evict on every entry). False when there is nothing to drop."""
-        rows = await conn.execute_query_dict(
-            "SELECT source FROM pending_entries GROUP BY source ORDER BY SUM(size) DESC,"
-            " COUNT(*) DESC LIMIT 1"
-        )
-        if not rows:
+        source = await pending.biggest_source(conn)
+        if source is None:
             return False
         need_entries = totals.entries + 1 - self.pending_max_entries
         need_bytes = totals.bytes + size - self.pending_max_bytes
         need_entries = max(need_entries, 0) + self.pending_max_entries // 100
         need_bytes = max(need_bytes, 0) + self.pending_max_bytes // 100
-        victims = await conn.execute_query_dict(
-            "SELECT id, size FROM pending_entries WHERE source = ?"
-            " ORDER BY received_at, id LIMIT 1000",
-            [rows[0]["source"]],
-        )
-        dropped: list[list[Any]] = []
-        for victim in victims:
+        dropped: list[int] = []
+        for victim in await pending.oldest_of(conn, source=source, limit=1000):
             if need_entries <= 0 and need_bytes <= 0:
                 break
-            dropped.append([victim["id"]])
+            dropped.append(victim.id)
             need_entries -= 1
-            need_bytes -= victim["size"]
+            need_bytes -= victim.size
             totals.entries -= 1
-            totals.bytes -= victim["size"]
-        await conn.execute_many("DELETE FROM pending_entries WHERE id = ?", dropped)
+            totals.bytes -= victim.size
+        await pending.drop_ids(conn, ids=dropped)
         return bool(dropped)
-
-
-async def _load_heads(conn: BaseDBAsyncClient, origins: list[str]) -> dict[str, tuple[Head, bool]]:
-    marks = ",".join("?" * len(origins))
-    rows = await conn.execute_query_dict(
-        f"SELECT id, head_seq, head_hash, frozen FROM origins WHERE id IN ({marks})", origins
-    )
-    return {r["id"]: (Head(r["head_seq"], r["head_hash"]), bool(r["frozen"])) for r in rows}
 
 
 async def _stored_entry(
     conn: BaseDBAsyncClient, origin: str, seq: int
 ) -> tuple[Entry | None, bool]:
     """The stored entry (header and signature) and whether its payload is missing."""
-    rows = await conn.execute_query_dict(
-        "SELECT header, sig, EXISTS (SELECT 1 FROM missing_payloads m WHERE m.origin = ?"
-        " AND m.seq = ?) AS missing FROM entries WHERE origin = ? AND seq = ?",
-        [origin, seq, origin, seq],
-    )
-    if not rows:
-        return None, False
-    return Entry(json.loads(rows[0]["header"]), rows[0]["sig"], None), bool(rows[0]["missing"])
+    stored = await entry_rows.header_at(conn, origin=origin, seq=seq)
+    return (None, False) if stored is None else (stored.entry, stored.payload_missing)
 
 
 async def _lifts_freeze(conn: BaseDBAsyncClient, origin: str, head: Head, entry: Entry) -> bool:
     """True when ``entry`` is a recovery right after the frozen ``head``, linked to it."""
     if entry.kind != "key" or entry.seq != head.seq + 1 or entry.prev != head.hash:
         return False
-    return is_recovery(await keychain.state_at(conn, origin), entry)
+    return is_recovery(await keychain.state_at(conn, origin=origin), entry)
 
 
 async def _record_fork(conn: BaseDBAsyncClient, known: Entry, other: Entry) -> None:
     """Keep the evidence (two headers the origin signed that cannot both be in its log:
     same seq, or ``other`` right after ``known`` without linking to it) and freeze."""
-    await conn.execute_query(
-        "INSERT INTO fork_evidence (origin, seq, header_a, sig_a, header_b, sig_b, detected_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            known.origin,
-            known.seq,
-            known.header_bytes.decode(),
-            known.sig,
-            other.header_bytes.decode(),
-            other.sig,
-            utc_now(),
-        ],
-    )
-    # An upsert: the fork may be found in the very batch that brings the origin.
-    await conn.execute_query(
-        "INSERT INTO origins (id, head_seq, frozen, frozen_reason, first_seen)"
-        " VALUES (?, 0, 1, ?, ?) ON CONFLICT (id) DO UPDATE SET frozen = 1,"
-        " frozen_reason = excluded.frozen_reason",
-        [known.origin, f"fork at seq {other.seq}", utc_now()],
-    )
-    await conn.execute_query("DELETE FROM pending_entries WHERE origin = ?", [known.origin])
+    await origin_rows.record_fork(conn, known=known, other=other, now=utc_now())
+    await pending.drop_origin(conn, origin=known.origin)
 
 
 async def drop_stale_pending(max_age: timedelta = PENDING_MAX_AGE) -> int:
     """Drop entries kept aside for longer than ``max_age``, and the admissions of origins
     that never got a log here; return how many entries."""
-    cutoff = utc_now() - max_age
-    async with in_transaction() as conn:
-        count, _ = await conn.execute_query(
-            "DELETE FROM pending_entries WHERE received_at < ?", [cutoff]
-        )
-        await conn.execute_query(
-            "DELETE FROM origin_admissions WHERE at < ? AND origin NOT IN"
-            " (SELECT id FROM origins) AND origin NOT IN (SELECT origin FROM pending_entries)",
-            [cutoff],
-        )
-    return count
+    return await pending.drop_older(before=utc_now() - max_age)
 
 
 async def pending_summary(
@@ -825,41 +751,27 @@ async def pending_summary(
 ) -> dict[str, Any]:
     """What is kept aside beyond gaps, for the operator: totals and limits, then the
     ``top`` peers (sources) and origins holding the most bytes."""
-    totals = await conn.execute_query_dict(
-        "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM pending_entries"
-    )
-    peers = await conn.execute_query_dict(
-        "SELECT source, COUNT(*) AS n, SUM(size) AS bytes FROM pending_entries"
-        " GROUP BY source ORDER BY bytes DESC, source LIMIT ?",
-        [top],
-    )
-    origins = await conn.execute_query_dict(
-        "SELECT p.origin, COUNT(*) AS n, SUM(p.size) AS bytes, MIN(p.seq) AS first,"
-        " COALESCE(o.head_seq, 0) AS head FROM pending_entries p LEFT JOIN origins o"
-        " ON o.id = p.origin GROUP BY p.origin ORDER BY bytes DESC, p.origin LIMIT ?",
-        [top],
-    )
-    missing = await conn.execute_query_dict("SELECT COUNT(*) AS n FROM missing_payloads")
+    totals = await pending.totals(conn)
     return {
-        "entries": totals[0]["n"],
-        "bytes": totals[0]["bytes"],
+        "entries": totals.entries,
+        "bytes": totals.bytes,
         "max_entries": max_entries,
         "max_bytes": max_bytes,
         "by_peer": [
-            {"peer": row["source"] or None, "entries": row["n"], "bytes": row["bytes"]}
-            for row in peers
+            {"peer": row.source or None, "entries": row.entries, "bytes": row.bytes}
+            for row in await pending.by_source(conn, top=top)
         ],
         "by_origin": [
             {
-                "origin": row["origin"],
-                "entries": row["n"],
-                "bytes": row["bytes"],
-                "head": row["head"],
-                "first_pending": row["first"],
+                "origin": row.origin,
+                "entries": row.entries,
+                "bytes": row.bytes,
+                "head": row.head,
+                "first_pending": row.first,
             }
-            for row in origins
+            for row in await pending.by_origin(conn, top=top)
         ],
-        "missing_payloads": missing[0]["n"],
+        "missing_payloads": await entry_rows.missing_count(conn),
     }
 
 

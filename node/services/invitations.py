@@ -7,19 +7,19 @@ vouch with one click.
 A code is ``PAPI1-`` + base64url of the RFC 8785 bytes of ``{"u": inviter's URL, "o":
 inviter's origin, "n": nonce, "f": [founders]}``. The inviter keeps only the SHA-256 of
 the nonce, for ``INVITATION_DAYS``, and accepts one request per invitation. The only
-module that touches ``invitations`` and ``join_requests``."""
+module that changes ``invitations`` and ``join_requests`` (their rows are
+``store.invitations``)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation import schema
 from federation.canonical import canonical_bytes
@@ -30,28 +30,10 @@ from federation.netguard import normalise_url
 from federation.timeutil import utc_now
 
 from ..i18n import N_, Translatable
+from ..store import invitations as rows
 
 if TYPE_CHECKING:
     from ..runtime import Node
-
-DDL = """
-CREATE TABLE IF NOT EXISTS invitations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    nonce_hash VARCHAR(64) NOT NULL UNIQUE,
-    created TIMESTAMP NOT NULL,
-    expires TIMESTAMP NOT NULL,
-    used_by VARCHAR(60)
-);
-CREATE TABLE IF NOT EXISTS join_requests (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    origin VARCHAR(60) NOT NULL UNIQUE,
-    name VARCHAR(200) NOT NULL,
-    commune VARCHAR(100) NOT NULL DEFAULT '',
-    url VARCHAR(300),
-    created TIMESTAMP NOT NULL,
-    state VARCHAR(12) NOT NULL DEFAULT 'pending'
-);
-"""
 
 CODE_PREFIX = "PAPI1-"
 #: An invitation is valid this long.
@@ -99,16 +81,12 @@ async def create_invitation(node: Node) -> Invitation:
         )
     nonce = b64url_encode(secrets.token_bytes(16))
     now = utc_now()
-    async with in_transaction() as conn:
-        await conn.execute_query(
-            "INSERT INTO invitations (nonce_hash, created, expires) VALUES (?, ?, ?)",
-            [_hash(nonce), now, now + timedelta(days=INVITATION_DAYS)],
-        )
-        await conn.execute_query(
-            "DELETE FROM invitations WHERE id IN (SELECT id FROM invitations WHERE used_by IS"
-            " NULL ORDER BY created DESC LIMIT -1 OFFSET ?)",
-            [MAX_OPEN_INVITATIONS],
-        )
+    await rows.add_invitation(
+        nonce_hash=_hash(nonce),
+        created=now,
+        expires=now + timedelta(days=INVITATION_DAYS),
+        keep_open=MAX_OPEN_INVITATIONS,
+    )
     founders = node.membership.founder_list
     return Invitation(normalise_url(node.settings.url), node.origin, nonce, founders)
 
@@ -165,39 +143,30 @@ async def receive_join(conn: BaseDBAsyncClient, document: Any) -> dict[str, Any]
     if not verify_signature(document["origin"], canonical_bytes(unsigned), document["sig"]):
         raise InvitationError("bad_signature", N_("the request is not signed by its origin's key"))
     now = utc_now()
-    rows = await conn.execute_query_dict(
-        "SELECT id, used_by FROM invitations WHERE nonce_hash = ? AND expires > ?",
-        [_hash(document["invitation"]), now],
+    invitation = await rows.valid_invitation(
+        conn, nonce_hash=_hash(document["invitation"]), now=now
     )
-    if not rows or rows[0]["used_by"] not in (None, document["origin"]):
+    if invitation is None or invitation.used_by not in (None, document["origin"]):
         raise InvitationError("unknown_invitation", N_("no such invitation, or used, or expired"))
-    await conn.execute_query(
-        "UPDATE invitations SET used_by = ? WHERE id = ?", [document["origin"], rows[0]["id"]]
-    )
-    await conn.execute_query(
-        "INSERT INTO join_requests (origin, name, commune, url, created) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (origin) DO UPDATE SET name = excluded.name, commune = excluded.commune,"
-        " url = excluded.url, state = 'pending'",
-        [document["origin"], document["name"], document.get("commune", ""),
-         document.get("url"), now],
-    )  # fmt: skip
-    await conn.execute_query(
-        "DELETE FROM join_requests WHERE id IN (SELECT id FROM join_requests"
-        " ORDER BY created DESC LIMIT -1 OFFSET ?)",
-        [MAX_REQUESTS],
+    await rows.use_invitation(conn, invitation_id=invitation.id, origin=document["origin"])
+    await rows.file_request(
+        conn,
+        origin=document["origin"],
+        name=document["name"],
+        commune=document.get("commune", ""),
+        url=document.get("url"),
+        now=now,
+        keep=MAX_REQUESTS,
     )
     return {"origin": document["origin"], "name": document["name"]}
 
 
 async def join_requests(conn: BaseDBAsyncClient) -> list[dict[str, Any]]:
-    return await conn.execute_query_dict(
-        "SELECT origin, name, commune, url, created, state FROM join_requests"
-        " ORDER BY state = 'pending' DESC, created DESC"
-    )
+    return [asdict(request) for request in await rows.requests(conn)]
 
 
 async def mark_request(conn: BaseDBAsyncClient, origin: str, state: str) -> None:
-    await conn.execute_query("UPDATE join_requests SET state = ? WHERE origin = ?", [state, origin])
+    await rows.set_request_state(conn, origin=origin, state=state)
 
 
 async def join(node: Node, code: str, name: str = "", commune: str = "") -> Invitation:

@@ -26,7 +26,9 @@ from typing import Any
 from federation.timeutil import utc_now
 
 from ..db import write_transaction
-from ..models import CurrentObject, Listing
+from ..store import listings as listing_rows
+from ..store import objects
+from ..store.listings import NewListing
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
@@ -71,14 +73,14 @@ class SignedPlaces:
 
 async def signed_places() -> SignedPlaces:
     found = SignedPlaces()
-    for row in await CurrentObject.filter(kind="place", oid="place").values("origin", "payload"):
+    for row in await objects.all_place_profiles():
         try:
-            payload = json.loads(row["payload"])
+            payload = json.loads(row.payload)
         except ValueError:
             continue
         if not isinstance(payload, dict):
             continue
-        origin = row["origin"]
+        origin = row.origin
         found.origins.add(origin)
         pivot = pivot_key(payload.get("pivot"))
         if pivot:
@@ -99,24 +101,16 @@ class Match:
 async def matches() -> list[Match]:
     """Every listing (in directory order: commune, then name) and what replaces it."""
     signed = await signed_places()
-    rows = (
-        await Listing.all()
-        .order_by("commune", "nom", "id")
-        .values("id", "source_id", "pivot_key", "name_key")
-    )
     return [
-        Match(r["id"], signed.replacing(r["source_id"], r["pivot_key"], r["name_key"]))
-        for r in rows
+        Match(r.id, signed.replacing(r.source_id, r.pivot_key, r.name_key))
+        for r in await listing_rows.all_keys()
     ]
 
 
 async def rows_of(ids: Iterable[int]) -> list[dict[str, str]]:
     """The imported rows of these listings, in the order of ``ids``."""
     wanted = list(ids)
-    found: dict[int, dict[str, str]] = {}
-    for start in range(0, len(wanted), 500):  # SQLite's bound on parameters
-        for listing in await Listing.filter(id__in=wanted[start : start + 500]):
-            found[listing.id] = json.loads(listing.row)
+    found = await listing_rows.imported_rows(ids=wanted)
     return [found[i] for i in wanted if i in found]
 
 
@@ -126,17 +120,17 @@ async def unclaimed(limit: int, offset: int = 0) -> tuple[list[dict[str, str]], 
     return await rows_of(open_ids[offset : offset + limit]), len(open_ids)
 
 
-def listing_values(row: dict[str, str], source_file: str, now: datetime) -> list[Any]:
-    return [
-        row["id"],
-        row.get("nom", ""),
-        row.get("commune", ""),
-        pivot_key(row.get("pivot")),
-        name_key(row.get("nom"), row.get("commune")),
-        json.dumps(row, ensure_ascii=False),
-        source_file,
-        now,
-    ]
+def new_listing(row: dict[str, str], source_file: str, now: datetime) -> NewListing:
+    return NewListing(
+        source_id=row["id"],
+        nom=row.get("nom", ""),
+        commune=row.get("commune", ""),
+        pivot_key=pivot_key(row.get("pivot")),
+        name_key=name_key(row.get("nom"), row.get("commune")),
+        row=json.dumps(row, ensure_ascii=False),
+        source_file=source_file,
+        imported_at=now,
+    )
 
 
 async def store(
@@ -147,17 +141,11 @@ async def store(
     now = utc_now()
     async with write_transaction() as conn:
         if replace:
-            await conn.execute_query("DELETE FROM listings")
+            await listing_rows.clear(conn)
         for start in range(0, len(rows), 500):
             batch = rows[start : start + 500]
-            await conn.execute_many(
-                "INSERT INTO listings (source_id, nom, commune, pivot_key, name_key, row,"
-                " source_file, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (source_id) DO UPDATE SET nom = excluded.nom,"
-                " commune = excluded.commune, pivot_key = excluded.pivot_key,"
-                " name_key = excluded.name_key, row = excluded.row,"
-                " source_file = excluded.source_file, imported_at = excluded.imported_at",
-                [listing_values(row, source_file, now) for row in batch],
+            await listing_rows.upsert(
+                conn, listings=[new_listing(row, source_file, now) for row in batch]
             )
             if progress:
                 progress(start + len(batch), len(rows))

@@ -18,7 +18,7 @@ from ..db import write_transaction
 from ..i18n import N_, Translatable
 from ..runtime import Node
 from ..settings import RESTORED_MARKER
-from . import keychain
+from ..store import keychain, origins
 from .blobs import BLOB_MEMBERS, check_attachments
 from .deliveries import enqueue_push
 from .store import store_entries
@@ -29,10 +29,7 @@ def new_oid() -> str:
 
 
 async def head_of(conn: BaseDBAsyncClient, origin: str) -> Head:
-    rows = await conn.execute_query_dict(
-        "SELECT head_seq, head_hash FROM origins WHERE id = ?", [origin]
-    )
-    return Head(rows[0]["head_seq"], rows[0]["head_hash"]) if rows else Head()
+    return await origins.head(conn, origin_id=origin)
 
 
 class LogRecovering(Translatable):
@@ -99,7 +96,7 @@ async def publish_in(
             )
         )
     key = signing_key or node.key
-    keys = await keychain.state_at(conn, node.origin)
+    keys = await keychain.state_at(conn, origin=node.origin)
     if key.origin != keys.node_key and not (kind == "key" and key.origin == keys.recovery_key):
         raise KeyNotInForce(
             N_(
@@ -121,7 +118,7 @@ async def publish_in(
         max_payload_bytes=node.settings.max_payload_bytes,
     )
     await store_entries(conn, [entry], own_origin=node.origin)
-    await keychain.record(conn, [entry], keys)
+    await keychain.record(conn, entries=[entry], before=keys)
     if kind == "vouch":  # our vouch may admit or exclude origins (docs/protocol.md 16)
         await node.membership.settle(conn)
     await enqueue_push(conn, node, [entry], ttl=node.settings.gossip_ttl)

@@ -2,7 +2,8 @@
 section 16), the candidates it refused, the origins it hides, and its blocklist.
 
 The rules are ``federation.membership`` (the closure of vouches from the founders); this
-module keeps their state in the database, and is the only one that touches these tables:
+module keeps their state in the database (through ``store.membership``), and is the only
+one that changes these tables:
 
 - ``membership_candidates``: origins refused because they are not members (or blocked),
   with how often, since when, and who brought them; bounded (``candidates_max``). Nothing
@@ -36,68 +37,15 @@ from federation.errors import Blocked, EntryRejected, NotMember
 from federation.membership import Vouch, members
 from federation.timeutil import utc_now
 
+from ..store import membership as rows
+from ..store import peers as peer_rows
+from ..store.membership import Refusal
+
 if TYPE_CHECKING:
     from .rejections import RejectionMemory
 
 log = logging.getLogger(__name__)
 
-#: Tables of this module and the indexes its reads walk (run at every start, idempotent).
-DDL = """
-CREATE TABLE IF NOT EXISTS membership_candidates (
-    origin VARCHAR(60) NOT NULL PRIMARY KEY,
-    first_seen TIMESTAMP NOT NULL,
-    last_seen TIMESTAMP NOT NULL,
-    refused INT NOT NULL DEFAULT 0,
-    brought_by VARCHAR(300) NOT NULL DEFAULT '',
-    code VARCHAR(20) NOT NULL DEFAULT 'not_member'
-);
-CREATE INDEX IF NOT EXISTS membership_candidates_by_last_seen
-    ON membership_candidates (last_seen);
-CREATE TABLE IF NOT EXISTS excluded_origins (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    origin VARCHAR(60) NOT NULL UNIQUE,
-    since TIMESTAMP NOT NULL,
-    reason VARCHAR(20) NOT NULL
-);
-CREATE TABLE IF NOT EXISTS hidden_objects (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    origin VARCHAR(60) NOT NULL,
-    kind VARCHAR(16) NOT NULL,
-    oid VARCHAR(64) NOT NULL,
-    seq BIGINT NOT NULL,
-    payload TEXT NOT NULL,
-    updated VARCHAR(40) NOT NULL,
-    title VARCHAR(200) NOT NULL,
-    body TEXT NOT NULL DEFAULT '',
-    theme VARCHAR(100) NOT NULL DEFAULT '',
-    place VARCHAR(200) NOT NULL DEFAULT '',
-    commune VARCHAR(100) NOT NULL DEFAULT '',
-    starts_at VARCHAR(40),
-    ends_at VARCHAR(40)
-);
-CREATE INDEX IF NOT EXISTS hidden_objects_by_origin ON hidden_objects (origin);
-CREATE INDEX IF NOT EXISTS hidden_objects_by_kind ON hidden_objects (kind, origin, seq);
-CREATE INDEX IF NOT EXISTS objects_by_kind ON objects (kind, origin, seq);
-CREATE TABLE IF NOT EXISTS blocklist (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind VARCHAR(10) NOT NULL,
-    value VARCHAR(300) NOT NULL,
-    reason TEXT NOT NULL,
-    created TIMESTAMP NOT NULL,
-    UNIQUE (kind, value)
-);
-"""
-
-#: The columns moved between ``objects`` and ``hidden_objects``.
-_OBJECT_COLUMNS = (
-    "origin, kind, oid, seq, payload, updated, title, body, theme, place, commune,"
-    " starts_at, ends_at"
-)
-#: Tables holding an origin's rows, emptied when its hidden data is purged.
-_PURGED_TABLES = (
-    "entries", "hidden_objects", "objects", "pending_entries", "missing_payloads",
-    "fork_evidence",
-)  # fmt: skip
 #: Defaults of the settings of the same names.
 CANDIDATES_MAX = 1000
 MEMBER_PURGE_DAYS = 30
@@ -207,33 +155,20 @@ class Membership:
     async def _stored_vouches(self, conn: BaseDBAsyncClient) -> dict[tuple[str, str], Vouch]:
         """Every vouch object held, shown or hidden (a hidden origin's vouches count as
         soon as it is a member again), cached until one changes."""
-        marker_rows = await conn.execute_query_dict(
-            "SELECT (SELECT count(*) FROM objects WHERE kind = 'vouch') AS a,"
-            " (SELECT total(seq) FROM objects WHERE kind = 'vouch') AS b,"
-            " (SELECT count(*) FROM hidden_objects WHERE kind = 'vouch') AS c,"
-            " (SELECT total(seq) FROM hidden_objects WHERE kind = 'vouch') AS d"
-        )
-        marker = tuple(marker_rows[0].values())
+        marker = await rows.vouches_marker(conn)
         if self._vouches is not None and self._vouches[0] == marker:
             return dict(self._vouches[1])
-        rows = await conn.execute_query_dict(
-            "SELECT origin, oid, payload FROM objects WHERE kind = 'vouch' UNION ALL"
-            " SELECT origin, oid, payload FROM hidden_objects WHERE kind = 'vouch'"
-        )
         vouches: dict[tuple[str, str], Vouch] = {}
-        for row in rows:
+        for row in await rows.stored_vouches(conn):
             try:
-                vouches[(row["origin"], row["oid"])] = Vouch.of(
-                    row["origin"], json.loads(row["payload"])
-                )
+                vouches[(row.origin, row.oid)] = Vouch.of(row.origin, json.loads(row.payload))
             except (ValueError, KeyError, TypeError):  # stored data is never trusted
                 continue
         self._vouches = (marker, vouches)
         return dict(vouches)
 
     async def blocked_origins(self, conn: BaseDBAsyncClient) -> frozenset[str]:
-        rows = await conn.execute_query_dict("SELECT value FROM blocklist WHERE kind = 'origin'")
-        return frozenset(row["value"] for row in rows)
+        return frozenset(await rows.blocked(conn, kind="origin"))
 
     async def gate(self, conn: BaseDBAsyncClient) -> Gate:
         vouches = await self._stored_vouches(conn) if self.closed else {}
@@ -259,37 +194,24 @@ class Membership:
         keeps the ``candidates_max`` most recently seen."""
         if not refused or self.candidates_max == 0:
             return
-        now = utc_now()
-        await conn.execute_many(
-            "INSERT INTO membership_candidates (origin, first_seen, last_seen, refused,"
-            " brought_by, code) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (origin) DO UPDATE SET"
-            " last_seen = excluded.last_seen, refused = refused + excluded.refused,"
-            " brought_by = excluded.brought_by, code = excluded.code",
-            [
-                [origin, now, now, count, (sender or "")[:300], code]
+        await rows.note_candidates(
+            conn,
+            refusals=[
+                Refusal(origin, count, code, (sender or "")[:300])
                 for origin, (count, code) in refused.items()
             ],
-        )
-        await conn.execute_query(
-            "DELETE FROM membership_candidates WHERE origin IN (SELECT origin FROM"
-            " membership_candidates ORDER BY last_seen DESC, origin LIMIT -1 OFFSET ?)",
-            [self.candidates_max],
+            now=utc_now(),
+            keep=self.candidates_max,
         )
 
     async def refused_origins(self, conn: BaseDBAsyncClient) -> set[str]:
         """Origins this node refuses now: candidates and excluded origins (bounded).
         A sync round claims them complete, so that peers send none of their entries,
         and a sync answer claims them complete, so that askers push none of them."""
-        rows = await conn.execute_query_dict(
-            "SELECT origin FROM membership_candidates UNION SELECT origin FROM excluded_origins"
-        )
-        return {row["origin"] for row in rows}
+        return await rows.refused_origins(conn)
 
     async def is_excluded(self, conn: BaseDBAsyncClient, origin: str) -> bool:
-        rows = await conn.execute_query_dict(
-            "SELECT 1 FROM excluded_origins WHERE origin = ?", [origin]
-        )
-        return bool(rows)
+        return await rows.is_excluded(conn, origin=origin)
 
     # -- applying a change ---------------------------------------------------------------
 
@@ -300,28 +222,19 @@ class Membership:
         the next round fetches their logs. Runs in the caller's transaction."""
         gate = await self.gate(conn)
         result = Settled()
-        rows = await conn.execute_query_dict("SELECT origin FROM excluded_origins")
-        for origin in (row["origin"] for row in rows):
+        for origin in await rows.excluded_origins(conn):
             if gate.admits(origin):
-                await _show_again(conn, origin)
+                await rows.show_again(conn, origin=origin)
                 result.admitted.add(origin)
-        rows = await conn.execute_query_dict(
-            "SELECT id FROM origins WHERE head_seq > 0 AND id != ? AND id NOT IN"
-            " (SELECT origin FROM excluded_origins)",
-            [self.own],
-        )
         now = utc_now()
-        for origin in (row["id"] for row in rows):
+        for origin in await rows.shown_origins(conn, own=self.own):
             if not gate.admits(origin):
                 reason = "blocked" if origin in gate.blocked else "not_member"
-                await _hide(conn, origin, reason, now)
+                await rows.hide(conn, origin=origin, reason=reason, now=now)
                 result.excluded.add(origin)
-        rows = await conn.execute_query_dict("SELECT origin FROM membership_candidates")
-        welcome = [row["origin"] for row in rows if gate.admits(row["origin"])]
+        welcome = [o for o in await rows.candidate_origins(conn) if gate.admits(o)]
         if welcome:
-            await conn.execute_many(
-                "DELETE FROM membership_candidates WHERE origin = ?", [[o] for o in welcome]
-            )
+            await rows.forget_candidates(conn, origins=welcome)
             result.admitted.update(welcome)
         if result.admitted and self.rejections is not None:
             self.rejections.forget(result.admitted)
@@ -349,16 +262,9 @@ class Membership:
         entries, hidden objects, pending entries, evidence. Returns them."""
         cutoff = (now or utc_now()) - self.purge_after
         async with in_transaction() as conn:
-            rows = await conn.execute_query_dict(
-                "SELECT origin FROM excluded_origins WHERE since < ?", [cutoff]
-            )
-            origins = [row["origin"] for row in rows]
+            origins = await rows.excluded_before(conn, cutoff=cutoff)
             for origin in origins:
-                for table in _PURGED_TABLES:
-                    await conn.execute_query(f"DELETE FROM {table} WHERE origin = ?", [origin])
-                await conn.execute_query("DELETE FROM origins WHERE id = ?", [origin])
-                await conn.execute_query("DELETE FROM key_chain WHERE origin = ?", [origin])
-                await conn.execute_query("DELETE FROM excluded_origins WHERE origin = ?", [origin])
+                await rows.purge(conn, origin=origin)
         if origins:
             log.info("membership: purged the data of %d former member(s)", len(origins))
         return origins
@@ -370,54 +276,22 @@ class Membership:
         if kind not in ("origin", "endpoint"):
             raise ValueError(f"unknown blocklist kind {kind!r}")
         async with in_transaction() as conn:
-            await conn.execute_query(
-                "INSERT INTO blocklist (kind, value, reason, created) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (kind, value) DO UPDATE SET reason = excluded.reason",
-                [kind, value, reason, utc_now()],
-            )
+            await rows.add_block(conn, kind=kind, value=value, reason=reason, now=utc_now())
             if kind == "endpoint":
-                await conn.execute_query("DELETE FROM peers WHERE url = ?", [value])
+                await peer_rows.delete_at(conn, url=value)
             else:
                 await self.settle(conn)
 
     async def unblock(self, kind: str, value: str) -> bool:
         async with in_transaction() as conn:
-            count, _ = await conn.execute_query(
-                "DELETE FROM blocklist WHERE kind = ? AND value = ?", [kind, value]
-            )
+            removed = await rows.remove_block(conn, kind=kind, value=value)
             if kind == "origin":
                 await self.settle(conn)
-        return bool(count)
-
-
-async def _hide(conn: BaseDBAsyncClient, origin: str, reason: str, now: datetime) -> None:
-    await conn.execute_query(
-        f"INSERT INTO hidden_objects ({_OBJECT_COLUMNS}) SELECT {_OBJECT_COLUMNS}"
-        " FROM objects WHERE origin = ?",
-        [origin],
-    )
-    await conn.execute_query("DELETE FROM objects WHERE origin = ?", [origin])
-    await conn.execute_query("DELETE FROM pending_entries WHERE origin = ?", [origin])
-    await conn.execute_query(
-        "INSERT INTO excluded_origins (origin, since, reason) VALUES (?, ?, ?)"
-        " ON CONFLICT (origin) DO NOTHING",
-        [origin, now, reason],
-    )
-
-
-async def _show_again(conn: BaseDBAsyncClient, origin: str) -> None:
-    await conn.execute_query(
-        f"INSERT INTO objects ({_OBJECT_COLUMNS}) SELECT {_OBJECT_COLUMNS}"
-        " FROM hidden_objects WHERE origin = ?",
-        [origin],
-    )
-    await conn.execute_query("DELETE FROM hidden_objects WHERE origin = ?", [origin])
-    await conn.execute_query("DELETE FROM excluded_origins WHERE origin = ?", [origin])
+        return removed
 
 
 async def blocked_endpoints(conn: BaseDBAsyncClient) -> set[str]:
-    rows = await conn.execute_query_dict("SELECT value FROM blocklist WHERE kind = 'endpoint'")
-    return {row["value"] for row in rows}
+    return await rows.blocked(conn, kind="endpoint")
 
 
 async def overview(conn: BaseDBAsyncClient, membership: Membership) -> dict[str, Any]:
@@ -425,29 +299,15 @@ async def overview(conn: BaseDBAsyncClient, membership: Membership) -> dict[str,
     hidden origins, origins frozen after a proven fork and the blocklist (bounded by their
     tables' bounds)."""
     gate = await membership.gate(conn)
-    names = {
-        row["id"]: row["name"] or ""
-        for row in await conn.execute_query_dict("SELECT id, name FROM origins")
-    }
+    names = await rows.origin_names(conn)
     vouches = sorted(
         gate.vouches.values(), key=lambda v: (names.get(v.subject, ""), v.subject, v.voucher)
     )
     members_now = gate.members if gate.members is not None else frozenset(names)
-    candidates = await conn.execute_query_dict(
-        "SELECT origin, first_seen, last_seen, refused, brought_by, code"
-        " FROM membership_candidates ORDER BY last_seen DESC"
-    )
-    excluded = await conn.execute_query_dict(
-        "SELECT origin, since, reason FROM excluded_origins ORDER BY since DESC"
-    )
-    blocklist = await conn.execute_query_dict(
-        "SELECT kind, value, reason, created FROM blocklist ORDER BY created DESC"
-    )
-    frozen = await conn.execute_query_dict(
-        "SELECT o.id, o.frozen_reason, MIN(f.detected_at) AS since FROM origins o"
-        " LEFT JOIN fork_evidence f ON f.origin = o.id WHERE o.frozen = 1"
-        " GROUP BY o.id ORDER BY since DESC, o.id"
-    )
+    candidates = await rows.candidates(conn)
+    excluded = await rows.exclusions(conn)
+    blocklist = await rows.blocklist(conn)
+    frozen = await rows.frozen_origins(conn)
     return {
         "open": not membership.closed,
         "founders": sorted(membership.founders),
@@ -469,41 +329,36 @@ async def overview(conn: BaseDBAsyncClient, membership: Membership) -> dict[str,
         ],
         "candidates": [
             {
-                "origin": row["origin"],
-                "first_seen": str(row["first_seen"]),
-                "last_seen": str(row["last_seen"]),
-                "refused": row["refused"],
-                "brought_by": row["brought_by"] or None,
-                "code": row["code"],
+                "origin": row.origin,
+                "first_seen": row.first_seen,
+                "last_seen": row.last_seen,
+                "refused": row.refused,
+                "brought_by": row.brought_by or None,
+                "code": row.code,
             }
             for row in candidates
         ],
         "hidden": [
             {
-                "origin": row["origin"],
-                "name": names.get(row["origin"], ""),
-                "since": str(row["since"]),
-                "reason": row["reason"],
+                "origin": row.origin,
+                "name": names.get(row.origin, ""),
+                "since": row.since,
+                "reason": row.reason,
                 "purged_after_days": membership.purge_after.days,
             }
             for row in excluded
         ],
         "frozen": [
             {
-                "origin": row["id"],
-                "name": names.get(row["id"], ""),
-                "since": str(row["since"]) if row["since"] is not None else None,
-                "reason": row["frozen_reason"] or "",
+                "origin": row.origin,
+                "name": names.get(row.origin, ""),
+                "since": row.since,
+                "reason": row.reason,
             }
             for row in frozen
         ],
         "blocklist": [
-            {
-                "kind": row["kind"],
-                "value": row["value"],
-                "reason": row["reason"],
-                "created": str(row["created"]),
-            }
+            {"kind": row.kind, "value": row.value, "reason": row.reason, "created": row.created}
             for row in blocklist
         ],
     }

@@ -13,7 +13,8 @@ from federation.errors import SchemaError
 from federation.recurrence import occurrences, wire_text
 from federation.timeutil import format_ts, parse_ts, utc_now
 
-from ..models import CurrentObject
+from ..store import objects as rows
+from ..store.objects import ObjectRow
 
 #: Collection names of the API and the entry kinds they hold.
 COLLECTIONS = {
@@ -122,7 +123,7 @@ def next_occurrences(payload: dict[str, Any]) -> list[dict[str, str]] | None:
     return sessions
 
 
-def object_json(row: CurrentObject) -> dict[str, Any]:
+def object_json(row: ObjectRow) -> dict[str, Any]:
     payload = load_payload(row.payload)
     item = {
         **payload,
@@ -139,12 +140,9 @@ def object_json(row: CurrentObject) -> dict[str, Any]:
     return item
 
 
-async def get_object(origin: str, kind: str, oid: str) -> CurrentObject | None:
-    return await CurrentObject.get_or_none(origin=origin, kind=kind, oid=oid)
+async def get_object(origin: str, kind: str, oid: str) -> ObjectRow | None:
+    return await rows.one(origin=origin, kind=kind, oid=oid)
 
 
-async def list_objects(origin: str, kind: str, limit: int, offset: int) -> list[CurrentObject]:
-    query = CurrentObject.filter(origin=origin, kind=kind)
-    order = ("starts_at", "id") if kind == "event" else ("title", "id")
-    query = query.order_by(*order)
-    return await query.offset(offset).limit(limit)
+async def list_objects(origin: str, kind: str, limit: int, offset: int) -> list[ObjectRow]:
+    return await rows.of_kind(origin=origin, kind=kind, limit=limit, offset=offset)

@@ -22,6 +22,7 @@ from federation.statemachine import Lifecycle
 from federation.timeutil import format_ts, utc_now
 
 from ..models import Peer
+from ..store.peers import PeerRow
 
 #: Keep trying a peer this often at most, however long it has been failing.
 BACKOFF_CAP_SECONDS = 3600.0
@@ -217,7 +218,7 @@ async def make_due(peer: Peer) -> None:
     await peer.save(update_fields=["next_attempt"])
 
 
-def peer_json(peer: Peer) -> dict[str, Any]:
+def peer_json(peer: PeerRow) -> dict[str, Any]:
     """A peer as ``/api/v1/nodes`` and the admin's peers page show it."""
 
     def ts(value: Any) -> str | None:

@@ -20,10 +20,9 @@ from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any, Literal
 
-from tortoise.transactions import in_transaction
-
 from federation import schema
 
+from ..store import objects
 from .communes import Commune, communes, fold
 from .geo import Point, distance_km, looks_like_lat_lon, parse_lat_lon, valid_point
 from .opening_hours import PARIS, HoursStatus, status_at
@@ -224,19 +223,7 @@ def rank_places(
 async def place_rows(origin: str | None = None) -> list[tuple[str, str]]:
     """(origin, payload) of the current place profiles of non-frozen origins (or of
     ``origin`` alone, frozen or not)."""
-    async with in_transaction() as connection:
-        if origin is not None:
-            rows = await connection.execute_query_dict(
-                "SELECT origin, payload FROM objects WHERE kind = 'place' AND oid = 'place'"
-                " AND origin = ?",
-                [origin],
-            )
-        else:
-            rows = await connection.execute_query_dict(
-                "SELECT origin, payload FROM objects WHERE kind = 'place' AND oid = 'place'"
-                " AND origin NOT IN (SELECT id FROM origins WHERE frozen)"
-            )
-    return [(row["origin"], row["payload"]) for row in rows]
+    return [(row.origin, row.payload) for row in await objects.place_profiles(origin=origin)]
 
 
 def one_place(

@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from federation import schema
 from federation.timeutil import format_ts, utc_now
 from federation.vector import vector_digest
 
-from ..models import CurrentObject, Origin
+from ..store import origins
+from ..store import published as rows
+from ..store.objects import ObjectText
 from .search import LOCAL_TZ
 from .sync import current_vector, frozen_origins
 
@@ -115,33 +115,19 @@ class Published:
         return str(self.payload.get("title") or self.payload.get("nom") or "")
 
 
-def _decode(row: dict[str, Any]) -> Published | None:
+def _decode(row: ObjectText) -> Published | None:
     try:
-        payload = json.loads(row["payload"])
+        payload = json.loads(row.payload)
         if not isinstance(payload, dict):
             raise ValueError("payload is not an object")
-        return Published(
-            origin=str(row["origin"]),
-            kind=str(row["kind"]),
-            oid=str(row["oid"]),
-            seq=int(row["seq"]),
-            updated=str(row["updated"]),
-            payload=payload,
-        )
-    except (ValueError, TypeError, KeyError) as exc:
-        log.warning("object %s/%s left out of a feed: %s", row.get("origin"), row.get("oid"), exc)
+        return Published(row.origin, row.kind, row.oid, row.seq, row.updated, payload)
+    except (ValueError, TypeError) as exc:
+        log.warning("object %s/%s left out of a feed: %s", row.origin, row.oid, exc)
         return None
 
 
-async def _read(where: list[str], values: list[Any], order: str, limit: int) -> list[Published]:
-    clause = " AND ".join([*where, "o.origin NOT IN (SELECT id FROM origins WHERE frozen)"])
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT o.origin, o.kind, o.oid, o.seq, o.updated, o.payload FROM objects o"
-            f" WHERE {clause} ORDER BY {order} LIMIT ?",
-            [*values, limit],
-        )
-    items = [item for item in map(_decode, rows) if item is not None]
+async def _published(found: list[ObjectText]) -> list[Published]:
+    items = [item for item in map(_decode, found) if item is not None]
     places = await places_of({item.origin for item in items})
     for item in items:
         item.place = places.get(item.origin, {})
@@ -150,32 +136,8 @@ async def _read(where: list[str], values: list[Any], order: str, limit: int) -> 
 
 async def places_of(origins: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The place profiles of ``origins`` (decodable ones only)."""
-    wanted = sorted(set(origins))
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(wanted), 500):  # SQLite's bound on parameters
-        rows = await CurrentObject.filter(
-            kind="place", oid="place", origin__in=wanted[start : start + 500]
-        ).values("origin", "payload")
-        for row in rows:
-            try:
-                payload = json.loads(row["payload"])
-            except ValueError:
-                continue
-            if isinstance(payload, dict):
-                found[row["origin"]] = payload
-    return found
-
-
-def _scope(origin: str | None, filters: Filters) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    values: list[Any] = []
-    if origin:
-        where.append("o.origin = ?")
-        values.append(origin)
-    if filters.commune:
-        where.append("o.commune = ? COLLATE NOCASE")
-        values.append(filters.commune)
-    return where, values
+    found = await rows.place_payloads(origins=origins)
+    return {origin: payload for origin, payload in found.items() if isinstance(payload, dict)}
 
 
 def calendar_window_start(now: datetime | None = None) -> str:
@@ -200,47 +162,45 @@ async def calendar_events(
     Events have no theme of their own in this version: ``theme`` keeps those whose own
     ``theme`` is that one, or whose title or description holds its words as a phrase
     (accents and case ignored)."""
-    where, values = _scope(origin, filters)
-    where += ["o.kind = 'event'", "coalesce(o.ends_at, o.starts_at) >= ?"]
-    values.append(calendar_window_start(now))
-    if filters.audience:
-        where.append("json_extract(o.payload, '$.audience') = ?")
-        values.append(filters.audience)
-    if filters.theme:
-        where.append(
-            "(o.theme = ? OR o.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?))"
-        )
-        values += [filters.theme, _theme_expression(filters.theme)]
-    return await _read(where, values, "o.starts_at, o.id", CALENDAR_MAX_EVENTS)
+    found = await rows.calendar_events(
+        origin=origin,
+        commune=filters.commune,
+        not_over_at=calendar_window_start(now),
+        audience=filters.audience,
+        theme=filters.theme,
+        theme_match=_theme_expression(filters.theme) if filters.theme else None,
+        limit=CALENDAR_MAX_EVENTS,
+    )
+    return await _published(found)
 
 
 async def recent_objects(origin: str | None, filters: Filters) -> list[Published]:
     """The most recently changed offers (``FEED_KINDS``) of ``origin`` (None: the
     network), newest first, bounded."""
-    where, values = _scope(origin, filters)
     kinds = (filters.kind,) if filters.kind else FEED_KINDS
-    where.append(f"o.kind IN ({', '.join('?' for _ in kinds)})")
-    values += kinds
-    return await _read(where, values, "o.updated DESC, o.id DESC", FEED_MAX_ENTRIES)
+    found = await rows.recent(
+        origin=origin, commune=filters.commune, kinds=kinds, limit=FEED_MAX_ENTRIES
+    )
+    return await _published(found)
 
 
 async def one_event(origin: str, oid: str) -> Published | None:
-    items = await _read(["o.origin = ?", "o.kind = 'event'", "o.oid = ?"], [origin, oid], "o.id", 1)
+    found = await rows.event(origin=origin, oid=oid)
+    items = await _published([found] if found else [])
     return items[0] if items else None
 
 
 async def upcoming_events(
     origin: str, limit: int, *, now: datetime | None = None
 ) -> list[Published]:
-    where = ["o.origin = ?", "o.kind = 'event'", "coalesce(o.ends_at, o.starts_at) >= ?"]
-    values: list[Any] = [origin, format_ts(now or utc_now())]
-    return await _read(where, values, "o.starts_at, o.id", limit)
+    found = await rows.upcoming_events(
+        origin=origin, not_over_at=format_ts(now or utc_now()), limit=limit
+    )
+    return await _published(found)
 
 
 async def equipment_of(origin: str, limit: int) -> list[Published]:
-    return await _read(
-        ["o.origin = ?", "o.kind = 'equipment'"], [origin], "o.title COLLATE NOCASE, o.id", limit
-    )
+    return await _published(await rows.equipment(origin=origin, limit=limit))
 
 
 async def state_tag(origin: str | None) -> str:
@@ -248,7 +208,7 @@ async def state_tag(origin: str | None) -> str:
     its head (or the version vector's digest) and which origins are frozen."""
     state: list[Any]
     if origin:
-        row = await Origin.get_or_none(id=origin)
+        row = await origins.origin(origin_id=origin)
         state = [row.head_hash, row.frozen] if row else [None, False]
     else:
         state = [vector_digest(await current_vector()), sorted(await frozen_origins())]

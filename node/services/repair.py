@@ -12,8 +12,10 @@ from datetime import timedelta
 from federation.errors import PeerError
 from federation.timeutil import utc_now
 
-from ..models import MissingPayload, Origin, Peer
 from ..runtime import Node
+from ..store import entries as entry_rows
+from ..store import origins as origin_rows
+from ..store import peers as peer_rows
 from .peers import PeerState
 from .receive import receive
 
@@ -29,25 +31,16 @@ PEERS_PER_PAYLOAD = 3
 async def repair_missing(node: Node) -> int:
     """Ask peers for the payloads we lack; return how many were repaired."""
     now = utc_now()
-    frozen = await Origin.filter(frozen=True).values_list("id", flat=True)
-    due = (
-        await MissingPayload.filter(last_request__isnull=True)
-        .exclude(origin__in=frozen)
-        .order_by("since")
-        .limit(PER_RUN)
-    ) + (
-        await MissingPayload.filter(last_request__lt=now - REQUEST_INTERVAL)
-        .exclude(origin__in=frozen)
-        .order_by("last_request")
-        .limit(PER_RUN)
+    frozen = [origin.id for origin in await origin_rows.frozen()]
+    due = await entry_rows.missing_due(
+        asked_before=now - REQUEST_INTERVAL, left_out=frozen, limit=PER_RUN
     )
     if not due:
         return 0
-    peers = [p for p in await Peer.all().order_by("id") if p.state != PeerState.refused]
+    peers = [p for p in await peer_rows.by_id() if p.state != PeerState.refused]
     repaired = 0
     for missing in due[:PER_RUN]:
-        missing.last_request = now
-        await missing.save(update_fields=["last_request"])
+        await entry_rows.asked(missing_id=missing.id, at=now)
         # The author first (it holds its own payloads), then others at random.
         random.shuffle(peers)
         peers.sort(key=lambda peer: peer.origin != missing.origin)

@@ -15,6 +15,7 @@ from federation.entry import Entry
 from federation.sealing import SealError, open_sealed, seal
 
 from ..runtime import Node
+from ..store import objects
 from .log import new_oid, publish
 
 #: Why an object is reported (``reason`` of the sealed plaintext).
@@ -47,23 +48,18 @@ async def file_report(node: Node, target: str, reason: str, message: str) -> Ent
 
 async def reports_for(conn: BaseDBAsyncClient, node: Node) -> list[dict[str, Any]]:
     """The reports of every place sealed to this node, newest first (bounded)."""
-    rows = await conn.execute_query_dict(
-        "SELECT o.origin, o.payload, o.updated, g.name FROM objects o LEFT JOIN origins g"
-        " ON g.id = o.origin WHERE o.kind = 'report' ORDER BY o.updated DESC LIMIT ?",
-        [MAX_LISTED * 5],
-    )
     found: list[dict[str, Any]] = []
-    for row in rows:
+    for row in await objects.latest_of_kind(conn, kind="report", limit=MAX_LISTED * 5):
         try:
-            sealed = json.loads(row["payload"])["sealed"]
+            sealed = json.loads(row.payload)["sealed"]
             content = open_sealed(sealed, node.key)
         except (SealError, ValueError, KeyError, TypeError):
             continue  # sealed to others, or unreadable
         found.append(
             {
-                "from": row["origin"],
-                "from_name": row["name"] or "",
-                "at": row["updated"],
+                "from": row.origin,
+                "from_name": row.origin_name,
+                "at": row.updated,
                 "object": str(content.get("object", "")),
                 "reason": str(content.get("reason", "")),
                 "message": str(content.get("message", ""))[:MAX_MESSAGE],

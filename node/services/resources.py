@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from ..runtime import Node
+from ..store import entries as entry_rows
+from ..store import objects
 from .licences import allows_adaptation
 from .log import new_oid, publish
 
@@ -31,17 +33,13 @@ class Version:
 async def versions(origin: str, oid: str) -> list[Version]:
     """Every entry of the resource ``(origin, oid)`` in our copy of its log, oldest first."""
     async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT seq, op, header, payload FROM entries"
-            " WHERE origin = ? AND kind = 'resource' AND oid = ? ORDER BY seq",
-            [origin, oid],
-        )
+        rows = await entry_rows.entries_of(conn, origin=origin, kind="resource", oid=oid)
     return [
         Version(
-            row["seq"],
-            str(json.loads(row["header"])["ts"]),
-            row["op"],
-            None if row["payload"] is None else json.loads(row["payload"]),
+            row.seq,
+            str(json.loads(row.header)["ts"]),
+            row.op,
+            None if row.payload is None else json.loads(row.payload),
         )
         for row in rows
     ]
@@ -76,14 +74,7 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str
 
 async def adaptations(origin: str, oid: str) -> list[dict[str, Any]]:
     """The live resources, of any origin we hold, that say they adapt ``origin/oid``."""
-    async with in_transaction() as conn:
-        return await conn.execute_query_dict(
-            "SELECT origin, oid, title, place, commune, updated FROM objects"
-            " WHERE kind = 'resource' AND json_extract(payload, '$.based_on') = ?"
-            " AND origin NOT IN (SELECT id FROM origins WHERE frozen)"
-            " ORDER BY updated DESC",
-            [f"{origin}/{oid}"],
-        )
+    return [asdict(row) for row in await objects.adaptations_of(based_on=f"{origin}/{oid}")]
 
 
 class AdaptationRefused(Exception):
@@ -93,14 +84,10 @@ class AdaptationRefused(Exception):
 async def adapt(node: Node, origin: str, oid: str) -> str:
     """Copy the resource ``origin/oid`` into our own log with ``based_on`` naming it, its
     licence and attachments kept; returns the new oid."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT payload FROM objects WHERE origin = ? AND kind = 'resource' AND oid = ?",
-            [origin, oid],
-        )
-    if not rows:
+    row = await objects.one(origin=origin, kind="resource", oid=oid)
+    if row is None:
         raise AdaptationRefused(f"this node holds no resource {origin}/{oid}")
-    payload: dict[str, Any] = json.loads(rows[0]["payload"])
+    payload: dict[str, Any] = json.loads(row.payload)
     if not allows_adaptation(payload.get("licence")):
         raise AdaptationRefused(f"the licence {payload.get('licence')} forbids adaptations")
     copy = {**payload, "based_on": f"{origin}/{oid}"}

@@ -31,15 +31,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.transactions import in_transaction
-
 from federation.timeutil import format_ts, utc_now
 
 from ..cooperation.registrations import add_seats_left
+from ..store import search as index
+from ..store.search import Conditions, SearchFilters, SearchRow, current_database
 from .licences import DEFAULT_LICENCE
 from .objects import OFFER_KINDS, api_timestamp, load_payload, next_occurrences, raw_text
-from .search_readers import current_database, read_later, reader, vocabulary_for
 from .search_readers import prepare_vocabulary as _prepare
+from .search_readers import read_later, reader, vocabulary_for
 from .search_words import (
     TitleMatch,
     Unit,
@@ -97,8 +97,6 @@ DEFAULT_KINDS = OFFER_KINDS
 MAX_QUERY_LENGTH = 200
 #: Kinds whose objects have a period (``start``/``end``), hence date filters.
 DATED_KINDS = ("event", "booking")
-#: bm25 weights, in the column order of ``search_index``: title, body, theme, place, commune.
-_BM25 = "bm25(search_index, 10.0, 1.0, 4.0, 3.0, 3.0)"
 #: When the words as typed find fewer objects than this, what they may have meant is
 #: looked for too (a page of the web UI: expanding costs more, and is then needed).
 EXPAND_BELOW = 20
@@ -144,53 +142,20 @@ def fts_expression(text: str) -> str:
     return " ".join(quoted)
 
 
-def _conditions(query: SearchQuery, frozen: list[str]) -> tuple[list[str], list[Any]]:
-    """The conditions on ``objects o`` besides the words (``frozen``: the origins left
-    out, usually none: then there is no condition on the origin to check row by row)."""
-    where: list[str] = []
-    values: list[Any] = []
-    # Dates and kind first: only dated kinds (events, bookings) have a start, so "no
-    # start" means "undated", which the listing index (starts_at, ..., ends_at, kind)
-    # answers without reading the row: browsing skips past events in the index alone.
-    if not query.include_past:
-        where.append("(o.starts_at IS NULL OR coalesce(o.ends_at, o.starts_at) >= ?)")
-        values.append(format_ts(utc_now()))
-    if query.date_from:
-        where.append("(o.starts_at IS NULL OR coalesce(o.ends_at, o.starts_at) >= ?)")
-        values.append(query.date_from)
-    if query.date_to:
-        where.append("(o.starts_at IS NULL OR o.starts_at <= ?)")
-        values.append(query.date_to)
-    if query.kind:
-        where.append("o.kind = ?")
-        values.append(query.kind)
-    elif query.date_from or query.date_to:
-        where.append("o.kind = 'event'")
-    elif query.licence:
-        where.append("o.kind = 'resource'")
-    else:
-        where.append(f"o.kind IN ({', '.join('?' for _ in DEFAULT_KINDS)})")
-        values.extend(DEFAULT_KINDS)
-    for column, value in (
-        ("o.origin", query.origin),
-        ("o.commune", query.commune),
-    ):
-        if value:
-            where.append(f"{column} = ? COLLATE NOCASE")
-            values.append(value)
-    if query.theme:
-        where.append(
-            "(o.theme = ? COLLATE NOCASE OR (o.kind = 'resource' AND EXISTS (SELECT 1 FROM"
-            " json_each(o.payload, '$.themes') t WHERE t.value = ? COLLATE NOCASE)))"
-        )
-        values.extend([query.theme, query.theme])
-    if query.licence:
-        where.append("coalesce(json_extract(o.payload, '$.licence'), ?) = ? COLLATE NOCASE")
-        values.extend([DEFAULT_LICENCE, query.licence])
-    if frozen:
-        where.append(f"o.origin NOT IN ({', '.join('?' for _ in frozen)})")
-        values.extend(frozen)
-    return where, values
+def _filters(query: SearchQuery, frozen: list[str]) -> SearchFilters:
+    return SearchFilters(
+        kinds=DEFAULT_KINDS,
+        default_licence=DEFAULT_LICENCE,
+        not_over_at=None if query.include_past else format_ts(utc_now()),
+        date_from=query.date_from,
+        date_to=query.date_to,
+        kind=query.kind,
+        origin=query.origin,
+        commune=query.commune,
+        theme=query.theme,
+        licence=query.licence,
+        left_out=frozen,
+    )
 
 
 def _filter_expression(query: SearchQuery) -> str:
@@ -248,8 +213,7 @@ def _search(database: str, query: SearchQuery, snippets: bool) -> tuple[SearchAn
     limit = max(0, min(query.limit, MAX_RESULTS))
     offset = max(0, query.offset)
     with reader(database) as db:
-        frozen = [row[0] for row in db.execute("SELECT id FROM origins WHERE frozen")]
-        conditions = _conditions(query, frozen)
+        conditions = index.conditions(_filters(query, index.frozen_origins(db)))
         if not words(query.q):
             return _listing(db, conditions, limit, offset, snippets), False
         vocabulary, stale = vocabulary_for(db, database)
@@ -272,13 +236,13 @@ def _search(database: str, query: SearchQuery, snippets: bool) -> tuple[SearchAn
                 _matches(db, f"({fts}){filters}", conditions, ids, dated_first, title_match)
             )
             ids = ids + found[-1]
-        rows = _rows(db, ids[offset : offset + limit])
+        page = index.rows(db, ids=ids[offset : offset + limit])
         if snippets:
-            _mark(db, rows, highlight_terms(units, len(found) > 1))
+            _mark(db, page, highlight_terms(units, len(found) > 1))
         suggestion = None
         if not found[0] and len(found) > 1 and found[1]:
             suggestion = _suggestion(db, units)
-    results = [_result(row, snippets) for row in rows]
+    results = [_result(row, snippets) for row in page]
     return SearchAnswer(results, min(len(ids), MAX_COUNT + 1), suggestion), stale
 
 
@@ -298,7 +262,7 @@ def _rank(rows: list[Any], dated_first: bool, title_match: TitleMatch) -> list[i
 def _matches(
     db: sqlite3.Connection,
     expression: str,
-    conditions: tuple[list[str], list[Any]],
+    conditions: Conditions,
     leave_out: list[int],
     dated_first: bool,
     title_match: TitleMatch,
@@ -306,101 +270,45 @@ def _matches(
     """The ids matching ``expression``, but ``leave_out``, best first: the
     ``MAX_COUNT + 1`` most recently indexed matches are counted, the ``RANKED`` most
     recent of them ranked, the others follow, most recent first."""
-    where, values = conditions
-    clause = " AND ".join(["search_index MATCH ?", *where])
-    if leave_out:
-        clause += f" AND o.id NOT IN ({', '.join('?' for _ in leave_out)})"
-    ids = [
-        int(row[0])
-        for row in db.execute(
-            f"SELECT o.id FROM search_index JOIN objects o ON o.id = search_index.rowid"
-            f" WHERE {clause} ORDER BY search_index.rowid DESC LIMIT {MAX_COUNT + 1}",
-            [expression, *values, *leave_out],
-        )
-    ]
+    ids = index.newest_matches(
+        db, expression=expression, where=conditions, leave_out=leave_out, limit=MAX_COUNT + 1
+    )
     if not ids:
         return []
     head = set(ids[:RANKED])
     # bm25 (and what ordering needs) of the ranked ones only: their ids are a range.
     ranked = [
-        row
-        for row in db.execute(
-            f"SELECT o.id, o.starts_at, {_BM25}, o.title FROM search_index"
-            f" JOIN objects o ON o.id = search_index.rowid"
-            f" WHERE search_index MATCH ? AND search_index.rowid >= ?",
-            [expression, min(head)],
-        )
-        if row[0] in head
+        row for row in index.scored(db, expression=expression, from_id=min(head)) if row[0] in head
     ]
     return _rank(ranked, dated_first, title_match) + ids[RANKED:]
 
 
-_COLUMNS = (
-    "o.id, o.origin, o.kind, o.oid, o.title, o.theme, o.place, o.commune, o.seq, o.updated,"
-    " o.starts_at, o.ends_at, o.payload"
-)
-
-
-def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def _listing(
     db: sqlite3.Connection,
-    conditions: tuple[list[str], list[Any]],
+    conditions: Conditions,
     limit: int,
     offset: int,
     snippets: bool,
 ) -> SearchAnswer:
     """Without words: upcoming events first (soonest first), then the rest by title."""
-    where, values = conditions
-    matches = f"FROM objects o WHERE {' AND '.join(where)}"
-    (counted,) = db.execute(
-        f"SELECT count(*) FROM (SELECT 1 {matches} LIMIT {MAX_COUNT + 1})", values
-    ).fetchone()
-    rows = _dicts(
-        db.execute(
-            f"SELECT {_COLUMNS} {matches}"
-            " ORDER BY o.starts_at IS NULL, o.starts_at, o.title COLLATE NOCASE, o.id"
-            " LIMIT ? OFFSET ?",
-            [*values, limit, offset],
-        )
+    counted, found = index.listing(
+        db, where=conditions, count_limit=MAX_COUNT + 1, limit=limit, offset=offset
     )
-    return SearchAnswer([_result(row, snippets) for row in rows], int(counted))
+    return SearchAnswer([_result(row, snippets) for row in found], counted)
 
 
-def _rows(db: sqlite3.Connection, ids: list[int]) -> list[dict[str, Any]]:
-    """The rows of ``ids``, in that order."""
-    if not ids:
-        return []
-    found = _dicts(
-        db.execute(
-            f"SELECT {_COLUMNS} FROM objects o WHERE o.id IN ({', '.join('?' for _ in ids)})",
-            ids,
-        )
-    )
-    by_id = {row["id"]: row for row in found}
-    return [by_id[i] for i in ids if i in by_id]
-
-
-def _mark(db: sqlite3.Connection, rows: list[dict[str, Any]], terms: list[str]) -> None:
+def _mark(db: sqlite3.Connection, found: list[SearchRow], terms: list[str]) -> None:
     """Add the marked title and a snippet of the body to each row, for the page's rows
     only (they cost a look at each row's text). Whole terms only: a prefix here would make
     FTS5 expand it over the whole index for each row (1 ms a row for a common word)."""
-    for row in rows:
+    for row in found:
         row["snippet"], row["title_marked"] = "", row["title"]
-    if not terms or not rows:
+    if not terms or not found:
         return
-    found = db.execute(
-        f"SELECT rowid, highlight(search_index, 0, '{MARK_START}', '{MARK_END}'),"
-        f" snippet(search_index, 1, '{MARK_START}', '{MARK_END}', '…', 24)"
-        f" FROM search_index WHERE search_index MATCH ?"
-        f" AND rowid IN ({', '.join('?' for _ in rows)})",
-        [" OR ".join(f'"{term}"' for term in terms), *(row["id"] for row in rows)],
-    ).fetchall()
-    marks = {rowid: (title, snippet) for rowid, title, snippet in found}
-    for row in rows:
+    marks = index.marked(
+        db, terms=terms, ids=[row["id"] for row in found], start=MARK_START, end=MARK_END
+    )
+    for row in found:
         if row["id"] in marks:
             title, snippet = marks[row["id"]]
             row["title_marked"], row["snippet"] = title or row["title"], snippet or ""
@@ -423,11 +331,7 @@ def _suggestion(db: sqlite3.Connection, units: list[Unit]) -> str | None:
 
 def _written_as(db: sqlite3.Connection, term: str) -> str | None:
     """``term`` (folded) as one object that holds it writes it, in lower case."""
-    found = db.execute(
-        "SELECT o.title, o.body FROM search_index JOIN objects o ON o.id = search_index.rowid"
-        " WHERE search_index MATCH ? LIMIT 1",
-        [f'"{term}"'],
-    ).fetchone()
+    found = index.text_holding(db, term=term)
     if found is None:
         return None
     for written in words(f"{found[0]} {found[1]}"):
@@ -459,7 +363,7 @@ def _answerable(value: Any) -> Any:
     return value
 
 
-def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
+def _result(row: SearchRow, snippets: bool) -> dict[str, Any]:
     payload = load_payload(row["payload"])
     result = {
         "origin": row["origin"],
@@ -505,19 +409,7 @@ def _result(row: dict[str, Any], snippets: bool) -> dict[str, Any]:
 async def facets() -> dict[str, list[str]]:
     """The communes and themes (or categories) found among searchable objects, for the
     filters of the search form."""
-    async with in_transaction() as conn:
-        communes = await conn.execute_query_dict(
-            "SELECT DISTINCT commune FROM origins WHERE commune IS NOT NULL AND commune != ''"
-            " AND NOT frozen ORDER BY commune COLLATE NOCASE"
-        )
-        themes = await conn.execute_query_dict(
-            f"SELECT DISTINCT theme FROM objects WHERE theme != ''"
-            f" AND kind IN ({', '.join('?' for _ in DEFAULT_KINDS)})",
-            list(DEFAULT_KINDS),
-        )
+    found = await index.facets(kinds=DEFAULT_KINDS)
     # A resource's themes are one per line in its ``theme`` column.
-    distinct = {theme for row in themes for theme in row["theme"].split("\n") if theme}
-    return {
-        "communes": [row["commune"] for row in communes],
-        "themes": sorted(distinct, key=str.casefold),
-    }
+    distinct = {theme for column in found.themes for theme in column.split("\n") if theme}
+    return {"communes": found.communes, "themes": sorted(distinct, key=str.casefold)}

@@ -21,11 +21,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
-from tortoise.context import get_current_context
-
-from .search_words import COOKIE_SQL, Vocabulary, index_cookie_row, read_vocabulary
+from ..store import search as index
+from .search_words import Vocabulary, read_vocabulary
 
 #: Idle connections kept per database, and the page cache of each (KiB): the pages a
 #: search reads (index segments, candidate rows) stay in memory from one search to the
@@ -46,28 +44,6 @@ _idle: dict[str, list[sqlite3.Connection]] = {}
 _closings: dict[str, int] = {}
 
 
-def current_database() -> str | None:
-    """The SQLite file of the current node's database (None: not SQLite)."""
-    context = get_current_context()
-    if context is None:
-        return None
-    client = context.db()
-    # Within a transaction, Tortoise hands out a wrapper of the connection.
-    filename = getattr(getattr(client, "_parent", client), "filename", None)
-    return filename if isinstance(filename, str) and filename != ":memory:" else None
-
-
-def _open(database: str) -> sqlite3.Connection:
-    uri = Path(database).resolve().as_uri() + "?mode=ro"
-    connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-    connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-    connection.execute(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_terms"
-        " USING fts5vocab(main, search_index, row)"
-    )
-    return connection
-
-
 @contextmanager
 def reader(database: str) -> Iterator[sqlite3.Connection]:
     """A read-only connection to ``database`` in a read transaction (one snapshot)."""
@@ -76,7 +52,7 @@ def reader(database: str) -> Iterator[sqlite3.Connection]:
         connection = idle.pop() if idle else None
         closings = _closings.get(database, 0)
     if connection is None:
-        connection = _open(database)
+        connection = index.open_reader(database, cache_kib=CACHE_KIB)
     connection.execute("BEGIN")
     try:
         yield connection
@@ -135,13 +111,12 @@ def _state(database: str) -> _State:
 def vocabulary_for(connection: sqlite3.Connection, database: str) -> tuple[Vocabulary | None, bool]:
     """The vocabulary to search ``database`` with (``connection`` is in its read
     transaction), and whether it should be read again in the background."""
-    cookie = index_cookie_row(connection.execute(COOKIE_SQL).fetchall())
+    cookie = index.index_cookie(connection)
     state = _state(database)
     current = state.vocabulary
     if current is not None and current.cookie == cookie:
         return current, False
-    (size,) = connection.execute("SELECT max(id) FROM objects").fetchone()
-    if (size or 0) <= INLINE_VOCABULARY_OBJECTS:
+    if index.largest_object_id(connection) <= INLINE_VOCABULARY_OBJECTS:
         state.vocabulary = read_vocabulary(connection)
         return state.vocabulary, False
     return current, True

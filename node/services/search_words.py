@@ -32,6 +32,8 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+from ..store import search as index
+
 _TOKEN = re.compile(r"[^\W_]+")
 SYNONYMS_FILE = Path(__file__).with_name("search_synonyms.txt")
 
@@ -305,19 +307,7 @@ class Vocabulary:
 def read_vocabulary(connection: sqlite3.Connection) -> Vocabulary:
     """The index's terms, read through ``connection`` (in a read transaction, with the
     ``temp.search_terms`` fts5vocab table: see search_readers.py)."""
-    cookie = index_cookie_row(connection.execute(COOKIE_SQL).fetchall())
-    documents = dict(connection.execute("SELECT term, doc FROM temp.search_terms"))
-    return Vocabulary(documents, cookie)
-
-
-#: The FTS5 structure record (row 10 of the index's ``_data`` table, part of FTS5's file
-#: format): it changes with every write to the index, so it tells whether a vocabulary
-#: read earlier is still the index's, at the cost of reading one small row.
-COOKIE_SQL = "SELECT block FROM search_index_data WHERE id = 10"
-
-
-def index_cookie_row(rows: Sequence[Any]) -> bytes | None:
-    return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
+    return Vocabulary(index.term_documents(connection), index.index_cookie(connection))
 
 
 # -- what a query may mean --------------------------------------------------------------

@@ -36,6 +36,8 @@ from federation.vector import (
 )
 
 from ..models import Peer
+from ..store import keychain
+from ..store import origins as origin_rows
 from .bootstrap import settle_catch_up
 from .entries import PUSH_PAGE_BYTES, Range, by_refs, pages
 from .features import remember_features
@@ -76,19 +78,11 @@ async def _vector_and_digest() -> tuple[Vector, str]:
         key = getattr(conn, "connection", None) or conn
         # Origins hidden by membership (services/membership.py) are left out of the vector:
         # their count and newest row id change whenever one is hidden or shown again.
-        marker_rows = await conn.execute_query_dict(
-            "SELECT (SELECT max(id) FROM entries) AS newest, (SELECT count(*) || ':' ||"
-            " coalesce(max(id), 0) FROM excluded_origins) AS hidden"
-        )
-        newest = (marker_rows[0]["newest"] or 0, marker_rows[0]["hidden"])
+        newest = await origin_rows.vector_marker(conn)
         cached = _vector_cache.get(key)
         if cached is not None and cached[0] == newest:
             return cached[1], cached[2]
-        rows = await conn.execute_query_dict(
-            "SELECT id, head_seq FROM origins WHERE head_seq > 0"
-            " AND id NOT IN (SELECT origin FROM excluded_origins)"
-        )
-    vector = {row["id"]: row["head_seq"] for row in rows}
+        vector = await origin_rows.shown_heads(conn)
     digest = vector_digest(vector)
     _vector_cache[key] = (newest, vector, digest)
     return vector, digest
@@ -111,8 +105,7 @@ FROZEN_SEQ = 2**53 - 1
 
 async def frozen_origins() -> set[str]:
     async with in_transaction() as conn:
-        rows = await conn.execute_query_dict("SELECT id FROM origins WHERE frozen")
-    return {row["id"] for row in rows}
+        return await origin_rows.frozen_ids(conn)
 
 
 def _json_size(document: Any) -> int:
@@ -159,9 +152,7 @@ async def answer_sync(
         return True
 
     async with in_transaction() as conn:
-        frozen = {row["id"] for row in await conn.execute_query_dict(
-            "SELECT id FROM origins WHERE frozen"
-        ) if row["id"] in mine}  # fmt: skip
+        frozen = {origin for origin in await origin_rows.frozen_ids(conn) if origin in mine}
         refused = set() if membership is None else await membership.refused_origins(conn)
         evidence = await fork_evidence(conn, frozen, theirs)
         evidence += await _recoveries(conn, set(mine) - frozen, theirs)
@@ -197,18 +188,12 @@ async def fork_evidence(
     up to the fork and has not frozen itself (``payload`` null: the headers are the proof)."""
     documents: list[dict[str, Any]] = []
     for origin in sorted(frozen):
-        rows = await conn.execute_query_dict(
-            "SELECT seq, header_a, sig_a, header_b, sig_b FROM fork_evidence WHERE origin = ?"
-            " ORDER BY id LIMIT 1",
-            [origin],
-        )
+        proof = await origin_rows.first_fork(conn, origin_id=origin)
         held = theirs.get(origin, 0)
-        if not rows or held == FROZEN_SEQ or held < rows[0]["seq"]:
+        if proof is None or held == FROZEN_SEQ or held < proof.seq:
             continue
-        for header, sig in (("header_a", "sig_a"), ("header_b", "sig_b")):
-            documents.append(
-                {"header": json.loads(rows[0][header]), "sig": rows[0][sig], "payload": None}
-            )
+        for header, sig in ((proof.header_a, proof.sig_a), (proof.header_b, proof.sig_b)):
+            documents.append({"header": json.loads(header), "sig": sig, "payload": None})
     return documents
 
 
@@ -216,15 +201,11 @@ async def _recoveries(conn: Any, origins: set[str], theirs: dict[str, int]) -> l
     """The latest recovery of each origin the asker holds at or beyond it (docs/protocol.md
     17): an asker that kept an old key's entries from that seq on gives way to it, which
     the vectors alone cannot show (they only count entries)."""
-    rows = await conn.execute_query_dict(
-        "SELECT origin, max(recovered_at) AS seq FROM key_chain WHERE recovered_at > 0"
-        " GROUP BY origin"
-    )
     documents: list[dict[str, Any]] = []
-    for row in sorted(rows, key=lambda row: row["origin"]):
-        if row["origin"] not in origins or theirs.get(row["origin"], 0) < row["seq"]:
+    for origin, seq in sorted((await keychain.latest_recoveries(conn)).items()):
+        if origin not in origins or theirs.get(origin, 0) < seq:
             continue
-        found = await by_refs([(row["origin"], row["seq"])], conn)
+        found = await by_refs([(origin, seq)], conn)
         documents.extend(entry.document() for entry in found)
     return documents
 

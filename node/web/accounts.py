@@ -3,8 +3,7 @@ peers, tokens and the offers; ``animator``: the offers), disabling and removing,
 checks and the rate limit of failed logins (``LoginFailure`` rows, so that a restart does
 not reset it). Errors are ``AccountError`` with a msgid, shown in the reader's language.
 
-The database is touched only by the functions of this module (a narrow API for the
-store).
+The rows are ``store.accounts``.
 
 An attempt is counted before its password is checked (``reserve``), so a burst of
 concurrent attempts cannot all pass the limit, and checks run at most
@@ -29,7 +28,8 @@ from federation.timeutil import utc_now
 
 from ..db import write_transaction
 from ..i18n import N_
-from ..models import AdminSession, LoginFailure, User
+from ..store import accounts as rows
+from ..store.accounts import UserRow
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -134,8 +134,8 @@ def _check_role(role: str) -> None:
         raise AccountError(N_("unknown role %(role)s: admin or animator"), {"role": role}, "role")
 
 
-async def _existing(address: str, conn: Any = None) -> User:
-    user = await User.filter(email=address).using_db(conn).first()
+async def _existing(address: str, conn: Any = None) -> UserRow:
+    user = await rows.user_by_email(email=address, conn=conn)
     if user is None:
         raise AccountError(N_("no account %(email)s"), {"email": address})
     return user
@@ -150,10 +150,10 @@ async def add_user(email: str, password: str, role: str | None = None) -> bool:
     if role is not None:
         _check_role(role)
     password_hash = await asyncio.to_thread(hash_password, password)
-    user = await User.get_or_none(email=address)
+    user = await rows.user_by_email(email=address)
     if user is None:
-        first = not await User.exists()
-        await User.create(
+        first = not await rows.any_user()
+        await rows.add_user(
             email=address,
             password_hash=password_hash,
             role=role or ("admin" if first else "animator"),
@@ -173,24 +173,22 @@ async def set_password(email: str, password: str, *, password_hash: str | None =
     user = await _existing(address)
     if password_hash is None:
         password_hash = await asyncio.to_thread(hash_password, password)
-    user.password_hash = password_hash
-    await user.save(update_fields=["password_hash"])
-    await AdminSession.filter(user_id=user.id).delete()
+    await rows.set_password_hash(user_id=user.id, password_hash=password_hash)
+    await rows.delete_sessions_of(user_id=user.id)
 
 
 async def list_accounts() -> list[Account]:
     return [
         Account(user.email, user.role, user.disabled, user.created)
-        for user in await User.all().order_by("email")
+        for user in await rows.all_users()
     ]
 
 
-async def _keeps_an_admin(user: User, conn: Any) -> None:
+async def _keeps_an_admin(user: UserRow, conn: Any) -> None:
     """Refuse a change that would leave the node without an active administrator."""
     if user.role != ADMIN or user.disabled:
         return
-    others = await User.filter(role=ADMIN, disabled=False).exclude(id=user.id).using_db(conn)
-    if not others:
+    if not await rows.active_users_with_role(role=ADMIN, except_id=user.id, conn=conn):
         raise AccountError(
             N_("%(email)s is the last administrator: make another account administrator first"),
             {"email": user.email},
@@ -203,8 +201,7 @@ async def set_role(email: str, role: str) -> None:
         user = await _existing(normalise_email(email), conn)
         if role != ADMIN:
             await _keeps_an_admin(user, conn)
-        user.role = role
-        await user.save(update_fields=["role"], using_db=conn)
+        await rows.set_role(user_id=user.id, role=role, conn=conn)
 
 
 async def set_disabled(email: str, disabled: bool) -> None:
@@ -213,10 +210,9 @@ async def set_disabled(email: str, disabled: bool) -> None:
         user = await _existing(normalise_email(email), conn)
         if disabled:
             await _keeps_an_admin(user, conn)
-        user.disabled = disabled
-        await user.save(update_fields=["disabled"], using_db=conn)
+        await rows.set_disabled(user_id=user.id, disabled=disabled, conn=conn)
         if disabled:
-            await AdminSession.filter(user_id=user.id).using_db(conn).delete()
+            await rows.delete_sessions_of(user_id=user.id, conn=conn)
 
 
 async def remove_user(email: str) -> None:
@@ -224,8 +220,8 @@ async def remove_user(email: str) -> None:
     async with write_transaction() as conn:
         user = await _existing(normalise_email(email), conn)
         await _keeps_an_admin(user, conn)
-        await AdminSession.filter(user_id=user.id).using_db(conn).delete()
-        await user.delete(using_db=conn)
+        await rows.delete_sessions_of(user_id=user.id, conn=conn)
+        await rows.delete_user(user_id=user.id, conn=conn)
 
 
 # -- failed logins ----------------------------------------------------------------------
@@ -284,22 +280,21 @@ async def reserve(attempt: LoginAttempt) -> list[int]:
     now = utc_now()
     since = now - WINDOW
     async with write_transaction() as conn:
-        await LoginFailure.filter(at__lt=now - KEEP_FAILURES).using_db(conn).delete()
+        await rows.delete_failures_before(before=now - KEEP_FAILURES, conn=conn)
 
         async def failures(key: str) -> int:
-            return await LoginFailure.filter(key=key, at__gte=since).using_db(conn).count()
+            return await rows.failures_since(key=key, since=since, conn=conn)
 
         if await failures(attempt.address_key) >= MAX_FAILURES:
             raise LoginRefused(attempt.client)
         under_attack = await failures(attempt.account_key) >= MAX_FAILURES_PER_ACCOUNT
         if under_attack and await failures(attempt.pair_key) >= 1:
             raise LoginRefused(attempt.email)
-        rows = [await LoginFailure.create(key=key, at=now, using_db=conn) for key in attempt.keys]
-    return [row.id for row in rows]
+        return await rows.add_failures(keys=attempt.keys, at=now, conn=conn)
 
 
-async def release(rows: list[int]) -> None:
-    await LoginFailure.filter(id__in=rows).delete()
+async def release(reserved: list[int]) -> None:
+    await rows.delete_failures(ids=reserved)
 
 
 def _check(password_hash: str | None, password: str) -> bool:
@@ -327,20 +322,22 @@ class PasswordChecks:
             self.slots.release()
 
 
-async def authenticate(attempt: LoginAttempt, password: str, checks: PasswordChecks) -> User | None:
+async def authenticate(
+    attempt: LoginAttempt, password: str, checks: PasswordChecks
+) -> UserRow | None:
     """The account if the password is right, None otherwise; ``LoginRefused`` (nothing
     checked) when this address has failed too often, ``LoginBusy`` when no check slot
     freed in time (the attempt is then not counted)."""
-    rows = await reserve(attempt)
-    user = await User.get_or_none(email=normalise_email(attempt.email))
+    reserved = await reserve(attempt)
+    user = await rows.user_by_email(email=normalise_email(attempt.email))
     candidate = user.password_hash if user else None
     try:
         ok = len(password) <= MAX_PASSWORD_LENGTH and await checks.verify(candidate, password)
     except LoginBusy:
-        await release(rows)
+        await release(reserved)
         raise
     if user is None or not ok or user.disabled:
         return None  # the reservation stays: it is the failure
-    await release(rows)
-    await LoginFailure.filter(key=attempt.pair_key).delete()
+    await release(reserved)
+    await rows.delete_failures_of(key=attempt.pair_key)
     return user

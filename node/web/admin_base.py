@@ -13,8 +13,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..models import User
 from ..runtime import node_of
+from ..store.accounts import UserRow
 from .csrf import csrf_ok
 from .i18n import N_
 from .render import render
@@ -47,7 +47,7 @@ def admin_required(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def checked(request: Request) -> Response:
-        user: User = request.state.user
+        user: UserRow = request.state.user
         if user.role != "admin":
             return await error_page(
                 request,
@@ -72,7 +72,7 @@ async def admin_page(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    user: User | None = getattr(request.state, "user", None)
+    user: UserRow | None = getattr(request.state, "user", None)
     headers = {"cache-control": "no-store", **(headers or {})}
     return await render(
         request,

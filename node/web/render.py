@@ -13,10 +13,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from ..models import Origin
 from ..runtime import node_of
 from ..services.export import Problem
 from ..services.opening_hours import readable
+from ..store import origins
 from . import formatting, hours, jsonld, recurrence_form, series, text
 from .csrf import FIELD as CSRF_FIELD
 from .csrf import csrf_token
@@ -121,7 +121,7 @@ def environment(language: str) -> Environment:
 async def site_name(request: Request) -> str:
     """The name of this node's place, shown in every page's header."""
     node = node_of(request)
-    origin = await Origin.get_or_none(id=node.origin)
+    origin = await origins.origin(origin_id=node.origin)
     return (origin.name if origin else None) or node.settings.name or "papi-node"
 
 

@@ -106,7 +106,7 @@ async def _size_of(sha256: str) -> int | None:
     if blob is not None:
         return int(blob.size)
     refs = await references(sha256)
-    return int(refs[0]["size"]) if refs else None
+    return refs[0].size if refs else None
 
 
 async def read_attachments(node: Node, form: FormData) -> Attachments:

@@ -26,10 +26,10 @@ from federation.timeutil import parse_ts
 from ..api.errors import ApiError
 from ..api.spec import Answer, Operation, Param, describe
 from ..convertors import register_convertors
-from ..models import CurrentObject
 from ..runtime import Node, node_of
 from ..services import published
 from ..services.published import FilterError, Filters, Published
+from ..store import objects
 from .calendar import build_calendar
 from .feeds import build_feed
 from .i18n import N_, request_language, translations
@@ -241,7 +241,7 @@ async def _feed(request: Request, origin: str | None) -> Response:
 
     async def build() -> tuple[bytes, str | None]:
         items = await published.recent_objects(origin, filters)
-        own_place = await CurrentObject.get_or_none(origin=node.origin, kind="place", oid="place")
+        own_place = await objects.one(origin=node.origin, kind="place", oid="place")
         if origin:
             place = await _place_name(node, origin)
             title = gettext("What is new at %(place)s") % {"place": place}

@@ -210,10 +210,10 @@ async def blob_for_people(request: Request) -> Response:
     blob, path = found
     refs = await references(sha256)
     wanted = request.query_params.get("r", "")
-    ref = next((r for r in refs if f"{r['origin']}/{r['oid']}" == wanted), None)
+    ref = next((r for r in refs if f"{r.origin}/{r.oid}" == wanted), None)
     ref = ref or (refs[0] if refs else None)
-    name = str(ref["name"]) if ref else sha256
-    media_type = str(ref["media_type"]) if ref else blob.media_type
+    name = str(ref.name) if ref else sha256
+    media_type = str(ref.media_type) if ref else blob.media_type
     return blob_response(request, path, blob.size, sha256, media_type=media_type, name=name)
 
 

@@ -30,8 +30,9 @@ from federation.timeutil import utc_now
 
 from ..datadir import DataDirError
 from ..i18n import N_
-from ..models import AdminSession, User
 from ..settings import Settings
+from ..store import accounts
+from ..store.accounts import UserRow
 
 SESSION_KEY_FILE = "session.key"
 SESSION_COOKIE = "papi_session"
@@ -89,34 +90,33 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def current_user(request: Request) -> User | None:
+async def current_user(request: Request) -> UserRow | None:
     """The logged-in account, or None: no session token, or its row was deleted
     (logout, new password) or has expired. An outdated token leaves the cookie."""
     token = request.session.get("sid")
     if not isinstance(token, str):
         return None
     now = utc_now()
-    row = await AdminSession.get_or_none(id=_token_hash(token)).prefetch_related("user")
+    row = await accounts.session(session_id=_token_hash(token))
     if row is None or row.expires <= now or row.user.disabled:
         if row is not None:
-            await row.delete()
+            await accounts.delete_session(session_id=row.id)
         request.session.pop("sid", None)
         return None
     if now - row.last_seen > LAST_SEEN_STEP:
-        row.last_seen = now
-        await row.save(update_fields=["last_seen"])
+        await accounts.touch_session(session_id=row.id, last_seen=now)
     return row.user
 
 
-async def log_in(request: Request, user: User) -> None:
+async def log_in(request: Request, user: UserRow) -> None:
     """A new session (a new token, a new CSRF token: nothing of the anonymous session
     is kept); expired sessions of every account are cleared on the way."""
     now = utc_now()
-    await AdminSession.filter(expires__lte=now).delete()
+    await accounts.delete_expired_sessions(now=now)
     token = secrets.token_urlsafe(32)
-    await AdminSession.create(
-        id=_token_hash(token),
-        user=user,
+    await accounts.add_session(
+        session_id=_token_hash(token),
+        user_id=user.id,
         last_seen=now,
         expires=now + timedelta(seconds=SESSION_MAX_AGE),
     )
@@ -127,7 +127,7 @@ async def log_in(request: Request, user: User) -> None:
 async def log_out(request: Request) -> None:
     token = request.session.get("sid")
     if isinstance(token, str):
-        await AdminSession.filter(id=_token_hash(token)).delete()
+        await accounts.delete_session(session_id=_token_hash(token))
     request.session.clear()
 
 

@@ -11,12 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from federation.timeutil import utc_now
 
 from ..migrations import LATEST
-from ..models import Origin, Peer
 from ..ops.backup import backup_overdue, last_backup
 from ..ops.doctor import MAX_SKEW, MIN_FREE_BYTES
 from ..runtime import Node
@@ -24,6 +21,7 @@ from ..services import blobs
 from ..services.bootstrap import writes_waiting
 from ..services.health import node_health
 from ..services.peers import PeerState
+from ..store import origins, peers
 from ..version import software
 from .formatting import format_moment
 from .i18n import N_
@@ -172,8 +170,8 @@ def _clock(clock: dict[str, Any], problems: list[Problem]) -> None:
 
 
 async def _peers(problems: list[Problem], moment: Any) -> tuple[int, int]:
-    peers = await Peer.all().order_by("source", "url")
-    if not peers:
+    known = await peers.all_peers()
+    if not known:
         problems.append(
             Problem(
                 "warning",
@@ -182,8 +180,8 @@ async def _peers(problems: list[Problem], moment: Any) -> tuple[int, int]:
             )
         )
         return 0, 0
-    working = sum(1 for peer in peers if peer.state == PeerState.ok)
-    failing = [peer for peer in peers if peer.state == PeerState.failing]
+    working = sum(1 for peer in known if peer.state == PeerState.ok)
+    failing = [peer for peer in known if peer.state == PeerState.failing]
     # No peer answering cuts the node off: an error. Some: a warning each.
     level = "error" if working == 0 else "warning"
     for peer in failing[:MAX_PEERS_LISTED]:
@@ -214,18 +212,14 @@ async def _peers(problems: list[Problem], moment: Any) -> tuple[int, int]:
                 {"count": len(failing) - MAX_PEERS_LISTED},
             )
         )
-    return working, len(peers)
+    return working, len(known)
 
 
 async def _frozen(node: Node, problems: list[Problem], moment: Any) -> None:
-    frozen = await Origin.filter(frozen=True).order_by("name", "id")
+    frozen = await origins.frozen()
     if not frozen:
         return
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT origin, MIN(detected_at) AS since FROM fork_evidence GROUP BY origin"
-        )
-    since = {row["origin"]: row["since"] for row in rows}
+    since = await origins.first_forks()
     others = []
     for origin in frozen:
         if origin.id == node.origin:

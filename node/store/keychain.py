@@ -1,6 +1,6 @@
-"""The key chain of each origin held (``federation.keychain``), kept in ``key_chain``:
-one row per ``key`` entry, the keys in force after it. An origin without rows signs
-with its first key (its origin id). The only module that touches this table."""
+"""The key chain of each origin held, kept in ``key_chain``: one row per ``key`` entry,
+the keys in force after it (the rules are ``federation.keychain``). An origin without
+rows signs with its first key (its origin id). The only module that touches this table."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS key_chain (
 """
 
 
-async def state_at(conn: BaseDBAsyncClient, origin: str, seq: int | None = None) -> KeyState:
+async def state_at(conn: BaseDBAsyncClient, *, origin: str, seq: int | None = None) -> KeyState:
     """The keys of ``origin`` in force after its entry ``seq`` (None: after its head)."""
     if seq is None:
         rows = await conn.execute_query_dict(
@@ -41,7 +41,7 @@ async def state_at(conn: BaseDBAsyncClient, origin: str, seq: int | None = None)
     return KeyState(row["node_key"], row["recovery_key"], row["recovered_at"])
 
 
-async def record(conn: BaseDBAsyncClient, entries: list[Entry], before: KeyState) -> KeyState:
+async def record(conn: BaseDBAsyncClient, *, entries: list[Entry], before: KeyState) -> KeyState:
     """Record the key entries among ``entries`` (one origin, in log order, already
     checked with ``advance``); returns the state after them."""
     state = before
@@ -60,7 +60,7 @@ async def record(conn: BaseDBAsyncClient, entries: list[Entry], before: KeyState
     return state
 
 
-async def insert(conn: BaseDBAsyncClient, origin: str, rows: list[tuple[int, KeyState]]) -> None:
+async def insert(conn: BaseDBAsyncClient, *, origin: str, rows: list[tuple[int, KeyState]]) -> None:
     """Record the keys in force after each key entry ``(seq, state)`` of ``origin``."""
     if rows:
         await conn.execute_many(
@@ -70,7 +70,7 @@ async def insert(conn: BaseDBAsyncClient, origin: str, rows: list[tuple[int, Key
         )
 
 
-async def latest_recovery(conn: BaseDBAsyncClient, origin: str) -> int:
+async def latest_recovery(conn: BaseDBAsyncClient, *, origin: str) -> int:
     """The seq of the latest recovery of ``origin`` we hold (0: none)."""
     rows = await conn.execute_query_dict(
         "SELECT max(recovered_at) AS r FROM key_chain WHERE origin = ?", [origin]
@@ -78,6 +78,15 @@ async def latest_recovery(conn: BaseDBAsyncClient, origin: str) -> int:
     return int(rows[0]["r"] or 0)
 
 
-async def forget_from(conn: BaseDBAsyncClient, origin: str, seq: int) -> None:
+async def forget_from(conn: BaseDBAsyncClient, *, origin: str, seq: int) -> None:
     """Drop the key rows of entries ``seq`` and after (a log truncated by a recovery)."""
     await conn.execute_query("DELETE FROM key_chain WHERE origin = ? AND seq >= ?", [origin, seq])
+
+
+async def latest_recoveries(conn: BaseDBAsyncClient) -> dict[str, int]:
+    """The seq of the latest recovery of each origin that had one."""
+    rows = await conn.execute_query_dict(
+        "SELECT origin, max(recovered_at) AS seq FROM key_chain WHERE recovered_at > 0"
+        " GROUP BY origin"
+    )
+    return {row["origin"]: int(row["seq"]) for row in rows}
