@@ -106,6 +106,9 @@ def run_demo(base_dir: Path, base_port: int = 8101) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C stops the demo even when a shell started it in the background, which makes
+    # Python ignore SIGINT (then nothing would stop the nodes).
+    signal.signal(signal.SIGINT, stop)
     try:
         urls: list[str] = []
         founder_dir = base_dir / "node1"

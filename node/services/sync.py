@@ -482,9 +482,7 @@ def _asked_vector(
 
 
 async def _ingest_page(node: Node, peer: Peer, documents: list[Any], result: RoundResult) -> None:
-    # Not along the broadcast tree (12.3): a round is a catch-up, whose entries our
-    # neighbours hold or will find in their changes pulls of us.
-    report = await ingest_from_peer(node, peer, documents, along_tree=False)
+    report = await ingest_from_peer(node, peer, documents)
     result.accepted += len(report.accepted)
     result.rejected += len(report.rejected)
 
