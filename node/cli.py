@@ -243,7 +243,7 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
     from federation.errors import PeerError
 
     from .services.features import remember_features
-    from .services.peers import add_peer
+    from .services.peers import add_peer, identified, remove_peer
 
     settings = _settings(args)
 
@@ -268,10 +268,9 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
                     error=exc,
                 )
         if info["id"] == node.origin:
-            await peer.delete()
+            await remove_peer(peer.url)
             raise CliError(_("%(url)s is this node itself", url=peer.url))
-        peer.origin = info["id"]
-        await peer.save(update_fields=["origin"])
+        peer = await identified(peer, info["id"])
         await remember_features(peer, info)  # protocol 1.1 (docs/protocol.md 11.1)
         return _(
             "Added %(url)s: %(name)s (%(id)s)",
@@ -328,8 +327,8 @@ SYNC_WARNING_KINDS = frozenset({"unreachable", "busy", "refused"})
 
 
 def cmd_sync(args: argparse.Namespace) -> None:
-    from .models import Peer
     from .services.sync import RoundResult, sync_peers
+    from .store import peers as peer_rows
 
     settings = _settings(args)
     # Progress and outcomes are printed below; the log adds only warnings and errors.
@@ -387,7 +386,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
             )
 
     async def work(node: Any) -> list[RoundResult]:
-        peers = await Peer.all().order_by("url")
+        peers = await peer_rows.by_url()
         if not peers:
             raise CliError(_("no peers; add one with: papi peer add URL"))
         print(

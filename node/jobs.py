@@ -19,7 +19,6 @@ from .cooperation.purge import purge_due
 from .cooperation.workflows import PERIODIC
 from .mail import outbox as mail_outbox
 from .mail.worker import KEEP_FINISHED, send_due_mails
-from .models import Peer
 from .runtime import Node
 from .services.blob_fetch import reset_interrupted, run_blob_work
 from .services.blobs import drop_strays
@@ -30,6 +29,8 @@ from .services.ingest import drop_stale_pending
 from .services.repair import repair_missing
 from .services.sync import round_peers
 from .services.tree import FrameWorker, purge_finished_frames
+from .store import peers as peer_rows
+from .store.peers import PeerLike
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class Workers:
                 log.exception("protocol 1.1 upkeep failed")
                 neighbours = []
             try:
-                peers = await round_peers(self.node)
+                peers: list[PeerLike] = [*await round_peers(self.node)]
             except Exception:
                 log.exception("choosing the peers of a sync round failed")
                 return
@@ -132,7 +133,7 @@ class Workers:
         except Exception:
             log.exception("grafts failed")
 
-    def _full_rounds(self, peers: list[Peer]) -> set[int]:
+    def _full_rounds(self, peers: list[PeerLike]) -> set[int]:
         """Peers that get a full round (5.2) rather than a changes pull this time: all of
         them after the node starts, then one random peer every ``full_round_hours``."""
         now = time.monotonic()
@@ -147,14 +148,14 @@ class Workers:
             self.node.last_full_round = now
         return full
 
-    def _start_rounds(self, peers: list[Peer], full: set[int] | None = None) -> None:
+    def _start_rounds(self, peers: list[PeerLike], full: set[int] | None = None) -> None:
         for peer in peers:
             if peer.id not in self._rounds:
                 self._rounds[peer.id] = asyncio.create_task(
                     self._round(peer, peer.id in (full or set()))
                 )
 
-    async def _round(self, peer: Peer, full: bool = False) -> None:
+    async def _round(self, peer: PeerLike, full: bool = False) -> None:
         try:
             with self.node.db.activated():
                 deadline = self.node.settings.sync_round_deadline_seconds
@@ -176,11 +177,11 @@ class Workers:
                 continue
             with self.node.db.activated():
                 try:
-                    peers = await Peer.filter(id__in=sorted(ids)).order_by("id")
+                    returning = await peer_rows.with_ids(ids=ids)
                 except Exception:
                     log.exception("loading returning peers failed")
                     continue
-            self._start_rounds(list(peers))
+            self._start_rounds(list(returning))
 
     async def _delivery_worker(self) -> None:
         wakeup = self.node.push_wakeup

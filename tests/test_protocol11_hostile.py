@@ -187,7 +187,7 @@ async def test_a_peer_answering_nonsense_is_a_failure_of_that_peer(tmp_path: Pat
     async with network(tmp_path, ["a"], transport=transport) as (_, nodes):
         a = nodes["a"]
         with a.node.db.activated():
-            peer = await add_peer("http://evil.test")
+            peer = await Peer.get(id=(await add_peer("http://evil.test")).id)
             peer.origin = NodeKey.generate().origin
             peer.state = "ok"
             await peer.save()
@@ -250,7 +250,7 @@ async def test_a_neighbour_announcing_too_many_origins_is_bounded(
     async with network(tmp_path, ["a"], transport=transport) as (_, nodes):
         a = nodes["a"]
         with a.node.db.activated():
-            peer = await add_peer("http://liar.test")
+            peer = await Peer.get(id=(await add_peer("http://liar.test")).id)
             peer.origin, peer.state = NodeKey.generate().origin, "ok"
             await peer.save()
             await remember_features(peer, {"features": ["broadcast", "changes"]})

@@ -28,6 +28,7 @@ from federation.reconcile import (
 from federation.timeutil import utc_now
 
 from ..models import FederationState, Peer, PeerLink
+from ..store.peers import PeerLike
 
 if TYPE_CHECKING:
     from ..runtime import Node
@@ -143,7 +144,7 @@ MAX_ENTRIES_PAGES = 20
 MAX_MISSING = 10_000
 
 
-async def pull_changes(node: Node, peer: Peer, link: PeerLink) -> int:
+async def pull_changes(node: Node, peer: PeerLike, link: PeerLink) -> int:
     """One visit: what ``peer`` stored since our cursor. Missing heads are grafted from it
     when it is a broadcast neighbour, else fetched with ``GET /federation/v1/entries``; a
     ``reset`` (or a graft given up) runs a full round. Returns the entries stored.
@@ -198,7 +199,7 @@ async def pull_changes(node: Node, peer: Peer, link: PeerLink) -> int:
     return stored
 
 
-async def _full_round(node: Node, peer: Peer, sync_with: Any) -> int:
+async def _full_round(node: Node, peer: PeerLike, sync_with: Any) -> int:
     """The safety net (5.2) with ``peer``; a failed round is a failed visit."""
     from federation.errors import PeerError
 
@@ -209,7 +210,7 @@ async def _full_round(node: Node, peer: Peer, sync_with: Any) -> int:
 
 
 async def _fetch_entries(
-    node: Node, client: Any, peer: Peer, missing: dict[str, int], changes: dict[str, int]
+    node: Node, client: Any, peer: PeerLike, missing: dict[str, int], changes: dict[str, int]
 ) -> int:
     """Fetch what follows our heads of ``missing`` origins up to the announced heads."""
     from .sync import ingest_from_peer
@@ -233,7 +234,7 @@ async def _fetch_entries(
 # -- each sync interval ----------------------------------------------------------------------
 
 
-async def visit(node: Node, peer: Peer, *, full: bool, deadline: float | None) -> None:
+async def visit(node: Node, peer: PeerLike, *, full: bool, deadline: float | None) -> None:
     """This interval's anti-entropy with ``peer``: a changes pull if both speak
     ``changes`` and no full round is asked, else a version 1 round (11.2). Whatever goes
     wrong is a failure of this peer, recorded with its backoff."""
@@ -246,10 +247,11 @@ async def visit(node: Node, peer: Peer, *, full: bool, deadline: float | None) -
 
     full = full or node.wants_full_round(peer.id)
     link = await PeerLink.get_or_none(peer_id=peer.id)
-    if node.settings.features and peer.state == PeerState.ok and stale(link):
-        # Its last round worked: read its features (11.1, at least once a day). A peer
-        # never reached is identified by its first round (sync._identify) instead.
-        link = await refresh_features(node, peer) or link
+    # Its last round worked: read its features (11.1, at least once a day). A peer
+    # never reached is identified by its first round (sync._identify) instead.
+    reread = node.settings.features and peer.state == PeerState.ok and stale(link)
+    if reread and await refresh_features(node, peer) is not None:
+        link = await PeerLink.get_or_none(peer_id=peer.id)
     if (
         full
         or link is None

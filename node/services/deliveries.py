@@ -92,7 +92,7 @@ async def enqueue_push(
     await conn.execute_many(
         "INSERT INTO deliveries (peer_id, entries, ttl, state, attempts, next_attempt, created)"
         " VALUES (?, ?, ?, ?, 0, ?, ?)",
-        [[target["id"], refs, ttl, DELIVERY.initial.value, now, now] for target in targets],
+        [[target.id, refs, ttl, DELIVERY.initial.value, now, now] for target in targets],
     )
     return len(targets)
 
@@ -226,7 +226,7 @@ async def _attempt_failed(peer: Peer, batch: list[Delivery], exc: Exception) -> 
         # were what this attempt was for.
         batch = batch or await _due(peer.id)
         retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
-        await record_failure(peer, error, kind=kind, retry_after=retry_after)
+        failed = await record_failure(peer, error, kind=kind, retry_after=retry_after)
         for delivery in batch:
             delivery.attempts += 1
             delivery.last_error = f"[{kind}] {error}"[:500]
@@ -235,11 +235,11 @@ async def _attempt_failed(peer: Peer, batch: list[Delivery], exc: Exception) -> 
                 DELIVERY.parse(delivery.state), "give_up" if give_up else "retry"
             )
             if not give_up:  # wait for the peer's next attempt, with the peer's backoff
-                delivery.next_attempt = peer.next_attempt or utc_now()
+                delivery.next_attempt = failed.next_attempt or utc_now()
             await delivery.save()
         # The other rows queued for this peer wait for the same attempt.
         await Delivery.filter(peer_id=peer.id, state=DeliveryState.pending).update(
-            next_attempt=peer.next_attempt or utc_now()
+            next_attempt=failed.next_attempt or utc_now()
         )
     except Exception:  # the database itself may be what fails (a full disk)
         log.exception("cannot record the failed push to %s", peer.url)

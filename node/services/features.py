@@ -1,17 +1,19 @@
 """What each peer speaks of protocol 1.1 (docs/protocol.md 11.1): read from its
-``GET /api/v1/node``, kept in its ``PeerLink`` row, forgotten when a 1.1 request gets
-``404``/``405`` (the peer went back to an older version)."""
+``GET /api/v1/node``, kept in its ``peer_links`` row (``store.peers.PeerLinkRow``),
+forgotten when a 1.1 request gets ``404``/``405`` (the peer went back to an older
+version)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from federation.errors import PeerError
 from federation.timeutil import utc_now
 
-from ..models import Peer, PeerLink
+from ..store import peers as peer_rows
+from ..store.peers import PeerLike, PeerLinkRow
 
 if TYPE_CHECKING:
     from ..runtime import Node
@@ -42,49 +44,46 @@ def parse_features(info: Any) -> list[str]:
     return sorted(set(names))[:MAX_FEATURES]
 
 
-async def link_of(peer_id: int) -> PeerLink:
-    link, _ = await PeerLink.get_or_create(peer_id=peer_id)
-    return link
+class LinkLike(Protocol):
+    """What these rules read of a link: a ``PeerLinkRow``, or a ``PeerLink`` model row that
+    the propagation modules not moved to the store yet (changes, tree) still load."""
+
+    @property
+    def features(self) -> str: ...
+    @property
+    def features_checked(self) -> datetime | None: ...
 
 
-async def remember_features(peer: Peer, info: Any) -> PeerLink:
+async def remember_features(peer: PeerLike, info: Any) -> PeerLinkRow:
     """Keep what ``info`` (the peer's node information) says it speaks."""
-    link = await link_of(peer.id)
-    link.features = " ".join(parse_features(info))[:200]
-    link.features_checked = utc_now()
-    await link.save(update_fields=["features", "features_checked"])
-    return link
+    features = " ".join(parse_features(info))[:200]
+    return await peer_rows.save_features(peer_id=peer.id, features=features, checked=utc_now())
 
 
-async def forget_features(peer: Peer) -> None:
+async def forget_features(peer: PeerLike) -> None:
     """A 1.1 request got 404/405: use version 1 with this peer until its node information
     lists the features again."""
-    link = await link_of(peer.id)
-    link.features = ""
-    link.features_checked = None
-    link.neighbour = False
-    link.cursor = None
-    await link.save()
+    await peer_rows.forget_features(peer_id=peer.id)
     log.info("%s no longer speaks protocol 1.1: version 1 until it says so again", peer.url)
 
 
-def speaks(link: PeerLink | None, feature: str) -> bool:
+def speaks(link: LinkLike | None, feature: str) -> bool:
     return link is not None and feature in link.features.split()
 
 
-async def peers_speaking(feature: str) -> dict[int, PeerLink]:
+async def peers_speaking(feature: str) -> dict[int, PeerLinkRow]:
     """Links of the peers whose last node information listed ``feature``."""
-    links = await PeerLink.filter(features__contains=feature)
+    links = await peer_rows.links_listing(feature=feature)
     return {link.peer_id: link for link in links if speaks(link, feature)}
 
 
-def stale(link: PeerLink | None) -> bool:
+def stale(link: LinkLike | None) -> bool:
     """Whether a peer's features must be read (again): never read, or a day ago."""
     checked = link.features_checked if link is not None else None
     return checked is None or checked < utc_now() - FEATURES_MAX_AGE
 
 
-async def refresh_features(node: Node, peer: Peer) -> PeerLink | None:
+async def refresh_features(node: Node, peer: PeerLike) -> PeerLinkRow | None:
     """Read ``peer``'s node information and keep its features (None if it does not
     answer: its round records the failure). Called in the peer's own round task, never
     in the tick, so that a slow peer holds nobody else."""

@@ -175,7 +175,7 @@ async def join(node: Node, code: str, name: str = "", commune: str = "") -> Invi
     from federation.errors import PeerError
 
     from ..settings import update_config
-    from .peers import add_peer
+    from .peers import add_peer, identified
 
     invitation = parse_code(code)
     if invitation.origin == node.origin:
@@ -202,7 +202,6 @@ async def join(node: Node, code: str, name: str = "", commune: str = "") -> Invi
             ) from None
     peer = await add_peer(invitation.url)
     if peer.origin is None:
-        peer.origin = invitation.origin
-        await peer.save(update_fields=["origin"])
+        peer = await identified(peer, invitation.origin)
     node.wake_sync(peer.id)
     return invitation

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -21,8 +22,8 @@ from federation.netguard import normalise_url
 from federation.statemachine import Lifecycle
 from federation.timeutil import format_ts, utc_now
 
-from ..models import Peer
-from ..store.peers import PeerRow
+from ..store import peers as peer_rows
+from ..store.peers import PeerLike, PeerRow, PushTarget
 
 #: Keep trying a peer this often at most, however long it has been failing.
 BACKOFF_CAP_SECONDS = 3600.0
@@ -53,42 +54,55 @@ PEER = Lifecycle(
 )
 
 
-def state_of(peer: Peer) -> PeerState:
+def state_of(peer: PeerLike) -> PeerState:
     """The declared state of a row (``ValueError`` if the row holds an unknown one)."""
     return PEER.parse(peer.state)
 
 
-async def add_peer(url: str, *, source: str = "manual", origin: str | None = None) -> Peer:
+async def add_peer(url: str, *, source: str = "manual", origin: str | None = None) -> PeerRow:
     """Add a peer (idempotent). ``ValueError`` if the URL is not http(s)."""
     url = normalise_url(url)
     if url in await _blocked():
         raise ValueError(f"{url} is on this node's blocklist")
-    peer = await Peer.get_or_none(url=url)
+    peer = await peer_rows.with_url(url=url)
     if peer is None:
-        peer = await Peer.create(url=url, source=source, origin=origin, state=PEER.initial)
+        peer = await peer_rows.create(url=url, source=source, origin=origin, state=PEER.initial)
     elif source == "manual" and peer.source != "manual":
         # The operator names this address: the discovered peers' address rules that
         # refused it no longer apply, and it is tried at once.
-        changes: dict[str, Any] = {"source": "manual", "next_attempt": None}
-        if state_of(peer) == PeerState.refused:
-            state = PEER.next(PeerState.refused, "added_by_hand")
-            changes.update(state=state, consecutive_failures=0, last_error=None)
-        await Peer.filter(id=peer.id).update(**changes)
-        await peer.refresh_from_db()
+        refused = state_of(peer) == PeerState.refused
+        state = PEER.next(PeerState.refused, "added_by_hand") if refused else None
+        peer = await peer_rows.name_by_hand(peer_id=peer.id, state=state)
     return peer
 
 
-async def remove_peer(url: str) -> Peer | None:
+async def remove_peer(url: str) -> PeerRow | None:
     """Forget a peer and its queued pushes (the deleted row, or None if unknown). A peer
     learnt from the network comes back when a place profile names it again."""
     try:
         url = normalise_url(url)
     except ValueError:
         return None
-    peer = await Peer.get_or_none(url=url)
+    peer = await peer_rows.with_url(url=url)
     if peer is not None:
-        await peer.delete()  # its deliveries go with it (foreign key, cascade)
+        await peer_rows.delete(peer_id=peer.id)  # its deliveries go with it (cascade)
     return peer
+
+
+async def identified(peer: PeerLike, origin: str) -> PeerRow:
+    """``peer`` answered in the name of ``origin`` (a peer added while unreachable)."""
+    await peer_rows.set_origin(peer_id=peer.id, origin=origin)
+    return replace(_as_row(peer), origin=origin)
+
+
+def _as_row(peer: PeerLike) -> PeerRow:
+    if isinstance(peer, PeerRow):
+        return peer
+    return PeerRow(
+        peer.id, peer.url, peer.origin, peer.source, peer.state, peer.last_attempt,
+        peer.last_success, peer.consecutive_failures, peer.next_attempt, peer.last_error,
+        peer.entries_received, peer.created,
+    )  # fmt: skip
 
 
 async def learn_peers(node_url: str, own_origin: str, entries: list[Entry]) -> int:
@@ -107,11 +121,9 @@ async def learn_peers(node_url: str, own_origin: str, entries: list[Entry]) -> i
                 continue
             if candidate == own or candidate in blocked:
                 continue
-            _, created = await Peer.get_or_create(
-                url=candidate,
-                defaults={"source": "discovered", "origin": entry.origin, "state": PEER.initial},
+            added += await peer_rows.add_discovered(
+                url=candidate, origin=entry.origin, state=PEER.initial
             )
-            added += int(created)
     return added
 
 
@@ -132,58 +144,56 @@ async def choose_push_targets(
     exclude_origin: str | None = None,
     *,
     version_1_only: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[PushTarget]:
     """Up to ``count`` random peers not in backoff, never the sender nor the entries'
     author. A peer that failed gets no new pushes until it is due again (anti-entropy
     brings it what it missed). ``version_1_only``: none whose node information lists the
     ``broadcast`` feature (those get entries along the broadcast tree)."""
-    speaking = (
-        " AND id NOT IN (SELECT peer_id FROM peer_links"
-        " WHERE ' ' || features || ' ' LIKE '% broadcast %')"
-        if version_1_only
-        else ""
-    )
-    rows = await conn.execute_query_dict(
-        "SELECT id, url, origin FROM peers WHERE state != ?"
-        " AND (next_attempt IS NULL OR next_attempt <= ?)" + speaking,
-        [PeerState.refused.value, utc_now()],
-    )
     rows = [
         row
-        for row in rows
-        if row["url"] != exclude_url and (exclude_origin is None or row["origin"] != exclude_origin)
+        for row in await peer_rows.push_targets(
+            conn, now=utc_now(), except_state=PeerState.refused, version_1_only=version_1_only
+        )
+        if row.url != exclude_url and (exclude_origin is None or row.origin != exclude_origin)
     ]
     return random.sample(rows, min(count, len(rows)))
 
 
-async def record_success(peer: Peer, received: int = 0) -> None:
+async def record_success(peer: PeerLike, received: int = 0) -> PeerRow:
+    """The exchange worked: no backoff left. Returns the peer as now stored (the columns
+    of the outcome only are written: a concurrent change of its origin or source stays)."""
     now = utc_now()
-    peer.state = PEER.next(state_of(peer), "succeeded")
-    peer.last_attempt = now
-    peer.last_success = now
-    peer.consecutive_failures = 0
-    peer.next_attempt = None
-    peer.last_error = None  # type: ignore[assignment]
-    peer.entries_received += received
-    await peer.save()
+    state = PEER.next(state_of(peer), "succeeded")
+    await peer_rows.save_success(peer_id=peer.id, state=state, at=now, received=received)
+    return replace(
+        _as_row(peer), state=state, last_attempt=now, last_success=now, consecutive_failures=0,
+        next_attempt=None, last_error=None, entries_received=peer.entries_received + received,
+    )  # fmt: skip
 
 
 async def record_failure(
-    peer: Peer, error: str, *, kind: str = "protocol", retry_after: float | None = None
-) -> None:
+    peer: PeerLike, error: str, *, kind: str = "protocol", retry_after: float | None = None
+) -> PeerRow:
     """One more failure: backoff (at least ``retry_after``), and the error with its kind
-    (``unreachable``, ``busy``, ``refused``, ``protocol``, ``disk_full``, ``internal``)."""
+    (``unreachable``, ``busy``, ``refused``, ``protocol``, ``disk_full``, ``internal``).
+    Returns the peer as now stored (its ``next_attempt``: when it is due again)."""
     now = utc_now()
-    peer.consecutive_failures += 1
-    peer.state = PEER.next(state_of(peer), "refused" if kind == "refused" else "failed")
-    peer.last_attempt = now
-    peer.last_error = f"[{kind}] {error}"[:500]
-    delay = retry_delay(peer.consecutive_failures, retry_after=retry_after, cap=BACKOFF_CAP_SECONDS)
-    peer.next_attempt = now + timedelta(seconds=delay)
-    await peer.save()
+    failures = peer.consecutive_failures + 1
+    state = PEER.next(state_of(peer), "refused" if kind == "refused" else "failed")
+    error = f"[{kind}] {error}"[:500]
+    delay = retry_delay(failures, retry_after=retry_after, cap=BACKOFF_CAP_SECONDS)
+    next_attempt = now + timedelta(seconds=delay)
+    await peer_rows.save_failure(
+        peer_id=peer.id, state=state, at=now, consecutive_failures=failures,
+        next_attempt=next_attempt, last_error=error,
+    )  # fmt: skip
+    return replace(
+        _as_row(peer), state=state, last_attempt=now, consecutive_failures=failures,
+        next_attempt=next_attempt, last_error=error,
+    )  # fmt: skip
 
 
-def failure_kind(peer: Peer) -> str | None:
+def failure_kind(peer: PeerLike) -> str | None:
     """The kind of the peer's last failure (``record_failure`` writes it first)."""
     error = peer.last_error or ""
     if peer.consecutive_failures == 0 or not error.startswith("["):
@@ -191,15 +201,16 @@ def failure_kind(peer: Peer) -> str | None:
     return error[1 : error.find("]")] or None
 
 
-async def peers_heard_from(url: str | None, origins: set[str]) -> list[Peer]:
+async def peers_heard_from(url: str | None, origins: set[str]) -> list[PeerRow]:
     """Peers in backoff that just showed they are alive: the one whose URL is ``url``
     (the ``from`` of its request) or whose origin is one of ``origins``."""
-    candidates: list[Peer] = []
+    candidates: list[PeerRow] = []
     if url:
         with contextlib.suppress(ValueError):  # not a URL: nothing to match
-            candidates.extend(await Peer.filter(url=normalise_url(url)))
+            found = await peer_rows.with_url(url=normalise_url(url))
+            candidates.extend([found] if found is not None else [])
     if origins:
-        candidates.extend(await Peer.filter(origin__in=sorted(origins)))
+        candidates.extend(await peer_rows.serving(origins=sorted(origins)))
     now = utc_now()
     unique = {peer.id: peer for peer in candidates}
     return [
@@ -211,11 +222,10 @@ async def peers_heard_from(url: str | None, origins: set[str]) -> list[Peer]:
     ]
 
 
-async def make_due(peer: Peer) -> None:
+async def make_due(peer: PeerLike) -> None:
     """End a peer's wait: it answered again, so it is retried at once (its failure count
     stays until a round with it succeeds)."""
-    peer.next_attempt = None
-    await peer.save(update_fields=["next_attempt"])
+    await peer_rows.make_due(peer_id=peer.id)
 
 
 def peer_json(peer: PeerRow) -> dict[str, Any]:

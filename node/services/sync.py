@@ -15,7 +15,7 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -35,15 +35,16 @@ from federation.vector import (
     vector_digest,
 )
 
-from ..models import Peer
 from ..store import keychain
 from ..store import origins as origin_rows
+from ..store import peers as peer_rows
+from ..store.peers import PeerLike, PeerRow
 from .bootstrap import settle_catch_up
 from .entries import PUSH_PAGE_BYTES, Range, by_refs, pages
 from .features import remember_features
 from .health import is_disk_full
 from .ingest import IngestReport, outcome_seen
-from .peers import failure_kind, make_due, record_failure, record_success
+from .peers import failure_kind, identified, make_due, record_failure, record_success
 from .receive import AlongTree, DiskFull, receive
 
 if TYPE_CHECKING:
@@ -251,7 +252,7 @@ Progress = Callable[[RoundResult], None]
 
 
 async def sync_with(
-    node: Node, peer: Peer, progress: Progress | None = None, *, deadline: float | None = None
+    node: Node, peer: PeerLike, progress: Progress | None = None, *, deadline: float | None = None
 ) -> RoundResult:
     """One anti-entropy round with ``peer``; its state row records the outcome.
 
@@ -286,13 +287,17 @@ async def sync_with(
 
 
 async def _run_round(
-    node: Node, peer: Peer, result: RoundResult, progress: Progress | None, deadline: float | None
+    node: Node,
+    peer: PeerLike,
+    result: RoundResult,
+    progress: Progress | None,
+    deadline: float | None,
 ) -> None:
     try:
         async with asyncio.timeout(deadline), node.peer_client(peer) as client:
             try:
                 if peer.origin is None:
-                    await _identify(node, client, peer)
+                    peer = await _identify(node, client, peer)
                 await _round(node, client, peer, result, progress)
             finally:
                 result.bytes_sent = client.bytes_sent
@@ -308,7 +313,7 @@ async def _run_round(
 
 
 async def _failed(
-    peer: Peer, result: RoundResult, kind: str, error: str, retry_after: float | None = None
+    peer: PeerLike, result: RoundResult, kind: str, error: str, retry_after: float | None = None
 ) -> None:
     result.error, result.error_kind = error, kind
     try:
@@ -317,21 +322,21 @@ async def _failed(
         log.exception("cannot record the failure of %s", peer.url)
 
 
-async def _succeeded(peer: Peer, result: RoundResult) -> None:
+async def _succeeded(peer: PeerLike, result: RoundResult) -> None:
     try:
         await record_success(peer, result.accepted)
     except Exception:
         log.exception("cannot record the success of %s", peer.url)
 
 
-async def _identify(node: Node, client: Any, peer: Peer) -> None:
+async def _identify(node: Node, client: Any, peer: PeerLike) -> PeerRow:
     """Learn the origin id of a peer added while it was unreachable."""
     info = await client.node_info(peer.url)
     if info["id"] == node.origin:
         raise AddressRefused(f"{peer.url} is this node itself")
-    peer.origin = info["id"]
-    await peer.save(update_fields=["origin"])
-    await remember_features(peer, info)
+    identified_peer = await identified(peer, info["id"])
+    await remember_features(identified_peer, info)
+    return identified_peer
 
 
 def _sender(node: Node) -> str | None:
@@ -339,7 +344,7 @@ def _sender(node: Node) -> str | None:
 
 
 async def _round(
-    node: Node, client: Any, peer: Peer, result: RoundResult, progress: Progress | None
+    node: Node, client: Any, peer: PeerLike, result: RoundResult, progress: Progress | None
 ) -> None:
     sender = _sender(node)
     mine = await current_vector()
@@ -464,7 +469,7 @@ class _PageAhead:
 
 
 def _asked_vector(
-    node: Node, peer: Peer, mine: Vector, scope: list[int] | None, frozen: set[str]
+    node: Node, peer: PeerLike, mine: Vector, scope: list[int] | None, frozen: set[str]
 ) -> Vector:
     """Our vector as we send it: origins we would refuse are claimed complete, so that the
     peer sends none of them (frozen origins, non-members; entries of this peer we just
@@ -481,14 +486,16 @@ def _asked_vector(
     return asked
 
 
-async def _ingest_page(node: Node, peer: Peer, documents: list[Any], result: RoundResult) -> None:
+async def _ingest_page(
+    node: Node, peer: PeerLike, documents: list[Any], result: RoundResult
+) -> None:
     report = await ingest_from_peer(node, peer, documents)
     result.accepted += len(report.accepted)
     result.rejected += len(report.rejected)
 
 
 async def ingest_from_peer(
-    node: Node, peer: Peer, documents: list[Any], *, along_tree: bool = True
+    node: Node, peer: PeerLike, documents: list[Any], *, along_tree: bool = True
 ) -> IngestReport:
     """Store entries ``peer`` sent us when asked (a sync page, a graft answer, an entries
     page); with ``along_tree``, what was new goes on along the broadcast tree (protocol
@@ -521,7 +528,7 @@ async def ingest_from_peer(
 async def _push_back(
     node: Node,
     client: Any,
-    peer: Peer,
+    peer: PeerLike,
     mine: Vector,
     theirs: Vector,
     result: RoundResult,
@@ -577,7 +584,7 @@ async def sync_all(
     return await sync_peers(node, await round_peers(node), progress, deadline=deadline)
 
 
-async def round_peers(node: Node) -> list[Peer]:
+async def round_peers(node: Node) -> list[PeerRow]:
     """Every due peer the operator added, and a few due discovered ones; none that a
     round is already running with.
 
@@ -588,7 +595,7 @@ async def round_peers(node: Node) -> list[Peer]:
     now = utc_now()
     due = [
         peer
-        for peer in await Peer.all().order_by("id")
+        for peer in await peer_rows.by_id()
         if (peer.next_attempt is None or peer.next_attempt <= now) and peer.id not in node.syncing
     ]
     manual = [peer for peer in due if peer.source != "discovered"]
@@ -598,7 +605,7 @@ async def round_peers(node: Node) -> list[Peer]:
 
 async def sync_peers(
     node: Node,
-    peers: list[Peer],
+    peers: Sequence[PeerLike],
     progress: Progress | None = None,
     *,
     deadline: float | None,
@@ -609,7 +616,7 @@ async def sync_peers(
     each ends; results in ``peers`` order. A node restored from a backup writes again
     once these rounds show its log caught up with its peers' (``settle_catch_up``)."""
 
-    async def one(peer: Peer) -> RoundResult:
+    async def one(peer: PeerLike) -> RoundResult:
         async with node.sync_slots:
             result = await sync_with(node, peer, progress, deadline=deadline)
         if done:
@@ -621,7 +628,7 @@ async def sync_peers(
     return results
 
 
-async def probe_waiting_peers(node: Node) -> list[Peer]:
+async def probe_waiting_peers(node: Node) -> list[PeerRow]:
     """Ask peers in backoff whether they answer again (``GET /api/v1/node``, short
     deadline): those that do are due at once, instead of after up to an hour of backoff.
     Every unreachable peer added by hand, and a few discovered ones, each time."""
@@ -629,16 +636,14 @@ async def probe_waiting_peers(node: Node) -> list[Peer]:
     # Only peers that did not answer: a busy one asked for its Retry-After, and one that
     # answered nonsense is not cured by answering /api/v1/node.
     waiting = [
-        peer
-        for peer in await Peer.filter(next_attempt__gt=now).order_by("id")
-        if failure_kind(peer) == "unreachable"
+        peer for peer in await peer_rows.waiting(now=now) if failure_kind(peer) == "unreachable"
     ]
     manual = [peer for peer in waiting if peer.source != "discovered"]
     discovered = [peer for peer in waiting if peer.source == "discovered"]
     chosen = manual + random.sample(discovered, min(DISCOVERED_PER_ROUND, len(discovered)))
     slots = asyncio.Semaphore(max(1, node.settings.sync_concurrency))
 
-    async def probe(peer: Peer) -> Peer | None:
+    async def probe(peer: PeerRow) -> PeerRow | None:
         async with slots:  # not the rounds' slots: a probe must not wait behind a slow peer
             try:
                 async with node.peer_client(peer, deadline=PROBE_DEADLINE_SECONDS) as client:

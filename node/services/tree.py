@@ -43,7 +43,7 @@ from federation.timeutil import utc_now
 from ..models import Frame, MissingHead, Peer, PeerLink
 from .deliveries import DELIVERY, DeliveryState, PeerSender, enqueue_push, purge_finished
 from .entries import by_refs, read_after
-from .features import broadcasting, forget_features, link_of, peers_speaking, speaks
+from .features import broadcasting, forget_features, peers_speaking, speaks
 from .ingest import IngestReport
 from .peers import PeerState, record_failure, record_success
 
@@ -142,6 +142,11 @@ def _ids(entries: Iterable[Entry]) -> tuple[EntryId, ...]:
 
 
 # -- neighbours ----------------------------------------------------------------------------
+
+
+async def link_of(peer_id: int) -> PeerLink:
+    link, _ = await PeerLink.get_or_create(peer_id=peer_id)
+    return link
 
 
 async def make_neighbour(tree: Tree, peer: Peer) -> None:
@@ -503,7 +508,7 @@ async def _frames_failed(
         # rows were what this attempt was for.
         batch = batch or await _next_frames(peer.id)
         retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
-        await record_failure(peer, error, kind=kind, retry_after=retry_after)
+        failed = await record_failure(peer, error, kind=kind, retry_after=retry_after)
         given_up = False
         for frame in batch:
             frame.attempts += 1
@@ -515,10 +520,10 @@ async def _frames_failed(
             if give_up:
                 given_up = True
             else:
-                frame.next_attempt = peer.next_attempt or utc_now()
+                frame.next_attempt = failed.next_attempt or utc_now()
             await frame.save()
         await Frame.filter(peer_id=peer.id, state=DeliveryState.pending).update(
-            next_attempt=peer.next_attempt or utc_now()
+            next_attempt=failed.next_attempt or utc_now()
         )
         if given_up:
             # Route around it until it grafts or sends something new (12.3).

@@ -1,16 +1,19 @@
 """The peers this node talks to (``peers``: one row per URL, with its sync state and
-backoff). Most of their reads and writes are still in ``services.peers`` and
-``services.sync`` (see tests/test_architecture.py ``NOT_YET_MOVED``)."""
+backoff) and what each speaks of protocol 1.1 (``peer_links``). The rules (the peer
+lifecycle, backoff, which peers a round visits) are ``services.peers``',
+``services.features``' and ``services.sync``'."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
 
-from ..models import Peer
+from ..models import Peer, PeerLink
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,59 @@ class PeerRow:
     created: datetime
 
 
+class PeerLike(Protocol):
+    """What the services read of a peer: a ``PeerRow``, or a ``Peer`` model row that the
+    propagation modules not moved here yet (changes, deliveries, tree) still load."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def origin(self) -> str | None: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def last_attempt(self) -> datetime | None: ...
+    @property
+    def last_success(self) -> datetime | None: ...
+    @property
+    def consecutive_failures(self) -> int: ...
+    @property
+    def next_attempt(self) -> datetime | None: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def entries_received(self) -> int: ...
+    @property
+    def created(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """A peer chosen for a version 1 push."""
+
+    id: int
+    url: str
+    origin: str | None
+
+
+@dataclass(frozen=True)
+class PeerLinkRow:
+    """What a peer speaks of protocol 1.1 and our broadcast link with it."""
+
+    peer_id: int
+    #: The features of its last ``GET /api/v1/node``, space-separated ("": version 1).
+    features: str
+    features_checked: datetime | None
+    neighbour: bool
+    mode: str
+    link_failures: int
+    cursor: str | None
+
+
 def _row(row: Peer) -> PeerRow:
     return PeerRow(
         row.id, row.url, row.origin, row.source, row.state, row.last_attempt, row.last_success,
@@ -37,14 +93,19 @@ def _row(row: Peer) -> PeerRow:
     )  # fmt: skip
 
 
+def _link(link: PeerLink) -> PeerLinkRow:
+    return PeerLinkRow(
+        link.peer_id, link.features, link.features_checked, link.neighbour, link.mode,
+        link.link_failures, link.cursor,
+    )  # fmt: skip
+
+
+# -- reads ------------------------------------------------------------------------------
+
+
 async def all_peers() -> list[PeerRow]:
     """Every peer, those added by hand first, then by URL."""
     return [_row(row) for row in await Peer.all().order_by("source", "url")]
-
-
-async def delete_at(conn: BaseDBAsyncClient, *, url: str) -> None:
-    """Forget the peer at ``url`` (its deliveries go with it)."""
-    await conn.execute_query("DELETE FROM peers WHERE url = ?", [url])
 
 
 async def page(*, limit: int, offset: int) -> list[PeerRow]:
@@ -67,3 +128,132 @@ async def by_url() -> list[PeerRow]:
 
 async def by_id() -> list[PeerRow]:
     return [_row(row) for row in await Peer.all().order_by("id")]
+
+
+async def with_url(*, url: str) -> PeerRow | None:
+    row = await Peer.get_or_none(url=url)
+    return None if row is None else _row(row)
+
+
+async def with_ids(*, ids: Iterable[int]) -> list[PeerRow]:
+    """The peers whose id is in ``ids``, by id (those deleted meanwhile left out)."""
+    return [_row(row) for row in await Peer.filter(id__in=sorted(ids)).order_by("id")]
+
+
+async def waiting(*, now: datetime) -> list[PeerRow]:
+    """The peers in backoff at ``now``, by id."""
+    return [_row(row) for row in await Peer.filter(next_attempt__gt=now).order_by("id")]
+
+
+async def push_targets(
+    conn: BaseDBAsyncClient, *, now: datetime, except_state: str, version_1_only: bool
+) -> list[PushTarget]:
+    """The peers not in ``except_state`` nor in backoff at ``now``; ``version_1_only``:
+    none whose node information lists the ``broadcast`` feature."""
+    speaking = (
+        " AND id NOT IN (SELECT peer_id FROM peer_links"
+        " WHERE ' ' || features || ' ' LIKE '% broadcast %')"
+        if version_1_only
+        else ""
+    )
+    rows = await conn.execute_query_dict(
+        "SELECT id, url, origin FROM peers WHERE state != ?"
+        " AND (next_attempt IS NULL OR next_attempt <= ?)" + speaking,
+        [except_state, now],
+    )
+    return [PushTarget(row["id"], row["url"], row["origin"]) for row in rows]
+
+
+# -- writes -----------------------------------------------------------------------------
+
+
+async def create(*, url: str, source: str, origin: str | None, state: str) -> PeerRow:
+    return _row(await Peer.create(url=url, source=source, origin=origin, state=state))
+
+
+async def add_discovered(*, url: str, origin: str, state: str) -> bool:
+    """A peer learnt from the network at ``url``, unless one is there already (then
+    nothing changes). Whether it was added."""
+    _, created = await Peer.get_or_create(
+        url=url, defaults={"source": "discovered", "origin": origin, "state": state}
+    )
+    return bool(created)
+
+
+async def name_by_hand(*, peer_id: int, state: str | None) -> PeerRow:
+    """The operator names this peer: ``manual``, due at once; with ``state``, its failures
+    are forgotten too."""
+    changes: dict[str, object] = {"source": "manual", "next_attempt": None}
+    if state is not None:
+        changes.update(state=state, consecutive_failures=0, last_error=None)
+    await Peer.filter(id=peer_id).update(**changes)
+    return _row(await Peer.get(id=peer_id))
+
+
+async def delete(*, peer_id: int) -> None:
+    """Forget a peer (its deliveries, frames and link go with it: foreign keys)."""
+    await Peer.filter(id=peer_id).delete()
+
+
+async def delete_at(conn: BaseDBAsyncClient, *, url: str) -> None:
+    """Forget the peer at ``url`` (its deliveries go with it)."""
+    await conn.execute_query("DELETE FROM peers WHERE url = ?", [url])
+
+
+async def set_origin(*, peer_id: int, origin: str) -> None:
+    await Peer.filter(id=peer_id).update(origin=origin)
+
+
+async def make_due(*, peer_id: int) -> None:
+    await Peer.filter(id=peer_id).update(next_attempt=None)
+
+
+async def save_success(*, peer_id: int, state: str, at: datetime, received: int) -> None:
+    """An exchange worked at ``at`` and brought ``received`` entries: no backoff left."""
+    await Peer.filter(id=peer_id).update(
+        state=state, last_attempt=at, last_success=at, consecutive_failures=0,
+        next_attempt=None, last_error=None, entries_received=F("entries_received") + received,
+    )  # fmt: skip
+
+
+async def save_failure(
+    *,
+    peer_id: int,
+    state: str,
+    at: datetime,
+    consecutive_failures: int,
+    next_attempt: datetime,
+    last_error: str,
+) -> None:
+    await Peer.filter(id=peer_id).update(
+        state=state, last_attempt=at, consecutive_failures=consecutive_failures,
+        next_attempt=next_attempt, last_error=last_error,
+    )  # fmt: skip
+
+
+# -- protocol 1.1 links -----------------------------------------------------------------
+
+
+async def link_or_none(*, peer_id: int) -> PeerLinkRow | None:
+    link = await PeerLink.get_or_none(peer_id=peer_id)
+    return None if link is None else _link(link)
+
+
+async def links_listing(*, feature: str) -> list[PeerLinkRow]:
+    """The links whose features contain ``feature`` as text (the caller checks words)."""
+    return [_link(link) for link in await PeerLink.filter(features__contains=feature)]
+
+
+async def save_features(*, peer_id: int, features: str, checked: datetime) -> PeerLinkRow:
+    link, _ = await PeerLink.get_or_create(peer_id=peer_id)
+    link.features, link.features_checked = features, checked
+    await link.save(update_fields=["features", "features_checked"])
+    return _link(link)
+
+
+async def forget_features(*, peer_id: int) -> None:
+    """Back to version 1: no features, no neighbour, no changes cursor."""
+    link, _ = await PeerLink.get_or_create(peer_id=peer_id)
+    link.features, link.features_checked = "", None
+    link.neighbour, link.cursor = False, None
+    await link.save()
