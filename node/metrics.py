@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from .services.blobs import FetchState
 from .services.deliveries import DeliveryState
 from .services.peers import PeerState
 from .version import version
@@ -36,7 +37,7 @@ ROUND_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 #: States a peer, a delivery and a blob fetch can be in (series exist at 0 for each).
 PEER_STATES: tuple[str, ...] = tuple(PeerState)
 DELIVERY_STATES: tuple[str, ...] = tuple(DeliveryState)
-FETCH_STATES = ("pending", "fetching", "done", "failed", "over_quota")
+FETCH_STATES: tuple[str, ...] = tuple(FetchState)
 
 
 @dataclass

@@ -8,6 +8,11 @@ A wrong answer (a hostile or broken peer) is discarded and the next peer asked. 
 peer could give it, the row waits with the backoff of deliveries (federation/backoff.py).
 Nothing is fetched past the storage quota: such rows say so (``over_quota``) and are
 tried again when space frees.
+
+Every change of a row's state is a move of ``services.blobs.BLOB_FETCH`` from the state
+this worker last saw it in, and is written only if the row is still in that state (an
+upload may have made it ``done`` meanwhile). Whatever raises during an attempt counts as
+a failed attempt of that row, with its backoff.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from ..store import blobs as rows
 from ..store import peers as peer_rows
 from ..store.blobs import FetchRow
 from ..store.peers import PeerRow
-from .blobs import collect_garbage, keep, references, usage
+from .blobs import BLOB_FETCH, FetchState, collect_garbage, keep, references, usage
 
 if TYPE_CHECKING:
     from ..runtime import Node
@@ -48,7 +53,10 @@ FETCH_NOW_MIN_SECONDS = 10
 
 async def reset_interrupted() -> None:
     """Rows left ``fetching`` by a stop in the middle are due again."""
-    await rows.move_fetches(from_state="fetching", to_state="pending", next_attempt=utc_now())
+    to_state = BLOB_FETCH.next(FetchState.fetching, "interrupted")
+    await rows.move_fetches(
+        from_state=FetchState.fetching, to_state=to_state, next_attempt=utc_now()
+    )
 
 
 async def run_blob_work(node: Node) -> int:
@@ -62,13 +70,13 @@ async def run_blob_work(node: Node) -> int:
         async with gate:
             try:
                 return await fetch_one(node, row)
-            except Exception as exc:  # one blob's trouble must not stop the others
-                log.exception("fetching blob %s failed", row.sha256)
-                await _retry_later(row, f"{type(exc).__name__}: {exc}"[:300])
+            except Exception:  # one blob's trouble must not stop the others
+                # fetch_one counted the attempt; what raised here is the database itself.
+                log.exception("cannot record the attempt at blob %s", row.sha256)
                 return 0
 
     while True:
-        due = await rows.fetches_due(state="pending", now=utc_now(), limit=BATCH)
+        due = await rows.fetches_due(state=FetchState.pending, now=utc_now(), limit=BATCH)
         if not due:
             return fetched
         fetched += sum(await asyncio.gather(*(one(row) for row in due)))
@@ -77,10 +85,20 @@ async def run_blob_work(node: Node) -> int:
 async def _requeue_quota(node: Node) -> None:
     """Rows stopped by the quota are tried again when they would fit now."""
     room = node.settings.blob_quota_bytes - await usage()
-    for row in await rows.fetches_in(state="over_quota"):
+    for row in await rows.fetches_in(state=FetchState.over_quota):
         if row.size <= room:
             room -= row.size
-            await rows.schedule_fetch(sha256=row.sha256, state="pending", next_attempt=utc_now())
+            await _schedule(row, FetchState.over_quota, "room")
+
+
+async def _schedule(row: FetchRow, state: FetchState, action: str) -> bool:
+    """Make the fetch due now, by ``action`` from ``state``."""
+    return await rows.schedule_fetch(
+        sha256=row.sha256,
+        from_state=state,
+        state=BLOB_FETCH.next(state, action),
+        next_attempt=utc_now(),
+    )
 
 
 async def _candidates(node: Node, sha256: str) -> list[PeerRow]:
@@ -96,34 +114,48 @@ async def _candidates(node: Node, sha256: str) -> list[PeerRow]:
 
 
 async def fetch_one(node: Node, row: FetchRow) -> int:
-    """One attempt at one blob; returns 1 if it is now held."""
-    settings = node.settings
-    if row.size > settings.blob_max_bytes:
-        await _finish(row, "failed", f"larger than blob_max_bytes ({settings.blob_max_bytes})")
+    """One attempt at one blob (a row seen ``pending``); returns 1 if it is now held.
+    Whatever raises is a failed attempt, counted with its backoff."""
+    state = BLOB_FETCH.parse(row.state)
+    try:
+        settings = node.settings
+        if row.size > settings.blob_max_bytes:
+            why = f"larger than blob_max_bytes ({settings.blob_max_bytes})"
+            await _finish(row, state, "too_large", why)
+            return 0
+        reserved = await rows.bytes_in(state=FetchState.fetching, besides=row.sha256)
+        if await usage() + reserved + row.size > settings.blob_quota_bytes:
+            why = f"the quota ({settings.blob_quota_bytes} bytes) is full"
+            await _finish(row, state, "quota_full", why)
+            return 0
+        fetching = BLOB_FETCH.next(state, "start")
+        if not await rows.start_fetch(
+            sha256=row.sha256, from_state=state, state=fetching, now=utc_now()
+        ):
+            return 0  # held, dropped or moved meanwhile: nothing to do this time
+        state = fetching
+        tried: list[dict[str, str]] = []
+        for peer in await _candidates(node, row.sha256):
+            error = await _fetch_from(node, peer, row)
+            if error is None:
+                await rows.note_tried(sha256=row.sha256, tried=json.dumps(tried))
+                return 1
+            tried.append({"url": peer.url, "error": error})
+        await rows.note_tried(sha256=row.sha256, tried=json.dumps(tried))
+        await _retry_later(row, state, "no peer could give it" if tried else "no peer to ask")
         return 0
-    reserved = await rows.bytes_fetching(besides=row.sha256)
-    if await usage() + reserved + row.size > settings.blob_quota_bytes:
-        await _finish(row, "over_quota", f"the quota ({settings.blob_quota_bytes} bytes) is full")
+    except Exception as exc:
+        log.exception("fetching blob %s failed", row.sha256)
+        await _retry_later(row, state, f"{type(exc).__name__}: {exc}"[:300])
         return 0
-    await rows.start_fetch(sha256=row.sha256, state="fetching", now=utc_now())
-    tried: list[dict[str, str]] = []
-    for peer in await _candidates(node, row.sha256):
-        error = await _fetch_from(node, peer, row)
-        if error is None:
-            await rows.note_tried(sha256=row.sha256, tried=json.dumps(tried))
-            return 1
-        tried.append({"url": peer.url, "error": error})
-    await rows.note_tried(sha256=row.sha256, tried=json.dumps(tried))
-    await _retry_later(row, "no peer could give it" if tried else "no peer to ask")
-    return 0
 
 
-async def _retry_later(row: FetchRow, error: str) -> None:
+async def _retry_later(row: FetchRow, state: FetchState, error: str) -> None:
     attempts = row.attempts + 1
     due = utc_now() + timedelta(
         seconds=backoff_seconds(attempts, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS)
     )
-    await _finish(row, "pending", error, attempts=attempts, next_attempt=due)
+    await _finish(row, state, "retry", error, attempts=attempts, next_attempt=due)
 
 
 def blob_deadline(size: int) -> float:
@@ -167,15 +199,19 @@ async def _fetch_from(node: Node, peer: PeerRow, row: FetchRow) -> str | None:
 
 async def _finish(
     row: FetchRow,
-    state: str,
+    state: FetchState,
+    action: str,
     error: str | None,
     *,
     attempts: int | None = None,
     next_attempt: datetime | None = None,
 ) -> None:
+    """The end of an attempt: ``action`` from ``state`` (the row is left alone if another
+    path moved it meanwhile)."""
     await rows.end_fetch(
         sha256=row.sha256,
-        state=state,
+        from_state=state,
+        state=BLOB_FETCH.next(state, action),
         error=error,
         attempts=row.attempts if attempts is None else attempts,
         next_attempt=next_attempt or row.next_attempt,
@@ -188,12 +224,15 @@ async def fetch_now(sha256: str) -> bool:
     nothing to fetch (no such row, held already, or larger than allowed). Asked again
     within ``FETCH_NOW_MIN_SECONDS`` of the last attempt, it changes nothing."""
     row = await rows.fetch(sha256=sha256)
-    if row is None or row.state in ("done", "failed"):
+    if row is None:
+        return False
+    state = BLOB_FETCH.parse(row.state)
+    if state in (FetchState.done, FetchState.failed):
         return False
     now = utc_now()
-    if row.state == "fetching" or (
+    if state == FetchState.fetching or (
         row.updated is not None and now - row.updated < timedelta(seconds=FETCH_NOW_MIN_SECONDS)
     ):
         return True
-    await rows.schedule_fetch(sha256=sha256, state="pending", next_attempt=now)
+    await _schedule(row, state, "fetch_now")
     return True

@@ -7,6 +7,10 @@ resource in its ``attachments``, an equipment item or a place in its ``photos``;
 a fresh upload waits for the object that will use it (``keep_until``). Fetch rows are
 created in the transaction that stores such an object (``note_attachments``, called by
 services.store), as deliveries are: store first, fetch later (services/blob_fetch.py).
+
+The lifecycle of a fetch row (``BLOB_FETCH``) is declared here, where rows are created and
+marked held, rather than in the worker that moves them most (services/blob_fetch.py
+imports this module).
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from federation.errors import SchemaError
+from federation.statemachine import Lifecycle
 from federation.timeutil import utc_now
 
 from ..store import blobs as rows
@@ -33,6 +39,69 @@ UPLOAD_GRACE = timedelta(days=1)
 
 #: Kinds whose payloads list blobs, and the member that lists them.
 BLOB_MEMBERS = {"resource": "attachments", "equipment": "photos", "place": "photos"}
+
+
+class FetchState(StrEnum):
+    pending = "pending"  # to fetch, at ``next_attempt``
+    fetching = "fetching"  # an attempt is running
+    done = "done"  # held
+    failed = "failed"  # larger than ``blob_max_bytes``: not fetched
+    over_quota = "over_quota"  # waits until the quota has room for it
+
+
+#: Whatever the state, a blob that gets held (fetched, uploaded, brought by a bundle) is
+#: done, and one whose copy was damaged is fetched again.
+_ANY = {"held": FetchState.done, "refetch": FetchState.pending}
+BLOB_FETCH = Lifecycle(
+    "blob fetch",
+    FetchState,
+    {
+        FetchState.pending: {
+            **_ANY,
+            "start": FetchState.fetching,
+            "too_large": FetchState.failed,
+            "quota_full": FetchState.over_quota,
+            # An attempt that failed before it started (every exception counts), or the
+            # "fetch now" button.
+            "retry": FetchState.pending,
+            "fetch_now": FetchState.pending,
+        },
+        FetchState.fetching: {
+            **_ANY,
+            "retry": FetchState.pending,  # no peer gave it, or anything raised
+            "interrupted": FetchState.pending,  # the node stopped in the middle
+        },
+        FetchState.over_quota: {
+            **_ANY,
+            "room": FetchState.pending,
+            "fetch_now": FetchState.pending,
+        },
+        FetchState.failed: dict(_ANY),
+        # Held, then dropped and listed again by an object.
+        FetchState.done: {**_ANY, "listed_again": FetchState.pending},
+    },
+    initial=FetchState.pending,
+)
+#: The states in which a blob is still wanted (a bundle's vector file lists them).
+STILL_WANTED = (FetchState.pending, FetchState.fetching, FetchState.over_quota)
+
+
+def fetch_move(action: str) -> tuple[list[str], FetchState]:
+    """The states ``action`` moves a fetch from, and the one state it moves them to: for
+    the moves the store makes on rows in any of several states at once."""
+    sources = [state for state in FetchState if BLOB_FETCH.allows(state, action)]
+    targets = {BLOB_FETCH.next(state, action) for state in sources}
+    if len(targets) != 1:
+        raise ValueError(f"{BLOB_FETCH.name}: '{action}' must lead to one state")
+    return [str(state) for state in sources], targets.pop()
+
+
+#: The moves of several rows at once, read from the table when the module loads.
+_HELD = fetch_move("held")
+_LISTED_AGAIN = fetch_move("listed_again")
+_REFETCH = fetch_move("refetch")
+if _LISTED_AGAIN[1] != BLOB_FETCH.initial:
+    raise ValueError("a blob listed again must wait as a new fetch does")
 
 
 class UploadRefused(Exception):
@@ -124,6 +193,7 @@ async def keep(
     """Index a received blob and move it into place, in one transaction: the row is only
     committed once the file is there. A blob held already keeps its file (same bytes)."""
     async with in_transaction() as conn:
+        held_from, held = _HELD
         new = await rows.index(
             conn,
             sha256=received.sha256,
@@ -131,6 +201,8 @@ async def keep(
             media_type=media_type,
             keep_until=keep_until,
             now=utc_now(),
+            fetch_from=held_from,
+            fetch_to=held,
         )
         if new:
             store.commit(received)  # before the row is committed
@@ -169,7 +241,9 @@ async def note_attachments(
             wanted.setdefault(str(attachment["sha256"]), int(attachment["size"]))
     if not wanted:
         return 0
-    return await rows.note_listed(conn, sizes=wanted, now=utc_now())
+    return await rows.note_listed(
+        conn, sizes=wanted, now=utc_now(), state=BLOB_FETCH.initial, again_from=_LISTED_AGAIN[0]
+    )
 
 
 async def references(sha256: str) -> list[Reference]:
@@ -189,7 +263,14 @@ async def forget_corrupt(store: BlobStore, sha256: str) -> None:
     """A blob whose bytes on disk are missing or wrong: drop it and fetch it again if a
     live resource still references it."""
     store.remove(sha256)
-    await rows.drop_and_refetch(sha256=sha256, error="the copy on disk was damaged", now=utc_now())
+    again_from, again = _REFETCH
+    await rows.drop_and_refetch(
+        sha256=sha256,
+        error="the copy on disk was damaged",
+        now=utc_now(),
+        state=again,
+        again_from=again_from,
+    )
 
 
 async def collect_garbage(store: BlobStore) -> int:
@@ -216,9 +297,9 @@ async def summary(quota_bytes: int) -> dict[str, int]:
     return {
         "used": await usage(),
         "quota": quota_bytes,
-        "waiting": counts.get("pending", 0) + counts.get("fetching", 0),
-        "over_quota": counts.get("over_quota", 0),
-        "too_large": counts.get("failed", 0),
+        "waiting": counts.get(FetchState.pending, 0) + counts.get(FetchState.fetching, 0),
+        "over_quota": counts.get(FetchState.over_quota, 0),
+        "too_large": counts.get(FetchState.failed, 0),
     }
 
 

@@ -39,7 +39,16 @@ from federation.vector import Vector, missing_ranges, vector_digest
 
 from ..i18n import locale_text as _
 from ..store import blobs as blob_rows
-from .blobs import BLOB_MEMBERS, blobs_of, forget_corrupt, held, keep, references, usage
+from .blobs import (
+    BLOB_MEMBERS,
+    STILL_WANTED,
+    blobs_of,
+    forget_corrupt,
+    held,
+    keep,
+    references,
+    usage,
+)
 from .entries import Range, pages
 from .ingest import IngestReport
 from .receive import DiskFull, receive
@@ -53,8 +62,6 @@ BATCH_ENTRIES = 500
 BATCH_BYTES = 8 * 1024 * 1024
 #: Entries read from the database per page while exporting.
 EXPORT_PAGE = 500
-#: States of ``blob_fetches`` rows a vector file lists as wanted.
-WANTED_STATES = ("pending", "fetching", "over_quota")
 
 
 class BundleRefused(Exception):
@@ -70,7 +77,7 @@ async def vector_document(node: Node) -> dict[str, Any]:
     origins claimed complete), and the blobs it still wants."""
     vector = await current_vector()
     vector.update((origin, FROZEN_SEQ) for origin in await frozen_origins())
-    wanted = await blob_rows.wanted_shas(states=WANTED_STATES, limit=10_000)
+    wanted = await blob_rows.wanted_shas(states=STILL_WANTED, limit=10_000)
     document: dict[str, Any] = {
         "format": bundle.VECTOR_FORMAT,
         "version": bundle.VERSION,

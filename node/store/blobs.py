@@ -1,7 +1,8 @@
 """Attachments as rows: the blobs held (``blobs``: the index of the files under
 ``blobs/``), the ones to fetch (``blob_fetches``), and the attachments and photos the
 live objects list (read from their payloads). The rules (quota, grace, what to keep)
-are ``services.blobs``'."""
+and the lifecycle of a fetch (``services.blobs.BLOB_FETCH``) are ``services.blobs``';
+functions here take the states as values, and a move names the states it moves from."""
 
 from __future__ import annotations
 
@@ -88,6 +89,10 @@ async def all_held() -> set[str]:
     return {row.sha256 for row in await Blob.all().only("sha256")}
 
 
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("?" for _ in values)
+
+
 async def index(
     conn: BaseDBAsyncClient,
     *,
@@ -96,9 +101,12 @@ async def index(
     media_type: str | None,
     keep_until: datetime | None,
     now: datetime,
+    fetch_from: Sequence[str],
+    fetch_to: str,
 ) -> bool:
     """Index a blob whose file is in place; one held already keeps the later of its
-    ``keep_until`` and this one. Its fetch, if any, is done. True when it is new."""
+    ``keep_until`` and this one. Its fetch, if any (in one of ``fetch_from``), moves to
+    ``fetch_to``. True when it is new."""
     rows = await conn.execute_query_dict("SELECT 1 FROM blobs WHERE sha256 = ?", [sha256])
     if rows and keep_until is not None:
         await conn.execute_query(
@@ -112,15 +120,24 @@ async def index(
             [sha256, size, media_type, now, keep_until],
         )
     await conn.execute_query(
-        "UPDATE blob_fetches SET state = 'done', last_error = NULL, updated = ? WHERE sha256 = ?",
-        [now, sha256],
+        "UPDATE blob_fetches SET state = ?, last_error = NULL, updated = ?"
+        f" WHERE sha256 = ? AND state IN ({_marks(fetch_from)})",
+        [fetch_to, now, sha256, *fetch_from],
     )
     return not rows
 
 
-async def note_listed(conn: BaseDBAsyncClient, *, sizes: Mapping[str, int], now: datetime) -> int:
+async def note_listed(
+    conn: BaseDBAsyncClient,
+    *,
+    sizes: Mapping[str, int],
+    now: datetime,
+    state: str,
+    again_from: Sequence[str],
+) -> int:
     """Blobs (sha256: size) that stored objects list: those held lose their upload grace,
-    the others get a pending fetch. Returns how many are to fetch."""
+    the others get a fetch in ``state`` (a fetch row in one of ``again_from`` moves to
+    ``state``). Returns how many are to fetch."""
     marks = ", ".join("?" for _ in sizes)
     rows = await conn.execute_query_dict(
         f"SELECT sha256 FROM blobs WHERE sha256 IN ({marks})", list(sizes)
@@ -130,13 +147,17 @@ async def note_listed(conn: BaseDBAsyncClient, *, sizes: Mapping[str, int], now:
         await conn.execute_many(
             "UPDATE blobs SET keep_until = NULL WHERE sha256 = ?", [[sha] for sha in present]
         )
-    missing = [[sha, size, now, now] for sha, size in sizes.items() if sha not in present]
+    missing = [
+        [sha, size, state, now, now, *again_from]
+        for sha, size in sizes.items()
+        if sha not in present
+    ]
     if missing:
         await conn.execute_many(
             "INSERT INTO blob_fetches (sha256, size, state, attempts, next_attempt, tried, created)"
-            " VALUES (?, ?, 'pending', 0, ?, '[]', ?) ON CONFLICT (sha256) DO UPDATE SET"
-            " state = 'pending', next_attempt = excluded.next_attempt"
-            " WHERE blob_fetches.state = 'done'",
+            " VALUES (?, ?, ?, 0, ?, '[]', ?) ON CONFLICT (sha256) DO UPDATE SET"
+            " state = excluded.state, next_attempt = excluded.next_attempt"
+            f" WHERE blob_fetches.state IN ({_marks(again_from)})",
             missing,
         )
     return len(missing)
@@ -158,8 +179,11 @@ async def references(*, sha256: str) -> list[Reference]:
     return [_reference(row) for row in rows]
 
 
-async def drop_and_refetch(*, sha256: str, error: str, now: datetime) -> None:
-    """Forget a held blob; fetch it again (with ``error`` as why) if an object lists it."""
+async def drop_and_refetch(
+    *, sha256: str, error: str, now: datetime, state: str, again_from: Sequence[str]
+) -> None:
+    """Forget a held blob; fetch it again (with ``error`` as why) if an object lists it:
+    a fetch row in ``state``, or the row there moved from one of ``again_from``."""
     async with in_transaction() as conn:
         await conn.execute_query("DELETE FROM blobs WHERE sha256 = ?", [sha256])
         rows = await conn.execute_query_dict(
@@ -168,10 +192,11 @@ async def drop_and_refetch(*, sha256: str, error: str, now: datetime) -> None:
         if rows:
             await conn.execute_query(
                 "INSERT INTO blob_fetches (sha256, size, state, attempts, next_attempt, tried,"
-                " created, last_error) VALUES (?, ?, 'pending', 0, ?, '[]', ?, ?)"
-                " ON CONFLICT (sha256) DO UPDATE SET state = 'pending', next_attempt = ?,"
-                " last_error = excluded.last_error",
-                [sha256, int(rows[0]["size"]), now, now, error, now],
+                " created, last_error) VALUES (?, ?, ?, 0, ?, '[]', ?, ?)"
+                " ON CONFLICT (sha256) DO UPDATE SET state = excluded.state, next_attempt = ?,"
+                f" last_error = excluded.last_error WHERE blob_fetches.state IN"
+                f" ({_marks(again_from)})",
+                [sha256, int(rows[0]["size"]), state, now, now, error, now, *again_from],
             )
 
 
@@ -253,12 +278,21 @@ async def move_fetches(*, from_state: str, to_state: str, next_attempt: datetime
     await BlobFetch.filter(state=from_state).update(state=to_state, next_attempt=next_attempt)
 
 
-async def schedule_fetch(*, sha256: str, state: str, next_attempt: datetime) -> None:
-    await BlobFetch.filter(sha256=sha256).update(state=state, next_attempt=next_attempt)
+async def schedule_fetch(
+    *, sha256: str, from_state: str, state: str, next_attempt: datetime
+) -> bool:
+    """The fetch, if still in ``from_state``, moves to ``state``, due at ``next_attempt``.
+    Whether it moved."""
+    moved = await BlobFetch.filter(sha256=sha256, state=from_state).update(
+        state=state, next_attempt=next_attempt
+    )
+    return bool(moved)
 
 
-async def start_fetch(*, sha256: str, state: str, now: datetime) -> None:
-    await BlobFetch.filter(sha256=sha256).update(state=state, updated=now)
+async def start_fetch(*, sha256: str, from_state: str, state: str, now: datetime) -> bool:
+    """The fetch, if still in ``from_state``, moves to ``state``. Whether it moved."""
+    moved = await BlobFetch.filter(sha256=sha256, state=from_state).update(state=state, updated=now)
+    return bool(moved)
 
 
 async def note_tried(*, sha256: str, tried: str) -> None:
@@ -269,24 +303,26 @@ async def note_tried(*, sha256: str, tried: str) -> None:
 async def end_fetch(
     *,
     sha256: str,
+    from_state: str,
     state: str,
     error: str | None,
     attempts: int,
     next_attempt: datetime,
     now: datetime,
-) -> None:
-    """The end of an attempt: the row's state, error, attempts and next attempt."""
-    await BlobFetch.filter(sha256=sha256).update(
+) -> bool:
+    """The end of an attempt: the row's state, error, attempts and next attempt, if it is
+    still in ``from_state`` (not held, dropped or moved by another path meanwhile)."""
+    moved = await BlobFetch.filter(sha256=sha256, state=from_state).update(
         state=state, last_error=error, attempts=attempts, next_attempt=next_attempt, updated=now
     )
+    return bool(moved)
 
 
-async def bytes_fetching(*, besides: str) -> int:
-    """Bytes of the blobs being fetched right now, but ``besides``."""
+async def bytes_in(*, state: str, besides: str) -> int:
+    """Bytes of the blobs whose fetch is in ``state`` (being fetched), but ``besides``."""
     async with in_transaction() as conn:
         rows = await conn.execute_query_dict(
-            "SELECT coalesce(sum(size), 0) AS n FROM blob_fetches"
-            " WHERE state = 'fetching' AND sha256 != ?",
-            [besides],
+            "SELECT coalesce(sum(size), 0) AS n FROM blob_fetches WHERE state = ? AND sha256 != ?",
+            [state, besides],
         )
     return int(rows[0]["n"])
