@@ -1,13 +1,21 @@
 """Background work. apscheduler only wakes the workers; the work itself is rows in the
-database (deliveries, peers' next attempts), so a restart loses nothing."""
+database (deliveries, peers' next attempts), so a restart loses nothing.
+
+Each entry point of the workers (a task's loop, a scheduled job) is declared
+``@on_node_database``: it runs with its node's database as the current one, which the
+services and the store reach through Tortoise's context (several nodes may run in one
+process: the tests' networks)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -40,6 +48,23 @@ BLOB_INTERVAL_SECONDS = 15
 MAIL_INTERVAL_SECONDS = 60
 #: Cooperation tasks: due retries at least this often (new tasks wake the worker at once).
 COOP_INTERVAL_SECONDS = 30
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def on_node_database(
+    method: Callable[Concatenate[Workers, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[Workers, P], Coroutine[Any, Any, R]]:
+    """The worker entry point runs with ``self.node``'s database as the current one."""
+
+    @functools.wraps(method)
+    async def bound(self: Workers, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.node.db.activated():
+            return await method(self, *args, **kwargs)
+
+    return bound
 
 
 class Workers:
@@ -105,31 +130,31 @@ class Workers:
         await asyncio.sleep(delay)
         await self.sync_round()
 
+    @on_node_database
     async def sync_round(self) -> None:
         """The periodic tick: probe peers in backoff, then start a round with each due peer
         that has none running. Returns without waiting for the rounds."""
-        with self.node.db.activated():
-            try:
-                # Protocol 1.1: features, broadcast neighbours (pulled every interval), grafts.
-                neighbours = await federation_tick(self.node)
-            except Exception:
-                log.exception("protocol 1.1 upkeep failed")
-                neighbours = []
-            try:
-                peers: list[PeerLike] = [*await round_peers(self.node)]
-            except Exception:
-                log.exception("choosing the peers of a sync round failed")
-                return
+        try:
+            # Protocol 1.1: features, broadcast neighbours (pulled every interval), grafts.
+            neighbours = await federation_tick(self.node)
+        except Exception:
+            log.exception("protocol 1.1 upkeep failed")
+            neighbours = []
+        try:
+            peers: list[PeerLike] = [*await round_peers(self.node)]
+        except Exception:
+            log.exception("choosing the peers of a sync round failed")
+            return
         chosen = {peer.id for peer in peers}
         peers += [p for p in neighbours if p.id not in chosen and p.id not in self.node.syncing]
         self._start_rounds(peers, self._full_rounds(peers))
         if self._grafts is None or self._grafts.done():
             self._grafts = asyncio.create_task(self._graft_due())
 
+    @on_node_database
     async def _graft_due(self) -> None:
         try:
-            with self.node.db.activated():
-                await graft_due(self.node)
+            await graft_due(self.node)
         except Exception:
             log.exception("grafts failed")
 
@@ -148,23 +173,24 @@ class Workers:
             self.node.last_full_round = now
         return full
 
-    def _start_rounds(self, peers: list[PeerLike], full: set[int] | None = None) -> None:
+    def _start_rounds(self, peers: Sequence[PeerLike], full: set[int] | None = None) -> None:
         for peer in peers:
             if peer.id not in self._rounds:
                 self._rounds[peer.id] = asyncio.create_task(
                     self._round(peer, peer.id in (full or set()))
                 )
 
+    @on_node_database
     async def _round(self, peer: PeerLike, full: bool = False) -> None:
         try:
-            with self.node.db.activated():
-                deadline = self.node.settings.sync_round_deadline_seconds
-                await visit(self.node, peer, full=full, deadline=deadline)
+            deadline = self.node.settings.sync_round_deadline_seconds
+            await visit(self.node, peer, full=full, deadline=deadline)
         except Exception:
             log.exception("sync round with %s failed", peer.url)
         finally:
             self._rounds.pop(peer.id, None)
 
+    @on_node_database
     async def _sync_soon_worker(self) -> None:
         """Rounds with peers that came back (they contacted us): at once, not after their
         backoff, and without waiting for the periodic rounds in progress."""
@@ -175,55 +201,54 @@ class Workers:
             ids, self.node.sync_soon = self.node.sync_soon, set()
             if not ids:
                 continue
-            with self.node.db.activated():
-                try:
-                    returning = await peer_rows.with_ids(ids=ids)
-                except Exception:
-                    log.exception("loading returning peers failed")
-                    continue
-            self._start_rounds(list(returning))
+            try:
+                returning = await peer_rows.with_ids(ids=ids)
+            except Exception:
+                log.exception("loading returning peers failed")
+                continue
+            self._start_rounds(returning)
 
+    @on_node_database
     async def _delivery_worker(self) -> None:
         wakeup = self.node.push_wakeup
         while True:
             await wakeup.wait()
             wakeup.clear()
-            with self.node.db.activated():
-                try:
-                    await self.deliveries.dispatch()
-                    await self.frames.dispatch()
-                except Exception:
-                    log.exception("delivery run failed")
+            try:
+                await self.deliveries.dispatch()
+                await self.frames.dispatch()
+            except Exception:
+                log.exception("delivery run failed")
 
+    @on_node_database
     async def _blob_worker(self) -> None:
-        with self.node.db.activated():
-            await reset_interrupted()
+        await reset_interrupted()
         self.node.wake_blobs()
         wakeup = self.node.blob_wakeup
         while True:
             await wakeup.wait()
             wakeup.clear()
-            with self.node.db.activated():
-                try:
-                    await run_blob_work(self.node)
-                except Exception:
-                    log.exception("attachment fetch run failed")
+            try:
+                await run_blob_work(self.node)
+            except Exception:
+                log.exception("attachment fetch run failed")
 
+    @on_node_database
     async def _mail_worker(self) -> None:
         self.node.wake_mail()
         wakeup = self.node.mail_wakeup
         while True:
             await wakeup.wait()
             wakeup.clear()
-            with self.node.db.activated():
-                try:
-                    # This task is the node's only sender: a row still 'sending' now was
-                    # left by a stop or a failure in the middle of an earlier run.
-                    await mail_outbox.reset_interrupted()
-                    await send_due_mails(self.node)
-                except Exception:
-                    log.exception("sending notification mails failed")
+            try:
+                # This task is the node's only sender: a row still 'sending' now was left
+                # by a stop or a failure in the middle of an earlier run.
+                await mail_outbox.reset_interrupted()
+                await send_due_mails(self.node)
+            except Exception:
+                log.exception("sending notification mails failed")
 
+    @on_node_database
     async def _coop_worker(self) -> None:
         """Steps of cooperation addressed to this node: processed in the order stored."""
         self.node.wake_coop()
@@ -231,50 +256,49 @@ class Workers:
         while True:
             await wakeup.wait()
             wakeup.clear()
-            with self.node.db.activated():
-                try:
-                    await process_due(self.node)
-                except Exception:
-                    log.exception("processing cooperation tasks failed")
+            try:
+                await process_due(self.node)
+            except Exception:
+                log.exception("processing cooperation tasks failed")
 
     async def _first_coop_checks(self) -> None:
         await asyncio.sleep(random.uniform(5.0, 30.0))
         await self.coop_checks()
 
+    @on_node_database
     async def coop_checks(self) -> None:
         """Hourly: reminders (overdue loans...), purge of requests past their retention,
         and done tasks forgotten after a while. Each part runs even if another fails."""
         now = utc_now()
-        with self.node.db.activated():
-            for check in PERIODIC:
-                try:
-                    await check(self.node, now)
-                except Exception:
-                    log.exception("cooperation check %s failed", check.__name__)
+        for check in PERIODIC:
             try:
-                await purge_due(self.node, now=now)
+                await check(self.node, now)
             except Exception:
-                log.exception("purge of cooperation requests failed")
-            try:
-                await coop_rows.purge_done(now - KEEP_DONE)
-            except Exception:
-                log.exception("purge of done cooperation tasks failed")
+                log.exception("cooperation check %s failed", check.__name__)
+        try:
+            await purge_due(self.node, now=now)
+        except Exception:
+            log.exception("purge of cooperation requests failed")
+        try:
+            await coop_rows.purge_done(now - KEEP_DONE)
+        except Exception:
+            log.exception("purge of done cooperation tasks failed")
 
+    @on_node_database
     async def repair(self) -> None:
         """Ask peers for the payloads of entries that reached us stripped."""
-        with self.node.db.activated():
-            try:
-                await repair_missing(self.node)
-            except Exception:
-                log.exception("repair of missing payloads failed")
+        try:
+            await repair_missing(self.node)
+        except Exception:
+            log.exception("repair of missing payloads failed")
 
+    @on_node_database
     async def housekeeping(self) -> None:
-        with self.node.db.activated():
-            await drop_stale_pending()
-            await self.node.membership.purge_former_members()
-            await purge_finished()
-            await purge_finished_frames()
-            await drop_strays(self.node.blobs)
-            await mail_outbox.purge_finished(KEEP_FINISHED)
-            # Tombstones received from peers: do not keep purged bytes in the WAL.
-            await self.node.db.checkpoint()
+        await drop_stale_pending()
+        await self.node.membership.purge_former_members()
+        await purge_finished()
+        await purge_finished_frames()
+        await drop_strays(self.node.blobs)
+        await mail_outbox.purge_finished(KEEP_FINISHED)
+        # Tombstones received from peers: do not keep purged bytes in the WAL.
+        await self.node.db.checkpoint()
