@@ -89,15 +89,18 @@ def conditions(filters: SearchFilters) -> Conditions:
     if filters.date_to:
         where.append("(o.starts_at IS NULL OR o.starts_at <= ?)")
         values.append(filters.date_to)
+    # "+o.kind": the kind is checked, never looked up by. An index led by the kind
+    # (``objects_by_kind``, for membership) made browsing sort every object of the kinds
+    # (80 ms at 30,000 objects) instead of walking the listing index (under 1 ms).
     if filters.kind:
-        where.append("o.kind = ?")
+        where.append("+o.kind = ?")
         values.append(filters.kind)
     elif filters.date_from or filters.date_to:
-        where.append("o.kind = 'event'")
+        where.append("+o.kind = 'event'")
     elif filters.licence:
-        where.append("o.kind = 'resource'")
+        where.append("+o.kind = 'resource'")
     else:
-        where.append(f"o.kind IN ({', '.join('?' for _ in filters.kinds)})")
+        where.append(f"+o.kind IN ({', '.join('?' for _ in filters.kinds)})")
         values.extend(filters.kinds)
     for column, value in (("o.origin", filters.origin), ("o.commune", filters.commune)):
         if value:
