@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from federation.entry import build_entry
 from federation.keys import NodeKey
 from federation.timeutil import format_ts, utc_now
+from node.cooperation.registrations import add_seats_left
 from node.models import Origin
 from node.services.licences import DEFAULT_LICENCE
 from node.services.log import new_oid, publish
@@ -327,6 +330,30 @@ async def test_browsing_walks_the_listing_index(papi: InProcessNode) -> None:
                 assert "objects_listing_by_start" in plan, (sql, plan)
     finally:
         db.close()
+
+
+async def test_seats_left_of_a_page_are_one_read_without_a_transaction(
+    papi: InProcessNode,
+) -> None:
+    """The events of a page get their seats left in one statement on the node's
+    connection, without BEGIN and COMMIT (two more round trips to its thread); inside a
+    transaction, in that transaction."""
+    await put(papi, "event", {"title": "Café numérique", "start": when(3), "capacity": 12})
+    client: Any = papi.node.db.connection()
+    connection = client._connection  # aiosqlite's: only its thread may touch sqlite3's
+    statements: list[str] = []
+    await connection._execute(connection._conn.set_trace_callback, statements.append)
+    try:
+        results, _ = await find(papi, q="cafe")
+    finally:
+        await connection._execute(connection._conn.set_trace_callback, None)
+    assert [result["seats_left"] for result in results] == [12]
+    assert len(statements) == 1 and "registration" in statements[0], statements
+    with papi.node.db.activated():
+        async with in_transaction():
+            items = [dict(results[0], seats_left=None)]
+            await add_seats_left(items)
+    assert items[0]["seats_left"] == 12
 
 
 async def test_api_and_service_give_the_same_answer(papi: InProcessNode) -> None:
