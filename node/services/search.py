@@ -270,17 +270,26 @@ def _matches(
     """The ids matching ``expression``, but ``leave_out``, best first: the
     ``MAX_COUNT + 1`` most recently indexed matches are counted, the ``RANKED`` most
     recent of them ranked, the others follow, most recent first."""
-    ids = index.newest_matches(
-        db, expression=expression, where=conditions, leave_out=leave_out, limit=MAX_COUNT + 1
+    head = index.newest_matches(
+        db, expression=expression, where=conditions, leave_out=leave_out, limit=RANKED
     )
-    if not ids:
+    if not head:
         return []
-    head = set(ids[:RANKED])
-    # bm25 (and what ordering needs) of the ranked ones only: their ids are a range.
-    ranked = [
-        row for row in index.scored(db, expression=expression, from_id=min(head)) if row[0] in head
-    ]
-    return _rank(ranked, dated_first, title_match) + ids[RANKED:]
+    oldest = head[-1][0]  # the ranked ones are a range of ids
+    rest = []
+    if len(head) == RANKED:  # the next ones, counted, most recent first
+        rest = index.newest_match_ids(
+            db,
+            expression=expression,
+            where=conditions,
+            leave_out=leave_out,
+            limit=MAX_COUNT + 1 - RANKED,
+            below=oldest,
+        )
+    # bm25 of the ranked ones only, from the index alone: their columns came with them.
+    score = index.scores(db, expression=expression, from_id=oldest)
+    ranked = [(i, starts_at, score[i], title) for i, starts_at, title in head]
+    return _rank(ranked, dated_first, title_match) + rest
 
 
 def _listing(

@@ -125,6 +125,31 @@ def frozen_origins(db: sqlite3.Connection) -> list[str]:
     return [row[0] for row in db.execute("SELECT id FROM origins WHERE frozen")]
 
 
+def _newest(
+    db: sqlite3.Connection,
+    columns: str,
+    *,
+    expression: str,
+    where: Conditions,
+    leave_out: Sequence[int],
+    limit: int,
+    below: int | None,
+) -> sqlite3.Cursor:
+    clause = " AND ".join(["search_index MATCH ?", *where.where])
+    values: list[Any] = [expression, *where.values]
+    if leave_out:
+        clause += f" AND o.id NOT IN ({', '.join('?' for _ in leave_out)})"
+        values += leave_out
+    if below is not None:
+        clause += " AND search_index.rowid < ?"
+        values.append(below)
+    return db.execute(
+        f"SELECT {columns} FROM search_index JOIN objects o ON o.id = search_index.rowid"
+        f" WHERE {clause} ORDER BY search_index.rowid DESC LIMIT {int(limit)}",
+        values,
+    )
+
+
 def newest_matches(
     db: sqlite3.Connection,
     *,
@@ -132,31 +157,52 @@ def newest_matches(
     where: Conditions,
     leave_out: Sequence[int],
     limit: int,
+) -> list[tuple[int, str | None, str]]:
+    """(id, starts_at, title) of the objects matching the FTS5 ``expression`` and
+    ``where``, but ``leave_out``, the most recently indexed first, at most ``limit``."""
+    cursor = _newest(
+        db,
+        "o.id, o.starts_at, o.title",
+        expression=expression,
+        where=where,
+        leave_out=leave_out,
+        limit=limit,
+        below=None,
+    )
+    return [(int(row[0]), row[1], row[2]) for row in cursor]
+
+
+def newest_match_ids(
+    db: sqlite3.Connection,
+    *,
+    expression: str,
+    where: Conditions,
+    leave_out: Sequence[int],
+    limit: int,
+    below: int,
 ) -> list[int]:
-    """The ids of the objects matching the FTS5 ``expression`` and ``where``, but
-    ``leave_out``, the most recently indexed first, at most ``limit``."""
-    clause = " AND ".join(["search_index MATCH ?", *where.where])
-    if leave_out:
-        clause += f" AND o.id NOT IN ({', '.join('?' for _ in leave_out)})"
-    return [
-        int(row[0])
-        for row in db.execute(
-            f"SELECT o.id FROM search_index JOIN objects o ON o.id = search_index.rowid"
-            f" WHERE {clause} ORDER BY search_index.rowid DESC LIMIT {int(limit)}",
-            [expression, *where.values, *leave_out],
-        )
-    ]
+    """The ids of the next matches (as ``newest_matches``) below the id ``below``."""
+    cursor = _newest(
+        db,
+        "o.id",
+        expression=expression,
+        where=where,
+        leave_out=leave_out,
+        limit=limit,
+        below=below,
+    )
+    return [int(row[0]) for row in cursor]
 
 
-def scored(db: sqlite3.Connection, *, expression: str, from_id: int) -> list[Any]:
-    """(id, starts_at, bm25 score, title) of the matches of ``expression`` from the id
-    ``from_id`` on (a range of ids: the score is computed for them only)."""
-    return db.execute(
-        f"SELECT o.id, o.starts_at, {_BM25}, o.title FROM search_index"
-        f" JOIN objects o ON o.id = search_index.rowid"
-        f" WHERE search_index MATCH ? AND search_index.rowid >= ?",
-        [expression, from_id],
-    ).fetchall()
+def scores(db: sqlite3.Connection, *, expression: str, from_id: int) -> dict[int, float]:
+    """The bm25 score of each match of ``expression`` from the id ``from_id`` on: the
+    index alone (a range of ids: the score is computed for them only)."""
+    return dict(
+        db.execute(
+            f"SELECT rowid, {_BM25} FROM search_index WHERE search_index MATCH ? AND rowid >= ?",
+            [expression, from_id],
+        ).fetchall()
+    )
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[SearchRow]:
