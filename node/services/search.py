@@ -254,7 +254,11 @@ def _rank(rows: list[Any], dated_first: bool, title_match: TitleMatch) -> list[i
         rows.sort(key=lambda r: (r[1] is None, r[1] or "", r[2], r[0]))
         return [int(row[0]) for row in rows]
     rows.sort(key=lambda r: (r[2], r[1] is None, r[1] or "", r[0]))
-    best = [(title_match(row[3]), row) for row in rows[:RERANKED]]
+    # Each title once: offers of many places share theirs ("Atelier numérique").
+    titles = {row[3]: (0, 0) for row in rows[:RERANKED]}
+    for title in titles:
+        titles[title] = title_match(title)
+    best = [(titles[row[3]], row) for row in rows[:RERANKED]]
     best.sort(key=lambda pair: (-pair[0][0], -pair[0][1]))  # stable: bm25 order within
     return [int(row[0]) for _, row in best] + [int(row[0]) for row in rows[RERANKED:]]
 
