@@ -274,25 +274,22 @@ def _matches(
     """The ids matching ``expression``, but ``leave_out``, best first: the
     ``MAX_COUNT + 1`` most recently indexed matches are counted, the ``RANKED`` most
     recent of them ranked, the others follow, most recent first."""
-    head = index.newest_matches(
+    # bm25 of the ranked ones only: the score comes with each of the first RANKED rows.
+    ranked = index.ranked_matches(
         db, expression=expression, where=conditions, leave_out=leave_out, limit=RANKED
     )
-    if not head:
+    if not ranked:
         return []
-    oldest = head[-1][0]  # the ranked ones are a range of ids
     rest = []
-    if len(head) == RANKED:  # the next ones, counted, most recent first
+    if len(ranked) == RANKED:  # the next ones, counted, most recent first
         rest = index.newest_match_ids(
             db,
             expression=expression,
             where=conditions,
             leave_out=leave_out,
             limit=MAX_COUNT + 1 - RANKED,
-            below=oldest,
+            below=ranked[-1][0],
         )
-    # bm25 of the ranked ones only, from the index alone: their columns came with them.
-    score = index.scores(db, expression=expression, from_id=oldest)
-    ranked = [(i, starts_at, score[i], title) for i, starts_at, title in head]
     return _rank(ranked, dated_first, title_match) + rest
 
 

@@ -150,26 +150,28 @@ def _newest(
     )
 
 
-def newest_matches(
+def ranked_matches(
     db: sqlite3.Connection,
     *,
     expression: str,
     where: Conditions,
     leave_out: Sequence[int],
     limit: int,
-) -> list[tuple[int, str | None, str]]:
-    """(id, starts_at, title) of the objects matching the FTS5 ``expression`` and
-    ``where``, but ``leave_out``, the most recently indexed first, at most ``limit``."""
+) -> list[tuple[int, str | None, float, str]]:
+    """(id, starts_at, bm25 score, title) of the objects matching the FTS5 ``expression``
+    and ``where``, but ``leave_out``, the most recently indexed first, at most ``limit``.
+    In the index's order, with ``LIMIT``, SQLite computes bm25 for the rows returned
+    only."""
     cursor = _newest(
         db,
-        "o.id, o.starts_at, o.title",
+        f"o.id, o.starts_at, {_BM25}, o.title",
         expression=expression,
         where=where,
         leave_out=leave_out,
         limit=limit,
         below=None,
     )
-    return [(int(row[0]), row[1], row[2]) for row in cursor]
+    return [(int(row[0]), row[1], float(row[2]), row[3]) for row in cursor]
 
 
 def newest_match_ids(
@@ -181,7 +183,7 @@ def newest_match_ids(
     limit: int,
     below: int,
 ) -> list[int]:
-    """The ids of the next matches (as ``newest_matches``) below the id ``below``."""
+    """The ids of the next matches (as ``ranked_matches``) below the id ``below``."""
     cursor = _newest(
         db,
         "o.id",
@@ -192,17 +194,6 @@ def newest_match_ids(
         below=below,
     )
     return [int(row[0]) for row in cursor]
-
-
-def scores(db: sqlite3.Connection, *, expression: str, from_id: int) -> dict[int, float]:
-    """The bm25 score of each match of ``expression`` from the id ``from_id`` on: the
-    index alone (a range of ids: the score is computed for them only)."""
-    return dict(
-        db.execute(
-            f"SELECT rowid, {_BM25} FROM search_index WHERE search_index MATCH ? AND rowid >= ?",
-            [expression, from_id],
-        ).fetchall()
-    )
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[SearchRow]:
