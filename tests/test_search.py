@@ -425,6 +425,18 @@ async def test_ten_thousand_objects_through_the_ingest_path(papi: InProcessNode)
     page, total = await find(papi, q="emprunter", limit=100)
     assert total == MAX_COUNT + 1 and len(page) == 100
     assert all(r["kind"] == "equipment" for r in page)
+    # Past the 300 ranked results, pages go on most recent first; between 300 and 1,000
+    # matches the count is exact (the equipment of the two places of Brest: 500).
+    seen: list[str] = []
+    for offset in range(0, 600, 100):
+        page, total = await find(papi, q="emprunter", commune="Brest", limit=100, offset=offset)
+        assert total == 500 and len(page) == (100 if offset < 500 else 0)
+        seen += [r["origin"] + r["id"] for r in page]
+    assert len(set(seen)) == 500
+    later, _ = await find(papi, q="emprunter", commune="Brest", limit=50, offset=280)
+    assert [r["origin"] + r["id"] for r in later] == seen[280:330]
+    deep, total = await find(papi, q="atelier", limit=100, offset=950)
+    assert total == MAX_COUNT + 1 and len(deep) == 51  # the 1,001 counted ones
 
 
 async def test_api_date_only_bounds_are_whole_paris_days(papi: InProcessNode) -> None:

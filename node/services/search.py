@@ -229,13 +229,22 @@ def _search(database: str, query: SearchQuery, snippets: bool) -> tuple[SearchAn
             stages.append((relaxed, wide))
         found: list[list[int]] = []
         ids: list[int] = []
+        counted = 0
         for fts, title_match in stages:
-            if found and len(ids) >= EXPAND_BELOW:
+            if found and counted >= EXPAND_BELOW:
                 break
-            found.append(
-                _matches(db, f"({fts}){filters}", conditions, ids, dated_first, title_match)
+            matched, count = _matches(
+                db,
+                f"({fts}){filters}",
+                conditions,
+                ids,
+                dated_first,
+                title_match,
+                wanted=offset + limit - len(ids),
             )
-            ids = ids + found[-1]
+            found.append(matched)
+            ids = ids + matched
+            counted += count
         page = index.rows(db, ids=ids[offset : offset + limit])
         if snippets:
             _mark(db, page, highlight_terms(units, len(found) > 1))
@@ -243,7 +252,7 @@ def _search(database: str, query: SearchQuery, snippets: bool) -> tuple[SearchAn
         if not found[0] and len(found) > 1 and found[1]:
             suggestion = _suggestion(db, units)
     results = [_result(row, snippets) for row in page]
-    return SearchAnswer(results, min(len(ids), MAX_COUNT + 1), suggestion), stale
+    return SearchAnswer(results, min(counted, MAX_COUNT + 1), suggestion), stale
 
 
 def _rank(rows: list[Any], dated_first: bool, title_match: TitleMatch) -> list[int]:
@@ -270,27 +279,32 @@ def _matches(
     leave_out: list[int],
     dated_first: bool,
     title_match: TitleMatch,
-) -> list[int]:
-    """The ids matching ``expression``, but ``leave_out``, best first: the
-    ``MAX_COUNT + 1`` most recently indexed matches are counted, the ``RANKED`` most
-    recent of them ranked, the others follow, most recent first."""
+    wanted: int,
+) -> tuple[list[int], int]:
+    """The ids matching ``expression``, but ``leave_out``, best first, and how many
+    there are: the ``MAX_COUNT + 1`` most recently indexed matches are counted, the
+    ``RANKED`` most recent of them ranked, the others follow, most recent first. The ids
+    past the ranked ones are read only when the ``wanted`` first ones go past them (a
+    page beyond the 300th result): else they are counted only."""
     # bm25 of the ranked ones only: the score comes with each of the first RANKED rows.
     ranked = index.ranked_matches(
         db, expression=expression, where=conditions, leave_out=leave_out, limit=RANKED
     )
-    if not ranked:
-        return []
-    rest = []
-    if len(ranked) == RANKED:  # the next ones, counted, most recent first
+    if len(ranked) < RANKED:
+        return _rank(ranked, dated_first, title_match), len(ranked)
+    below, limit = ranked[-1][0], MAX_COUNT + 1 - RANKED  # the oldest ranked one
+    best = _rank(ranked, dated_first, title_match)
+    if wanted > RANKED:
         rest = index.newest_match_ids(
-            db,
-            expression=expression,
-            where=conditions,
-            leave_out=leave_out,
-            limit=MAX_COUNT + 1 - RANKED,
-            below=ranked[-1][0],
-        )
-    return _rank(ranked, dated_first, title_match) + rest
+            db, expression=expression, where=conditions, leave_out=leave_out, limit=limit,
+            below=below,
+        )  # fmt: skip
+        return best + rest, RANKED + len(rest)
+    counted = index.count_matches(
+        db, expression=expression, where=conditions, leave_out=leave_out, limit=limit,
+        below=below,
+    )  # fmt: skip
+    return best, RANKED + counted
 
 
 def _listing(

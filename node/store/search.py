@@ -126,7 +126,6 @@ def frozen_origins(db: sqlite3.Connection) -> list[str]:
 
 
 def _newest(
-    db: sqlite3.Connection,
     columns: str,
     *,
     expression: str,
@@ -134,7 +133,7 @@ def _newest(
     leave_out: Sequence[int],
     limit: int,
     below: int | None,
-) -> sqlite3.Cursor:
+) -> tuple[str, list[Any]]:
     clause = " AND ".join(["search_index MATCH ?", *where.where])
     values: list[Any] = [expression, *where.values]
     if leave_out:
@@ -143,7 +142,7 @@ def _newest(
     if below is not None:
         clause += " AND search_index.rowid < ?"
         values.append(below)
-    return db.execute(
+    return (
         f"SELECT {columns} FROM search_index JOIN objects o ON o.id = search_index.rowid"
         f" WHERE {clause} ORDER BY search_index.rowid DESC LIMIT {int(limit)}",
         values,
@@ -162,8 +161,7 @@ def ranked_matches(
     and ``where``, but ``leave_out``, the most recently indexed first, at most ``limit``.
     In the index's order, with ``LIMIT``, SQLite computes bm25 for the rows returned
     only."""
-    cursor = _newest(
-        db,
+    sql, values = _newest(
         f"o.id, o.starts_at, {_BM25}, o.title",
         expression=expression,
         where=where,
@@ -171,7 +169,7 @@ def ranked_matches(
         limit=limit,
         below=None,
     )
-    return [(int(row[0]), row[1], float(row[2]), row[3]) for row in cursor]
+    return [(int(row[0]), row[1], float(row[2]), row[3]) for row in db.execute(sql, values)]
 
 
 def newest_match_ids(
@@ -184,16 +182,27 @@ def newest_match_ids(
     below: int,
 ) -> list[int]:
     """The ids of the next matches (as ``ranked_matches``) below the id ``below``."""
-    cursor = _newest(
-        db,
-        "o.id",
-        expression=expression,
-        where=where,
-        leave_out=leave_out,
-        limit=limit,
-        below=below,
+    sql, values = _newest(
+        "o.id", expression=expression, where=where, leave_out=leave_out, limit=limit, below=below
     )
-    return [int(row[0]) for row in cursor]
+    return [int(row[0]) for row in db.execute(sql, values)]
+
+
+def count_matches(
+    db: sqlite3.Connection,
+    *,
+    expression: str,
+    where: Conditions,
+    leave_out: Sequence[int],
+    limit: int,
+    below: int,
+) -> int:
+    """How many ``newest_match_ids`` would give (at most ``limit``), without them."""
+    sql, values = _newest(
+        "1", expression=expression, where=where, leave_out=leave_out, limit=limit, below=below
+    )
+    (counted,) = db.execute(f"SELECT count(*) FROM ({sql})", values).fetchone()
+    return int(counted)
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[SearchRow]:
