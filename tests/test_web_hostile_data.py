@@ -8,11 +8,14 @@ still render — the raw text is shown where a value cannot be understood.
 from __future__ import annotations
 
 import json
+import random
 import re
 from typing import Any
 
 import pytest
 
+from federation.timeutil import format_ts, parse_ts
+from node.services.objects import api_timestamp
 from node.services.peers import add_peer, record_failure, record_success
 from node.web.formatting import format_day, format_moment, format_period, freshness, is_past
 from tests.conftest import InProcessNode
@@ -292,3 +295,45 @@ async def test_deeply_nested_and_huge_values_are_shown_or_left_out(papi: InProce
     assert (await papi.client.get("/search")).status_code == 200
     assert (await papi.client.get("/api/v1/search")).status_code == 200
     assert (await papi.client.get("/api/v1/equipment")).status_code == 200
+
+
+def _shown_the_long_way(text: str) -> str:
+    """``api_timestamp`` without its shortcut for texts already shaped as it shows them."""
+    try:
+        normal = format_ts(parse_ts(text))
+        parse_ts(normal)
+    except (ValueError, OverflowError):
+        return text
+    return normal
+
+
+def test_api_timestamp_shortcut_gives_what_parsing_gives() -> None:
+    """Texts shaped as the API shows timestamps are returned as they are without parsing
+    them: the same answer as parsing, for real dates and for texts that are not dates
+    (30 February, hour 24, years before 1000, a zero fraction that parsing drops)."""
+    rng = random.Random(15)
+    texts = [
+        "2026-05-06T12:00:00Z",
+        "2026-05-06T12:00:00.000000Z",
+        "2026-05-06T12:00:00.000001Z",
+        "2026-02-30T12:00:00Z",
+        "0999-05-06T12:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999999Z",
+        "2026-05-06T24:00:00Z",
+        "2026-05-06T23:59:60Z",
+        "2026-05-06t12:00:00Z",
+        "2026-05-06T12:00:00z",
+        "2026-05-06T12:00:00.123Z",
+        "2026-05-06T12:00:00+00:00",
+        "2026-05-06T14:00:00+02:00",
+    ]
+    for _ in range(3000):
+        fraction = rng.choice(["", ".000000", f".{rng.randrange(10**6):06d}", ".5"])
+        texts.append(
+            f"{rng.choice([rng.randrange(10000), 2026, 999, 1000]):04d}-{rng.randrange(14):02d}"
+            f"-{rng.randrange(33):02d}T{rng.randrange(26):02d}:{rng.randrange(61):02d}"
+            f":{rng.randrange(62):02d}{fraction}{rng.choice(['Z', 'Z', 'z', '+01:00'])}"
+        )
+    for text in texts:
+        assert api_timestamp(text) == _shown_the_long_way(text), text

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.context import get_current_context
 from tortoise.transactions import in_transaction
 
 from federation.cooperation import Ref
@@ -62,6 +63,16 @@ async def reading() -> AsyncIterator[BaseDBAsyncClient]:
     """A transaction to read a consistent state (a page, an API answer)."""
     async with in_transaction() as conn:
         yield conn
+
+
+def one_read() -> BaseDBAsyncClient:
+    """The current connection (the transaction's, inside one), for a read of one
+    statement: it sees one committed state by itself, and a transaction of its own would
+    cost two more round trips to the database's thread (BEGIN, COMMIT)."""
+    context = get_current_context()
+    if context is None:
+        raise RuntimeError("reading needs a node's database")
+    return context.db()
 
 
 def _stored(row: ObjectText) -> Stored:

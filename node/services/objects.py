@@ -6,6 +6,7 @@ version, or dated at the edge of the calendar): reading it never raises."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC
 from typing import Any
 
@@ -47,13 +48,16 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_not_json)
+
+
 def load_payload(text: str | None) -> dict[str, Any]:
     """A stored payload as a dict; ``{}`` when it is not a JSON object (or holds
     ``NaN``, which no JSON answer could carry)."""
     if not isinstance(text, str):
         return {}
     try:
-        payload = json.loads(text, parse_constant=_not_json)
+        payload = _DECODER.decode(text)
     except (ValueError, RecursionError):
         return {}
     return payload if isinstance(payload, dict) else {}
@@ -72,11 +76,19 @@ def raw_text(value: object) -> str:
         return type(value).__name__
 
 
+#: A timestamp already as the API shows them (``format_ts``), or a text of that shape.
+_AS_SHOWN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{6})?Z", re.ASCII)
+
+
 def api_timestamp(text: Any) -> Any:
     """A stored timestamp as the API shows every timestamp: RFC 3339 in UTC with ``Z``.
     A value that is not a timestamp, or that UTC cannot hold (year 9999 at ``-23:59``),
     is returned as stored."""
     if not isinstance(text, str):
+        return text
+    if _AS_SHOWN.fullmatch(text) and not text.endswith(".000000Z"):
+        # What the rest would give back: the text itself when it is a date, and when
+        # it is not one (a 30 February, a year before 1000) too.
         return text
     try:
         normal = format_ts(parse_ts(text))

@@ -229,13 +229,22 @@ def _search(database: str, query: SearchQuery, snippets: bool) -> tuple[SearchAn
             stages.append((relaxed, wide))
         found: list[list[int]] = []
         ids: list[int] = []
+        counted = 0
         for fts, title_match in stages:
-            if found and len(ids) >= EXPAND_BELOW:
+            if found and counted >= EXPAND_BELOW:
                 break
-            found.append(
-                _matches(db, f"({fts}){filters}", conditions, ids, dated_first, title_match)
+            matched, count = _matches(
+                db,
+                f"({fts}){filters}",
+                conditions,
+                ids,
+                dated_first,
+                title_match,
+                wanted=offset + limit - len(ids),
             )
-            ids = ids + found[-1]
+            found.append(matched)
+            ids = ids + matched
+            counted += count
         page = index.rows(db, ids=ids[offset : offset + limit])
         if snippets:
             _mark(db, page, highlight_terms(units, len(found) > 1))
@@ -243,7 +252,7 @@ def _search(database: str, query: SearchQuery, snippets: bool) -> tuple[SearchAn
         if not found[0] and len(found) > 1 and found[1]:
             suggestion = _suggestion(db, units)
     results = [_result(row, snippets) for row in page]
-    return SearchAnswer(results, min(len(ids), MAX_COUNT + 1), suggestion), stale
+    return SearchAnswer(results, min(counted, MAX_COUNT + 1), suggestion), stale
 
 
 def _rank(rows: list[Any], dated_first: bool, title_match: TitleMatch) -> list[int]:
@@ -254,7 +263,11 @@ def _rank(rows: list[Any], dated_first: bool, title_match: TitleMatch) -> list[i
         rows.sort(key=lambda r: (r[1] is None, r[1] or "", r[2], r[0]))
         return [int(row[0]) for row in rows]
     rows.sort(key=lambda r: (r[2], r[1] is None, r[1] or "", r[0]))
-    best = [(title_match(row[3]), row) for row in rows[:RERANKED]]
+    # Each title once: offers of many places share theirs ("Atelier numérique").
+    titles = {row[3]: (0, 0) for row in rows[:RERANKED]}
+    for title in titles:
+        titles[title] = title_match(title)
+    best = [(titles[row[3]], row) for row in rows[:RERANKED]]
     best.sort(key=lambda pair: (-pair[0][0], -pair[0][1]))  # stable: bm25 order within
     return [int(row[0]) for _, row in best] + [int(row[0]) for row in rows[RERANKED:]]
 
@@ -266,21 +279,32 @@ def _matches(
     leave_out: list[int],
     dated_first: bool,
     title_match: TitleMatch,
-) -> list[int]:
-    """The ids matching ``expression``, but ``leave_out``, best first: the
-    ``MAX_COUNT + 1`` most recently indexed matches are counted, the ``RANKED`` most
-    recent of them ranked, the others follow, most recent first."""
-    ids = index.newest_matches(
-        db, expression=expression, where=conditions, leave_out=leave_out, limit=MAX_COUNT + 1
+    wanted: int,
+) -> tuple[list[int], int]:
+    """The ids matching ``expression``, but ``leave_out``, best first, and how many
+    there are: the ``MAX_COUNT + 1`` most recently indexed matches are counted, the
+    ``RANKED`` most recent of them ranked, the others follow, most recent first. The ids
+    past the ranked ones are read only when the ``wanted`` first ones go past them (a
+    page beyond the 300th result): else they are counted only."""
+    # bm25 of the ranked ones only: the score comes with each of the first RANKED rows.
+    ranked = index.ranked_matches(
+        db, expression=expression, where=conditions, leave_out=leave_out, limit=RANKED
     )
-    if not ids:
-        return []
-    head = set(ids[:RANKED])
-    # bm25 (and what ordering needs) of the ranked ones only: their ids are a range.
-    ranked = [
-        row for row in index.scored(db, expression=expression, from_id=min(head)) if row[0] in head
-    ]
-    return _rank(ranked, dated_first, title_match) + ids[RANKED:]
+    if len(ranked) < RANKED:
+        return _rank(ranked, dated_first, title_match), len(ranked)
+    below, limit = ranked[-1][0], MAX_COUNT + 1 - RANKED  # the oldest ranked one
+    best = _rank(ranked, dated_first, title_match)
+    if wanted > RANKED:
+        rest = index.newest_match_ids(
+            db, expression=expression, where=conditions, leave_out=leave_out, limit=limit,
+            below=below,
+        )  # fmt: skip
+        return best + rest, RANKED + len(rest)
+    counted = index.count_matches(
+        db, expression=expression, where=conditions, leave_out=leave_out, limit=limit,
+        below=below,
+    )  # fmt: skip
+    return best, RANKED + counted
 
 
 def _listing(

@@ -89,15 +89,18 @@ def conditions(filters: SearchFilters) -> Conditions:
     if filters.date_to:
         where.append("(o.starts_at IS NULL OR o.starts_at <= ?)")
         values.append(filters.date_to)
+    # "+o.kind": the kind is checked, never looked up by. An index led by the kind
+    # (``objects_by_kind``, for membership) made browsing sort every object of the kinds
+    # (80 ms at 30,000 objects) instead of walking the listing index (under 1 ms).
     if filters.kind:
-        where.append("o.kind = ?")
+        where.append("+o.kind = ?")
         values.append(filters.kind)
     elif filters.date_from or filters.date_to:
-        where.append("o.kind = 'event'")
+        where.append("+o.kind = 'event'")
     elif filters.licence:
-        where.append("o.kind = 'resource'")
+        where.append("+o.kind = 'resource'")
     else:
-        where.append(f"o.kind IN ({', '.join('?' for _ in filters.kinds)})")
+        where.append(f"+o.kind IN ({', '.join('?' for _ in filters.kinds)})")
         values.extend(filters.kinds)
     for column, value in (("o.origin", filters.origin), ("o.commune", filters.commune)):
         if value:
@@ -122,38 +125,84 @@ def frozen_origins(db: sqlite3.Connection) -> list[str]:
     return [row[0] for row in db.execute("SELECT id FROM origins WHERE frozen")]
 
 
-def newest_matches(
+def _newest(
+    columns: str,
+    *,
+    expression: str,
+    where: Conditions,
+    leave_out: Sequence[int],
+    limit: int,
+    below: int | None,
+) -> tuple[str, list[Any]]:
+    clause = " AND ".join(["search_index MATCH ?", *where.where])
+    values: list[Any] = [expression, *where.values]
+    if leave_out:
+        clause += f" AND o.id NOT IN ({', '.join('?' for _ in leave_out)})"
+        values += leave_out
+    if below is not None:
+        clause += " AND search_index.rowid < ?"
+        values.append(below)
+    return (
+        f"SELECT {columns} FROM search_index JOIN objects o ON o.id = search_index.rowid"
+        f" WHERE {clause} ORDER BY search_index.rowid DESC LIMIT {int(limit)}",
+        values,
+    )
+
+
+def ranked_matches(
     db: sqlite3.Connection,
     *,
     expression: str,
     where: Conditions,
     leave_out: Sequence[int],
     limit: int,
+) -> list[tuple[int, str | None, float, str]]:
+    """(id, starts_at, bm25 score, title) of the objects matching the FTS5 ``expression``
+    and ``where``, but ``leave_out``, the most recently indexed first, at most ``limit``.
+    In the index's order, with ``LIMIT``, SQLite computes bm25 for the rows returned
+    only."""
+    sql, values = _newest(
+        f"o.id, o.starts_at, {_BM25}, o.title",
+        expression=expression,
+        where=where,
+        leave_out=leave_out,
+        limit=limit,
+        below=None,
+    )
+    return [(int(row[0]), row[1], float(row[2]), row[3]) for row in db.execute(sql, values)]
+
+
+def newest_match_ids(
+    db: sqlite3.Connection,
+    *,
+    expression: str,
+    where: Conditions,
+    leave_out: Sequence[int],
+    limit: int,
+    below: int,
 ) -> list[int]:
-    """The ids of the objects matching the FTS5 ``expression`` and ``where``, but
-    ``leave_out``, the most recently indexed first, at most ``limit``."""
-    clause = " AND ".join(["search_index MATCH ?", *where.where])
-    if leave_out:
-        clause += f" AND o.id NOT IN ({', '.join('?' for _ in leave_out)})"
-    return [
-        int(row[0])
-        for row in db.execute(
-            f"SELECT o.id FROM search_index JOIN objects o ON o.id = search_index.rowid"
-            f" WHERE {clause} ORDER BY search_index.rowid DESC LIMIT {int(limit)}",
-            [expression, *where.values, *leave_out],
-        )
-    ]
+    """The ids of the next matches (as ``ranked_matches``) below the id ``below``."""
+    sql, values = _newest(
+        "o.id", expression=expression, where=where, leave_out=leave_out, limit=limit, below=below
+    )
+    return [int(row[0]) for row in db.execute(sql, values)]
 
 
-def scored(db: sqlite3.Connection, *, expression: str, from_id: int) -> list[Any]:
-    """(id, starts_at, bm25 score, title) of the matches of ``expression`` from the id
-    ``from_id`` on (a range of ids: the score is computed for them only)."""
-    return db.execute(
-        f"SELECT o.id, o.starts_at, {_BM25}, o.title FROM search_index"
-        f" JOIN objects o ON o.id = search_index.rowid"
-        f" WHERE search_index MATCH ? AND search_index.rowid >= ?",
-        [expression, from_id],
-    ).fetchall()
+def count_matches(
+    db: sqlite3.Connection,
+    *,
+    expression: str,
+    where: Conditions,
+    leave_out: Sequence[int],
+    limit: int,
+    below: int,
+) -> int:
+    """How many ``newest_match_ids`` would give (at most ``limit``), without them."""
+    sql, values = _newest(
+        "1", expression=expression, where=where, leave_out=leave_out, limit=limit, below=below
+    )
+    (counted,) = db.execute(f"SELECT count(*) FROM ({sql})", values).fetchone()
+    return int(counted)
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[SearchRow]:
