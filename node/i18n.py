@@ -33,8 +33,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.support import Translations
-
 LOCALE_DIR = Path(__file__).parent / "web" / "locale"
 DEFAULT_LANGUAGE = "fr"
 #: Languages of the interface, with their name in that language.
@@ -94,12 +92,12 @@ def translations(language: str) -> gettext.NullTranslations:
     source = po_path.read_bytes()
     digest = hashlib.sha256(source).hexdigest()
     try:
-        shipped = Translations(fp=BytesIO(po_path.with_suffix(".mo").read_bytes()))
+        shipped = gettext.GNUTranslations(fp=BytesIO(po_path.with_suffix(".mo").read_bytes()))
     except (OSError, struct.error, UnicodeDecodeError):  # missing or damaged: compile
         shipped = None
     if shipped is not None and shipped.gettext(SOURCE_DIGEST_MSGID) == digest:
         return shipped
-    return Translations(fp=BytesIO(compile_catalogue(source, language)))
+    return gettext.GNUTranslations(fp=BytesIO(compile_catalogue(source, language)))
 
 
 def compile_catalogue(source: bytes, language: str) -> bytes:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Feeds, calendars, thumbnails, Markdown, hours, schema checks; the web pages' templates;
+#: Feeds, calendars, thumbnails, Markdown, hours, schema checks; dates in words (babel);
+#: the web pages' templates;
 #: requests to peers (a node without peers sends none); key files in other forms than
 #: the node's own, and backup encryption.
 ON_DEMAND = [
@@ -22,13 +23,14 @@ ON_DEMAND = [
     "markdown_it",
     "nh3",
     "opening_hours",
+    "babel",
     "jinja2",
     "httpx",
     "cryptography",
 ]
 
 PROBE = """
-import json, sys
+import asyncio, json, sys
 from pathlib import Path
 from node.app import create_app
 from node.datadir import init_data_dir
@@ -36,7 +38,15 @@ from node.settings import load_settings
 
 data_dir = Path(sys.argv[1])
 init_data_dir(data_dir, {"name": "EPN", "commune": "Brest"})
-create_app(load_settings(data_dir, {"scheduler": False}, environ={}))
+app = create_app(load_settings(data_dir, {"scheduler": False}, environ={}))
+
+
+async def start_and_stop():  # the lifespan imports the workers and what they use
+    async with app.router.lifespan_context(app):
+        pass
+
+
+asyncio.run(start_and_stop())
 print(json.dumps(sorted(name.split(".")[0] for name in sys.modules)))
 """
 

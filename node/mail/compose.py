@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from babel.dates import format_date
-
 from federation.cooperation import Ref
 
 from ..web.formatting import format_period
@@ -474,6 +472,8 @@ def _day(value: date | str) -> str:
             value = date.fromisoformat(text)
         except ValueError:
             return _line(text, NAME_CHARS)
+    from babel.dates import format_date  # imported with the first mail: see web.formatting
+
     return str(format_date(value, "full", locale=LANGUAGE))
 
 
