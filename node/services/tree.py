@@ -83,6 +83,7 @@ async def tree_of(node: Node) -> Tree:
     tree: Tree = node.tree
     if tree.loaded:
         return tree
+    tree.state.pull_window = 2.0 * node.settings.sync_interval_seconds
     links = await PeerLink.filter(neighbour=True).prefetch_related("peer")
     for link in links:
         url = link.peer.url
@@ -246,9 +247,11 @@ async def spread(
     source: str | None = None,
     actions: Sequence[Action] | None = None,
     ttl: int | None = None,
+    repair: bool = False,
 ) -> None:
     """Entries new to us (written here, or brought by any path from ``source``): frames to
-    our eager neighbours (``actions`` if the tree already decided them), and version 1
+    our eager neighbours (``actions`` if the tree already decided them; ``repair``: a
+    repair brought them, and neighbours that pull us get none, 12.3), and version 1
     pushes with ``ttl`` (default ``gossip_ttl``) to ``push_fanout`` peers that do not speak
     ``broadcast`` (11.2). Rows first, then the workers are woken."""
     if not entries or not broadcasting(node):
@@ -256,8 +259,12 @@ async def spread(
     tree = await tree_of(node)
     if actions is None:
         ids = _ids(entries)
-        tree.state.on_stored(ids, time.time())
-        actions = tree.state.on_local(ids, source)
+        now = time.time()
+        tree.state.on_stored(ids, now)
+        if repair:
+            actions = tree.state.on_repair(ids, source, now)
+        else:
+            actions = tree.state.on_local(ids, source)
     async with in_transaction() as conn:
         await enqueue_frames(conn, tree, actions)
         hops = node.settings.gossip_ttl if ttl is None else ttl
