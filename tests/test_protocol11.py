@@ -399,7 +399,7 @@ async def test_what_a_repair_brings_is_not_framed_to_a_neighbour_that_pulls_us(
     from node.services.entries import by_refs
 
     async with network(tmp_path, ["a", "b", "c", "d"], **FAST) as (_, nodes):
-        a, b, d = nodes["a"], nodes["b"], nodes["d"]
+        a, b, c, d = nodes["a"], nodes["b"], nodes["c"], nodes["d"]
         await link(a, "b", "c")
         await link(b, "a")
         with b.node.db.activated():
@@ -418,6 +418,19 @@ async def test_what_a_repair_brings_is_not_framed_to_a_neighbour_that_pulls_us(
         with a.node.db.activated():
             framed = {f.peer_id for f in await Frame.all()}
             assert framed == {(await Peer.get(url=url_of("c"))).id}
+            # c's frame waits a pull window (c may be catching up by its own rounds)...
+            row = await Frame.get()
+            assert row.next_attempt > row.created
+        assert await send_all(a) == 0
+        with a.node.db.activated():
+            await Frame.all().update(next_attempt=row.created)
+        # ... and what c is known to hold by then is not sent: no request at all.
+        a.node.tree.state.known.learn(url_of("c"), {origin: created["seq"] - 1})
+        assert await send_all(a) == 1
+        with a.node.db.activated():
+            done = await Frame.get()
+            assert done.state == "done" and done.request is not None
+        assert await holds(c, origin, created["seq"])
         # b's next pull lists them, and it grafts them from a.
         with b.node.db.activated():
             await pull_changes(b.node, peer_a, await PeerLink.get(peer_id=peer_a.id))

@@ -250,13 +250,17 @@ async def spread(
     repair: bool = False,
 ) -> None:
     """Entries new to us (written here, or brought by any path from ``source``): frames to
-    our eager neighbours (``actions`` if the tree already decided them; ``repair``: a
-    repair brought them, and neighbours that pull us get none, 12.3), and version 1
+    our eager neighbours (``actions`` if the tree already decided them), and version 1
     pushes with ``ttl`` (default ``gossip_ttl``) to ``push_fanout`` peers that do not speak
-    ``broadcast`` (11.2). Rows first, then the workers are woken."""
+    ``broadcast`` (11.2). Rows first, then the workers are woken.
+
+    ``repair``: a repair brought them (12.3): neighbours that pull us get no frame, and the
+    others' frames wait ``pull_window`` (what they are known to hold by then is not sent):
+    the neighbour may be catching up by its own rounds meanwhile."""
     if not entries or not broadcasting(node):
         return
     tree = await tree_of(node)
+    delay = tree.state.pull_window if repair else 0.0
     if actions is None:
         ids = _ids(entries)
         now = time.time()
@@ -266,17 +270,22 @@ async def spread(
         else:
             actions = tree.state.on_local(ids, source)
     async with in_transaction() as conn:
-        await enqueue_frames(conn, tree, actions)
+        deferred = await enqueue_frames(conn, tree, actions, delay=delay)
         hops = node.settings.gossip_ttl if ttl is None else ttl
         if hops > 0:
             await enqueue_push(conn, node, list(entries), ttl=hops, exclude_url=source)
     await save(tree)
     node.wake_push()
+    if deferred and delay > 0:
+        asyncio.get_running_loop().call_later(delay, node.wake_push)
 
 
-async def enqueue_frames(conn: Any, tree: Tree, actions: Iterable[Action]) -> int:
-    """Frame rows for the ``Gossip`` actions, in the caller's transaction; a neighbour in
-    backoff gets none (12.3: it grafts what it missed when it is back)."""
+async def enqueue_frames(
+    conn: Any, tree: Tree, actions: Iterable[Action], *, delay: float = 0.0
+) -> int:
+    """Frame rows for the ``Gossip`` actions, in the caller's transaction, due in ``delay``
+    seconds; a neighbour in backoff gets none (12.3: it grafts what it missed when it is
+    back)."""
     gossip = [a for a in actions if isinstance(a, Gossip) and a.peer in tree.ids]
     if not gossip:
         return 0
@@ -289,8 +298,9 @@ async def enqueue_frames(conn: Any, tree: Tree, actions: Iterable[Action]) -> in
         [*ids, now],
     )
     ready = {row["id"] for row in rows}
+    due = now + timedelta(seconds=delay)
     values = [
-        [tree.ids[a.peer], json.dumps([list(i) for i in a.ids]), now, now]
+        [tree.ids[a.peer], json.dumps([list(i) for i in a.ids]), due, now]
         for a in gossip
         if tree.ids[a.peer] in ready
     ]
@@ -411,8 +421,8 @@ async def send_frames(node: Node, peer_id: int) -> tuple[int, bool]:
                 batch = await _next_frames(peer.id)
                 if not batch:
                     return done, False
-                await _send_batch(node, tree, client, peer, batch)
-                await _frames_sent(tree, peer, batch)
+                sent = await _send_batch(node, tree, client, peer, batch)
+                await _frames_sent(tree, peer, batch, sent)
                 done += len(batch)
                 batch = []
     except Exception as exc:  # any of them is a counted attempt, as for deliveries
@@ -420,9 +430,19 @@ async def send_frames(node: Node, peer_id: int) -> tuple[int, bool]:
         return done, True
 
 
-async def _send_batch(node: Node, tree: Tree, client: Any, peer: Peer, batch: list[Frame]) -> None:
-    refs = sorted({(str(o), int(s)) for f in batch for o, s in json.loads(f.entries)})
-    documents = [entry.document() for entry in await by_refs(refs)]
+async def _send_batch(node: Node, tree: Tree, client: Any, peer: Peer, batch: list[Frame]) -> bool:
+    """Send the entries of ``batch`` that ``peer`` is not known to hold by now (a row
+    waits, and the peer may have got them meanwhile, 12.3); whether a request went."""
+    known = tree.state.known
+    refs = sorted(
+        {
+            (str(o), int(s))
+            for f in batch
+            for o, s in json.loads(f.entries)
+            if not known.holds(peer.url, str(o), int(s))
+        }
+    )
+    documents = [entry.document() for entry in await by_refs(refs)] if refs else []
     if documents:
         frame: dict[str, Any] = {"from": _sender(node), "entries": documents}
         if any(f.attempts for f in batch):
@@ -432,14 +452,18 @@ async def _send_batch(node: Node, tree: Tree, client: Any, peer: Peer, batch: li
         actions = tree.state.on_answer(peer.url, refs, answer)
         await _serve_all(node, tree, client, peer, actions)
         await _keep_last_link(node, actions)
+    return bool(documents)
 
 
-async def _frames_sent(tree: Tree, peer: Peer, batch: list[Frame]) -> None:
+async def _frames_sent(tree: Tree, peer: Peer, batch: list[Frame], sent: bool) -> None:
+    """``batch`` is done: sent in one request (its first row's id), or with nothing left
+    to send (no request)."""
     await Frame.filter(id__in=[f.id for f in batch], state=DeliveryState.pending).update(
-        state=DELIVERY.next(DeliveryState.pending, "sent"), request=batch[0].id
+        state=DELIVERY.next(DeliveryState.pending, "sent"), request=batch[0].id if sent else None
     )
-    await record_success(peer)
-    await link_worked(tree, peer.url)
+    if sent:
+        await record_success(peer)
+        await link_worked(tree, peer.url)
     await save(tree)
 
 
