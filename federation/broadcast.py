@@ -26,10 +26,7 @@ What is specific to papi logs:
   announced the origins it follows only (``interests``);
 - pulls and full rounds repair alongside the tree, so a duplicate prunes only when the
   copy held came along the tree (``along_tree``), and a node never loses its last eager
-  link (it does not prune it, and grafts it back when the other side does);
-- what a repair brings (a full round, an entries page) goes along the tree only to the
-  eager neighbours that do not pull our changes (``on_repair``): those that do will find
-  it in their next pull, and a node's catch-up does not flood the tree.
+  link (it does not prune it, and grafts it back when the other side does).
 
 The caller owns the transport and the store: it feeds events in (a frame received and what
 its ingest made of it, a frame's answer, changes pulled, entries stored, a peer lost, the
@@ -237,11 +234,6 @@ class Broadcast:
     #: that came by a pull, a full round, a graft or a version 1 push says nothing of the
     #: tree (the tree link may be the one that was slower than the repair).
     along_tree: RecentIds = field(default_factory=RecentIds)
-    #: When each neighbour last pulled our changes (``on_pulled``).
-    pulled: dict[str, float] = field(default_factory=dict)
-    #: How long one pull shows that a neighbour pulls us (the caller sets two of its sync
-    #: intervals: a neighbour pulls each of its neighbours every interval).
-    pull_window: float = 120.0
 
     # -- membership ---------------------------------------------------------------------
 
@@ -257,7 +249,6 @@ class Broadcast:
         self.neighbours.pop(peer, None)
         self.interests.pop(peer, None)
         self.known.forget(peer)
-        self.pulled.pop(peer, None)
         for record in self.missing.values():
             if peer in record.announcers:
                 record.announcers.remove(peer)
@@ -288,30 +279,6 @@ class Broadcast:
         if ours:
             self.along_tree.add(ids)
         return self._forward(ids, source=source)
-
-    def on_repair(self, ids: Iterable[EntryId], source: str | None, now: float) -> list[Action]:
-        """Entries new to us that a repair brought from ``source`` (a full round's pages or
-        its push back, an entries page): along the eager links, as ``on_local``, but not
-        to the neighbours that pulled our changes within ``pull_window``. Their next pull
-        lists these entries (13.2: whatever we store after their cursor) and they graft
-        what they lack; a frame would only race that pull. A neighbour that cannot pull
-        from us (its address rules refuse ours, it does not know us) never pulls, so it
-        still gets them in a frame: it may have no other way to them."""
-        return [
-            action
-            for action in self._forward(tuple(ids), source=source)
-            if not (isinstance(action, Gossip) and self.pulls(action.peer, now))
-        ]
-
-    def on_pulled(self, peer: str, now: float) -> None:
-        """Neighbour ``peer`` pulled our changes (13.2, its request's ``from``)."""
-        if peer in self.neighbours:
-            self.pulled[peer] = now
-
-    def pulls(self, peer: str, now: float) -> bool:
-        """Whether ``peer`` pulled our changes within ``pull_window``."""
-        last = self.pulled.get(peer)
-        return last is not None and now - last <= self.pull_window
 
     def on_frame(
         self, peer: str, receipt: Receipt, now: float, *, again: bool = False

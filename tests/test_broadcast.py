@@ -271,23 +271,3 @@ def test_failing_neighbours_are_replaced() -> None:
     chosen = new_neighbours([A], [A], [A, B, C, D], degree=3, rng=rng)
     assert sorted(chosen) == [B, C, D]
     assert new_neighbours([A], [A], [A], degree=3, rng=rng) == []  # nobody else known
-
-
-def test_what_a_repair_brings_goes_only_to_neighbours_that_do_not_pull_us() -> None:
-    state = node(A, B, C, pull_window=120.0)
-    state.on_pulled(B, 1000.0)
-    state.on_pulled(D, 1000.0)  # not a neighbour: nothing is kept of it
-    assert state.pulls(B, 1100.0) and not state.pulls(C, 1100.0) and D not in state.pulled
-    # B pulls us: it will find the entries in its next pull. C never pulled (it may not
-    # be able to reach us): only a frame brings them to it. A brought them.
-    assert state.on_repair([(O1, 5)], A, 1100.0) == [Gossip(C, ((O1, 5),))]
-    # New entries (ours, a frame's) still go to every eager link.
-    assert state.on_local([(O1, 6)], A) == [Gossip(B, ((O1, 6),)), Gossip(C, ((O1, 6),))]
-    # A pull older than the window says nothing any more.
-    assert state.on_repair([(O2, 1)], None, 1121.0) == [
-        Gossip(A, ((O2, 1),)),
-        Gossip(B, ((O2, 1),)),
-        Gossip(C, ((O2, 1),)),
-    ]
-    state.remove_neighbour(B)
-    assert B not in state.pulled

@@ -5,7 +5,6 @@ the last visit, and version 1 nodes next to 1.1 ones."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -369,8 +368,8 @@ async def test_a_prune_of_the_last_eager_link_is_grafted_back(tmp_path: Path) ->
 
 async def test_a_push_with_ttl_0_still_goes_along_the_tree(tmp_path: Path) -> None:
     """ttl 0 (a round's push back, or the last hop of version 1 gossip) ends version 1
-    gossip, not the tree: a neighbour that never pulled from us (it may not be able to: a
-    discovered peer on a private address) gets these entries only in a frame. Keeping them
+    gossip, not the tree: a neighbour that cannot pull from us (a discovered peer on a
+    private address, a pull-only node) gets these entries only in a frame. Keeping them
     off the tree left a vouched place's log on the first node that took it
     (tests/test_federation_e2e_membership.py)."""
     from node.services.entries import by_refs
@@ -389,55 +388,34 @@ async def test_a_push_with_ttl_0_still_goes_along_the_tree(tmp_path: Path) -> No
             assert await Frame.all().count() == 1
 
 
-async def test_what_a_repair_brings_is_not_framed_to_a_neighbour_that_pulls_us(
+async def test_a_frame_leaves_out_what_the_neighbour_is_known_to_hold_by_then(
     tmp_path: Path,
 ) -> None:
-    """A round's push back (ttl 0) and a round's pages are repairs: a neighbour that pulls
-    our changes finds them in its next pull, so they cost it no frame (the set-up of a
-    network, where every node catches up by full rounds, flooded the tree with them);
-    a neighbour that never pulled still gets them in a frame, and new entries go to both."""
-    from node.services.entries import by_refs
-
-    async with network(tmp_path, ["a", "b", "c", "d"], **FAST) as (_, nodes):
-        a, b, c, d = nodes["a"], nodes["b"], nodes["c"], nodes["d"]
-        await link(a, "b", "c")
-        await link(b, "a")
-        with b.node.db.activated():
-            peer_a = await Peer.get(url=url_of("a"))
-            await pull_changes(b.node, peer_a, await PeerLink.get(peer_id=peer_a.id))
-        assert a.node.tree.state.pulls(url_of("b"), time.time())
-        created = await publish(d, "Atelier réparé")
-        origin = created["origin"]
-        with d.node.db.activated():
-            log = [(origin, seq) for seq in range(1, created["seq"] + 1)]
-            documents = [e.document() for e in await by_refs(log)]
+    """A frame row waits while another request to its neighbour is in flight; if the
+    neighbour meanwhile showed it holds the entries (it sent them to us, or announced
+    them), the row goes without a request: sending them would only bring a duplicate."""
+    async with network(tmp_path, ["a", "b"], **FAST) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        await link(a, "b")
+        first = await publish(a, "Atelier croisé")
+        second = await publish(a, "Atelier croisé bis")
+        # b got the first one by another path and told us so (a frame, an announcement).
+        a.node.tree.state.known.learn(url_of("b"), {first["origin"]: first["seq"]})
         with a.node.db.activated():
-            await Frame.all().delete()
-        r = await a.client.post("/federation/v1/push", json={"entries": documents, "ttl": 0})
-        assert r.status_code == 200 and not r.json().get("rejected"), r.text
-        with a.node.db.activated():
-            framed = {f.peer_id for f in await Frame.all()}
-            assert framed == {(await Peer.get(url=url_of("c"))).id}
-            # c's frame waits a pull window (c may be catching up by its own rounds)...
-            row = await Frame.get()
-            assert row.next_attempt > row.created
-        assert await send_all(a) == 0
-        with a.node.db.activated():
-            await Frame.all().update(next_attempt=row.created)
-        # ... and what c is known to hold by then is not sent: no request at all.
-        a.node.tree.state.known.learn(url_of("c"), {origin: created["seq"] - 1})
+            rows = await Frame.all().order_by("id")
+            assert len(rows) == 2
+            await Frame.filter(id=rows[1].id).update(
+                next_attempt=rows[1].created.replace(year=2999)
+            )
         assert await send_all(a) == 1
         with a.node.db.activated():
-            done = await Frame.get()
-            assert done.state == "done" and done.request is not None
-        assert await holds(c, origin, created["seq"])
-        # b's next pull lists them, and it grafts them from a.
-        with b.node.db.activated():
-            await pull_changes(b.node, peer_a, await PeerLink.get(peer_id=peer_a.id))
-        assert await holds(b, origin, created["seq"])
-        # A new entry of a's own goes to both.
+            done = await Frame.get(id=rows[0].id)
+            assert done.state == "done" and done.request is None  # no request went
+        assert not await holds(b, first["origin"], first["seq"])
+        # What b is not known to hold still goes, in a request.
         with a.node.db.activated():
-            await Frame.all().delete()
-        await publish(a, "Atelier neuf")
+            await Frame.filter(id=rows[1].id).update(next_attempt=rows[1].created)
+        assert await send_all(a) == 1
         with a.node.db.activated():
-            assert await Frame.all().count() == 2
+            assert (await Frame.get(id=rows[1].id)).request == rows[1].id
+        assert await holds(b, second["origin"], second["seq"])

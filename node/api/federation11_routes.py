@@ -5,7 +5,6 @@ answers its path ``404``, as a version 1 node does."""
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import AsyncExitStack
 
 from starlette.requests import Request
@@ -112,8 +111,6 @@ async def changes(request: Request) -> Response:
         tree = await tree_of(node)
         if asker in tree.ids:  # what a neighbour is known to hold is left out (13.2)
             answer["changes"] = tree.state.announce_to(asker, answer["changes"])
-            # It pulls us: what a repair brings us needs no frame to it (12.3).
-            tree.state.on_pulled(asker, time.time())
     await _heard_from(node, message.get("from"), set())
     return JSONResponse(answer)
 

@@ -191,14 +191,12 @@ async def push(request: Request) -> Response:
         message = await _message(request, "urn:papi:push-request", limit)
         client = request.client.host if request.client else None
         # Gossip: what was new to us goes on, once, to a few peers other than the sender,
-        # and along the broadcast tree (protocol 1.1, 12.3) whatever brought it; a push
-        # with ttl 0 (a round's push back) is a repair: not to the neighbours that pull us.
+        # and along the broadcast tree (protocol 1.1, 12.3) whatever brought it.
         forward = Forward(int(message.get("ttl", 0)), message.get("from"))
-        tree = AlongTree(normalised(message.get("from")), repair=forward.ttl == 0)
         try:
             report = await receive(
                 node, message["entries"], sender=client_sender(client), source="push",
-                forward=forward, tree=tree,
+                forward=forward, tree=AlongTree(normalised(message.get("from"))),
             )  # fmt: skip
         except DiskFull:
             log.error("push refused: the disk is full")

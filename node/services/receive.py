@@ -44,12 +44,9 @@ class DiskFull(Exception):
 @dataclass(frozen=True, slots=True)
 class AlongTree:
     """Protocol 1.1: the entries new to this node go on along the broadcast tree, not
-    back to ``source`` (who brought them; None: unknown). ``repair``: a repair brought
-    them (a full round's pages or push back, an entries page): not to the neighbours
-    that pull our changes (docs/protocol.md 12.3)."""
+    back to ``source`` (who brought them; None: unknown)."""
 
     source: str | None
-    repair: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,5 +93,5 @@ async def receive(
             node.wake_push()
         if tree is not None:
             # Frames only: the version 1 pushes were queued above (``forward``).
-            await spread(node, report.accepted, source=tree.source, ttl=0, repair=tree.repair)
+            await spread(node, report.accepted, source=tree.source, ttl=0)
     return report

@@ -497,7 +497,7 @@ async def ingest_from_peer(
     # A peer the operator added by hand is trusted like the operator (a new node's first
     # pull brings the whole network); a discovered one is charged for the origins it brings.
     sender = None if peer.source == "manual" else peer.url
-    tree = AlongTree(peer.url, repair=True) if along_tree else None
+    tree = AlongTree(peer.url) if along_tree else None
     report = await receive(
         node, documents, sender=sender, source=f"entries from {peer.url}", tree=tree
     )

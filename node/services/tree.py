@@ -83,7 +83,6 @@ async def tree_of(node: Node) -> Tree:
     tree: Tree = node.tree
     if tree.loaded:
         return tree
-    tree.state.pull_window = 2.0 * node.settings.sync_interval_seconds
     links = await PeerLink.filter(neighbour=True).prefetch_related("peer")
     for link in links:
         url = link.peer.url
@@ -247,45 +246,30 @@ async def spread(
     source: str | None = None,
     actions: Sequence[Action] | None = None,
     ttl: int | None = None,
-    repair: bool = False,
 ) -> None:
     """Entries new to us (written here, or brought by any path from ``source``): frames to
     our eager neighbours (``actions`` if the tree already decided them), and version 1
     pushes with ``ttl`` (default ``gossip_ttl``) to ``push_fanout`` peers that do not speak
-    ``broadcast`` (11.2). Rows first, then the workers are woken.
-
-    ``repair``: a repair brought them (12.3): neighbours that pull us get no frame, and the
-    others' frames wait ``pull_window`` (what they are known to hold by then is not sent):
-    the neighbour may be catching up by its own rounds meanwhile."""
+    ``broadcast`` (11.2). Rows first, then the workers are woken."""
     if not entries or not broadcasting(node):
         return
     tree = await tree_of(node)
-    delay = tree.state.pull_window if repair else 0.0
     if actions is None:
         ids = _ids(entries)
-        now = time.time()
-        tree.state.on_stored(ids, now)
-        if repair:
-            actions = tree.state.on_repair(ids, source, now)
-        else:
-            actions = tree.state.on_local(ids, source)
+        tree.state.on_stored(ids, time.time())
+        actions = tree.state.on_local(ids, source)
     async with in_transaction() as conn:
-        deferred = await enqueue_frames(conn, tree, actions, delay=delay)
+        await enqueue_frames(conn, tree, actions)
         hops = node.settings.gossip_ttl if ttl is None else ttl
         if hops > 0:
             await enqueue_push(conn, node, list(entries), ttl=hops, exclude_url=source)
     await save(tree)
     node.wake_push()
-    if deferred and delay > 0:
-        asyncio.get_running_loop().call_later(delay, node.wake_push)
 
 
-async def enqueue_frames(
-    conn: Any, tree: Tree, actions: Iterable[Action], *, delay: float = 0.0
-) -> int:
-    """Frame rows for the ``Gossip`` actions, in the caller's transaction, due in ``delay``
-    seconds; a neighbour in backoff gets none (12.3: it grafts what it missed when it is
-    back)."""
+async def enqueue_frames(conn: Any, tree: Tree, actions: Iterable[Action]) -> int:
+    """Frame rows for the ``Gossip`` actions, in the caller's transaction; a neighbour in
+    backoff gets none (12.3: it grafts what it missed when it is back)."""
     gossip = [a for a in actions if isinstance(a, Gossip) and a.peer in tree.ids]
     if not gossip:
         return 0
@@ -298,9 +282,8 @@ async def enqueue_frames(
         [*ids, now],
     )
     ready = {row["id"] for row in rows}
-    due = now + timedelta(seconds=delay)
     values = [
-        [tree.ids[a.peer], json.dumps([list(i) for i in a.ids]), due, now]
+        [tree.ids[a.peer], json.dumps([list(i) for i in a.ids]), now, now]
         for a in gossip
         if tree.ids[a.peer] in ready
     ]
