@@ -432,7 +432,7 @@ async def _send_batch(node: Node, tree: Tree, client: Any, peer: Peer, batch: li
             frame["again"] = True
         answer = await client.broadcast(peer.url, frame)
         node.note_refusals(peer.id, answer.get("rejected") or [])
-        actions = tree.state.on_answer(peer.url, refs, answer)
+        actions = tree.state.on_answer(peer.url, refs, answer, time.time())
         await _serve_all(node, tree, client, peer, actions)
         await _keep_last_link(node, actions)
     return bool(documents)
