@@ -30,9 +30,9 @@ What is specific to papi logs:
 - entries of many authors spread at once (a network starting, every node's first
   entries catching up), and the duplicates of one author's entries pruned links that
   another's were spreading along: the eager graph fell in pieces, joined again only by
-  the next pulls. A link that brought something new along the tree less than
-  ``prune_guard`` seconds ago is not pruned (either side), which keeps every tree of the
-  entries still spreading.
+  the next pulls. A link whose frames brought something new less than ``prune_guard``
+  seconds ago is not pruned by either side, which keeps the trees of the entries still
+  spreading.
 
 The caller owns the transport and the store: it feeds events in (a frame received and what
 its ingest made of it, a frame's answer, changes pulled, entries stored, a peer lost, the
@@ -240,10 +240,11 @@ class Broadcast:
     #: that came by a pull, a full round, a graft or a version 1 push says nothing of the
     #: tree (the tree link may be the one that was slower than the repair).
     along_tree: RecentIds = field(default_factory=RecentIds)
-    #: A link that brought something new along the tree (a frame, in either direction)
-    #: this recently is not pruned: it is a tree link of entries still spreading.
+    #: A link whose frames brought us something new this recently is a tree link of
+    #: entries still spreading: a duplicate from it does not prune it, and its prune in an
+    #: answer is grafted back.
     prune_guard: float = 3.0
-    #: When each neighbour's frames last brought us something new, and ours to it.
+    #: When each neighbour's frames last brought us something new.
     fed: dict[str, float] = field(default_factory=dict)
 
     # -- membership ---------------------------------------------------------------------
