@@ -26,7 +26,13 @@ What is specific to papi logs:
   announced the origins it follows only (``interests``);
 - pulls and full rounds repair alongside the tree, so a duplicate prunes only when the
   copy held came along the tree (``along_tree``), and a node never loses its last eager
-  link (it does not prune it, and grafts it back when the other side does).
+  link (it does not prune it, and grafts it back when the other side does);
+- entries of many authors spread at once (a network starting, every node's first
+  entries catching up), and the duplicates of one author's entries pruned links that
+  another's were spreading along: the eager graph fell in pieces, joined again only by
+  the next pulls. A link whose frames brought something new less than ``prune_guard``
+  seconds ago is not pruned by either side, which keeps the trees of the entries still
+  spreading.
 
 The caller owns the transport and the store: it feeds events in (a frame received and what
 its ingest made of it, a frame's answer, changes pulled, entries stored, a peer lost, the
@@ -234,6 +240,12 @@ class Broadcast:
     #: that came by a pull, a full round, a graft or a version 1 push says nothing of the
     #: tree (the tree link may be the one that was slower than the repair).
     along_tree: RecentIds = field(default_factory=RecentIds)
+    #: A link whose frames brought us something new this recently is a tree link of
+    #: entries still spreading: a duplicate from it does not prune it, and its prune in an
+    #: answer is grafted back.
+    prune_guard: float = 3.0
+    #: When each neighbour's frames last brought us something new.
+    fed: dict[str, float] = field(default_factory=dict)
 
     # -- membership ---------------------------------------------------------------------
 
@@ -249,6 +261,7 @@ class Broadcast:
         self.neighbours.pop(peer, None)
         self.interests.pop(peer, None)
         self.known.forget(peer)
+        self.fed.pop(peer, None)
         for record in self.missing.values():
             if peer in record.announcers:
                 record.announcers.remove(peer)
@@ -297,7 +310,8 @@ class Broadcast:
 
         Duplicates prune only when one of them came to us along the tree (``along_tree``)
         and ``peer`` is not our last eager link: a node keeps an eager link whatever
-        comes, so that the tree's links are never all cut around it."""
+        comes, so that the tree's links are never all cut around it; nor a link that
+        brought something new less than ``prune_guard`` seconds ago (``fed``)."""
         sent = receipt.accepted + receipt.duplicate + receipt.pending
         self.known.learn(peer, heads_of(sent))
         self.on_stored(receipt.accepted, now)
@@ -311,25 +325,34 @@ class Broadcast:
             pass
         elif not receipt.accepted and not receipt.pending and receipt.duplicate:
             redundant = any(entry in self.along_tree for entry in receipt.duplicate)
-            if redundant and self.eager() != [peer]:
+            if redundant and self.eager() != [peer] and not self.recently_fed(peer, now):
                 self._set(peer, Mode.LAZY)
                 answer["prune"] = True
         elif receipt.accepted or receipt.pending:
             self._set(peer, Mode.EAGER)
+        if receipt.accepted and peer in self.neighbours:
+            self.fed[peer] = now
         if receipt.pending:
             gaps = {origin: receipt.heads.get(origin, 0) for origin in heads_of(receipt.pending)}
             answer["graft"] = dict(sorted(gaps.items()))
         return answer, self._forward(receipt.accepted, source=peer)
 
     def on_answer(
-        self, peer: str, sent: Iterable[EntryId], answer: Mapping[str, Any]
+        self,
+        peer: str,
+        sent: Iterable[EntryId],
+        answer: Mapping[str, Any],
+        now: float | None = None,
     ) -> list[Action]:
         """The answer to a frame we sent: ``peer`` now holds what it did not reject;
         ``prune`` makes the link lazy; ``graft`` asks for what it lacks before them.
 
         A ``prune`` of our last eager link would cut us off the tree (its other side
-        only knows it has other links): the link stays eager, and a ``Graft`` of the
-        frame's origins makes it eager on the other side again."""
+        only knows it has other links), and one of a link whose frames brought us
+        something new less than ``prune_guard`` seconds before ``now`` would cut the tree
+        of entries still spreading (its other side only knows what it received): the
+        link stays eager, and a ``Graft`` of the frame's origins makes it eager on the
+        other side again."""
         rejected = {
             (item["origin"], item["seq"])
             for item in answer.get("rejected", [])
@@ -342,7 +365,9 @@ class Broadcast:
             self.known.learn(peer, gaps)
         actions: list[Action] = []
         if answer.get("prune"):
-            if self.eager() == [peer]:
+            guarded = now is not None and self.recently_fed(peer, now)
+            if self.eager() == [peer] or (guarded and peer in self.neighbours):
+                self._set(peer, Mode.EAGER)
                 actions.append(Graft(peer, heads_of(sent)))
             else:
                 self._set(peer, Mode.LAZY)
@@ -363,6 +388,11 @@ class Broadcast:
         self._set(peer, Mode.EAGER)
         self.known.learn(peer, after)
         return [Serve(peer, dict(after))] if after else []
+
+    def recently_fed(self, peer: str, now: float) -> bool:
+        """Whether ``peer``'s frames brought us something new within ``prune_guard``."""
+        last = self.fed.get(peer)
+        return last is not None and now - last < self.prune_guard
 
     def on_prune(self, peer: str) -> None:
         self._set(peer, Mode.LAZY)

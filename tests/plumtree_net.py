@@ -388,7 +388,7 @@ class Net:
         peer = envelope.source
         request = envelope.request or {}
         answer = envelope.body
-        actions = node.broadcast.on_answer(peer, request.get("entries", []), answer)
+        actions = node.broadcast.on_answer(peer, request.get("entries", []), answer, self.now)
         if "entries" in answer:
             receipt = node.store.ingest(answer["entries"], self.now)
             actions += node.broadcast.on_served(peer, receipt, self.now)

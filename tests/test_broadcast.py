@@ -271,3 +271,33 @@ def test_failing_neighbours_are_replaced() -> None:
     chosen = new_neighbours([A], [A], [A, B, C, D], degree=3, rng=rng)
     assert sorted(chosen) == [B, C, D]
     assert new_neighbours([A], [A], [A], degree=3, rng=rng) == []  # nobody else known
+
+
+def test_a_link_that_brought_something_new_lately_is_not_pruned() -> None:
+    """Entries of two authors spread at once: B's frame brought O2's new entry, then a
+    duplicate of O1's (which A brought first). The link is a tree link of O2's spread:
+    pruning it cut O2's tree, and with several authors at once the eager graph of a
+    50-node network ended in 5 pieces (their nodes waited for the 60 s pulls)."""
+    state = node(A, B, prune_guard=10.0)
+    state.on_frame(A, Receipt(accepted=((O1, 5),)), now=100.0)
+    state.on_frame(B, Receipt(accepted=((O2, 1),)), now=100.0)
+    answer, _ = state.on_frame(B, Receipt(duplicate=((O1, 5),)), now=101.0)
+    assert answer == {} and state.eager() == [A, B]
+    # Once nothing new came by it for prune_guard seconds, a duplicate prunes it.
+    answer, _ = state.on_frame(B, Receipt(duplicate=((O1, 5),)), now=110.5)
+    assert answer == {"prune": True} and state.lazy() == [B]
+
+
+def test_a_prune_of_a_link_that_fed_us_lately_is_grafted_back() -> None:
+    """The other side only knows what it received: our frame to it was a duplicate, but
+    its frames to us are a tree of entries still spreading. The link stays eager, and a
+    graft makes it eager on the other side again."""
+    state = node(A, B, prune_guard=10.0)
+    state.on_frame(B, Receipt(accepted=((O2, 1),)), now=100.0)
+    actions = state.on_answer(B, [(O1, 5)], {"prune": True}, now=105.0)
+    assert actions == [Graft(B, {O1: 5})] and state.eager() == [A, B]
+    # Later, the prune is taken.
+    assert state.on_answer(B, [(O1, 6)], {"prune": True}, now=111.0) == []
+    assert state.lazy() == [B]
+    state.remove_neighbour(B)
+    assert B not in state.fed

@@ -246,3 +246,27 @@ def test_nodes_stopped_in_a_burst_catch_up_when_they_start_again(seed: int) -> N
     for name in sorted(stopped):
         net.restart(name)
     assert _repair(net, entries) < 10
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=seeds, count=st.integers(8, 30))
+def test_entries_of_every_author_at_once_leave_a_tree_that_reaches_everyone(
+    seed: int, count: int
+) -> None:
+    """A network starting: every node's first entry spreads at the same time. Each flood's
+    duplicates pruned links the others were spreading along, and the eager graph fell in
+    pieces (a 50-node run: 5 pieces, and the next entries reached their author's piece
+    only, the rest 60 s later by the pulls). A link that brought something new lately is
+    not pruned (``prune_guard``): the next entries go along the tree to every node."""
+    rng = random.Random(seed)
+    net = Net(random_graph(count, rng), rng, latency=(0.01, 1.0))
+    names = sorted(net.nodes)
+    for name in names:
+        net.publish(name)
+    net.run()
+    assert _connected(set(names), net.eager_links())
+    for _ in range(5):
+        net.now += 5.0
+        entry = net.publish(rng.choice(names))
+        net.run()  # no pull: the tree alone
+        assert net.holders(entry) == count

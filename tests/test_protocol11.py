@@ -386,3 +386,36 @@ async def test_a_push_with_ttl_0_still_goes_along_the_tree(tmp_path: Path) -> No
         assert r.status_code == 200 and not r.json().get("rejected"), r.text
         with a.node.db.activated():
             assert await Frame.all().count() == 1
+
+
+async def test_a_frame_leaves_out_what_the_neighbour_is_known_to_hold_by_then(
+    tmp_path: Path,
+) -> None:
+    """A frame row waits while another request to its neighbour is in flight; if the
+    neighbour meanwhile showed it holds the entries (it sent them to us, or announced
+    them), the row goes without a request: sending them would only bring a duplicate."""
+    async with network(tmp_path, ["a", "b"], **FAST) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        await link(a, "b")
+        first = await publish(a, "Atelier croisé")
+        second = await publish(a, "Atelier croisé bis")
+        # b got the first one by another path and told us so (a frame, an announcement).
+        a.node.tree.state.known.learn(url_of("b"), {first["origin"]: first["seq"]})
+        with a.node.db.activated():
+            rows = await Frame.all().order_by("id")
+            assert len(rows) == 2
+            await Frame.filter(id=rows[1].id).update(
+                next_attempt=rows[1].created.replace(year=2999)
+            )
+        assert await send_all(a) == 1
+        with a.node.db.activated():
+            done = await Frame.get(id=rows[0].id)
+            assert done.state == "done" and done.request is None  # no request went
+        assert not await holds(b, first["origin"], first["seq"])
+        # What b is not known to hold still goes, in a request.
+        with a.node.db.activated():
+            await Frame.filter(id=rows[1].id).update(next_attempt=rows[1].created)
+        assert await send_all(a) == 1
+        with a.node.db.activated():
+            assert (await Frame.get(id=rows[1].id)).request == rows[1].id
+        assert await holds(b, second["origin"], second["seq"])

@@ -409,8 +409,8 @@ async def send_frames(node: Node, peer_id: int) -> tuple[int, bool]:
                 batch = await _next_frames(peer.id)
                 if not batch:
                     return done, False
-                await _send_batch(node, tree, client, peer, batch)
-                await _frames_sent(tree, peer, batch)
+                sent = await _send_batch(node, tree, client, peer, batch)
+                await _frames_sent(tree, peer, batch, sent)
                 done += len(batch)
                 batch = []
     except Exception as exc:  # any of them is a counted attempt, as for deliveries
@@ -418,26 +418,40 @@ async def send_frames(node: Node, peer_id: int) -> tuple[int, bool]:
         return done, True
 
 
-async def _send_batch(node: Node, tree: Tree, client: Any, peer: Peer, batch: list[Frame]) -> None:
-    refs = sorted({(str(o), int(s)) for f in batch for o, s in json.loads(f.entries)})
-    documents = [entry.document() for entry in await by_refs(refs)]
+async def _send_batch(node: Node, tree: Tree, client: Any, peer: Peer, batch: list[Frame]) -> bool:
+    """Send the entries of ``batch`` that ``peer`` is not known to hold by now (a row
+    waits, and the peer may have got them meanwhile, 12.3); whether a request went."""
+    known = tree.state.known
+    refs = sorted(
+        {
+            (str(o), int(s))
+            for f in batch
+            for o, s in json.loads(f.entries)
+            if not known.holds(peer.url, str(o), int(s))
+        }
+    )
+    documents = [entry.document() for entry in await by_refs(refs)] if refs else []
     if documents:
         frame: dict[str, Any] = {"from": _sender(node), "entries": documents}
         if any(f.attempts for f in batch):
             frame["again"] = True
         answer = await client.broadcast(peer.url, frame)
         node.note_refusals(peer.id, answer.get("rejected") or [])
-        actions = tree.state.on_answer(peer.url, refs, answer)
+        actions = tree.state.on_answer(peer.url, refs, answer, time.time())
         await _serve_all(node, tree, client, peer, actions)
         await _keep_last_link(node, actions)
+    return bool(documents)
 
 
-async def _frames_sent(tree: Tree, peer: Peer, batch: list[Frame]) -> None:
+async def _frames_sent(tree: Tree, peer: Peer, batch: list[Frame], sent: bool) -> None:
+    """``batch`` is done: sent in one request (its first row's id), or with nothing left
+    to send (no request)."""
     await Frame.filter(id__in=[f.id for f in batch], state=DeliveryState.pending).update(
-        state=DELIVERY.next(DeliveryState.pending, "sent"), request=batch[0].id
+        state=DELIVERY.next(DeliveryState.pending, "sent"), request=batch[0].id if sent else None
     )
-    await record_success(peer)
-    await link_worked(tree, peer.url)
+    if sent:
+        await record_success(peer)
+        await link_worked(tree, peer.url)
     await save(tree)
 
 
