@@ -21,7 +21,7 @@ from ..services.ingest import client_sender
 from ..services.objects import body_limit
 from ..services.peers import make_due, peers_heard_from
 from ..services.receive import AlongTree, DiskFull, Forward, receive
-from ..services.sync import answer_sync
+from ..services.sync import answer_sync_json
 from ..services.tree import normalised
 from .errors import ApiError, error_response, invalid, read_json
 from .spec import TEXT, Answer, Operation, Param, describe, obj, whole
@@ -166,8 +166,8 @@ async def sync(request: Request) -> Response:
         if light and "vector" in message and not await _take_heavy_slot(node, stack):
             return _busy()
         await _heard_from(node, message.get("from"), set())
-        answer = await answer_sync(message, node.settings.sync_page_bytes, node.membership)
-        return JSONResponse(answer)
+        answer = await answer_sync_json(message, node.settings.sync_page_bytes, node.membership)
+        return Response(answer, media_type="application/json")
 
 
 @describe(

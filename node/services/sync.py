@@ -40,7 +40,7 @@ from ..store import origins as origin_rows
 from ..store import peers as peer_rows
 from ..store.peers import PeerLike, PeerRow
 from .bootstrap import settle_catch_up
-from .entries import PUSH_PAGE_BYTES, Range, by_refs, pages
+from .entries import PUSH_PAGE_BYTES, Range, StoredEntry, by_refs, pages
 from .features import remember_features
 from .health import is_disk_full
 from .ingest import IngestReport, outcome_seen
@@ -109,18 +109,33 @@ async def frozen_origins() -> set[str]:
         return await origin_rows.frozen_ids(conn)
 
 
-def _json_size(document: Any) -> int:
-    """Bytes of ``document`` as the answer serialises it (starlette's ``JSONResponse``)."""
-    return len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
+def _compact(value: Any) -> str:
+    """``value`` as compact JSON (what starlette's ``JSONResponse`` writes)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
 
 
 async def answer_sync(
     request: dict[str, Any], page_bytes: int, membership: Membership | None = None
 ) -> dict[str, Any]:
-    """The answer to a (schema-valid) sync request.
+    """The answer to a (schema-valid) sync request, as a document (``answer_sync_json``
+    parsed: for the node's own tests and tools; the route sends the bytes)."""
+    answer: dict[str, Any] = json.loads(await answer_sync_json(request, page_bytes, membership))
+    return answer
+
+
+async def answer_sync_json(
+    request: dict[str, Any], page_bytes: int, membership: Membership | None = None
+) -> bytes:
+    """The answer to a (schema-valid) sync request, as the JSON bytes sent.
 
     The ``entries`` array, serialised, is at most ``min(max_bytes, page_bytes)`` bytes,
-    unless its first entry alone is larger (one entry is always sent). A frozen origin
+    unless its first entry alone is larger (one entry is always sent). Entries are written
+    from their stored text (RFC 8785: compact JSON already), neither decoded nor encoded
+    again, and each is counted by the bytes of that text. A frozen origin
     (docs/protocol.md 3.5) is claimed at ``FROZEN_SEQ`` in the answered vector and none
     of its log is sent; an asker that holds it past the fork gets the two headers of the
     evidence instead, so that it finds the fork and freezes it too. Origins this node
@@ -128,37 +143,37 @@ async def answer_sync(
     too, so that the asker pushes none of their entries."""
     if "buckets" not in request and "vector" not in request:
         digest = await current_digest()
-        return {"digest": digest, "in_sync": request.get("digest") == digest}
+        return _compact({"digest": digest, "in_sync": request.get("digest") == digest}).encode()
     everything = await current_vector()
     digest = vector_digest(everything)
     if "buckets" in request and "vector" not in request:
         differ = differing_buckets(bucket_digests(everything), request["buckets"])
-        return {"digest": digest, "in_sync": not differ, "differ": differ}
+        return _compact({"digest": digest, "in_sync": not differ, "differ": differ}).encode()
     if "vector" not in request:
-        return {"digest": digest, "in_sync": request.get("digest") == digest}
+        return _compact({"digest": digest, "in_sync": request.get("digest") == digest}).encode()
     mine = restrict(everything, request.get("scope"))
     theirs: dict[str, int] = request["vector"]
     budget = min(page_bytes, int(request.get("max_bytes", page_bytes))) - 2  # the brackets
-    entries: list[dict[str, Any]] = []
+    entries: list[str] = []
     used = 0
     more = False
 
-    def fits(document: dict[str, Any]) -> bool:
+    def fits(text: str) -> bool:
         nonlocal used
-        size = _json_size(document) + (1 if entries else 0)  # and its comma
+        size = _utf8_size(text) + (1 if entries else 0)  # and its comma
         if entries and used + size > budget:
             return False
         used += size
-        entries.append(document)
+        entries.append(text)
         return True
 
     async with in_transaction() as conn:
         frozen = {origin for origin in await origin_rows.frozen_ids(conn) if origin in mine}
         refused = set() if membership is None else await membership.refused_origins(conn)
-        evidence = await fork_evidence(conn, frozen, theirs)
-        evidence += await _recoveries(conn, set(mine) - frozen, theirs)
-        for document in evidence:
-            if not fits(document):
+        evidence = [_compact(document) for document in await fork_evidence(conn, frozen, theirs)]
+        evidence += [entry.json() for entry in await _recoveries(conn, set(mine) - frozen, theirs)]
+        for text in evidence:
+            if not fits(text):
                 more = True
                 break
         wanted = [
@@ -168,18 +183,16 @@ async def answer_sync(
         ]
         if not more:
             async for page in pages(wanted, page_size=ANSWER_PAGE, conn=conn):
-                if not all(fits(entry.document()) for entry in page):
+                if not all(fits(entry.json()) for entry in page):
                     more = True
                     break
     claimed = {o: FROZEN_SEQ if o in frozen else seq for o, seq in mine.items()}
     claimed.update(restrict(dict.fromkeys(refused - set(mine), FROZEN_SEQ), request.get("scope")))
-    return {
-        "digest": digest,
-        "in_sync": not entries and vector_digest(claimed) == vector_digest(theirs),
-        "vector": claimed,
-        "entries": entries,
-        "more": more,
-    }
+    in_sync = not entries and vector_digest(claimed) == vector_digest(theirs)
+    head = _compact({"digest": digest, "in_sync": in_sync, "vector": claimed})
+    return (
+        f'{head[:-1]},"entries":[{",".join(entries)}],"more":{"true" if more else "false"}}}'
+    ).encode()
 
 
 async def fork_evidence(
@@ -198,17 +211,16 @@ async def fork_evidence(
     return documents
 
 
-async def _recoveries(conn: Any, origins: set[str], theirs: dict[str, int]) -> list[dict[str, Any]]:
+async def _recoveries(conn: Any, origins: set[str], theirs: dict[str, int]) -> list[StoredEntry]:
     """The latest recovery of each origin the asker holds at or beyond it (docs/protocol.md
     17): an asker that kept an old key's entries from that seq on gives way to it, which
     the vectors alone cannot show (they only count entries)."""
-    documents: list[dict[str, Any]] = []
+    found: list[StoredEntry] = []
     for origin, seq in sorted((await keychain.latest_recoveries(conn)).items()):
         if origin not in origins or theirs.get(origin, 0) < seq:
             continue
-        found = await by_refs([(origin, seq)], conn)
-        documents.extend(entry.document() for entry in found)
-    return documents
+        found.extend(await by_refs([(origin, seq)], conn))
+    return found
 
 
 #: Smallest sync page asked for when the disk is full (a page holds one entry at least).
