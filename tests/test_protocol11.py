@@ -419,3 +419,45 @@ async def test_a_frame_leaves_out_what_the_neighbour_is_known_to_hold_by_then(
         with a.node.db.activated():
             assert (await Frame.get(id=rows[1].id)).request == rows[1].id
         assert await holds(b, second["origin"], second["seq"])
+
+
+async def test_spreading_waits_for_another_process_writing_the_database(
+    tmp_path: Path,
+) -> None:
+    """The frame rows of entries new to us are written in a transaction that holds the
+    write lock from its start. A deferred one read the peers, then another process on the
+    same file (``papi`` next to the node) committed, and its insert failed at once with
+    "database is locked", after the entries were stored: a 500 on a push, seen under load
+    in the propagation benchmark."""
+    import asyncio
+    import sqlite3
+
+    from federation.entry import parse_entry
+    from node.services.entries import by_refs
+    from node.services.tree import spread
+
+    async with network(tmp_path, ["a", "b", "c"], **FAST) as (_, nodes):
+        a, c = nodes["a"], nodes["c"]
+        await link(a, "b")
+        created = await publish(c, "Atelier écrit pendant une commande papi")
+        with c.node.db.activated():
+            log = [(created["origin"], seq) for seq in range(1, created["seq"] + 1)]
+            entries = [parse_entry(e.document()) for e in await by_refs(log)]
+        path = a.node.db.sqlite_path()
+        assert path is not None
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE peers SET url = url")  # a write, not yet committed
+
+            async def commit_soon() -> None:
+                await asyncio.sleep(0.3)  # while spread is under way
+                other.execute("COMMIT")
+
+            with a.node.db.activated():
+                committed = asyncio.create_task(commit_soon())
+                await spread(a.node, entries)
+                await committed
+                assert await Frame.all().count() == 1
+        finally:
+            other.close()

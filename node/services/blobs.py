@@ -23,12 +23,12 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation.errors import SchemaError
 from federation.statemachine import Lifecycle
 from federation.timeutil import utc_now
 
+from ..db import write_transaction
 from ..store import blobs as rows
 from ..store.blobs import BlobRow, FetchRow, Reference
 from .blobstore import BlobStore, BlobTooLarge, Received
@@ -192,7 +192,7 @@ async def keep(
 ) -> None:
     """Index a received blob and move it into place, in one transaction: the row is only
     committed once the file is there. A blob held already keeps its file (same bytes)."""
-    async with in_transaction() as conn:
+    async with write_transaction() as conn:
         held_from, held = _HELD
         new = await rows.index(
             conn,

@@ -40,6 +40,7 @@ from federation.errors import PeerBusy, PeerError, PeerLacksPath
 from federation.netguard import normalise_url
 from federation.timeutil import utc_now
 
+from ..db import write_transaction
 from ..models import Frame, MissingHead, Peer, PeerLink
 from .deliveries import DELIVERY, DeliveryState, PeerSender, enqueue_push, purge_finished
 from .entries import by_refs, read_after
@@ -120,7 +121,7 @@ async def save(tree: Tree) -> None:
             for origin, (wanted, announcers, due, tries) in now.items()
             if tree._missing.get(origin) != (wanted, announcers, due, tries)
         ]
-        async with in_transaction() as conn:
+        async with write_transaction() as conn:
             if gone:
                 marks = ",".join("?" * len(gone))
                 await conn.execute_query(
@@ -263,7 +264,7 @@ async def spread(
         ids = _ids(entries)
         tree.state.on_stored(ids, time.time())
         actions = tree.state.on_local(ids, source)
-    async with in_transaction() as conn:
+    async with write_transaction() as conn:
         await enqueue_frames(conn, tree, actions)
         hops = node.settings.gossip_ttl if ttl is None else ttl
         if hops > 0:
