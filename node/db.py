@@ -25,7 +25,7 @@ from tortoise.backends.sqlite.client import (
     SqliteTransactionWrapper,
 )
 from tortoise.connection import get_connections
-from tortoise.context import TortoiseContext, _current_context
+from tortoise.context import TortoiseContext, _current_context, get_current_context
 
 from . import migrations
 from .datadir import make_private
@@ -155,6 +155,16 @@ class _ImmediateContext(SqliteTransactionContext):
 #: Tortoise finds the client class of an engine module in ``client_class``: this module
 #: is the node's engine (``Database.open``).
 client_class = NodeSqliteClient
+
+
+def current_connection() -> BaseDBAsyncClient:
+    """The current node's connection (the transaction's, inside one): for a read of one
+    statement, which sees one committed state by itself, where a transaction of its own
+    would cost two more round trips to the database's thread (BEGIN, COMMIT)."""
+    context = get_current_context()
+    if context is None:
+        raise RuntimeError("no node's database is the current one")
+    return context.db()
 
 
 def write_transaction() -> SqliteTransactionContext:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.context import get_current_context
 from tortoise.transactions import in_transaction
 
 from federation.cooperation import Ref
 
+from ..db import current_connection
 from ..services.objects import load_payload
 from ..store import cooperation as store
 from ..store import entries as entry_rows
@@ -66,13 +66,8 @@ async def reading() -> AsyncIterator[BaseDBAsyncClient]:
 
 
 def one_read() -> BaseDBAsyncClient:
-    """The current connection (the transaction's, inside one), for a read of one
-    statement: it sees one committed state by itself, and a transaction of its own would
-    cost two more round trips to the database's thread (BEGIN, COMMIT)."""
-    context = get_current_context()
-    if context is None:
-        raise RuntimeError("reading needs a node's database")
-    return context.db()
+    """The connection for a read of one statement (``db.current_connection``)."""
+    return current_connection()
 
 
 def _stored(row: ObjectText) -> Stored:
