@@ -296,7 +296,7 @@ class Workers:
     async def housekeeping(self) -> None:
         await drop_stale_pending()
         await self.node.membership.purge_former_members()
-        await purge_finished()
+        await purge_finished(conn=self.node.db.connection())
         await purge_finished_frames()
         await drop_strays(self.node.blobs)
         await mail_outbox.purge_finished(KEEP_FINISHED)

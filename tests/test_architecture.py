@@ -149,7 +149,6 @@ GATEWAY = ("node/store/", "node/db.py", "node/migrations.py", "node/models.py")
 #: place here fails the test.
 NOT_YET_MOVED = {
     "node/services/changes.py",
-    "node/services/deliveries.py",
     "node/services/tree.py",
 }
 

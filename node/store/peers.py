@@ -135,6 +135,11 @@ async def with_url(*, url: str) -> PeerRow | None:
     return None if row is None else _row(row)
 
 
+async def with_id(conn: BaseDBAsyncClient, *, peer_id: int) -> PeerRow | None:
+    row = await Peer.filter(id=peer_id).using_db(conn).first()
+    return None if row is None else _row(row)
+
+
 async def with_ids(*, ids: Iterable[int]) -> list[PeerRow]:
     """The peers whose id is in ``ids``, by id (those deleted meanwhile left out)."""
     return [_row(row) for row in await Peer.filter(id__in=sorted(ids)).order_by("id")]
