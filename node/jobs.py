@@ -202,7 +202,7 @@ class Workers:
             if not ids:
                 continue
             try:
-                returning = await peer_rows.with_ids(ids=ids)
+                returning = await peer_rows.with_ids(self.node.db.connection(), ids=ids)
             except Exception:
                 log.exception("loading returning peers failed")
                 continue
