@@ -229,7 +229,7 @@ def cmd_token_create(args: argparse.Namespace) -> None:
     settings = _initialise(args)[0]
 
     async def work(node: Any) -> str:
-        return await create_token(args.label)
+        return await create_token(args.label, node=node)
 
     token = run_with_node(settings, work)
     print(
