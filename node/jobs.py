@@ -243,7 +243,7 @@ class Workers:
             try:
                 # This task is the node's only sender: a row still 'sending' now was left
                 # by a stop or a failure in the middle of an earlier run.
-                await mail_outbox.reset_interrupted()
+                await mail_outbox.reset_interrupted(self.node.db)
                 await send_due_mails(self.node)
             except Exception:
                 log.exception("sending notification mails failed")
@@ -299,6 +299,6 @@ class Workers:
         await purge_finished(conn=self.node.db.connection())
         await purge_finished_frames()
         await drop_strays(self.node.blobs)
-        await mail_outbox.purge_finished(KEEP_FINISHED)
+        await mail_outbox.purge_finished(self.node.db, KEEP_FINISHED)
         # Tombstones received from peers: do not keep purged bytes in the WAL.
         await self.node.db.checkpoint()
