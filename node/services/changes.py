@@ -107,7 +107,7 @@ async def answer_changes(node: Node, request: dict[str, Any], settle: float) -> 
         frozen = await origin_rows.frozen_ids(conn)
     cut = len(rows) == MAX_ROWS
     upto = rows[-1].position if cut else settled
-    listed = changes_since(((r.position, r.origin, r.seq) for r in rows), since, upto, limit=limit)
+    listed = changes_since(rows, since, upto, limit=limit)  # (position, origin, seq) rows
     heads = {origin: seq for origin, seq in listed.heads.items() if origin not in frozen}
     return {
         "cursor": encode_cursor(epoch, listed.position),

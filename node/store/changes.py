@@ -8,14 +8,13 @@ connection for a statement of its own."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 
-@dataclass(frozen=True)
-class StoredAt:
+class StoredAt(NamedTuple):
     """An entry's position and when it was stored (None if the stored time cannot be
     read)."""
 
@@ -23,9 +22,9 @@ class StoredAt:
     received_at: datetime | None
 
 
-@dataclass(frozen=True)
-class Moved:
-    """The entry at ``position`` is ``seq`` of ``origin``."""
+class Moved(NamedTuple):
+    """The entry at ``position`` is ``seq`` of ``origin`` (a named tuple: a listing reads
+    up to 50,000 of them)."""
 
     position: int
     origin: str
@@ -71,8 +70,10 @@ async def moved_between(
     conn: BaseDBAsyncClient, *, after: int, upto: int, limit: int
 ) -> list[Moved]:
     """The first ``limit`` entries after position ``after`` up to ``upto``, in order."""
-    rows = await conn.execute_query_dict(
+    _, rows = await conn.execute_query(
         "SELECT id, origin, seq FROM entries WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
         [after, upto, limit],
     )
-    return [Moved(int(row["id"]), row["origin"], int(row["seq"])) for row in rows]
+    # The columns in the tuple's order, without a dict per row (``execute_query_dict``):
+    # this costs less than the listing did before it moved here.
+    return list(map(Moved._make, rows))
