@@ -229,7 +229,7 @@ def cmd_token_create(args: argparse.Namespace) -> None:
     settings = _initialise(args)[0]
 
     async def work(node: Any) -> str:
-        return await create_token(args.label)
+        return await create_token(args.label, node=node)
 
     token = run_with_node(settings, work)
     print(
@@ -433,7 +433,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     settings = _settings(args)
 
     async def work(node: Any) -> tuple[Export, str]:
-        return await export_places(None if args.network else node.origin), node.origin
+        return await export_places(node.db, None if args.network else node.origin), node.origin
 
     result, origin = run_with_node(settings, work)
     text = result.csv() if args.format == "csv" else result.json()
@@ -484,7 +484,11 @@ def cmd_import_lamednum(args: argparse.Namespace) -> None:
     async def work(node: Any) -> ImportReport:
         try:
             return await import_file(
-                Path(args.file), replace=args.replace, dry_run=args.dry_run, progress=progress
+                node.db,
+                Path(args.file),
+                replace=args.replace,
+                dry_run=args.dry_run,
+                progress=progress,
             )
         except ImportFileError as exc:
             raise CliError(str(exc)) from None

@@ -173,7 +173,7 @@ def cmd_token_list(args: argparse.Namespace) -> None:
     from .api.auth import list_tokens
 
     async def work(node: Any) -> Any:
-        return await list_tokens()
+        return await list_tokens(node)
 
     tokens = _run(args, work)
     if not tokens:
@@ -192,7 +192,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> None:
     from .api.auth import TokenNotFound, list_tokens, revoke_token
 
     async def find(node: Any) -> Any:
-        return await list_tokens()
+        return await list_tokens(node)
 
     given = args.token.strip()
     matching = [
@@ -209,7 +209,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> None:
 
     async def work(node: Any) -> Any:
         try:
-            return await revoke_token(given)
+            return await revoke_token(node, given)
         except TokenNotFound as exc:
             if exc.matches:
                 raise CliError(

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from tortoise.backends.sqlite.client import (
 )
 from tortoise.connection import get_connections
 from tortoise.context import TortoiseContext, _current_context, get_current_context
+from tortoise.transactions import in_transaction
 
 from . import migrations
 from .datadir import make_private
@@ -250,6 +251,25 @@ class Database:
 
     def connection(self) -> BaseDBAsyncClient:
         return self.context.db()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[BaseDBAsyncClient]:
+        """A transaction of this node's database, whichever node's is current: its
+        connection is given to the code inside, which passes it on (for reads that must
+        see one state; a transaction that writes is a ``write_transaction``). Tortoise's
+        transactions register themselves in the current context: this node's is made the
+        current one for the code inside, so code not moved yet sees the transaction too."""
+        with self.activated():
+            async with in_transaction(CONNECTION) as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[BaseDBAsyncClient]:
+        """``write_transaction`` (``BEGIN IMMEDIATE``) of this node's database, whichever
+        node's is current, its connection given to the code inside."""
+        with self.activated():
+            async with write_transaction() as conn:
+                yield conn
 
     @contextmanager
     def activated(self) -> Iterator[TortoiseContext]:

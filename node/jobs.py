@@ -202,7 +202,7 @@ class Workers:
             if not ids:
                 continue
             try:
-                returning = await peer_rows.with_ids(ids=ids)
+                returning = await peer_rows.with_ids(self.node.db.connection(), ids=ids)
             except Exception:
                 log.exception("loading returning peers failed")
                 continue
@@ -243,7 +243,7 @@ class Workers:
             try:
                 # This task is the node's only sender: a row still 'sending' now was left
                 # by a stop or a failure in the middle of an earlier run.
-                await mail_outbox.reset_interrupted()
+                await mail_outbox.reset_interrupted(self.node.db)
                 await send_due_mails(self.node)
             except Exception:
                 log.exception("sending notification mails failed")
@@ -296,9 +296,9 @@ class Workers:
     async def housekeeping(self) -> None:
         await drop_stale_pending()
         await self.node.membership.purge_former_members()
-        await purge_finished()
+        await purge_finished(conn=self.node.db.connection())
         await purge_finished_frames()
         await drop_strays(self.node.blobs)
-        await mail_outbox.purge_finished(KEEP_FINISHED)
+        await mail_outbox.purge_finished(self.node.db, KEEP_FINISHED)
         # Tombstones received from peers: do not keep purged bytes in the WAL.
         await self.node.db.checkpoint()

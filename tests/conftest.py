@@ -91,7 +91,7 @@ async def in_process_node(
     async with app.router.lifespan_context(app):
         node: Node = app.state.node
         with node.db.activated():
-            token = await create_token("tests")
+            token = await create_token("tests", node=node)
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         )

@@ -105,7 +105,7 @@ async def test_a_revoked_token_gets_401_at_once(papi: InProcessNode) -> None:
         await papi.client.post("/api/v1/skills", json=body, headers=papi.auth)
     ).status_code == 201
     with papi.node.db.activated():
-        await revoke_token("1")
+        await revoke_token(papi.node, "1")
     refused = await papi.client.post("/api/v1/skills", json=body, headers=papi.auth)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
 

@@ -60,7 +60,7 @@ async def _prepare(base: Path, links: set[tuple[int, int]]) -> list[NodeProcess]
         node = await opened(proc)
         with node.db.activated():
             await ensure_place(node)
-            proc.token = await create_token("tests")
+            proc.token = await create_token("tests", node=node)
             places.extend(entry.document() for entry in await by_refs([(node.origin, 1)]))
         await node.db.close()
     for i, proc in enumerate(nodes):

@@ -85,3 +85,31 @@ async def test_a_failed_start_leaves_the_connection_usable(tmp_path: Path) -> No
             async with asyncio.timeout(10):  # a bound on a hang, not a measure
                 async with write_transaction() as conn:
                     await conn.execute_query("UPDATE origins SET head_seq = head_seq WHERE 0")
+
+
+async def test_a_nodes_own_transactions_reach_its_database_whichever_is_current(
+    tmp_path: Path,
+) -> None:
+    """``Database.transaction`` and ``Database.write_transaction`` give the connection of
+    their own node even while another node's database is the current one (the explicit
+    path of issue 9, item 7); the write transaction holds the write lock from its start,
+    before it writes anything (``BEGIN IMMEDIATE``)."""
+    path = tmp_path / "a.sqlite"
+    async with opened(path) as a, opened(path) as a_too, opened(tmp_path / "b.sqlite") as b:
+        await a_too.connection().execute_query("PRAGMA busy_timeout = 50")
+        for database, name in ((a, "a"), (b, "b")):
+            await database.connection().execute_script(
+                f"CREATE TABLE which (name TEXT); INSERT INTO which VALUES ('{name}');"
+            )
+        with b.activated():
+            async with a.write_transaction() as conn:
+                [row] = await conn.execute_query_dict("SELECT name FROM which")
+                with pytest.raises(Exception, match="locked"):  # only read so far, yet held
+                    async with a_too.write_transaction():
+                        pass
+                await conn.execute_query("UPDATE which SET name = ?", [row["name"] + "!"])
+            async with a.transaction() as conn:
+                [row] = await conn.execute_query_dict("SELECT name FROM which")
+            assert row["name"] == "a!"
+            [other] = await b.connection().execute_query_dict("SELECT name FROM which")
+            assert other["name"] == "b"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -12,14 +13,16 @@ import pytest
 
 from federation.timeutil import utc_now
 from node.jobs import Workers
-from node.models import Delivery, Peer
+from node.models import Delivery, Frame, Peer
 from node.services.deliveries import (
     MAX_ATTEMPTS,
     DeliveryState,
     due_peer_ids,
+    purge_finished,
     run_due_deliveries,
 )
 from node.services.peers import add_peer
+from node.services.tree import purge_finished_frames
 from tests.conftest import InProcessNode
 from tests.network import network, url_of
 from tests.peer_fakes import MixedTransport, misbehaving, wait_for
@@ -172,7 +175,7 @@ async def test_an_exception_before_the_push_is_a_counted_failure(
             assert await run_due_deliveries(a.node) == 0
             peer = await Peer.get(url=url_of("b"))
             [delivery] = await Delivery.filter(peer_id=peer.id)
-            assert await due_peer_ids() == []  # not again before the peer's backoff
+            assert await due_peer_ids(a.node) == []  # not again before the peer's backoff
         assert peer.state == "failing" and (peer.last_error or "").startswith("[internal]")
         assert delivery.state == "pending" and delivery.attempts == 1
         assert delivery.next_attempt == peer.next_attempt
@@ -193,4 +196,28 @@ async def test_a_delivery_is_given_up_after_its_last_attempt(tmp_path: Path) -> 
                 [delivery] = await Delivery.filter(peer_id=peer.id)
                 assert delivery.attempts == attempt
             assert delivery.state == DeliveryState.failed
-            assert await due_peer_ids() == []
+            assert await due_peer_ids(a.node) == []
+
+
+async def test_housekeeping_purges_only_old_finished_rows(tmp_path: Path) -> None:
+    """Done and given-up rows older than two days go (deliveries and frames alike);
+    pending rows and recent ones stay."""
+    async with network(tmp_path, ["a"]) as (_, nodes):
+        a = nodes["a"]
+        with a.node.db.activated():
+            peer = await add_peer("http://down.test")
+            old = utc_now() - timedelta(days=3)
+            for model in (Delivery, Frame):
+                for state, created in [
+                    ("done", old), ("failed", old), ("pending", old), ("done", utc_now()),
+                ]:  # fmt: skip
+                    row = await model.create(
+                        peer_id=peer.id, entries="[]", state=state, next_attempt=utc_now()
+                    )
+                    await model.filter(id=row.id).update(created=created)
+            await purge_finished(conn=a.node.db.connection())
+            await purge_finished_frames()
+            for model in (Delivery, Frame):
+                kept = sorted((r.state, r.created < utc_now() - timedelta(days=2))
+                              for r in await model.all())  # fmt: skip
+                assert kept == [("done", False), ("pending", True)], model

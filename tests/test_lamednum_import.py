@@ -48,12 +48,12 @@ def parse_csv(text: str) -> list[dict[str, str]]:
 
 async def run_import(papi: InProcessNode, path: Path, **options: Any) -> Any:
     with papi.node.db.activated():
-        return await import_file(path, **options)
+        return await import_file(papi.node.db, path, **options)
 
 
 async def network_export(papi: InProcessNode) -> Any:
     with papi.node.db.activated():
-        return await export_places(None)
+        return await export_places(papi.node.db, None)
 
 
 async def test_the_standards_example_goes_through_export_unchanged(papi: InProcessNode) -> None:
@@ -211,7 +211,7 @@ async def test_a_listing_exported_by_a_node_is_replaced_by_that_node(
     await run_import(papi, write_csv(tmp_path / "l.csv", [row]))
     await ingest(papi, [log.entry("place", "place", {"nom": "Nouveau nom", "commune": "Reims"})])
     with papi.node.db.activated():
-        signed = await signed_places()
+        signed = await signed_places(papi.node.db)
     assert signed.replacing(log.origin, "", "") == log.origin
     assert "Nom d'avant" not in html.unescape((await papi.client.get("/nodes")).text)
 

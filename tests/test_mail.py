@@ -387,9 +387,9 @@ async def test_a_mail_left_sending_by_a_stop_is_sent_again(
 ) -> None:
     await queue(mailing, loan_request())
     with mailing.node.db.activated():
-        [claimed] = await outbox.claim_due(utc_now(), 5)
+        [claimed] = await outbox.claim_due(mailing.node.db, utc_now(), 5)
         assert await send_due_mails(mailing.node) == 0  # it is 'sending', not due
-        assert await outbox.reset_interrupted() == 1
+        assert await outbox.reset_interrupted(mailing.node.db) == 1
     assert await send(mailing) == 1
     assert [row.message_id for row in await rows(mailing)] == [claimed.message_id]
 
@@ -434,7 +434,7 @@ async def test_finished_rows_are_purged_after_a_while(mailing: InProcessNode) ->
     with mailing.node.db.activated():
         await OutboxMail.filter(id__in=ids[:2]).update(state="sent")
         later = utc_now() + timedelta(days=31)
-        assert await outbox.purge_finished(timedelta(days=30), now=later) == 2
+        assert await outbox.purge_finished(mailing.node.db, timedelta(days=30), now=later) == 2
     assert [row.id for row in await rows(mailing)] == [ids[2]]
 
 
@@ -468,10 +468,11 @@ async def test_the_outbox_follows_its_declared_lifecycle(mailing: InProcessNode)
     with mailing.node.db.activated():
         # A pending row cannot be marked sent: only a claimed ('sending') one can.
         with pytest.raises(TransitionRefused):
-            await outbox.finish_attempt(mail_id, "sent", now=utc_now())
-        [claimed] = await outbox.claim_due(utc_now(), 5)
-        assert await outbox.finish_attempt(claimed.id, "sent", now=utc_now()) is MailState.sent
+            await outbox.finish_attempt(mailing.node.db, mail_id, "sent", now=utc_now())
+        [claimed] = await outbox.claim_due(mailing.node.db, utc_now(), 5)
+        sent = await outbox.finish_attempt(mailing.node.db, claimed.id, "sent", now=utc_now())
+        assert sent is MailState.sent
         with pytest.raises(TransitionRefused):
-            await outbox.finish_attempt(claimed.id, "retry", now=utc_now())
+            await outbox.finish_attempt(mailing.node.db, claimed.id, "retry", now=utc_now())
     [row] = await rows(mailing)
     assert row.state == MailState.sent and row.attempts == 1

@@ -41,7 +41,7 @@ async def export_lamednum(request: Request) -> Response:
     scope = request.query_params.get("scope", "self")
     if fmt not in ("csv", "json") or scope not in ("self", "network"):
         raise ApiError(404, "not_found", "use lamednum.csv or lamednum.json, scope=self|network")
-    result = await export_places(None if scope == "network" else node.origin)
+    result = await export_places(node.db, None if scope == "network" else node.origin)
     headers = {
         "x-papi-skipped": str(len(result.skipped)),
         "content-disposition": f'attachment; filename="lieux-mediation-numerique.{fmt}"',

@@ -105,7 +105,7 @@ async def changes(request: Request) -> Response:
         # A listing reads up to 50,000 rows: as heavy as a sync page.
         if not await _take_heavy_slot(node, stack):
             return _busy()
-        answer = await answer_changes(message, node.settings.changes_settle_seconds)
+        answer = await answer_changes(node, message, node.settings.changes_settle_seconds)
     asker = normalised(message.get("from"))
     if asker is not None and broadcasting(node):
         tree = await tree_of(node)

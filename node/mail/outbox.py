@@ -4,7 +4,8 @@ database (its rows are ``store.outbox``).
 Store first: a workflow queues its mail with ``queue_mail(conn, ...)`` in the transaction
 of the step that causes it, so that the mail exists exactly when the step does (a step
 rolled back leaves no mail). The worker then moves rows along ``states.OUTBOX_MAIL``
-through the functions below, each one short transaction of its own.
+through the functions below, each one statement or one short transaction of its own on
+the node's database (``db``, passed by the caller).
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from federation.timeutil import utc_now
 
-from ..db import write_transaction
 from ..store import objects
 from ..store import outbox as rows
 from ..store.outbox import NewMail, QueuedMail
 from .states import OUTBOX_MAIL, MailState
+
+if TYPE_CHECKING:
+    from ..db import Database
 
 log = logging.getLogger(__name__)
 
@@ -89,22 +93,26 @@ async def place_courriels(conn: BaseDBAsyncClient | None, origin: str) -> list[s
 # -- the worker's side ------------------------------------------------------------------
 
 
-async def reset_interrupted() -> int:
+async def reset_interrupted(db: Database) -> int:
     """Rows left ``sending`` by a stop in the middle of an exchange go back to pending
     (the mail may reach its recipient twice, with the same Message-ID)."""
     target = OUTBOX_MAIL.next(MailState.sending, "retry")
-    return await rows.move_all(from_state=MailState.sending.value, to_state=target.value)
-
-
-async def claim_due(now: datetime, limit: int) -> list[QueuedMail]:
-    """The oldest due pending rows, moved to ``sending`` (at most ``limit``)."""
-    target = OUTBOX_MAIL.next(MailState.pending, "claim")
-    return await rows.claim(
-        state=MailState.pending.value, to_state=target.value, due_at=now, limit=limit
+    return await rows.move_all(
+        db.connection(), from_state=MailState.sending.value, to_state=target.value
     )
 
 
+async def claim_due(db: Database, now: datetime, limit: int) -> list[QueuedMail]:
+    """The oldest due pending rows, moved to ``sending`` (at most ``limit``)."""
+    target = OUTBOX_MAIL.next(MailState.pending, "claim")
+    async with db.write_transaction() as conn:
+        return await rows.claim(
+            conn, state=MailState.pending.value, to_state=target.value, due_at=now, limit=limit
+        )
+
+
 async def finish_attempt(
+    db: Database,
     mail_id: int,
     action: str,
     *,
@@ -115,7 +123,7 @@ async def finish_attempt(
     """Record the end of one attempt at a ``sending`` row: ``sent``, ``retry`` (due again
     at ``next_attempt``) or ``give_up``; the new state. ``TransitionRefused`` if the row
     is not ``sending``."""
-    async with write_transaction() as conn:
+    async with db.write_transaction() as conn:
         state = await rows.state_of(conn, mail_id=mail_id)
         if state is None:  # only finished rows are ever deleted: a bug, said plainly
             raise LookupError(f"outbox mail {mail_id} is gone")
@@ -131,15 +139,16 @@ async def finish_attempt(
     return target
 
 
-async def postpone_pending(until: datetime) -> None:
+async def postpone_pending(db: Database, until: datetime) -> None:
     """The server failed as a whole: every pending row due before ``until`` waits until
     then, without an attempt counted (one try per backoff step, not one per mail)."""
-    await rows.postpone(state=MailState.pending.value, until=until)
+    await rows.postpone(db.connection(), state=MailState.pending.value, until=until)
 
 
-async def purge_finished(max_age: timedelta, now: datetime | None = None) -> int:
+async def purge_finished(db: Database, max_age: timedelta, now: datetime | None = None) -> int:
     """Delete sent and failed rows older than ``max_age``."""
     return await rows.delete_older(
+        db.connection(),
         states=(MailState.sent.value, MailState.failed.value),
         before=(now or utc_now()) - max_age,
     )
@@ -153,8 +162,9 @@ class OutboxSummary:
     last_error: str | None
 
 
-async def summary() -> OutboxSummary:
-    found, last_error = await rows.counts_and_last_error()
+async def summary(db: Database) -> OutboxSummary:
+    async with db.transaction() as conn:
+        found, last_error = await rows.counts_and_last_error(conn)
     counts = {state.value: 0 for state in MailState}
     counts.update(found)
     return OutboxSummary(counts, last_error)

@@ -47,7 +47,7 @@ async def send_due_mails(node: Node, *, now: datetime | None = None) -> int:
     sent = 0
     while True:
         moment = now or utc_now()
-        claimed = await outbox.claim_due(moment, 1)
+        claimed = await outbox.claim_due(node.db, moment, 1)
         if not claimed:
             return sent
         mail = claimed[0]
@@ -65,26 +65,28 @@ async def send_due_mails(node: Node, *, now: datetime | None = None) -> int:
             raise  # left 'sending': outbox.reset_interrupted makes it due again
         except Exception as exc:
             failure = classify(exc)
-            await _record_failure(mail.id, mail.attempts + 1, mail.kind, failure, moment)
+            await _record_failure(node, mail.id, mail.attempts + 1, mail.kind, failure, moment)
             if failure.whole_server:
                 return sent
             continue
-        await outbox.finish_attempt(mail.id, "sent", now=moment)
+        await outbox.finish_attempt(node.db, mail.id, "sent", now=moment)
         log.info("%s mail %d sent", mail.kind, mail.id)
         sent += 1
 
 
 async def _record_failure(
-    mail_id: int, attempts: int, kind: str, failure: SmtpFailure, now: datetime
+    node: Node, mail_id: int, attempts: int, kind: str, failure: SmtpFailure, now: datetime
 ) -> None:
     if failure.permanent or attempts >= MAX_ATTEMPTS:
-        await outbox.finish_attempt(mail_id, "give_up", now=now, error=str(failure))
+        await outbox.finish_attempt(node.db, mail_id, "give_up", now=now, error=str(failure))
         log.warning("%s mail %d given up after %d attempts: %s", kind, mail_id, attempts, failure)
         return
     due = now + timedelta(seconds=retry_delay(attempts))
-    await outbox.finish_attempt(mail_id, "retry", now=now, error=str(failure), next_attempt=due)
+    await outbox.finish_attempt(
+        node.db, mail_id, "retry", now=now, error=str(failure), next_attempt=due
+    )
     if failure.whole_server:
-        await outbox.postpone_pending(due)
+        await outbox.postpone_pending(node.db, due)
     log.warning(
         "%s mail %d not sent (attempt %d, next at %s): %s",
         kind,

@@ -13,10 +13,8 @@ import random
 import secrets
 import string
 import time
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-from tortoise.transactions import in_transaction
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from federation.reconcile import (
     MAX_CHANGES,
@@ -27,8 +25,10 @@ from federation.reconcile import (
 )
 from federation.timeutil import utc_now
 
-from ..models import FederationState, Peer, PeerLink
-from ..store.peers import PeerLike
+from ..store import changes as change_rows
+from ..store import origins as origin_rows
+from ..store import peers as peer_rows
+from ..store.peers import PeerLike, PeerRow
 
 if TYPE_CHECKING:
     from ..runtime import Node
@@ -49,13 +49,17 @@ def new_epoch() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(EPOCH_LENGTH))
 
 
-async def current_epoch(*, renew: bool = False) -> str:
+async def current_epoch(node: Node, *, renew: bool = False) -> str:
     """Our epoch, created on first use; ``renew``: a new one (positions may have gone back)."""
-    row = await FederationState.get_or_none(key=EPOCH_KEY)
-    if row is not None and not renew:
-        return row.value
-    epoch = new_epoch()
-    await FederationState.update_or_create(key=EPOCH_KEY, defaults={"value": epoch})
+    if not renew:
+        epoch = await change_rows.state_value(node.db.connection(), key=EPOCH_KEY)
+        if epoch is not None:
+            return epoch
+    async with node.db.write_transaction() as conn:
+        epoch = None if renew else await change_rows.state_value(conn, key=EPOCH_KEY)
+        if epoch is None:  # not created meanwhile by another request
+            epoch = new_epoch()
+            await change_rows.save_state_value(conn, key=EPOCH_KEY, value=epoch)
     return epoch
 
 
@@ -65,67 +69,45 @@ async def renew_epoch_if_restored(node: Node) -> None:
     from .log import catching_up
 
     if catching_up(node):
-        await current_epoch(renew=True)
+        await current_epoch(node, renew=True)
 
 
-def _moment(value: Any) -> datetime | None:
-    """A stored ``received_at`` as an aware datetime (naive ones are UTC)."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-async def settled_positions(settle: float) -> tuple[int, int]:
+async def settled_positions(node: Node, settle: float) -> tuple[int, int]:
     """(last position, settled position): the newest entry row, and the newest one stored
     ``settle`` seconds ago or more (13.1). Rows are inserted in time order, so the scan
     goes back from the newest, a page at a time, and stops at the first settled one."""
     cutoff = utc_now() - timedelta(seconds=settle)
     last = 0
     before = 2**62
-    async with in_transaction() as conn:
+    async with node.db.transaction() as conn:
         while True:
-            rows = await conn.execute_query_dict(
-                "SELECT id, received_at FROM entries WHERE id < ? ORDER BY id DESC LIMIT ?",
-                [before, SETTLE_SCAN],
-            )
+            rows = await change_rows.stored_before(conn, before=before, limit=SETTLE_SCAN)
             if not rows:
                 return last, 0
-            last = last or int(rows[0]["id"])
+            last = last or rows[0].position
             for row in rows:
-                moment = _moment(row["received_at"])
-                if moment is None or moment <= cutoff:
-                    return last, int(row["id"])
-            before = int(rows[-1]["id"])
+                if row.received_at is None or row.received_at <= cutoff:
+                    return last, row.position
+            before = rows[-1].position
 
 
-async def answer_changes(request: dict[str, Any], settle: float) -> dict[str, Any]:
+async def answer_changes(node: Node, request: dict[str, Any], settle: float) -> dict[str, Any]:
     """The answer to a (schema-valid) changes request (13.2): what moved after the cursor,
     up to the settled position, frozen origins left out."""
-    epoch = await current_epoch()
-    last, settled = await settled_positions(settle)
+    epoch = await current_epoch(node)
+    last, settled = await settled_positions(node, settle)
     since = decode_cursor(request.get("cursor"), epoch, last)
     if since is None:
         return {"cursor": encode_cursor(epoch, settled), "changes": {}, "reset": True}
     limit = min(int(request.get("limit", MAX_CHANGES)), MAX_CHANGES)
     if settled <= since:
         return {"cursor": encode_cursor(epoch, since), "changes": {}, "more": False}
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT id, origin, seq FROM entries WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
-            [since, settled, MAX_ROWS],
-        )
-        frozen_rows = await conn.execute_query_dict("SELECT id FROM origins WHERE frozen")
-    frozen = {row["id"] for row in frozen_rows}
+    async with node.db.transaction() as conn:
+        rows = await change_rows.moved_between(conn, after=since, upto=settled, limit=MAX_ROWS)
+        frozen = await origin_rows.frozen_ids(conn)
     cut = len(rows) == MAX_ROWS
-    upto = int(rows[-1]["id"]) if cut else settled
-    listed = changes_since(
-        ((int(r["id"]), r["origin"], int(r["seq"])) for r in rows), since, upto, limit=limit
-    )
+    upto = rows[-1].position if cut else settled
+    listed = changes_since(rows, since, upto, limit=limit)  # (position, origin, seq) rows
     heads = {origin: seq for origin, seq in listed.heads.items() if origin not in frozen}
     return {
         "cursor": encode_cursor(epoch, listed.position),
@@ -144,7 +126,14 @@ MAX_ENTRIES_PAGES = 20
 MAX_MISSING = 10_000
 
 
-async def pull_changes(node: Node, peer: PeerLike, link: PeerLink) -> int:
+class CursorLink(Protocol):
+    """What a visit reads of a link: a ``store.peers.PeerLinkRow`` (or a ``PeerLink``)."""
+
+    @property
+    def cursor(self) -> str | None: ...
+
+
+async def pull_changes(node: Node, peer: PeerLike, link: CursorLink) -> int:
     """One visit: what ``peer`` stored since our cursor. Missing heads are grafted from it
     when it is a broadcast neighbour, else fetched with ``GET /federation/v1/entries``; a
     ``reset`` (or a graft given up) runs a full round. Returns the entries stored.
@@ -155,6 +144,7 @@ async def pull_changes(node: Node, peer: PeerLike, link: PeerLink) -> int:
     from .tree import send_grafts, tree_of
 
     stored = 0
+    conn = node.db.connection()
     request: dict[str, Any] = {"limit": MAX_CHANGES}
     if link.cursor:
         request["cursor"] = link.cursor
@@ -166,8 +156,8 @@ async def pull_changes(node: Node, peer: PeerLike, link: PeerLink) -> int:
             if answer.get("reset"):
                 result = await _full_round(node, peer, sync_with)
                 stored += result
-                link.cursor = answer["cursor"]  # taken before the round (13.3)
-                await link.save(update_fields=["cursor"])
+                # The cursor was taken before the round (13.3).
+                await peer_rows.save_cursor(conn, peer_id=peer.id, cursor=answer["cursor"])
                 return stored
             changes: dict[str, int] = answer["changes"]
             mine = await current_vector()
@@ -191,8 +181,7 @@ async def pull_changes(node: Node, peer: PeerLike, link: PeerLink) -> int:
                 stored += max(0, sum((await current_vector()).values()) - before)
             elif missing:
                 stored += await _fetch_entries(node, client, peer, missing, changes)
-            link.cursor = answer["cursor"]
-            await link.save(update_fields=["cursor"])
+            await peer_rows.save_cursor(conn, peer_id=peer.id, cursor=answer["cursor"])
             if not answer.get("more"):
                 break
             request["cursor"] = answer["cursor"]
@@ -246,12 +235,13 @@ async def visit(node: Node, peer: PeerLike, *, full: bool, deadline: float | Non
     from .tree import link_failed, link_worked, tree_of
 
     full = full or node.wants_full_round(peer.id)
-    link = await PeerLink.get_or_none(peer_id=peer.id)
+    conn = node.db.connection()
+    link = await peer_rows.link_or_none(conn, peer_id=peer.id)
     # Its last round worked: read its features (11.1, at least once a day). A peer
     # never reached is identified by its first round (sync._identify) instead.
     reread = node.settings.features and peer.state == PeerState.ok and stale(link)
     if reread and await refresh_features(node, peer) is not None:
-        link = await PeerLink.get_or_none(peer_id=peer.id)
+        link = await peer_rows.link_or_none(conn, peer_id=peer.id)
     if (
         full
         or link is None
@@ -282,7 +272,7 @@ async def visit(node: Node, peer: PeerLike, *, full: bool, deadline: float | Non
         await sync_peers(node, [peer], deadline=deadline)
 
 
-async def tick(node: Node) -> list[Peer]:
+async def tick(node: Node) -> list[PeerRow]:
     """Protocol 1.1 upkeep before this interval's visits (the database only, so that the
     tick returns at once): keep the broadcast neighbours. Returns those to visit."""
     from .features import broadcasting
@@ -293,7 +283,7 @@ async def tick(node: Node) -> list[Peer]:
     await maintain_neighbours(node)
     tree = await tree_of(node)
     now = utc_now()
-    neighbours = await Peer.filter(id__in=sorted(tree.ids.values())).order_by("id")
+    neighbours = await peer_rows.with_ids(node.db.connection(), ids=tree.ids.values())
     return [p for p in neighbours if p.next_attempt is None or p.next_attempt <= now]
 
 
@@ -310,6 +300,7 @@ async def graft_due(node: Node) -> None:
     tree = await tree_of(node)
     actions = tree.state.tick(time.time(), await current_vector())
     if actions and await send_grafts(node, actions) and tree.ids:
-        peer = await Peer.get_or_none(id=random.choice(sorted(tree.ids.values())))
+        chosen = random.choice(sorted(tree.ids.values()))
+        peer = await peer_rows.with_id(node.db.connection(), peer_id=chosen)
         if peer is not None:
             await sync_with(node, peer, deadline=node.settings.sync_round_deadline_seconds)

@@ -13,22 +13,25 @@ row it tried (``retry``: it waits for the peer's next attempt; ``give_up`` after
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation.entry import Entry
 from federation.errors import PeerBusy, PeerError
 from federation.statemachine import Lifecycle
 from federation.timeutil import utc_now
 
-from ..models import Delivery, Frame, Peer
+from ..db import current_connection
+from ..store import deliveries as delivery_rows
+from ..store import peers as peer_rows
+from ..store.deliveries import Attempt, DeliveryRow
+from ..store.peers import PeerLike
 from . import entries
 from .features import broadcasting
 from .peers import choose_push_targets, record_failure, record_success
@@ -87,12 +90,13 @@ async def enqueue_push(
         # pushes to every peer, as version 1 does).
         version_1_only=broadcasting(node) and bool(node.tree.ids),
     )
-    refs = json.dumps([[e.origin, e.seq] for e in pushed])
-    now = utc_now()
-    await conn.execute_many(
-        "INSERT INTO deliveries (peer_id, entries, ttl, state, attempts, next_attempt, created)"
-        " VALUES (?, ?, ?, ?, 0, ?, ?)",
-        [[target.id, refs, ttl, DELIVERY.initial.value, now, now] for target in targets],
+    await delivery_rows.enqueue(
+        conn,
+        peer_ids=[target.id for target in targets],
+        refs=[(e.origin, e.seq) for e in pushed],
+        ttl=ttl,
+        state=DELIVERY.initial.value,
+        now=utc_now(),
     )
     return len(targets)
 
@@ -103,18 +107,12 @@ MAX_GAP_FILL = 1000
 GAP_FILL_PAGE = 200
 
 
-async def due_peer_ids() -> list[int]:
+async def due_peer_ids(node: Node) -> list[int]:
     """Peers with pending deliveries that are due, the peer itself not in backoff: a
     peer that failed is left alone (all its deliveries wait) until it is due again."""
-    now = utc_now()
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT DISTINCT d.peer_id AS id FROM deliveries d JOIN peers p ON p.id = d.peer_id"
-            " WHERE d.state = ? AND d.next_attempt <= ?"
-            " AND (p.next_attempt IS NULL OR p.next_attempt <= ?) ORDER BY d.peer_id",
-            [DeliveryState.pending.value, now, now],
-        )
-    return [row["id"] for row in rows]
+    return await delivery_rows.due_peer_ids(
+        node.db.connection(), state=DeliveryState.pending.value, now=utc_now()
+    )
 
 
 async def run_due_deliveries(node: Node) -> int:
@@ -128,7 +126,7 @@ async def run_due_deliveries(node: Node) -> int:
 
     sent = 0
     while True:
-        peer_ids = await due_peer_ids()
+        peer_ids = await due_peer_ids(node)
         if not peer_ids:
             return sent
         outcomes = await asyncio.gather(*(bounded(peer_id) for peer_id in peer_ids))
@@ -143,41 +141,40 @@ async def deliver_to_peer(node: Node, peer_id: int) -> tuple[int, bool]:
 
     Returns (deliveries done, whether a push failed). Any exception is a failed attempt
     of this peer: recorded with backoff, never left pending without counting."""
-    peer = await Peer.get_or_none(id=peer_id)
+    conn = node.db.connection()
+    peer = await peer_rows.with_id(conn, peer_id=peer_id)
     if peer is None:
         return 0, False
     done = 0
-    batch: list[Delivery] = []
+    batch: list[DeliveryRow] = []
     try:
         async with node.peer_client(peer, deadline=node.settings.push_deadline_seconds) as client:
             while True:
-                batch = await _next_batch(peer.id)
+                batch = await _next_batch(conn, peer.id)
                 if not batch:
                     return done, False
                 await _push_batch(node, client, peer, batch)
-                await _sent(peer, batch)
+                await _sent(conn, peer, batch)
                 done += len(batch)
                 batch = []
     except Exception as exc:
-        await _attempt_failed(peer, batch, exc)
+        await _attempt_failed(conn, peer, batch, exc)
         return done, True
 
 
-async def _due(peer_id: int) -> list[Delivery]:
-    return await (
-        Delivery.filter(peer_id=peer_id, state=DeliveryState.pending, next_attempt__lte=utc_now())
-        .order_by("id")
-        .limit(BATCH)
+async def _due(conn: BaseDBAsyncClient, peer_id: int) -> list[DeliveryRow]:
+    return await delivery_rows.due(
+        conn, peer_id=peer_id, state=DeliveryState.pending.value, now=utc_now(), limit=BATCH
     )
 
 
-async def _next_batch(peer_id: int) -> list[Delivery]:
+async def _next_batch(conn: BaseDBAsyncClient, peer_id: int) -> list[DeliveryRow]:
     """The oldest due deliveries of a peer with one ``ttl``, up to ``MAX_PUSH_ENTRIES``."""
-    due = await _due(peer_id)
-    batch: list[Delivery] = []
+    due = await _due(conn, peer_id)
+    batch: list[DeliveryRow] = []
     count = 0
     for delivery in due:
-        size = len(json.loads(delivery.entries))
+        size = len(delivery.refs)
         if batch and (delivery.ttl != batch[0].ttl or count + size > MAX_PUSH_ENTRIES):
             continue
         batch.append(delivery)
@@ -185,8 +182,8 @@ async def _next_batch(peer_id: int) -> list[Delivery]:
     return batch
 
 
-async def _push_batch(node: Node, client: Any, peer: Peer, batch: list[Delivery]) -> None:
-    refs = {(str(origin), int(seq)) for d in batch for origin, seq in json.loads(d.entries)}
+async def _push_batch(node: Node, client: Any, peer: PeerLike, batch: list[DeliveryRow]) -> None:
+    refs = {ref for d in batch for ref in d.refs}
     ttl = batch[0].ttl
     sender = node.settings.advertised_url
     pushed = await entries.by_refs(sorted(refs))
@@ -205,15 +202,17 @@ async def _push_batch(node: Node, client: Any, peer: Peer, batch: list[Delivery]
         await client.push(peer.url, entries.documents(page), ttl=ttl, sender=sender)
 
 
-async def _sent(peer: Peer, batch: list[Delivery]) -> None:
+async def _sent(conn: BaseDBAsyncClient, peer: PeerLike, batch: list[DeliveryRow]) -> None:
     done = DELIVERY.next(DeliveryState.pending, "sent")  # the batch was chosen pending
-    await Delivery.filter(id__in=[d.id for d in batch], state=DeliveryState.pending).update(
-        state=done
+    await delivery_rows.move(
+        conn, ids=[d.id for d in batch], from_state=DeliveryState.pending.value, to_state=done
     )
     await record_success(peer)
 
 
-async def _attempt_failed(peer: Peer, batch: list[Delivery], exc: Exception) -> None:
+async def _attempt_failed(
+    conn: BaseDBAsyncClient, peer: PeerLike, batch: list[DeliveryRow], exc: Exception
+) -> None:
     if isinstance(exc, PeerError):
         kind = exc.kind
         log.info("push to %s failed (%s): %s", peer.url, kind, exc)
@@ -224,22 +223,31 @@ async def _attempt_failed(peer: Peer, batch: list[Delivery], exc: Exception) -> 
     try:
         # Failed before a batch was chosen (the client, the rows): the peer's due rows
         # were what this attempt was for.
-        batch = batch or await _due(peer.id)
+        batch = batch or await _due(conn, peer.id)
         retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
         failed = await record_failure(peer, error, kind=kind, retry_after=retry_after)
+        attempts = []
         for delivery in batch:
-            delivery.attempts += 1
-            delivery.last_error = f"[{kind}] {error}"[:500]
-            give_up = delivery.attempts >= MAX_ATTEMPTS or kind == "refused"
-            delivery.state = DELIVERY.next(
-                DELIVERY.parse(delivery.state), "give_up" if give_up else "retry"
+            count = delivery.attempts + 1
+            give_up = count >= MAX_ATTEMPTS or kind == "refused"
+            move = "give_up" if give_up else "retry"
+            attempts.append(
+                Attempt(
+                    delivery_id=delivery.id,
+                    state=DELIVERY.next(DELIVERY.parse(delivery.state), move),
+                    attempts=count,
+                    last_error=f"[{kind}] {error}"[:500],
+                    # Wait for the peer's next attempt, with the peer's backoff.
+                    next_attempt=None if give_up else failed.next_attempt or utc_now(),
+                )
             )
-            if not give_up:  # wait for the peer's next attempt, with the peer's backoff
-                delivery.next_attempt = failed.next_attempt or utc_now()
-            await delivery.save()
+        await delivery_rows.save_attempts(conn, attempts=attempts)
         # The other rows queued for this peer wait for the same attempt.
-        await Delivery.filter(peer_id=peer.id, state=DeliveryState.pending).update(
-            next_attempt=failed.next_attempt or utc_now()
+        await delivery_rows.postpone(
+            conn,
+            peer_id=peer.id,
+            state=DeliveryState.pending.value,
+            until=failed.next_attempt or utc_now(),
         )
     except Exception:  # the database itself may be what fails (a full disk)
         log.exception("cannot record the failed push to %s", peer.url)
@@ -291,13 +299,20 @@ class DeliveryWorker(PeerSender):
     """Version 1 pushes (``deliveries`` rows)."""
 
     def __init__(self, node: Node) -> None:
-        super().__init__(node, "deliveries", due_peer_ids, deliver_to_peer)
+        super().__init__(node, "deliveries", partial(due_peer_ids, node), deliver_to_peer)
 
 
 async def purge_finished(
-    max_age: timedelta = timedelta(days=2), model: type[Delivery | Frame] = Delivery
+    max_age: timedelta = timedelta(days=2),
+    model: type[Any] | None = None,
+    *,
+    conn: BaseDBAsyncClient | None = None,
 ) -> None:
-    """Delete the finished rows (deliveries, or frames: the same lifecycle) of ``model``
-    older than ``max_age``."""
-    finished = [state for state in DeliveryState if DELIVERY.is_final(state)]
-    await model.filter(state__in=finished, created__lt=utc_now() - max_age).delete()
+    """Delete the finished deliveries older than ``max_age`` (or frames, the same
+    lifecycle: ``model`` is then the ``Frame`` model that ``services.tree`` passes).
+    Without ``conn``: the current node's connection (``services.tree`` passes none)."""
+    finished = [state.value for state in DeliveryState if DELIVERY.is_final(state)]
+    table = "deliveries" if model is None else model._meta.db_table
+    await delivery_rows.purge_finished(
+        conn or current_connection(), states=finished, before=utc_now() - max_age, table=table
+    )

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from federation.schema import schemas_dir
 
@@ -23,6 +23,9 @@ from ..i18n import N_
 from ..store import objects
 from . import listings
 from .objects import load_payload, raw_text
+
+if TYPE_CHECKING:
+    from ..db import Database
 
 #: Payload fields holding lists, joined with ``|`` as the standard wants.
 _MULTI = (
@@ -187,7 +190,7 @@ class Export:
         return json.dumps(self.rows, ensure_ascii=False, indent=1)
 
 
-async def export_places(origin: str | None = None) -> Export:
+async def export_places(db: Database, origin: str | None = None) -> Export:
     """One place, or (``origin=None``) the whole network: every signed place this node
     holds, plus the unclaimed listings (services/listings.py) that no exported signed
     place replaces. A listing whose signed place cannot be exported (incomplete profile)
@@ -196,7 +199,7 @@ async def export_places(origin: str | None = None) -> Export:
     result = Export()
     rows: list[dict[str, str]] = []
     left_out: set[str] = set()
-    for place in await objects.of_every_origin(kind="place", origin=origin):
+    for place in await objects.of_every_origin(db.connection(), kind="place", origin=origin):
         row = place_row(place.origin, load_payload(place.payload), place.updated)
         problems = row_problems(row)
         if problems:
@@ -207,10 +210,10 @@ async def export_places(origin: str | None = None) -> Export:
     if origin is None:
         kept = [
             match.listing_id
-            for match in await listings.matches()
+            for match in await listings.matches(db)
             if match.replaced_by is None or match.replaced_by in left_out
         ]
-        listed = await listings.rows_of(kept)
+        listed = await listings.rows_of(db, kept)
         result.listings = len(listed)
         rows += listed
     result.rows = sorted(rows, key=lambda row: (row["commune"], row["nom"], row["id"]))

@@ -46,7 +46,7 @@ def parse_features(info: Any) -> list[str]:
 
 class LinkLike(Protocol):
     """What these rules read of a link: a ``PeerLinkRow``, or a ``PeerLink`` model row that
-    the propagation modules not moved to the store yet (changes, tree) still load."""
+    the broadcast tree (``services.tree``, not moved to the store yet) still loads."""
 
     @property
     def features(self) -> str: ...

@@ -17,12 +17,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..i18n import N_
 from ..i18n import locale_text as _
 from . import listings
 from .export import Problem, field_names, required_fields, row_problems
+
+if TYPE_CHECKING:
+    from ..db import Database
 
 #: Bounds on what one import reads (France counts about 20,000 such places).
 MAX_IMPORT_BYTES = 100 * 1024 * 1024
@@ -251,6 +254,7 @@ def read_rows(path: Path, progress: Progress | None = None) -> ImportReport:
 
 
 async def import_file(
+    db: Database,
     path: Path,
     *,
     replace: bool = False,
@@ -265,9 +269,9 @@ async def import_file(
             if progress and (done % 1000 == 0 or done == total):
                 progress(_("storing"), done, total)
 
-        await listings.store(report.rows, path.name, replace=replace, progress=stored)
+        await listings.store(db, report.rows, path.name, replace=replace, progress=stored)
         report.stored = True
-    signed = await listings.signed_places()
+    signed = await listings.signed_places(db)
     report.replaced = sum(
         1
         for row in report.rows

@@ -21,14 +21,16 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from federation.timeutil import utc_now
 
-from ..db import write_transaction
 from ..store import listings as listing_rows
 from ..store import objects
 from ..store.listings import NewListing
+
+if TYPE_CHECKING:
+    from ..db import Database
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
@@ -71,9 +73,9 @@ class SignedPlaces:
         return None
 
 
-async def signed_places() -> SignedPlaces:
+async def signed_places(db: Database) -> SignedPlaces:
     found = SignedPlaces()
-    for row in await objects.all_place_profiles():
+    for row in await objects.all_place_profiles(db.connection()):
         try:
             payload = json.loads(row.payload)
         except ValueError:
@@ -98,26 +100,26 @@ class Match:
     replaced_by: str | None
 
 
-async def matches() -> list[Match]:
+async def matches(db: Database) -> list[Match]:
     """Every listing (in directory order: commune, then name) and what replaces it."""
-    signed = await signed_places()
+    signed = await signed_places(db)
     return [
         Match(r.id, signed.replacing(r.source_id, r.pivot_key, r.name_key))
-        for r in await listing_rows.all_keys()
+        for r in await listing_rows.all_keys(db.connection())
     ]
 
 
-async def rows_of(ids: Iterable[int]) -> list[dict[str, str]]:
+async def rows_of(db: Database, ids: Iterable[int]) -> list[dict[str, str]]:
     """The imported rows of these listings, in the order of ``ids``."""
     wanted = list(ids)
-    found = await listing_rows.imported_rows(ids=wanted)
+    found = await listing_rows.imported_rows(db.connection(), ids=wanted)
     return [found[i] for i in wanted if i in found]
 
 
-async def unclaimed(limit: int, offset: int = 0) -> tuple[list[dict[str, str]], int]:
+async def unclaimed(db: Database, limit: int, offset: int = 0) -> tuple[list[dict[str, str]], int]:
     """One page of the listings no signed place replaces, and how many there are."""
-    open_ids = [m.listing_id for m in await matches() if m.replaced_by is None]
-    return await rows_of(open_ids[offset : offset + limit]), len(open_ids)
+    open_ids = [m.listing_id for m in await matches(db) if m.replaced_by is None]
+    return await rows_of(db, open_ids[offset : offset + limit]), len(open_ids)
 
 
 def new_listing(row: dict[str, str], source_file: str, now: datetime) -> NewListing:
@@ -134,12 +136,17 @@ def new_listing(row: dict[str, str], source_file: str, now: datetime) -> NewList
 
 
 async def store(
-    rows: list[dict[str, str]], source_file: str, *, replace: bool, progress: Any = None
+    db: Database,
+    rows: list[dict[str, str]],
+    source_file: str,
+    *,
+    replace: bool,
+    progress: Any = None,
 ) -> None:
     """Insert or update listings (keyed by the row's ``id``), in one transaction;
     ``replace`` removes the listings the rows do not hold."""
     now = utc_now()
-    async with write_transaction() as conn:
+    async with db.write_transaction() as conn:
         if replace:
             await listing_rows.clear(conn)
         for start in range(0, len(rows), 500):

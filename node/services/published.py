@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from federation import schema
 from federation.timeutil import format_ts, utc_now
@@ -27,6 +27,9 @@ from ..store import published as rows
 from ..store.objects import ObjectText
 from .search import LOCAL_TZ
 from .sync import current_vector, frozen_origins
+
+if TYPE_CHECKING:
+    from ..runtime import Node
 
 log = logging.getLogger(__name__)
 
@@ -126,17 +129,17 @@ def _decode(row: ObjectText) -> Published | None:
         return None
 
 
-async def _published(found: list[ObjectText]) -> list[Published]:
+async def _published(node: Node, found: list[ObjectText]) -> list[Published]:
     items = [item for item in map(_decode, found) if item is not None]
-    places = await places_of({item.origin for item in items})
+    places = await places_of(node, {item.origin for item in items})
     for item in items:
         item.place = places.get(item.origin, {})
     return items
 
 
-async def places_of(origins: Iterable[str]) -> dict[str, dict[str, Any]]:
+async def places_of(node: Node, origins: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The place profiles of ``origins`` (decodable ones only)."""
-    found = await rows.place_payloads(origins=origins)
+    found = await rows.place_payloads(node.db.connection(), origins=origins)
     return {origin: payload for origin, payload in found.items() if isinstance(payload, dict)}
 
 
@@ -154,7 +157,7 @@ def _theme_expression(theme: str) -> str:
 
 
 async def calendar_events(
-    origin: str | None, filters: Filters, *, now: datetime | None = None
+    node: Node, origin: str | None, filters: Filters, *, now: datetime | None = None
 ) -> list[Published]:
     """Events of ``origin`` (None: the whole known network) for a calendar: the recent and
     upcoming ones, soonest first, bounded.
@@ -163,6 +166,7 @@ async def calendar_events(
     ``theme`` is that one, or whose title or description holds its words as a phrase
     (accents and case ignored)."""
     found = await rows.calendar_events(
+        node.db.connection(),
         origin=origin,
         commune=filters.commune,
         not_over_at=calendar_window_start(now),
@@ -171,36 +175,41 @@ async def calendar_events(
         theme_match=_theme_expression(filters.theme) if filters.theme else None,
         limit=CALENDAR_MAX_EVENTS,
     )
-    return await _published(found)
+    return await _published(node, found)
 
 
-async def recent_objects(origin: str | None, filters: Filters) -> list[Published]:
+async def recent_objects(node: Node, origin: str | None, filters: Filters) -> list[Published]:
     """The most recently changed offers (``FEED_KINDS``) of ``origin`` (None: the
     network), newest first, bounded."""
     kinds = (filters.kind,) if filters.kind else FEED_KINDS
     found = await rows.recent(
-        origin=origin, commune=filters.commune, kinds=kinds, limit=FEED_MAX_ENTRIES
+        node.db.connection(),
+        origin=origin,
+        commune=filters.commune,
+        kinds=kinds,
+        limit=FEED_MAX_ENTRIES,
     )
-    return await _published(found)
+    return await _published(node, found)
 
 
-async def one_event(origin: str, oid: str) -> Published | None:
-    found = await rows.event(origin=origin, oid=oid)
-    items = await _published([found] if found else [])
+async def one_event(node: Node, origin: str, oid: str) -> Published | None:
+    found = await rows.event(node.db.connection(), origin=origin, oid=oid)
+    items = await _published(node, [found] if found else [])
     return items[0] if items else None
 
 
 async def upcoming_events(
-    origin: str, limit: int, *, now: datetime | None = None
+    node: Node, origin: str, limit: int, *, now: datetime | None = None
 ) -> list[Published]:
     found = await rows.upcoming_events(
-        origin=origin, not_over_at=format_ts(now or utc_now()), limit=limit
+        node.db.connection(), origin=origin, not_over_at=format_ts(now or utc_now()), limit=limit
     )
-    return await _published(found)
+    return await _published(node, found)
 
 
-async def equipment_of(origin: str, limit: int) -> list[Published]:
-    return await _published(await rows.equipment(origin=origin, limit=limit))
+async def equipment_of(node: Node, origin: str, limit: int) -> list[Published]:
+    found = await rows.equipment(node.db.connection(), origin=origin, limit=limit)
+    return await _published(node, found)
 
 
 async def state_tag(origin: str | None) -> str:

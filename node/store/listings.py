@@ -59,21 +59,24 @@ async def upsert(conn: BaseDBAsyncClient, *, listings: Sequence[NewListing]) -> 
     )  # fmt: skip
 
 
-async def all_keys() -> list[ListingKeys]:
+async def all_keys(conn: BaseDBAsyncClient) -> list[ListingKeys]:
     """Every listing's keys, in directory order (commune, then name)."""
     rows = (
         await Listing.all()
+        .using_db(conn)
         .order_by("commune", "nom", "id")
         .values("id", "source_id", "pivot_key", "name_key")
     )
     return [ListingKeys(r["id"], r["source_id"], r["pivot_key"], r["name_key"]) for r in rows]
 
 
-async def imported_rows(*, ids: Iterable[int]) -> dict[int, dict[str, str]]:
+async def imported_rows(
+    conn: BaseDBAsyncClient, *, ids: Iterable[int]
+) -> dict[int, dict[str, str]]:
     """The imported row of each of these listings."""
     wanted = list(ids)
     found: dict[int, dict[str, str]] = {}
     for start in range(0, len(wanted), 500):  # SQLite's bound on parameters
-        for listing in await Listing.filter(id__in=wanted[start : start + 500]):
+        for listing in await Listing.filter(id__in=wanted[start : start + 500]).using_db(conn):
             found[listing.id] = json.loads(listing.row)
     return found

@@ -146,9 +146,11 @@ async def payload_in(conn: BaseDBAsyncClient, *, origin: str, kind: str, oid: st
     return str(rows[0]["payload"]) if rows else None
 
 
-async def of_every_origin(*, kind: str, origin: str | None = None) -> list[ObjectRow]:
+async def of_every_origin(
+    conn: BaseDBAsyncClient, *, kind: str, origin: str | None = None
+) -> list[ObjectRow]:
     """The objects of ``kind`` of every origin (or of ``origin``)."""
-    query = CurrentObject.filter(kind=kind)
+    query = CurrentObject.filter(kind=kind).using_db(conn)
     if origin:
         query = query.filter(origin=origin)
     return [_row(row) for row in await query]
@@ -226,9 +228,10 @@ async def place_profiles(*, origin: str | None = None) -> list[PlaceProfile]:
     return [PlaceProfile(row["origin"], row["payload"]) for row in rows]
 
 
-async def all_place_profiles() -> list[PlaceProfile]:
+async def all_place_profiles(conn: BaseDBAsyncClient) -> list[PlaceProfile]:
     """The place profile of every origin held, frozen or not."""
-    rows = await CurrentObject.filter(kind="place", oid="place").values("origin", "payload")
+    query = CurrentObject.filter(kind="place", oid="place").using_db(conn)
+    rows = await query.values("origin", "payload")
     return [PlaceProfile(row["origin"], row["payload"]) for row in rows]
 
 

@@ -1,7 +1,8 @@
 """The notification mails to send (``outbox_mails``): queued in the transaction of the
 step that causes them, moved along their lifecycle by the mail worker. The lifecycle
 (``mail.states.OUTBOX_MAIL``) and the bounds are ``mail.outbox``'s; functions here take
-the states as values."""
+the states as values, and the connection (``conn``): the caller's transaction, or the
+node's connection for a statement of its own."""
 
 from __future__ import annotations
 
@@ -10,11 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation.timeutil import parse_ts
-
-from ..db import write_transaction
 
 
 @dataclass(frozen=True)
@@ -79,12 +77,11 @@ async def drop_oldest(
     )
 
 
-async def move_all(*, from_state: str, to_state: str) -> int:
+async def move_all(conn: BaseDBAsyncClient, *, from_state: str, to_state: str) -> int:
     """Every row in ``from_state`` to ``to_state``; how many."""
-    async with in_transaction() as conn:
-        changed = await conn.execute_query(
-            "UPDATE outbox_mails SET state = ? WHERE state = ?", [to_state, from_state]
-        )
+    changed = await conn.execute_query(
+        "UPDATE outbox_mails SET state = ? WHERE state = ?", [to_state, from_state]
+    )
     return int(changed[0])
 
 
@@ -94,22 +91,23 @@ def _moment(value: object) -> datetime:
     return parse_ts(str(value).replace(" ", "T", 1))
 
 
-async def claim(*, state: str, to_state: str, due_at: datetime, limit: int) -> list[QueuedMail]:
+async def claim(
+    conn: BaseDBAsyncClient, *, state: str, to_state: str, due_at: datetime, limit: int
+) -> list[QueuedMail]:
     """The oldest rows in ``state`` due at ``due_at``, moved to ``to_state`` (at most
-    ``limit``), in one write transaction."""
-    async with write_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT id, kind, recipient, subject, body, message_id, created, attempts"
-            " FROM outbox_mails WHERE state = ? AND next_attempt <= ?"
-            " ORDER BY next_attempt, id LIMIT ?",
-            [state, due_at, limit],
+    ``limit``): in the caller's write transaction (it reads first)."""
+    rows = await conn.execute_query_dict(
+        "SELECT id, kind, recipient, subject, body, message_id, created, attempts"
+        " FROM outbox_mails WHERE state = ? AND next_attempt <= ?"
+        " ORDER BY next_attempt, id LIMIT ?",
+        [state, due_at, limit],
+    )
+    if rows:
+        marks = ", ".join("?" for _ in rows)
+        await conn.execute_query(
+            f"UPDATE outbox_mails SET state = ? WHERE state = ? AND id IN ({marks})",
+            [to_state, state, *(row["id"] for row in rows)],
         )
-        if rows:
-            marks = ", ".join("?" for _ in rows)
-            await conn.execute_query(
-                f"UPDATE outbox_mails SET state = ? WHERE state = ? AND id IN ({marks})",
-                [to_state, state, *(row["id"] for row in rows)],
-            )
     return [
         QueuedMail(
             id=row["id"],
@@ -147,36 +145,34 @@ async def record_attempt(
     )
 
 
-async def postpone(*, state: str, until: datetime) -> None:
+async def postpone(conn: BaseDBAsyncClient, *, state: str, until: datetime) -> None:
     """Rows in ``state`` due before ``until`` wait until then."""
-    async with in_transaction() as conn:
-        await conn.execute_query(
-            "UPDATE outbox_mails SET next_attempt = ? WHERE state = ? AND next_attempt < ?",
-            [until, state, until],
-        )
+    await conn.execute_query(
+        "UPDATE outbox_mails SET next_attempt = ? WHERE state = ? AND next_attempt < ?",
+        [until, state, until],
+    )
 
 
-async def delete_older(*, states: Sequence[str], before: datetime) -> int:
+async def delete_older(conn: BaseDBAsyncClient, *, states: Sequence[str], before: datetime) -> int:
     """Delete the rows in ``states`` created before ``before``; how many."""
     marks = ", ".join("?" for _ in states)
-    async with in_transaction() as conn:
-        deleted = await conn.execute_query(
-            f"DELETE FROM outbox_mails WHERE state IN ({marks}) AND created < ?",
-            [*states, before],
-        )
+    deleted = await conn.execute_query(
+        f"DELETE FROM outbox_mails WHERE state IN ({marks}) AND created < ?",
+        [*states, before],
+    )
     return int(deleted[0])
 
 
-async def counts_and_last_error() -> tuple[dict[str, int], str | None]:
-    """Rows per state, and the latest error recorded."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT state, COUNT(*) AS n FROM outbox_mails GROUP BY state"
-        )
-        errors = await conn.execute_query_dict(
-            "SELECT last_error FROM outbox_mails WHERE last_error IS NOT NULL"
-            " ORDER BY next_attempt DESC, id DESC LIMIT 1"
-        )
+async def counts_and_last_error(conn: BaseDBAsyncClient) -> tuple[dict[str, int], str | None]:
+    """Rows per state, and the latest error recorded (in the caller's transaction: one
+    state of the outbox)."""
+    rows = await conn.execute_query_dict(
+        "SELECT state, COUNT(*) AS n FROM outbox_mails GROUP BY state"
+    )
+    errors = await conn.execute_query_dict(
+        "SELECT last_error FROM outbox_mails WHERE last_error IS NOT NULL"
+        " ORDER BY next_attempt DESC, id DESC LIMIT 1"
+    )
     return {row["state"]: int(row["n"]) for row in rows}, errors[0][
         "last_error"
     ] if errors else None

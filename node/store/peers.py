@@ -34,7 +34,7 @@ class PeerRow:
 
 class PeerLike(Protocol):
     """What the services read of a peer: a ``PeerRow``, or a ``Peer`` model row that the
-    propagation modules not moved here yet (changes, deliveries, tree) still load."""
+    broadcast tree (``services.tree``, not moved here yet) still loads."""
 
     @property
     def id(self) -> int: ...
@@ -135,9 +135,15 @@ async def with_url(*, url: str) -> PeerRow | None:
     return None if row is None else _row(row)
 
 
-async def with_ids(*, ids: Iterable[int]) -> list[PeerRow]:
+async def with_id(conn: BaseDBAsyncClient, *, peer_id: int) -> PeerRow | None:
+    row = await Peer.filter(id=peer_id).using_db(conn).first()
+    return None if row is None else _row(row)
+
+
+async def with_ids(conn: BaseDBAsyncClient, *, ids: Iterable[int]) -> list[PeerRow]:
     """The peers whose id is in ``ids``, by id (those deleted meanwhile left out)."""
-    return [_row(row) for row in await Peer.filter(id__in=sorted(ids)).order_by("id")]
+    rows = await Peer.filter(id__in=sorted(ids)).using_db(conn).order_by("id")
+    return [_row(row) for row in rows]
 
 
 async def waiting(*, now: datetime) -> list[PeerRow]:
@@ -234,9 +240,14 @@ async def save_failure(
 # -- protocol 1.1 links -----------------------------------------------------------------
 
 
-async def link_or_none(*, peer_id: int) -> PeerLinkRow | None:
-    link = await PeerLink.get_or_none(peer_id=peer_id)
+async def link_or_none(conn: BaseDBAsyncClient, *, peer_id: int) -> PeerLinkRow | None:
+    link = await PeerLink.filter(peer_id=peer_id).using_db(conn).first()
     return None if link is None else _link(link)
+
+
+async def save_cursor(conn: BaseDBAsyncClient, *, peer_id: int, cursor: str) -> None:
+    """The changes cursor the peer's last answer gave (its link row exists)."""
+    await PeerLink.filter(peer_id=peer_id).using_db(conn).update(cursor=cursor)
 
 
 async def links_listing(*, feature: str) -> list[PeerLinkRow]:

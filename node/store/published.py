@@ -1,6 +1,7 @@
 """The bounded reads of current objects that calendars, feeds and the widget publish:
 never of frozen origins, filtered as those formats allow (``services.published`` checks
-the filters and decodes the payloads)."""
+the filters and decodes the payloads). Every read is one statement on the connection
+given (``conn``)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,21 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tortoise.transactions import in_transaction
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from ..models import CurrentObject
 from .objects import ObjectText
 
 
-async def _read(where: list[str], values: list[Any], order: str, limit: int) -> list[ObjectText]:
+async def _read(
+    conn: BaseDBAsyncClient, where: list[str], values: list[Any], order: str, limit: int
+) -> list[ObjectText]:
     clause = " AND ".join([*where, "o.origin NOT IN (SELECT id FROM origins WHERE frozen)"])
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT o.origin, o.kind, o.oid, o.seq, o.updated, o.payload FROM objects o"
-            f" WHERE {clause} ORDER BY {order} LIMIT ?",
-            [*values, limit],
-        )
+    rows = await conn.execute_query_dict(
+        "SELECT o.origin, o.kind, o.oid, o.seq, o.updated, o.payload FROM objects o"
+        f" WHERE {clause} ORDER BY {order} LIMIT ?",
+        [*values, limit],
+    )
     return [
         ObjectText(
             str(r["origin"]), str(r["kind"]), str(r["oid"]), int(r["seq"]), str(r["updated"]),
@@ -44,6 +46,7 @@ def _scope(origin: str | None, commune: str | None) -> tuple[list[str], list[Any
 
 
 async def calendar_events(
+    conn: BaseDBAsyncClient,
     *,
     origin: str | None,
     commune: str | None,
@@ -66,43 +69,53 @@ async def calendar_events(
             "(o.theme = ? OR o.id IN (SELECT rowid FROM search_index WHERE search_index MATCH ?))"
         )
         values += [theme, theme_match]
-    return await _read(where, values, "o.starts_at, o.id", limit)
+    return await _read(conn, where, values, "o.starts_at, o.id", limit)
 
 
 async def recent(
-    *, origin: str | None, commune: str | None, kinds: Sequence[str], limit: int
+    conn: BaseDBAsyncClient,
+    *,
+    origin: str | None,
+    commune: str | None,
+    kinds: Sequence[str],
+    limit: int,
 ) -> list[ObjectText]:
     """The most recently changed objects of ``kinds``, newest first."""
     where, values = _scope(origin, commune)
     where.append(f"o.kind IN ({', '.join('?' for _ in kinds)})")
     values += kinds
-    return await _read(where, values, "o.updated DESC, o.id DESC", limit)
+    return await _read(conn, where, values, "o.updated DESC, o.id DESC", limit)
 
 
-async def event(*, origin: str, oid: str) -> ObjectText | None:
-    items = await _read(["o.origin = ?", "o.kind = 'event'", "o.oid = ?"], [origin, oid], "o.id", 1)
+async def event(conn: BaseDBAsyncClient, *, origin: str, oid: str) -> ObjectText | None:
+    where = ["o.origin = ?", "o.kind = 'event'", "o.oid = ?"]
+    items = await _read(conn, where, [origin, oid], "o.id", 1)
     return items[0] if items else None
 
 
-async def upcoming_events(*, origin: str, not_over_at: str, limit: int) -> list[ObjectText]:
+async def upcoming_events(
+    conn: BaseDBAsyncClient, *, origin: str, not_over_at: str, limit: int
+) -> list[ObjectText]:
     where = ["o.origin = ?", "o.kind = 'event'", "coalesce(o.ends_at, o.starts_at) >= ?"]
-    return await _read(where, [origin, not_over_at], "o.starts_at, o.id", limit)
+    return await _read(conn, where, [origin, not_over_at], "o.starts_at, o.id", limit)
 
 
-async def equipment(*, origin: str, limit: int) -> list[ObjectText]:
-    return await _read(
-        ["o.origin = ?", "o.kind = 'equipment'"], [origin], "o.title COLLATE NOCASE, o.id", limit
-    )
+async def equipment(conn: BaseDBAsyncClient, *, origin: str, limit: int) -> list[ObjectText]:
+    where = ["o.origin = ?", "o.kind = 'equipment'"]
+    return await _read(conn, where, [origin], "o.title COLLATE NOCASE, o.id", limit)
 
 
-async def place_payloads(*, origins: Iterable[str]) -> dict[str, Any]:
+async def place_payloads(conn: BaseDBAsyncClient, *, origins: Iterable[str]) -> dict[str, Any]:
     """The decoded place profiles of ``origins`` (whatever JSON they hold)."""
     wanted = sorted(set(origins))
     found: dict[str, Any] = {}
     for start in range(0, len(wanted), 500):  # SQLite's bound on parameters
-        rows = await CurrentObject.filter(
-            kind="place", oid="place", origin__in=wanted[start : start + 500]
-        ).values("origin", "payload")
+        chosen = wanted[start : start + 500]
+        rows = await (
+            CurrentObject.filter(kind="place", oid="place", origin__in=chosen)
+            .using_db(conn)
+            .values("origin", "payload")
+        )
         for row in rows:
             try:
                 found[row["origin"]] = json.loads(row["payload"])

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from ..api.auth import TokenNotFound, create_token, list_tokens, revoke_token
 from ..audit import audit
+from ..runtime import node_of
 from .accounts import (
     ROLES,
     AccountError,
@@ -186,10 +187,11 @@ async def _tokens_page(
     error: FieldError | None = None,
     status: int = 200,
 ) -> Response:
+    tokens = await list_tokens(node_of(request))
     return await admin_page(
         request,
         "admin/tokens.html",
-        {"tokens": await list_tokens(), "new_token": new_token, "label": label, "error": error},
+        {"tokens": tokens, "new_token": new_token, "label": label, "error": error},
         status=status,
     )
 
@@ -210,7 +212,7 @@ async def token_create(request: Request, form: FormData) -> Response:
     if len(label) > MAX_LABEL:
         error = FieldError(N_("At most %(count)s characters."), {"count": MAX_LABEL})
         return await _tokens_page(request, label=label, error=error, status=400)
-    token = await create_token(label)
+    token = await create_token(label, node=node_of(request))
     audit("token.create", label, _actor(request))
     # Shown in this answer only (no-store): it is never stored nor shown again.
     return await _tokens_page(request, new_token=token, label=label, status=201)
@@ -219,7 +221,7 @@ async def token_create(request: Request, form: FormData) -> Response:
 @admin_required
 async def token_revoke_form(request: Request) -> Response:
     key = request.query_params.get("token", "")
-    found = [t for t in await list_tokens() if str(t.id) == key]
+    found = [t for t in await list_tokens(node_of(request)) if str(t.id) == key]
     if not found:
         return RedirectResponse(path_for(request, "admin.tokens"), status_code=303)
     context = _confirm_context(request, "token", key, found[0].label or key)
@@ -233,7 +235,7 @@ async def token_revoke(request: Request, form: FormData) -> Response:
     if not key.isdigit():
         return RedirectResponse(path_for(request, "admin.tokens"), status_code=303)
     try:
-        revoked = await revoke_token(key)
+        revoked = await revoke_token(node_of(request), key)
     except TokenNotFound:
         return RedirectResponse(path_for(request, "admin.tokens"), status_code=303)
     audit("token.revoke", f"{revoked.id} ({revoked.label})", _actor(request))

@@ -44,7 +44,7 @@ async def _mail_page(
             "login": settings.smtp_user,
             "sender": settings.smtp_sender,
             "recipient": recipient,
-            "outbox": await outbox.summary(),
+            "outbox": await outbox.summary(node.db),
             "to": to,
             "error": error,
             "report": report or [],

@@ -137,7 +137,7 @@ def _newest(items: list[Published]) -> str | None:
 
 
 async def _place_name(node: Node, origin: str) -> str:
-    place = (await published.places_of([origin])).get(origin, {})
+    place = (await published.places_of(node, [origin])).get(origin, {})
     return str(place.get("nom") or node.settings.name or "papi-node")
 
 
@@ -152,7 +152,7 @@ async def _calendar(request: Request, origin: str | None) -> Response:
     window = published.calendar_window_start()
 
     async def build() -> tuple[bytes, str | None]:
-        items = await published.calendar_events(origin, filters)
+        items = await published.calendar_events(node, origin, filters)
         if origin:
             place = await _place_name(node, origin)
             name = gettext("Events of %(place)s") % {"place": place}
@@ -204,7 +204,7 @@ async def event_calendar(request: Request) -> Response:
     origin, oid = request.path_params["origin"], request.path_params["oid"]
     language = request_language(request)
     gettext = translations(language).gettext
-    item = await published.one_event(origin, oid)
+    item = await published.one_event(node_of(request), origin, oid)
     if item is None:
         raise ApiError(404, "not_found", "no such event (or its place is suspended)")
 
@@ -240,7 +240,7 @@ async def _feed(request: Request, origin: str | None) -> Response:
     gettext = translations(language).gettext
 
     async def build() -> tuple[bytes, str | None]:
-        items = await published.recent_objects(origin, filters)
+        items = await published.recent_objects(node, origin, filters)
         own_place = await objects.one(origin=node.origin, kind="place", oid="place")
         if origin:
             place = await _place_name(node, origin)

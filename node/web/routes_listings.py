@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..db import Database
+from ..runtime import node_of
 from ..services import listings
 from .render import render
 from .urls import path_for
@@ -20,9 +22,9 @@ ON_DIRECTORY = 20
 PAGE_SIZE = 50
 
 
-async def directory_listings() -> dict[str, Any]:
+async def directory_listings(db: Database) -> dict[str, Any]:
     """What /nodes shows of the unclaimed listings."""
-    rows, total = await listings.unclaimed(ON_DIRECTORY)
+    rows, total = await listings.unclaimed(db, ON_DIRECTORY)
     return {"listings": rows, "listings_total": total}
 
 
@@ -31,7 +33,8 @@ async def imported_page(request: Request) -> Response:
         page = max(1, min(int(request.query_params.get("page") or 1), 100_000))
     except ValueError:
         page = 1
-    rows, total = await listings.unclaimed(PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    db = node_of(request).db
+    rows, total = await listings.unclaimed(db, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     pages = max(1, ceil(total / PAGE_SIZE))
     here = path_for(request, "nodes.imported")
     return await render(

@@ -215,7 +215,7 @@ async def nodes_page(request: Request) -> Response:
             "page": page,
             "pages": pages,
             **page_links(request, page, pages),
-            **await directory_listings(),
+            **await directory_listings(node.db),
             **map_context(node.settings),
         },
         headers=map_headers(node.settings),

@@ -52,9 +52,11 @@ def _as_item(item: Published) -> dict[str, Any]:
 async def widget(request: Request) -> Response:
     node = node_of(request)
     events_count, equipment_count = _count(request, "events"), _count(request, "equipment")
-    events = await published.upcoming_events(node.origin, events_count) if events_count else []
-    equipment = await published.equipment_of(node.origin, equipment_count)
-    place = (await published.places_of([node.origin])).get(node.origin, {})
+    events = (
+        await published.upcoming_events(node, node.origin, events_count) if events_count else []
+    )
+    equipment = await published.equipment_of(node, node.origin, equipment_count)
+    place = (await published.places_of(node, [node.origin])).get(node.origin, {})
     response = await render(
         request,
         "widget.html",
@@ -87,7 +89,7 @@ def snippet(widget_url: str, place_name: str) -> str:
 async def share_page(request: Request) -> Response:
     node = node_of(request)
     base = base_url(request)
-    place = (await published.places_of([node.origin])).get(node.origin, {})
+    place = (await published.places_of(node, [node.origin])).get(node.origin, {})
     name = str(place.get("nom") or node.settings.name or "")
     return await admin_page(
         request,
