@@ -392,6 +392,8 @@ MAX_ANSWER_DEPTH = 16
 def _answerable(value: Any) -> Any:
     """``value`` if a JSON answer can carry it, else its raw text: a stored payload is not
     trusted (a member nested 950 deep would make the whole answer fail to encode)."""
+    if value is None or isinstance(value, str | int | float):  # always encodable
+        return value
     stack = [(value, 0)]
     while stack:
         current, depth = stack.pop()
