@@ -498,7 +498,8 @@ def main() -> None:
                 api_p95 = percentile(api, 95)
                 ref = reference(api_p95, ceiling)
                 print(
-                    f"    {name:18} api p95 {api_p95:7.1f} ms ({ref:5.1f} ref)"
+                    f"    {name:18} api p50 {median(api):6.1f} ms, p95 {api_p95:7.1f} ms"
+                    f" ({ref:5.1f} ref)"
                     f"   service p95 {percentile(results['service'][name], 95):7.1f} ms"
                     + (f"   fts p95 {percentile(fts, 95):6.2f} ms" if fts else "")
                 )

@@ -332,12 +332,13 @@ async def test_browsing_walks_the_listing_index(papi: InProcessNode) -> None:
         db.close()
 
 
-async def test_seats_left_of_a_page_are_one_read_without_a_transaction(
+async def test_seats_left_of_a_page_are_read_in_the_searchs_snapshot(
     papi: InProcessNode,
 ) -> None:
-    """The events of a page get their seats left in one statement on the node's
-    connection, without BEGIN and COMMIT (two more round trips to its thread); inside a
-    transaction, in that transaction."""
+    """The events of a page get their seats left on the search's own connection, in its
+    snapshot: no statement on the node's connection (a hop to its thread and back).
+    Elsewhere (the API's objects) they are one statement on the node's connection, without
+    BEGIN and COMMIT; inside a transaction, in that transaction."""
     await put(papi, "event", {"title": "Café numérique", "start": when(3), "capacity": 12})
     client: Any = papi.node.db.connection()
     connection = client._connection  # aiosqlite's: only its thread may touch sqlite3's
@@ -345,9 +346,17 @@ async def test_seats_left_of_a_page_are_one_read_without_a_transaction(
     await connection._execute(connection._conn.set_trace_callback, statements.append)
     try:
         results, _ = await find(papi, q="cafe")
+        assert statements == []
+        listed, _ = await find(papi, kind="event")
+        assert statements == []
+        items = [dict(results[0], seats_left=None)]
+        with papi.node.db.activated():
+            await add_seats_left(items)
     finally:
         await connection._execute(connection._conn.set_trace_callback, None)
     assert [result["seats_left"] for result in results] == [12]
+    assert [result["seats_left"] for result in listed] == [12]
+    assert items[0]["seats_left"] == 12
     assert len(statements) == 1 and "registration" in statements[0], statements
     with papi.node.db.activated():
         async with in_transaction():

@@ -144,7 +144,7 @@ async def place_names(conn: BaseDBAsyncClient, origins: Iterable[str]) -> dict[s
     return await store.place_names(conn, origins=origins)
 
 
-async def event_registrations(conn: BaseDBAsyncClient, events: Iterable[str]) -> list[Stored]:
+async def event_registrations(conn: store.DictReads, events: Iterable[str]) -> list[Stored]:
     """The current ``registration`` and ``registration_decision`` objects whose ``event``
     is one of the refs ``events`` (any origin: the queue is read from both sides), in
     the order of their origin and seq."""

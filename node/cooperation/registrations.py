@@ -47,7 +47,7 @@ from federation.timeutil import parse_ts
 
 from ..mail import compose
 from ..mail.compose import Participant
-from ..store.cooperation import Task
+from ..store.cooperation import DictReads, Task
 from ..web.i18n import N_
 from . import privacy, reads
 from .conversations import (
@@ -188,7 +188,7 @@ def _seats(payload: Mapping[str, Any]) -> int:
     return seats
 
 
-async def read_queues(conn: BaseDBAsyncClient, events: Iterable[Ref]) -> Queues:
+async def read_queues(conn: DictReads, events: Iterable[Ref]) -> Queues:
     """The decided registrations of each event of ``events``, by session, in one read:
     each counted from its organiser's decision (the queue is the organiser's log) and
     its registrant's request when this node holds it (a request cancelled frees its
@@ -231,7 +231,7 @@ async def read_queues(conn: BaseDBAsyncClient, events: Iterable[Ref]) -> Queues:
 
 
 async def seats_left_of(
-    conn: BaseDBAsyncClient, events: Sequence[tuple[Ref, Mapping[str, Any], str | None]]
+    conn: DictReads, events: Sequence[tuple[Ref, Mapping[str, Any], str | None]]
 ) -> dict[tuple[Ref, str | None], int | None]:
     """Seats left of each ``(event ref, payload, occurrence)`` (None: unlimited), in one
     read for them all."""
@@ -259,10 +259,11 @@ def _next_session(item: Mapping[str, Any]) -> str | None:
     return start if isinstance(start, str) else None
 
 
-async def add_seats_left(items: Sequence[dict[str, Any]]) -> None:
+async def add_seats_left(items: Sequence[dict[str, Any]], conn: DictReads | None = None) -> None:
     """Add ``seats_left`` to each event of ``items`` (API objects or search results,
     with ``origin``, ``id`` and the payload's members), and to each of its
-    ``next_occurrences`` when it has them: one read for the whole page."""
+    ``next_occurrences`` when it has them: one read for the whole page, on ``conn``
+    (default: the current connection)."""
     events: list[tuple[Ref, Mapping[str, Any], str | None]] = []
     for item in items:
         if item.get("kind") != "event":
@@ -279,7 +280,7 @@ async def add_seats_left(items: Sequence[dict[str, Any]]) -> None:
     if not events:
         return
     # One statement per 500 events (all of an event's rows in one): no transaction.
-    left = await seats_left_of(reads.one_read(), events)
+    left = await seats_left_of(reads.one_read() if conn is None else conn, events)
     for item in items:
         if item.get("kind") != "event" or "origin" not in item or "id" not in item:
             continue

@@ -26,6 +26,7 @@ import asyncio
 import json
 import re
 import sqlite3
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -189,7 +190,8 @@ async def search(query: SearchQuery, *, snippets: bool = False) -> SearchAnswer:
     the matched words, and ``title_marked``, its title; matched words are wrapped in
     ``MARK_START``/``MARK_END``.
 
-    The search reads on a connection of its own, on a worker thread (search_readers.py).
+    The search reads on a connection of its own, on a worker thread (search_readers.py),
+    the seats left of the page's events too (in the same snapshot).
     """
     database = current_database()
     if database is None:
@@ -197,8 +199,6 @@ async def search(query: SearchQuery, *, snippets: bool = False) -> SearchAnswer:
     answer, stale = await asyncio.to_thread(_search, database, query, snippets)
     if stale:
         read_later(database)
-    # The events of the page with their seats left (one read for the page).
-    await add_seats_left(answer.results)
     return answer
 
 
@@ -215,7 +215,9 @@ def _search(database: str, query: SearchQuery, snippets: bool) -> tuple[SearchAn
     with reader(database) as db:
         conditions = index.conditions(_filters(query, index.frozen_origins(db)))
         if not words(query.q):
-            return _listing(db, conditions, limit, offset, snippets), False
+            answer = _listing(db, conditions, limit, offset, snippets)
+            _add_seats_left(db, answer.results)
+            return answer, False
         vocabulary, stale = vocabulary_for(db, database)
         units = analyse(query.q, vocabulary)
         filters = _filter_expression(query)
@@ -251,8 +253,27 @@ def _search(database: str, query: SearchQuery, snippets: bool) -> tuple[SearchAn
         suggestion = None
         if not found[0] and len(found) > 1 and found[1]:
             suggestion = _suggestion(db, units)
-    results = [_result(row, snippets) for row in page]
+        results = [_result(row, snippets) for row in page]
+        _add_seats_left(db, results)
     return SearchAnswer(results, min(counted, MAX_COUNT + 1), suggestion), stale
+
+
+def _add_seats_left(db: sqlite3.Connection, results: list[dict[str, Any]]) -> None:
+    """The events of the page with their seats left (one read for the page), read in the
+    search's snapshot, on its thread: not one more hop, to Tortoise's thread and back
+    (under load each hop waits for a core)."""
+    _at_once(add_seats_left(results, index.SnapshotReads(db)))
+
+
+def _at_once(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run ``coroutine``, whose awaits all finish at once (reads on a ``sqlite3``
+    connection through ``SnapshotReads``), to its end, here, without an event loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    coroutine.close()
+    raise RuntimeError("a read of the search waited for something else than its connection")
 
 
 def _rank(rows: list[Any], dated_first: bool, title_match: TitleMatch) -> list[int]:
@@ -371,6 +392,8 @@ MAX_ANSWER_DEPTH = 16
 def _answerable(value: Any) -> Any:
     """``value`` if a JSON answer can carry it, else its raw text: a stored payload is not
     trusted (a member nested 950 deep would make the whole answer fail to encode)."""
+    if value is None or isinstance(value, str | int | float):  # always encodable
+        return value
     stack = [(value, 0)]
     while stack:
         current, depth = stack.pop()

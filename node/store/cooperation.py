@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -260,9 +260,17 @@ async def place_names(conn: BaseDBAsyncClient, *, origins: Iterable[str]) -> dic
 _REGISTRATION_KINDS = "kind IN ('registration', 'registration_decision')"
 
 
-async def event_registrations(
-    conn: BaseDBAsyncClient, *, events: Iterable[str]
-) -> list[ObjectText]:
+class DictReads(Protocol):
+    """What the reads of seats left need of a connection: Tortoise's clients have it, and
+    so has a search's own read-only connection (``store.search.SnapshotReads``), which
+    reads them in the search's snapshot without a hop to Tortoise's thread."""
+
+    async def execute_query_dict(
+        self, query: str, values: list[Any] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+
+async def event_registrations(conn: DictReads, *, events: Iterable[str]) -> list[ObjectText]:
     """The current ``registration`` and ``registration_decision`` objects whose ``event``
     is one of the refs ``events``, in the order of their origin and seq."""
     wanted = sorted(set(events))

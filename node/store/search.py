@@ -205,6 +205,21 @@ def count_matches(
     return int(counted)
 
 
+class SnapshotReads:
+    """Reads of other stores (``store.cooperation.DictReads``: the seats left of a page's
+    events) on a search's connection, in its snapshot: each await finishes at once."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    async def execute_query_dict(
+        self, query: str, values: list[Any] | None = None
+    ) -> list[dict[str, Any]]:
+        cursor = self.db.execute(query, values or [])
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def _rows(cursor: sqlite3.Cursor) -> list[SearchRow]:
     names = [column[0] for column in cursor.description]
     return [cast(SearchRow, dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
