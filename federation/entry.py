@@ -71,27 +71,27 @@ class Entry:
     sig: str
     payload: dict[str, Any] | None = field(default=None)
 
-    @property
+    @_computed_once
     def origin(self) -> str:
         return str(self.header["origin"])
 
-    @property
+    @_computed_once
     def seq(self) -> int:
         return int(self.header["seq"])
 
-    @property
+    @_computed_once
     def kind(self) -> str:
         return str(self.header["kind"])
 
-    @property
+    @_computed_once
     def oid(self) -> str:
         return str(self.header["oid"])
 
-    @property
+    @_computed_once
     def op(self) -> str:
         return str(self.header["op"])
 
-    @property
+    @_computed_once
     def prev(self) -> str | None:
         prev = self.header["prev"]
         return None if prev is None else str(prev)
