@@ -7,10 +7,10 @@ and ``payload_len``, and to the previous header through ``prev``. See docs/proto
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from . import schema
 from .canonical import canonical_bytes, sha256_tag
@@ -38,6 +38,32 @@ KIND_MAX_PAYLOAD_BYTES = {"resource": 1024 * 1024}
 #: Default tolerance for entries dated ahead of our clock.
 MAX_FUTURE = timedelta(days=1)
 
+T = TypeVar("T")
+
+
+class _computed_once(Generic[T]):
+    """``functools.cached_property`` without its lock: Python 3.11's takes an ``RLock``
+    at every first read, 0.4 µs each, three per entry checked (docs/performance.md 10.2).
+    Entries are values: the same result whichever thread computes it first."""
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _computed_once[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> T | _computed_once[T]:
+        if instance is None:
+            return self
+        value = self.compute(instance)
+        instance.__dict__[self.name] = value  # read from there from now on
+        return value
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -45,41 +71,41 @@ class Entry:
     sig: str
     payload: dict[str, Any] | None = field(default=None)
 
-    @property
+    @_computed_once
     def origin(self) -> str:
         return str(self.header["origin"])
 
-    @property
+    @_computed_once
     def seq(self) -> int:
         return int(self.header["seq"])
 
-    @property
+    @_computed_once
     def kind(self) -> str:
         return str(self.header["kind"])
 
-    @property
+    @_computed_once
     def oid(self) -> str:
         return str(self.header["oid"])
 
-    @property
+    @_computed_once
     def op(self) -> str:
         return str(self.header["op"])
 
-    @property
+    @_computed_once
     def prev(self) -> str | None:
         prev = self.header["prev"]
         return None if prev is None else str(prev)
 
-    @cached_property
+    @_computed_once
     def header_bytes(self) -> bytes:
         return canonical_bytes(self.header)
 
-    @cached_property
+    @_computed_once
     def header_hash(self) -> str:
         """``sha256:<hex>`` of the canonical header: the next entry's ``prev``."""
         return sha256_tag(self.header_bytes)
 
-    @cached_property
+    @_computed_once
     def payload_text(self) -> str | None:
         """The payload's RFC 8785 form as text (``None`` when absent)."""
         return None if self.payload is None else canonical_bytes(self.payload).decode()
