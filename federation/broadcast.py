@@ -82,6 +82,14 @@ class Graft:
 
 
 @dataclass(frozen=True)
+class Greet:
+    """``peer`` just became our neighbour by our choice: tell it (a frame with ``graft``
+    of our own head, which asks for nothing), so that it takes us as a neighbour too."""
+
+    peer: str
+
+
+@dataclass(frozen=True)
 class Serve:
     """``peer`` grafted: send it the entries that follow ``after`` (in the answer)."""
 
@@ -99,7 +107,7 @@ class GiveUp:
     wanted: int
 
 
-Action = Gossip | Graft | Serve | GiveUp
+Action = Gossip | Graft | Serve | GiveUp | Greet
 
 
 # -- what the caller reports --------------------------------------------------------------
@@ -246,6 +254,10 @@ class Broadcast:
     prune_guard: float = 3.0
     #: When each neighbour's frames last brought us something new.
     fed: dict[str, float] = field(default_factory=dict)
+    #: Neighbours we chose that are not told yet (``Greet`` at the next ``tick``): a peer
+    #: learns it is our neighbour from our frames only, and until it has one from us it
+    #: sends us nothing while we hold the link eager.
+    greet: set[str] = field(default_factory=set)
 
     # -- membership ---------------------------------------------------------------------
 
@@ -258,6 +270,7 @@ class Broadcast:
         self.interests[peer] = interest
 
     def remove_neighbour(self, peer: str) -> None:
+        self.greet.discard(peer)
         self.neighbours.pop(peer, None)
         self.interests.pop(peer, None)
         self.known.forget(peer)
@@ -311,7 +324,11 @@ class Broadcast:
         Duplicates prune only when one of them came to us along the tree (``along_tree``)
         and ``peer`` is not our last eager link: a node keeps an eager link whatever
         comes, so that the tree's links are never all cut around it; nor a link that
-        brought something new less than ``prune_guard`` seconds ago (``fed``)."""
+        brought something new less than ``prune_guard`` seconds ago (``fed``).
+
+        The answer says ``prune`` whenever the link is lazy here after the frame, even if
+        this frame did not make it so: both sides then agree (the sender makes it lazy
+        too, or grafts it back when it is its last eager link)."""
         sent = receipt.accepted + receipt.duplicate + receipt.pending
         self.known.learn(peer, heads_of(sent))
         self.on_stored(receipt.accepted, now)
@@ -330,6 +347,12 @@ class Broadcast:
                 answer["prune"] = True
         elif receipt.accepted or receipt.pending:
             self._set(peer, Mode.EAGER)
+        if self.neighbours.get(peer) is Mode.LAZY:
+            # Nothing new came and the link is lazy here, by this frame or before: say
+            # so, whatever made it lazy. A sender that holds it eager (the answer to our
+            # prune was lost, its graft back failed) would otherwise wait for entries we
+            # never send it, cut off the tree until its next pulls.
+            answer["prune"] = True
         if receipt.accepted and peer in self.neighbours:
             self.fed[peer] = now
         if receipt.pending:
@@ -462,6 +485,13 @@ class Broadcast:
         for peer, after in sorted(grafts.items()):
             self._set(peer, Mode.EAGER)
             actions.append(Graft(peer, after))
+        # A graft tells a peer as well as a greeting does.
+        actions.extend(
+            Greet(peer)
+            for peer in sorted(self.greet)
+            if peer in self.neighbours and peer not in grafts
+        )
+        self.greet.clear()
         return actions
 
     def next_due(self) -> float | None:

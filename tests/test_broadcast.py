@@ -301,3 +301,26 @@ def test_a_prune_of_a_link_that_fed_us_lately_is_grafted_back() -> None:
     assert state.lazy() == [B]
     state.remove_neighbour(B)
     assert B not in state.fed
+
+
+def test_a_frame_over_a_link_lazy_here_is_answered_prune_whatever_made_it_lazy() -> None:
+    """Both sides must agree on a link's mode. Here the answer to our prune was lost and
+    its frame came again: answered without ``prune``, its sender kept the link eager and
+    waited for entries we never sent it (a node whose every eager link is lazy on the
+    other side is cut off the tree until its next pulls: arrivals 30 s late in the 50-node
+    benchmark)."""
+    receiver, sender = node(A, B, C), node(C, D)
+    receiver.on_frame(B, Receipt(accepted=((O1, 5),)), now=0)  # the tree brought it
+    answer, _ = receiver.on_frame(C, Receipt(duplicate=((O1, 5),)), now=10)
+    assert answer == {"prune": True} and receiver.lazy() == [C]  # lost on its way back
+    answer, _ = receiver.on_frame(C, Receipt(duplicate=((O1, 5),)), now=11, again=True)
+    assert answer == {"prune": True}
+    sender.on_answer(D, [(O1, 5)], answer, now=11)
+    assert sender.lazy() == [D] and sender.eager() == [C]
+    # A duplicate of an entry a repair brought does not prune, but a lazy link stays lazy
+    # and says so; the sender's last eager link is grafted back instead.
+    receiver.on_local([(O2, 1)], source=B)
+    answer, _ = receiver.on_frame(C, Receipt(duplicate=((O2, 1),)), now=20)
+    assert answer == {"prune": True}
+    actions = node(A).on_answer(A, [(O2, 1)], answer, now=20)
+    assert actions == [Graft(A, {O2: 1})]
