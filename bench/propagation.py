@@ -22,7 +22,8 @@ one node through the JSON API: seconds until every node holds it (p50, p95 over 
   pulls, grafts and the frames that follow) and no frame or push is pending or in flight.
   Push requests per entry count the version 1 pushes and broadcast frame requests (rows
   sent together count once) sent from then until after the last measured entry, divided
-  by the entries; grafts (none expected without losses) are not counted. The set-up's
+  by the entries; grafts are not counted (in the set-up: each chosen neighbour told once,
+  docs/protocol.md 12.1; afterwards none is expected unless an entry is late). The set-up's
   requests are reported apart (``propagation_setup_requests``), and the note of the
   per-entry figure gives it with them too.
 """
