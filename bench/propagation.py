@@ -240,8 +240,8 @@ def run_variant(label: str, features: str) -> None:
         settle_start = time.perf_counter()
         settled = wait_settled(watcher, count)
         print(
-            f"protocol {label or '1.1'}: {count} nodes, {len(edges)} links (degree"
-            f" {min(degrees)}-{max(degrees)}), set up in {time.perf_counter() - t:.0f}s,"
+            f"{'protocol 1.1' if features else 'version 1'}: {count} nodes, {len(edges)} links"
+            f" (degree {min(degrees)}-{max(degrees)}), set up in {time.perf_counter() - t:.0f}s,"
             f" {'settled' if settled else 'NOT settled'} after"
             f" {time.perf_counter() - settle_start:.0f}s"
         )

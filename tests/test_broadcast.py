@@ -9,6 +9,7 @@ from federation.broadcast import (
     GiveUp,
     Gossip,
     Graft,
+    Greet,
     KnownHeads,
     Mode,
     Receipt,
@@ -324,3 +325,12 @@ def test_a_frame_over_a_link_lazy_here_is_answered_prune_whatever_made_it_lazy()
     assert answer == {"prune": True}
     actions = node(A).on_answer(A, [(O2, 1)], answer, now=20)
     assert actions == [Graft(A, {O2: 1})]
+
+
+def test_chosen_neighbours_are_greeted_once_at_the_next_tick() -> None:
+    state = node(A, B, C)
+    state.greet.update([A, B, C])
+    state.remove_neighbour(C)
+    # B is grafted: that tells it as well.
+    assert state.on_ihave(B, {O1: 4}, {}, now=0) == [Graft(B, {O1: 0}), Greet(A)]
+    assert state.tick(100, {}) == [Graft(B, {O1: 0})]  # the retry; greeted once only
