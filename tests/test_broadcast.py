@@ -334,3 +334,23 @@ def test_chosen_neighbours_are_greeted_once_at_the_next_tick() -> None:
     # B is grafted: that tells it as well.
     assert state.on_ihave(B, {O1: 4}, {}, now=0) == [Graft(B, {O1: 0}), Greet(A)]
     assert state.tick(100, {}) == [Graft(B, {O1: 0})]  # the retry; greeted once only
+
+
+def test_a_node_that_a_repair_fed_lately_keeps_its_links() -> None:
+    """A pull (or a graft's answer) brought us something new: the tree did not, so we may
+    be in a piece of it cut off from the rest, and the frames that spread what the repair
+    brought inside that piece would prune the links that join it back (a 50-node run: two
+    pieces of 2 and 3 nodes after the set-up, the next entry 30 s late for them)."""
+    state = node(A, B, C)
+    state.on_frame(B, Receipt(accepted=((O1, 5),)), now=0)  # along the tree
+    state.on_local([(O2, 1)], source=C, now=10)  # a pull brought it
+    answer, _ = state.on_frame(A, Receipt(duplicate=((O1, 5),)), now=15)
+    assert answer == {} and state.eager() == [A, B, C]
+    assert state.on_answer(A, [(O1, 5)], {"prune": True}, now=16) == [Graft(A, {O1: 5})]
+    assert state.eager() == [A, B, C]
+    # Once the guard is over, a duplicate prunes again.
+    answer, _ = state.on_frame(A, Receipt(duplicate=((O1, 5),)), now=10 + state.repair_guard)
+    assert answer == {"prune": True} and state.lazy() == [A]
+    # A graft's answer is a repair too.
+    state.on_served(C, Receipt(accepted=((O2, 2),)), now=100)
+    assert state.recently_repaired(105) and not state.recently_repaired(111)

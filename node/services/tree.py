@@ -267,8 +267,9 @@ async def spread(
     tree = await tree_of(node)
     if actions is None:
         ids = _ids(entries)
-        tree.state.on_stored(ids, time.time())
-        actions = tree.state.on_local(ids, source)
+        now = time.time()
+        tree.state.on_stored(ids, now)
+        actions = tree.state.on_local(ids, source, now=now)
     async with write_transaction() as conn:
         await enqueue_frames(conn, tree, actions)
         hops = node.settings.gossip_ttl if ttl is None else ttl
