@@ -16,12 +16,16 @@ one node through the JSON API: seconds until every node holds it (p50, p95 over 
   empty: push gossip, ``push_fanout`` 3, ``gossip_ttl`` 6, forward once) and protocol 1.1
   (the default: frames along the broadcast tree, docs/protocol.md 12). In 1.1, peers added
   with ``papi peer add`` are read for their features, and the next tick makes them
-  neighbours; the bench waits until every node has one before the first entry. Push
-  requests per entry count version 1 pushes sent and broadcast frame requests sent (rows
-  sent together count once); grafts (none expected without losses) are not counted.
-  Those sent before the first entry (the nodes' own first entries, written before they had
-  peers, spreading by pulls, grafts and the frames that follow) are counted too, and also
-  reported apart (``propagation_setup_requests``).
+  neighbours; the bench waits until every node has one.
+- Both variants then wait until the set-up has settled: every node holds every node's
+  first entries (written at start, before the node had peers, they spread by rounds,
+  pulls, grafts and the frames that follow) and no frame or push is pending or in flight.
+  Push requests per entry count the version 1 pushes and broadcast frame requests (rows
+  sent together count once) sent from then until after the last measured entry, divided
+  by the entries; grafts are not counted (in the set-up: each chosen neighbour told once,
+  docs/protocol.md 12.1; afterwards none is expected unless an entry is late). The set-up's
+  requests are reported apart (``propagation_setup_requests``), and the note of the
+  per-entry figure gives it with them too.
 """
 
 from __future__ import annotations
@@ -142,6 +146,26 @@ class Watcher:
             ).fetchone()[0]
         return int(total)
 
+    def settled(self, origins: int) -> bool:
+        """Whether the set-up is over: every node holds the same head of every one of the
+        ``origins`` origins, and no frame or version 1 push is pending or in flight."""
+        vectors = []
+        for connection in self.connections:
+            try:
+                rows = connection.execute(
+                    "SELECT origin, max(seq) FROM entries GROUP BY origin"
+                ).fetchall()
+                pending = connection.execute(
+                    "SELECT (SELECT count(*) FROM frames WHERE state = 'pending')"
+                    " + (SELECT count(*) FROM deliveries WHERE state = 'pending')"
+                ).fetchone()[0]
+            except sqlite3.OperationalError:  # busy: not known to be settled
+                return False
+            if pending:
+                return False
+            vectors.append(dict(rows))
+        return len(vectors[0]) == origins and all(v == vectors[0] for v in vectors)
+
     def neighbours(self, index: int) -> int:
         with contextlib.suppress(sqlite3.OperationalError):
             row = (
@@ -155,6 +179,23 @@ class Watcher:
     def close(self) -> None:
         for connection in self.connections:
             connection.close()
+
+
+#: Longest wait for the set-up to settle (a few sync intervals of 60 s).
+SETTLE_TIMEOUT = 300.0
+
+
+def wait_settled(watcher: Watcher, count: int) -> bool:
+    """Wait until the set-up is over (``Watcher.settled``, twice 2 s apart: a frame may be
+    on its way between two reads); False after ``SETTLE_TIMEOUT``."""
+    deadline = time.perf_counter() + SETTLE_TIMEOUT
+    while time.perf_counter() < deadline:
+        if watcher.settled(count):
+            time.sleep(2.0)
+            if watcher.settled(count):
+                return True
+        time.sleep(1.0)
+    return False
 
 
 def _parallel(jobs: list[Any], workers: int = 4) -> None:
@@ -193,11 +234,18 @@ def run_variant(label: str, features: str) -> None:
                 watcher.neighbours(i) for i in range(count)
             ):
                 time.sleep(1)
+        # The set-up is over when every node holds every node's first entries (written
+        # at start, before the node had peers, they spread by rounds, pulls and the frames
+        # that follow) and nothing is pending: the entries measured then spread alone.
+        settle_start = time.perf_counter()
+        settled = wait_settled(watcher, count)
         print(
-            f"protocol {label or '1.1'}: {count} nodes, {len(edges)} links (degree"
-            f" {min(degrees)}-{max(degrees)}), set up in {time.perf_counter() - t:.0f}s"
+            f"{'protocol 1.1' if features else 'version 1'}: {count} nodes, {len(edges)} links"
+            f" (degree {min(degrees)}-{max(degrees)}), set up in {time.perf_counter() - t:.0f}s,"
+            f" {'settled' if settled else 'NOT settled'} after"
+            f" {time.perf_counter() - settle_start:.0f}s"
         )
-        setup_requests = watcher.deliveries()  # the nodes' first entries, before ours
+        setup_requests = watcher.deliveries()  # the set-up's, before the measured entries
         times: list[float] = []
         missing = 0
         last: tuple[NodeProc, str, int] | None = None
@@ -250,18 +298,18 @@ def run_variant(label: str, features: str) -> None:
     )
     record(
         f"propagation{label}_push_requests_per_entry",
-        pushes / rounds,
+        (pushes - setup_requests) / rounds,
         "requests",
         target=60 if features else None,
-        note=f"{what}, pushes and frames sent per entry, {count} nodes",
+        note=f"{what}, pushes and frames the measured entries caused, per entry, {count}"
+        f" nodes; {pushes / rounds:.1f} per entry with the set-up's",
     )
     record(
         f"propagation{label}_setup_requests",
         setup_requests,
         "requests",
-        note=f"{what}: sent before the first entry (the nodes' own first entries spreading),"
-        f" counted in requests per entry; {(pushes - setup_requests) / rounds:.1f} per entry"
-        " without them",
+        note=f"{what}: sent before the first measured entry, while the nodes' own first"
+        " entries spread" + ("" if settled else f" (NOT settled in {SETTLE_TIMEOUT:.0f}s)"),
     )
     record(
         f"propagation{label}_http_confirmed",

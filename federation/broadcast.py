@@ -82,6 +82,14 @@ class Graft:
 
 
 @dataclass(frozen=True)
+class Greet:
+    """``peer`` just became our neighbour by our choice: tell it (a frame with ``graft``
+    of our own head, which asks for nothing), so that it takes us as a neighbour too."""
+
+    peer: str
+
+
+@dataclass(frozen=True)
 class Serve:
     """``peer`` grafted: send it the entries that follow ``after`` (in the answer)."""
 
@@ -99,7 +107,7 @@ class GiveUp:
     wanted: int
 
 
-Action = Gossip | Graft | Serve | GiveUp
+Action = Gossip | Graft | Serve | GiveUp | Greet
 
 
 # -- what the caller reports --------------------------------------------------------------
@@ -246,6 +254,18 @@ class Broadcast:
     prune_guard: float = 3.0
     #: When each neighbour's frames last brought us something new.
     fed: dict[str, float] = field(default_factory=dict)
+    #: A node to which something new came by a repair (a pull, a full round, a graft's
+    #: answer, a version 1 push) less than this long ago neither prunes a link nor lets
+    #: one be pruned: the tree did not bring it that entry, so the node may be in a piece
+    #: of the tree cut off from the rest, and the frames that spread what the repair
+    #: brought inside that piece would prune the links that join it back.
+    repair_guard: float = 10.0
+    #: When something new last came to us by a repair.
+    repaired: float | None = None
+    #: Neighbours we chose that are not told yet (``Greet`` at the next ``tick``): a peer
+    #: learns it is our neighbour from our frames only, and until it has one from us it
+    #: sends us nothing while we hold the link eager.
+    greet: set[str] = field(default_factory=set)
 
     # -- membership ---------------------------------------------------------------------
 
@@ -258,6 +278,7 @@ class Broadcast:
         self.interests[peer] = interest
 
     def remove_neighbour(self, peer: str) -> None:
+        self.greet.discard(peer)
         self.neighbours.pop(peer, None)
         self.interests.pop(peer, None)
         self.known.forget(peer)
@@ -283,14 +304,21 @@ class Broadcast:
     # -- events -------------------------------------------------------------------------
 
     def on_local(
-        self, ids: Iterable[EntryId], source: str | None = None, *, ours: bool = False
+        self,
+        ids: Iterable[EntryId],
+        source: str | None = None,
+        *,
+        ours: bool = False,
+        now: float | None = None,
     ) -> list[Action]:
         """Entries new to us that did not come in a frame (we wrote them: ``ours``, or a
-        pull or a version 1 push from ``source`` brought them): push them along every
-        eager link."""
+        pull or a version 1 push from ``source`` brought them, at ``now``): push them along
+        every eager link."""
         ids = tuple(ids)
         if ours:
             self.along_tree.add(ids)
+        elif ids and now is not None:
+            self.repaired = now
         return self._forward(ids, source=source)
 
     def on_frame(
@@ -311,7 +339,11 @@ class Broadcast:
         Duplicates prune only when one of them came to us along the tree (``along_tree``)
         and ``peer`` is not our last eager link: a node keeps an eager link whatever
         comes, so that the tree's links are never all cut around it; nor a link that
-        brought something new less than ``prune_guard`` seconds ago (``fed``)."""
+        brought something new less than ``prune_guard`` seconds ago (``fed``).
+
+        The answer says ``prune`` whenever the link is lazy here after the frame, even if
+        this frame did not make it so: both sides then agree (the sender makes it lazy
+        too, or grafts it back when it is its last eager link)."""
         sent = receipt.accepted + receipt.duplicate + receipt.pending
         self.known.learn(peer, heads_of(sent))
         self.on_stored(receipt.accepted, now)
@@ -325,11 +357,22 @@ class Broadcast:
             pass
         elif not receipt.accepted and not receipt.pending and receipt.duplicate:
             redundant = any(entry in self.along_tree for entry in receipt.duplicate)
-            if redundant and self.eager() != [peer] and not self.recently_fed(peer, now):
+            if (
+                redundant
+                and self.eager() != [peer]
+                and not self.recently_fed(peer, now)
+                and not self.recently_repaired(now)
+            ):
                 self._set(peer, Mode.LAZY)
                 answer["prune"] = True
         elif receipt.accepted or receipt.pending:
             self._set(peer, Mode.EAGER)
+        if self.neighbours.get(peer) is Mode.LAZY:
+            # Nothing new came and the link is lazy here, by this frame or before: say
+            # so, whatever made it lazy. A sender that holds it eager (the answer to our
+            # prune was lost, its graft back failed) would otherwise wait for entries we
+            # never send it, cut off the tree until its next pulls.
+            answer["prune"] = True
         if receipt.accepted and peer in self.neighbours:
             self.fed[peer] = now
         if receipt.pending:
@@ -365,7 +408,9 @@ class Broadcast:
             self.known.learn(peer, gaps)
         actions: list[Action] = []
         if answer.get("prune"):
-            guarded = now is not None and self.recently_fed(peer, now)
+            guarded = now is not None and (
+                self.recently_fed(peer, now) or self.recently_repaired(now)
+            )
             if self.eager() == [peer] or (guarded and peer in self.neighbours):
                 self._set(peer, Mode.EAGER)
                 actions.append(Graft(peer, heads_of(sent)))
@@ -381,6 +426,8 @@ class Broadcast:
         along our other eager links (our subtree missed it too)."""
         self.known.learn(peer, heads_of(receipt.accepted + receipt.duplicate + receipt.pending))
         self.on_stored(receipt.accepted, now)
+        if receipt.accepted:
+            self.repaired = now
         return self._forward(receipt.accepted, source=peer)
 
     def on_graft(self, peer: str, after: Mapping[str, int]) -> list[Action]:
@@ -393,6 +440,10 @@ class Broadcast:
         """Whether ``peer``'s frames brought us something new within ``prune_guard``."""
         last = self.fed.get(peer)
         return last is not None and now - last < self.prune_guard
+
+    def recently_repaired(self, now: float) -> bool:
+        """Whether something new came to us by a repair within ``repair_guard``."""
+        return self.repaired is not None and now - self.repaired < self.repair_guard
 
     def on_prune(self, peer: str) -> None:
         self._set(peer, Mode.LAZY)
@@ -462,6 +513,13 @@ class Broadcast:
         for peer, after in sorted(grafts.items()):
             self._set(peer, Mode.EAGER)
             actions.append(Graft(peer, after))
+        # A graft tells a peer as well as a greeting does.
+        actions.extend(
+            Greet(peer)
+            for peer in sorted(self.greet)
+            if peer in self.neighbours and peer not in grafts
+        )
+        self.greet.clear()
         return actions
 
     def next_due(self) -> float | None:

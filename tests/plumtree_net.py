@@ -279,7 +279,8 @@ class Net:
             receipt = node.store.ingest(ids, self.now)
             node.broadcast.known.learn(peer.name, heads_of(ids))
             node.broadcast.on_stored(receipt.accepted, self.now)
-            self._act(node, node.broadcast.on_local(receipt.accepted, source=peer.name))
+            actions = node.broadcast.on_local(receipt.accepted, source=peer.name, now=self.now)
+            self._act(node, actions)
 
     # -- transport ------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from federation.broadcast import (
     GiveUp,
     Gossip,
     Graft,
+    Greet,
     KnownHeads,
     Mode,
     Receipt,
@@ -301,3 +302,55 @@ def test_a_prune_of_a_link_that_fed_us_lately_is_grafted_back() -> None:
     assert state.lazy() == [B]
     state.remove_neighbour(B)
     assert B not in state.fed
+
+
+def test_a_frame_over_a_link_lazy_here_is_answered_prune_whatever_made_it_lazy() -> None:
+    """Both sides must agree on a link's mode. Here the answer to our prune was lost and
+    its frame came again: answered without ``prune``, its sender kept the link eager and
+    waited for entries we never sent it (a node whose every eager link is lazy on the
+    other side is cut off the tree until its next pulls: arrivals 30 s late in the 50-node
+    benchmark)."""
+    receiver, sender = node(A, B, C), node(C, D)
+    receiver.on_frame(B, Receipt(accepted=((O1, 5),)), now=0)  # the tree brought it
+    answer, _ = receiver.on_frame(C, Receipt(duplicate=((O1, 5),)), now=10)
+    assert answer == {"prune": True} and receiver.lazy() == [C]  # lost on its way back
+    answer, _ = receiver.on_frame(C, Receipt(duplicate=((O1, 5),)), now=11, again=True)
+    assert answer == {"prune": True}
+    sender.on_answer(D, [(O1, 5)], answer, now=11)
+    assert sender.lazy() == [D] and sender.eager() == [C]
+    # A duplicate of an entry a repair brought does not prune, but a lazy link stays lazy
+    # and says so; the sender's last eager link is grafted back instead.
+    receiver.on_local([(O2, 1)], source=B)
+    answer, _ = receiver.on_frame(C, Receipt(duplicate=((O2, 1),)), now=20)
+    assert answer == {"prune": True}
+    actions = node(A).on_answer(A, [(O2, 1)], answer, now=20)
+    assert actions == [Graft(A, {O2: 1})]
+
+
+def test_chosen_neighbours_are_greeted_once_at_the_next_tick() -> None:
+    state = node(A, B, C)
+    state.greet.update([A, B, C])
+    state.remove_neighbour(C)
+    # B is grafted: that tells it as well.
+    assert state.on_ihave(B, {O1: 4}, {}, now=0) == [Graft(B, {O1: 0}), Greet(A)]
+    assert state.tick(100, {}) == [Graft(B, {O1: 0})]  # the retry; greeted once only
+
+
+def test_a_node_that_a_repair_fed_lately_keeps_its_links() -> None:
+    """A pull (or a graft's answer) brought us something new: the tree did not, so we may
+    be in a piece of it cut off from the rest, and the frames that spread what the repair
+    brought inside that piece would prune the links that join it back (a 50-node run: two
+    pieces of 2 and 3 nodes after the set-up, the next entry 30 s late for them)."""
+    state = node(A, B, C)
+    state.on_frame(B, Receipt(accepted=((O1, 5),)), now=0)  # along the tree
+    state.on_local([(O2, 1)], source=C, now=10)  # a pull brought it
+    answer, _ = state.on_frame(A, Receipt(duplicate=((O1, 5),)), now=15)
+    assert answer == {} and state.eager() == [A, B, C]
+    assert state.on_answer(A, [(O1, 5)], {"prune": True}, now=16) == [Graft(A, {O1: 5})]
+    assert state.eager() == [A, B, C]
+    # Once the guard is over, a duplicate prunes again.
+    answer, _ = state.on_frame(A, Receipt(duplicate=((O1, 5),)), now=10 + state.repair_guard)
+    assert answer == {"prune": True} and state.lazy() == [A]
+    # A graft's answer is a repair too.
+    state.on_served(C, Receipt(accepted=((O2, 2),)), now=100)
+    assert state.recently_repaired(105) and not state.recently_repaired(111)

@@ -461,3 +461,26 @@ async def test_spreading_waits_for_another_process_writing_the_database(
                 assert await Frame.all().count() == 1
         finally:
             other.close()
+
+
+async def test_a_peer_that_did_not_choose_us_is_told_and_sends_us_entries(
+    tmp_path: Path,
+) -> None:
+    """a chooses b as a neighbour; b has neighbours enough (or has not ticked yet) and did
+    not choose a. Until a frame from a, b did not know a and sent it nothing, while a held
+    the link eager: a was cut off the tree until its pulls (12.1)."""
+    from node.services.changes import graft_due
+
+    async with network(tmp_path, ["a", "b"], **FAST) as (_, nodes):
+        a, b = nodes["a"], nodes["b"]
+        with b.node.db.activated():
+            assert await refresh_features(b.node, await add_peer(url_of("a")))
+        await link(a, "b")
+        assert url_of("a") not in b.node.tree.state.neighbours
+        with a.node.db.activated():
+            await graft_due(a.node)  # the tick's grafts: a greeting to b
+        assert b.node.tree.state.neighbours[url_of("a")] is Mode.EAGER
+        assert a.node.tree.state.neighbours[url_of("b")] is Mode.EAGER
+        created = await publish(b, "Atelier accueil")
+        assert await send_all(b) == 1
+        assert await holds(a, created["origin"], created["seq"])

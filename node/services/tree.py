@@ -29,6 +29,7 @@ from federation.broadcast import (
     GiveUp,
     Gossip,
     Graft,
+    Greet,
     Missing,
     Mode,
     Receipt,
@@ -202,6 +203,10 @@ async def maintain_neighbours(node: Node) -> list[str]:
         for url in chosen[: max(0, room)]:
             await make_neighbour(tree, by_url[url])
             added.append(url)
+    for url in added:
+        # It may not have chosen us: told at the next grafts (12.1), it takes us as a
+        # neighbour too and sends us entries.
+        tree.state.greet.add(url)
     return added
 
 
@@ -262,8 +267,9 @@ async def spread(
     tree = await tree_of(node)
     if actions is None:
         ids = _ids(entries)
-        tree.state.on_stored(ids, time.time())
-        actions = tree.state.on_local(ids, source)
+        now = time.time()
+        tree.state.on_stored(ids, now)
+        actions = tree.state.on_local(ids, source, now=now)
     async with write_transaction() as conn:
         await enqueue_frames(conn, tree, actions)
         hops = node.settings.gossip_ttl if ttl is None else ttl
@@ -475,7 +481,12 @@ async def _serve_all(
             answer = await client.broadcast(peer.url, {"from": _sender(node), "entries": documents})
             node.note_refusals(peer.id, answer.get("rejected") or [])
             sent = [(d["header"]["origin"], int(d["header"]["seq"])) for d in documents]
-            tree.state.on_answer(peer.url, sent, {k: v for k, v in answer.items() if k != "graft"})
+            kept = tree.state.on_answer(
+                peer.url, sent, {k: v for k, v in answer.items() if k != "graft"}, time.time()
+            )
+            # A prune of our last eager link (or of one that fed us lately) is grafted
+            # back, as for any frame's answer: dropped, the link stayed eager here only.
+            await _keep_last_link(node, kept)
             for origin, seq in sent:
                 after[origin] = max(after.get(origin, 0), seq)
             if not more:
@@ -570,13 +581,16 @@ async def send_grafts(node: Node, actions: Iterable[Action]) -> list[GiveUp]:
     tree = await tree_of(node)
     give_ups = [a for a in actions if isinstance(a, GiveUp)]
     for action in actions:
-        if not isinstance(action, Graft):
+        if not isinstance(action, Graft | Greet):
             continue
         peer = await Peer.get_or_none(url=action.peer)
         if peer is None:
             continue
+        after = dict(action.after) if isinstance(action, Graft) else await _own_head(node)
+        if not after:
+            continue
         try:
-            await _graft_from(node, tree, peer, dict(action.after))
+            await _graft_from(node, tree, peer, after)
         except PeerLacksPath:
             await forget_features(peer)
             await drop_neighbour(tree, peer.url)
@@ -584,6 +598,16 @@ async def send_grafts(node: Node, actions: Iterable[Action]) -> list[GiveUp]:
             log.info("graft from %s failed (%s): %s", peer.url, exc.kind, exc)
     await save(tree)
     return give_ups
+
+
+async def _own_head(node: Node) -> dict[str, int]:
+    """Our head of our own log: a graft of it asks for nothing (a greeting, 12.1)."""
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            "SELECT max(seq) AS seq FROM entries WHERE origin = ?", [node.origin]
+        )
+    head = rows[0]["seq"] if rows else None
+    return {node.origin: int(head)} if head else {}
 
 
 async def _graft_from(node: Node, tree: Tree, peer: Peer, after: dict[str, int]) -> None:
