@@ -113,7 +113,7 @@ async def test_a_revoked_token_gets_401_at_once(papi: InProcessNode) -> None:
 async def test_accounts_made_before_roles_stay_administrators(tmp_path: Path) -> None:
     async with in_process_node(tmp_path / "n") as node:
         with node.node.db.activated():
-            await add_user("ancien@exemple.fr", PASSWORD)
+            await add_user(node.node.db, "ancien@exemple.fr", PASSWORD)
     database = sqlite3.connect(tmp_path / "n" / "papi.sqlite3")
     database.execute("ALTER TABLE users DROP COLUMN role")
     database.execute("ALTER TABLE users DROP COLUMN disabled")
@@ -136,13 +136,15 @@ async def post_from(
 
 async def _logged_in(papi: InProcessNode, email: str, role: str | None = None) -> None:
     with papi.node.db.activated():
-        await add_user(email, PASSWORD, role)
+        await add_user(papi.node.db, email, PASSWORD, role)
     assert (await log_in(papi, email, PASSWORD)).status_code == 303
 
 
 async def test_animators_are_kept_out_of_the_administrators_pages(papi: InProcessNode) -> None:
     with papi.node.db.activated():
-        await add_user("chef@exemple.fr", PASSWORD)  # the first account: administrator
+        await add_user(
+            papi.node.db, "chef@exemple.fr", PASSWORD
+        )  # the first account: administrator
     await _logged_in(papi, "anim@exemple.fr")
     for path in (
         "/admin/place",
