@@ -280,7 +280,7 @@ class Workers:
         except Exception:
             log.exception("purge of cooperation requests failed")
         try:
-            await coop_rows.purge_done(now - KEEP_DONE)
+            await coop_rows.purge_done(self.node.db.connection(), now - KEEP_DONE)
         except Exception:
             log.exception("purge of done cooperation tasks failed")
 
