@@ -243,7 +243,7 @@ def cmd_peer_remove(args: argparse.Namespace) -> None:
     )
 
     async def work(node: Any) -> Any:
-        return await remove_peer(args.url)
+        return await remove_peer(args.url, conn=node.db.connection())
 
     _audit_to_stderr()
     peer = _run(args, work)

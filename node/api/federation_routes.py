@@ -135,8 +135,10 @@ def _busy() -> Response:
 
 async def _heard_from(node: Node, url: Any, origins: set[str]) -> None:
     """A peer in backoff contacted us (or pushed its own entries): retry it at once."""
-    for peer in await peers_heard_from(url if isinstance(url, str) else None, origins):
-        await make_due(peer)
+    conn = node.db.connection()
+    heard = await peers_heard_from(url if isinstance(url, str) else None, origins, conn=conn)
+    for peer in heard:
+        await make_due(peer, conn=conn)
         node.wake_sync(peer.id)
         node.wake_push()
         log.info("%s contacted us: retried at once", peer.url)

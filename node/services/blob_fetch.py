@@ -105,7 +105,7 @@ async def _candidates(node: Node, sha256: str) -> list[PeerRow]:
     """Peers to ask: the authors' of the resources that list the blob, then the others
     (added by hand first, then discovered ones at random)."""
     authors = {ref.origin for ref in await references(sha256)}
-    peers = [p for p in await peer_rows.by_id() if p.origin != node.origin]
+    peers = [p for p in await peer_rows.by_id(node.db.connection()) if p.origin != node.origin]
     first = [p for p in peers if p.origin in authors]
     manual = [p for p in peers if p.origin not in authors and p.source != "discovered"]
     discovered = [p for p in peers if p.origin not in authors and p.source == "discovered"]

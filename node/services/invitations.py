@@ -200,8 +200,9 @@ async def join(node: Node, code: str, name: str = "", commune: str = "") -> Invi
                 N_("the inviting node did not accept the request: %(error)s"),
                 error=str(exc),
             ) from None
-    peer = await add_peer(invitation.url)
+    conn = node.db.connection()
+    peer = await add_peer(invitation.url, conn=conn)
     if peer.origin is None:
-        peer = await identified(peer, invitation.origin)
+        peer = await identified(peer, invitation.origin, conn=conn)
     node.wake_sync(peer.id)
     return invitation

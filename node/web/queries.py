@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from federation.timeutil import format_ts, utc_now
@@ -81,10 +82,10 @@ async def directory_page(own_origin: str, page: int, *, shown_only: bool = False
         )
 
 
-async def peers(page: int) -> tuple[list[dict[str, Any]], int]:
+async def peers(conn: BaseDBAsyncClient, page: int) -> tuple[list[dict[str, Any]], int]:
     """Page ``page`` (from 1) of the peers, with their place names, and their number."""
     size = directory.PAGE_SIZE
-    rows, total = await directory.peers_page(size, (page - 1) * size)
+    rows, total = await directory.peers_page(conn, size, (page - 1) * size)
     names = await origins.names(origin_ids=[peer.origin for peer in rows if peer.origin])
     # As in /api/v1/nodes (one serialisation of a peer), with the name of its place.
     items = [{**peer_json(peer), "name": names.get(peer.origin or "") or ""} for peer in rows]
