@@ -10,7 +10,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from tortoise.transactions import in_transaction
 
 from federation import schema
 from federation.errors import SchemaError
@@ -82,8 +81,7 @@ async def entries(request: Request) -> Response:
         # A page may hold up to 500 payloads of 128 KiB: as heavy as a sync answer.
         if not await _take_heavy_slot(node, stack):
             return _busy()
-        async with in_transaction() as conn:
-            hidden = await node.membership.is_excluded(conn, origin)
+        hidden = await node.membership.is_excluded(node.db.connection(), origin)
         # An origin that is no longer a member is not relayed (docs/protocol.md 16).
         body = b'{"entries":[]}' if hidden else await page_json(origin, after, limit)
     return Response(body, media_type="application/json")
@@ -223,7 +221,7 @@ async def join(request: Request) -> Response:
     node = node_of(request)
     document = await read_json(request, node.settings.max_body_bytes)
     try:
-        async with in_transaction() as conn:
+        async with node.db.write_transaction() as conn:  # reads the invitation first
             answer = await receive_join(conn, document)
     except InvitationError as exc:
         status = 422 if exc.code == "invalid" else 403

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation.timeutil import format_ts, utc_now
 
+from ..db import Database
 from ..services import directory
 from ..services.objects import SERVER_FIELDS, object_json
 from ..services.peers import peer_json
@@ -72,11 +72,13 @@ async def own_objects(origin: str, kind: str) -> list[dict[str, Any]]:
     return [_shown(row) for row in await objects.of_kind(origin=origin, kind=kind)]
 
 
-async def directory_page(own_origin: str, page: int, *, shown_only: bool = False) -> directory.Page:
+async def directory_page(
+    db: Database, own_origin: str, page: int, *, shown_only: bool = False
+) -> directory.Page:
     """Page ``page`` (from 1) of the places this node holds, this node's first;
     ``shown_only``: without those membership hides (the public pages)."""
     size = directory.PAGE_SIZE
-    async with in_transaction() as conn:
+    async with db.transaction() as conn:
         return await directory.origins_page(
             conn, own_origin, size, (page - 1) * size, shown_only=shown_only
         )

@@ -347,7 +347,7 @@ async def _peers_page(
     node = node_of(request)
     page = page_number(request)
     peers, peers_total = await queries.peers(node.db.connection(), page)
-    places = await queries.directory_page(node.origin, page)
+    places = await queries.directory_page(node.db, node.origin, page)
     pages = max(1, ceil(max(peers_total, places.total) / places.limit))
     return await admin_page(
         request,

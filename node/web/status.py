@@ -219,7 +219,7 @@ async def _frozen(node: Node, problems: list[Problem], moment: Any) -> None:
     frozen = await origins.frozen()
     if not frozen:
         return
-    since = await origins.first_forks()
+    since = await origins.first_forks(node.db.connection())
     others = []
     for origin in frozen:
         if origin.id == node.origin:
