@@ -84,7 +84,7 @@ async def node_status(node: Node, language: str) -> Status:
     await _frozen(node, problems, moment)
     await _own_log(node, problems)
     _backup(node, problems, moment)
-    usage = await blobs.summary(node.settings.blob_quota_bytes)
+    usage = await blobs.summary(node.db.connection(), node.settings.blob_quota_bytes)
     if usage["quota"] and usage["used"] >= QUOTA_WARNING * usage["quota"]:
         problems.append(
             Problem(
