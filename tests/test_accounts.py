@@ -4,11 +4,14 @@ token is refused at once; animators are kept out of the administrators' pages.""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from node.web.accounts import add_user
 from tests.conftest import InProcessNode, in_process_node, run_papi
@@ -245,3 +248,29 @@ async def test_administrators_manage_accounts_and_tokens_in_admin(papi: InProces
     assert revoked.status_code == 303
     refused = await papi.client.post("/api/v1/skills", json={"title": "x"}, headers=headers)
     assert refused.status_code == 401
+
+
+async def test_two_first_accounts_at_once_make_one_administrator(
+    papi: InProcessNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating an account reads (is there one yet?) then writes, in one write
+    transaction: two created at once cannot both find the node empty."""
+    from node.store import accounts as rows
+    from node.web import accounts
+
+    real_any_user = rows.any_user
+
+    async def slow_any_user(conn: Any) -> bool:
+        found = await real_any_user(conn)
+        await asyncio.sleep(0.05)  # the other creation runs meanwhile, if it can
+        return found
+
+    monkeypatch.setattr(rows, "any_user", slow_any_user)
+    monkeypatch.setattr(accounts, "hash_password", lambda password: "not-a-real-hash")
+    with papi.node.db.activated():
+        db = papi.node.db
+        await asyncio.gather(
+            add_user(db, "un@exemple.fr", PASSWORD), add_user(db, "deux@exemple.fr", PASSWORD)
+        )
+        roles = sorted(account.role for account in await accounts.list_accounts(db))
+    assert roles == ["admin", "animator"]
