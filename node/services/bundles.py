@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
-from tortoise.transactions import in_transaction
-
 from federation import bundle
 from federation.bundle import BundleError, Member, TooLong, TruncatedArchive, UnsupportedVersion
 from federation.errors import EntryRejected, EntryTooLarge, MalformedEntry
@@ -151,7 +149,7 @@ async def export_bundle(
     report = ExportReport()
     their_vector: Vector = dict(theirs["vector"]) if theirs else {}
     with _aside(output) as (entries_file, archive_file):
-        wanted = await _write_entries(entries_file, their_vector, report, progress)
+        wanted = await _write_entries(node, entries_file, their_vector, report, progress)
         for sha256 in theirs.get("wants", []) if theirs else []:
             wanted.setdefault(sha256, 0)
         blobs = await _held_blobs(node, wanted, report)
@@ -180,12 +178,16 @@ def _aside(output: Path) -> Iterator[tuple[IO[bytes], BinaryIO]]:
 
 
 async def _write_entries(
-    out: IO[bytes], theirs: Vector, report: ExportReport, progress: ExportProgress | None
+    node: Node,
+    out: IO[bytes],
+    theirs: Vector,
+    report: ExportReport,
+    progress: ExportProgress | None,
 ) -> dict[str, int]:
     """Write the entries ``theirs`` lacks as JSON lines; return the blobs they list."""
     mine = await current_vector()
     frozen = await frozen_origins()
-    async with in_transaction() as conn:
+    async with node.db.transaction() as conn:
         evidence = await fork_evidence(conn, frozen, theirs)
     ranges = {o: after for o, after in missing_ranges(mine, theirs).items() if o not in frozen}
     total = len(evidence) + sum(mine[o] - after for o, after in ranges.items())

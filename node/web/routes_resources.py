@@ -155,7 +155,7 @@ async def resource_page(request: Request) -> Response:
             ),
             "original": await original_of(item),
             "adaptations": await resources.adaptations(origin, oid),
-            "versions": list(reversed(await resources.versions(origin, oid))),
+            "versions": list(reversed(await resources.versions(node_of(request).db, origin, oid))),
             "site_url": (node.settings.url or str(request.base_url)).rstrip("/"),
             "adapt_href": path_for(request, "admin.resources.adapt")
             + "?"
@@ -169,7 +169,11 @@ async def differences_page(request: Request) -> Response:
     item = await queries.find_object(origin, "resource", oid)
     if item is None:
         return await not_found(request)
-    shown = [v for v in await resources.versions(origin, oid) if v.payload is not None]
+    shown = [
+        v
+        for v in await resources.versions(node_of(request).db, origin, oid)
+        if v.payload is not None
+    ]
     by_seq = {version.seq: version for version in shown}
     try:
         old_seq = int(request.query_params.get("from") or (shown[-2].seq if len(shown) > 1 else 0))
