@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .audit import audit, command_line_actor
 from .cli_support import (
@@ -26,6 +26,9 @@ from .cli_support import (
 )
 from .i18n import N_, local_time
 from .logging_setup import configure_logging
+
+if TYPE_CHECKING:
+    from .db import Database
 
 
 def _audit_to_stderr() -> None:
@@ -71,12 +74,12 @@ def _role_name(role: str) -> str:
 
 
 def _change_account(
-    args: argparse.Namespace, action: str, change: Callable[[], Awaitable[object]]
+    args: argparse.Namespace, action: str, change: Callable[[Database], Awaitable[object]]
 ) -> None:
     """Make one change to the account ``args.email``, then write its audit line."""
 
     async def work(node: Any) -> None:
-        await change()
+        await change(node.db)
 
     _audit_to_stderr()
     _run(args, work)
@@ -91,8 +94,8 @@ def cmd_user_add(args: argparse.Namespace) -> None:
     async def work(node: Any) -> tuple[bool, str]:
         from .web.accounts import list_accounts
 
-        created = await add_user(args.email, password, args.role)
-        role = next(a.role for a in await list_accounts() if a.email == args.email.lower())
+        created = await add_user(node.db, args.email, password, args.role)
+        role = next(a.role for a in await list_accounts(node.db) if a.email == args.email.lower())
         return created, role
 
     _audit_to_stderr()
@@ -107,7 +110,7 @@ def cmd_user_list(args: argparse.Namespace) -> None:
     from .web.accounts import list_accounts
 
     async def work(node: Any) -> Any:
-        return await list_accounts()
+        return await list_accounts(node.db)
 
     accounts = _run(args, work)
     if not accounts:
@@ -128,14 +131,14 @@ def cmd_user_password(args: argparse.Namespace) -> None:
 
     password = _new_password(args.email)
 
-    _change_account(args, "user.password", lambda: set_password(args.email, password))
+    _change_account(args, "user.password", lambda db: set_password(db, args.email, password))
     print(_("New password set for %(email)s; its open sessions are closed.", email=args.email))
 
 
 def cmd_user_role(args: argparse.Namespace) -> None:
     from .web.accounts import set_role
 
-    _change_account(args, f"user.role={args.role}", lambda: set_role(args.email, args.role))
+    _change_account(args, f"user.role={args.role}", lambda db: set_role(db, args.email, args.role))
     print(_("%(email)s is now %(role)s.", email=args.email, role=_role_name(args.role)))
 
 
@@ -146,14 +149,14 @@ def cmd_user_disable(args: argparse.Namespace) -> None:
         _("Disable the account %(email)s (it can no longer log in)?", email=args.email), args.yes
     )
 
-    _change_account(args, "user.disable", lambda: set_disabled(args.email, True))
+    _change_account(args, "user.disable", lambda db: set_disabled(db, args.email, True))
     print(_("%(email)s is disabled; its open sessions are closed.", email=args.email))
 
 
 def cmd_user_enable(args: argparse.Namespace) -> None:
     from .web.accounts import set_disabled
 
-    _change_account(args, "user.enable", lambda: set_disabled(args.email, False))
+    _change_account(args, "user.enable", lambda db: set_disabled(db, args.email, False))
     print(_("%(email)s can log in again.", email=args.email))
 
 
@@ -162,7 +165,7 @@ def cmd_user_remove(args: argparse.Namespace) -> None:
 
     confirm(_("Remove the account %(email)s for good?", email=args.email), args.yes)
 
-    _change_account(args, "user.remove", lambda: remove_user(args.email))
+    _change_account(args, "user.remove", lambda db: remove_user(db, args.email))
     print(_("The account %(email)s is removed.", email=args.email))
 
 
@@ -240,7 +243,7 @@ def cmd_peer_remove(args: argparse.Namespace) -> None:
     )
 
     async def work(node: Any) -> Any:
-        return await remove_peer(args.url)
+        return await remove_peer(args.url, conn=node.db.connection())
 
     _audit_to_stderr()
     peer = _run(args, work)

@@ -222,7 +222,7 @@ class Workers:
 
     @on_node_database
     async def _blob_worker(self) -> None:
-        await reset_interrupted()
+        await reset_interrupted(self.node.db)
         self.node.wake_blobs()
         wakeup = self.node.blob_wakeup
         while True:
@@ -280,7 +280,7 @@ class Workers:
         except Exception:
             log.exception("purge of cooperation requests failed")
         try:
-            await coop_rows.purge_done(now - KEEP_DONE)
+            await coop_rows.purge_done(self.node.db.connection(), now - KEEP_DONE)
         except Exception:
             log.exception("purge of done cooperation tasks failed")
 
@@ -298,7 +298,7 @@ class Workers:
         await self.node.membership.purge_former_members()
         await purge_finished(conn=self.node.db.connection())
         await purge_finished_frames()
-        await drop_strays(self.node.blobs)
+        await drop_strays(self.node.db.connection(), self.node.blobs)
         await mail_outbox.purge_finished(self.node.db, KEEP_FINISHED)
         # Tombstones received from peers: do not keep purged bytes in the WAL.
         await self.node.db.checkpoint()

@@ -222,16 +222,14 @@ class Metrics:
 
 
 async def read_state(node: Node) -> State:
-    """The node's state, from its database (in the current Tortoise context)."""
-    from tortoise.transactions import in_transaction
-
+    """The node's state, from its database (``node.db``)."""
     from .migrations import read_version
     from .services.health import free_disk_bytes
     from .store import origins as origin_rows
     from .store import peers as peer_rows
     from .store import pending, stats
 
-    async with in_transaction() as conn:
+    async with node.db.transaction() as conn:
         waiting = await pending.totals(conn)
         blobs = await stats.blobs_held(conn)
         counted = await stats.origins(conn)
@@ -254,7 +252,7 @@ async def read_state(node: Node) -> State:
             "consecutive_failures": peer.consecutive_failures,
             "last_success": peer.last_success,
         }
-        for peer in await peer_rows.by_url()
+        for peer in await peer_rows.by_url(node.db.connection())
     ]
     state.disk_free = free_disk_bytes(node.settings.data_dir)
     skew = node.clock_skew()

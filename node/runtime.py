@@ -67,6 +67,7 @@ class Node:
         self.membership = Membership(
             self.origin,
             settings.founder_ids,
+            db=self.db,
             required=settings.vouches_required,
             candidates_max=settings.candidates_max,
             purge_days=settings.member_purge_days,

@@ -4,11 +4,14 @@ token is refused at once; animators are kept out of the administrators' pages.""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from node.web.accounts import add_user
 from tests.conftest import InProcessNode, in_process_node, run_papi
@@ -113,7 +116,7 @@ async def test_a_revoked_token_gets_401_at_once(papi: InProcessNode) -> None:
 async def test_accounts_made_before_roles_stay_administrators(tmp_path: Path) -> None:
     async with in_process_node(tmp_path / "n") as node:
         with node.node.db.activated():
-            await add_user("ancien@exemple.fr", PASSWORD)
+            await add_user(node.node.db, "ancien@exemple.fr", PASSWORD)
     database = sqlite3.connect(tmp_path / "n" / "papi.sqlite3")
     database.execute("ALTER TABLE users DROP COLUMN role")
     database.execute("ALTER TABLE users DROP COLUMN disabled")
@@ -136,13 +139,15 @@ async def post_from(
 
 async def _logged_in(papi: InProcessNode, email: str, role: str | None = None) -> None:
     with papi.node.db.activated():
-        await add_user(email, PASSWORD, role)
+        await add_user(papi.node.db, email, PASSWORD, role)
     assert (await log_in(papi, email, PASSWORD)).status_code == 303
 
 
 async def test_animators_are_kept_out_of_the_administrators_pages(papi: InProcessNode) -> None:
     with papi.node.db.activated():
-        await add_user("chef@exemple.fr", PASSWORD)  # the first account: administrator
+        await add_user(
+            papi.node.db, "chef@exemple.fr", PASSWORD
+        )  # the first account: administrator
     await _logged_in(papi, "anim@exemple.fr")
     for path in (
         "/admin/place",
@@ -243,3 +248,29 @@ async def test_administrators_manage_accounts_and_tokens_in_admin(papi: InProces
     assert revoked.status_code == 303
     refused = await papi.client.post("/api/v1/skills", json={"title": "x"}, headers=headers)
     assert refused.status_code == 401
+
+
+async def test_two_first_accounts_at_once_make_one_administrator(
+    papi: InProcessNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating an account reads (is there one yet?) then writes, in one write
+    transaction: two created at once cannot both find the node empty."""
+    from node.store import accounts as rows
+    from node.web import accounts
+
+    real_any_user = rows.any_user
+
+    async def slow_any_user(conn: Any) -> bool:
+        found = await real_any_user(conn)
+        await asyncio.sleep(0.05)  # the other creation runs meanwhile, if it can
+        return found
+
+    monkeypatch.setattr(rows, "any_user", slow_any_user)
+    monkeypatch.setattr(accounts, "hash_password", lambda password: "not-a-real-hash")
+    with papi.node.db.activated():
+        db = papi.node.db
+        await asyncio.gather(
+            add_user(db, "un@exemple.fr", PASSWORD), add_user(db, "deux@exemple.fr", PASSWORD)
+        )
+        roles = sorted(account.role for account in await accounts.list_accounts(db))
+    assert roles == ["admin", "animator"]

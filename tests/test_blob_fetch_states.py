@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from federation.statemachine import TransitionRefused
 from federation.timeutil import utc_now
+from node.db import current_connection
 from node.services import blob_fetch
 from node.services.blob_fetch import fetch_one
 from node.services.blobs import BLOB_FETCH, FetchState, fetch_move, note_attachments
@@ -25,7 +26,7 @@ async def _wanted() -> FetchRow:
     async with in_transaction() as conn:
         listed = [("resource", {"attachments": [{"sha256": SHA, "size": 10}]})]
         assert await note_attachments(conn, listed) == 1
-    row = await blob_rows.fetch(sha256=SHA)
+    row = await blob_rows.fetch(current_connection(), sha256=SHA)
     assert row is not None and row.state == FetchState.pending and row.attempts == 0
     return row
 
@@ -54,7 +55,7 @@ async def test_a_row_moved_meanwhile_is_not_moved_from_a_stale_state(
                 fetch_from=[FetchState.pending], fetch_to=FetchState.done,
             )  # fmt: skip
         assert await fetch_one(papi.node, seen) == 0
-        row = await blob_rows.fetch(sha256=SHA)
+        row = await blob_rows.fetch(current_connection(), sha256=SHA)
     assert row is not None and row.state == FetchState.done and row.attempts == 0
 
 
@@ -70,7 +71,7 @@ async def test_an_unexpected_exception_counts_the_attempt(
     with papi.node.db.activated():
         seen = await _wanted()
         assert await fetch_one(papi.node, seen) == 0
-        row = await blob_rows.fetch(sha256=SHA)
+        row = await blob_rows.fetch(current_connection(), sha256=SHA)
     assert row is not None and row.state == FetchState.pending
     assert row.attempts == 1 and row.last_error == "RuntimeError: broken"
     # With the backoff of a failed attempt, not due at once.

@@ -180,9 +180,11 @@ async def test_a_task_is_given_up_after_its_attempts_and_can_be_requeued(
         assert await processor.process_due(papi.node, now=moment) == 0
         [task] = await tasks(papi)
         assert task.state == TaskState.failed and task.attempts == 2
-        assert [t.id for t in await rows.tasks_to_watch()] == [task.id]
-        assert await rows.requeue_task(task.id, moment)
-        assert not await rows.requeue_task(task.id, moment)  # pending now: nothing to do
+        assert [t.id for t in await rows.tasks_to_watch(papi.node.db.connection())] == [task.id]
+        assert await rows.requeue_task(papi.node.db, task.id, moment)
+        assert not await rows.requeue_task(
+            papi.node.db, task.id, moment
+        )  # pending now: nothing to do
         assert await processor.process_due(papi.node, now=moment) == 1
     assert len(seen) == 3
 

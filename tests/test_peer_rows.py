@@ -12,12 +12,14 @@ async def test_an_outcome_writes_its_own_columns_only(papi: InProcessNode) -> No
     """A round's outcome, recorded on the row it started with, keeps what changed meanwhile:
     the origin learnt by another task, the entries counted by another exchange."""
     origin = NodeKey.generate().origin
+    # Model queries need a current context (Tortoise reads its capabilities there).
     with papi.node.db.activated():
-        peer = await add_peer("http://192.0.2.7:8000")
-        await identified(peer, origin)  # ``peer`` still says origin None
-        await record_success(peer, 2)
-        after = await record_success(peer, 3)
-        stored = await peer_rows.with_url(url=peer.url)
+        conn = papi.node.db.connection()
+        peer = await add_peer("http://192.0.2.7:8000", conn=conn)
+        await identified(peer, origin, conn=conn)  # ``peer`` still says origin None
+        await record_success(peer, 2, conn=conn)
+        after = await record_success(peer, 3, conn=conn)
+        stored = await peer_rows.with_url(conn, url=peer.url)
     assert stored is not None and stored.origin == origin
     assert stored.entries_received == 5 and stored.state == "ok"
     assert after.state == "ok" and after.next_attempt is None
@@ -25,9 +27,12 @@ async def test_an_outcome_writes_its_own_columns_only(papi: InProcessNode) -> No
 
 async def test_a_failure_gives_the_backoff_it_stored(papi: InProcessNode) -> None:
     with papi.node.db.activated():
-        peer = await add_peer("http://192.0.2.8:8000")
-        failed = await record_failure(peer, "timeout", kind="unreachable", retry_after=600)
-        stored = await peer_rows.with_url(url=peer.url)
+        conn = papi.node.db.connection()
+        peer = await add_peer("http://192.0.2.8:8000", conn=conn)
+        failed = await record_failure(
+            peer, "timeout", kind="unreachable", retry_after=600, conn=conn
+        )
+        stored = await peer_rows.with_url(conn, url=peer.url)
     assert stored is not None and failed == stored
     assert stored.state == "failing" and stored.consecutive_failures == 1
     assert stored.last_error == "[unreachable] timeout"

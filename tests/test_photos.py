@@ -258,7 +258,7 @@ async def test_photos_are_described_again_removed_and_dropped(admin: InProcessNo
     [item] = await api_items(admin, "equipment")
     assert [p["sha256"] for p in item["photos"]] == [second_sha]
     with admin.node.db.activated():
-        assert await collect_garbage(admin.node.blobs) == 1
+        assert await collect_garbage(admin.node.db, admin.node.blobs) == 1
     assert not thumbnail_path(admin.node.blobs, SHA, 320).exists()
     assert (await admin.client.get(f"/photos/{SHA}/320")).status_code == 404
     assert (await admin.client.get(f"/photos/{second_sha}/320")).status_code == 200

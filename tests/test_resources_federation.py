@@ -123,7 +123,7 @@ async def test_no_peer_has_it_then_backoff_then_fetch_now(tmp_path: Path) -> Non
         transport.down.discard("a.test")
         with b.node.db.activated():
             await BlobFetch.filter(sha256=SHA).update(updated=None)
-            assert await fetch_now(SHA)
+            assert await fetch_now(b.node.db, SHA)
         assert await blob_work(b) == 1
         assert (await fetch_state(b))["fetch"]["state"] == "done"
 

@@ -44,7 +44,7 @@ def field_error(page: str, name: str) -> str:
 
 async def make_user(papi: InProcessNode, email: str = EMAIL, password: str = PASSWORD) -> None:
     with papi.node.db.activated():
-        await add_user(email, password)
+        await add_user(papi.node.db, email, password)
 
 
 async def log_in(

@@ -55,12 +55,12 @@ def _sha256(request: Request) -> str:
 async def verified_blob(node: Node, sha256: str) -> tuple[BlobRow, Path] | None:
     """The blob row and its verified file, or None when it is not held or its bytes on
     disk are wrong (then it is dropped and fetched again)."""
-    blob = await held(sha256)
+    blob = await held(node.db.connection(), sha256)
     if blob is None:
         return None
     path = await node.blobs.verified_path(sha256, blob.size)
     if path is None:
-        await forget_corrupt(node.blobs, sha256)
+        await forget_corrupt(node.db, node.blobs, sha256)
         node.wake_blobs()
         return None
     return blob, path
@@ -89,6 +89,7 @@ async def upload_blob(request: Request) -> Response:
     declared = request.headers.get("content-length")
     try:
         result = await upload(
+            node.db,
             node.blobs,
             request.stream(),
             media_type,
@@ -110,8 +111,9 @@ async def upload_blob(request: Request) -> Response:
 )
 async def blob_state(request: Request) -> Response:
     sha256 = _sha256(request)
-    blob = await held(sha256)
-    fetch = (await fetch_states([sha256])).get(sha256)
+    conn = node_of(request).db.connection()
+    blob = await held(conn, sha256)
+    fetch = (await fetch_states(conn, [sha256])).get(sha256)
     if blob is None and fetch is None:
         raise ApiError(404, "not_found", f"this node neither holds nor wants blob {sha256}")
     body: dict[str, object] = {"sha256": sha256, "held": blob is not None}
@@ -147,7 +149,7 @@ async def fetch_blob_now(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
     sha256 = _sha256(request)
-    if not await fetch_now(sha256):
+    if not await fetch_now(node.db, sha256):
         raise ApiError(404, "not_found", f"blob {sha256} has nothing to fetch")
     node.wake_blobs()
     return JSONResponse({"sha256": sha256, "state": "pending"}, status_code=202)

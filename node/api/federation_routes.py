@@ -10,7 +10,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from tortoise.transactions import in_transaction
 
 from federation import schema
 from federation.errors import SchemaError
@@ -82,8 +81,7 @@ async def entries(request: Request) -> Response:
         # A page may hold up to 500 payloads of 128 KiB: as heavy as a sync answer.
         if not await _take_heavy_slot(node, stack):
             return _busy()
-        async with in_transaction() as conn:
-            hidden = await node.membership.is_excluded(conn, origin)
+        hidden = await node.membership.is_excluded(node.db.connection(), origin)
         # An origin that is no longer a member is not relayed (docs/protocol.md 16).
         body = b'{"entries":[]}' if hidden else await page_json(origin, after, limit)
     return Response(body, media_type="application/json")
@@ -135,8 +133,10 @@ def _busy() -> Response:
 
 async def _heard_from(node: Node, url: Any, origins: set[str]) -> None:
     """A peer in backoff contacted us (or pushed its own entries): retry it at once."""
-    for peer in await peers_heard_from(url if isinstance(url, str) else None, origins):
-        await make_due(peer)
+    conn = node.db.connection()
+    heard = await peers_heard_from(url if isinstance(url, str) else None, origins, conn=conn)
+    for peer in heard:
+        await make_due(peer, conn=conn)
         node.wake_sync(peer.id)
         node.wake_push()
         log.info("%s contacted us: retried at once", peer.url)
@@ -221,7 +221,7 @@ async def join(request: Request) -> Response:
     node = node_of(request)
     document = await read_json(request, node.settings.max_body_bytes)
     try:
-        async with in_transaction() as conn:
+        async with node.db.write_transaction() as conn:  # reads the invitation first
             answer = await receive_join(conn, document)
     except InvitationError as exc:
         status = 422 if exc.code == "invalid" else 403

@@ -10,8 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..db import write_transaction
-from ..runtime import node_of
+from ..runtime import Node, node_of
 from ..services.health import node_health
 from ..store import origins
 from .spec import Answer, Operation, describe, obj
@@ -39,9 +38,9 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def _database_writable() -> dict[str, Any]:
+async def _database_writable(node: Node) -> dict[str, Any]:
     try:
-        async with write_transaction() as conn:  # the write lock (BEGIN IMMEDIATE)
+        async with node.db.write_transaction() as conn:  # the write lock (BEGIN IMMEDIATE)
             await origins.write_nothing(conn)  # a read-only file refuses it
     except Exception as exc:
         log.warning("readiness: the database does not take writes: %s", exc)
@@ -65,7 +64,7 @@ async def readyz(request: Request) -> Response:
     storage = health["storage"]
     free, low = storage["free_bytes"], storage["min_free_bytes"]
     checks = {
-        "database": await _database_writable(),
+        "database": await _database_writable(node),
         "disk": {
             "ok": storage["error"] is None and (free is None or free >= low),
             "free_bytes": free,

@@ -133,7 +133,7 @@ async def nodes(request: Request) -> Response:
     conn = node.db.connection()
     page = await origins_page(conn, node.origin, limit, offset)
     by_origin: dict[str, list[dict[str, Any]]] = {}
-    for peer in await peers_of([item["id"] for item in page.items]):
+    for peer in await peers_of(conn, [item["id"] for item in page.items]):
         by_origin.setdefault(peer.origin or "", []).append(peer_json(peer))
     origins = [
         {
@@ -152,7 +152,7 @@ async def nodes(request: Request) -> Response:
         }
         for item in page.items
     ]
-    peers, peers_total = await peers_page(limit, offset)
+    peers, peers_total = await peers_page(conn, limit, offset)
     pending = await pending_summary(
         conn,
         max_entries=node.settings.pending_max_entries,

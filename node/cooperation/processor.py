@@ -48,7 +48,7 @@ async def process_due(node: Node, *, now: datetime | None = None, limit: int = 1
     processed = 0
     while processed < limit:
         moment = now or utc_now()
-        task = await rows.next_due_task(HANDLERS, moment)
+        task = await rows.next_due_task(node.db.connection(), HANDLERS, moment)
         if task is None:
             break
         processed += 1
@@ -70,5 +70,5 @@ async def process_due(node: Node, *, now: datetime | None = None, limit: int = 1
                 "cooperation task %d (%s %s seq %d) failed (attempt %d): %r",
                 task.id, task.kind, task.origin, task.seq, attempts, exc,
             )  # fmt: skip
-            await rows.record_failure(task.id, repr(exc), now=moment, next_attempt=again)
+            await rows.record_failure(node.db, task.id, repr(exc), now=moment, next_attempt=again)
     return processed

@@ -15,7 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from federation.timeutil import utc_now
 
-from ..db import write_transaction
+from ..db import Database
 from ..store import cooperation as store
 from ..store.cooperation import Task, TaskEntry
 from .states import COOP_TASK, TaskState
@@ -39,12 +39,14 @@ async def insert_tasks(
     )
 
 
-async def next_due_task(kinds: Iterable[str], now: datetime) -> Task | None:
+async def next_due_task(
+    conn: BaseDBAsyncClient, kinds: Iterable[str], now: datetime
+) -> Task | None:
     """The first pending task (insertion order) of one of ``kinds`` that is due."""
     wanted = sorted(set(kinds))
     if not wanted:
         return None
-    return await store.first_due(state=TaskState.pending.value, kinds=wanted, now=now)
+    return await store.first_due(conn, state=TaskState.pending.value, kinds=wanted, now=now)
 
 
 async def task_in(conn: BaseDBAsyncClient, task_id: int) -> Task | None:
@@ -60,11 +62,11 @@ async def finish_task(conn: BaseDBAsyncClient, task: Task, now: datetime) -> Non
 
 
 async def record_failure(
-    task_id: int, error: str, *, now: datetime, next_attempt: datetime | None
+    db: Database, task_id: int, error: str, *, now: datetime, next_attempt: datetime | None
 ) -> TaskState | None:
     """One failed attempt: due again at ``next_attempt``, or given up (``failed``) when
     it is None. The new state; None if the row is gone or no longer pending."""
-    async with write_transaction() as conn:
+    async with db.write_transaction() as conn:
         task = await task_in(conn, task_id)
         if task is None or task.state is not TaskState.pending:
             return None
@@ -80,9 +82,9 @@ async def record_failure(
     return target
 
 
-async def requeue_task(task_id: int, now: datetime | None = None) -> bool:
+async def requeue_task(db: Database, task_id: int, now: datetime | None = None) -> bool:
     """A task given up is tried again (the operator's button); False if it was not failed."""
-    async with write_transaction() as conn:
+    async with db.write_transaction() as conn:
         task = await task_in(conn, task_id)
         if task is None or not COOP_TASK.allows(task.state, "requeue"):
             return False
@@ -91,22 +93,22 @@ async def requeue_task(task_id: int, now: datetime | None = None) -> bool:
     return True
 
 
-async def tasks_to_watch(limit: int = 50) -> list[Task]:
+async def tasks_to_watch(conn: BaseDBAsyncClient, limit: int = 50) -> list[Task]:
     """Tasks that failed at least once and are not done (given up first), for the operator."""
     return await store.failing(
-        done=TaskState.done.value, failed=TaskState.failed.value, limit=limit
+        conn, done=TaskState.done.value, failed=TaskState.failed.value, limit=limit
     )
 
 
-async def task_counts() -> dict[str, int]:
+async def task_counts(conn: BaseDBAsyncClient) -> dict[str, int]:
     counts = {state.value: 0 for state in TaskState}
-    counts.update(await store.counts())
+    counts.update(await store.counts(conn))
     return counts
 
 
-async def purge_done(before: datetime) -> int:
+async def purge_done(conn: BaseDBAsyncClient, before: datetime) -> int:
     """Delete done tasks finished before ``before`` (their entries stay)."""
-    return await store.delete_finished(state=TaskState.done.value, before=before)
+    return await store.delete_finished(conn, state=TaskState.done.value, before=before)
 
 
 # -- loan rules -------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from federation.entry import Entry
 from federation.timeutil import utc_now
 
-from ..db import write_transaction
 from ..mail.compose import Notification
 from ..mail.notify import queue_notification
 from ..services.log import after_publish, check_can_write, publish_in
@@ -70,7 +69,7 @@ async def step(node: Node, now: datetime | None = None) -> AsyncIterator[Step]:
     node must not sign entries now."""
     check_can_write(node)
     async with node.write_lock:
-        async with write_transaction() as conn:
+        async with node.db.write_transaction() as conn:
             current = Step(conn, node, now or utc_now())
             yield current
         await after_publish(node, current.published)

@@ -24,6 +24,8 @@ import random
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from federation.backoff import backoff_seconds
 from federation.errors import PeerError
 from federation.timeutil import utc_now
@@ -35,6 +37,7 @@ from ..store.peers import PeerRow
 from .blobs import BLOB_FETCH, FetchState, collect_garbage, keep, references, usage
 
 if TYPE_CHECKING:
+    from ..db import Database
     from ..runtime import Node
 
 log = logging.getLogger(__name__)
@@ -51,17 +54,17 @@ BACKOFF_CAP_SECONDS = 3600.0
 FETCH_NOW_MIN_SECONDS = 10
 
 
-async def reset_interrupted() -> None:
+async def reset_interrupted(db: Database) -> None:
     """Rows left ``fetching`` by a stop in the middle are due again."""
     to_state = BLOB_FETCH.next(FetchState.fetching, "interrupted")
     await rows.move_fetches(
-        from_state=FetchState.fetching, to_state=to_state, next_attempt=utc_now()
+        db.connection(), from_state=FetchState.fetching, to_state=to_state, next_attempt=utc_now()
     )
 
 
 async def run_blob_work(node: Node) -> int:
     """Drop unreferenced blobs, then fetch the due ones; returns how many were fetched."""
-    await collect_garbage(node.blobs)
+    await collect_garbage(node.db, node.blobs)
     await _requeue_quota(node)
     fetched = 0
     gate = asyncio.Semaphore(PARALLEL)
@@ -76,7 +79,9 @@ async def run_blob_work(node: Node) -> int:
                 return 0
 
     while True:
-        due = await rows.fetches_due(state=FetchState.pending, now=utc_now(), limit=BATCH)
+        due = await rows.fetches_due(
+            node.db.connection(), state=FetchState.pending, now=utc_now(), limit=BATCH
+        )
         if not due:
             return fetched
         fetched += sum(await asyncio.gather(*(one(row) for row in due)))
@@ -84,16 +89,18 @@ async def run_blob_work(node: Node) -> int:
 
 async def _requeue_quota(node: Node) -> None:
     """Rows stopped by the quota are tried again when they would fit now."""
-    room = node.settings.blob_quota_bytes - await usage()
-    for row in await rows.fetches_in(state=FetchState.over_quota):
+    conn = node.db.connection()
+    room = node.settings.blob_quota_bytes - await usage(conn)
+    for row in await rows.fetches_in(conn, state=FetchState.over_quota):
         if row.size <= room:
             room -= row.size
-            await _schedule(row, FetchState.over_quota, "room")
+            await _schedule(conn, row, FetchState.over_quota, "room")
 
 
-async def _schedule(row: FetchRow, state: FetchState, action: str) -> bool:
+async def _schedule(conn: BaseDBAsyncClient, row: FetchRow, state: FetchState, action: str) -> bool:
     """Make the fetch due now, by ``action`` from ``state``."""
     return await rows.schedule_fetch(
+        conn,
         sha256=row.sha256,
         from_state=state,
         state=BLOB_FETCH.next(state, action),
@@ -104,8 +111,9 @@ async def _schedule(row: FetchRow, state: FetchState, action: str) -> bool:
 async def _candidates(node: Node, sha256: str) -> list[PeerRow]:
     """Peers to ask: the authors' of the resources that list the blob, then the others
     (added by hand first, then discovered ones at random)."""
-    authors = {ref.origin for ref in await references(sha256)}
-    peers = [p for p in await peer_rows.by_id() if p.origin != node.origin]
+    conn = node.db.connection()
+    authors = {ref.origin for ref in await references(conn, sha256)}
+    peers = [p for p in await peer_rows.by_id(conn) if p.origin != node.origin]
     first = [p for p in peers if p.origin in authors]
     manual = [p for p in peers if p.origin not in authors and p.source != "discovered"]
     discovered = [p for p in peers if p.origin not in authors and p.source == "discovered"]
@@ -117,20 +125,21 @@ async def fetch_one(node: Node, row: FetchRow) -> int:
     """One attempt at one blob (a row seen ``pending``); returns 1 if it is now held.
     Whatever raises is a failed attempt, counted with its backoff."""
     state = BLOB_FETCH.parse(row.state)
+    conn = node.db.connection()
     try:
         settings = node.settings
         if row.size > settings.blob_max_bytes:
             why = f"larger than blob_max_bytes ({settings.blob_max_bytes})"
-            await _finish(row, state, "too_large", why)
+            await _finish(conn, row, state, "too_large", why)
             return 0
-        reserved = await rows.bytes_in(state=FetchState.fetching, besides=row.sha256)
-        if await usage() + reserved + row.size > settings.blob_quota_bytes:
+        reserved = await rows.bytes_in(conn, state=FetchState.fetching, besides=row.sha256)
+        if await usage(conn) + reserved + row.size > settings.blob_quota_bytes:
             why = f"the quota ({settings.blob_quota_bytes} bytes) is full"
-            await _finish(row, state, "quota_full", why)
+            await _finish(conn, row, state, "quota_full", why)
             return 0
         fetching = BLOB_FETCH.next(state, "start")
         if not await rows.start_fetch(
-            sha256=row.sha256, from_state=state, state=fetching, now=utc_now()
+            conn, sha256=row.sha256, from_state=state, state=fetching, now=utc_now()
         ):
             return 0  # held, dropped or moved meanwhile: nothing to do this time
         state = fetching
@@ -138,24 +147,26 @@ async def fetch_one(node: Node, row: FetchRow) -> int:
         for peer in await _candidates(node, row.sha256):
             error = await _fetch_from(node, peer, row)
             if error is None:
-                await rows.note_tried(sha256=row.sha256, tried=json.dumps(tried))
+                await rows.note_tried(conn, sha256=row.sha256, tried=json.dumps(tried))
                 return 1
             tried.append({"url": peer.url, "error": error})
-        await rows.note_tried(sha256=row.sha256, tried=json.dumps(tried))
-        await _retry_later(row, state, "no peer could give it" if tried else "no peer to ask")
+        await rows.note_tried(conn, sha256=row.sha256, tried=json.dumps(tried))
+        await _retry_later(conn, row, state, "no peer could give it" if tried else "no peer to ask")
         return 0
     except Exception as exc:
         log.exception("fetching blob %s failed", row.sha256)
-        await _retry_later(row, state, f"{type(exc).__name__}: {exc}"[:300])
+        await _retry_later(conn, row, state, f"{type(exc).__name__}: {exc}"[:300])
         return 0
 
 
-async def _retry_later(row: FetchRow, state: FetchState, error: str) -> None:
+async def _retry_later(
+    conn: BaseDBAsyncClient, row: FetchRow, state: FetchState, error: str
+) -> None:
     attempts = row.attempts + 1
     due = utc_now() + timedelta(
         seconds=backoff_seconds(attempts, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS)
     )
-    await _finish(row, state, "retry", error, attempts=attempts, next_attempt=due)
+    await _finish(conn, row, state, "retry", error, attempts=attempts, next_attempt=due)
 
 
 def blob_deadline(size: int) -> float:
@@ -190,14 +201,15 @@ async def _fetch_from(node: Node, peer: PeerRow, row: FetchRow) -> str | None:
         node.blobs.discard(received)
         log.warning("blob %s from %s: the bytes do not match their hash", row.sha256, peer.url)
         return "the bytes do not match the hash"
-    if await rows.fetch_wanted(sha256=row.sha256):  # not dropped meanwhile
-        await keep(node.blobs, received)
+    if await rows.fetch_wanted(node.db.connection(), sha256=row.sha256):  # not dropped meanwhile
+        await keep(node.db, node.blobs, received)
     else:
         node.blobs.discard(received)
     return None
 
 
 async def _finish(
+    conn: BaseDBAsyncClient,
     row: FetchRow,
     state: FetchState,
     action: str,
@@ -209,6 +221,7 @@ async def _finish(
     """The end of an attempt: ``action`` from ``state`` (the row is left alone if another
     path moved it meanwhile)."""
     await rows.end_fetch(
+        conn,
         sha256=row.sha256,
         from_state=state,
         state=BLOB_FETCH.next(state, action),
@@ -219,11 +232,12 @@ async def _finish(
     )
 
 
-async def fetch_now(sha256: str) -> bool:
+async def fetch_now(db: Database, sha256: str) -> bool:
     """Make a blob's fetch due at once (the "fetch now" button). False when there is
     nothing to fetch (no such row, held already, or larger than allowed). Asked again
     within ``FETCH_NOW_MIN_SECONDS`` of the last attempt, it changes nothing."""
-    row = await rows.fetch(sha256=sha256)
+    conn = db.connection()
+    row = await rows.fetch(conn, sha256=sha256)
     if row is None:
         return False
     state = BLOB_FETCH.parse(row.state)
@@ -234,5 +248,5 @@ async def fetch_now(sha256: str) -> bool:
         row.updated is not None and now - row.updated < timedelta(seconds=FETCH_NOW_MIN_SECONDS)
     ):
         return True
-    await _schedule(row, state, "fetch_now")
+    await _schedule(conn, row, state, "fetch_now")
     return True

@@ -28,7 +28,7 @@ from federation.errors import SchemaError
 from federation.statemachine import Lifecycle
 from federation.timeutil import utc_now
 
-from ..db import write_transaction
+from ..db import Database, current_connection
 from ..store import blobs as rows
 from ..store.blobs import BlobRow, FetchRow, Reference
 from .blobstore import BlobStore, BlobTooLarge, Received
@@ -119,16 +119,17 @@ class Uploaded:
     created: bool
 
 
-async def usage() -> int:
+async def usage(conn: BaseDBAsyncClient) -> int:
     """Bytes of blobs held."""
-    return await rows.bytes_held()
+    return await rows.bytes_held(conn)
 
 
-async def held(sha256: str) -> BlobRow | None:
-    return await rows.blob(sha256=sha256)
+async def held(conn: BaseDBAsyncClient, sha256: str) -> BlobRow | None:
+    return await rows.blob(conn, sha256=sha256)
 
 
 async def upload(
+    db: Database,
     store: BlobStore,
     chunks: AsyncIterator[bytes],
     media_type: str,
@@ -147,7 +148,7 @@ async def upload(
         )
     if declared is not None and declared > max_bytes:
         raise UploadRefused(413, "too_large", f"an attachment is at most {max_bytes} bytes")
-    used = await usage()
+    used = await usage(db.connection())
     if declared is not None and used + declared > quota_bytes:
         raise _over_quota(quota_bytes)
     writer = store.writer(max_bytes)
@@ -169,13 +170,13 @@ async def upload(
         problem = content_error(media_type, received.head, received.path)
         if problem is not None:
             raise UploadRefused(415, "unsupported_media_type", problem)
-        existing = await held(received.sha256)
+        existing = await held(db.connection(), received.sha256)
         if existing is None and used + received.size > quota_bytes:
             raise _over_quota(quota_bytes)
     except BaseException:
         store.discard(received)
         raise
-    await keep(store, received, media_type=media_type, keep_until=utc_now() + UPLOAD_GRACE)
+    await keep(db, store, received, media_type=media_type, keep_until=utc_now() + UPLOAD_GRACE)
     return Uploaded(received.sha256, received.size, existing is None)
 
 
@@ -188,11 +189,16 @@ def _over_quota(quota_bytes: int) -> UploadRefused:
 
 
 async def keep(
-    store: BlobStore, received: Received, *, media_type: str | None = None, keep_until: Any = None
+    db: Database,
+    store: BlobStore,
+    received: Received,
+    *,
+    media_type: str | None = None,
+    keep_until: Any = None,
 ) -> None:
     """Index a received blob and move it into place, in one transaction: the row is only
     committed once the file is there. A blob held already keeps its file (same bytes)."""
-    async with write_transaction() as conn:
+    async with db.write_transaction() as conn:
         held_from, held = _HELD
         new = await rows.index(
             conn,
@@ -246,56 +252,59 @@ async def note_attachments(
     )
 
 
-async def references(sha256: str) -> list[Reference]:
+async def references(conn: BaseDBAsyncClient, sha256: str) -> list[Reference]:
     """The live attachments and photos that are ``sha256``."""
-    return await rows.references(sha256=sha256)
+    return await rows.references(conn, sha256=sha256)
 
 
-async def fetch_states(shas: Iterable[str]) -> dict[str, FetchRow]:
-    return await rows.fetches(shas=shas)
+async def fetch_states(conn: BaseDBAsyncClient, shas: Iterable[str]) -> dict[str, FetchRow]:
+    return await rows.fetches(conn, shas=shas)
 
 
-async def held_set(shas: Iterable[str]) -> set[str]:
-    return await rows.held_among(shas=shas)
+async def held_set(conn: BaseDBAsyncClient, shas: Iterable[str]) -> set[str]:
+    return await rows.held_among(conn, shas=shas)
 
 
-async def forget_corrupt(store: BlobStore, sha256: str) -> None:
+async def forget_corrupt(db: Database, store: BlobStore, sha256: str) -> None:
     """A blob whose bytes on disk are missing or wrong: drop it and fetch it again if a
     live resource still references it."""
     store.remove(sha256)
     again_from, again = _REFETCH
-    await rows.drop_and_refetch(
-        sha256=sha256,
-        error="the copy on disk was damaged",
-        now=utc_now(),
-        state=again,
-        again_from=again_from,
-    )
+    async with db.write_transaction() as conn:
+        await rows.drop_and_refetch(
+            conn,
+            sha256=sha256,
+            error="the copy on disk was damaged",
+            now=utc_now(),
+            state=again,
+            again_from=again_from,
+        )
 
 
-async def collect_garbage(store: BlobStore) -> int:
+async def collect_garbage(db: Database, store: BlobStore) -> int:
     """Drop the blobs and fetch rows no live resource references (uploads within their
     grace excepted). Returns how many blobs were dropped."""
-    dropped = await rows.drop_unlisted(now=utc_now())
+    async with db.write_transaction() as conn:
+        dropped = await rows.drop_unlisted(conn, now=utc_now())
     for sha256 in dropped:
         store.remove(sha256)
     return len(dropped)
 
 
-async def drop_strays(store: BlobStore) -> int:
+async def drop_strays(conn: BaseDBAsyncClient, store: BlobStore) -> int:
     """Remove the files a crash left (half-received, or never indexed); hourly."""
-    indexed = await rows.all_held()
+    indexed = await rows.all_held(conn)
     strays = store.stray_files(indexed)
     for path in strays:
         path.unlink(missing_ok=True)
     return len(strays)
 
 
-async def summary(quota_bytes: int) -> dict[str, int]:
+async def summary(conn: BaseDBAsyncClient, quota_bytes: int) -> dict[str, int]:
     """Bytes held and the fetches by state, for the dashboard."""
-    counts = await rows.fetches_by_state()
+    counts = await rows.fetches_by_state(conn)
     return {
-        "used": await usage(),
+        "used": await usage(conn),
         "quota": quota_bytes,
         "waiting": counts.get(FetchState.pending, 0) + counts.get(FetchState.fetching, 0),
         "over_quota": counts.get(FetchState.over_quota, 0),
@@ -311,16 +320,20 @@ def tried_list(row: FetchRow) -> list[dict[str, str]]:
     return value if isinstance(value, list) else []
 
 
-async def check_attachments(payload: dict[str, Any], kind: str = "resource") -> None:
+async def check_attachments(
+    payload: dict[str, Any], kind: str = "resource", *, conn: BaseDBAsyncClient | None = None
+) -> None:
     """Before we publish an object: each blob it lists must be one this node holds (an
     upload), or one that an object it holds lists already (an adaptation whose blobs
-    are still being fetched), with the same size. ``SchemaError`` names the first other."""
+    are still being fetched), with the same size. ``SchemaError`` names the first other.
+    Without ``conn``: the current node's connection (the publishing path, not moved)."""
+    conn = conn if conn is not None else current_connection()
     member = BLOB_MEMBERS.get(kind, "attachments")
     for index, attachment in enumerate(blobs_of(kind, payload)):
         sha256, size = attachment.get("sha256"), attachment.get("size")
         if not isinstance(sha256, str) or not isinstance(size, int):
             continue  # the schema says what is wrong
-        blob = await held(sha256)
+        blob = await held(conn, sha256)
         if blob is not None:
             if blob.size != size:
                 raise SchemaError(
@@ -328,7 +341,7 @@ async def check_attachments(payload: dict[str, Any], kind: str = "resource") -> 
                     f"{member}.{index}.size",
                 )
             continue
-        if not any(ref.size == size for ref in await references(sha256)):
+        if not any(ref.size == size for ref in await references(conn, sha256)):
             raise SchemaError(
                 f"'{member}.{index}.sha256': this node has no blob {sha256}; upload the"
                 " file first (POST /api/v1/blobs)",

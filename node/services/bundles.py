@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
-from tortoise.transactions import in_transaction
-
 from federation import bundle
 from federation.bundle import BundleError, Member, TooLong, TruncatedArchive, UnsupportedVersion
 from federation.errors import EntryRejected, EntryTooLarge, MalformedEntry
@@ -77,7 +75,7 @@ async def vector_document(node: Node) -> dict[str, Any]:
     origins claimed complete), and the blobs it still wants."""
     vector = await current_vector()
     vector.update((origin, FROZEN_SEQ) for origin in await frozen_origins())
-    wanted = await blob_rows.wanted_shas(states=STILL_WANTED, limit=10_000)
+    wanted = await blob_rows.wanted_shas(node.db.connection(), states=STILL_WANTED, limit=10_000)
     document: dict[str, Any] = {
         "format": bundle.VECTOR_FORMAT,
         "version": bundle.VERSION,
@@ -151,7 +149,7 @@ async def export_bundle(
     report = ExportReport()
     their_vector: Vector = dict(theirs["vector"]) if theirs else {}
     with _aside(output) as (entries_file, archive_file):
-        wanted = await _write_entries(entries_file, their_vector, report, progress)
+        wanted = await _write_entries(node, entries_file, their_vector, report, progress)
         for sha256 in theirs.get("wants", []) if theirs else []:
             wanted.setdefault(sha256, 0)
         blobs = await _held_blobs(node, wanted, report)
@@ -180,12 +178,16 @@ def _aside(output: Path) -> Iterator[tuple[IO[bytes], BinaryIO]]:
 
 
 async def _write_entries(
-    out: IO[bytes], theirs: Vector, report: ExportReport, progress: ExportProgress | None
+    node: Node,
+    out: IO[bytes],
+    theirs: Vector,
+    report: ExportReport,
+    progress: ExportProgress | None,
 ) -> dict[str, int]:
     """Write the entries ``theirs`` lacks as JSON lines; return the blobs they list."""
     mine = await current_vector()
     frozen = await frozen_origins()
-    async with in_transaction() as conn:
+    async with node.db.transaction() as conn:
         evidence = await fork_evidence(conn, frozen, theirs)
     ranges = {o: after for o, after in missing_ranges(mine, theirs).items() if o not in frozen}
     total = len(evidence) + sum(mine[o] - after for o, after in ranges.items())
@@ -217,9 +219,10 @@ async def _held_blobs(node: Node, wanted: dict[str, int], report: ExportReport) 
     """(sha256, size, path) of the blobs of ``wanted`` this node holds, bytes verified.
     A size 0 (a blob the vector file wants) is taken from the resources that list it."""
     held: list[tuple[str, int, Path]] = []
+    conn = node.db.connection()
     for sha256, size in sorted(wanted.items()):
         if not size:
-            sizes = {ref.size for ref in await references(sha256)}
+            sizes = {ref.size for ref in await references(conn, sha256)}
             size = sizes.pop() if len(sizes) == 1 else 0
         path = await node.blobs.verified_path(sha256, size) if size else None
         if path is None:
@@ -507,6 +510,7 @@ async def _import_blob(
 ) -> None:
     """Keep one blob if this node wants it and its bytes are right; else say why not."""
     settings = node.settings
+    conn = node.db.connection()
 
     def refuse(reason: str) -> None:
         report.blobs_rejected.append(BlobRejection(sha256, reason))
@@ -521,7 +525,7 @@ async def _import_blob(
                 listed=listed,
             )
         )
-    sizes = {ref.size for ref in await references(sha256)}
+    sizes = {ref.size for ref in await references(conn, sha256)}
     if member.size not in sizes:
         return refuse(
             _("no resource of this node cites this attachment")
@@ -531,14 +535,15 @@ async def _import_blob(
                 size=sorted(sizes)[0],
             )
         )
-    if await held(sha256) is not None:
+    if await held(conn, sha256) is not None:
         if await node.blobs.verified_path(sha256, member.size) is not None:
             report.blobs_held += 1
             return None
-        await forget_corrupt(node.blobs, sha256)  # its file was damaged: this copy replaces it
+        # Its file was damaged: this copy replaces it.
+        await forget_corrupt(node.db, node.blobs, sha256)
     if member.size > settings.blob_max_bytes:
         return refuse(_("larger than blob_max_bytes (%(max)d bytes)", max=settings.blob_max_bytes))
-    if await usage() + member.size > settings.blob_quota_bytes:
+    if await usage(conn) + member.size > settings.blob_quota_bytes:
         return refuse(
             _(
                 "the attachments' quota (blob_quota_bytes, %(quota)d bytes) is full",
@@ -556,6 +561,6 @@ async def _import_blob(
     if received.sha256 != sha256 or received.size != member.size:
         node.blobs.discard(received)
         return refuse(_("its content does not match its SHA-256 fingerprint (damaged or modified)"))
-    await keep(node.blobs, received)
+    await keep(node.db, node.blobs, received)
     report.blobs_kept += 1
     return None

@@ -257,16 +257,18 @@ async def visit(node: Node, peer: PeerLike, *, full: bool, deadline: float | Non
             async with asyncio.timeout(deadline):
                 stored = await pull_changes(node, peer, link)
         except PeerLacksPath:
-            await forget_features(peer)
+            await forget_features(peer, conn=conn)
             fall_back = True
         except (PeerError, TimeoutError) as exc:
             kind = exc.kind if isinstance(exc, PeerError) else "unreachable"
             retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
             log.info("changes from %s failed (%s): %s", peer.url, kind, exc)
-            await record_failure(peer, str(exc) or "deadline", kind=kind, retry_after=retry_after)
+            await record_failure(
+                peer, str(exc) or "deadline", kind=kind, retry_after=retry_after, conn=conn
+            )
             await link_failed(tree, peer.url)
         else:
-            await record_success(peer, stored)
+            await record_success(peer, stored, conn=conn)
             await link_worked(tree, peer.url)
     if fall_back:
         await sync_peers(node, [peer], deadline=deadline)

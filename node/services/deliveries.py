@@ -207,7 +207,7 @@ async def _sent(conn: BaseDBAsyncClient, peer: PeerLike, batch: list[DeliveryRow
     await delivery_rows.move(
         conn, ids=[d.id for d in batch], from_state=DeliveryState.pending.value, to_state=done
     )
-    await record_success(peer)
+    await record_success(peer, conn=conn)
 
 
 async def _attempt_failed(
@@ -225,7 +225,7 @@ async def _attempt_failed(
         # were what this attempt was for.
         batch = batch or await _due(conn, peer.id)
         retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
-        failed = await record_failure(peer, error, kind=kind, retry_after=retry_after)
+        failed = await record_failure(peer, error, kind=kind, retry_after=retry_after, conn=conn)
         attempts = []
         for delivery in batch:
             count = delivery.attempts + 1

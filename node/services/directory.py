@@ -87,13 +87,13 @@ async def origins_page(
     return Page(items, total, limit, offset)
 
 
-async def peers_page(limit: int, offset: int) -> tuple[list[PeerRow], int]:
+async def peers_page(conn: BaseDBAsyncClient, limit: int, offset: int) -> tuple[list[PeerRow], int]:
     """Peers ``offset`` to ``offset + limit`` by URL (the unique index), and their number."""
-    return await peer_rows.page(limit=limit, offset=offset), await peer_rows.count()
+    return await peer_rows.page(conn, limit=limit, offset=offset), await peer_rows.count(conn)
 
 
-async def peers_of(origins: list[str]) -> list[PeerRow]:
+async def peers_of(conn: BaseDBAsyncClient, origins: list[str]) -> list[PeerRow]:
     """The peers known to serve ``origins`` (through ``peers_by_origin``), by URL."""
     if not origins:
         return []
-    return await peer_rows.serving(origins=origins)
+    return await peer_rows.serving(conn, origins=origins)

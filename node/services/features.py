@@ -9,9 +9,12 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from federation.errors import PeerError
 from federation.timeutil import utc_now
 
+from ..db import current_connection
 from ..store import peers as peer_rows
 from ..store.peers import PeerLike, PeerLinkRow
 
@@ -54,16 +57,26 @@ class LinkLike(Protocol):
     def features_checked(self) -> datetime | None: ...
 
 
-async def remember_features(peer: PeerLike, info: Any) -> PeerLinkRow:
+def _conn(conn: BaseDBAsyncClient | None) -> BaseDBAsyncClient:
+    """``conn``; without it, the current node's connection: services.sync,
+    services.tree and the CLI (not moved yet) call so."""
+    return conn if conn is not None else current_connection()
+
+
+async def remember_features(
+    peer: PeerLike, info: Any, *, conn: BaseDBAsyncClient | None = None
+) -> PeerLinkRow:
     """Keep what ``info`` (the peer's node information) says it speaks."""
     features = " ".join(parse_features(info))[:200]
-    return await peer_rows.save_features(peer_id=peer.id, features=features, checked=utc_now())
+    return await peer_rows.save_features(
+        _conn(conn), peer_id=peer.id, features=features, checked=utc_now()
+    )
 
 
-async def forget_features(peer: PeerLike) -> None:
+async def forget_features(peer: PeerLike, *, conn: BaseDBAsyncClient | None = None) -> None:
     """A 1.1 request got 404/405: use version 1 with this peer until its node information
     lists the features again."""
-    await peer_rows.forget_features(peer_id=peer.id)
+    await peer_rows.forget_features(_conn(conn), peer_id=peer.id)
     log.info("%s no longer speaks protocol 1.1: version 1 until it says so again", peer.url)
 
 
@@ -71,9 +84,11 @@ def speaks(link: LinkLike | None, feature: str) -> bool:
     return link is not None and feature in link.features.split()
 
 
-async def peers_speaking(feature: str) -> dict[int, PeerLinkRow]:
+async def peers_speaking(
+    feature: str, *, conn: BaseDBAsyncClient | None = None
+) -> dict[int, PeerLinkRow]:
     """Links of the peers whose last node information listed ``feature``."""
-    links = await peer_rows.links_listing(feature=feature)
+    links = await peer_rows.links_listing(_conn(conn), feature=feature)
     return {link.peer_id: link for link in links if speaks(link, feature)}
 
 
@@ -94,4 +109,4 @@ async def refresh_features(node: Node, peer: PeerLike) -> PeerLinkRow | None:
         return None
     if info["id"] == node.origin:
         return None
-    return await remember_features(peer, info)
+    return await remember_features(peer, info, conn=node.db.connection())

@@ -84,15 +84,13 @@ async def recover(node: Node, recovery: NodeKey) -> Entry:
 async def finish_rotation(node: Node) -> None:
     """A rotation stopped after publishing its entry: put the new key in place (or drop
     it, when its entry was never written)."""
-    from tortoise.transactions import in_transaction
-
     from ..store import keychain
 
     path = node.settings.data_dir / NEXT_KEY_FILE
     if not path.exists():
         return
     new = NodeKey.load(path)
-    async with in_transaction() as conn:
+    async with node.db.transaction() as conn:
         state = await keychain.state_at(conn, origin=node.origin)
     if state.node_key == new.origin:
         _install(node, new)

@@ -81,12 +81,14 @@ async def create_invitation(node: Node) -> Invitation:
         )
     nonce = b64url_encode(secrets.token_bytes(16))
     now = utc_now()
-    await rows.add_invitation(
-        nonce_hash=_hash(nonce),
-        created=now,
-        expires=now + timedelta(days=INVITATION_DAYS),
-        keep_open=MAX_OPEN_INVITATIONS,
-    )
+    async with node.db.write_transaction() as conn:
+        await rows.add_invitation(
+            conn,
+            nonce_hash=_hash(nonce),
+            created=now,
+            expires=now + timedelta(days=INVITATION_DAYS),
+            keep_open=MAX_OPEN_INVITATIONS,
+        )
     founders = node.membership.founder_list
     return Invitation(normalise_url(node.settings.url), node.origin, nonce, founders)
 
@@ -200,8 +202,9 @@ async def join(node: Node, code: str, name: str = "", commune: str = "") -> Invi
                 N_("the inviting node did not accept the request: %(error)s"),
                 error=str(exc),
             ) from None
-    peer = await add_peer(invitation.url)
+    conn = node.db.connection()
+    peer = await add_peer(invitation.url, conn=conn)
     if peer.origin is None:
-        peer = await identified(peer, invitation.origin)
+        peer = await identified(peer, invitation.origin, conn=conn)
     node.wake_sync(peer.id)
     return invitation

@@ -30,7 +30,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation.entry import Entry
 from federation.errors import Blocked, EntryRejected, NotMember
@@ -42,6 +41,7 @@ from ..store import peers as peer_rows
 from ..store.membership import Refusal
 
 if TYPE_CHECKING:
+    from ..db import Database
     from .rejections import RejectionMemory
 
 log = logging.getLogger(__name__)
@@ -127,12 +127,15 @@ class Membership:
         own: str,
         founders: Sequence[str],
         *,
+        db: Database,
         required: int = 1,
         candidates_max: int = CANDIDATES_MAX,
         purge_days: int = MEMBER_PURGE_DAYS,
         rejections: RejectionMemory | None = None,
     ) -> None:
         self.own = own
+        #: The node's database: the transactions of the methods that open their own.
+        self.db = db
         self.founders = frozenset(founders)
         #: The founders in the order of the ``founders`` setting: the first ones are the
         #: network's coordination (reports are sealed to them; invitations pass the order on).
@@ -182,7 +185,7 @@ class Membership:
 
     async def current_members(self) -> frozenset[str] | None:
         """The members now (None: an open network, every origin is one)."""
-        async with in_transaction() as conn:
+        async with self.db.transaction() as conn:
             return (await self.gate(conn)).members
 
     # -- refusals ----------------------------------------------------------------------
@@ -247,7 +250,7 @@ class Membership:
         return result
 
     async def settle_now(self) -> Settled:
-        async with in_transaction() as conn:
+        async with self.db.write_transaction() as conn:  # reads, then writes
             return await self.settle(conn)
 
     async def adopt(self, founders: Sequence[str]) -> Settled:
@@ -261,7 +264,7 @@ class Membership:
         """Delete every row of the origins hidden for longer than ``member_purge_days``:
         entries, hidden objects, pending entries, evidence. Returns them."""
         cutoff = (now or utc_now()) - self.purge_after
-        async with in_transaction() as conn:
+        async with self.db.write_transaction() as conn:
             origins = await rows.excluded_before(conn, cutoff=cutoff)
             for origin in origins:
                 await rows.purge(conn, origin=origin)
@@ -275,7 +278,7 @@ class Membership:
         """Put an origin or an endpoint on the blocklist (an origin is hidden at once)."""
         if kind not in ("origin", "endpoint"):
             raise ValueError(f"unknown blocklist kind {kind!r}")
-        async with in_transaction() as conn:
+        async with self.db.write_transaction() as conn:
             await rows.add_block(conn, kind=kind, value=value, reason=reason, now=utc_now())
             if kind == "endpoint":
                 await peer_rows.delete_at(conn, url=value)
@@ -283,7 +286,7 @@ class Membership:
                 await self.settle(conn)
 
     async def unblock(self, kind: str, value: str) -> bool:
-        async with in_transaction() as conn:
+        async with self.db.write_transaction() as conn:
             removed = await rows.remove_block(conn, kind=kind, value=value)
             if kind == "origin":
                 await self.settle(conn)

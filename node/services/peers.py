@@ -22,6 +22,7 @@ from federation.netguard import normalise_url
 from federation.statemachine import Lifecycle
 from federation.timeutil import format_ts, utc_now
 
+from ..db import current_connection
 from ..store import peers as peer_rows
 from ..store.peers import PeerLike, PeerRow, PushTarget
 
@@ -54,44 +55,62 @@ PEER = Lifecycle(
 )
 
 
+def _conn(conn: BaseDBAsyncClient | None) -> BaseDBAsyncClient:
+    """``conn``; without it, the current node's connection: services.sync and
+    services.tree (not moved yet), the tests and the benchmarks call so."""
+    return conn if conn is not None else current_connection()
+
+
 def state_of(peer: PeerLike) -> PeerState:
     """The declared state of a row (``ValueError`` if the row holds an unknown one)."""
     return PEER.parse(peer.state)
 
 
-async def add_peer(url: str, *, source: str = "manual", origin: str | None = None) -> PeerRow:
+async def add_peer(
+    url: str,
+    *,
+    source: str = "manual",
+    origin: str | None = None,
+    conn: BaseDBAsyncClient | None = None,
+) -> PeerRow:
     """Add a peer (idempotent). ``ValueError`` if the URL is not http(s)."""
     url = normalise_url(url)
-    if url in await _blocked():
+    conn = _conn(conn)
+    if url in await _blocked(conn):
         raise ValueError(f"{url} is on this node's blocklist")
-    peer = await peer_rows.with_url(url=url)
+    peer = await peer_rows.with_url(conn, url=url)
     if peer is None:
-        peer = await peer_rows.create(url=url, source=source, origin=origin, state=PEER.initial)
+        peer = await peer_rows.create(
+            conn, url=url, source=source, origin=origin, state=PEER.initial
+        )
     elif source == "manual" and peer.source != "manual":
         # The operator names this address: the discovered peers' address rules that
         # refused it no longer apply, and it is tried at once.
         refused = state_of(peer) == PeerState.refused
         state = PEER.next(PeerState.refused, "added_by_hand") if refused else None
-        peer = await peer_rows.name_by_hand(peer_id=peer.id, state=state)
+        peer = await peer_rows.name_by_hand(conn, peer_id=peer.id, state=state)
     return peer
 
 
-async def remove_peer(url: str) -> PeerRow | None:
+async def remove_peer(url: str, *, conn: BaseDBAsyncClient | None = None) -> PeerRow | None:
     """Forget a peer and its queued pushes (the deleted row, or None if unknown). A peer
     learnt from the network comes back when a place profile names it again."""
     try:
         url = normalise_url(url)
     except ValueError:
         return None
-    peer = await peer_rows.with_url(url=url)
+    conn = _conn(conn)
+    peer = await peer_rows.with_url(conn, url=url)
     if peer is not None:
-        await peer_rows.delete(peer_id=peer.id)  # its deliveries go with it (cascade)
+        await peer_rows.delete(conn, peer_id=peer.id)  # its deliveries go with it (cascade)
     return peer
 
 
-async def identified(peer: PeerLike, origin: str) -> PeerRow:
+async def identified(
+    peer: PeerLike, origin: str, *, conn: BaseDBAsyncClient | None = None
+) -> PeerRow:
     """``peer`` answered in the name of ``origin`` (a peer added while unreachable)."""
-    await peer_rows.set_origin(peer_id=peer.id, origin=origin)
+    await peer_rows.set_origin(_conn(conn), peer_id=peer.id, origin=origin)
     return replace(_as_row(peer), origin=origin)
 
 
@@ -105,12 +124,15 @@ def _as_row(peer: PeerLike) -> PeerRow:
     )  # fmt: skip
 
 
-async def learn_peers(node_url: str, own_origin: str, entries: list[Entry]) -> int:
+async def learn_peers(
+    node_url: str, own_origin: str, entries: list[Entry], *, conn: BaseDBAsyncClient | None = None
+) -> int:
     """Add the endpoints advertised by accepted place entries as candidate peers."""
     own = normalise_url(node_url) if node_url else None
     added = 0
     places = [entry for entry in entries if entry.kind == "place"]
-    blocked = await _blocked() if places else set()
+    conn = _conn(conn)
+    blocked = await _blocked(conn) if places else set()
     for entry in places:
         if entry.kind != "place" or entry.payload is None or entry.origin == own_origin:
             continue
@@ -122,19 +144,16 @@ async def learn_peers(node_url: str, own_origin: str, entries: list[Entry]) -> i
             if candidate == own or candidate in blocked:
                 continue
             added += await peer_rows.add_discovered(
-                url=candidate, origin=entry.origin, state=PEER.initial
+                conn, url=candidate, origin=entry.origin, state=PEER.initial
             )
     return added
 
 
-async def _blocked() -> set[str]:
+async def _blocked(conn: BaseDBAsyncClient) -> set[str]:
     """The endpoints on the blocklist (node/services/membership.py): never contacted."""
-    from tortoise.transactions import in_transaction
-
     from .membership import blocked_endpoints
 
-    async with in_transaction() as conn:
-        return await blocked_endpoints(conn)
+    return await blocked_endpoints(conn)
 
 
 async def choose_push_targets(
@@ -159,12 +178,16 @@ async def choose_push_targets(
     return random.sample(rows, min(count, len(rows)))
 
 
-async def record_success(peer: PeerLike, received: int = 0) -> PeerRow:
+async def record_success(
+    peer: PeerLike, received: int = 0, *, conn: BaseDBAsyncClient | None = None
+) -> PeerRow:
     """The exchange worked: no backoff left. Returns the peer as now stored (the columns
     of the outcome only are written: a concurrent change of its origin or source stays)."""
     now = utc_now()
     state = PEER.next(state_of(peer), "succeeded")
-    await peer_rows.save_success(peer_id=peer.id, state=state, at=now, received=received)
+    await peer_rows.save_success(
+        _conn(conn), peer_id=peer.id, state=state, at=now, received=received
+    )
     return replace(
         _as_row(peer), state=state, last_attempt=now, last_success=now, consecutive_failures=0,
         next_attempt=None, last_error=None, entries_received=peer.entries_received + received,
@@ -172,7 +195,12 @@ async def record_success(peer: PeerLike, received: int = 0) -> PeerRow:
 
 
 async def record_failure(
-    peer: PeerLike, error: str, *, kind: str = "protocol", retry_after: float | None = None
+    peer: PeerLike,
+    error: str,
+    *,
+    kind: str = "protocol",
+    retry_after: float | None = None,
+    conn: BaseDBAsyncClient | None = None,
 ) -> PeerRow:
     """One more failure: backoff (at least ``retry_after``), and the error with its kind
     (``unreachable``, ``busy``, ``refused``, ``protocol``, ``disk_full``, ``internal``).
@@ -184,7 +212,7 @@ async def record_failure(
     delay = retry_delay(failures, retry_after=retry_after, cap=BACKOFF_CAP_SECONDS)
     next_attempt = now + timedelta(seconds=delay)
     await peer_rows.save_failure(
-        peer_id=peer.id, state=state, at=now, consecutive_failures=failures,
+        _conn(conn), peer_id=peer.id, state=state, at=now, consecutive_failures=failures,
         next_attempt=next_attempt, last_error=error,
     )  # fmt: skip
     return replace(
@@ -201,16 +229,19 @@ def failure_kind(peer: PeerLike) -> str | None:
     return error[1 : error.find("]")] or None
 
 
-async def peers_heard_from(url: str | None, origins: set[str]) -> list[PeerRow]:
+async def peers_heard_from(
+    url: str | None, origins: set[str], *, conn: BaseDBAsyncClient | None = None
+) -> list[PeerRow]:
     """Peers in backoff that just showed they are alive: the one whose URL is ``url``
     (the ``from`` of its request) or whose origin is one of ``origins``."""
+    conn = _conn(conn)
     candidates: list[PeerRow] = []
     if url:
         with contextlib.suppress(ValueError):  # not a URL: nothing to match
-            found = await peer_rows.with_url(url=normalise_url(url))
+            found = await peer_rows.with_url(conn, url=normalise_url(url))
             candidates.extend([found] if found is not None else [])
     if origins:
-        candidates.extend(await peer_rows.serving(origins=sorted(origins)))
+        candidates.extend(await peer_rows.serving(conn, origins=sorted(origins)))
     now = utc_now()
     unique = {peer.id: peer for peer in candidates}
     return [
@@ -222,10 +253,10 @@ async def peers_heard_from(url: str | None, origins: set[str]) -> list[PeerRow]:
     ]
 
 
-async def make_due(peer: PeerLike) -> None:
+async def make_due(peer: PeerLike, *, conn: BaseDBAsyncClient | None = None) -> None:
     """End a peer's wait: it answered again, so it is retried at once (its failure count
     stays until a round with it succeeds)."""
-    await peer_rows.make_due(peer_id=peer.id)
+    await peer_rows.make_due(_conn(conn), peer_id=peer.id)
 
 
 def peer_json(peer: PeerRow) -> dict[str, Any]:

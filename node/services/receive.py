@@ -74,7 +74,7 @@ async def receive(
     "bundle import")."""
 
     async def then(conn: BaseDBAsyncClient, accepted: list[Entry]) -> None:
-        await learn_peers(node.settings.url, node.origin, accepted)
+        await learn_peers(node.settings.url, node.origin, accepted, conn=conn)
         if forward is not None and forward.ttl > 0:
             await enqueue_push(
                 conn, node, accepted, ttl=forward.ttl - 1, exclude_url=forward.sender_url

@@ -37,7 +37,7 @@ async def repair_missing(node: Node) -> int:
     )
     if not due:
         return 0
-    peers = [p for p in await peer_rows.by_id() if p.state != PeerState.refused]
+    peers = [p for p in await peer_rows.by_id(node.db.connection()) if p.state != PeerState.refused]
     repaired = 0
     for missing in due[:PER_RUN]:
         await entry_rows.asked(missing_id=missing.id, at=now)

@@ -180,6 +180,7 @@ class _Importer:
             return ""
         try:
             stored = await upload(
+                self.node.db,
                 self.node.blobs,
                 _file_chunks(path),
                 media_type,
@@ -325,7 +326,7 @@ async def _export_one(
     relative: dict[str, str] = {}
     for attachment in attachments:
         sha256 = str(attachment["sha256"])
-        blob = await held(sha256)
+        blob = await held(node.db.connection(), sha256)
         path = await node.blobs.verified_path(sha256, blob.size) if blob else None
         if path is None:
             report.warnings.append(

@@ -9,8 +9,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
+from ..db import Database
 from ..runtime import Node
 from ..store import entries as entry_rows
 from ..store import objects
@@ -30,9 +29,9 @@ class Version:
     payload: dict[str, Any] | None
 
 
-async def versions(origin: str, oid: str) -> list[Version]:
+async def versions(db: Database, origin: str, oid: str) -> list[Version]:
     """Every entry of the resource ``(origin, oid)`` in our copy of its log, oldest first."""
-    async with in_transaction() as conn:
+    async with db.transaction() as conn:
         rows = await entry_rows.entries_of(conn, origin=origin, kind="resource", oid=oid)
     return [
         Version(

@@ -2,7 +2,8 @@
 ``blobs/``), the ones to fetch (``blob_fetches``), and the attachments and photos the
 live objects list (read from their payloads). The rules (quota, grace, what to keep)
 and the lifecycle of a fetch (``services.blobs.BLOB_FETCH``) are ``services.blobs``';
-functions here take the states as values, and a move names the states it moves from."""
+functions here take the states as values, and a move names the states it moves from.
+Every function takes the connection (``conn``): the node's, or the caller's transaction."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from ..models import Blob, BlobFetch
 
@@ -67,26 +67,25 @@ class Reference:
     sha256: str
 
 
-async def bytes_held() -> int:
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict("SELECT coalesce(sum(size), 0) AS n FROM blobs")
+async def bytes_held(conn: BaseDBAsyncClient) -> int:
+    rows = await conn.execute_query_dict("SELECT coalesce(sum(size), 0) AS n FROM blobs")
     return int(rows[0]["n"])
 
 
-async def blob(*, sha256: str) -> BlobRow | None:
-    row = await Blob.get_or_none(sha256=sha256)
+async def blob(conn: BaseDBAsyncClient, *, sha256: str) -> BlobRow | None:
+    row = await Blob.filter(sha256=sha256).using_db(conn).first()
     return None if row is None else BlobRow(row.sha256, row.size, row.media_type, row.keep_until)
 
 
-async def held_among(*, shas: Iterable[str]) -> set[str]:
+async def held_among(conn: BaseDBAsyncClient, *, shas: Iterable[str]) -> set[str]:
     wanted = sorted(set(shas))
     if not wanted:
         return set()
-    return {row.sha256 for row in await Blob.filter(sha256__in=wanted)}
+    return {row.sha256 for row in await Blob.filter(sha256__in=wanted).using_db(conn)}
 
 
-async def all_held() -> set[str]:
-    return {row.sha256 for row in await Blob.all().only("sha256")}
+async def all_held(conn: BaseDBAsyncClient) -> set[str]:
+    return {row.sha256 for row in await Blob.all().using_db(conn).only("sha256")}
 
 
 def _marks(values: Sequence[object]) -> str:
@@ -170,51 +169,56 @@ def _reference(row: dict[str, Any]) -> Reference:
     )  # fmt: skip
 
 
-async def references(*, sha256: str) -> list[Reference]:
+async def references(conn: BaseDBAsyncClient, *, sha256: str) -> list[Reference]:
     """The live attachments and photos that are ``sha256``, by origin and oid."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            f"SELECT * FROM ({_ATTACHMENTS}) WHERE sha256 = ? ORDER BY origin, oid", [sha256]
-        )
+    rows = await conn.execute_query_dict(
+        f"SELECT * FROM ({_ATTACHMENTS}) WHERE sha256 = ? ORDER BY origin, oid", [sha256]
+    )
     return [_reference(row) for row in rows]
 
 
 async def drop_and_refetch(
-    *, sha256: str, error: str, now: datetime, state: str, again_from: Sequence[str]
+    conn: BaseDBAsyncClient,
+    *,
+    sha256: str,
+    error: str,
+    now: datetime,
+    state: str,
+    again_from: Sequence[str],
 ) -> None:
     """Forget a held blob; fetch it again (with ``error`` as why) if an object lists it:
-    a fetch row in ``state``, or the row there moved from one of ``again_from``."""
-    async with in_transaction() as conn:
-        await conn.execute_query("DELETE FROM blobs WHERE sha256 = ?", [sha256])
-        rows = await conn.execute_query_dict(
-            f"SELECT size FROM ({_ATTACHMENTS}) WHERE sha256 = ? LIMIT 1", [sha256]
-        )
-        if rows:
-            await conn.execute_query(
-                "INSERT INTO blob_fetches (sha256, size, state, attempts, next_attempt, tried,"
-                " created, last_error) VALUES (?, ?, ?, 0, ?, '[]', ?, ?)"
-                " ON CONFLICT (sha256) DO UPDATE SET state = excluded.state, next_attempt = ?,"
-                f" last_error = excluded.last_error WHERE blob_fetches.state IN"
-                f" ({_marks(again_from)})",
-                [sha256, int(rows[0]["size"]), state, now, now, error, now, *again_from],
-            )
-
-
-async def drop_unlisted(*, now: datetime) -> list[str]:
-    """Delete the blobs no live object lists, past their ``keep_until``, and the fetches
-    of blobs no live object lists. Returns the blobs deleted."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            f"SELECT sha256 FROM blobs WHERE (keep_until IS NULL OR keep_until < ?)"
-            f" AND sha256 NOT IN (SELECT sha256 FROM ({_ATTACHMENTS}))",
-            [now],
-        )
-        dropped = [row["sha256"] for row in rows]
-        if dropped:
-            await conn.execute_many("DELETE FROM blobs WHERE sha256 = ?", [[s] for s in dropped])
+    a fetch row in ``state``, or the row there moved from one of ``again_from``. In the
+    caller's write transaction."""
+    await conn.execute_query("DELETE FROM blobs WHERE sha256 = ?", [sha256])
+    rows = await conn.execute_query_dict(
+        f"SELECT size FROM ({_ATTACHMENTS}) WHERE sha256 = ? LIMIT 1", [sha256]
+    )
+    if rows:
         await conn.execute_query(
-            f"DELETE FROM blob_fetches WHERE sha256 NOT IN (SELECT sha256 FROM ({_ATTACHMENTS}))"
+            "INSERT INTO blob_fetches (sha256, size, state, attempts, next_attempt, tried,"
+            " created, last_error) VALUES (?, ?, ?, 0, ?, '[]', ?, ?)"
+            " ON CONFLICT (sha256) DO UPDATE SET state = excluded.state, next_attempt = ?,"
+            f" last_error = excluded.last_error WHERE blob_fetches.state IN"
+            f" ({_marks(again_from)})",
+            [sha256, int(rows[0]["size"]), state, now, now, error, now, *again_from],
         )
+
+
+async def drop_unlisted(conn: BaseDBAsyncClient, *, now: datetime) -> list[str]:
+    """Delete the blobs no live object lists, past their ``keep_until``, and the fetches
+    of blobs no live object lists (in the caller's write transaction). Returns the
+    blobs deleted."""
+    rows = await conn.execute_query_dict(
+        f"SELECT sha256 FROM blobs WHERE (keep_until IS NULL OR keep_until < ?)"
+        f" AND sha256 NOT IN (SELECT sha256 FROM ({_ATTACHMENTS}))",
+        [now],
+    )
+    dropped = [row["sha256"] for row in rows]
+    if dropped:
+        await conn.execute_many("DELETE FROM blobs WHERE sha256 = ?", [[s] for s in dropped])
+    await conn.execute_query(
+        f"DELETE FROM blob_fetches WHERE sha256 NOT IN (SELECT sha256 FROM ({_ATTACHMENTS}))"
+    )
     return dropped
 
 
@@ -225,82 +229,106 @@ def _fetch(row: BlobFetch) -> FetchRow:
     )  # fmt: skip
 
 
-async def fetches(*, shas: Iterable[str]) -> dict[str, FetchRow]:
+async def fetches(conn: BaseDBAsyncClient, *, shas: Iterable[str]) -> dict[str, FetchRow]:
     wanted = sorted(set(shas))
     if not wanted:
         return {}
-    return {row.sha256: _fetch(row) for row in await BlobFetch.filter(sha256__in=wanted)}
+    return {
+        row.sha256: _fetch(row) for row in await BlobFetch.filter(sha256__in=wanted).using_db(conn)
+    }
 
 
-async def fetches_by_state() -> dict[str, int]:
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT state, count(*) AS n FROM blob_fetches GROUP BY state"
-        )
+async def fetches_by_state(conn: BaseDBAsyncClient) -> dict[str, int]:
+    rows = await conn.execute_query_dict(
+        "SELECT state, count(*) AS n FROM blob_fetches GROUP BY state"
+    )
     return {row["state"]: int(row["n"]) for row in rows}
 
 
-async def wanted_shas(*, states: Sequence[str], limit: int) -> list[str]:
+async def wanted_shas(conn: BaseDBAsyncClient, *, states: Sequence[str], limit: int) -> list[str]:
     """The blobs whose fetch is in one of ``states``, oldest first."""
-    rows = await BlobFetch.filter(state__in=list(states)).order_by("created").limit(limit)
+    rows = await (
+        BlobFetch.filter(state__in=list(states)).using_db(conn).order_by("created").limit(limit)
+    )
     return [row.sha256 for row in rows]
 
 
 # -- the fetch worker's rows ----------------------------------------------------------------
 
 
-async def fetch(*, sha256: str) -> FetchRow | None:
-    row = await BlobFetch.get_or_none(sha256=sha256)
+async def fetch(conn: BaseDBAsyncClient, *, sha256: str) -> FetchRow | None:
+    row = await BlobFetch.filter(sha256=sha256).using_db(conn).first()
     return None if row is None else _fetch(row)
 
 
-async def fetch_wanted(*, sha256: str) -> bool:
+async def fetch_wanted(conn: BaseDBAsyncClient, *, sha256: str) -> bool:
     """Whether the blob is still to fetch (its row was not dropped meanwhile)."""
-    return await BlobFetch.exists(sha256=sha256)
+    return await BlobFetch.filter(sha256=sha256).using_db(conn).exists()
 
 
-async def fetches_due(*, state: str, now: datetime, limit: int) -> list[FetchRow]:
+async def fetches_due(
+    conn: BaseDBAsyncClient, *, state: str, now: datetime, limit: int
+) -> list[FetchRow]:
     """The rows in ``state`` due at ``now``, the most overdue first."""
     rows = (
         await BlobFetch.filter(state=state, next_attempt__lte=now)
+        .using_db(conn)
         .order_by("next_attempt", "created")
         .limit(limit)
     )
     return [_fetch(row) for row in rows]
 
 
-async def fetches_in(*, state: str) -> list[FetchRow]:
+async def fetches_in(conn: BaseDBAsyncClient, *, state: str) -> list[FetchRow]:
     """The rows in ``state``, the oldest first."""
-    return [_fetch(row) for row in await BlobFetch.filter(state=state).order_by("created")]
+    return [
+        _fetch(row)
+        for row in await BlobFetch.filter(state=state).using_db(conn).order_by("created")
+    ]
 
 
-async def move_fetches(*, from_state: str, to_state: str, next_attempt: datetime) -> None:
-    await BlobFetch.filter(state=from_state).update(state=to_state, next_attempt=next_attempt)
+async def move_fetches(
+    conn: BaseDBAsyncClient, *, from_state: str, to_state: str, next_attempt: datetime
+) -> None:
+    await (
+        BlobFetch.filter(state=from_state)
+        .using_db(conn)
+        .update(state=to_state, next_attempt=next_attempt)
+    )
 
 
 async def schedule_fetch(
-    *, sha256: str, from_state: str, state: str, next_attempt: datetime
+    conn: BaseDBAsyncClient, *, sha256: str, from_state: str, state: str, next_attempt: datetime
 ) -> bool:
     """The fetch, if still in ``from_state``, moves to ``state``, due at ``next_attempt``.
     Whether it moved."""
-    moved = await BlobFetch.filter(sha256=sha256, state=from_state).update(
-        state=state, next_attempt=next_attempt
+    moved = (
+        await BlobFetch.filter(sha256=sha256, state=from_state)
+        .using_db(conn)
+        .update(state=state, next_attempt=next_attempt)
     )
     return bool(moved)
 
 
-async def start_fetch(*, sha256: str, from_state: str, state: str, now: datetime) -> bool:
+async def start_fetch(
+    conn: BaseDBAsyncClient, *, sha256: str, from_state: str, state: str, now: datetime
+) -> bool:
     """The fetch, if still in ``from_state``, moves to ``state``. Whether it moved."""
-    moved = await BlobFetch.filter(sha256=sha256, state=from_state).update(state=state, updated=now)
+    moved = (
+        await BlobFetch.filter(sha256=sha256, state=from_state)
+        .using_db(conn)
+        .update(state=state, updated=now)
+    )
     return bool(moved)
 
 
-async def note_tried(*, sha256: str, tried: str) -> None:
+async def note_tried(conn: BaseDBAsyncClient, *, sha256: str, tried: str) -> None:
     """The peers asked at the last attempt, and what failed (JSON text)."""
-    await BlobFetch.filter(sha256=sha256).update(tried=tried)
+    await BlobFetch.filter(sha256=sha256).using_db(conn).update(tried=tried)
 
 
 async def end_fetch(
+    conn: BaseDBAsyncClient,
     *,
     sha256: str,
     from_state: str,
@@ -312,17 +340,20 @@ async def end_fetch(
 ) -> bool:
     """The end of an attempt: the row's state, error, attempts and next attempt, if it is
     still in ``from_state`` (not held, dropped or moved by another path meanwhile)."""
-    moved = await BlobFetch.filter(sha256=sha256, state=from_state).update(
-        state=state, last_error=error, attempts=attempts, next_attempt=next_attempt, updated=now
+    moved = (
+        await BlobFetch.filter(sha256=sha256, state=from_state)
+        .using_db(conn)
+        .update(
+            state=state, last_error=error, attempts=attempts, next_attempt=next_attempt, updated=now
+        )
     )
     return bool(moved)
 
 
-async def bytes_in(*, state: str, besides: str) -> int:
+async def bytes_in(conn: BaseDBAsyncClient, *, state: str, besides: str) -> int:
     """Bytes of the blobs whose fetch is in ``state`` (being fetched), but ``besides``."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT coalesce(sum(size), 0) AS n FROM blob_fetches WHERE state = ? AND sha256 != ?",
-            [state, besides],
-        )
+    rows = await conn.execute_query_dict(
+        "SELECT coalesce(sum(size), 0) AS n FROM blob_fetches WHERE state = ? AND sha256 != ?",
+        [state, besides],
+    )
     return int(rows[0]["n"])

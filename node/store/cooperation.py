@@ -1,8 +1,8 @@
 """The rows of cooperation: the steps this node has to process (``coop_tasks``), how it
 lends its items (``loan_rules``), and the reads of the objects and entries a
 conversation is made of. The lifecycle of a task (``cooperation.states.COOP_TASK``) is
-``cooperation.rows``'; functions here take the states as values. Functions that take
-``conn`` run in the caller's transaction; the others open their own."""
+``cooperation.rows``'; functions here take the states as values. Every function takes
+the connection (``conn``): the node's, or the caller's transaction."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation.timeutil import parse_ts
 
@@ -84,15 +83,16 @@ async def add_tasks(
     )
 
 
-async def first_due(*, state: str, kinds: Sequence[str], now: datetime) -> Task | None:
+async def first_due(
+    conn: BaseDBAsyncClient, *, state: str, kinds: Sequence[str], now: datetime
+) -> Task | None:
     """The first task (insertion order) in ``state`` of one of ``kinds`` due at ``now``."""
     marks = ", ".join("?" for _ in kinds)
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            f"SELECT {_TASK_COLUMNS} FROM coop_tasks WHERE state = ? AND next_attempt <= ?"
-            f" AND kind IN ({marks}) ORDER BY id LIMIT 1",
-            [state, now, *kinds],
-        )
+    rows = await conn.execute_query_dict(
+        f"SELECT {_TASK_COLUMNS} FROM coop_tasks WHERE state = ? AND next_attempt <= ?"
+        f" AND kind IN ({marks}) ORDER BY id LIMIT 1",
+        [state, now, *kinds],
+    )
     return _task(rows[0]) if rows else None
 
 
@@ -136,32 +136,29 @@ async def restart(conn: BaseDBAsyncClient, *, task_id: int, state: str, now: dat
     )
 
 
-async def failing(*, done: str, failed: str, limit: int) -> list[Task]:
+async def failing(conn: BaseDBAsyncClient, *, done: str, failed: str, limit: int) -> list[Task]:
     """Tasks not ``done`` with an error, the ``failed`` ones first."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            f"SELECT {_TASK_COLUMNS} FROM coop_tasks WHERE state != ? AND last_error IS NOT NULL"
-            " ORDER BY state = ? DESC, id LIMIT ?",
-            [done, failed, limit],
-        )
+    rows = await conn.execute_query_dict(
+        f"SELECT {_TASK_COLUMNS} FROM coop_tasks WHERE state != ? AND last_error IS NOT NULL"
+        " ORDER BY state = ? DESC, id LIMIT ?",
+        [done, failed, limit],
+    )
     return [_task(row) for row in rows]
 
 
-async def counts() -> dict[str, int]:
+async def counts(conn: BaseDBAsyncClient) -> dict[str, int]:
     """Tasks per state."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT state, COUNT(*) AS n FROM coop_tasks GROUP BY state"
-        )
+    rows = await conn.execute_query_dict(
+        "SELECT state, COUNT(*) AS n FROM coop_tasks GROUP BY state"
+    )
     return {str(row["state"]): int(row["n"]) for row in rows}
 
 
-async def delete_finished(*, state: str, before: datetime) -> int:
+async def delete_finished(conn: BaseDBAsyncClient, *, state: str, before: datetime) -> int:
     """Delete the tasks in ``state`` finished before ``before``; how many."""
-    async with in_transaction() as conn:
-        deleted = await conn.execute_query(
-            "DELETE FROM coop_tasks WHERE state = ? AND finished < ?", [state, before]
-        )
+    deleted = await conn.execute_query(
+        "DELETE FROM coop_tasks WHERE state = ? AND finished < ?", [state, before]
+    )
     return int(deleted[0])
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 DDL = """
 CREATE TABLE IF NOT EXISTS invitations (
@@ -31,19 +30,24 @@ CREATE TABLE IF NOT EXISTS join_requests (
 
 
 async def add_invitation(
-    *, nonce_hash: str, created: datetime, expires: datetime, keep_open: int
+    conn: BaseDBAsyncClient,
+    *,
+    nonce_hash: str,
+    created: datetime,
+    expires: datetime,
+    keep_open: int,
 ) -> None:
-    """Record an invitation; only the ``keep_open`` newest unused ones stay."""
-    async with in_transaction() as conn:
-        await conn.execute_query(
-            "INSERT INTO invitations (nonce_hash, created, expires) VALUES (?, ?, ?)",
-            [nonce_hash, created, expires],
-        )
-        await conn.execute_query(
-            "DELETE FROM invitations WHERE id IN (SELECT id FROM invitations WHERE used_by IS"
-            " NULL ORDER BY created DESC LIMIT -1 OFFSET ?)",
-            [keep_open],
-        )
+    """Record an invitation; only the ``keep_open`` newest unused ones stay (in the
+    caller's write transaction)."""
+    await conn.execute_query(
+        "INSERT INTO invitations (nonce_hash, created, expires) VALUES (?, ?, ?)",
+        [nonce_hash, created, expires],
+    )
+    await conn.execute_query(
+        "DELETE FROM invitations WHERE id IN (SELECT id FROM invitations WHERE used_by IS"
+        " NULL ORDER BY created DESC LIMIT -1 OFFSET ?)",
+        [keep_open],
+    )
 
 
 @dataclass(frozen=True)

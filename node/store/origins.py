@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation.chain import Head
 from federation.entry import Entry
@@ -55,12 +54,11 @@ async def frozen() -> list[OriginRow]:
     return [_row(row) for row in await Origin.filter(frozen=True).order_by("name", "id")]
 
 
-async def first_forks() -> dict[str, datetime]:
+async def first_forks(conn: BaseDBAsyncClient) -> dict[str, datetime]:
     """When the first fork of each origin that forked was detected."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT origin, MIN(detected_at) AS since FROM fork_evidence GROUP BY origin"
-        )
+    rows = await conn.execute_query_dict(
+        "SELECT origin, MIN(detected_at) AS since FROM fork_evidence GROUP BY origin"
+    )
     return {row["origin"]: row["since"] for row in rows}
 
 

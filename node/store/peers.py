@@ -1,7 +1,8 @@
 """The peers this node talks to (``peers``: one row per URL, with its sync state and
 backoff) and what each speaks of protocol 1.1 (``peer_links``). The rules (the peer
 lifecycle, backoff, which peers a round visits) are ``services.peers``',
-``services.features``' and ``services.sync``'."""
+``services.features``' and ``services.sync``'. Every function takes the connection
+(``conn``): the node's, or the caller's transaction."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from ..models import Peer, PeerLink
@@ -103,35 +105,41 @@ def _link(link: PeerLink) -> PeerLinkRow:
 # -- reads ------------------------------------------------------------------------------
 
 
-async def all_peers() -> list[PeerRow]:
+async def all_peers(conn: BaseDBAsyncClient) -> list[PeerRow]:
     """Every peer, those added by hand first, then by URL."""
-    return [_row(row) for row in await Peer.all().order_by("source", "url")]
+    return [_row(row) for row in await Peer.all().using_db(conn).order_by("source", "url")]
 
 
-async def page(*, limit: int, offset: int) -> list[PeerRow]:
+async def page(conn: BaseDBAsyncClient, *, limit: int, offset: int) -> list[PeerRow]:
     """Peers ``offset`` to ``offset + limit`` by URL (the unique index)."""
-    return [_row(row) for row in await Peer.all().order_by("url").offset(offset).limit(limit)]
+    rows = await Peer.all().using_db(conn).order_by("url").offset(offset).limit(limit)
+    return [_row(row) for row in rows]
 
 
-async def count() -> int:
-    return await Peer.all().count()
+async def count(conn: BaseDBAsyncClient) -> int:
+    return await Peer.all().using_db(conn).count()
 
 
-async def serving(*, origins: Sequence[str]) -> list[PeerRow]:
+async def serving(conn: BaseDBAsyncClient, *, origins: Sequence[str]) -> list[PeerRow]:
     """The peers known to serve ``origins`` (through ``peers_by_origin``), by URL."""
-    return [_row(row) for row in await Peer.filter(origin__in=list(origins)).order_by("url")]
+    rows = await Peer.filter(origin__in=list(origins)).using_db(conn).order_by("url")
+    return [_row(row) for row in rows]
 
 
-async def by_url() -> list[PeerRow]:
-    return [_row(row) for row in await Peer.all().order_by("url")]
+# ``by_url``, ``by_id`` and ``waiting`` without ``conn`` read the current node's database:
+# for services.sync and the CLI's peer commands, not moved yet (issue 9, item 7).
 
 
-async def by_id() -> list[PeerRow]:
-    return [_row(row) for row in await Peer.all().order_by("id")]
+async def by_url(conn: BaseDBAsyncClient | None = None) -> list[PeerRow]:
+    return [_row(row) for row in await Peer.all().using_db(conn).order_by("url")]
 
 
-async def with_url(*, url: str) -> PeerRow | None:
-    row = await Peer.get_or_none(url=url)
+async def by_id(conn: BaseDBAsyncClient | None = None) -> list[PeerRow]:
+    return [_row(row) for row in await Peer.all().using_db(conn).order_by("id")]
+
+
+async def with_url(conn: BaseDBAsyncClient, *, url: str) -> PeerRow | None:
+    row = await Peer.filter(url=url).using_db(conn).first()
     return None if row is None else _row(row)
 
 
@@ -146,9 +154,10 @@ async def with_ids(conn: BaseDBAsyncClient, *, ids: Iterable[int]) -> list[PeerR
     return [_row(row) for row in rows]
 
 
-async def waiting(*, now: datetime) -> list[PeerRow]:
+async def waiting(conn: BaseDBAsyncClient | None = None, *, now: datetime) -> list[PeerRow]:
     """The peers in backoff at ``now``, by id."""
-    return [_row(row) for row in await Peer.filter(next_attempt__gt=now).order_by("id")]
+    rows = await Peer.filter(next_attempt__gt=now).using_db(conn).order_by("id")
+    return [_row(row) for row in rows]
 
 
 async def push_targets(
@@ -173,32 +182,39 @@ async def push_targets(
 # -- writes -----------------------------------------------------------------------------
 
 
-async def create(*, url: str, source: str, origin: str | None, state: str) -> PeerRow:
-    return _row(await Peer.create(url=url, source=source, origin=origin, state=state))
+async def create(
+    conn: BaseDBAsyncClient, *, url: str, source: str, origin: str | None, state: str
+) -> PeerRow:
+    return _row(
+        await Peer.create(url=url, source=source, origin=origin, state=state, using_db=conn)
+    )
 
 
-async def add_discovered(*, url: str, origin: str, state: str) -> bool:
+async def add_discovered(conn: BaseDBAsyncClient, *, url: str, origin: str, state: str) -> bool:
     """A peer learnt from the network at ``url``, unless one is there already (then
     nothing changes). Whether it was added."""
-    _, created = await Peer.get_or_create(
-        url=url, defaults={"source": "discovered", "origin": origin, "state": state}
-    )
-    return bool(created)
+    if await Peer.filter(url=url).using_db(conn).exists():
+        return False
+    try:
+        await Peer.create(url=url, source="discovered", origin=origin, state=state, using_db=conn)
+    except IntegrityError:  # added meanwhile (by another round)
+        return False
+    return True
 
 
-async def name_by_hand(*, peer_id: int, state: str | None) -> PeerRow:
+async def name_by_hand(conn: BaseDBAsyncClient, *, peer_id: int, state: str | None) -> PeerRow:
     """The operator names this peer: ``manual``, due at once; with ``state``, its failures
     are forgotten too."""
     changes: dict[str, object] = {"source": "manual", "next_attempt": None}
     if state is not None:
         changes.update(state=state, consecutive_failures=0, last_error=None)
-    await Peer.filter(id=peer_id).update(**changes)
-    return _row(await Peer.get(id=peer_id))
+    await Peer.filter(id=peer_id).using_db(conn).update(**changes)
+    return _row(await Peer.filter(id=peer_id).using_db(conn).get())
 
 
-async def delete(*, peer_id: int) -> None:
+async def delete(conn: BaseDBAsyncClient, *, peer_id: int) -> None:
     """Forget a peer (its deliveries, frames and link go with it: foreign keys)."""
-    await Peer.filter(id=peer_id).delete()
+    await Peer.filter(id=peer_id).using_db(conn).delete()
 
 
 async def delete_at(conn: BaseDBAsyncClient, *, url: str) -> None:
@@ -206,23 +222,26 @@ async def delete_at(conn: BaseDBAsyncClient, *, url: str) -> None:
     await conn.execute_query("DELETE FROM peers WHERE url = ?", [url])
 
 
-async def set_origin(*, peer_id: int, origin: str) -> None:
-    await Peer.filter(id=peer_id).update(origin=origin)
+async def set_origin(conn: BaseDBAsyncClient, *, peer_id: int, origin: str) -> None:
+    await Peer.filter(id=peer_id).using_db(conn).update(origin=origin)
 
 
-async def make_due(*, peer_id: int) -> None:
-    await Peer.filter(id=peer_id).update(next_attempt=None)
+async def make_due(conn: BaseDBAsyncClient, *, peer_id: int) -> None:
+    await Peer.filter(id=peer_id).using_db(conn).update(next_attempt=None)
 
 
-async def save_success(*, peer_id: int, state: str, at: datetime, received: int) -> None:
+async def save_success(
+    conn: BaseDBAsyncClient, *, peer_id: int, state: str, at: datetime, received: int
+) -> None:
     """An exchange worked at ``at`` and brought ``received`` entries: no backoff left."""
-    await Peer.filter(id=peer_id).update(
+    await Peer.filter(id=peer_id).using_db(conn).update(
         state=state, last_attempt=at, last_success=at, consecutive_failures=0,
         next_attempt=None, last_error=None, entries_received=F("entries_received") + received,
     )  # fmt: skip
 
 
 async def save_failure(
+    conn: BaseDBAsyncClient,
     *,
     peer_id: int,
     state: str,
@@ -231,7 +250,7 @@ async def save_failure(
     next_attempt: datetime,
     last_error: str,
 ) -> None:
-    await Peer.filter(id=peer_id).update(
+    await Peer.filter(id=peer_id).using_db(conn).update(
         state=state, last_attempt=at, consecutive_failures=consecutive_failures,
         next_attempt=next_attempt, last_error=last_error,
     )  # fmt: skip
@@ -250,21 +269,35 @@ async def save_cursor(conn: BaseDBAsyncClient, *, peer_id: int, cursor: str) -> 
     await PeerLink.filter(peer_id=peer_id).using_db(conn).update(cursor=cursor)
 
 
-async def links_listing(*, feature: str) -> list[PeerLinkRow]:
+async def links_listing(conn: BaseDBAsyncClient, *, feature: str) -> list[PeerLinkRow]:
     """The links whose features contain ``feature`` as text (the caller checks words)."""
-    return [_link(link) for link in await PeerLink.filter(features__contains=feature)]
+    links = await PeerLink.filter(features__contains=feature).using_db(conn)
+    return [_link(link) for link in links]
 
 
-async def save_features(*, peer_id: int, features: str, checked: datetime) -> PeerLinkRow:
-    link, _ = await PeerLink.get_or_create(peer_id=peer_id)
+async def _link_of(conn: BaseDBAsyncClient, peer_id: int) -> PeerLink:
+    """The peer's link row, created when it has none."""
+    link = await PeerLink.filter(peer_id=peer_id).using_db(conn).first()
+    if link is not None:
+        return link
+    try:
+        return await PeerLink.create(peer_id=peer_id, using_db=conn)
+    except IntegrityError:  # created meanwhile
+        return await PeerLink.filter(peer_id=peer_id).using_db(conn).get()
+
+
+async def save_features(
+    conn: BaseDBAsyncClient, *, peer_id: int, features: str, checked: datetime
+) -> PeerLinkRow:
+    link = await _link_of(conn, peer_id)
     link.features, link.features_checked = features, checked
-    await link.save(update_fields=["features", "features_checked"])
+    await link.save(update_fields=["features", "features_checked"], using_db=conn)
     return _link(link)
 
 
-async def forget_features(*, peer_id: int) -> None:
+async def forget_features(conn: BaseDBAsyncClient, *, peer_id: int) -> None:
     """Back to version 1: no features, no neighbour, no changes cursor."""
-    link, _ = await PeerLink.get_or_create(peer_id=peer_id)
+    link = await _link_of(conn, peer_id)
     link.features, link.features_checked = "", None
     link.neighbour, link.cursor = False, None
-    await link.save()
+    await link.save(using_db=conn)

@@ -3,7 +3,8 @@ peers, tokens and the offers; ``animator``: the offers), disabling and removing,
 checks and the rate limit of failed logins (``LoginFailure`` rows, so that a restart does
 not reset it). Errors are ``AccountError`` with a msgid, shown in the reader's language.
 
-The rows are ``store.accounts``.
+The rows are ``store.accounts``, reached through the node's database (``db``): every
+function here takes it.
 
 An attempt is counted before its password is checked (``reserve``), so a burst of
 concurrent attempts cannot all pass the limit, and checks run at most
@@ -23,10 +24,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from federation.timeutil import utc_now
 
-from ..db import write_transaction
+from ..db import Database
 from ..i18n import N_
 from ..store import accounts as rows
 from ..store.accounts import UserRow
@@ -134,14 +136,14 @@ def _check_role(role: str) -> None:
         raise AccountError(N_("unknown role %(role)s: admin or animator"), {"role": role}, "role")
 
 
-async def _existing(address: str, conn: Any = None) -> UserRow:
-    user = await rows.user_by_email(email=address, conn=conn)
+async def _existing(conn: BaseDBAsyncClient, address: str) -> UserRow:
+    user = await rows.user_by_email(conn, email=address)
     if user is None:
         raise AccountError(N_("no account %(email)s"), {"email": address})
     return user
 
 
-async def add_user(email: str, password: str, role: str | None = None) -> bool:
+async def add_user(db: Database, email: str, password: str, role: str | None = None) -> bool:
     """Create the account, or set a new password if it exists (and its role when given).
     True when created. The first account of a node is an administrator, the next ones
     animators unless ``role`` says otherwise. ``AccountError`` when something is unfit."""
@@ -150,78 +152,84 @@ async def add_user(email: str, password: str, role: str | None = None) -> bool:
     if role is not None:
         _check_role(role)
     password_hash = await asyncio.to_thread(hash_password, password)
-    user = await rows.user_by_email(email=address)
-    if user is None:
-        first = not await rows.any_user()
-        await rows.add_user(
-            email=address,
-            password_hash=password_hash,
-            role=role or ("admin" if first else "animator"),
-        )
-        return True
+    async with db.write_transaction() as conn:  # two first accounts would be two admins
+        user = await rows.user_by_email(conn, email=address)
+        if user is None:
+            first = not await rows.any_user(conn)
+            await rows.add_user(
+                conn,
+                email=address,
+                password_hash=password_hash,
+                role=role or ("admin" if first else "animator"),
+            )
+            return True
     if role is not None and role != user.role:
-        await set_role(address, role)
-    await set_password(address, password, password_hash=password_hash)
+        await set_role(db, address, role)
+    await set_password(db, address, password, password_hash=password_hash)
     return False
 
 
-async def set_password(email: str, password: str, *, password_hash: str | None = None) -> None:
+async def set_password(
+    db: Database, email: str, password: str, *, password_hash: str | None = None
+) -> None:
     """A new password for an existing account; it ends every session opened with the
     old one."""
     address = _address(email)
     _check_password(password)
-    user = await _existing(address)
+    await _existing(db.connection(), address)  # refused before the costly hash
     if password_hash is None:
         password_hash = await asyncio.to_thread(hash_password, password)
-    await rows.set_password_hash(user_id=user.id, password_hash=password_hash)
-    await rows.delete_sessions_of(user_id=user.id)
+    async with db.write_transaction() as conn:
+        user = await _existing(conn, address)
+        await rows.set_password_hash(conn, user_id=user.id, password_hash=password_hash)
+        await rows.delete_sessions_of(conn, user_id=user.id)
 
 
-async def list_accounts() -> list[Account]:
+async def list_accounts(db: Database) -> list[Account]:
     return [
         Account(user.email, user.role, user.disabled, user.created)
-        for user in await rows.all_users()
+        for user in await rows.all_users(db.connection())
     ]
 
 
-async def _keeps_an_admin(user: UserRow, conn: Any) -> None:
+async def _keeps_an_admin(conn: BaseDBAsyncClient, user: UserRow) -> None:
     """Refuse a change that would leave the node without an active administrator."""
     if user.role != ADMIN or user.disabled:
         return
-    if not await rows.active_users_with_role(role=ADMIN, except_id=user.id, conn=conn):
+    if not await rows.active_users_with_role(conn, role=ADMIN, except_id=user.id):
         raise AccountError(
             N_("%(email)s is the last administrator: make another account administrator first"),
             {"email": user.email},
         )
 
 
-async def set_role(email: str, role: str) -> None:
+async def set_role(db: Database, email: str, role: str) -> None:
     _check_role(role)
-    async with write_transaction() as conn:
-        user = await _existing(normalise_email(email), conn)
+    async with db.write_transaction() as conn:
+        user = await _existing(conn, normalise_email(email))
         if role != ADMIN:
-            await _keeps_an_admin(user, conn)
-        await rows.set_role(user_id=user.id, role=role, conn=conn)
+            await _keeps_an_admin(conn, user)
+        await rows.set_role(conn, user_id=user.id, role=role)
 
 
-async def set_disabled(email: str, disabled: bool) -> None:
+async def set_disabled(db: Database, email: str, disabled: bool) -> None:
     """Disable (its sessions end at once) or enable an account."""
-    async with write_transaction() as conn:
-        user = await _existing(normalise_email(email), conn)
+    async with db.write_transaction() as conn:
+        user = await _existing(conn, normalise_email(email))
         if disabled:
-            await _keeps_an_admin(user, conn)
-        await rows.set_disabled(user_id=user.id, disabled=disabled, conn=conn)
+            await _keeps_an_admin(conn, user)
+        await rows.set_disabled(conn, user_id=user.id, disabled=disabled)
         if disabled:
-            await rows.delete_sessions_of(user_id=user.id, conn=conn)
+            await rows.delete_sessions_of(conn, user_id=user.id)
 
 
-async def remove_user(email: str) -> None:
+async def remove_user(db: Database, email: str) -> None:
     """Delete the account and its sessions."""
-    async with write_transaction() as conn:
-        user = await _existing(normalise_email(email), conn)
-        await _keeps_an_admin(user, conn)
-        await rows.delete_sessions_of(user_id=user.id, conn=conn)
-        await rows.delete_user(user_id=user.id, conn=conn)
+    async with db.write_transaction() as conn:
+        user = await _existing(conn, normalise_email(email))
+        await _keeps_an_admin(conn, user)
+        await rows.delete_sessions_of(conn, user_id=user.id)
+        await rows.delete_user(conn, user_id=user.id)
 
 
 # -- failed logins ----------------------------------------------------------------------
@@ -272,29 +280,29 @@ class LoginBusy(Exception):
     """Every password check slot stayed taken for ``CHECK_WAIT``: try again shortly."""
 
 
-async def reserve(attempt: LoginAttempt) -> list[int]:
+async def reserve(db: Database, attempt: LoginAttempt) -> list[int]:
     """Count the attempt as a failure *before* its password is checked, or raise
     ``LoginRefused``. The check and the reservation are one write transaction, so
     concurrent attempts are counted one after the other. Returns the rows to release
     when the password turns out right (or was not checked)."""
     now = utc_now()
     since = now - WINDOW
-    async with write_transaction() as conn:
-        await rows.delete_failures_before(before=now - KEEP_FAILURES, conn=conn)
+    async with db.write_transaction() as conn:
+        await rows.delete_failures_before(conn, before=now - KEEP_FAILURES)
 
         async def failures(key: str) -> int:
-            return await rows.failures_since(key=key, since=since, conn=conn)
+            return await rows.failures_since(conn, key=key, since=since)
 
         if await failures(attempt.address_key) >= MAX_FAILURES:
             raise LoginRefused(attempt.client)
         under_attack = await failures(attempt.account_key) >= MAX_FAILURES_PER_ACCOUNT
         if under_attack and await failures(attempt.pair_key) >= 1:
             raise LoginRefused(attempt.email)
-        return await rows.add_failures(keys=attempt.keys, at=now, conn=conn)
+        return await rows.add_failures(conn, keys=attempt.keys, at=now)
 
 
-async def release(reserved: list[int]) -> None:
-    await rows.delete_failures(ids=reserved)
+async def release(db: Database, reserved: list[int]) -> None:
+    await rows.delete_failures(db.connection(), ids=reserved)
 
 
 def _check(password_hash: str | None, password: str) -> bool:
@@ -323,21 +331,21 @@ class PasswordChecks:
 
 
 async def authenticate(
-    attempt: LoginAttempt, password: str, checks: PasswordChecks
+    db: Database, attempt: LoginAttempt, password: str, checks: PasswordChecks
 ) -> UserRow | None:
     """The account if the password is right, None otherwise; ``LoginRefused`` (nothing
     checked) when this address has failed too often, ``LoginBusy`` when no check slot
     freed in time (the attempt is then not counted)."""
-    reserved = await reserve(attempt)
-    user = await rows.user_by_email(email=normalise_email(attempt.email))
+    reserved = await reserve(db, attempt)
+    user = await rows.user_by_email(db.connection(), email=normalise_email(attempt.email))
     candidate = user.password_hash if user else None
     try:
         ok = len(password) <= MAX_PASSWORD_LENGTH and await checks.verify(candidate, password)
     except LoginBusy:
-        await release(reserved)
+        await release(db, reserved)
         raise
     if user is None or not ok or user.disabled:
         return None  # the reservation stays: it is the failure
-    await release(reserved)
-    await rows.delete_failures_of(key=attempt.pair_key)
+    await release(db, reserved)
+    await rows.delete_failures_of(db.connection(), key=attempt.pair_key)
     return user

@@ -54,7 +54,7 @@ async def read_photos(node: Node, form: FormData, current: dict[str, Any]) -> Ph
         shown = {item["sha256"] for item in result.items}
         if sha256 in removed or sha256 in shown or len(result.items) >= MAX_PHOTOS:
             continue
-        photo = stored.get(str(sha256)) or await _uploaded(str(sha256))
+        photo = stored.get(str(sha256)) or await _uploaded(node, str(sha256))
         if photo is None:
             continue  # neither the item's photo nor an image uploaded here
         text = _alt(alt)
@@ -71,10 +71,10 @@ async def read_photos(node: Node, form: FormData, current: dict[str, Any]) -> Ph
     return result
 
 
-async def _uploaded(sha256: str) -> dict[str, Any] | None:
+async def _uploaded(node: Node, sha256: str) -> dict[str, Any] | None:
     """A photo sent with an earlier try of this form (which was sent back with an error):
     an image this node received as an upload, checked to be of its type."""
-    blob = await held(sha256) if is_sha256(sha256) else None
+    blob = await held(node.db.connection(), sha256) if is_sha256(sha256) else None
     if blob is None or blob.media_type not in IMAGE_TYPES:
         return None
     return {"sha256": blob.sha256, "media_type": blob.media_type, "size": blob.size}
@@ -106,6 +106,7 @@ async def _add(node: Node, upload_file: UploadFile, result: Photos) -> None:
         return
     try:
         stored = await upload(
+            node.db,
             node.blobs,
             _chunks(upload_file),
             media_type,

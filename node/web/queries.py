@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tortoise.transactions import in_transaction
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from federation.timeutil import format_ts, utc_now
 
+from ..db import Database
 from ..services import directory
 from ..services.objects import SERVER_FIELDS, object_json
 from ..services.peers import peer_json
@@ -71,20 +72,22 @@ async def own_objects(origin: str, kind: str) -> list[dict[str, Any]]:
     return [_shown(row) for row in await objects.of_kind(origin=origin, kind=kind)]
 
 
-async def directory_page(own_origin: str, page: int, *, shown_only: bool = False) -> directory.Page:
+async def directory_page(
+    db: Database, own_origin: str, page: int, *, shown_only: bool = False
+) -> directory.Page:
     """Page ``page`` (from 1) of the places this node holds, this node's first;
     ``shown_only``: without those membership hides (the public pages)."""
     size = directory.PAGE_SIZE
-    async with in_transaction() as conn:
+    async with db.transaction() as conn:
         return await directory.origins_page(
             conn, own_origin, size, (page - 1) * size, shown_only=shown_only
         )
 
 
-async def peers(page: int) -> tuple[list[dict[str, Any]], int]:
+async def peers(conn: BaseDBAsyncClient, page: int) -> tuple[list[dict[str, Any]], int]:
     """Page ``page`` (from 1) of the peers, with their place names, and their number."""
     size = directory.PAGE_SIZE
-    rows, total = await directory.peers_page(size, (page - 1) * size)
+    rows, total = await directory.peers_page(conn, size, (page - 1) * size)
     names = await origins.names(origin_ids=[peer.origin for peer in rows if peer.origin])
     # As in /api/v1/nodes (one serialisation of a peer), with the name of its place.
     items = [{**peer_json(peer), "name": names.get(peer.origin or "") or ""} for peer in rows]

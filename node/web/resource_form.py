@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from ..runtime import Node
 from ..services.blobs import UploadRefused, held, references, upload
@@ -100,12 +101,12 @@ async def _chunks(upload_file: UploadFile) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _size_of(sha256: str) -> int | None:
+async def _size_of(conn: BaseDBAsyncClient, sha256: str) -> int | None:
     """The size of a blob that may be listed: held, or listed by a resource we hold."""
-    blob = await held(sha256)
+    blob = await held(conn, sha256)
     if blob is not None:
         return int(blob.size)
-    refs = await references(sha256)
+    refs = await references(conn, sha256)
     return refs[0].size if refs else None
 
 
@@ -121,7 +122,7 @@ async def read_attachments(node: Node, form: FormData) -> Attachments:
             continue
         if sha256 in removed:
             continue
-        size = await _size_of(sha256)
+        size = await _size_of(node.db.connection(), sha256)
         media_type = raw_type if isinstance(raw_type, str) else ""
         if size is None or media_type not in media_types():
             result.errors.append(FieldError(N_("An attachment is no longer available.")))
@@ -145,6 +146,7 @@ async def read_attachments(node: Node, form: FormData) -> Attachments:
             continue
         try:
             stored = await upload(
+                node.db,
                 node.blobs,
                 _chunks(upload_file),
                 file_type,

@@ -346,8 +346,8 @@ async def _peers_page(
     """Peers and places, a page of each (the same ``page`` walks both lists)."""
     node = node_of(request)
     page = page_number(request)
-    peers, peers_total = await queries.peers(page)
-    places = await queries.directory_page(node.origin, page)
+    peers, peers_total = await queries.peers(node.db.connection(), page)
+    places = await queries.directory_page(node.db, node.origin, page)
     pages = max(1, ceil(max(peers_total, places.total) / places.limit))
     return await admin_page(
         request,
@@ -377,7 +377,7 @@ async def peers_page(request: Request) -> Response:
 async def peer_add(request: Request, form: FormData) -> Response:
     url = str(form.get("url") or "").strip()
     try:
-        peer = await add_peer(url)
+        peer = await add_peer(url, conn=node_of(request).db.connection())
     except ValueError:
         error = FieldError(
             N_("Give the base address of a node, for example https://papi.exemple.fr.")

@@ -51,7 +51,7 @@ async def _accounts_page(
         request,
         "admin/accounts.html",
         {
-            "accounts": await list_accounts(),
+            "accounts": await list_accounts(node_of(request).db),
             "roles": ROLES,
             "values": values or {"email": "", "role": "animator"},
             "errors": errors or {},
@@ -75,11 +75,11 @@ async def account_add(request: Request, form: FormData) -> Response:
     errors: dict[str, FieldError] = {}
     if role not in ROLES:
         errors["role"] = FieldError(N_("Choose a value from the list."))
-    if any(a.email == email.lower() for a in await list_accounts()):
+    if any(a.email == email.lower() for a in await list_accounts(node_of(request).db)):
         errors["email"] = FieldError(N_("This address already has an account."))
     if not errors:
         try:
-            await add_user(email, password, role)
+            await add_user(node_of(request).db, email, password, role)
         except AccountError as exc:
             errors[exc.field or "email"] = FieldError(exc.message, exc.values)
     if errors:
@@ -101,10 +101,10 @@ async def account_change(request: Request, form: FormData) -> Response:
     action = str(form.get("action") or "")
     try:
         if action in ROLES:
-            await set_role(email, action)
+            await set_role(node_of(request).db, email, action)
             message = N_("%(email)s has a new role.")
         elif action in ("disable", "enable"):
-            await set_disabled(email, action == "disable")
+            await set_disabled(node_of(request).db, email, action == "disable")
             message = (
                 N_("%(email)s is disabled; its sessions are closed.")
                 if action == "disable"
@@ -156,7 +156,7 @@ def _confirm_context(request: Request, kind: str, key: str, label: str) -> dict[
 @admin_required
 async def account_remove_form(request: Request) -> Response:
     email = request.query_params.get("email", "")
-    if not any(a.email == email for a in await list_accounts()):
+    if not any(a.email == email for a in await list_accounts(node_of(request).db)):
         return RedirectResponse(path_for(request, "admin.accounts"), status_code=303)
     context = _confirm_context(request, "account", email, email)
     return await admin_page(request, "admin/confirm.html", context)
@@ -167,7 +167,7 @@ async def account_remove_form(request: Request) -> Response:
 async def account_remove(request: Request, form: FormData) -> Response:
     email = str(form.get("email") or "")
     try:
-        await remove_user(email)
+        await remove_user(node_of(request).db, email)
     except AccountError as exc:
         return await _accounts_page(
             request, errors={"": FieldError(exc.message, exc.values)}, status=400

@@ -38,6 +38,7 @@ async def _box(request: Request, route: str) -> Response:
         for listing in LISTINGS:
             found = await listing.rows(conn, node, role, place_today())
             sections.append({"name": listing.name, "heading": listing.heading, "rows": found})
+    failed = await rows.tasks_to_watch(node.db.connection()) if role == "owner" else []
     return await admin_page(
         request,
         "admin/coop_list.html",
@@ -46,7 +47,7 @@ async def _box(request: Request, route: str) -> Response:
             "role": role,
             "sections": sections,
             "here": path_for(request, route),
-            "failed_tasks": await rows.tasks_to_watch() if role == "owner" else [],
+            "failed_tasks": failed,
         },
     )
 
@@ -64,7 +65,7 @@ async def outbox(request: Request) -> Response:
 @login_required
 @with_form
 async def retry_task(request: Request, form: FormData) -> Response:
-    if await rows.requeue_task(request.path_params["task"]):
+    if await rows.requeue_task(node_of(request).db, request.path_params["task"]):
         node_of(request).wake_coop()
         flash(request, N_("The step will be processed again shortly."))
     return RedirectResponse(path_for(request, "admin.inbox"), status_code=303)

@@ -198,7 +198,7 @@ async def attachments_panel(request: Request) -> dict[str, Any]:
     """What the dashboard says of attachments: space used, fetches waiting or stopped."""
     node = node_of(request)
     language = request_language(request)
-    counts = await summary(node.settings.blob_quota_bytes)
+    counts = await summary(node.db.connection(), node.settings.blob_quota_bytes)
     return {
         **counts,
         "used_label": size_label(counts["used"], language),

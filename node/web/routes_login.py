@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from ..runtime import node_of
 from .accounts import (
     CHECK_WAIT,
     WINDOW,
@@ -74,7 +75,10 @@ async def login(request: Request, form: FormData) -> Response:
         return await admin_page(request, "admin/login.html", context, status=400)
     try:
         user = await authenticate(
-            LoginAttempt(email, _client(request)), password, password_checks(request)
+            node_of(request).db,
+            LoginAttempt(email, _client(request)),
+            password,
+            password_checks(request),
         )
     except LoginRefused:
         minutes = int(WINDOW.total_seconds() // 60)

@@ -26,7 +26,9 @@ async def photo(request: Request) -> Response:
     if found is None:
         return Response(status_code=404)
     # A fetched blob has no type of its own: the objects that list it say it.
-    types = {found[0].media_type} | {ref.media_type for ref in await references(sha256)}
+    types = {found[0].media_type} | {
+        ref.media_type for ref in await references(node.db.connection(), sha256)
+    }
     if not types & IMAGE_TYPES:
         return Response(status_code=404)
     path = await thumbnail(node.blobs, sha256, found[1], width)

@@ -204,7 +204,7 @@ async def search_page(request: Request) -> Response:
 async def nodes_page(request: Request) -> Response:
     node = node_of(request)
     page = page_number(request)
-    places = await queries.directory_page(node.origin, page, shown_only=True)
+    places = await queries.directory_page(node.db, node.origin, page, shown_only=True)
     pages = max(1, ceil(places.total / places.limit))
     return await render(
         request,

@@ -12,6 +12,7 @@ from babel.numbers import format_decimal
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from ..api.blob_response import blob_response
 from ..api.blobs import verified_blob
@@ -84,13 +85,13 @@ def blob_href(sha256: str, origin: str, oid: str) -> str:
 
 
 async def attachment_views(
-    item: dict[str, Any], origin: str, oid: str, language: str
+    conn: BaseDBAsyncClient, item: dict[str, Any], origin: str, oid: str, language: str
 ) -> list[dict[str, Any]]:
     """The attachments of a resource as shown: held or not, and the fetch's state."""
     attachments = attachments_of(item)
     shas = [str(a.get("sha256")) for a in attachments]
-    held = await held_set(shas)
-    fetches = await fetch_states(shas)
+    held = await held_set(conn, shas)
+    fetches = await fetch_states(conn, shas)
     views = []
     for attachment in attachments:
         sha256 = str(attachment.get("sha256"))
@@ -149,10 +150,12 @@ async def resource_page(request: Request) -> Response:
             "duration": duration_label(int(item["duration_minutes"]))
             if item.get("duration_minutes")
             else "",
-            "attachments": await attachment_views(item, origin, oid, language),
+            "attachments": await attachment_views(
+                node.db.connection(), item, origin, oid, language
+            ),
             "original": await original_of(item),
             "adaptations": await resources.adaptations(origin, oid),
-            "versions": list(reversed(await resources.versions(origin, oid))),
+            "versions": list(reversed(await resources.versions(node_of(request).db, origin, oid))),
             "site_url": (node.settings.url or str(request.base_url)).rstrip("/"),
             "adapt_href": path_for(request, "admin.resources.adapt")
             + "?"
@@ -166,7 +169,11 @@ async def differences_page(request: Request) -> Response:
     item = await queries.find_object(origin, "resource", oid)
     if item is None:
         return await not_found(request)
-    shown = [v for v in await resources.versions(origin, oid) if v.payload is not None]
+    shown = [
+        v
+        for v in await resources.versions(node_of(request).db, origin, oid)
+        if v.payload is not None
+    ]
     by_seq = {version.seq: version for version in shown}
     try:
         old_seq = int(request.query_params.get("from") or (shown[-2].seq if len(shown) > 1 else 0))
@@ -208,7 +215,7 @@ async def blob_for_people(request: Request) -> Response:
             ),
         )
     blob, path = found
-    refs = await references(sha256)
+    refs = await references(node.db.connection(), sha256)
     wanted = request.query_params.get("r", "")
     ref = next((r for r in refs if f"{r.origin}/{r.oid}" == wanted), None)
     ref = ref or (refs[0] if refs else None)
@@ -229,7 +236,7 @@ async def fetch_blob_now(request: Request) -> Response:
     attempt forward (at most every few seconds per blob), hence no login."""
     node = node_of(request)
     sha256 = request.path_params["sha256"]
-    if is_sha256(sha256) and await fetch_now(sha256):
+    if is_sha256(sha256) and await fetch_now(node.db, sha256):
         node.wake_blobs()
     body = bytearray()
     async for chunk in request.stream():

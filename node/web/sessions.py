@@ -30,6 +30,7 @@ from federation.timeutil import utc_now
 
 from ..datadir import DataDirError
 from ..i18n import N_
+from ..runtime import node_of
 from ..settings import Settings
 from ..store import accounts
 from ..store.accounts import UserRow
@@ -97,14 +98,15 @@ async def current_user(request: Request) -> UserRow | None:
     if not isinstance(token, str):
         return None
     now = utc_now()
-    row = await accounts.session(session_id=_token_hash(token))
+    conn = node_of(request).db.connection()
+    row = await accounts.session(conn, session_id=_token_hash(token))
     if row is None or row.expires <= now or row.user.disabled:
         if row is not None:
-            await accounts.delete_session(session_id=row.id)
+            await accounts.delete_session(conn, session_id=row.id)
         request.session.pop("sid", None)
         return None
     if now - row.last_seen > LAST_SEEN_STEP:
-        await accounts.touch_session(session_id=row.id, last_seen=now)
+        await accounts.touch_session(conn, session_id=row.id, last_seen=now)
     return row.user
 
 
@@ -112,9 +114,11 @@ async def log_in(request: Request, user: UserRow) -> None:
     """A new session (a new token, a new CSRF token: nothing of the anonymous session
     is kept); expired sessions of every account are cleared on the way."""
     now = utc_now()
-    await accounts.delete_expired_sessions(now=now)
+    conn = node_of(request).db.connection()
+    await accounts.delete_expired_sessions(conn, now=now)
     token = secrets.token_urlsafe(32)
     await accounts.add_session(
+        conn,
         session_id=_token_hash(token),
         user_id=user.id,
         last_seen=now,
@@ -127,7 +131,9 @@ async def log_in(request: Request, user: UserRow) -> None:
 async def log_out(request: Request) -> None:
     token = request.session.get("sid")
     if isinstance(token, str):
-        await accounts.delete_session(session_id=_token_hash(token))
+        await accounts.delete_session(
+            node_of(request).db.connection(), session_id=_token_hash(token)
+        )
     request.session.clear()
 
 

@@ -80,11 +80,11 @@ async def node_status(node: Node, language: str) -> Status:
     health = node_health(node)
     free = _disk(node, health["storage"], problems, moment)
     _clock(health["clock"], problems)
-    peers_ok, peers_total = await _peers(problems, moment)
+    peers_ok, peers_total = await _peers(node, problems, moment)
     await _frozen(node, problems, moment)
     await _own_log(node, problems)
     _backup(node, problems, moment)
-    usage = await blobs.summary(node.settings.blob_quota_bytes)
+    usage = await blobs.summary(node.db.connection(), node.settings.blob_quota_bytes)
     if usage["quota"] and usage["used"] >= QUOTA_WARNING * usage["quota"]:
         problems.append(
             Problem(
@@ -169,8 +169,8 @@ def _clock(clock: dict[str, Any], problems: list[Problem]) -> None:
         )
 
 
-async def _peers(problems: list[Problem], moment: Any) -> tuple[int, int]:
-    known = await peers.all_peers()
+async def _peers(node: Node, problems: list[Problem], moment: Any) -> tuple[int, int]:
+    known = await peers.all_peers(node.db.connection())
     if not known:
         problems.append(
             Problem(
@@ -219,7 +219,7 @@ async def _frozen(node: Node, problems: list[Problem], moment: Any) -> None:
     frozen = await origins.frozen()
     if not frozen:
         return
-    since = await origins.first_forks()
+    since = await origins.first_forks(node.db.connection())
     others = []
     for origin in frozen:
         if origin.id == node.origin:
