@@ -870,7 +870,12 @@ async def test_entries_bad_parameters_are_400(papi: InProcessNode, params: dict[
     assert_error(response, 400, "bad_request")
 
 
-@pytest.mark.parametrize("origin", [NodeKey.generate().origin, "ed25519:unknown", "not-an-origin"])
+@pytest.mark.parametrize(
+    "origin",
+    [NodeKey.generate().origin, "ed25519:unknown", "not-an-origin"],
+    # Named, not drawn from the random key: pytest-xdist's workers must collect the same ids.
+    ids=["unknown-key", "short-key", "not-an-origin"],
+)
 async def test_entries_of_an_unknown_origin_is_an_empty_list(
     papi: InProcessNode, origin: str
 ) -> None:

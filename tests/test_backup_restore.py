@@ -201,6 +201,9 @@ def _tar_gz(members: dict[str, bytes]) -> bytes:
         (_tar_gz({"../escape": b"x"}), "entrée inattendue '../escape'"),
         (_tar_gz({"node.key": b"x"}), "n'a pas de papi-backup.json"),
     ],
+    # Named, not drawn from the archives (their gzip header holds the time): pytest-xdist's
+    # workers must collect the same ids.
+    ids=["not-an-archive", "path-escape", "no-manifest"],
 )
 def test_restore_refuses_what_is_not_a_sound_backup(
     tmp_path: Path, content: bytes, fragment: str
