@@ -39,10 +39,20 @@ def free_port() -> int:
 
 def free_port_block(count: int) -> int:
     """The first of ``count`` consecutive free ports, below the ephemeral range (where
-    client connections of other tests could take a neighbour of a port found free)."""
+    client connections of other tests could take a neighbour of a port found free).
+
+    Each pytest-xdist worker draws from its own share of the range: a port found free
+    here is bound only later, when its node starts, and another worker's node must not
+    take it meanwhile (a node then answered for another that could not start)."""
+    low, high = 20000, 32000
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    share = (high - low) // max(workers, 1)
+    low += share * (worker % max(workers, 1))
+    high = low + share
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(20000, 32000 - count)
+        base = rng.randrange(low, high - count)
         try:
             for port in range(base, base + count):
                 with socket.socket() as sock:
