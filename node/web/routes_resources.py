@@ -80,12 +80,18 @@ async def not_found(request: Request, message: str = "") -> Response:
     )
 
 
-def blob_href(sha256: str, origin: str, oid: str) -> str:
-    return f"/blobs/{sha256}?" + urlencode({"r": f"{origin}/{oid}"})
+def blob_href(request: Request, sha256: str, origin: str, oid: str) -> str:
+    path = path_for(request, "blob", sha256=sha256)
+    return path + "?" + urlencode({"r": f"{origin}/{oid}"})
 
 
 async def attachment_views(
-    conn: BaseDBAsyncClient, item: dict[str, Any], origin: str, oid: str, language: str
+    request: Request,
+    conn: BaseDBAsyncClient,
+    item: dict[str, Any],
+    origin: str,
+    oid: str,
+    language: str,
 ) -> list[dict[str, Any]]:
     """The attachments of a resource as shown: held or not, and the fetch's state."""
     attachments = attachments_of(item)
@@ -103,7 +109,7 @@ async def attachment_views(
                 "size": size_label(int(attachment.get("size") or 0), language),
                 "sha256": sha256,
                 "held": sha256 in held,
-                "href": blob_href(sha256, origin, oid),
+                "href": blob_href(request, sha256, origin, oid),
                 "state": fetch.state if fetch else "pending",
                 "last_error": fetch.last_error if fetch else None,
             }
@@ -111,7 +117,7 @@ async def attachment_views(
     return views
 
 
-async def original_of(item: dict[str, Any]) -> dict[str, Any] | None:
+async def original_of(request: Request, item: dict[str, Any]) -> dict[str, Any] | None:
     """What ``based_on`` names: link, title and place when we hold it."""
     reference = resources.parse_reference(str(item.get("based_on") or ""))
     if reference is None:
@@ -120,7 +126,7 @@ async def original_of(item: dict[str, Any]) -> dict[str, Any] | None:
     original = await queries.find_object(origin, "resource", oid)
     row = await queries.origin_row(origin)
     return {
-        "href": f"/o/{origin}/resource/{oid}",
+        "href": path_for(request, "resource", origin=origin, oid=oid),
         "title": original.get("title") if original else None,
         "place": (row.name if row else None) or "",
         "commune": (row.commune if row else None) or "",
@@ -151,9 +157,9 @@ async def resource_page(request: Request) -> Response:
             if item.get("duration_minutes")
             else "",
             "attachments": await attachment_views(
-                node.db.connection(), item, origin, oid, language
+                request, node.db.connection(), item, origin, oid, language
             ),
-            "original": await original_of(item),
+            "original": await original_of(request, item),
             "adaptations": await resources.adaptations(origin, oid),
             "versions": list(reversed(await resources.versions(node_of(request).db, origin, oid))),
             "site_url": (node.settings.url or str(request.base_url)).rstrip("/"),
