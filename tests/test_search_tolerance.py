@@ -27,8 +27,7 @@ async def put(papi: InProcessNode, kind: str, payload: dict[str, Any]) -> str:
 
 
 async def ask(papi: InProcessNode, q: str, **query: Any) -> SearchAnswer:
-    with papi.node.db.activated():
-        return await search(SearchQuery(q=q, **query), snippets=True)
+    return await search(papi.node.db.connection(), SearchQuery(q=q, **query), snippets=True)
 
 
 async def titles(papi: InProcessNode, q: str, **query: Any) -> list[str]:
@@ -195,10 +194,7 @@ async def test_marks_are_escaped_and_cover_what_matched(papi: InProcessNode) -> 
 
 
 async def vocabulary(papi: InProcessNode) -> Vocabulary:
-    with papi.node.db.activated():
-        found = await prepare_vocabulary()
-    assert found is not None
-    return found
+    return await prepare_vocabulary(papi.node.db.connection())
 
 
 async def test_new_words_are_known_at_once(papi: InProcessNode) -> None:
@@ -248,7 +244,7 @@ async def test_a_search_neither_waits_for_nor_sees_a_write_in_progress(
             await conn.execute_query(
                 "UPDATE objects SET title = 'Atelier smartphone' WHERE title = 'Atelier tablette'"
             )
-            answer = await asyncio.wait_for(search(SearchQuery(q="tablette")), timeout=30)
+            answer = await asyncio.wait_for(search(conn, SearchQuery(q="tablette")), timeout=30)
             assert [r["title"] for r in answer.results] == ["Atelier tablette"]
     assert await titles(papi, "smartphone") == ["Atelier smartphone"]
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 
-from tortoise.context import get_current_context
-from tortoise.transactions import in_transaction
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 #: bm25 weights, in the column order of ``search_index``: title, body, theme, place, commune.
 _BM25 = "bm25(search_index, 10.0, 1.0, 4.0, 3.0, 3.0)"
@@ -294,31 +293,27 @@ class Facets:
     themes: list[str]
 
 
-async def facets(*, kinds: Sequence[str]) -> Facets:
-    async with in_transaction() as conn:
-        communes = await conn.execute_query_dict(
-            "SELECT DISTINCT commune FROM origins WHERE commune IS NOT NULL AND commune != ''"
-            " AND NOT frozen ORDER BY commune COLLATE NOCASE"
-        )
-        themes = await conn.execute_query_dict(
-            f"SELECT DISTINCT theme FROM objects WHERE theme != ''"
-            f" AND kind IN ({', '.join('?' for _ in kinds)})",
-            list(kinds),
-        )
-    return Facets([row["commune"] for row in communes], [row["theme"] for row in themes])
+def facets(db: sqlite3.Connection, *, kinds: Sequence[str]) -> Facets:
+    communes = db.execute(
+        "SELECT DISTINCT commune FROM origins WHERE commune IS NOT NULL AND commune != ''"
+        " AND NOT frozen ORDER BY commune COLLATE NOCASE"
+    ).fetchall()
+    themes = db.execute(
+        f"SELECT DISTINCT theme FROM objects WHERE theme != ''"
+        f" AND kind IN ({', '.join('?' for _ in kinds)})",
+        list(kinds),
+    ).fetchall()
+    return Facets([row[0] for row in communes], [row[0] for row in themes])
 
 
 # -- the connections searches read on, and the index's vocabulary -------------------------
 
 
-def current_database() -> str | None:
-    """The SQLite file of the current node's database (None: not SQLite)."""
-    context = get_current_context()
-    if context is None:
-        return None
-    client = context.db()
+def database_file(conn: BaseDBAsyncClient) -> str | None:
+    """The SQLite file of a node's connection (``db.Database.connection``, or its
+    transaction's), which searches open read-only connections to; None: not a file."""
     # Within a transaction, Tortoise hands out a wrapper of the connection.
-    filename = getattr(getattr(client, "_parent", client), "filename", None)
+    filename = getattr(getattr(conn, "_parent", conn), "filename", None)
     return filename if isinstance(filename, str) and filename != ":memory:" else None
 
 
