@@ -286,20 +286,19 @@ def _at_once(coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 def _rank(rows: list[Any], dated_first: bool, title_match: TitleMatch) -> list[int]:
-    """Ids of ``rows`` (id, starts_at, bm25 score, title) best first: by bm25, then the
-    ``RERANKED`` best by how well their title answers the query (bm25 order within);
-    events only: by date."""
+    """Ids of ``rows`` (id, starts_at, bm25 score, title; best first, as
+    ``store.search.ranked_matches`` orders them), the ``RERANKED`` first ranked again by
+    how well their title answers the query (their order kept within); events only: as
+    they are (by date)."""
     if dated_first:
-        rows.sort(key=lambda r: (r[1] is None, r[1] or "", r[2], r[0]))
-        return [int(row[0]) for row in rows]
-    rows.sort(key=lambda r: (r[2], r[1] is None, r[1] or "", r[0]))
+        return [row[0] for row in rows]
     # Each title once: offers of many places share theirs ("Atelier numérique").
     titles = {row[3]: (0, 0) for row in rows[:RERANKED]}
     for title in titles:
         titles[title] = title_match(title)
     best = [(titles[row[3]], row) for row in rows[:RERANKED]]
     best.sort(key=lambda pair: (-pair[0][0], -pair[0][1]))  # stable: bm25 order within
-    return [int(row[0]) for _, row in best] + [int(row[0]) for row in rows[RERANKED:]]
+    return [row[0] for _, row in best] + [row[0] for row in rows[RERANKED:]]
 
 
 def _matches(
@@ -318,11 +317,16 @@ def _matches(
     page beyond the 300th result): else they are counted only."""
     # bm25 of the ranked ones only: the score comes with each of the first RANKED rows.
     ranked = index.ranked_matches(
-        db, expression=expression, where=conditions, leave_out=leave_out, limit=RANKED
+        db,
+        expression=expression,
+        where=conditions,
+        leave_out=leave_out,
+        limit=RANKED,
+        dated_first=dated_first,
     )
     if len(ranked) < RANKED:
         return _rank(ranked, dated_first, title_match), len(ranked)
-    below, limit = ranked[-1][0], MAX_COUNT + 1 - RANKED  # the oldest ranked one
+    below, limit = min(row[0] for row in ranked), MAX_COUNT + 1 - RANKED  # the oldest ranked
     best = _rank(ranked, dated_first, title_match)
     if wanted > RANKED:
         rest = index.newest_match_ids(

@@ -155,20 +155,30 @@ def ranked_matches(
     where: Conditions,
     leave_out: Sequence[int],
     limit: int,
+    dated_first: bool,
 ) -> list[tuple[int, str | None, float, str]]:
-    """(id, starts_at, bm25 score, title) of the objects matching the FTS5 ``expression``
-    and ``where``, but ``leave_out``, the most recently indexed first, at most ``limit``.
-    In the index's order, with ``LIMIT``, SQLite computes bm25 for the rows returned
-    only."""
+    """(id, starts_at, bm25 score, title) of the ``limit`` most recently indexed objects
+    matching the FTS5 ``expression`` and ``where``, but ``leave_out``, best first: by
+    score (lower is better), then the soonest, then by id; with ``dated_first``, the
+    soonest first, then by score. The newest are taken in the index's order, with
+    ``LIMIT``: SQLite computes bm25 for the rows returned only (then sorts them, in C)."""
     sql, values = _newest(
-        f"o.id, o.starts_at, {_BM25}, o.title",
+        f"o.id, o.starts_at, {_BM25} AS score, o.title",
         expression=expression,
         where=where,
         leave_out=leave_out,
         limit=limit,
         below=None,
     )
-    return [(int(row[0]), row[1], float(row[2]), row[3]) for row in db.execute(sql, values)]
+    order = (
+        "starts_at IS NULL, starts_at, score, id"
+        if dated_first
+        else "score, starts_at IS NULL, starts_at, id"
+    )
+    return [
+        (int(row[0]), row[1], float(row[2]), row[3])
+        for row in db.execute(f"SELECT * FROM ({sql}) ORDER BY {order}", values)
+    ]
 
 
 def newest_match_ids(
