@@ -456,7 +456,7 @@ async def measure(base: Path, objects: int, repeats: int) -> dict[str, dict[str,
             print(f"  {objects} objects stored in {time.perf_counter() - start:.0f}s")
             if prepare_vocabulary is not None:  # a node that has been up for a while
                 start = time.perf_counter()
-                vocabulary = await prepare_vocabulary()
+                vocabulary = await prepare_vocabulary(node.db.connection())
                 print(
                     f"  vocabulary of the index read in {time.perf_counter() - start:.2f}s"
                     f" ({len(vocabulary or ())} terms)"
@@ -472,7 +472,7 @@ async def measure(base: Path, objects: int, repeats: int) -> dict[str, dict[str,
                 results["api"].setdefault(name, []).append(elapsed)
                 with node.db.activated():
                     start = time.perf_counter()
-                    await search(search_query(params))
+                    await search(node.db.connection(), search_query(params))
                     results["service"].setdefault(name, []).append(
                         (time.perf_counter() - start) * 1000
                     )

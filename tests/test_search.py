@@ -4,6 +4,7 @@ accent-insensitive, ranked, filtered; kept in step with publish and ingest."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -21,10 +22,11 @@ from node.services.search import (
     SearchQuery,
     facets,
     fts_expression,
+    prepare_vocabulary,
     search,
 )
 from node.store import search as store_search
-from tests.conftest import InProcessNode
+from tests.conftest import InProcessNode, in_process_node
 
 
 class RemoteLog:
@@ -68,8 +70,7 @@ async def put(
 
 
 async def find(papi: InProcessNode, **query: Any) -> tuple[list[dict[str, Any]], int]:
-    with papi.node.db.activated():
-        answer = await search(SearchQuery(**query))
+    answer = await search(papi.node.db.connection(), SearchQuery(**query))
     return answer.results, answer.total
 
 
@@ -187,10 +188,33 @@ async def test_filters_kind_commune_theme_origin(papi: InProcessNode) -> None:
         "Atelier courriels",
         "Atelier mobile",
     ]
-    with papi.node.db.activated():
-        available = await facets()
+    available = await facets(papi.node.db.connection())
     assert available["communes"] == ["Brest", "Crozon"]
     assert available["themes"] == ["Courriels", "Mobilier", "Réseaux sociaux"]
+
+
+async def test_a_search_reads_its_own_nodes_database_whichever_is_current(
+    tmp_path: Path,
+) -> None:
+    """The search, its facets and its vocabulary read the database of the connection they
+    are given (issue 9, item 7), even while another node's database is the current one
+    (two nodes in one process, as in tests): never the current context's."""
+    async with (
+        in_process_node(tmp_path / "a", commune="Crozon") as a,
+        in_process_node(tmp_path / "b", commune="Lesneven") as b,
+    ):
+        await put(a, "skill", {"title": "Atelier tablette", "theme": "Bureautique"})
+        await put(b, "skill", {"title": "Atelier smartphone", "theme": "Courriels"})
+        with b.node.db.activated():
+            found = await search(a.node.db.connection(), SearchQuery(q="atelier"))
+            available = await facets(a.node.db.connection())
+            vocabulary = await prepare_vocabulary(a.node.db.connection())
+        assert [r["title"] for r in found.results] == ["Atelier tablette"]
+        assert available == {"communes": ["Crozon"], "themes": ["Bureautique"]}
+        assert "tablette" in vocabulary and "smartphone" not in vocabulary
+        with a.node.db.activated():
+            found = await search(b.node.db.connection(), SearchQuery(q="atelier"))
+        assert [r["title"] for r in found.results] == ["Atelier smartphone"]
 
 
 async def test_places_bookings_and_vouches_are_not_offers(papi: InProcessNode) -> None:
@@ -295,8 +319,7 @@ async def test_browsing_walks_the_listing_index(papi: InProcessNode) -> None:
     planner took that one and sorted every object of the kinds (80 ms at 30,000)."""
     await put(papi, "skill", {"title": "Atelier"})
     await put(papi, "event", {"title": "Café numérique", "start": when(3)})
-    with papi.node.db.activated():
-        database = store_search.current_database()
+    database = store_search.database_file(papi.node.db.connection())
     assert database is not None
     db = store_search.open_reader(database, cache_kib=1000)
     try:
@@ -383,8 +406,8 @@ async def test_snippets_mark_the_matched_words(papi: InProcessNode) -> None:
         "skill",
         {"title": "Atelier", "description": "Apprendre à envoyer des courriels en toute sécurité."},
     )
-    with papi.node.db.activated():
-        results = (await search(SearchQuery(q="securite"), snippets=True)).results
+    conn = papi.node.db.connection()
+    results = (await search(conn, SearchQuery(q="securite"), snippets=True)).results
     assert "\x02sécurité\x03" in results[0]["snippet"]
 
 

@@ -249,7 +249,7 @@ def search_query(params: Any) -> SearchQuery:
 )
 async def search_api(request: Request) -> Response:
     query = search_query(request.query_params)
-    answer = await search(query)
+    answer = await search(node_of(request).db.connection(), query)
     return JSONResponse(
         {
             "query": query.q,

@@ -32,11 +32,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from federation.timeutil import format_ts, utc_now
 
 from ..cooperation.registrations import add_seats_left
 from ..store import search as index
-from ..store.search import Conditions, SearchFilters, SearchRow, current_database
+from ..store.search import Conditions, SearchFilters, SearchRow, database_file
 from .licences import DEFAULT_LICENCE
 from .objects import OFFER_KINDS, api_timestamp, load_payload, next_occurrences, raw_text
 from .search_readers import prepare_vocabulary as _prepare
@@ -176,7 +178,9 @@ def _dated_first(query: SearchQuery) -> bool:
     return query.kind in DATED_KINDS or (not query.kind and bool(query.date_from or query.date_to))
 
 
-async def search(query: SearchQuery, *, snippets: bool = False) -> SearchAnswer:
+async def search(
+    conn: BaseDBAsyncClient, query: SearchQuery, *, snippets: bool = False
+) -> SearchAnswer:
     """Matching objects (best first), the total number of matches and, when the words as
     typed find nothing but a corrected spelling does, that ``suggestion``.
 
@@ -190,23 +194,28 @@ async def search(query: SearchQuery, *, snippets: bool = False) -> SearchAnswer:
     the matched words, and ``title_marked``, its title; matched words are wrapped in
     ``MARK_START``/``MARK_END``.
 
-    The search reads on a connection of its own, on a worker thread (search_readers.py),
-    the seats left of the page's events too (in the same snapshot).
+    ``conn`` is the node's connection (``db.Database.connection``): the search reads its
+    database file on a connection of its own, on a worker thread (search_readers.py), the
+    seats left of the page's events too (in the same snapshot).
     """
-    database = current_database()
-    if database is None:
-        raise RuntimeError("search needs the node's SQLite database")
+    database = _database(conn)
     answer, stale = await asyncio.to_thread(_search, database, query, snippets)
     if stale:
         read_later(database)
     return answer
 
 
-async def prepare_vocabulary() -> Vocabulary | None:
-    """Read the vocabulary of the current node's index now, whatever its size (for a node
-    that has been up a while, in benchmarks; tests)."""
-    database = current_database()
-    return None if database is None else await _prepare(database)
+async def prepare_vocabulary(conn: BaseDBAsyncClient) -> Vocabulary:
+    """Read the vocabulary of the index of ``conn``'s database now, whatever its size (for
+    a node that has been up a while, in benchmarks; tests)."""
+    return await _prepare(_database(conn))
+
+
+def _database(conn: BaseDBAsyncClient) -> str:
+    database = database_file(conn)
+    if database is None:
+        raise RuntimeError("search needs the node's SQLite database file")
+    return database
 
 
 def _search(database: str, query: SearchQuery, snippets: bool) -> tuple[SearchAnswer, bool]:
@@ -277,20 +286,19 @@ def _at_once(coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 def _rank(rows: list[Any], dated_first: bool, title_match: TitleMatch) -> list[int]:
-    """Ids of ``rows`` (id, starts_at, bm25 score, title) best first: by bm25, then the
-    ``RERANKED`` best by how well their title answers the query (bm25 order within);
-    events only: by date."""
+    """Ids of ``rows`` (id, starts_at, bm25 score, title; best first, as
+    ``store.search.ranked_matches`` orders them), the ``RERANKED`` first ranked again by
+    how well their title answers the query (their order kept within); events only: as
+    they are (by date)."""
     if dated_first:
-        rows.sort(key=lambda r: (r[1] is None, r[1] or "", r[2], r[0]))
-        return [int(row[0]) for row in rows]
-    rows.sort(key=lambda r: (r[2], r[1] is None, r[1] or "", r[0]))
+        return [row[0] for row in rows]
     # Each title once: offers of many places share theirs ("Atelier numérique").
     titles = {row[3]: (0, 0) for row in rows[:RERANKED]}
     for title in titles:
         titles[title] = title_match(title)
     best = [(titles[row[3]], row) for row in rows[:RERANKED]]
     best.sort(key=lambda pair: (-pair[0][0], -pair[0][1]))  # stable: bm25 order within
-    return [int(row[0]) for _, row in best] + [int(row[0]) for row in rows[RERANKED:]]
+    return [row[0] for _, row in best] + [row[0] for row in rows[RERANKED:]]
 
 
 def _matches(
@@ -309,11 +317,16 @@ def _matches(
     page beyond the 300th result): else they are counted only."""
     # bm25 of the ranked ones only: the score comes with each of the first RANKED rows.
     ranked = index.ranked_matches(
-        db, expression=expression, where=conditions, leave_out=leave_out, limit=RANKED
+        db,
+        expression=expression,
+        where=conditions,
+        leave_out=leave_out,
+        limit=RANKED,
+        dated_first=dated_first,
     )
     if len(ranked) < RANKED:
         return _rank(ranked, dated_first, title_match), len(ranked)
-    below, limit = ranked[-1][0], MAX_COUNT + 1 - RANKED  # the oldest ranked one
+    below, limit = min(row[0] for row in ranked), MAX_COUNT + 1 - RANKED  # the oldest ranked
     best = _rank(ranked, dated_first, title_match)
     if wanted > RANKED:
         rest = index.newest_match_ids(
@@ -453,10 +466,16 @@ def _result(row: SearchRow, snippets: bool) -> dict[str, Any]:
     return result
 
 
-async def facets() -> dict[str, list[str]]:
-    """The communes and themes (or categories) found among searchable objects, for the
-    filters of the search form."""
-    found = await index.facets(kinds=DEFAULT_KINDS)
+async def facets(conn: BaseDBAsyncClient) -> dict[str, list[str]]:
+    """The communes and themes (or categories) found among searchable objects of the
+    database of ``conn`` (the node's), for the filters of the search form: read as a
+    search reads, in one snapshot, on a worker thread."""
+    found = await asyncio.to_thread(_facets, _database(conn))
     # A resource's themes are one per line in its ``theme`` column.
     distinct = {theme for column in found.themes for theme in column.split("\n") if theme}
     return {"communes": found.communes, "themes": sorted(distinct, key=str.casefold)}
+
+
+def _facets(database: str) -> index.Facets:
+    with reader(database) as db:
+        return index.facets(db, kinds=DEFAULT_KINDS)

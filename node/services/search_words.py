@@ -27,7 +27,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -480,6 +480,10 @@ def highlight_terms(units: Sequence[Unit], expanded: bool) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
+#: How many titles' folded words are kept (``title_words``): at most 200 characters each.
+TITLES_KEPT = 4096
+
+
 class TitleMatch:
     """How well a title answers the query: how many of its words (any of their
     alternatives, or a synonym phrase for the whole unit) the title holds, and how many
@@ -499,7 +503,7 @@ class TitleMatch:
             self.units.append((own, phrases))
 
     def __call__(self, title: str) -> tuple[int, int]:
-        held = set(words(fold(title)))
+        held = title_words(title)
         matched = primary = 0
         for own, phrases in self.units:
             if any(phrase <= held for phrase in phrases):
@@ -511,6 +515,14 @@ class TitleMatch:
                 if alternatives & held or (prefix and any(h.startswith(first) for h in held)):
                     matched += 1
         return matched, primary
+
+
+@lru_cache(maxsize=TITLES_KEPT)
+def title_words(title: str) -> frozenset[str]:
+    """The folded words of ``title``. Kept for the titles last seen: the offers of many
+    places share their titles ("Atelier numérique"), and folding them again for every
+    search was a third of its ranking by title."""
+    return frozenset(words(fold(title)))
 
 
 def _phrase_words(unit: Unit) -> list[list[str]]:

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 
-from tortoise.context import get_current_context
-from tortoise.transactions import in_transaction
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 #: bm25 weights, in the column order of ``search_index``: title, body, theme, place, commune.
 _BM25 = "bm25(search_index, 10.0, 1.0, 4.0, 3.0, 3.0)"
@@ -156,20 +155,30 @@ def ranked_matches(
     where: Conditions,
     leave_out: Sequence[int],
     limit: int,
+    dated_first: bool,
 ) -> list[tuple[int, str | None, float, str]]:
-    """(id, starts_at, bm25 score, title) of the objects matching the FTS5 ``expression``
-    and ``where``, but ``leave_out``, the most recently indexed first, at most ``limit``.
-    In the index's order, with ``LIMIT``, SQLite computes bm25 for the rows returned
-    only."""
+    """(id, starts_at, bm25 score, title) of the ``limit`` most recently indexed objects
+    matching the FTS5 ``expression`` and ``where``, but ``leave_out``, best first: by
+    score (lower is better), then the soonest, then by id; with ``dated_first``, the
+    soonest first, then by score. The newest are taken in the index's order, with
+    ``LIMIT``: SQLite computes bm25 for the rows returned only (then sorts them, in C)."""
     sql, values = _newest(
-        f"o.id, o.starts_at, {_BM25}, o.title",
+        f"o.id, o.starts_at, {_BM25} AS score, o.title",
         expression=expression,
         where=where,
         leave_out=leave_out,
         limit=limit,
         below=None,
     )
-    return [(int(row[0]), row[1], float(row[2]), row[3]) for row in db.execute(sql, values)]
+    order = (
+        "starts_at IS NULL, starts_at, score, id"
+        if dated_first
+        else "score, starts_at IS NULL, starts_at, id"
+    )
+    return [
+        (int(row[0]), row[1], float(row[2]), row[3])
+        for row in db.execute(f"SELECT * FROM ({sql}) ORDER BY {order}", values)
+    ]
 
 
 def newest_match_ids(
@@ -294,40 +303,39 @@ class Facets:
     themes: list[str]
 
 
-async def facets(*, kinds: Sequence[str]) -> Facets:
-    async with in_transaction() as conn:
-        communes = await conn.execute_query_dict(
-            "SELECT DISTINCT commune FROM origins WHERE commune IS NOT NULL AND commune != ''"
-            " AND NOT frozen ORDER BY commune COLLATE NOCASE"
-        )
-        themes = await conn.execute_query_dict(
-            f"SELECT DISTINCT theme FROM objects WHERE theme != ''"
-            f" AND kind IN ({', '.join('?' for _ in kinds)})",
-            list(kinds),
-        )
-    return Facets([row["commune"] for row in communes], [row["theme"] for row in themes])
+def facets(db: sqlite3.Connection, *, kinds: Sequence[str]) -> Facets:
+    communes = db.execute(
+        "SELECT DISTINCT commune FROM origins WHERE commune IS NOT NULL AND commune != ''"
+        " AND NOT frozen ORDER BY commune COLLATE NOCASE"
+    ).fetchall()
+    themes = db.execute(
+        f"SELECT DISTINCT theme FROM objects WHERE theme != ''"
+        f" AND kind IN ({', '.join('?' for _ in kinds)})",
+        list(kinds),
+    ).fetchall()
+    return Facets([row[0] for row in communes], [row[0] for row in themes])
 
 
 # -- the connections searches read on, and the index's vocabulary -------------------------
 
 
-def current_database() -> str | None:
-    """The SQLite file of the current node's database (None: not SQLite)."""
-    context = get_current_context()
-    if context is None:
-        return None
-    client = context.db()
+def database_file(conn: BaseDBAsyncClient) -> str | None:
+    """The SQLite file of a node's connection (``db.Database.connection``, or its
+    transaction's), which searches open read-only connections to; None: not a file."""
     # Within a transaction, Tortoise hands out a wrapper of the connection.
-    filename = getattr(getattr(client, "_parent", client), "filename", None)
+    filename = getattr(getattr(conn, "_parent", conn), "filename", None)
     return filename if isinstance(filename, str) and filename != ":memory:" else None
 
 
-def open_reader(database: str, *, cache_kib: int) -> sqlite3.Connection:
+def open_reader(database: str, *, cache_kib: int, mmap_bytes: int = 0) -> sqlite3.Connection:
     """A read-only connection to ``database`` (transactions begun by hand), with a page
-    cache of ``cache_kib`` KiB and the index's vocabulary as ``temp.search_terms``."""
+    cache of ``cache_kib`` KiB, the first ``mmap_bytes`` of the file read through a memory
+    map, and the index's vocabulary as ``temp.search_terms``."""
     uri = Path(database).resolve().as_uri() + "?mode=ro"
     connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     connection.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
+    # SQLite maps the file when it is first read; if mapping fails, it reads as before.
+    connection.execute(f"PRAGMA mmap_size = {int(mmap_bytes)}")
     connection.execute(
         "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_terms"
         " USING fts5vocab(main, search_index, row)"

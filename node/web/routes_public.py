@@ -140,7 +140,9 @@ async def search_page(request: Request) -> Response:
             "offset": str((page - 1) * PAGE_SIZE),
         }
         try:
-            answer = await search(search_query(api_params), snippets=True)
+            answer = await search(
+                node_of(request).db.connection(), search_query(api_params), snippets=True
+            )
             results = [shown(result["kind"], result) for result in answer.results]
             total, suggestion = answer.total, answer.suggestion
             for result in results:
@@ -187,7 +189,7 @@ async def search_page(request: Request) -> Response:
             ),
             "previous_url": page_url(page - 1) if page > 1 else "",
             "next_url": page_url(page + 1) if page < pages else "",
-            "facets": await facets(),
+            "facets": await facets(node_of(request).db.connection()),
             "kinds": SEARCH_KINDS,
             "licences": LICENCES,
             "filters_open": any(
