@@ -72,7 +72,7 @@ async def _publish(node: Node, kind: str, oid: str, op: str, payload: Any) -> No
 
 
 async def _found(node: Node, kind: str, oid: str) -> Any:
-    row = await get_object(node.origin, kind, oid)
+    row = await get_object(node.db.connection(), node.origin, kind, oid)
     if row is None:
         raise ApiError(404, "not_found", f"no {kind} with id {oid!r} on this node")
     return row
@@ -125,7 +125,7 @@ async def put_place(request: Request) -> Response:
 async def list_collection(request: Request) -> Response:
     node = node_of(request)
     limit, offset = paging(request.query_params, PAGE_SIZE, MAX_PAGE_SIZE)
-    rows = await list_objects(node.origin, _kind(request), limit, offset)
+    rows = await list_objects(node.db.connection(), node.origin, _kind(request), limit, offset)
     return JSONResponse({"items": await _json(rows)})
 
 

@@ -31,7 +31,7 @@ PEERS_PER_PAYLOAD = 3
 async def repair_missing(node: Node) -> int:
     """Ask peers for the payloads we lack; return how many were repaired."""
     now = utc_now()
-    frozen = [origin.id for origin in await origin_rows.frozen()]
+    frozen = [origin.id for origin in await origin_rows.frozen(node.db.connection())]
     due = await entry_rows.missing_due(
         asked_before=now - REQUEST_INTERVAL, left_out=frozen, limit=PER_RUN
     )

@@ -81,8 +81,8 @@ async def not_found(request: Request) -> Response:
 
 async def home(request: Request) -> Response:
     node = node_of(request)
-    place = await queries.place_of(node.origin)
-    offers = await queries.offers_of(node.origin)
+    place = await queries.place_of(node.db.connection(), node.origin)
+    offers = await queries.offers_of(node.db.connection(), node.origin)
     place = place or {"nom": node.settings.name}
     return await render(
         request,
@@ -252,8 +252,8 @@ async def object_page(request: Request) -> Response:
     origin = request.path_params["origin"]
     kind = request.path_params["kind"]
     oid = request.path_params["oid"]
-    place = await queries.place_of(origin)
-    origin_row = await queries.origin_row(origin)
+    place = await queries.place_of(node_of(request).db.connection(), origin)
+    origin_row = await queries.origin_row(node_of(request).db.connection(), origin)
     if kind == "place":
         if place is None or oid != "place":
             return await not_found(request)
@@ -262,7 +262,7 @@ async def object_page(request: Request) -> Response:
             "place.html",
             {
                 "place": place,
-                "offers": await queries.offers_of(origin),
+                "offers": await queries.offers_of(node_of(request).db.connection(), origin),
                 "origin": origin,
                 "origin_row": origin_row,
                 "is_self": origin == node.origin,
@@ -271,7 +271,7 @@ async def object_page(request: Request) -> Response:
             },
             headers=map_headers(node.settings),
         )
-    item = await queries.find_object(origin, kind, oid)
+    item = await queries.find_object(node_of(request).db.connection(), origin, kind, oid)
     if item is None:
         return await not_found(request)
     context = {
