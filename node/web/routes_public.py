@@ -17,7 +17,7 @@ from ..api.errors import ApiError
 from ..api.network import search_query
 from ..api.params import parse_int
 from ..convertors import register_convertors
-from ..cooperation import loans, reads
+from ..cooperation import loans
 from ..cooperation.registrations import add_seats_left, is_recurring
 from ..cooperation.session import place_today
 from ..runtime import node_of
@@ -297,7 +297,7 @@ async def object_page(request: Request) -> Response:
 async def registration_context(request: Request, item: dict[str, Any]) -> dict[str, Any]:
     """An event's seats left (``item["seats_left"]``) and, for an animator of this node
     logged in, the form that registers participants (on this node: the registrant's)."""
-    await add_seats_left([item])
+    await add_seats_left([item], node_of(request).db.connection())
     return {
         "user": await current_user(request),
         "event_ref": f"{item.get('origin')}/{item.get('id')}",
@@ -311,7 +311,7 @@ async def lending_context(request: Request, origin: str, oid: str) -> dict[str, 
     """An equipment item's availability (its owner's bookings known here) and, for an
     animator of this node logged in, the form that asks for a loan (on this node: the
     borrower's)."""
-    async with reads.reading() as conn:
+    async with node_of(request).db.transaction() as conn:
         busy = await loans.bookings_of(conn, Ref(origin, oid))
     today = place_today()
     return {
