@@ -212,7 +212,7 @@ async def node_parallel(pages: list[bytes], data_dir: Path, workers: int) -> flo
     loop = asyncio.get_running_loop()
     async with open_node(data_dir) as node:
         ingestor = PreverifiedIngestor(
-            max_payload_bytes=node.ingestor.max_payload_bytes, max_future=None
+            node.db, max_payload_bytes=node.ingestor.max_payload_bytes, max_future=None
         )
         with ProcessPoolExecutor(max_workers=workers) as pool:
             list(pool.map(int, range(workers)))

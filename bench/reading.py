@@ -40,7 +40,9 @@ async def main() -> None:
             async def catch_up() -> int:
                 theirs: dict[str, int] = {}
                 served = 0
-                while answer := (await answer_sync({"vector": dict(theirs)}, 1 << 20))["entries"]:
+                while answer := (await answer_sync(node.db, {"vector": dict(theirs)}, 1 << 20))[
+                    "entries"
+                ]:
                     for document in answer:
                         header = document["header"]
                         theirs[header["origin"]] = max(
@@ -51,12 +53,14 @@ async def main() -> None:
 
             async def route() -> int:
                 for origin in origins:
-                    await page_json(origin, 0, 100)
+                    await page_json(node.db, origin, 0, 100)
                 return len(origins)
 
             async def push() -> int:
                 for _ in range(10):
-                    assert len([e.document() for e in await by_refs(refs)]) == len(refs)
+                    assert len(
+                        [e.document() for e in await by_refs(refs, node.db.connection())]
+                    ) == len(refs)
                 return 10
 
             async def push_back() -> int:
@@ -64,7 +68,7 @@ async def main() -> None:
                 for origin in origins:
                     wanted = [Range(origin, 0)]
                     async for page in pages(
-                        wanted, page_size=PUSH_BACK_PAGE, max_bytes=PUSH_PAGE_BYTES
+                        node.db, wanted, page_size=PUSH_BACK_PAGE, max_bytes=PUSH_PAGE_BYTES
                     ):
                         sent += len([entry.document() for entry in page])
                 return sent

@@ -249,7 +249,7 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
 
     async def work(node: Any) -> str:
         try:
-            peer = await add_peer(args.url)
+            peer = await add_peer(args.url, conn=node.db.connection())
         except ValueError:
             raise CliError(
                 _(
@@ -268,10 +268,11 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
                     error=exc,
                 )
         if info["id"] == node.origin:
-            await remove_peer(peer.url)
+            await remove_peer(peer.url, conn=node.db.connection())
             raise CliError(_("%(url)s is this node itself", url=peer.url))
-        peer = await identified(peer, info["id"])
-        await remember_features(peer, info)  # protocol 1.1 (docs/protocol.md 11.1)
+        peer = await identified(peer, info["id"], conn=node.db.connection())
+        # Protocol 1.1 (docs/protocol.md 11.1).
+        await remember_features(peer, info, conn=node.db.connection())
         return _(
             "Added %(url)s: %(name)s (%(id)s)",
             url=peer.url,
@@ -288,7 +289,7 @@ def cmd_peer_list(args: argparse.Namespace) -> None:
     settings = _settings(args)
 
     async def work(node: Any) -> list[Any]:
-        return await peer_rows.by_url()
+        return await peer_rows.by_url(node.db.connection())
 
     peers = run_with_node(settings, work)
     if not peers:
@@ -386,7 +387,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
             )
 
     async def work(node: Any) -> list[RoundResult]:
-        peers = await peer_rows.by_url()
+        peers = await peer_rows.by_url(node.db.connection())
         if not peers:
             raise CliError(_("no peers; add one with: papi peer add URL"))
         print(
@@ -780,8 +781,6 @@ def cmd_key_rotate(args: argparse.Namespace) -> None:
 def cmd_key_recovery(args: argparse.Namespace) -> None:
     """Create the place's offline recovery key when it has none yet (a node made before
     recovery keys existed, or by the Docker image): declared in the log, shown once."""
-    from tortoise.transactions import in_transaction
-
     from federation.errors import WrongKey
     from federation.keys import NodeKey
 
@@ -793,7 +792,7 @@ def cmd_key_recovery(args: argparse.Namespace) -> None:
     recovery = NodeKey.generate()
 
     async def work(node: Any) -> str:
-        async with in_transaction() as conn:
+        async with node.db.transaction() as conn:
             keys = await keychain.state_at(conn, origin=node.origin)
         if keys.recovery_key is not None:
             raise CliError(
@@ -851,15 +850,13 @@ def cmd_recover(args: argparse.Namespace) -> None:
     settings = _settings(args)
 
     async def work(node: Any) -> int:
-        from tortoise.transactions import in_transaction
-
         from .services.peers import add_peer
         from .services.sync import sync_peers
         from .store import keychain
 
-        peer = await add_peer(args.peer)
+        peer = await add_peer(args.peer, conn=node.db.connection())
         await sync_peers(node, [peer], deadline=None)
-        async with in_transaction() as conn:
+        async with node.db.transaction() as conn:
             keys = await keychain.state_at(conn, origin=node.origin)
         if keys.recovery_key is None:
             raise CliError(

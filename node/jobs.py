@@ -294,7 +294,7 @@ class Workers:
 
     @on_node_database
     async def housekeeping(self) -> None:
-        await drop_stale_pending()
+        await drop_stale_pending(self.node.db)
         await self.node.membership.purge_former_members()
         await purge_finished(conn=self.node.db.connection())
         await purge_finished_frames()

@@ -74,6 +74,7 @@ class Node:
             rejections=self.rejections,
         )
         self.ingestor = Ingestor(
+            self.db,
             max_payload_bytes=settings.max_payload_bytes,
             max_future=timedelta(seconds=settings.max_future_seconds),
             pending_max_entries=settings.pending_max_entries,

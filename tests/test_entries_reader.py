@@ -17,8 +17,7 @@ async def _publish(papi: InProcessNode, count: int, body: str = "") -> None:
 
 
 async def _seqs(papi: InProcessNode, wanted: list[Range], **bounds: int) -> list[list[int]]:
-    with papi.node.db.activated():
-        return [[entry.seq for entry in page] async for page in pages(wanted, **bounds)]
+    return [[entry.seq for entry in page] async for page in pages(papi.node.db, wanted, **bounds)]
 
 
 async def test_pages_are_bounded_in_entries_and_stop_at_the_range_end(
@@ -48,9 +47,10 @@ async def test_refs_are_read_in_one_answer_leaving_out_what_is_not_stored(
 ) -> None:
     await _publish(papi, 3)
     origin = papi.node.origin
-    with papi.node.db.activated():
-        found = await by_refs([(origin, 4), (origin, 2), (origin, 99), (origin, 2)])
-        body = json.loads(await page_json(origin, 1, 2))
+    found = await by_refs(
+        [(origin, 4), (origin, 2), (origin, 99), (origin, 2)], papi.node.db.connection()
+    )
+    body = json.loads(await page_json(papi.node.db, origin, 1, 2))
     assert [entry.seq for entry in found] == [2, 4]
     # The document decoded and the one written from the stored text are the same.
     assert body == {"entries": [entry.document() for entry in found[:1]] + [body["entries"][1]]}

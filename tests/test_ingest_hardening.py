@@ -181,11 +181,11 @@ async def test_frozen_origin_in_sync_answers(papi: InProcessNode) -> None:
     author, divergent = forked()
     await push(papi, author.log)
     await push(papi, [divergent])
-    with papi.node.db.activated():
-        empty = await answer_sync({"vector": {}}, 1 << 20)
-        behind = await answer_sync({"vector": {author.origin: 1}}, 1 << 20)
-        holding = await answer_sync({"vector": {author.origin: 2}}, 1 << 20)
-        frozen_too = await answer_sync({"vector": {author.origin: FROZEN_SEQ}}, 1 << 20)
+    db = papi.node.db
+    empty = await answer_sync(db, {"vector": {}}, 1 << 20)
+    behind = await answer_sync(db, {"vector": {author.origin: 1}}, 1 << 20)
+    holding = await answer_sync(db, {"vector": {author.origin: 2}}, 1 << 20)
+    frozen_too = await answer_sync(db, {"vector": {author.origin: FROZEN_SEQ}}, 1 << 20)
     assert empty["vector"][author.origin] == FROZEN_SEQ
     for answer in (empty, behind, frozen_too):
         assert [e for e in answer["entries"] if e["header"]["origin"] == author.origin] == []

@@ -478,7 +478,7 @@ async def test_a_request_rewritten_for_another_event_after_its_answer_changes_no
         await process(a)
         assert (await event_json(a, first))["seats_left"] == 0
         with b.node.db.activated():
-            async with reads.reading() as conn:
+            async with b.node.db.transaction() as conn:
                 stored = await reads.current(conn, b.node.origin, "registration", ref.split("/")[1])
             assert stored is not None
             await publish(

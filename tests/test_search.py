@@ -7,8 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from federation.entry import build_entry
 from federation.keys import NodeKey
 from federation.timeutil import format_ts, utc_now
@@ -373,18 +371,16 @@ async def test_seats_left_of_a_page_are_read_in_the_searchs_snapshot(
         listed, _ = await find(papi, kind="event")
         assert statements == []
         items = [dict(results[0], seats_left=None)]
-        with papi.node.db.activated():
-            await add_seats_left(items)
+        await add_seats_left(items, papi.node.db.connection())
     finally:
         await connection._execute(connection._conn.set_trace_callback, None)
     assert [result["seats_left"] for result in results] == [12]
     assert [result["seats_left"] for result in listed] == [12]
     assert items[0]["seats_left"] == 12
     assert len(statements) == 1 and "registration" in statements[0], statements
-    with papi.node.db.activated():
-        async with in_transaction():
-            items = [dict(results[0], seats_left=None)]
-            await add_seats_left(items)
+    async with papi.node.db.transaction() as conn:
+        items = [dict(results[0], seats_left=None)]
+        await add_seats_left(items, conn)
     assert items[0]["seats_left"] == 12
 
 

@@ -83,7 +83,7 @@ async def entries(request: Request) -> Response:
             return _busy()
         hidden = await node.membership.is_excluded(node.db.connection(), origin)
         # An origin that is no longer a member is not relayed (docs/protocol.md 16).
-        body = b'{"entries":[]}' if hidden else await page_json(origin, after, limit)
+        body = b'{"entries":[]}' if hidden else await page_json(node.db, origin, after, limit)
     return Response(body, media_type="application/json")
 
 
@@ -166,7 +166,9 @@ async def sync(request: Request) -> Response:
         if light and "vector" in message and not await _take_heavy_slot(node, stack):
             return _busy()
         await _heard_from(node, message.get("from"), set())
-        answer = await answer_sync_json(message, node.settings.sync_page_bytes, node.membership)
+        answer = await answer_sync_json(
+            node.db, message, node.settings.sync_page_bytes, node.membership
+        )
         return Response(answer, media_type="application/json")
 
 

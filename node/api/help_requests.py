@@ -129,7 +129,7 @@ def request_json(node: Node, found: HelpRequest, today: date, *, private: bool) 
 
 
 async def _read(node: Node, ref: Ref) -> HelpRequest:
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         found = await help_requests.read_help(conn, node, ref)
     if found is None:
         raise coop_error(NotFound(f"no help request {ref} is known to this node"))
@@ -205,7 +205,7 @@ async def list_requests(request: Request) -> Response:
     if role is None:
         found = await help_requests.network_requests(node, today, matching=matching, theme=theme)
     else:
-        async with reads.reading() as conn:
+        async with node.db.transaction() as conn:
             if role == ASKER:
                 mine = await help_requests.asked_by(conn, node)
             else:

@@ -135,7 +135,7 @@ def loan_json(node: Node, loan: Loan, *, private: bool) -> dict[str, Any]:
 
 
 async def _read(node: Node, ref: Ref) -> Loan:
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         loan = await loans.read_loan(conn, ref, place_today())
     if loan is None:
         raise coop_error(NotFound(f"no loan {ref} is known to this node"))
@@ -176,7 +176,7 @@ async def list_loans(request: Request) -> Response:
     role = choice_param(request, "role", (BORROWER, LENDER))
     limit, offset = paging(request.query_params, 100, reads.MAX_LIST)
     today = place_today()
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         found = once_each(
             [
                 await loans.list_loans(conn, node, side, today, limit=limit, offset=offset)
@@ -263,7 +263,7 @@ async def bookings(request: Request) -> Response:
             400, "bad_request", "equipment must be '<origin>/<oid>' of an equipment item",
             field="equipment",
         ) from None  # fmt: skip
-    async with reads.reading() as conn:
+    async with node_of(request).db.transaction() as conn:
         known = await reads.current(conn, item.origin, "equipment", item.oid)
         periods = await loans.bookings_of(conn, item)
     if known is None and not periods:
@@ -272,7 +272,7 @@ async def bookings(request: Request) -> Response:
 
 
 async def _rule(node: Node, oid: str) -> dict[str, Any]:
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         if await reads.current(conn, node.origin, "equipment", oid) is None:
             raise ApiError(404, "not_found", f"no equipment item {oid!r} on this node")
         automatic = await rows.auto_approves(conn, oid)

@@ -99,9 +99,9 @@ _SEARCH = obj(
 )
 async def node_info(request: Request) -> Response:
     node = node_of(request)
-    place = await objects.one(origin=node.origin, kind="place", oid="place")
+    place = await objects.one(node.db.connection(), origin=node.origin, kind="place", oid="place")
     payload = load_payload(place.payload if place else None)
-    origin = await origins.origin(origin_id=node.origin)
+    origin = await origins.origin(node.db.connection(), origin_id=node.origin)
     return JSONResponse(
         {
             "id": node.origin,
@@ -161,7 +161,7 @@ async def nodes(request: Request) -> Response:
     return JSONResponse(
         {
             "self": node.origin,
-            "digest": vector_digest(await current_vector()),
+            "digest": vector_digest(await current_vector(node.db)),
             "total": page.total,
             "limit": limit,
             "offset": offset,

@@ -72,16 +72,16 @@ async def _publish(node: Node, kind: str, oid: str, op: str, payload: Any) -> No
 
 
 async def _found(node: Node, kind: str, oid: str) -> Any:
-    row = await get_object(node.origin, kind, oid)
+    row = await get_object(node.db.connection(), node.origin, kind, oid)
     if row is None:
         raise ApiError(404, "not_found", f"no {kind} with id {oid!r} on this node")
     return row
 
 
-async def _json(rows: list[Any]) -> list[dict[str, Any]]:
+async def _json(node: Node, rows: list[Any]) -> list[dict[str, Any]]:
     """Objects as the API shows them; events with their ``seats_left`` (one read)."""
     items = [object_json(row) for row in rows]
-    await add_seats_left(items)
+    await add_seats_left(items, node.db.connection())
     return items
 
 
@@ -125,8 +125,8 @@ async def put_place(request: Request) -> Response:
 async def list_collection(request: Request) -> Response:
     node = node_of(request)
     limit, offset = paging(request.query_params, PAGE_SIZE, MAX_PAGE_SIZE)
-    rows = await list_objects(node.origin, _kind(request), limit, offset)
-    return JSONResponse({"items": await _json(rows)})
+    rows = await list_objects(node.db.connection(), node.origin, _kind(request), limit, offset)
+    return JSONResponse({"items": await _json(node, rows)})
 
 
 @describe(
@@ -143,7 +143,7 @@ async def create_object(request: Request) -> Response:
     kind, oid = _kind(request), new_oid()
     payload = await _payload(request, node, None, kind)
     await _publish(node, kind, oid, "put", payload)
-    [item] = await _json([await _found(node, kind, oid)])
+    [item] = await _json(node, [await _found(node, kind, oid)])
     return JSONResponse(item, status_code=201)
 
 
@@ -151,7 +151,7 @@ async def create_object(request: Request) -> Response:
 async def get_one(request: Request) -> Response:
     node = node_of(request)
     row = await _found(node, _kind(request), request.path_params["oid"])
-    [item] = await _json([row])
+    [item] = await _json(node, [row])
     return JSONResponse(item)
 
 
@@ -170,7 +170,7 @@ async def update_object(request: Request) -> Response:
     await _found(node, kind, oid)
     payload = await _payload(request, node, oid, kind)
     await _publish(node, kind, oid, "put", payload)
-    [item] = await _json([await _found(node, kind, oid)])
+    [item] = await _json(node, [await _found(node, kind, oid)])
     return JSONResponse(item)
 
 

@@ -122,7 +122,7 @@ async def near_of(node: Node, text: str | None) -> Near:
     if text is not None and len(text) > MAX_NEAR_LENGTH:
         raise _invalid("near", f"near is limited to {MAX_NEAR_LENGTH} characters")
     try:
-        return await resolve_near(text, node.origin, node.settings.name)
+        return await resolve_near(node.db.connection(), text, node.origin, node.settings.name)
     except UnknownPlace as exc:
         raise _invalid("near", str(exc)) from None
 
@@ -164,7 +164,7 @@ async def places_api(request: Request) -> Response:
     params = request.query_params
     query = places_query(params)
     near = await near_of(node, params.get("near"))
-    found = await find_places(query, near, node.origin)
+    found = await find_places(node.db.connection(), query, near, node.origin)
     return JSONResponse(
         {
             "near": near.as_json(params.get("near") or None),
@@ -216,7 +216,7 @@ def directions(result: PlaceResult) -> dict[str, Any] | None:
 async def place_card_api(request: Request) -> Response:
     node = node_of(request)
     origin = request.path_params["origin"]
-    rows = await place_rows(origin)
+    rows = await place_rows(node.db.connection(), origin)
     if not rows:
         raise ApiError(404, "not_found", "no place profile for this origin")
     at = parse_at(request.query_params.get("at"))

@@ -125,8 +125,8 @@ def registration_json(node: Node, registration: Registration, *, private: bool) 
     return document
 
 
-async def _read(ref: Ref) -> Registration:
-    async with reads.reading() as conn:
+async def _read(node: Node, ref: Ref) -> Registration:
+    async with node.db.transaction() as conn:
         registration = await registrations.read_registration(conn, ref)
     if registration is None:
         raise coop_error(NotFound(f"no registration {ref} is known to this node"))
@@ -166,7 +166,7 @@ async def list_registrations(request: Request) -> Response:
     private = await token_given(request)
     role = choice_param(request, "role", (REGISTRANT, ORGANISER))
     limit, offset = paging(request.query_params, 100, reads.MAX_LIST)
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         found = once_each(
             [
                 await registrations.list_registrations(conn, node, side, limit=limit, offset=offset)
@@ -185,7 +185,7 @@ async def list_registrations(request: Request) -> Response:
 async def get_registration(request: Request) -> Response:
     node = node_of(request)
     private = await token_given(request)
-    registration = await _read(path_ref(request))
+    registration = await _read(node, path_ref(request))
     return JSONResponse(registration_json(node, registration, private=private))
 
 
@@ -202,7 +202,7 @@ async def cancel_registration(request: Request) -> Response:
     node, ref, _ = await step(request)
     with answering():
         await registrations.cancel(node, ref)
-    return JSONResponse(registration_json(node, await _read(ref), private=True))
+    return JSONResponse(registration_json(node, await _read(node, ref), private=True))
 
 
 def routes() -> list[Route]:

@@ -333,7 +333,7 @@ def located(here: Mapping[str, Any] | None, found: Sequence[HelpRequest]) -> lis
 
 async def with_distances(node: Node, found: Sequence[HelpRequest]) -> list[HelpRequest]:
     """``located`` from this node's place, read here and computed in a thread."""
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         here = await reads.current(conn, node.origin, "place", "place")
     return await asyncio.to_thread(located, here.payload if here else None, found)
 
@@ -375,7 +375,7 @@ async def network_requests(
     node: Node, today: date, *, matching: bool, theme: str | None = None
 ) -> list[HelpRequest]:
     """``open_requests``, nearest first."""
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         found = await open_requests(conn, node, today, matching=matching, theme=theme, history=True)
     return await with_distances(node, found)
 
@@ -652,7 +652,7 @@ async def withdraw(node: Node, ref: Ref, offer_ref: Ref | None = None) -> HelpOf
 
 async def read_offer(node: Node, ref: Ref, offer_ref: Ref) -> Offer:
     """The offer ``offer_ref`` of the request ``ref`` (``NotFound`` otherwise)."""
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         found = await read_help(conn, node, ref)
     offer = next((o for o in found.offers if o.ref == offer_ref), None) if found else None
     if offer is None:

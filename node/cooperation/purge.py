@@ -27,7 +27,7 @@ async def purge_due(node: Node, *, now: datetime | None = None) -> int:
     keep = timedelta(days=max(0, node.settings.coop_retention_days))
     today = place_today(moment)
     due: list[reads.Stored] = []
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         for retention in RETENTIONS:
             offset = 0
             while True:

@@ -1,22 +1,20 @@
 """Reading the objects and entries a conversation is made of (through
 ``store.cooperation``): the only module of ``node/cooperation`` that reads ``objects``
 and ``entries``; payloads come out decoded, never trusted. Every function runs in the
-caller's transaction ``conn`` (``reading()`` opens one for a page or an answer)."""
+caller's transaction ``conn`` (its node's ``db.Database.transaction()`` for a page or an
+answer, its connection for a read of one statement)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation.cooperation import Ref
 
-from ..db import current_connection
 from ..services.objects import load_payload
 from ..store import cooperation as store
 from ..store import entries as entry_rows
@@ -56,18 +54,6 @@ class Version:
     ts: str
     op: str
     payload: dict[str, Any] | None
-
-
-@asynccontextmanager
-async def reading() -> AsyncIterator[BaseDBAsyncClient]:
-    """A transaction to read a consistent state (a page, an API answer)."""
-    async with in_transaction() as conn:
-        yield conn
-
-
-def one_read() -> BaseDBAsyncClient:
-    """The connection for a read of one statement (``db.current_connection``)."""
-    return current_connection()
 
 
 def _stored(row: ObjectText) -> Stored:

@@ -259,11 +259,11 @@ def _next_session(item: Mapping[str, Any]) -> str | None:
     return start if isinstance(start, str) else None
 
 
-async def add_seats_left(items: Sequence[dict[str, Any]], conn: DictReads | None = None) -> None:
+async def add_seats_left(items: Sequence[dict[str, Any]], conn: DictReads) -> None:
     """Add ``seats_left`` to each event of ``items`` (API objects or search results,
     with ``origin``, ``id`` and the payload's members), and to each of its
     ``next_occurrences`` when it has them: one read for the whole page, on ``conn``
-    (default: the current connection)."""
+    (the node's connection, or a search's snapshot)."""
     events: list[tuple[Ref, Mapping[str, Any], str | None]] = []
     for item in items:
         if item.get("kind") != "event":
@@ -280,7 +280,7 @@ async def add_seats_left(items: Sequence[dict[str, Any]], conn: DictReads | None
     if not events:
         return
     # One statement per 500 events (all of an event's rows in one): no transaction.
-    left = await seats_left_of(reads.one_read() if conn is None else conn, events)
+    left = await seats_left_of(conn, events)
     for item in items:
         if item.get("kind") != "event" or "origin" not in item or "id" not in item:
             continue

@@ -57,9 +57,9 @@ async def queue_notification(
     )
 
 
-async def place_address(conn: BaseDBAsyncClient | None, origin: str) -> str | None:
+async def place_address(conn: BaseDBAsyncClient, origin: str) -> str | None:
     """The first valid address of the place profile's ``courriels`` (``conn``: the
-    caller's transaction, None outside any)."""
+    caller's transaction, or the node's connection)."""
     for courriel in await outbox.place_courriels(conn, origin):
         if single_address(courriel) is not None:
             return courriel

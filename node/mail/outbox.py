@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation.timeutil import utc_now
 
@@ -70,14 +69,10 @@ async def _make_room(conn: BaseDBAsyncClient) -> bool:
     return await rows.count(conn) < MAX_ROWS
 
 
-async def place_courriels(conn: BaseDBAsyncClient | None, origin: str) -> list[str]:
-    """The ``courriels`` of the place profile of ``origin`` (ours: where mails go), read in
-    the caller's transaction ``conn``, or in one of its own when ``conn`` is None."""
-    if conn is None:
-        async with in_transaction() as own:
-            text = await objects.payload_in(own, origin=origin, kind="place", oid="place")
-    else:
-        text = await objects.payload_in(conn, origin=origin, kind="place", oid="place")
+async def place_courriels(conn: BaseDBAsyncClient, origin: str) -> list[str]:
+    """The ``courriels`` of the place profile of ``origin`` (ours: where mails go), read on
+    ``conn``: the caller's transaction, or the node's connection (one statement)."""
+    text = await objects.payload_in(conn, origin=origin, kind="place", oid="place")
     if text is None:
         return []
     try:

@@ -50,7 +50,9 @@ async def send_trial_mail(
     config = SmtpConfig.from_settings(node.settings)
     if config is None:
         raise TrialRefused(gettext(MAIL_OFF))
-    recipient = to or node.settings.notify_email or await place_address(None, node.origin)
+    recipient = (
+        to or node.settings.notify_email or await place_address(node.db.connection(), node.origin)
+    )
     if not recipient or single_address(recipient) is None:
         raise TrialRefused(gettext(NO_RECIPIENT))
     report(

@@ -28,7 +28,7 @@ from federation.errors import SchemaError
 from federation.statemachine import Lifecycle
 from federation.timeutil import utc_now
 
-from ..db import Database, current_connection
+from ..db import Database
 from ..store import blobs as rows
 from ..store.blobs import BlobRow, FetchRow, Reference
 from .blobstore import BlobStore, BlobTooLarge, Received
@@ -321,13 +321,11 @@ def tried_list(row: FetchRow) -> list[dict[str, str]]:
 
 
 async def check_attachments(
-    payload: dict[str, Any], kind: str = "resource", *, conn: BaseDBAsyncClient | None = None
+    payload: dict[str, Any], kind: str = "resource", *, conn: BaseDBAsyncClient
 ) -> None:
     """Before we publish an object: each blob it lists must be one this node holds (an
     upload), or one that an object it holds lists already (an adaptation whose blobs
-    are still being fetched), with the same size. ``SchemaError`` names the first other.
-    Without ``conn``: the current node's connection (the publishing path, not moved)."""
-    conn = conn if conn is not None else current_connection()
+    are still being fetched), with the same size. ``SchemaError`` names the first other."""
     member = BLOB_MEMBERS.get(kind, "attachments")
     for index, attachment in enumerate(blobs_of(kind, payload)):
         sha256, size = attachment.get("sha256"), attachment.get("size")

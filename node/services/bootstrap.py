@@ -36,7 +36,7 @@ async def refresh_place(node: Node) -> None:
     """After ``papi init`` changed the name, commune or URL of an existing node: publish
     the place profile with them (only what changed; nothing if nothing did)."""
     await ensure_place(node)
-    place = await objects.one(origin=node.origin, kind="place", oid="place")
+    place = await objects.one(node.db.connection(), origin=node.origin, kind="place", oid="place")
     if place is None:  # recovering its log: it will be published later
         return
     payload: dict[str, Any] = json.loads(place.payload)
@@ -53,12 +53,15 @@ async def refresh_place(node: Node) -> None:
 
 async def ensure_place(node: Node) -> None:
     marker = node.settings.data_dir / NEW_LOG_MARKER
-    if await objects.exists(origin=node.origin, kind="place", oid="place"):
+    if await objects.exists(node.db.connection(), origin=node.origin, kind="place", oid="place"):
         # Our log has begun: a marker left now (by 'papi init --new-log' on a node that
         # had its log) would let a future lost database start a fork.
         marker.unlink(missing_ok=True)
         return
-    if not marker.exists() and (await origins.origin(origin_id=node.origin)) is None:
+    if (
+        not marker.exists()
+        and (await origins.origin(node.db.connection(), origin_id=node.origin)) is None
+    ):
         log.warning(
             "this node's key existed but its log is empty: recovering it from peers. "
             "Run 'papi peer add URL' and 'papi sync'; if no peer ever had it, "
@@ -80,7 +83,9 @@ async def writes_waiting(node: Node) -> str | None:
     if catching_up(node):
         return "restored"
     marker = node.settings.data_dir / NEW_LOG_MARKER
-    if not marker.exists() and not await origins.has_log(origin_id=node.origin):
+    if not marker.exists() and not await origins.has_log(
+        node.db.connection(), origin_id=node.origin
+    ):
         return "recovering"
     return None
 
@@ -98,7 +103,7 @@ async def settle_catch_up(node: Node, results: list[RoundResult]) -> None:
             "reaches a peer ('papi peer list' shows their state)"
         )
         return
-    origin = await origins.origin(origin_id=node.origin)
+    origin = await origins.origin(node.db.connection(), origin_id=node.origin)
     head = origin.head_seq if origin else 0
     if max(known) > head:
         log.warning(

@@ -73,8 +73,8 @@ class BundleRefused(Exception):
 async def vector_document(node: Node) -> dict[str, Any]:
     """This node's vector file: its vector as it asks a peer in a sync round (frozen
     origins claimed complete), and the blobs it still wants."""
-    vector = await current_vector()
-    vector.update((origin, FROZEN_SEQ) for origin in await frozen_origins())
+    vector = await current_vector(node.db)
+    vector.update((origin, FROZEN_SEQ) for origin in await frozen_origins(node.db))
     wanted = await blob_rows.wanted_shas(node.db.connection(), states=STILL_WANTED, limit=10_000)
     document: dict[str, Any] = {
         "format": bundle.VECTOR_FORMAT,
@@ -185,8 +185,8 @@ async def _write_entries(
     progress: ExportProgress | None,
 ) -> dict[str, int]:
     """Write the entries ``theirs`` lacks as JSON lines; return the blobs they list."""
-    mine = await current_vector()
-    frozen = await frozen_origins()
+    mine = await current_vector(node.db)
+    frozen = await frozen_origins(node.db)
     async with node.db.transaction() as conn:
         evidence = await fork_evidence(conn, frozen, theirs)
     ranges = {o: after for o, after in missing_ranges(mine, theirs).items() if o not in frozen}
@@ -207,7 +207,7 @@ async def _write_entries(
     for origin, after in sorted(ranges.items()):
         report.origins += 1
         wanted = [Range(origin, after, mine[origin] - after)]
-        async for page in pages(wanted, page_size=EXPORT_PAGE):
+        async for page in pages(node.db, wanted, page_size=EXPORT_PAGE):
             for entry in page:
                 write(entry.document())
             if progress:

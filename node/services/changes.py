@@ -160,8 +160,8 @@ async def pull_changes(node: Node, peer: PeerLike, link: CursorLink) -> int:
                 await peer_rows.save_cursor(conn, peer_id=peer.id, cursor=answer["cursor"])
                 return stored
             changes: dict[str, int] = answer["changes"]
-            mine = await current_vector()
-            skipped = await frozen_origins() | set(node.rejections.skipped_origins(peer.url))
+            mine = await current_vector(node.db)
+            skipped = await frozen_origins(node.db) | set(node.rejections.skipped_origins(peer.url))
             missing = missing_heads(changes, mine, skipped)
             tree = await tree_of(node)
             neighbour = broadcasting(node) and peer.url in tree.ids
@@ -178,7 +178,7 @@ async def pull_changes(node: Node, peer: PeerLike, link: CursorLink) -> int:
                 before = sum(mine.values())
                 if await send_grafts(node, actions):
                     stored += await _full_round(node, peer, sync_with)
-                stored += max(0, sum((await current_vector()).values()) - before)
+                stored += max(0, sum((await current_vector(node.db)).values()) - before)
             elif missing:
                 stored += await _fetch_entries(node, client, peer, missing, changes)
             await peer_rows.save_cursor(conn, peer_id=peer.id, cursor=answer["cursor"])
@@ -300,7 +300,7 @@ async def graft_due(node: Node) -> None:
     if not broadcasting(node):
         return
     tree = await tree_of(node)
-    actions = tree.state.tick(time.time(), await current_vector())
+    actions = tree.state.tick(time.time(), await current_vector(node.db))
     if actions and await send_grafts(node, actions) and tree.ids:
         chosen = random.choice(sorted(tree.ids.values()))
         peer = await peer_rows.with_id(node.db.connection(), peer_id=chosen)

@@ -186,7 +186,7 @@ async def _push_batch(node: Node, client: Any, peer: PeerLike, batch: list[Deliv
     refs = {ref for d in batch for ref in d.refs}
     ttl = batch[0].ttl
     sender = node.settings.advertised_url
-    pushed = await entries.by_refs(sorted(refs))
+    pushed = await entries.by_refs(sorted(refs), node.db.connection())
     if not pushed:
         return
     answer = await client.push(peer.url, entries.documents(pushed), ttl=ttl, sender=sender)
@@ -197,7 +197,7 @@ async def _push_batch(node: Node, client: Any, peer: PeerLike, batch: list[Deliv
         entries.Range(origin, held, MAX_GAP_FILL)
         for origin, held in sorted((answer.get("need") or {}).items())
     ]
-    pages = entries.pages(gaps, page_size=GAP_FILL_PAGE, max_bytes=entries.PUSH_PAGE_BYTES)
+    pages = entries.pages(node.db, gaps, page_size=GAP_FILL_PAGE, max_bytes=entries.PUSH_PAGE_BYTES)
     async for page in pages:
         await client.push(peer.url, entries.documents(page), ttl=ttl, sender=sender)
 

@@ -7,8 +7,9 @@ the push-back) and the bundle export (``pages``). A page is bounded in entries a
 asked, in bytes (about: the stored text plus an envelope), with at least one entry, so
 that a page of large resources still fits in a peer's request body.
 
-Each read is one transaction of its own unless the caller passes its ``conn`` (a sync
-answer reads every page from one snapshot).
+The caller says where to read: its transaction's ``conn`` (a sync answer reads every
+page from one snapshot), or its node's ``db.Database`` (each page in a transaction of its
+own, ``pages``; ``by_refs`` is one statement, read on the node's connection).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from ..db import Database
 from ..store import entries as entry_rows
 from ..store.entries import StoredEntry as StoredEntry  # re-exported: the rows pages hold
 
@@ -67,8 +69,9 @@ async def _count_within(
 async def by_refs(
     refs: Sequence[tuple[str, int]], conn: BaseDBAsyncClient | None = None
 ) -> list[StoredEntry]:
-    """The stored entries among ``refs`` (origin, seq), by origin then seq, in one query;
-    a ref that is not stored (truncated by a recovery since) is left out."""
+    """The stored entries among ``refs`` (origin, seq), by origin then seq, in one query
+    on ``conn``; a ref that is not stored (truncated by a recovery since) is left out.
+    Without ``conn``: the current node's database (``services.tree``, not moved yet)."""
     if not refs:
         return []
     if conn is None:
@@ -78,23 +81,25 @@ async def by_refs(
 
 
 async def pages(
+    source: BaseDBAsyncClient | Database,
     ranges: Iterable[Range],
     *,
     page_size: int,
     max_bytes: int | None = None,
-    conn: BaseDBAsyncClient | None = None,
 ) -> AsyncIterator[list[StoredEntry]]:
     """The entries of ``ranges``, range after range, in pages of at most ``page_size``
-    entries (and about ``max_bytes``). The consumer may stop at any page."""
+    entries (and about ``max_bytes``), read from ``source``: a transaction's connection,
+    or a node's database (each page in a transaction of its own). The consumer may stop
+    at any page."""
     for wanted in ranges:
         after_seq, left = wanted.after, wanted.limit
         while left is None or left > 0:
             size = page_size if left is None else min(page_size, left)
-            if conn is None:
-                async with in_transaction() as own:
+            if isinstance(source, Database):
+                async with source.transaction() as own:
                     page = await read_after(own, wanted.origin, after_seq, size, max_bytes)
             else:
-                page = await read_after(conn, wanted.origin, after_seq, size, max_bytes)
+                page = await read_after(source, wanted.origin, after_seq, size, max_bytes)
             if not page:
                 break
             yield page
@@ -105,10 +110,9 @@ async def pages(
                 left -= len(page)
 
 
-async def page_json(origin: str, after_seq: int, limit: int) -> bytes:
+async def page_json(db: Database, origin: str, after_seq: int, limit: int) -> bytes:
     """``{"entries": [...]}`` of one page, as served by ``GET /federation/v1/entries``."""
-    async with in_transaction() as conn:
-        page = await read_after(conn, origin, after_seq, limit)
+    page = await read_after(db.connection(), origin, after_seq, limit)
     return ('{"entries":[' + ",".join(entry.json() for entry in page) + "]}").encode()
 
 

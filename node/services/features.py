@@ -58,8 +58,9 @@ class LinkLike(Protocol):
 
 
 def _conn(conn: BaseDBAsyncClient | None) -> BaseDBAsyncClient:
-    """``conn``; without it, the current node's connection: services.sync,
-    services.tree and the CLI (not moved yet) call so."""
+    """``conn``; without it, the current node's connection: only services.tree (not
+    moved yet: ``forget_features``, ``peers_speaking``) and the tests call so; the
+    node's own code passes its connection."""
     return conn if conn is not None else current_connection()
 
 

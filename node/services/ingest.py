@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from itertools import count
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -49,7 +49,6 @@ from federation.errors import (
 from federation.keychain import KeyState, advance, is_recovery
 from federation.timeutil import utc_now
 
-from ..db import write_transaction
 from ..store import entries as entry_rows
 from ..store import keychain, pending
 from ..store import origins as origin_rows
@@ -57,6 +56,9 @@ from ..store.origins import ChainState
 from ..store.rows import savepoint
 from .membership import Gate, Membership
 from .store import repair_payloads, store_entries, truncate_log
+
+if TYPE_CHECKING:
+    from ..db import Database
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +190,7 @@ class _PendingRoom:
 class Ingestor:
     def __init__(
         self,
+        db: Database,
         *,
         max_payload_bytes: int,
         max_future: timedelta | None,
@@ -199,6 +202,8 @@ class Ingestor:
         membership: Membership | None = None,
         own_origin: str | None = None,
     ) -> None:
+        #: The node's database: each batch is one write transaction of it.
+        self.db = db
         self.max_payload_bytes = max_payload_bytes
         self.max_future = max_future
         self.pending_max_entries = pending_max_entries
@@ -306,7 +311,7 @@ class Ingestor:
             by_origin[outcome.origin].append((index, outcome))
         if not by_origin:
             return report
-        async with write_transaction() as conn:
+        async with self.db.write_transaction() as conn:
             heads = await origin_rows.chain_states(conn, origin_ids=list(by_origin))
             gate = None if self.membership is None else await self.membership.gate(conn)
             room: list[_PendingRoom] = []
@@ -736,10 +741,11 @@ async def _record_fork(conn: BaseDBAsyncClient, known: Entry, other: Entry) -> N
     await pending.drop_origin(conn, origin=known.origin)
 
 
-async def drop_stale_pending(max_age: timedelta = PENDING_MAX_AGE) -> int:
+async def drop_stale_pending(db: Database, max_age: timedelta = PENDING_MAX_AGE) -> int:
     """Drop entries kept aside for longer than ``max_age``, and the admissions of origins
     that never got a log here; return how many entries."""
-    return await pending.drop_older(before=utc_now() - max_age)
+    async with db.write_transaction() as conn:
+        return await pending.drop_older(conn, before=utc_now() - max_age)
 
 
 async def pending_summary(

@@ -14,7 +14,6 @@ from federation.entry import Entry, build_entry
 from federation.errors import FederationError
 from federation.keys import NodeKey
 
-from ..db import write_transaction
 from ..i18n import N_, Translatable
 from ..runtime import Node
 from ..settings import RESTORED_MARKER
@@ -84,7 +83,7 @@ async def publish_in(
 ) -> Entry:
     """Sign and store one entry of our log in the caller's transaction ``conn``, with
     its outbound deliveries. The caller holds ``node.write_lock``, has taken the
-    database's write lock (``write_transaction``) and calls ``after_publish`` once its
+    database's write lock (``node.db.write_transaction``) and calls ``after_publish`` once its
     transaction is committed. Checks as ``publish``."""
     check_can_write(node)
     head = await head_of(conn, node.origin)
@@ -168,13 +167,13 @@ async def publish(
     ``KeyNotInForce`` when the key is not one our key chain allows."""
     check_can_write(node)
     if kind in BLOB_MEMBERS and op == "put" and payload is not None:
-        await check_attachments(payload, kind)
+        await check_attachments(payload, kind, conn=node.db.connection())
     from .features import broadcasting
     from .tree import tree_of
 
     if broadcasting(node):
         await tree_of(node)  # loaded before the transaction that uses it
-    async with node.write_lock, write_transaction() as conn:
+    async with node.write_lock, node.db.write_transaction() as conn:
         entry = await publish_in(
             conn, node, kind, oid, op, payload, new_log=new_log, signing_key=signing_key
         )

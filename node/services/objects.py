@@ -10,6 +10,8 @@ import re
 from datetime import UTC
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from federation.errors import SchemaError
 from federation.recurrence import occurrences, wire_text
 from federation.timeutil import format_ts, parse_ts, utc_now
@@ -152,9 +154,11 @@ def object_json(row: ObjectRow) -> dict[str, Any]:
     return item
 
 
-async def get_object(origin: str, kind: str, oid: str) -> ObjectRow | None:
-    return await rows.one(origin=origin, kind=kind, oid=oid)
+async def get_object(conn: BaseDBAsyncClient, origin: str, kind: str, oid: str) -> ObjectRow | None:
+    return await rows.one(conn, origin=origin, kind=kind, oid=oid)
 
 
-async def list_objects(origin: str, kind: str, limit: int, offset: int) -> list[ObjectRow]:
-    return await rows.of_kind(origin=origin, kind=kind, limit=limit, offset=offset)
+async def list_objects(
+    conn: BaseDBAsyncClient, origin: str, kind: str, limit: int, offset: int
+) -> list[ObjectRow]:
+    return await rows.of_kind(conn, origin=origin, kind=kind, limit=limit, offset=offset)

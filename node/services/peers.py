@@ -56,8 +56,9 @@ PEER = Lifecycle(
 
 
 def _conn(conn: BaseDBAsyncClient | None) -> BaseDBAsyncClient:
-    """``conn``; without it, the current node's connection: services.sync and
-    services.tree (not moved yet), the tests and the benchmarks call so."""
+    """``conn``; without it, the current node's connection: only services.tree (not
+    moved yet: ``record_success``, ``record_failure``), the tests and the benchmarks
+    call so; the node's own code passes its connection."""
     return conn if conn is not None else current_connection()
 
 

@@ -20,6 +20,8 @@ from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any, Literal
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from federation import schema
 
 from ..store import objects
@@ -220,10 +222,10 @@ def rank_places(
     return PlaceSearch(near, query.at.astimezone(PARIS), len(candidates), shown)
 
 
-async def place_rows(origin: str | None = None) -> list[tuple[str, str]]:
+async def place_rows(conn: BaseDBAsyncClient, origin: str | None = None) -> list[tuple[str, str]]:
     """(origin, payload) of the current place profiles of non-frozen origins (or of
     ``origin`` alone, frozen or not)."""
-    return [(row.origin, row.payload) for row in await objects.place_profiles(origin=origin)]
+    return [(row.origin, row.payload) for row in await objects.place_profiles(conn, origin=origin)]
 
 
 def one_place(
@@ -245,10 +247,12 @@ class UnknownPlace(ValueError):
     """``near`` names no commune we know, or is not ``lat,lon`` in range."""
 
 
-async def resolve_near(text: str | None, own_origin: str, own_name: str) -> Near:
+async def resolve_near(
+    conn: BaseDBAsyncClient, text: str | None, own_origin: str, own_name: str
+) -> Near:
     """Where distances are measured from: ``lat,lon``, a commune (the homonym nearest to
     this node's place), or this node's place when ``text`` is empty."""
-    own_rows = await place_rows(own_origin)
+    own_rows = await place_rows(conn, own_origin)
     own = json.loads(own_rows[0][1]) if own_rows else None
     await load_communes()
     here = self_near(own if isinstance(own, dict) else None, own_name)
@@ -265,8 +269,10 @@ async def resolve_near(text: str | None, own_origin: str, own_name: str) -> Near
     return Near("commune", commune.label, commune.point, commune)
 
 
-async def find_places(query: PlaceQuery, near: Near, own_origin: str) -> PlaceSearch:
-    rows = await place_rows()
+async def find_places(
+    conn: BaseDBAsyncClient, query: PlaceQuery, near: Near, own_origin: str
+) -> PlaceSearch:
+    rows = await place_rows(conn)
     return await asyncio.to_thread(rank_places, rows, query, near, own_origin)
 
 

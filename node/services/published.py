@@ -29,6 +29,7 @@ from .search import LOCAL_TZ
 from .sync import current_vector, frozen_origins
 
 if TYPE_CHECKING:
+    from ..db import Database
     from ..runtime import Node
 
 log = logging.getLogger(__name__)
@@ -212,13 +213,13 @@ async def equipment_of(node: Node, origin: str, limit: int) -> list[Published]:
     return await _published(node, found)
 
 
-async def state_tag(origin: str | None) -> str:
+async def state_tag(db: Database, origin: str | None) -> str:
     """Changes whenever what this node holds for ``origin`` (None: any origin) changes:
     its head (or the version vector's digest) and which origins are frozen."""
     state: list[Any]
     if origin:
-        row = await origins.origin(origin_id=origin)
+        row = await origins.origin(db.connection(), origin_id=origin)
         state = [row.head_hash, row.frozen] if row else [None, False]
     else:
-        state = [vector_digest(await current_vector()), sorted(await frozen_origins())]
+        state = [vector_digest(await current_vector(db)), sorted(await frozen_origins(db))]
     return hashlib.sha256(json.dumps(state).encode()).hexdigest()

@@ -31,16 +31,16 @@ PEERS_PER_PAYLOAD = 3
 async def repair_missing(node: Node) -> int:
     """Ask peers for the payloads we lack; return how many were repaired."""
     now = utc_now()
-    frozen = [origin.id for origin in await origin_rows.frozen()]
+    frozen = [origin.id for origin in await origin_rows.frozen(node.db.connection())]
     due = await entry_rows.missing_due(
-        asked_before=now - REQUEST_INTERVAL, left_out=frozen, limit=PER_RUN
+        node.db.connection(), asked_before=now - REQUEST_INTERVAL, left_out=frozen, limit=PER_RUN
     )
     if not due:
         return 0
     peers = [p for p in await peer_rows.by_id(node.db.connection()) if p.state != PeerState.refused]
     repaired = 0
     for missing in due[:PER_RUN]:
-        await entry_rows.asked(missing_id=missing.id, at=now)
+        await entry_rows.asked(node.db.connection(), missing_id=missing.id, at=now)
         # The author first (it holds its own payloads), then others at random.
         random.shuffle(peers)
         peers.sort(key=lambda peer: peer.origin != missing.origin)

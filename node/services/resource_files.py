@@ -264,7 +264,7 @@ async def import_folder(node: Node, root: Path) -> ImportReport:
         except (FrontMatterError, UnicodeDecodeError, OSError) as exc:
             report.errors.append((page.name, _unreadable(exc)))
             continue
-        current = await get_object(node.origin, "resource", oid)
+        current = await get_object(node.db.connection(), node.origin, "resource", oid)
         if current is not None and json.loads(current.payload) == payload:
             report.unchanged.append(page.name)
             continue
@@ -309,7 +309,7 @@ async def export_folder(node: Node, root: Path) -> ExportReport:
     report = ExportReport()
     root.mkdir(parents=True, exist_ok=True)
     offset = 0
-    while rows := await list_objects(node.origin, "resource", 500, offset):
+    while rows := await list_objects(node.db.connection(), node.origin, "resource", 500, offset):
         offset += len(rows)
         for row in rows:
             payload: dict[str, Any] = json.loads(row.payload)

@@ -71,9 +71,12 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str
     return result
 
 
-async def adaptations(origin: str, oid: str) -> list[dict[str, Any]]:
+async def adaptations(db: Database, origin: str, oid: str) -> list[dict[str, Any]]:
     """The live resources, of any origin we hold, that say they adapt ``origin/oid``."""
-    return [asdict(row) for row in await objects.adaptations_of(based_on=f"{origin}/{oid}")]
+    return [
+        asdict(row)
+        for row in await objects.adaptations_of(db.connection(), based_on=f"{origin}/{oid}")
+    ]
 
 
 class AdaptationRefused(Exception):
@@ -83,7 +86,7 @@ class AdaptationRefused(Exception):
 async def adapt(node: Node, origin: str, oid: str) -> str:
     """Copy the resource ``origin/oid`` into our own log with ``based_on`` naming it, its
     licence and attachments kept; returns the new oid."""
-    row = await objects.one(origin=origin, kind="resource", oid=oid)
+    row = await objects.one(node.db.connection(), origin=origin, kind="resource", oid=oid)
     if row is None:
         raise AdaptationRefused(f"this node holds no resource {origin}/{oid}")
     payload: dict[str, Any] = json.loads(row.payload)

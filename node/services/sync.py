@@ -16,10 +16,12 @@ import random
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from federation.errors import AddressRefused, PeerBusy, PeerError, PeerUnreachable
@@ -48,6 +50,7 @@ from .peers import failure_kind, identified, make_due, record_failure, record_su
 from .receive import AlongTree, DiskFull, receive
 
 if TYPE_CHECKING:
+    from ..db import Database
     from ..runtime import Node
     from .ingest import Ingestor
     from .membership import Membership
@@ -73,8 +76,14 @@ DISCOVERED_PER_ROUND = 3
 _vector_cache: weakref.WeakKeyDictionary[Any, tuple[Any, Vector, str]] = weakref.WeakKeyDictionary()
 
 
-async def _vector_and_digest() -> tuple[Vector, str]:
-    async with in_transaction() as conn:
+def _reading(db: Database | None) -> AbstractAsyncContextManager[BaseDBAsyncClient]:
+    """A transaction of ``db`` (None: of the current node's database, for
+    ``services.tree``, which does not pass its node's yet)."""
+    return in_transaction() if db is None else db.transaction()
+
+
+async def _vector_and_digest(db: Database | None) -> tuple[Vector, str]:
+    async with _reading(db) as conn:
         # The connection that served the transaction, not the wrapper: one per database.
         key = getattr(conn, "connection", None) or conn
         # Origins hidden by membership (services/membership.py) are left out of the vector:
@@ -89,13 +98,14 @@ async def _vector_and_digest() -> tuple[Vector, str]:
     return vector, digest
 
 
-async def current_vector() -> Vector:
-    vector, _ = await _vector_and_digest()
+async def current_vector(db: Database | None = None) -> Vector:
+    """This node's version vector (``db``: its database; None: the current node's)."""
+    vector, _ = await _vector_and_digest(db)
     return dict(vector)
 
 
-async def current_digest() -> str:
-    _, digest = await _vector_and_digest()
+async def current_digest(db: Database) -> str:
+    _, digest = await _vector_and_digest(db)
     return digest
 
 
@@ -104,9 +114,8 @@ async def current_digest() -> str:
 FROZEN_SEQ = 2**53 - 1
 
 
-async def frozen_origins() -> set[str]:
-    async with in_transaction() as conn:
-        return await origin_rows.frozen_ids(conn)
+async def frozen_origins(db: Database) -> set[str]:
+    return await origin_rows.frozen_ids(db.connection())
 
 
 def _compact(value: Any) -> str:
@@ -119,18 +128,25 @@ def _utf8_size(text: str) -> int:
 
 
 async def answer_sync(
-    request: dict[str, Any], page_bytes: int, membership: Membership | None = None
+    db: Database,
+    request: dict[str, Any],
+    page_bytes: int,
+    membership: Membership | None = None,
 ) -> dict[str, Any]:
     """The answer to a (schema-valid) sync request, as a document (``answer_sync_json``
     parsed: for the node's own tests and tools; the route sends the bytes)."""
-    answer: dict[str, Any] = json.loads(await answer_sync_json(request, page_bytes, membership))
+    answer: dict[str, Any] = json.loads(await answer_sync_json(db, request, page_bytes, membership))
     return answer
 
 
 async def answer_sync_json(
-    request: dict[str, Any], page_bytes: int, membership: Membership | None = None
+    db: Database,
+    request: dict[str, Any],
+    page_bytes: int,
+    membership: Membership | None = None,
 ) -> bytes:
-    """The answer to a (schema-valid) sync request, as the JSON bytes sent.
+    """The answer to a (schema-valid) sync request to the node of ``db``, as the JSON bytes
+    sent.
 
     The ``entries`` array, serialised, is at most ``min(max_bytes, page_bytes)`` bytes,
     unless its first entry alone is larger (one entry is always sent). Entries are written
@@ -142,9 +158,9 @@ async def answer_sync_json(
     refuses (``membership``: candidates, hidden origins) are claimed at ``FROZEN_SEQ``
     too, so that the asker pushes none of their entries."""
     if "buckets" not in request and "vector" not in request:
-        digest = await current_digest()
+        digest = await current_digest(db)
         return _compact({"digest": digest, "in_sync": request.get("digest") == digest}).encode()
-    everything = await current_vector()
+    everything = await current_vector(db)
     digest = vector_digest(everything)
     if "buckets" in request and "vector" not in request:
         differ = differing_buckets(bucket_digests(everything), request["buckets"])
@@ -167,7 +183,7 @@ async def answer_sync_json(
         entries.append(text)
         return True
 
-    async with in_transaction() as conn:
+    async with db.transaction() as conn:
         frozen = {origin for origin in await origin_rows.frozen_ids(conn) if origin in mine}
         refused = set() if membership is None else await membership.refused_origins(conn)
         evidence = [_compact(document) for document in await fork_evidence(conn, frozen, theirs)]
@@ -182,7 +198,7 @@ async def answer_sync_json(
             if origin not in frozen
         ]
         if not more:
-            async for page in pages(wanted, page_size=ANSWER_PAGE, conn=conn):
+            async for page in pages(conn, wanted, page_size=ANSWER_PAGE):
                 if not all(fits(entry.json()) for entry in page):
                     more = True
                     break
@@ -280,18 +296,18 @@ async def sync_with(
         await _run_round(node, peer, result, progress, deadline)
     except PeerError as exc:
         retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
-        await _failed(peer, result, exc.kind, str(exc), retry_after)
+        await _failed(node, peer, result, exc.kind, str(exc), retry_after)
         log.info("sync with %s failed (%s): %s", peer.url, exc.kind, exc)
     except Exception as exc:
         if isinstance(exc, DiskFull) or is_disk_full(exc):
             node.storage.record_full(f"sync with {peer.url}: {exc}")
             log.error("sync with %s: the disk is full (%s)", peer.url, exc)
-            await _failed(peer, result, "disk_full", f"the disk is full: {exc}")
+            await _failed(node, peer, result, "disk_full", f"the disk is full: {exc}")
         else:
             log.exception("sync with %s failed unexpectedly", peer.url)
-            await _failed(peer, result, "internal", f"{type(exc).__name__}: {exc}")
+            await _failed(node, peer, result, "internal", f"{type(exc).__name__}: {exc}")
     else:
-        await _succeeded(peer, result)
+        await _succeeded(node, peer, result)
     finally:
         node.syncing.discard(peer.id)
     node.metrics.count_round(result, time.monotonic() - started)
@@ -325,18 +341,25 @@ async def _run_round(
 
 
 async def _failed(
-    peer: PeerLike, result: RoundResult, kind: str, error: str, retry_after: float | None = None
+    node: Node,
+    peer: PeerLike,
+    result: RoundResult,
+    kind: str,
+    error: str,
+    retry_after: float | None = None,
 ) -> None:
     result.error, result.error_kind = error, kind
     try:
-        await record_failure(peer, error, kind=kind, retry_after=retry_after)
+        await record_failure(
+            peer, error, kind=kind, retry_after=retry_after, conn=node.db.connection()
+        )
     except Exception:  # the database itself may be what fails (a full disk)
         log.exception("cannot record the failure of %s", peer.url)
 
 
-async def _succeeded(peer: PeerLike, result: RoundResult) -> None:
+async def _succeeded(node: Node, peer: PeerLike, result: RoundResult) -> None:
     try:
-        await record_success(peer, result.accepted)
+        await record_success(peer, result.accepted, conn=node.db.connection())
     except Exception:
         log.exception("cannot record the success of %s", peer.url)
 
@@ -346,8 +369,8 @@ async def _identify(node: Node, client: Any, peer: PeerLike) -> PeerRow:
     info = await client.node_info(peer.url)
     if info["id"] == node.origin:
         raise AddressRefused(f"{peer.url} is this node itself")
-    identified_peer = await identified(peer, info["id"])
-    await remember_features(identified_peer, info)
+    identified_peer = await identified(peer, info["id"], conn=node.db.connection())
+    await remember_features(identified_peer, info, conn=node.db.connection())
     return identified_peer
 
 
@@ -359,7 +382,7 @@ async def _round(
     node: Node, client: Any, peer: PeerLike, result: RoundResult, progress: Progress | None
 ) -> None:
     sender = _sender(node)
-    mine = await current_vector()
+    mine = await current_vector(node.db)
     first_request: dict[str, Any] = {"digest": vector_digest(mine)}
     if sender:
         first_request["from"] = sender  # lets the peer see we are back (section 6)
@@ -374,11 +397,11 @@ async def _round(
         if answer.get("differ"):
             scope = answer["differ"]
     theirs: dict[str, int] = {}
-    frozen = await frozen_origins()
+    frozen = await frozen_origins(node.db)
     page_bytes = node.settings.sync_page_bytes
 
     async def page_request(vector: Vector) -> dict[str, Any]:
-        async with in_transaction() as conn:  # each page: members may have changed
+        async with node.db.transaction() as conn:  # each page: members may have changed
             refused = await node.membership.refused_origins(conn)
         request: dict[str, Any] = {
             "vector": _asked_vector(node, peer, vector, scope, frozen | refused),
@@ -412,7 +435,7 @@ async def _round(
                     continue  # nothing was stored: ask again for a smaller page
             if progress:
                 progress(result)
-            new_mine = await current_vector()
+            new_mine = await current_vector(node.db)
             if not answer.get("more") or new_mine == mine:
                 mine = new_mine
                 break
@@ -555,7 +578,9 @@ async def _push_back(
         if origin in refused:
             continue
         wanted = [Range(origin, after, mine.get(origin, 0) - after)]
-        async for page in pages(wanted, page_size=PUSH_BACK_PAGE, max_bytes=PUSH_PAGE_BYTES):
+        async for page in pages(
+            node.db, wanted, page_size=PUSH_BACK_PAGE, max_bytes=PUSH_PAGE_BYTES
+        ):
             documents = [entry.document() for entry in page]
             answer = await client.push(peer.url, documents, ttl=0)
             result.pushed_back += len(documents)
@@ -607,7 +632,7 @@ async def round_peers(node: Node) -> list[PeerRow]:
     now = utc_now()
     due = [
         peer
-        for peer in await peer_rows.by_id()
+        for peer in await peer_rows.by_id(node.db.connection())
         if (peer.next_attempt is None or peer.next_attempt <= now) and peer.id not in node.syncing
     ]
     manual = [peer for peer in due if peer.source != "discovered"]
@@ -648,7 +673,9 @@ async def probe_waiting_peers(node: Node) -> list[PeerRow]:
     # Only peers that did not answer: a busy one asked for its Retry-After, and one that
     # answered nonsense is not cured by answering /api/v1/node.
     waiting = [
-        peer for peer in await peer_rows.waiting(now=now) if failure_kind(peer) == "unreachable"
+        peer
+        for peer in await peer_rows.waiting(node.db.connection(), now=now)
+        if failure_kind(peer) == "unreachable"
     ]
     manual = [peer for peer in waiting if peer.source != "discovered"]
     discovered = [peer for peer in waiting if peer.source == "discovered"]
@@ -662,9 +689,10 @@ async def probe_waiting_peers(node: Node) -> list[PeerRow]:
                     info = await client.node_info(peer.url)
             except Exception:  # still down (or worse): it stays in backoff
                 return None
-        await make_due(peer)
+        await make_due(peer, conn=node.db.connection())
         if info["id"] != node.origin:
-            await remember_features(peer, info)  # protocol 1.1: it may have changed
+            # Protocol 1.1: it may have changed.
+            await remember_features(peer, info, conn=node.db.connection())
         log.info("%s answers again: retried at once", peer.url)
         return peer
 

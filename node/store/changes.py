@@ -8,10 +8,12 @@ connection for a statement of its own."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+
+from .rows import moment
 
 
 class StoredAt(NamedTuple):
@@ -29,18 +31,6 @@ class Moved(NamedTuple):
     position: int
     origin: str
     seq: int
-
-
-def _moment(value: object) -> datetime | None:
-    """A stored ``received_at`` as an aware datetime (naive ones are UTC)."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 async def state_value(conn: BaseDBAsyncClient, *, key: str) -> str | None:
@@ -63,7 +53,7 @@ async def stored_before(conn: BaseDBAsyncClient, *, before: int, limit: int) -> 
         "SELECT id, received_at FROM entries WHERE id < ? ORDER BY id DESC LIMIT ?",
         [before, limit],
     )
-    return [StoredAt(int(row["id"]), _moment(row["received_at"])) for row in rows]
+    return [StoredAt(int(row["id"]), moment(row["received_at"])) for row in rows]
 
 
 async def moved_between(

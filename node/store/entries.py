@@ -15,7 +15,6 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from federation.entry import Entry
 
-from ..models import MissingPayload
 from .rows import insert_rows
 
 
@@ -255,25 +254,27 @@ class MissingRow:
 
 
 async def missing_due(
-    *, asked_before: datetime, left_out: Sequence[str], limit: int
+    conn: BaseDBAsyncClient, *, asked_before: datetime, left_out: Sequence[str], limit: int
 ) -> list[MissingRow]:
     """Missing payloads never asked for (the oldest first), then those last asked before
     ``asked_before`` (the longest ago first): at most ``limit`` of each, none of
     ``left_out``'s origins."""
-    never = (
-        await MissingPayload.filter(last_request__isnull=True)
-        .exclude(origin__in=list(left_out))
-        .order_by("since")
-        .limit(limit)
+    outside = "origin NOT IN (SELECT value FROM json_each(?))"
+    excluded = json.dumps(sorted(set(left_out)))
+    never = await conn.execute_query_dict(
+        f"SELECT id, origin, seq FROM missing_payloads WHERE last_request IS NULL"
+        f" AND {outside} ORDER BY since, id LIMIT ?",
+        [excluded, limit],
     )
-    again = (
-        await MissingPayload.filter(last_request__lt=asked_before)
-        .exclude(origin__in=list(left_out))
-        .order_by("last_request")
-        .limit(limit)
+    again = await conn.execute_query_dict(
+        f"SELECT id, origin, seq FROM missing_payloads WHERE last_request < ?"
+        f" AND {outside} ORDER BY last_request, id LIMIT ?",
+        [asked_before, excluded, limit],
     )
-    return [MissingRow(row.id, row.origin, row.seq) for row in [*never, *again]]
+    return [MissingRow(row["id"], row["origin"], row["seq"]) for row in [*never, *again]]
 
 
-async def asked(*, missing_id: int, at: datetime) -> None:
-    await MissingPayload.filter(id=missing_id).update(last_request=at)
+async def asked(conn: BaseDBAsyncClient, *, missing_id: int, at: datetime) -> None:
+    await conn.execute_query(
+        "UPDATE missing_payloads SET last_request = ? WHERE id = ?", [at, missing_id]
+    )

@@ -1,18 +1,16 @@
 """The current version of each object (``objects``: one row per origin, kind and oid,
 written only by the store path, ``services.store``), read by key and a kind at a time.
-The full-text index follows it by trigger (``db.SEARCH_DDL``)."""
+The full-text index follows it by trigger (``db.SEARCH_DDL``). Every function takes the
+connection (``conn``) and reads in SQL: none needs a node's context to be the current one."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
-from ..models import CurrentObject
 from .rows import insert_rows
 
 
@@ -35,23 +33,38 @@ class ObjectRow:
     ends_at: str | None
 
 
-def _row(row: CurrentObject) -> ObjectRow:
+#: The columns of ``ObjectRow``, in its order.
+_COLUMNS = (
+    "id, origin, kind, oid, seq, payload, updated, title, theme, place, commune, starts_at, ends_at"
+)
+
+
+def _row(row: dict[str, Any]) -> ObjectRow:
     return ObjectRow(
-        row.id, row.origin, row.kind, row.oid, row.seq, row.payload, row.updated, row.title,
-        row.theme, row.place, row.commune, row.starts_at, row.ends_at,
+        row["id"], row["origin"], row["kind"], row["oid"], row["seq"], row["payload"],
+        row["updated"], row["title"], row["theme"], row["place"], row["commune"],
+        row["starts_at"], row["ends_at"],
     )  # fmt: skip
 
 
-async def one(*, origin: str, kind: str, oid: str) -> ObjectRow | None:
-    row = await CurrentObject.get_or_none(origin=origin, kind=kind, oid=oid)
-    return _row(row) if row else None
+async def one(conn: BaseDBAsyncClient, *, origin: str, kind: str, oid: str) -> ObjectRow | None:
+    rows = await conn.execute_query_dict(
+        f"SELECT {_COLUMNS} FROM objects WHERE origin = ? AND kind = ? AND oid = ?",
+        [origin, kind, oid],
+    )
+    return _row(rows[0]) if rows else None
 
 
-async def exists(*, origin: str, kind: str, oid: str) -> bool:
-    return await CurrentObject.exists(origin=origin, kind=kind, oid=oid)
+async def exists(conn: BaseDBAsyncClient, *, origin: str, kind: str, oid: str) -> bool:
+    rows = await conn.execute_query_dict(
+        "SELECT 1 FROM objects WHERE origin = ? AND kind = ? AND oid = ? LIMIT 1",
+        [origin, kind, oid],
+    )
+    return bool(rows)
 
 
 async def of_kind(
+    conn: BaseDBAsyncClient,
     *,
     origin: str,
     kind: str,
@@ -62,17 +75,16 @@ async def of_kind(
     """The objects of ``origin`` of ``kind``: events by start, the others by title;
     ``not_over_at`` (UTC text): only those that do not end (or, without an end, start)
     before it."""
-    query = CurrentObject.filter(origin=origin, kind=kind)
+    sql = f"SELECT {_COLUMNS} FROM objects WHERE origin = ? AND kind = ?"
+    values: list[Any] = [origin, kind]
     if not_over_at is not None:
-        query = query.filter(
-            Q(ends_at__gte=not_over_at) | Q(ends_at__isnull=True, starts_at__gte=not_over_at)
-        )
-    query = query.order_by(*(("starts_at", "id") if kind == "event" else ("title", "id")))
-    if offset:
-        query = query.offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
-    return [_row(row) for row in await query]
+        sql += " AND (ends_at >= ? OR (ends_at IS NULL AND starts_at >= ?))"
+        values += [not_over_at, not_over_at]
+    sql += " ORDER BY starts_at, id" if kind == "event" else " ORDER BY title, id"
+    if limit is not None or offset:
+        sql += " LIMIT ? OFFSET ?"
+        values += [-1 if limit is None else limit, offset]
+    return [_row(row) for row in await conn.execute_query_dict(sql, values)]
 
 
 # -- writes (the store path, ``services.store``, in the caller's transaction) ------------
@@ -148,10 +160,10 @@ async def of_every_origin(
     conn: BaseDBAsyncClient, *, kind: str, origin: str | None = None
 ) -> list[ObjectRow]:
     """The objects of ``kind`` of every origin (or of ``origin``)."""
-    query = CurrentObject.filter(kind=kind).using_db(conn)
+    sql, values = f"SELECT {_COLUMNS} FROM objects WHERE kind = ?", [kind]
     if origin:
-        query = query.filter(origin=origin)
-    return [_row(row) for row in await query]
+        sql, values = sql + " AND origin = ?", [kind, origin]
+    return [_row(row) for row in await conn.execute_query_dict(sql, values)]
 
 
 @dataclass(frozen=True)
@@ -186,17 +198,16 @@ class Adaptation:
     updated: str
 
 
-async def adaptations_of(*, based_on: str) -> list[Adaptation]:
+async def adaptations_of(conn: BaseDBAsyncClient, *, based_on: str) -> list[Adaptation]:
     """The resources of origins not frozen whose ``based_on`` is ``based_on``, the most
     recently changed first."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT origin, oid, title, place, commune, updated FROM objects"
-            " WHERE kind = 'resource' AND json_extract(payload, '$.based_on') = ?"
-            " AND origin NOT IN (SELECT id FROM origins WHERE frozen)"
-            " ORDER BY updated DESC",
-            [based_on],
-        )
+    rows = await conn.execute_query_dict(
+        "SELECT origin, oid, title, place, commune, updated FROM objects"
+        " WHERE kind = 'resource' AND json_extract(payload, '$.based_on') = ?"
+        " AND origin NOT IN (SELECT id FROM origins WHERE frozen)"
+        " ORDER BY updated DESC",
+        [based_on],
+    )
     return [
         Adaptation(r["origin"], r["oid"], r["title"], r["place"], r["commune"], r["updated"])
         for r in rows
@@ -209,27 +220,29 @@ class PlaceProfile:
     payload: str
 
 
-async def place_profiles(*, origin: str | None = None) -> list[PlaceProfile]:
+async def place_profiles(
+    conn: BaseDBAsyncClient, *, origin: str | None = None
+) -> list[PlaceProfile]:
     """The place profiles of the origins not frozen (or of ``origin``, frozen or not)."""
-    async with in_transaction() as conn:
-        if origin is not None:
-            rows = await conn.execute_query_dict(
-                "SELECT origin, payload FROM objects WHERE kind = 'place' AND oid = 'place'"
-                " AND origin = ?",
-                [origin],
-            )
-        else:
-            rows = await conn.execute_query_dict(
-                "SELECT origin, payload FROM objects WHERE kind = 'place' AND oid = 'place'"
-                " AND origin NOT IN (SELECT id FROM origins WHERE frozen)"
-            )
+    if origin is not None:
+        rows = await conn.execute_query_dict(
+            "SELECT origin, payload FROM objects WHERE kind = 'place' AND oid = 'place'"
+            " AND origin = ?",
+            [origin],
+        )
+    else:
+        rows = await conn.execute_query_dict(
+            "SELECT origin, payload FROM objects WHERE kind = 'place' AND oid = 'place'"
+            " AND origin NOT IN (SELECT id FROM origins WHERE frozen)"
+        )
     return [PlaceProfile(row["origin"], row["payload"]) for row in rows]
 
 
 async def all_place_profiles(conn: BaseDBAsyncClient) -> list[PlaceProfile]:
     """The place profile of every origin held, frozen or not."""
-    query = CurrentObject.filter(kind="place", oid="place").using_db(conn)
-    rows = await query.values("origin", "payload")
+    rows = await conn.execute_query_dict(
+        "SELECT origin, payload FROM objects WHERE kind = 'place' AND oid = 'place'"
+    )
     return [PlaceProfile(row["origin"], row["payload"]) for row in rows]
 
 

@@ -1,19 +1,21 @@
 """The origins this node holds a log of (``origins``: the head of each log, whether it
 is frozen, the place's name) and the evidence of forks that froze them
-(``fork_evidence``)."""
+(``fork_evidence``). Every function takes the connection (``conn``) and reads in SQL:
+none needs a node's context to be the current one."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from federation.chain import Head
 from federation.entry import Entry
 
-from ..models import Origin
+from .rows import moment
 
 
 @dataclass(frozen=True)
@@ -29,29 +31,45 @@ class OriginRow:
     last_received: datetime | None
 
 
-def _row(row: Origin) -> OriginRow:
+#: The columns of ``OriginRow``, in its order.
+_COLUMNS = (
+    "id, head_seq, head_hash, frozen, frozen_reason, name, commune, first_seen, last_received"
+)
+
+
+def _row(row: dict[str, Any]) -> OriginRow:
+    first_seen = moment(row["first_seen"]) or datetime.fromtimestamp(0, UTC)
     return OriginRow(
-        row.id, row.head_seq, row.head_hash, row.frozen, row.frozen_reason, row.name,
-        row.commune, row.first_seen, row.last_received,
+        row["id"], row["head_seq"], row["head_hash"], bool(row["frozen"]), row["frozen_reason"],
+        row["name"], row["commune"], first_seen, moment(row["last_received"]),
     )  # fmt: skip
 
 
-async def origin(*, origin_id: str) -> OriginRow | None:
-    row = await Origin.get_or_none(id=origin_id)
-    return _row(row) if row else None
+async def origin(conn: BaseDBAsyncClient, *, origin_id: str) -> OriginRow | None:
+    rows = await conn.execute_query_dict(
+        f"SELECT {_COLUMNS} FROM origins WHERE id = ?", [origin_id]
+    )
+    return _row(rows[0]) if rows else None
 
 
-async def names(*, origin_ids: Iterable[str]) -> dict[str, str]:
+async def names(conn: BaseDBAsyncClient, *, origin_ids: Iterable[str]) -> dict[str, str]:
     """The place names of these origins (those that have one)."""
     wanted = sorted(set(origin_ids))
     if not wanted:
         return {}
-    return {row.id: row.name for row in await Origin.filter(id__in=wanted) if row.name}
+    marks = ",".join("?" * len(wanted))
+    rows = await conn.execute_query_dict(
+        f"SELECT id, name FROM origins WHERE id IN ({marks})", wanted
+    )
+    return {row["id"]: row["name"] for row in rows if row["name"]}
 
 
-async def frozen() -> list[OriginRow]:
+async def frozen(conn: BaseDBAsyncClient) -> list[OriginRow]:
     """The frozen origins, by name."""
-    return [_row(row) for row in await Origin.filter(frozen=True).order_by("name", "id")]
+    rows = await conn.execute_query_dict(
+        f"SELECT {_COLUMNS} FROM origins WHERE frozen ORDER BY name, id"
+    )
+    return [_row(row) for row in rows]
 
 
 async def first_forks(conn: BaseDBAsyncClient) -> dict[str, datetime]:
@@ -164,9 +182,12 @@ async def head(conn: BaseDBAsyncClient, *, origin_id: str) -> Head:
     return Head(rows[0]["head_seq"], rows[0]["head_hash"]) if rows else Head()
 
 
-async def has_log(*, origin_id: str) -> bool:
+async def has_log(conn: BaseDBAsyncClient, *, origin_id: str) -> bool:
     """Whether this node holds at least one entry of the origin's log."""
-    return await Origin.exists(id=origin_id, head_seq__gt=0)
+    rows = await conn.execute_query_dict(
+        "SELECT 1 FROM origins WHERE id = ? AND head_seq > 0", [origin_id]
+    )
+    return bool(rows)
 
 
 async def vector_marker(conn: BaseDBAsyncClient) -> tuple[int, str]:

@@ -2,20 +2,19 @@
 backoff) and what each speaks of protocol 1.1 (``peer_links``). The rules (the peer
 lifecycle, backoff, which peers a round visits) are ``services.peers``',
 ``services.features``' and ``services.sync``'. Every function takes the connection
-(``conn``): the node's, or the caller's transaction."""
+(``conn``): the node's, or the caller's transaction; all are SQL on it, so none needs a
+node's context to be the current one."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 
-from ..models import Peer, PeerLink
+from .rows import moment
 
 
 @dataclass(frozen=True)
@@ -87,19 +86,38 @@ class PeerLinkRow:
     cursor: str | None
 
 
-def _row(row: Peer) -> PeerRow:
+#: The columns of ``PeerRow`` and ``PeerLinkRow``, in their order.
+_PEER = (
+    "SELECT id, url, origin, source, state, last_attempt, last_success, consecutive_failures,"
+    " next_attempt, last_error, entries_received, created FROM peers"
+)
+_LINK = (
+    "SELECT peer_id, features, features_checked, neighbour, mode, link_failures, cursor"
+    " FROM peer_links"
+)
+#: When a stored ``created`` cannot be read (never written otherwise).
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def _row(row: dict[str, Any]) -> PeerRow:
     return PeerRow(
-        row.id, row.url, row.origin, row.source, row.state, row.last_attempt, row.last_success,
-        row.consecutive_failures, row.next_attempt, row.last_error, row.entries_received,
-        row.created,
+        row["id"], row["url"], row["origin"], row["source"], row["state"],
+        moment(row["last_attempt"]), moment(row["last_success"]), row["consecutive_failures"],
+        moment(row["next_attempt"]), row["last_error"], row["entries_received"],
+        moment(row["created"]) or _EPOCH,
     )  # fmt: skip
 
 
-def _link(link: PeerLink) -> PeerLinkRow:
+def _link(row: dict[str, Any]) -> PeerLinkRow:
     return PeerLinkRow(
-        link.peer_id, link.features, link.features_checked, link.neighbour, link.mode,
-        link.link_failures, link.cursor,
+        row["peer_id"], row["features"], moment(row["features_checked"]), bool(row["neighbour"]),
+        row["mode"], row["link_failures"], row["cursor"],
     )  # fmt: skip
+
+
+async def _peers(conn: BaseDBAsyncClient, where: str, values: Sequence[Any]) -> list[PeerRow]:
+    rows = await conn.execute_query_dict(f"{_PEER} {where}", list(values))
+    return [_row(row) for row in rows]
 
 
 # -- reads ------------------------------------------------------------------------------
@@ -107,57 +125,57 @@ def _link(link: PeerLink) -> PeerLinkRow:
 
 async def all_peers(conn: BaseDBAsyncClient) -> list[PeerRow]:
     """Every peer, those added by hand first, then by URL."""
-    return [_row(row) for row in await Peer.all().using_db(conn).order_by("source", "url")]
+    return await _peers(conn, "ORDER BY source, url", [])
 
 
 async def page(conn: BaseDBAsyncClient, *, limit: int, offset: int) -> list[PeerRow]:
     """Peers ``offset`` to ``offset + limit`` by URL (the unique index)."""
-    rows = await Peer.all().using_db(conn).order_by("url").offset(offset).limit(limit)
-    return [_row(row) for row in rows]
+    return await _peers(conn, "ORDER BY url LIMIT ? OFFSET ?", [limit, offset])
 
 
 async def count(conn: BaseDBAsyncClient) -> int:
-    return await Peer.all().using_db(conn).count()
+    rows = await conn.execute_query_dict("SELECT COUNT(*) AS n FROM peers")
+    return int(rows[0]["n"])
 
 
 async def serving(conn: BaseDBAsyncClient, *, origins: Sequence[str]) -> list[PeerRow]:
     """The peers known to serve ``origins`` (through ``peers_by_origin``), by URL."""
-    rows = await Peer.filter(origin__in=list(origins)).using_db(conn).order_by("url")
-    return [_row(row) for row in rows]
+    if not origins:
+        return []
+    marks = ",".join("?" * len(origins))
+    return await _peers(conn, f"WHERE origin IN ({marks}) ORDER BY url", list(origins))
 
 
-# ``by_url``, ``by_id`` and ``waiting`` without ``conn`` read the current node's database:
-# for services.sync and the CLI's peer commands, not moved yet (issue 9, item 7).
+async def by_url(conn: BaseDBAsyncClient) -> list[PeerRow]:
+    return await _peers(conn, "ORDER BY url", [])
 
 
-async def by_url(conn: BaseDBAsyncClient | None = None) -> list[PeerRow]:
-    return [_row(row) for row in await Peer.all().using_db(conn).order_by("url")]
-
-
-async def by_id(conn: BaseDBAsyncClient | None = None) -> list[PeerRow]:
-    return [_row(row) for row in await Peer.all().using_db(conn).order_by("id")]
+async def by_id(conn: BaseDBAsyncClient) -> list[PeerRow]:
+    return await _peers(conn, "ORDER BY id", [])
 
 
 async def with_url(conn: BaseDBAsyncClient, *, url: str) -> PeerRow | None:
-    row = await Peer.filter(url=url).using_db(conn).first()
-    return None if row is None else _row(row)
+    rows = await _peers(conn, "WHERE url = ?", [url])
+    return rows[0] if rows else None
 
 
 async def with_id(conn: BaseDBAsyncClient, *, peer_id: int) -> PeerRow | None:
-    row = await Peer.filter(id=peer_id).using_db(conn).first()
-    return None if row is None else _row(row)
+    rows = await _peers(conn, "WHERE id = ?", [peer_id])
+    return rows[0] if rows else None
 
 
 async def with_ids(conn: BaseDBAsyncClient, *, ids: Iterable[int]) -> list[PeerRow]:
     """The peers whose id is in ``ids``, by id (those deleted meanwhile left out)."""
-    rows = await Peer.filter(id__in=sorted(ids)).using_db(conn).order_by("id")
-    return [_row(row) for row in rows]
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    marks = ",".join("?" * len(wanted))
+    return await _peers(conn, f"WHERE id IN ({marks}) ORDER BY id", wanted)
 
 
-async def waiting(conn: BaseDBAsyncClient | None = None, *, now: datetime) -> list[PeerRow]:
+async def waiting(conn: BaseDBAsyncClient, *, now: datetime) -> list[PeerRow]:
     """The peers in backoff at ``now``, by id."""
-    rows = await Peer.filter(next_attempt__gt=now).using_db(conn).order_by("id")
-    return [_row(row) for row in rows]
+    return await _peers(conn, "WHERE next_attempt > ? ORDER BY id", [now])
 
 
 async def push_targets(
@@ -182,39 +200,53 @@ async def push_targets(
 # -- writes -----------------------------------------------------------------------------
 
 
+async def _insert(
+    conn: BaseDBAsyncClient, *, url: str, source: str, origin: str | None, state: str
+) -> int:
+    """A new peer row (the model's defaults); 0 when ``url`` has one already."""
+    rows = await conn.execute_query_dict(
+        "INSERT INTO peers (url, origin, source, state, consecutive_failures, entries_received,"
+        " created) VALUES (?, ?, ?, ?, 0, 0, ?) ON CONFLICT (url) DO NOTHING RETURNING id",
+        [url, origin, source, state, datetime.now(UTC)],
+    )
+    return int(rows[0]["id"]) if rows else 0
+
+
 async def create(
     conn: BaseDBAsyncClient, *, url: str, source: str, origin: str | None, state: str
 ) -> PeerRow:
-    return _row(
-        await Peer.create(url=url, source=source, origin=origin, state=state, using_db=conn)
-    )
+    """A new peer (``url`` has none: the caller looked)."""
+    peer_id = await _insert(conn, url=url, source=source, origin=origin, state=state)
+    found = await with_id(conn, peer_id=peer_id) if peer_id else await with_url(conn, url=url)
+    assert found is not None
+    return found
 
 
 async def add_discovered(conn: BaseDBAsyncClient, *, url: str, origin: str, state: str) -> bool:
     """A peer learnt from the network at ``url``, unless one is there already (then
     nothing changes). Whether it was added."""
-    if await Peer.filter(url=url).using_db(conn).exists():
-        return False
-    try:
-        await Peer.create(url=url, source="discovered", origin=origin, state=state, using_db=conn)
-    except IntegrityError:  # added meanwhile (by another round)
-        return False
-    return True
+    return bool(await _insert(conn, url=url, source="discovered", origin=origin, state=state))
 
 
 async def name_by_hand(conn: BaseDBAsyncClient, *, peer_id: int, state: str | None) -> PeerRow:
     """The operator names this peer: ``manual``, due at once; with ``state``, its failures
     are forgotten too."""
-    changes: dict[str, object] = {"source": "manual", "next_attempt": None}
+    await conn.execute_query(
+        "UPDATE peers SET source = 'manual', next_attempt = NULL WHERE id = ?", [peer_id]
+    )
     if state is not None:
-        changes.update(state=state, consecutive_failures=0, last_error=None)
-    await Peer.filter(id=peer_id).using_db(conn).update(**changes)
-    return _row(await Peer.filter(id=peer_id).using_db(conn).get())
+        await conn.execute_query(
+            "UPDATE peers SET state = ?, consecutive_failures = 0, last_error = NULL WHERE id = ?",
+            [state, peer_id],
+        )
+    found = await with_id(conn, peer_id=peer_id)
+    assert found is not None
+    return found
 
 
 async def delete(conn: BaseDBAsyncClient, *, peer_id: int) -> None:
     """Forget a peer (its deliveries, frames and link go with it: foreign keys)."""
-    await Peer.filter(id=peer_id).using_db(conn).delete()
+    await conn.execute_query("DELETE FROM peers WHERE id = ?", [peer_id])
 
 
 async def delete_at(conn: BaseDBAsyncClient, *, url: str) -> None:
@@ -223,21 +255,23 @@ async def delete_at(conn: BaseDBAsyncClient, *, url: str) -> None:
 
 
 async def set_origin(conn: BaseDBAsyncClient, *, peer_id: int, origin: str) -> None:
-    await Peer.filter(id=peer_id).using_db(conn).update(origin=origin)
+    await conn.execute_query("UPDATE peers SET origin = ? WHERE id = ?", [origin, peer_id])
 
 
 async def make_due(conn: BaseDBAsyncClient, *, peer_id: int) -> None:
-    await Peer.filter(id=peer_id).using_db(conn).update(next_attempt=None)
+    await conn.execute_query("UPDATE peers SET next_attempt = NULL WHERE id = ?", [peer_id])
 
 
 async def save_success(
     conn: BaseDBAsyncClient, *, peer_id: int, state: str, at: datetime, received: int
 ) -> None:
     """An exchange worked at ``at`` and brought ``received`` entries: no backoff left."""
-    await Peer.filter(id=peer_id).using_db(conn).update(
-        state=state, last_attempt=at, last_success=at, consecutive_failures=0,
-        next_attempt=None, last_error=None, entries_received=F("entries_received") + received,
-    )  # fmt: skip
+    await conn.execute_query(
+        "UPDATE peers SET state = ?, last_attempt = ?, last_success = ?,"
+        " consecutive_failures = 0, next_attempt = NULL, last_error = NULL,"
+        " entries_received = entries_received + ? WHERE id = ?",
+        [state, at, at, received, peer_id],
+    )
 
 
 async def save_failure(
@@ -250,54 +284,63 @@ async def save_failure(
     next_attempt: datetime,
     last_error: str,
 ) -> None:
-    await Peer.filter(id=peer_id).using_db(conn).update(
-        state=state, last_attempt=at, consecutive_failures=consecutive_failures,
-        next_attempt=next_attempt, last_error=last_error,
-    )  # fmt: skip
+    await conn.execute_query(
+        "UPDATE peers SET state = ?, last_attempt = ?, consecutive_failures = ?,"
+        " next_attempt = ?, last_error = ? WHERE id = ?",
+        [state, at, consecutive_failures, next_attempt, last_error, peer_id],
+    )
 
 
 # -- protocol 1.1 links -----------------------------------------------------------------
 
 
 async def link_or_none(conn: BaseDBAsyncClient, *, peer_id: int) -> PeerLinkRow | None:
-    link = await PeerLink.filter(peer_id=peer_id).using_db(conn).first()
-    return None if link is None else _link(link)
+    rows = await conn.execute_query_dict(f"{_LINK} WHERE peer_id = ?", [peer_id])
+    return _link(rows[0]) if rows else None
 
 
 async def save_cursor(conn: BaseDBAsyncClient, *, peer_id: int, cursor: str) -> None:
     """The changes cursor the peer's last answer gave (its link row exists)."""
-    await PeerLink.filter(peer_id=peer_id).using_db(conn).update(cursor=cursor)
+    await conn.execute_query(
+        "UPDATE peer_links SET cursor = ? WHERE peer_id = ?", [cursor, peer_id]
+    )
 
 
 async def links_listing(conn: BaseDBAsyncClient, *, feature: str) -> list[PeerLinkRow]:
     """The links whose features contain ``feature`` as text (the caller checks words)."""
-    links = await PeerLink.filter(features__contains=feature).using_db(conn)
-    return [_link(link) for link in links]
+    rows = await conn.execute_query_dict(
+        f"{_LINK} WHERE instr(features, ?) > 0 ORDER BY peer_id", [feature]
+    )
+    return [_link(row) for row in rows]
 
 
-async def _link_of(conn: BaseDBAsyncClient, peer_id: int) -> PeerLink:
-    """The peer's link row, created when it has none."""
-    link = await PeerLink.filter(peer_id=peer_id).using_db(conn).first()
-    if link is not None:
-        return link
-    try:
-        return await PeerLink.create(peer_id=peer_id, using_db=conn)
-    except IntegrityError:  # created meanwhile
-        return await PeerLink.filter(peer_id=peer_id).using_db(conn).get()
+async def _link_of(conn: BaseDBAsyncClient, peer_id: int) -> None:
+    """The peer's link row, created (the model's defaults) when it has none."""
+    await conn.execute_query(
+        "INSERT INTO peer_links (peer_id, features, neighbour, mode, link_failures)"
+        " VALUES (?, '', 0, 'eager', 0) ON CONFLICT (peer_id) DO NOTHING",
+        [peer_id],
+    )
 
 
 async def save_features(
     conn: BaseDBAsyncClient, *, peer_id: int, features: str, checked: datetime
 ) -> PeerLinkRow:
-    link = await _link_of(conn, peer_id)
-    link.features, link.features_checked = features, checked
-    await link.save(update_fields=["features", "features_checked"], using_db=conn)
-    return _link(link)
+    await _link_of(conn, peer_id)
+    await conn.execute_query(
+        "UPDATE peer_links SET features = ?, features_checked = ? WHERE peer_id = ?",
+        [features, checked, peer_id],
+    )
+    found = await link_or_none(conn, peer_id=peer_id)
+    assert found is not None
+    return found
 
 
 async def forget_features(conn: BaseDBAsyncClient, *, peer_id: int) -> None:
     """Back to version 1: no features, no neighbour, no changes cursor."""
-    link = await _link_of(conn, peer_id)
-    link.features, link.features_checked = "", None
-    link.neighbour, link.cursor = False, None
-    await link.save(using_db=conn)
+    await _link_of(conn, peer_id)
+    await conn.execute_query(
+        "UPDATE peer_links SET features = '', features_checked = NULL, neighbour = 0,"
+        " cursor = NULL WHERE peer_id = ?",
+        [peer_id],
+    )

@@ -1,7 +1,7 @@
 """What ingest keeps aside: entries that arrived beyond a gap in their log
 (``pending_entries``, bounded by the caller) and which sender introduced each new origin
-(``origin_admissions``, for its hourly budget). Every function but ``drop_older`` runs
-in the caller's transaction."""
+(``origin_admissions``, for its hourly budget). Every function runs in the caller's
+transaction (``conn``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 # -- admissions -------------------------------------------------------------------------
 
@@ -145,18 +144,17 @@ async def drop_ids(conn: BaseDBAsyncClient, *, ids: Sequence[int]) -> None:
     await conn.execute_many("DELETE FROM pending_entries WHERE id = ?", [[i] for i in ids])
 
 
-async def drop_older(*, before: datetime) -> int:
+async def drop_older(conn: BaseDBAsyncClient, *, before: datetime) -> int:
     """Drop the entries kept aside since before ``before``, and the admissions of that
     age of origins that never got a log here; how many entries."""
-    async with in_transaction() as conn:
-        count, _ = await conn.execute_query(
-            "DELETE FROM pending_entries WHERE received_at < ?", [before]
-        )
-        await conn.execute_query(
-            "DELETE FROM origin_admissions WHERE at < ? AND origin NOT IN"
-            " (SELECT id FROM origins) AND origin NOT IN (SELECT origin FROM pending_entries)",
-            [before],
-        )
+    count, _ = await conn.execute_query(
+        "DELETE FROM pending_entries WHERE received_at < ?", [before]
+    )
+    await conn.execute_query(
+        "DELETE FROM origin_admissions WHERE at < ? AND origin NOT IN"
+        " (SELECT id FROM origins) AND origin NOT IN (SELECT origin FROM pending_entries)",
+        [before],
+    )
     return int(count)
 
 

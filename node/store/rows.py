@@ -1,9 +1,11 @@
-"""How the store writes many rows at once (``insert_rows``)."""
+"""How the store writes many rows at once (``insert_rows``), undoes part of a
+transaction (``savepoint``) and reads back a timestamp (``moment``)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -44,3 +46,16 @@ async def savepoint(conn: BaseDBAsyncClient, name: str) -> AsyncIterator[None]:
         await conn.execute_query(f"RELEASE {name}")
         raise
     await conn.execute_query(f"RELEASE {name}")
+
+
+def moment(value: object) -> datetime | None:
+    """A stored timestamp read in SQL (``2026-11-27 03:42:27.849891+00:00``, as the ORM
+    writes it) as an aware datetime, naive ones as UTC; None when it is not one."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -31,24 +31,28 @@ def _shown(row: ObjectRow) -> dict[str, Any]:
     return shown(row.kind, object_json(row))
 
 
-async def place_of(origin: str) -> dict[str, Any] | None:
-    row = await objects.one(origin=origin, kind="place", oid="place")
+async def place_of(conn: BaseDBAsyncClient, origin: str) -> dict[str, Any] | None:
+    row = await objects.one(conn, origin=origin, kind="place", oid="place")
     return _shown(row) if row else None
 
 
-async def stored_payload(origin: str, kind: str, oid: str) -> dict[str, Any] | None:
+async def stored_payload(
+    conn: BaseDBAsyncClient, origin: str, kind: str, oid: str
+) -> dict[str, Any] | None:
     """An object's payload as stored (no server fields), for the forms that edit it."""
-    row = await objects.one(origin=origin, kind=kind, oid=oid)
+    row = await objects.one(conn, origin=origin, kind=kind, oid=oid)
     if row is None:
         return None
     return {k: v for k, v in object_json(row).items() if k not in SERVER_FIELDS}
 
 
-async def origin_row(origin: str) -> OriginRow | None:
-    return await origins.origin(origin_id=origin)
+async def origin_row(conn: BaseDBAsyncClient, origin: str) -> OriginRow | None:
+    return await origins.origin(conn, origin_id=origin)
 
 
-async def offers_of(origin: str, *, include_past: bool = False) -> dict[str, list[dict[str, Any]]]:
+async def offers_of(
+    conn: BaseDBAsyncClient, origin: str, *, include_past: bool = False
+) -> dict[str, list[dict[str, Any]]]:
     """The objects of ``origin`` by kind: upcoming events (soonest first), skills and
     equipment (by title)."""
     offers: dict[str, list[dict[str, Any]]] = {}
@@ -56,20 +60,22 @@ async def offers_of(origin: str, *, include_past: bool = False) -> dict[str, lis
     for kind in OFFER_KINDS:
         upcoming = kind == "event" and not include_past
         rows = await objects.of_kind(
-            origin=origin, kind=kind, limit=PAGE_LIMIT, not_over_at=now if upcoming else None
+            conn, origin=origin, kind=kind, limit=PAGE_LIMIT, not_over_at=now if upcoming else None
         )
         offers[kind] = [_shown(row) for row in rows]
     return offers
 
 
-async def find_object(origin: str, kind: str, oid: str) -> dict[str, Any] | None:
-    row = await objects.one(origin=origin, kind=kind, oid=oid)
+async def find_object(
+    conn: BaseDBAsyncClient, origin: str, kind: str, oid: str
+) -> dict[str, Any] | None:
+    row = await objects.one(conn, origin=origin, kind=kind, oid=oid)
     return _shown(row) if row else None
 
 
-async def own_objects(origin: str, kind: str) -> list[dict[str, Any]]:
+async def own_objects(conn: BaseDBAsyncClient, origin: str, kind: str) -> list[dict[str, Any]]:
     """All of this node's objects of ``kind`` (past events included), for the admin."""
-    return [_shown(row) for row in await objects.of_kind(origin=origin, kind=kind)]
+    return [_shown(row) for row in await objects.of_kind(conn, origin=origin, kind=kind)]
 
 
 async def directory_page(
@@ -88,7 +94,7 @@ async def peers(conn: BaseDBAsyncClient, page: int) -> tuple[list[dict[str, Any]
     """Page ``page`` (from 1) of the peers, with their place names, and their number."""
     size = directory.PAGE_SIZE
     rows, total = await directory.peers_page(conn, size, (page - 1) * size)
-    names = await origins.names(origin_ids=[peer.origin for peer in rows if peer.origin])
+    names = await origins.names(conn, origin_ids=[peer.origin for peer in rows if peer.origin])
     # As in /api/v1/nodes (one serialisation of a peer), with the name of its place.
     items = [{**peer_json(peer), "name": names.get(peer.origin or "") or ""} for peer in rows]
     return items, total

@@ -121,7 +121,7 @@ def environment(language: str) -> Environment:
 async def site_name(request: Request) -> str:
     """The name of this node's place, shown in every page's header."""
     node = node_of(request)
-    origin = await origins.origin(origin_id=node.origin)
+    origin = await origins.origin(node.db.connection(), origin_id=node.origin)
     return (origin.name if origin else None) or node.settings.name or "papi-node"
 
 

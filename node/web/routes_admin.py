@@ -48,15 +48,15 @@ from .urls import path_for
 async def dashboard(request: Request) -> Response:
     node = node_of(request)
     objects = {
-        collection: await queries.own_objects(node.origin, kind)
+        collection: await queries.own_objects(node.db.connection(), node.origin, kind)
         for collection, kind in COLLECTIONS.items()
     }
-    place = await queries.stored_payload(node.origin, "place", "place") or {}
+    place = await queries.stored_payload(node.db.connection(), node.origin, "place", "place") or {}
     return await admin_page(
         request,
         "admin/dashboard.html",
         {
-            "place": await queries.place_of(node.origin) or {},
+            "place": await queries.place_of(node.db.connection(), node.origin) or {},
             "open_data_problems": place_problems(node.origin, place),
             "objects": objects,
             "collections": COLLECTIONS,
@@ -150,7 +150,7 @@ async def _place_page(
 @admin_required
 async def place_form(request: Request) -> Response:
     node = node_of(request)
-    place = await queries.stored_payload(node.origin, "place", "place") or {}
+    place = await queries.stored_payload(node.db.connection(), node.origin, "place", "place") or {}
     text = place.get("horaires") if isinstance(place.get("horaires"), str) else ""
     hours = hours_context(text or "", request_language(request))
     return await _place_page(request, form_values(place_fields(), place), {}, place, hours)
@@ -162,7 +162,9 @@ async def place_save(request: Request, form: FormData) -> Response:
     node = node_of(request)
     fields = place_fields()
     result = parse_form(fields, form)
-    current = await queries.stored_payload(node.origin, "place", "place") or {}
+    current = (
+        await queries.stored_payload(node.db.connection(), node.origin, "place", "place") or {}
+    )
     hours = read_hours(form)
     result.errors.update(hours.errors)
     if hours.text:
@@ -252,7 +254,9 @@ async def _editing(request: Request) -> tuple[str, dict[str, Any]] | None:
     oid = request.path_params.get("oid")
     if oid is None:
         return kind, {}
-    current = await queries.stored_payload(node_of(request).origin, kind, oid)
+    current = await queries.stored_payload(
+        node_of(request).db.connection(), node_of(request).origin, kind, oid
+    )
     return None if current is None else (kind, current)
 
 
@@ -304,7 +308,13 @@ async def object_save(request: Request, form: FormData) -> Response:
 async def delete_form(request: Request) -> Response:
     kind = _kind(request)
     oid = request.path_params["oid"]
-    item = await queries.find_object(node_of(request).origin, kind, oid) if kind else None
+    item = (
+        await queries.find_object(
+            node_of(request).db.connection(), node_of(request).origin, kind, oid
+        )
+        if kind
+        else None
+    )
     if kind is None or item is None:
         return await _not_found(request)
     return await admin_page(
@@ -324,7 +334,7 @@ async def delete(request: Request, form: FormData) -> Response:
     node = node_of(request)
     kind = _kind(request)
     oid = request.path_params["oid"]
-    item = await queries.find_object(node.origin, kind, oid) if kind else None
+    item = await queries.find_object(node.db.connection(), node.origin, kind, oid) if kind else None
     if kind is None or item is None:
         return await _not_found(request)
     await publish(node, kind, oid, "delete", None)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..cooperation import reads, rows
+from ..cooperation import rows
 from ..cooperation.session import place_today
 from ..cooperation.workflows import LISTINGS
 from ..runtime import node_of
@@ -34,7 +34,7 @@ async def _box(request: Request, route: str) -> Response:
     node = node_of(request)
     role, title = BOXES[route]
     sections: list[dict[str, Any]] = []
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         for listing in LISTINGS:
             found = await listing.rows(conn, node, role, place_today())
             sections.append({"name": listing.name, "heading": listing.heading, "rows": found})

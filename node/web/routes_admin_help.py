@@ -21,7 +21,7 @@ from starlette.routing import Route
 from federation.cooperation import Ref
 
 from ..convertors import register_convertors
-from ..cooperation import help_requests, reads
+from ..cooperation import help_requests
 from ..cooperation.errors import CoopError, Invalid, NotFound
 from ..cooperation.session import place_today
 from ..runtime import Node, node_of
@@ -86,7 +86,7 @@ async def overview(request: Request) -> Response:
     today = place_today()
     network = await help_requests.network_requests(node, today, matching=False)
     others = [found for found in network if found.ref.origin != node.origin]
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         mine = await help_requests.asked_by(conn, node)
         offered = await help_requests.offered_by(conn, node)
     return await admin_page(
@@ -172,7 +172,7 @@ async def _request_page(
     request: Request, ref: Ref, *, status: int = 200, offer_error: FieldError | None = None
 ) -> Response:
     node = node_of(request)
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         found = await help_requests.read_help(conn, node, ref)
     if found is None:
         return await error_page(

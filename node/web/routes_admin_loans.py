@@ -100,7 +100,7 @@ async def _item_context(request: Request, equipment: str) -> dict[str, Any]:
         ref = Ref.parse(equipment)
     except ValueError:
         return {"item": None, "busy": []}
-    async with reads.reading() as conn:
+    async with node_of(request).db.transaction() as conn:
         item = await reads.current(conn, ref.origin, "equipment", ref.oid)
         busy = await loans.bookings_of(conn, ref)
         names = await reads.place_names(conn, [ref.origin])
@@ -191,7 +191,7 @@ async def request_save(request: Request, form: FormData) -> Response:
 
 async def _loan_page(request: Request, ref: Ref, status: int = 200) -> Response:
     node = node_of(request)
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         loan = await loans.read_loan(conn, ref, place_today())
     if loan is None:
         return await error_page(
@@ -263,7 +263,7 @@ async def _lending_page(request: Request, status: int = 200) -> Response:
     node = node_of(request)
     oid = request.path_params["oid"]
     today = place_today()
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         item = await reads.current(conn, node.origin, "equipment", oid)
         if item is None:
             return await error_page(

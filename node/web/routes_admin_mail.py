@@ -32,7 +32,7 @@ async def _mail_page(
 ) -> Response:
     node = node_of(request)
     settings = node.settings
-    recipient = settings.notify_email or await place_address(None, node.origin)
+    recipient = settings.notify_email or await place_address(node.db.connection(), node.origin)
     return await admin_page(
         request,
         "admin/mail.html",

@@ -26,6 +26,7 @@ from ..cooperation import reads, registrations
 from ..cooperation.errors import CoopError, Invalid, NotFound
 from ..cooperation.registrations import EventOver, OverCapacity
 from ..cooperation.views import reason_label
+from ..db import Database
 from ..runtime import node_of
 from ..services.log import ClockSkew, LogRecovering
 from .admin_base import admin_page, error_page, login_required, with_form
@@ -133,14 +134,14 @@ def _field_error(exc: Invalid) -> tuple[str, FieldError]:
     return name, FieldError(message, values)
 
 
-async def event_context(event: str) -> dict[str, Any]:
+async def event_context(db: Database, event: str) -> dict[str, Any]:
     """The event to register for, its organiser and seats left, when ``event`` names
     one this node holds."""
     try:
         ref = Ref.parse(event)
     except ValueError:
         return {"event": None}
-    async with reads.reading() as conn:
+    async with db.transaction() as conn:
         found = await reads.current(conn, ref.origin, "event", ref.oid)
         names = await reads.place_names(conn, [ref.origin])
         left = (
@@ -163,7 +164,11 @@ async def _request_page(
     return await admin_page(
         request,
         "admin/registration_request.html",
-        {"values": values, "errors": errors, **await event_context(values.get("event", ""))},
+        {
+            "values": values,
+            "errors": errors,
+            **await event_context(node_of(request).db, values.get("event", "")),
+        },
         status=status,
     )
 
@@ -223,7 +228,7 @@ async def request_save(request: Request, form: FormData) -> Response:
 
 async def _registration_page(request: Request, ref: Ref, status: int = 200) -> Response:
     node = node_of(request)
-    async with reads.reading() as conn:
+    async with node.db.transaction() as conn:
         registration = await registrations.read_registration(conn, ref)
     if registration is None:
         return await error_page(

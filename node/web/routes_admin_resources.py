@@ -57,7 +57,9 @@ async def _current(request: Request) -> dict[str, Any] | None:
     oid = request.path_params.get("oid")
     if oid is None:
         return {}
-    item = await queries.find_object(node_of(request).origin, "resource", oid)
+    item = await queries.find_object(
+        node_of(request).db.connection(), node_of(request).origin, "resource", oid
+    )
     return None if item is None else {k: v for k, v in item.items() if k not in SERVER_FIELDS}
 
 
@@ -213,7 +215,9 @@ async def _original(request: Request, reference: str) -> tuple[str, str, dict[st
     parsed = resources.parse_reference(reference)
     if parsed is None:
         return None
-    item = await queries.find_object(parsed[0], "resource", parsed[1])
+    item = await queries.find_object(
+        node_of(request).db.connection(), parsed[0], "resource", parsed[1]
+    )
     return None if item is None else (parsed[0], parsed[1], item)
 
 
@@ -230,7 +234,7 @@ async def adapt_form(request: Request) -> Response:
             "item": item,
             "reference": f"{origin}/{oid}",
             "original_href": path_for(request, "resource", origin=origin, oid=oid),
-            "place": await queries.place_of(origin) or {},
+            "place": await queries.place_of(node_of(request).db.connection(), origin) or {},
             "licence": licence_of(item.get("licence")),
         },
     )

@@ -107,7 +107,12 @@ async def _cached(
 ) -> Response:
     """``304`` when the reader's copy is current, else the document ``build`` makes
     (with the time of its newest item for ``Last-Modified``)."""
-    key = [FORMAT_VERSION, await published.state_tag(scope), base_url(request), *parts]
+    key = [
+        FORMAT_VERSION,
+        await published.state_tag(node_of(request).db, scope),
+        base_url(request),
+        *parts,
+    ]
     etag = '"' + hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32] + '"'
     # Texts follow the language chosen by cookie (node/web/i18n.py).
     common = {"etag": etag, "cache-control": CACHE_CONTROL, "vary": "cookie", **(headers or {})}
@@ -241,7 +246,9 @@ async def _feed(request: Request, origin: str | None) -> Response:
 
     async def build() -> tuple[bytes, str | None]:
         items = await published.recent_objects(node, origin, filters)
-        own_place = await objects.one(origin=node.origin, kind="place", oid="place")
+        own_place = await objects.one(
+            node.db.connection(), origin=node.origin, kind="place", oid="place"
+        )
         if origin:
             place = await _place_name(node, origin)
             title = gettext("What is new at %(place)s") % {"place": place}

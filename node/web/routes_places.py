@@ -110,7 +110,7 @@ async def places_page(request: Request) -> Response:
         try:
             query = places_query(api)
             near = await near_of(node, api["near"] or None)
-            found = await find_places(query, near, node.origin)
+            found = await find_places(node.db.connection(), query, near, node.origin)
         except ApiError as exc:
             field = _FIELD_OF.get(str(exc.extra.get("field")), "service")
             message = (

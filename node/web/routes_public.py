@@ -17,7 +17,7 @@ from ..api.errors import ApiError
 from ..api.network import search_query
 from ..api.params import parse_int
 from ..convertors import register_convertors
-from ..cooperation import loans, reads
+from ..cooperation import loans
 from ..cooperation.registrations import add_seats_left, is_recurring
 from ..cooperation.session import place_today
 from ..runtime import node_of
@@ -81,8 +81,8 @@ async def not_found(request: Request) -> Response:
 
 async def home(request: Request) -> Response:
     node = node_of(request)
-    place = await queries.place_of(node.origin)
-    offers = await queries.offers_of(node.origin)
+    place = await queries.place_of(node.db.connection(), node.origin)
+    offers = await queries.offers_of(node.db.connection(), node.origin)
     place = place or {"nom": node.settings.name}
     return await render(
         request,
@@ -254,8 +254,8 @@ async def object_page(request: Request) -> Response:
     origin = request.path_params["origin"]
     kind = request.path_params["kind"]
     oid = request.path_params["oid"]
-    place = await queries.place_of(origin)
-    origin_row = await queries.origin_row(origin)
+    place = await queries.place_of(node_of(request).db.connection(), origin)
+    origin_row = await queries.origin_row(node_of(request).db.connection(), origin)
     if kind == "place":
         if place is None or oid != "place":
             return await not_found(request)
@@ -264,7 +264,7 @@ async def object_page(request: Request) -> Response:
             "place.html",
             {
                 "place": place,
-                "offers": await queries.offers_of(origin),
+                "offers": await queries.offers_of(node_of(request).db.connection(), origin),
                 "origin": origin,
                 "origin_row": origin_row,
                 "is_self": origin == node.origin,
@@ -273,7 +273,7 @@ async def object_page(request: Request) -> Response:
             },
             headers=map_headers(node.settings),
         )
-    item = await queries.find_object(origin, kind, oid)
+    item = await queries.find_object(node_of(request).db.connection(), origin, kind, oid)
     if item is None:
         return await not_found(request)
     context = {
@@ -299,7 +299,7 @@ async def object_page(request: Request) -> Response:
 async def registration_context(request: Request, item: dict[str, Any]) -> dict[str, Any]:
     """An event's seats left (``item["seats_left"]``) and, for an animator of this node
     logged in, the form that registers participants (on this node: the registrant's)."""
-    await add_seats_left([item])
+    await add_seats_left([item], node_of(request).db.connection())
     return {
         "user": await current_user(request),
         "event_ref": f"{item.get('origin')}/{item.get('id')}",
@@ -313,7 +313,7 @@ async def lending_context(request: Request, origin: str, oid: str) -> dict[str, 
     """An equipment item's availability (its owner's bookings known here) and, for an
     animator of this node logged in, the form that asks for a loan (on this node: the
     borrower's)."""
-    async with reads.reading() as conn:
+    async with node_of(request).db.transaction() as conn:
         busy = await loans.bookings_of(conn, Ref(origin, oid))
     today = place_today()
     return {

@@ -117,14 +117,16 @@ async def attachment_views(
     return views
 
 
-async def original_of(request: Request, item: dict[str, Any]) -> dict[str, Any] | None:
+async def original_of(
+    request: Request, conn: BaseDBAsyncClient, item: dict[str, Any]
+) -> dict[str, Any] | None:
     """What ``based_on`` names: link, title and place when we hold it."""
     reference = resources.parse_reference(str(item.get("based_on") or ""))
     if reference is None:
         return None
     origin, oid = reference
-    original = await queries.find_object(origin, "resource", oid)
-    row = await queries.origin_row(origin)
+    original = await queries.find_object(conn, origin, "resource", oid)
+    row = await queries.origin_row(conn, origin)
     return {
         "href": path_for(request, "resource", origin=origin, oid=oid),
         "title": original.get("title") if original else None,
@@ -136,11 +138,11 @@ async def original_of(request: Request, item: dict[str, Any]) -> dict[str, Any] 
 async def resource_page(request: Request) -> Response:
     node = node_of(request)
     origin, oid = request.path_params["origin"], request.path_params["oid"]
-    item = await queries.find_object(origin, "resource", oid)
+    item = await queries.find_object(node.db.connection(), origin, "resource", oid)
     if item is None:
         return await not_found(request)
     language = request_language(request)
-    place = await queries.place_of(origin) or {}
+    place = await queries.place_of(node.db.connection(), origin) or {}
     licence = licence_of(item.get("licence"))
     return await render(
         request,
@@ -150,7 +152,7 @@ async def resource_page(request: Request) -> Response:
             "body": render_document(str(item.get("body") or "")),
             "place": place,
             "origin": origin,
-            "origin_row": await queries.origin_row(origin),
+            "origin_row": await queries.origin_row(node.db.connection(), origin),
             "is_self": origin == node.origin,
             "licence": licence,
             "duration": duration_label(int(item["duration_minutes"]))
@@ -159,8 +161,8 @@ async def resource_page(request: Request) -> Response:
             "attachments": await attachment_views(
                 request, node.db.connection(), item, origin, oid, language
             ),
-            "original": await original_of(request, item),
-            "adaptations": await resources.adaptations(origin, oid),
+            "original": await original_of(request, node.db.connection(), item),
+            "adaptations": await resources.adaptations(node.db, origin, oid),
             "versions": list(reversed(await resources.versions(node_of(request).db, origin, oid))),
             "site_url": (node.settings.url or str(request.base_url)).rstrip("/"),
             "adapt_href": path_for(request, "admin.resources.adapt")
@@ -172,7 +174,7 @@ async def resource_page(request: Request) -> Response:
 
 async def differences_page(request: Request) -> Response:
     origin, oid = request.path_params["origin"], request.path_params["oid"]
-    item = await queries.find_object(origin, "resource", oid)
+    item = await queries.find_object(node_of(request).db.connection(), origin, "resource", oid)
     if item is None:
         return await not_found(request)
     shown = [

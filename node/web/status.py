@@ -216,7 +216,7 @@ async def _peers(node: Node, problems: list[Problem], moment: Any) -> tuple[int,
 
 
 async def _frozen(node: Node, problems: list[Problem], moment: Any) -> None:
-    frozen = await origins.frozen()
+    frozen = await origins.frozen(node.db.connection())
     if not frozen:
         return
     since = await origins.first_forks(node.db.connection())
