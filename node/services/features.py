@@ -48,8 +48,8 @@ def parse_features(info: Any) -> list[str]:
 
 
 class LinkLike(Protocol):
-    """What these rules read of a link: a ``PeerLinkRow``, or a ``PeerLink`` model row that
-    the broadcast tree (``services.tree``, not moved to the store yet) still loads."""
+    """What these rules read of a link: a ``PeerLinkRow``, or a ``PeerLink`` model row (as
+    tests pass)."""
 
     @property
     def features(self) -> str: ...
@@ -58,8 +58,8 @@ class LinkLike(Protocol):
 
 
 def _conn(conn: BaseDBAsyncClient | None) -> BaseDBAsyncClient:
-    """``conn``; without it, the current node's connection: services.sync,
-    services.tree and the CLI (not moved yet) call so."""
+    """``conn``; without it, the current node's connection: services.sync and the CLI
+    (not moved yet) call so."""
     return conn if conn is not None else current_connection()
 
 

@@ -56,8 +56,8 @@ PEER = Lifecycle(
 
 
 def _conn(conn: BaseDBAsyncClient | None) -> BaseDBAsyncClient:
-    """``conn``; without it, the current node's connection: services.sync and
-    services.tree (not moved yet), the tests and the benchmarks call so."""
+    """``conn``; without it, the current node's connection: services.sync (not moved
+    yet), the tests and the benchmarks call so."""
     return conn if conn is not None else current_connection()
 
 

@@ -512,9 +512,11 @@ async def _frames_failed(
         retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
         failed = await record_failure(peer, error, kind=kind, retry_after=retry_after, conn=conn)
         attempts = []
+        given_up = False
         for frame in batch:
             count = frame.attempts + 1
             give_up = count >= MAX_FRAME_ATTEMPTS or kind == "refused"
+            given_up = given_up or give_up
             attempts.append(
                 FrameAttempt(
                     frame_id=frame.id,
@@ -535,7 +537,7 @@ async def _frames_failed(
             state=DeliveryState.pending.value,
             until=failed.next_attempt or utc_now(),
         )
-        if any(a.next_attempt is None for a in attempts):
+        if given_up:
             # Route around it until it grafts or sends something new (12.3).
             tree.state.on_unreachable(peer.url)
             await link_failed(tree, peer.url)
