@@ -91,7 +91,10 @@ async def preseed(nodes: list[NodeProc]) -> None:
     for proc in nodes:
         async with open_node(proc.data_dir) as node:
             proc.token = await create_token("bench")
-            places.extend(entry.document() for entry in await by_refs([(node.origin, 1)]))
+            places.extend(
+                entry.document()
+                for entry in await by_refs([(node.origin, 1)], node.db.connection())
+            )
     for proc in nodes:
         async with open_node(proc.data_dir) as node:
             others = [p for p in places if p["header"]["origin"] != node.origin]

@@ -297,7 +297,7 @@ class Workers:
         await drop_stale_pending(self.node.db)
         await self.node.membership.purge_former_members()
         await purge_finished(conn=self.node.db.connection())
-        await purge_finished_frames()
+        await purge_finished_frames(self.node.db.connection())
         await drop_strays(self.node.db.connection(), self.node.blobs)
         await mail_outbox.purge_finished(self.node.db, KEEP_FINISHED)
         # Tombstones received from peers: do not keep purged bytes in the WAL.

@@ -112,7 +112,7 @@ class Node:
         self.mail_tls_context: ssl.SSLContext | None = None
         #: Protocol 1.1: the broadcast tree's state (loaded from the database on first use)
         #: and when the last full anti-entropy round ran (None: not since the start).
-        self.tree = Tree()
+        self.tree = Tree(self.db)
         self.last_full_round: float | None = None
         #: Peers that refused entries as not from members (``not_member``, ``blocked``),
         #: with when (monotonic): their visits are full rounds, whose push back offers

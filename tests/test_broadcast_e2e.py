@@ -61,7 +61,10 @@ async def _prepare(base: Path, links: set[tuple[int, int]]) -> list[NodeProcess]
         with node.db.activated():
             await ensure_place(node)
             proc.token = await create_token("tests", node=node)
-            places.extend(entry.document() for entry in await by_refs([(node.origin, 1)]))
+            places.extend(
+                entry.document()
+                for entry in await by_refs([(node.origin, 1)], node.db.connection())
+            )
         await node.db.close()
     for i, proc in enumerate(nodes):
         node = await opened(proc)

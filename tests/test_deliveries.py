@@ -216,7 +216,7 @@ async def test_housekeeping_purges_only_old_finished_rows(tmp_path: Path) -> Non
                     )
                     await model.filter(id=row.id).update(created=created)
             await purge_finished(conn=a.node.db.connection())
-            await purge_finished_frames()
+            await purge_finished_frames(a.node.db.connection())
             for model in (Delivery, Frame):
                 kept = sorted((r.state, r.created < utc_now() - timedelta(days=2))
                               for r in await model.all())  # fmt: skip

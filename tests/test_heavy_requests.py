@@ -76,7 +76,7 @@ async def test_the_digest_answer_follows_new_entries(papi: InProcessNode) -> Non
     assert r.status_code == 201
     second = await answered()
     with papi.node.db.activated():
-        assert second == vector_digest(await current_vector()) != first
+        assert second == vector_digest(await current_vector(papi.node.db)) != first
     r = await papi.client.post("/federation/v1/sync", json={"digest": second})
     assert r.json() == {"digest": second, "in_sync": True}
 

@@ -158,11 +158,11 @@ def test_json_rows_accept_numbers_and_lists(tmp_path: Path) -> None:
 
 async def test_listings_are_never_signed_nor_synced(papi: InProcessNode) -> None:
     with papi.node.db.activated():
-        entries, vector = await LogEntry.all().count(), await current_vector()
+        entries, vector = await LogEntry.all().count(), await current_vector(papi.node.db)
     await run_import(papi, EXAMPLE)
     with papi.node.db.activated():
         assert await LogEntry.all().count() == entries
-        assert await current_vector() == vector
+        assert await current_vector(papi.node.db) == vector
     search = await papi.client.get("/api/v1/search", params={"q": "Anonymal", "kind": "place"})
     assert search.json()["results"] == []
 

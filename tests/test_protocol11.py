@@ -354,7 +354,7 @@ async def test_a_prune_of_the_last_eager_link_is_grafted_back(tmp_path: Path) ->
         await send_all(c)  # b has it along the tree (its frame to a waits)
         with c.node.db.activated():
             log = [(created["origin"], seq) for seq in range(1, created["seq"] + 1)]
-            documents = [e.document() for e in await by_refs(log)]
+            documents = [e.document() for e in await by_refs(log, c.node.db.connection())]
         assert await holds(b, created["origin"], created["seq"])
         # a gets c's log by another path first (a version 1 push), and frames it to b.
         r = await a.client.post("/federation/v1/push", json={"entries": documents, "ttl": 1})
@@ -381,7 +381,7 @@ async def test_a_push_with_ttl_0_still_goes_along_the_tree(tmp_path: Path) -> No
         origin = created["origin"]
         with c.node.db.activated():
             log = [(origin, seq) for seq in range(1, created["seq"] + 1)]
-            documents = [e.document() for e in await by_refs(log)]
+            documents = [e.document() for e in await by_refs(log, c.node.db.connection())]
         r = await a.client.post("/federation/v1/push", json={"entries": documents, "ttl": 0})
         assert r.status_code == 200 and not r.json().get("rejected"), r.text
         with a.node.db.activated():
@@ -442,7 +442,9 @@ async def test_spreading_waits_for_another_process_writing_the_database(
         created = await publish(c, "Atelier écrit pendant une commande papi")
         with c.node.db.activated():
             log = [(created["origin"], seq) for seq in range(1, created["seq"] + 1)]
-            entries = [parse_entry(e.document()) for e in await by_refs(log)]
+            entries = [
+                parse_entry(e.document()) for e in await by_refs(log, c.node.db.connection())
+            ]
         path = a.node.db.sqlite_path()
         assert path is not None
         other = sqlite3.connect(path, timeout=0, isolation_level=None)

@@ -194,7 +194,8 @@ async def test_a_peer_answering_nonsense_is_a_failure_of_that_peer(tmp_path: Pat
             from federation.client import PeerClient
 
             async with PeerClient(transport=transport) as client:
-                link = await remember_features(peer, await client.node_info(peer.url))
+                info = await client.node_info(peer.url)
+                link = await remember_features(peer, info, conn=a.node.db.connection())
             assert link.features == "broadcast changes"  # unknown and malformed names dropped
             await maintain_neighbours(a.node)
             r = await a.client.post("/api/v1/skills", json={"title": "x"}, headers=a.auth)
@@ -253,7 +254,9 @@ async def test_a_neighbour_announcing_too_many_origins_is_bounded(
             peer = await Peer.get(id=(await add_peer("http://liar.test")).id)
             peer.origin, peer.state = NodeKey.generate().origin, "ok"
             await peer.save()
-            await remember_features(peer, {"features": ["broadcast", "changes"]})
+            await remember_features(
+                peer, {"features": ["broadcast", "changes"]}, conn=a.node.db.connection()
+            )
             await maintain_neighbours(a.node)
             link = await PeerLink.get(peer_id=peer.id)
             link.cursor = "e.1"

@@ -273,8 +273,8 @@ async def test_every_api_timestamp_is_utc_with_z(papi: InProcessNode) -> None:
     )
     with papi.node.db.activated():
         peer = await add_peer("http://192.0.2.1:8000")
-        await record_success(peer, 3)
-        await record_failure(peer, "timeout")
+        await record_success(peer, 3, conn=papi.node.db.connection())
+        await record_failure(peer, "timeout", conn=papi.node.db.connection())
     nodes = (await papi.client.get("/api/v1/nodes")).json()
     stamps = [nodes["peers"][0][name] for name in ("last_attempt", "last_success", "next_attempt")]
     stamps += [origin["last_received"] for origin in nodes["origins"]]

@@ -27,7 +27,6 @@ from federation.errors import PeerBusy, PeerError
 from federation.statemachine import Lifecycle
 from federation.timeutil import utc_now
 
-from ..db import current_connection
 from ..store import deliveries as delivery_rows
 from ..store import peers as peer_rows
 from ..store.deliveries import Attempt, DeliveryRow
@@ -304,15 +303,13 @@ class DeliveryWorker(PeerSender):
 
 async def purge_finished(
     max_age: timedelta = timedelta(days=2),
-    model: type[Any] | None = None,
     *,
-    conn: BaseDBAsyncClient | None = None,
+    table: str = "deliveries",
+    conn: BaseDBAsyncClient,
 ) -> None:
     """Delete the finished deliveries older than ``max_age`` (or frames, the same
-    lifecycle: ``model`` is then the ``Frame`` model that ``services.tree`` passes).
-    Without ``conn``: the current node's connection (``services.tree`` passes none)."""
+    lifecycle: ``table`` is then ``frames``, as ``services.tree`` passes)."""
     finished = [state.value for state in DeliveryState if DELIVERY.is_final(state)]
-    table = "deliveries" if model is None else model._meta.db_table
     await delivery_rows.purge_finished(
-        conn or current_connection(), states=finished, before=utc_now() - max_age, table=table
+        conn, states=finished, before=utc_now() - max_age, table=table
     )

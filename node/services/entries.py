@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from ..db import Database
 from ..store import entries as entry_rows
@@ -66,17 +65,11 @@ async def _count_within(
     return max(count, 1)
 
 
-async def by_refs(
-    refs: Sequence[tuple[str, int]], conn: BaseDBAsyncClient | None = None
-) -> list[StoredEntry]:
+async def by_refs(refs: Sequence[tuple[str, int]], conn: BaseDBAsyncClient) -> list[StoredEntry]:
     """The stored entries among ``refs`` (origin, seq), by origin then seq, in one query
-    on ``conn``; a ref that is not stored (truncated by a recovery since) is left out.
-    Without ``conn``: the current node's database (``services.tree``, not moved yet)."""
+    on ``conn``; a ref that is not stored (truncated by a recovery since) is left out."""
     if not refs:
         return []
-    if conn is None:
-        async with in_transaction() as own:
-            return await by_refs(refs, own)
     return await entry_rows.at_refs(conn, refs=refs)
 
 

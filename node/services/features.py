@@ -14,7 +14,6 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from federation.errors import PeerError
 from federation.timeutil import utc_now
 
-from ..db import current_connection
 from ..store import peers as peer_rows
 from ..store.peers import PeerLike, PeerLinkRow
 
@@ -48,8 +47,8 @@ def parse_features(info: Any) -> list[str]:
 
 
 class LinkLike(Protocol):
-    """What these rules read of a link: a ``PeerLinkRow``, or a ``PeerLink`` model row that
-    the broadcast tree (``services.tree``, not moved to the store yet) still loads."""
+    """What these rules read of a link: a ``PeerLinkRow``, or a ``PeerLink`` model row (as
+    tests pass)."""
 
     @property
     def features(self) -> str: ...
@@ -57,27 +56,18 @@ class LinkLike(Protocol):
     def features_checked(self) -> datetime | None: ...
 
 
-def _conn(conn: BaseDBAsyncClient | None) -> BaseDBAsyncClient:
-    """``conn``; without it, the current node's connection: only services.tree (not
-    moved yet: ``forget_features``, ``peers_speaking``) and the tests call so; the
-    node's own code passes its connection."""
-    return conn if conn is not None else current_connection()
-
-
-async def remember_features(
-    peer: PeerLike, info: Any, *, conn: BaseDBAsyncClient | None = None
-) -> PeerLinkRow:
+async def remember_features(peer: PeerLike, info: Any, *, conn: BaseDBAsyncClient) -> PeerLinkRow:
     """Keep what ``info`` (the peer's node information) says it speaks."""
     features = " ".join(parse_features(info))[:200]
     return await peer_rows.save_features(
-        _conn(conn), peer_id=peer.id, features=features, checked=utc_now()
+        conn, peer_id=peer.id, features=features, checked=utc_now()
     )
 
 
-async def forget_features(peer: PeerLike, *, conn: BaseDBAsyncClient | None = None) -> None:
+async def forget_features(peer: PeerLike, *, conn: BaseDBAsyncClient) -> None:
     """A 1.1 request got 404/405: use version 1 with this peer until its node information
     lists the features again."""
-    await peer_rows.forget_features(_conn(conn), peer_id=peer.id)
+    await peer_rows.forget_features(conn, peer_id=peer.id)
     log.info("%s no longer speaks protocol 1.1: version 1 until it says so again", peer.url)
 
 
@@ -85,11 +75,9 @@ def speaks(link: LinkLike | None, feature: str) -> bool:
     return link is not None and feature in link.features.split()
 
 
-async def peers_speaking(
-    feature: str, *, conn: BaseDBAsyncClient | None = None
-) -> dict[int, PeerLinkRow]:
+async def peers_speaking(feature: str, *, conn: BaseDBAsyncClient) -> dict[int, PeerLinkRow]:
     """Links of the peers whose last node information listed ``feature``."""
-    links = await peer_rows.links_listing(_conn(conn), feature=feature)
+    links = await peer_rows.links_listing(conn, feature=feature)
     return {link.peer_id: link for link in links if speaks(link, feature)}
 
 

@@ -56,9 +56,8 @@ PEER = Lifecycle(
 
 
 def _conn(conn: BaseDBAsyncClient | None) -> BaseDBAsyncClient:
-    """``conn``; without it, the current node's connection: only services.tree (not
-    moved yet: ``record_success``, ``record_failure``), the tests and the benchmarks
-    call so; the node's own code passes its connection."""
+    """``conn``; without it, the current node's connection: only the tests and the
+    benchmarks call ``add_peer`` so; the node's own code passes its connection."""
     return conn if conn is not None else current_connection()
 
 
@@ -93,25 +92,22 @@ async def add_peer(
     return peer
 
 
-async def remove_peer(url: str, *, conn: BaseDBAsyncClient | None = None) -> PeerRow | None:
+async def remove_peer(url: str, *, conn: BaseDBAsyncClient) -> PeerRow | None:
     """Forget a peer and its queued pushes (the deleted row, or None if unknown). A peer
     learnt from the network comes back when a place profile names it again."""
     try:
         url = normalise_url(url)
     except ValueError:
         return None
-    conn = _conn(conn)
     peer = await peer_rows.with_url(conn, url=url)
     if peer is not None:
         await peer_rows.delete(conn, peer_id=peer.id)  # its deliveries go with it (cascade)
     return peer
 
 
-async def identified(
-    peer: PeerLike, origin: str, *, conn: BaseDBAsyncClient | None = None
-) -> PeerRow:
+async def identified(peer: PeerLike, origin: str, *, conn: BaseDBAsyncClient) -> PeerRow:
     """``peer`` answered in the name of ``origin`` (a peer added while unreachable)."""
-    await peer_rows.set_origin(_conn(conn), peer_id=peer.id, origin=origin)
+    await peer_rows.set_origin(conn, peer_id=peer.id, origin=origin)
     return replace(_as_row(peer), origin=origin)
 
 
@@ -126,13 +122,12 @@ def _as_row(peer: PeerLike) -> PeerRow:
 
 
 async def learn_peers(
-    node_url: str, own_origin: str, entries: list[Entry], *, conn: BaseDBAsyncClient | None = None
+    node_url: str, own_origin: str, entries: list[Entry], *, conn: BaseDBAsyncClient
 ) -> int:
     """Add the endpoints advertised by accepted place entries as candidate peers."""
     own = normalise_url(node_url) if node_url else None
     added = 0
     places = [entry for entry in entries if entry.kind == "place"]
-    conn = _conn(conn)
     blocked = await _blocked(conn) if places else set()
     for entry in places:
         if entry.kind != "place" or entry.payload is None or entry.origin == own_origin:
@@ -179,16 +174,12 @@ async def choose_push_targets(
     return random.sample(rows, min(count, len(rows)))
 
 
-async def record_success(
-    peer: PeerLike, received: int = 0, *, conn: BaseDBAsyncClient | None = None
-) -> PeerRow:
+async def record_success(peer: PeerLike, received: int = 0, *, conn: BaseDBAsyncClient) -> PeerRow:
     """The exchange worked: no backoff left. Returns the peer as now stored (the columns
     of the outcome only are written: a concurrent change of its origin or source stays)."""
     now = utc_now()
     state = PEER.next(state_of(peer), "succeeded")
-    await peer_rows.save_success(
-        _conn(conn), peer_id=peer.id, state=state, at=now, received=received
-    )
+    await peer_rows.save_success(conn, peer_id=peer.id, state=state, at=now, received=received)
     return replace(
         _as_row(peer), state=state, last_attempt=now, last_success=now, consecutive_failures=0,
         next_attempt=None, last_error=None, entries_received=peer.entries_received + received,
@@ -201,7 +192,7 @@ async def record_failure(
     *,
     kind: str = "protocol",
     retry_after: float | None = None,
-    conn: BaseDBAsyncClient | None = None,
+    conn: BaseDBAsyncClient,
 ) -> PeerRow:
     """One more failure: backoff (at least ``retry_after``), and the error with its kind
     (``unreachable``, ``busy``, ``refused``, ``protocol``, ``disk_full``, ``internal``).
@@ -213,7 +204,7 @@ async def record_failure(
     delay = retry_delay(failures, retry_after=retry_after, cap=BACKOFF_CAP_SECONDS)
     next_attempt = now + timedelta(seconds=delay)
     await peer_rows.save_failure(
-        _conn(conn), peer_id=peer.id, state=state, at=now, consecutive_failures=failures,
+        conn, peer_id=peer.id, state=state, at=now, consecutive_failures=failures,
         next_attempt=next_attempt, last_error=error,
     )  # fmt: skip
     return replace(
@@ -231,11 +222,10 @@ def failure_kind(peer: PeerLike) -> str | None:
 
 
 async def peers_heard_from(
-    url: str | None, origins: set[str], *, conn: BaseDBAsyncClient | None = None
+    url: str | None, origins: set[str], *, conn: BaseDBAsyncClient
 ) -> list[PeerRow]:
     """Peers in backoff that just showed they are alive: the one whose URL is ``url``
     (the ``from`` of its request) or whose origin is one of ``origins``."""
-    conn = _conn(conn)
     candidates: list[PeerRow] = []
     if url:
         with contextlib.suppress(ValueError):  # not a URL: nothing to match
@@ -254,10 +244,10 @@ async def peers_heard_from(
     ]
 
 
-async def make_due(peer: PeerLike, *, conn: BaseDBAsyncClient | None = None) -> None:
+async def make_due(peer: PeerLike, *, conn: BaseDBAsyncClient) -> None:
     """End a peer's wait: it answered again, so it is retried at once (its failure count
     stays until a round with it succeeds)."""
-    await peer_rows.make_due(_conn(conn), peer_id=peer.id)
+    await peer_rows.make_due(conn, peer_id=peer.id)
 
 
 def peer_json(peer: PeerRow) -> dict[str, Any]:

@@ -16,13 +16,9 @@ import random
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-
-from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from federation.errors import AddressRefused, PeerBusy, PeerError, PeerUnreachable
 from federation.membership import MEMBERSHIP_CODES
@@ -76,14 +72,8 @@ DISCOVERED_PER_ROUND = 3
 _vector_cache: weakref.WeakKeyDictionary[Any, tuple[Any, Vector, str]] = weakref.WeakKeyDictionary()
 
 
-def _reading(db: Database | None) -> AbstractAsyncContextManager[BaseDBAsyncClient]:
-    """A transaction of ``db`` (None: of the current node's database, for
-    ``services.tree``, which does not pass its node's yet)."""
-    return in_transaction() if db is None else db.transaction()
-
-
-async def _vector_and_digest(db: Database | None) -> tuple[Vector, str]:
-    async with _reading(db) as conn:
+async def _vector_and_digest(db: Database) -> tuple[Vector, str]:
+    async with db.transaction() as conn:
         # The connection that served the transaction, not the wrapper: one per database.
         key = getattr(conn, "connection", None) or conn
         # Origins hidden by membership (services/membership.py) are left out of the vector:
@@ -98,8 +88,8 @@ async def _vector_and_digest(db: Database | None) -> tuple[Vector, str]:
     return vector, digest
 
 
-async def current_vector(db: Database | None = None) -> Vector:
-    """This node's version vector (``db``: its database; None: the current node's)."""
+async def current_vector(db: Database) -> Vector:
+    """This node's version vector (``db``: its database)."""
     vector, _ = await _vector_and_digest(db)
     return dict(vector)
 

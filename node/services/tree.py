@@ -2,11 +2,16 @@
 federation.broadcast's; here are their inputs and outputs as rows and requests.
 
 - the state (neighbours and their modes, missing announced heads) lives in ``peer_links``
-  and ``missing_heads`` and is mirrored in memory by one ``Broadcast`` per node; what each
-  neighbour is known to hold stays in memory only (forgetting costs an announcement);
-- outbound frames are ``frames`` rows, created when entries are stored (store first), sent
-  by ``FrameWorker`` one request in flight per neighbour, retried with the peer's backoff;
+  and ``missing_heads`` (``store.tree``) and is mirrored in memory by one ``Broadcast`` per
+  node; what each neighbour is known to hold stays in memory only (forgetting costs an
+  announcement);
+- outbound frames are ``frames`` rows (``store.frames``), created when entries are stored
+  (store first), sent by ``FrameWorker`` one request in flight per neighbour, retried with
+  the peer's backoff;
 - an inbound frame is ingested as a push is, then answered (prune, graft, entries).
+
+The database is the node's, reached through its ``Tree`` (``Tree.db``): its connection for
+a statement of its own, its transactions where several statements go together.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from tortoise.transactions import in_transaction
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from federation.broadcast import (
     Action,
@@ -41,8 +47,13 @@ from federation.errors import PeerBusy, PeerError, PeerLacksPath
 from federation.netguard import normalise_url
 from federation.timeutil import utc_now
 
-from ..db import write_transaction
-from ..models import Frame, MissingHead, Peer, PeerLink
+from ..store import frames as frame_rows
+from ..store import origins as origin_rows
+from ..store import peers as peer_rows
+from ..store import tree as tree_rows
+from ..store.frames import FrameAttempt, FrameRow, NewFrame
+from ..store.peers import PeerRow
+from ..store.tree import MissingRow
 from .deliveries import DELIVERY, DeliveryState, PeerSender, enqueue_push, purge_finished
 from .entries import by_refs, read_after
 from .features import broadcasting, forget_features, peers_speaking, speaks
@@ -50,6 +61,7 @@ from .ingest import IngestReport
 from .peers import PeerState, record_failure, record_success
 
 if TYPE_CHECKING:
+    from ..db import Database
     from ..runtime import Node
 
 log = logging.getLogger(__name__)
@@ -68,9 +80,10 @@ _rng = random.Random()
 
 
 class Tree:
-    """One node's Plumtree state, loaded from the database on first use."""
+    """One node's Plumtree state, loaded from its database (``db``) on first use."""
 
-    def __init__(self) -> None:
+    def __init__(self, db: Database) -> None:
+        self.db = db
         self.state = Broadcast()
         self.loaded = False
         #: Peer id of each neighbour, by URL (the state knows peers by URL).
@@ -85,20 +98,16 @@ async def tree_of(node: Node) -> Tree:
     tree: Tree = node.tree
     if tree.loaded:
         return tree
-    links = await PeerLink.filter(neighbour=True).prefetch_related("peer")
-    for link in links:
-        url = link.peer.url
+    conn = tree.db.connection()
+    for link in await tree_rows.neighbours(conn):
         mode = Mode.LAZY if link.mode == "lazy" else Mode.EAGER
-        tree.state.add_neighbour(url, mode)
-        tree.ids[url] = link.peer_id
-        tree._modes[url] = mode
-    for row in await MissingHead.all():
-        try:
-            announcers = [str(url) for url in json.loads(row.announcers)]
-        except (ValueError, TypeError):
-            announcers = []
+        tree.state.add_neighbour(link.url, mode)
+        tree.ids[link.url] = link.peer_id
+        tree._modes[link.url] = mode
+    for row in await tree_rows.missing(conn):
+        announcers = list(row.announcers)
         tree.state.missing[row.origin] = Missing(row.wanted, announcers, row.due, row.tries)
-        tree._missing[row.origin] = (row.wanted, tuple(announcers), row.due, row.tries)
+        tree._missing[row.origin] = (row.wanted, row.announcers, row.due, row.tries)
     tree.loaded = True
     return tree
 
@@ -110,7 +119,9 @@ async def save(tree: Tree) -> None:
     async with tree.lock:
         for url, mode in list(tree.state.neighbours.items()):
             if tree._modes.get(url) is not mode and url in tree.ids:
-                await PeerLink.filter(peer_id=tree.ids[url]).update(mode=mode.value)
+                await tree_rows.set_mode(
+                    tree.db.connection(), peer_id=tree.ids[url], mode=mode.value
+                )
                 tree._modes[url] = mode
         now = {
             origin: (r.wanted, tuple(r.announcers), r.due, r.tries)
@@ -118,24 +129,13 @@ async def save(tree: Tree) -> None:
         }
         gone = [origin for origin in tree._missing if origin not in now]
         changed = [
-            [origin, wanted, json.dumps(list(announcers)), due, tries]
-            for origin, (wanted, announcers, due, tries) in now.items()
-            if tree._missing.get(origin) != (wanted, announcers, due, tries)
+            MissingRow(origin, *record)
+            for origin, record in now.items()
+            if tree._missing.get(origin) != record
         ]
-        async with write_transaction() as conn:
-            if gone:
-                marks = ",".join("?" * len(gone))
-                await conn.execute_query(
-                    f"DELETE FROM missing_heads WHERE origin IN ({marks})", gone
-                )
-            if changed:
-                await conn.execute_many(
-                    "INSERT INTO missing_heads (origin, wanted, announcers, due, tries)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (origin) DO UPDATE SET"
-                    " wanted = excluded.wanted, announcers = excluded.announcers,"
-                    " due = excluded.due, tries = excluded.tries",
-                    changed,
-                )
+        if gone or changed:  # most events change no record: no transaction for nothing
+            async with tree.db.write_transaction() as conn:
+                await tree_rows.save_missing(conn, changed=changed, gone=gone)
         tree._missing = now
 
 
@@ -146,15 +146,8 @@ def _ids(entries: Iterable[Entry]) -> tuple[EntryId, ...]:
 # -- neighbours ----------------------------------------------------------------------------
 
 
-async def link_of(peer_id: int) -> PeerLink:
-    link, _ = await PeerLink.get_or_create(peer_id=peer_id)
-    return link
-
-
-async def make_neighbour(tree: Tree, peer: Peer) -> None:
-    link = await link_of(peer.id)
-    link.neighbour, link.mode, link.link_failures = True, "eager", 0
-    await link.save(update_fields=["neighbour", "mode", "link_failures"])
+async def make_neighbour(tree: Tree, peer: PeerRow) -> None:
+    await tree_rows.make_neighbour(tree.db.connection(), peer_id=peer.id, mode=Mode.EAGER.value)
     tree.state.add_neighbour(peer.url, Mode.EAGER)
     tree.state.neighbours[peer.url] = Mode.EAGER
     tree.ids[peer.url] = peer.id
@@ -164,7 +157,7 @@ async def make_neighbour(tree: Tree, peer: Peer) -> None:
 async def drop_neighbour(tree: Tree, url: str) -> None:
     peer_id = tree.ids.pop(url, None)
     if peer_id is not None:
-        await PeerLink.filter(peer_id=peer_id).update(neighbour=False)
+        await tree_rows.drop_neighbour(tree.db.connection(), peer_id=peer_id)
     tree.state.remove_neighbour(url)
     tree._modes.pop(url, None)
 
@@ -176,16 +169,17 @@ async def maintain_neighbours(node: Node) -> list[str]:
     if not broadcasting(node):
         return []
     tree = await tree_of(node)
-    speaking = await peers_speaking("broadcast")
+    conn = node.db.connection()
+    speaking = await peers_speaking("broadcast", conn=conn)
     for url, peer_id in list(tree.ids.items()):
         if peer_id not in speaking:
             await drop_neighbour(tree, url)
-    links = {link.peer_id: link for link in await PeerLink.filter(neighbour=True)}
-    failing = [url for url, pid in tree.ids.items() if _failing(links.get(pid))]
+    failures = {link.peer_id: link.link_failures for link in await tree_rows.neighbours(conn)}
+    failing = [url for url, pid in tree.ids.items() if failures.get(pid, 0) >= FAILING_AFTER]
     now = utc_now()
     candidates = [
         peer
-        for peer in await Peer.filter(id__in=sorted(speaking)).order_by("id")
+        for peer in await peer_rows.with_ids(conn, ids=speaking)
         if peer.url not in tree.ids
         and peer.state != PeerState.refused
         and peer.origin != node.origin
@@ -210,22 +204,16 @@ async def maintain_neighbours(node: Node) -> list[str]:
     return added
 
 
-def _failing(link: PeerLink | None) -> bool:
-    return link is not None and link.link_failures >= FAILING_AFTER
-
-
 async def link_failed(tree: Tree, url: str) -> None:
     peer_id = tree.ids.get(url)
     if peer_id is not None:
-        link = await link_of(peer_id)
-        link.link_failures += 1
-        await link.save(update_fields=["link_failures"])
+        await tree_rows.count_failure(tree.db.connection(), peer_id=peer_id, mode=Mode.EAGER.value)
 
 
 async def link_worked(tree: Tree, url: str) -> None:
     peer_id = tree.ids.get(url)
     if peer_id is not None:
-        await PeerLink.filter(peer_id=peer_id, link_failures__gt=0).update(link_failures=0)
+        await tree_rows.forget_failures(tree.db.connection(), peer_id=peer_id)
 
 
 async def admit_sender(node: Node, tree: Tree, url: str | None) -> bool:
@@ -238,10 +226,11 @@ async def admit_sender(node: Node, tree: Tree, url: str | None) -> bool:
         return True
     if len(tree.ids) >= node.settings.broadcast_max_neighbours:
         return False
-    peer = await Peer.get_or_none(url=url)
+    conn = node.db.connection()
+    peer = await peer_rows.with_url(conn, url=url)
     if peer is None or peer.state == PeerState.refused or peer.origin == node.origin:
         return False
-    if not speaks(await PeerLink.get_or_none(peer_id=peer.id), "broadcast"):
+    if not speaks(await peer_rows.link_or_none(conn, peer_id=peer.id), "broadcast"):
         return False
     await make_neighbour(tree, peer)
     return True
@@ -270,7 +259,7 @@ async def spread(
         now = time.time()
         tree.state.on_stored(ids, now)
         actions = tree.state.on_local(ids, source, now=now)
-    async with write_transaction() as conn:
+    async with node.db.write_transaction() as conn:
         await enqueue_frames(conn, tree, actions)
         hops = node.settings.gossip_ttl if ttl is None else ttl
         if hops > 0:
@@ -279,33 +268,17 @@ async def spread(
     node.wake_push()
 
 
-async def enqueue_frames(conn: Any, tree: Tree, actions: Iterable[Action]) -> int:
+async def enqueue_frames(conn: BaseDBAsyncClient, tree: Tree, actions: Iterable[Action]) -> int:
     """Frame rows for the ``Gossip`` actions, in the caller's transaction; a neighbour in
     backoff gets none (12.3: it grafts what it missed when it is back)."""
-    gossip = [a for a in actions if isinstance(a, Gossip) and a.peer in tree.ids]
-    if not gossip:
-        return 0
-    now = utc_now()
-    ids = sorted({tree.ids[a.peer] for a in gossip})
-    marks = ",".join("?" * len(ids))
-    rows = await conn.execute_query_dict(
-        f"SELECT id FROM peers WHERE id IN ({marks})"
-        " AND (next_attempt IS NULL OR next_attempt <= ?)",
-        [*ids, now],
-    )
-    ready = {row["id"] for row in rows}
-    values = [
-        [tree.ids[a.peer], json.dumps([list(i) for i in a.ids]), now, now]
-        for a in gossip
-        if tree.ids[a.peer] in ready
+    frames = [
+        NewFrame(tree.ids[a.peer], tuple(a.ids))
+        for a in actions
+        if isinstance(a, Gossip) and a.peer in tree.ids
     ]
-    if values:
-        await conn.execute_many(
-            "INSERT INTO frames (peer_id, entries, state, attempts, next_attempt, created)"
-            " VALUES (?, ?, ?, 0, ?, ?)",
-            [[peer, refs, DELIVERY.initial.value, *times] for peer, refs, *times in values],
-        )
-    return len(values)
+    return await frame_rows.enqueue(
+        conn, frames=frames, state=DELIVERY.initial.value, now=utc_now()
+    )
 
 
 def receipt_of(report: IngestReport) -> Receipt:
@@ -324,11 +297,11 @@ def receipt_of(report: IngestReport) -> Receipt:
 
 
 async def entries_after(
-    after: dict[str, int], max_bytes: int, heads: dict[str, int]
+    db: Database, after: dict[str, int], max_bytes: int, heads: dict[str, int]
 ) -> tuple[list[dict[str, Any]], bool]:
     """The entries held after ``after`` (origins in lexicographic order, seq order), at
     most ``MAX_FRAME_ENTRIES`` and about ``max_bytes`` (the first always); True when cut
-    short. ``heads``: our heads."""
+    short. ``heads``: our heads; ``db``: our database (a transaction per page)."""
     documents: list[dict[str, Any]] = []
     used = 0
     for origin, seq in sorted(after.items()):
@@ -337,7 +310,7 @@ async def entries_after(
             budget = max_bytes - used
             if room <= 0 or (documents and budget <= 0):
                 return documents, True
-            async with in_transaction() as conn:
+            async with db.transaction() as conn:
                 stored = await read_after(conn, origin, seq, min(room, 200), max(budget, 1))
             page = [entry.document() for entry in stored]
             if not page:
@@ -362,30 +335,25 @@ def _sender(node: Node) -> str:
     return (node.settings.advertised_url or "").rstrip("/")
 
 
-async def due_frame_peers() -> list[int]:
-    now = utc_now()
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT DISTINCT f.peer_id AS id FROM frames f JOIN peers p ON p.id = f.peer_id"
-            " WHERE f.state = ? AND f.next_attempt <= ?"
-            " AND (p.next_attempt IS NULL OR p.next_attempt <= ?) ORDER BY f.peer_id",
-            [DeliveryState.pending.value, now, now],
-        )
-    return [row["id"] for row in rows]
-
-
-async def _next_frames(peer_id: int) -> list[Frame]:
-    due = (
-        await Frame.filter(
-            peer_id=peer_id, state=DeliveryState.pending, next_attempt__lte=utc_now()
-        )
-        .order_by("id")
-        .limit(FRAME_BATCH)
+async def due_frame_peers(node: Node) -> list[int]:
+    """Neighbours with pending frames that are due, the peer itself not in backoff."""
+    return await frame_rows.due_peer_ids(
+        node.db.connection(), state=DeliveryState.pending.value, now=utc_now()
     )
-    batch: list[Frame] = []
+
+
+async def _due_frames(conn: BaseDBAsyncClient, peer_id: int) -> list[FrameRow]:
+    return await frame_rows.due(
+        conn, peer_id=peer_id, state=DeliveryState.pending.value, now=utc_now(), limit=FRAME_BATCH
+    )
+
+
+async def _next_frames(conn: BaseDBAsyncClient, peer_id: int) -> list[FrameRow]:
+    """The oldest due frames of a neighbour, up to ``MAX_FRAME_ENTRIES`` entries."""
+    batch: list[FrameRow] = []
     count = 0
-    for frame in due:
-        size = len(json.loads(frame.entries))
+    for frame in await _due_frames(conn, peer_id):
+        size = len(frame.refs)
         if batch and count + size > MAX_FRAME_ENTRIES:
             break
         batch.append(frame)
@@ -396,48 +364,53 @@ async def _next_frames(peer_id: int) -> list[Frame]:
 async def send_frames(node: Node, peer_id: int) -> tuple[int, bool]:
     """Send the due frames of one neighbour, coalesced (up to 500 entries a request), until
     none is left or one fails. Returns (rows sent, whether a request failed)."""
-    peer = await Peer.get_or_none(id=peer_id)
+    conn = node.db.connection()
+    peer = await peer_rows.with_id(conn, peer_id=peer_id)
     if peer is None:
         return 0, False
     tree = await tree_of(node)
     if peer.url not in tree.ids or not broadcasting(node):
         # No longer a neighbour (or the feature was turned off): what the frames held
         # reaches it by pulls and full rounds.
-        await Frame.filter(peer_id=peer_id, state=DeliveryState.pending).update(
-            state=DELIVERY.next(DeliveryState.pending, "give_up"),
-            last_error="no longer a broadcast neighbour",
-        )
+        await _give_up_all(conn, peer_id, "no longer a broadcast neighbour")
         return 0, False
     done = 0
-    batch: list[Frame] = []
+    batch: list[FrameRow] = []
     try:
         async with node.peer_client(peer, deadline=node.settings.push_deadline_seconds) as client:
             while True:
-                batch = await _next_frames(peer.id)
+                batch = await _next_frames(conn, peer.id)
                 if not batch:
                     return done, False
                 sent = await _send_batch(node, tree, client, peer, batch)
-                await _frames_sent(tree, peer, batch, sent)
+                await _frames_sent(conn, tree, peer, batch, sent)
                 done += len(batch)
                 batch = []
     except Exception as exc:  # any of them is a counted attempt, as for deliveries
-        await _frames_failed(node, tree, peer, batch, exc)
+        await _frames_failed(conn, tree, peer, batch, exc)
         return done, True
 
 
-async def _send_batch(node: Node, tree: Tree, client: Any, peer: Peer, batch: list[Frame]) -> bool:
+async def _give_up_all(conn: BaseDBAsyncClient, peer_id: int, error: str) -> None:
+    """The pending frames of ``peer_id`` are given up."""
+    await frame_rows.settle_all(
+        conn,
+        peer_id=peer_id,
+        from_state=DeliveryState.pending.value,
+        to_state=DELIVERY.next(DeliveryState.pending, "give_up"),
+        last_error=error,
+    )
+
+
+async def _send_batch(
+    node: Node, tree: Tree, client: Any, peer: PeerRow, batch: list[FrameRow]
+) -> bool:
     """Send the entries of ``batch`` that ``peer`` is not known to hold by now (a row
     waits, and the peer may have got them meanwhile, 12.3); whether a request went."""
     known = tree.state.known
-    refs = sorted(
-        {
-            (str(o), int(s))
-            for f in batch
-            for o, s in json.loads(f.entries)
-            if not known.holds(peer.url, str(o), int(s))
-        }
-    )
-    documents = [entry.document() for entry in await by_refs(refs)] if refs else []
+    refs = sorted({(o, s) for f in batch for o, s in f.refs if not known.holds(peer.url, o, s)})
+    stored = await by_refs(refs, node.db.connection()) if refs else []
+    documents = [entry.document() for entry in stored]
     if documents:
         frame: dict[str, Any] = {"from": _sender(node), "entries": documents}
         if any(f.attempts for f in batch):
@@ -450,20 +423,26 @@ async def _send_batch(node: Node, tree: Tree, client: Any, peer: Peer, batch: li
     return bool(documents)
 
 
-async def _frames_sent(tree: Tree, peer: Peer, batch: list[Frame], sent: bool) -> None:
+async def _frames_sent(
+    conn: BaseDBAsyncClient, tree: Tree, peer: PeerRow, batch: list[FrameRow], sent: bool
+) -> None:
     """``batch`` is done: sent in one request (its first row's id), or with nothing left
     to send (no request)."""
-    await Frame.filter(id__in=[f.id for f in batch], state=DeliveryState.pending).update(
-        state=DELIVERY.next(DeliveryState.pending, "sent"), request=batch[0].id if sent else None
+    await frame_rows.sent(
+        conn,
+        ids=[f.id for f in batch],
+        from_state=DeliveryState.pending.value,
+        to_state=DELIVERY.next(DeliveryState.pending, "sent"),
+        request=batch[0].id if sent else None,
     )
     if sent:
-        await record_success(peer)
+        await record_success(peer, conn=conn)
         await link_worked(tree, peer.url)
     await save(tree)
 
 
 async def _serve_all(
-    node: Node, tree: Tree, client: Any, peer: Peer, actions: Iterable[Action]
+    node: Node, tree: Tree, client: Any, peer: PeerRow, actions: Iterable[Action]
 ) -> None:
     """``peer`` lacks what follows some heads (its answer grafted): send it at once."""
     from .sync import current_vector
@@ -474,7 +453,7 @@ async def _serve_all(
         after = dict(action.after)
         for _ in range(MAX_GRAFT_PAGES):
             documents, more = await entries_after(
-                after, node.settings.sync_page_bytes, await current_vector()
+                node.db, after, node.settings.sync_page_bytes, await current_vector(node.db)
             )
             if not documents:
                 break
@@ -500,7 +479,7 @@ async def _keep_last_link(node: Node, actions: Iterable[Action]) -> None:
 
     grafts = [a for a in actions if isinstance(a, Graft)]
     if grafts:
-        mine = await current_vector()
+        mine = await current_vector(node.db)
         await send_grafts(
             node,
             [
@@ -511,17 +490,14 @@ async def _keep_last_link(node: Node, actions: Iterable[Action]) -> None:
 
 
 async def _frames_failed(
-    node: Node, tree: Tree, peer: Peer, batch: list[Frame], exc: Exception
+    conn: BaseDBAsyncClient, tree: Tree, peer: PeerRow, batch: list[FrameRow], exc: Exception
 ) -> None:
     if isinstance(exc, PeerLacksPath):
         # It went back to version 1: forget its features, it is pulled and pushed to as
         # a version 1 peer until its node information says otherwise.
-        await forget_features(peer)
+        await forget_features(peer, conn=conn)
         await drop_neighbour(tree, peer.url)
-        await Frame.filter(peer_id=peer.id, state=DeliveryState.pending).update(
-            state=DELIVERY.next(DeliveryState.pending, "give_up"),
-            last_error=f"[protocol] {exc}"[:500],
-        )
+        await _give_up_all(conn, peer.id, f"[protocol] {exc}"[:500])
         return
     kind = exc.kind if isinstance(exc, PeerError) else "internal"
     if isinstance(exc, PeerError):
@@ -532,24 +508,34 @@ async def _frames_failed(
     try:
         # Failed before a batch was chosen (the client, the rows): the neighbour's due
         # rows were what this attempt was for.
-        batch = batch or await _next_frames(peer.id)
+        batch = batch or await _next_frames(conn, peer.id)
         retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
-        failed = await record_failure(peer, error, kind=kind, retry_after=retry_after)
+        failed = await record_failure(peer, error, kind=kind, retry_after=retry_after, conn=conn)
+        attempts = []
         given_up = False
         for frame in batch:
-            frame.attempts += 1
-            frame.last_error = f"[{kind}] {error}"[:500]
-            give_up = frame.attempts >= MAX_FRAME_ATTEMPTS or kind == "refused"
-            frame.state = DELIVERY.next(
-                DELIVERY.parse(frame.state), "give_up" if give_up else "retry"
+            count = frame.attempts + 1
+            give_up = count >= MAX_FRAME_ATTEMPTS or kind == "refused"
+            given_up = given_up or give_up
+            attempts.append(
+                FrameAttempt(
+                    frame_id=frame.id,
+                    state=DELIVERY.next(
+                        DELIVERY.parse(frame.state), "give_up" if give_up else "retry"
+                    ),
+                    attempts=count,
+                    last_error=f"[{kind}] {error}"[:500],
+                    # Wait for the neighbour's next attempt, with the peer's backoff.
+                    next_attempt=None if give_up else failed.next_attempt or utc_now(),
+                )
             )
-            if give_up:
-                given_up = True
-            else:
-                frame.next_attempt = failed.next_attempt or utc_now()
-            await frame.save()
-        await Frame.filter(peer_id=peer.id, state=DeliveryState.pending).update(
-            next_attempt=failed.next_attempt or utc_now()
+        await frame_rows.save_attempts(conn, attempts=attempts)
+        # The other rows queued for this neighbour wait for the same attempt.
+        await frame_rows.postpone(
+            conn,
+            peer_id=peer.id,
+            state=DeliveryState.pending.value,
+            until=failed.next_attempt or utc_now(),
         )
         if given_up:
             # Route around it until it grafts or sends something new (12.3).
@@ -564,11 +550,14 @@ class FrameWorker(PeerSender):
     """Frames to broadcast neighbours: one request in flight per neighbour."""
 
     def __init__(self, node: Node) -> None:
-        super().__init__(node, "frames", due_frame_peers, send_frames)
+        super().__init__(node, "frames", partial(due_frame_peers, node), send_frames)
 
 
-async def purge_finished_frames(max_age: timedelta = timedelta(days=2)) -> None:
-    await purge_finished(max_age, Frame)
+async def purge_finished_frames(
+    conn: BaseDBAsyncClient, max_age: timedelta = timedelta(days=2)
+) -> None:
+    """Delete the finished frames older than ``max_age`` (as for deliveries)."""
+    await purge_finished(max_age, table="frames", conn=conn)
 
 
 # -- grafting what announcements say we miss -------------------------------------------------
@@ -583,7 +572,8 @@ async def send_grafts(node: Node, actions: Iterable[Action]) -> list[GiveUp]:
     for action in actions:
         if not isinstance(action, Graft | Greet):
             continue
-        peer = await Peer.get_or_none(url=action.peer)
+        conn = node.db.connection()
+        peer = await peer_rows.with_url(conn, url=action.peer)
         if peer is None:
             continue
         after = dict(action.after) if isinstance(action, Graft) else await _own_head(node)
@@ -592,7 +582,7 @@ async def send_grafts(node: Node, actions: Iterable[Action]) -> list[GiveUp]:
         try:
             await _graft_from(node, tree, peer, after)
         except PeerLacksPath:
-            await forget_features(peer)
+            await forget_features(peer, conn=conn)
             await drop_neighbour(tree, peer.url)
         except PeerError as exc:
             log.info("graft from %s failed (%s): %s", peer.url, exc.kind, exc)
@@ -602,15 +592,11 @@ async def send_grafts(node: Node, actions: Iterable[Action]) -> list[GiveUp]:
 
 async def _own_head(node: Node) -> dict[str, int]:
     """Our head of our own log: a graft of it asks for nothing (a greeting, 12.1)."""
-    async with in_transaction() as conn:
-        rows = await conn.execute_query_dict(
-            "SELECT max(seq) AS seq FROM entries WHERE origin = ?", [node.origin]
-        )
-    head = rows[0]["seq"] if rows else None
-    return {node.origin: int(head)} if head else {}
+    head = await origin_rows.head(node.db.connection(), origin_id=node.origin)
+    return {node.origin: head.seq} if head.seq else {}
 
 
-async def _graft_from(node: Node, tree: Tree, peer: Peer, after: dict[str, int]) -> None:
+async def _graft_from(node: Node, tree: Tree, peer: PeerRow, after: dict[str, int]) -> None:
     from .sync import ingest_from_peer
 
     async with node.peer_client(peer) as client:
@@ -663,7 +649,7 @@ async def receive_frame(
     if graft:
         tree.state.on_graft(key, graft)
         documents, more = await entries_after(
-            dict(graft), node.settings.sync_page_bytes, await current_vector()
+            node.db, dict(graft), node.settings.sync_page_bytes, await current_vector(node.db)
         )
         if documents:
             answer["entries"], answer["more"] = documents, more
@@ -696,5 +682,5 @@ async def can_pull_from(node: Node, url: str | None) -> bool:
     """Whether this node pulls from ``url``: a peer it knows and does not refuse."""
     if url is None:
         return False
-    peer = await Peer.get_or_none(url=url)
+    peer = await peer_rows.with_url(node.db.connection(), url=url)
     return peer is not None and peer.state != PeerState.refused and peer.origin != node.origin

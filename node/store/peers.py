@@ -34,8 +34,8 @@ class PeerRow:
 
 
 class PeerLike(Protocol):
-    """What the services read of a peer: a ``PeerRow``, or a ``Peer`` model row that the
-    broadcast tree (``services.tree``, not moved here yet) still loads."""
+    """What the services read of a peer: a ``PeerRow``, or a ``Peer`` model row (as
+    tests pass)."""
 
     @property
     def id(self) -> int: ...
