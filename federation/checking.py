@@ -17,7 +17,9 @@ documents are plain values (dicts, lists, strings, numbers, booleans, None).
 
 from __future__ import annotations
 
+import contextlib
 import marshal
+import signal
 import struct
 import sys
 from datetime import timedelta
@@ -92,9 +94,13 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
 
 
 def main() -> None:
+    # Ctrl-C at a terminal reaches the whole process group: the process that started
+    # this one decides, and this one ends with its requests (or when that one dies).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the answers
-    serve(sys.stdin.buffer, answers)
+    with contextlib.suppress(BrokenPipeError):  # that process ended first
+        serve(sys.stdin.buffer, answers)
 
 
 if __name__ == "__main__":

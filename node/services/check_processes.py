@@ -152,6 +152,8 @@ class CheckProcesses:
 
     def _start(self) -> None:
         try:
+            if not sys.executable:
+                raise OSError("this interpreter's executable is unknown")
             for _ in range(self.count):
                 self._workers.append(_Worker())
         except OSError as exc:
