@@ -24,8 +24,7 @@ from tests.test_ingest_parallel import _batch
 
 @pytest.fixture
 def started(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
-    """The worker processes started, in order; two per start (nodes created from now
-    on), checking on."""
+    """The worker processes started, in order."""
     processes: list[subprocess.Popen[bytes]] = []
 
     class Recorded(check_processes._Worker):
@@ -34,7 +33,6 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
             processes.append(self.process)
 
     monkeypatch.setattr(check_processes, "_Worker", Recorded)
-    monkeypatch.setattr(check_processes, "CHECK_PROCESSES", 2)
     monkeypatch.setattr(ingest, "PARSE_THREADS", 2)
     monkeypatch.setattr(ingest, "CHECK_PROCESSES_MIN_BATCH", 100)
     return processes
@@ -126,7 +124,10 @@ async def test_a_failing_worker_costs_nothing_but_time(
 async def test_a_sync_round_checks_its_pages_in_worker_processes(
     tmp_path: Path, started: list[subprocess.Popen[bytes]]
 ) -> None:
-    async with network(tmp_path, ["a", "b"], sync_page_bytes=131072) as (_, nodes):
+    async with network(tmp_path, ["a", "b"], sync_page_bytes=131072, check_processes=2) as (
+        _,
+        nodes,
+    ):
         a, b = nodes["a"], nodes["b"]
         logs = [origin_log(index, 150) for index in range(4)]
         with b.node.db.activated():
@@ -147,3 +148,30 @@ async def test_a_sync_round_checks_its_pages_in_worker_processes(
         assert answered[0] is False and answered.count(True) >= 1
         assert a.node.ingestor.processes.running == 0
         assert len(started) == 2 and all(process.returncode == 0 for process in started)
+
+
+async def test_no_worker_process_when_the_setting_says_none(
+    tmp_path: Path, started: list[subprocess.Popen[bytes]]
+) -> None:
+    async with network(tmp_path, ["a", "b"], sync_page_bytes=131072, check_processes=0) as (
+        _,
+        nodes,
+    ):
+        a, b = nodes["a"], nodes["b"]
+        log = origin_log(0, 400)
+        with b.node.db.activated():
+            assert len((await b.node.ingestor.ingest(copy.deepcopy(log))).accepted) == 400
+        answered = _answers(a)
+        with a.node.db.activated():
+            result = await sync_with(a.node, await add_peer(url_of("b")))
+        assert result.error is None and result.accepted == 401
+        assert answered and not any(answered) and not started
+
+
+def test_the_setting_is_bounded(tmp_path: Path) -> None:
+    from node.settings import ConfigError, load_settings
+
+    assert load_settings(tmp_path, {"check_processes": 3}, environ={}).check_processes == 3
+    for wrong in (-1, 17):
+        with pytest.raises(ConfigError, match="check_processes"):
+            load_settings(tmp_path, {"check_processes": wrong}, environ={})

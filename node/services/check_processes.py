@@ -31,11 +31,11 @@ from federation.checking import Checked, read_frame, write_frame
 
 log = logging.getLogger(__name__)
 
-#: Worker processes per node (0: none): the cores but one, which this process needs to
-#: store, up to three. On 2 cores, one worker: it checks a page in about the time this
-#: process takes to store the one before (110-150 and 90-110 µs of CPU per entry), where
-#: two workers took more CPU for the same round (docs/performance.md 10.2).
-CHECK_PROCESSES = min(3, max(1, (os.cpu_count() or 1) - 1))
+#: Worker processes of an ``Ingestor`` built without the setting ``check_processes``
+#: (its default). One on 2 cores: it checks a page in about the time this process takes
+#: to store the one before (110-150 and 90-110 µs of CPU per entry); two took more CPU
+#: for the same round (docs/performance.md 10.2).
+CHECK_PROCESSES = 1
 #: After this many failures the workers are not started again (until the node restarts).
 MAX_FAILURES = 3
 #: Seconds a stopping worker gets to finish its batch and exit before it is killed.

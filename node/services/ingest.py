@@ -204,6 +204,7 @@ class Ingestor:
         on_report: Callable[[IngestReport], None] | None = None,
         membership: Membership | None = None,
         own_origin: str | None = None,
+        check_processes: int | None = None,
     ) -> None:
         self.max_payload_bytes = max_payload_bytes
         self.max_future = max_future
@@ -221,8 +222,9 @@ class Ingestor:
         self.own_origin = own_origin
         #: Batches being checked ahead (``check_ahead``), by the identity of their list.
         self._ahead: dict[int, tuple[list[Any], asyncio.Future[list[Entry | EntryRejected]]]] = {}
-        #: Worker processes that check large batches during their scopes (sync rounds).
-        self.processes = CheckProcesses()
+        #: Worker processes that check large batches during their scopes (sync rounds);
+        #: ``check_processes`` of them (None: ``CHECK_PROCESSES``).
+        self.processes = CheckProcesses(check_processes)
 
     def parse(self, document: Any) -> Entry:
         return parse_entry(
