@@ -95,8 +95,8 @@ class _Worker:
 
 def _enlarge(pipe: IO[bytes] | None) -> None:
     """Make room in ``pipe`` for a whole batch (a 1 MiB sync page is about 420 KB of
-    documents and 630 KB of answers): through a 64 KiB pipe, each batch took a dozen
-    turns of both processes, each one a wait for a core on a busy machine."""
+    documents and 630 KB of answers): through 64 KiB pipes, a page took about 17 turns
+    of both processes, each one a wait for a core on a busy machine."""
     if pipe is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
         return
     with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size: left as is
