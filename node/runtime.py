@@ -85,6 +85,7 @@ class Node:
             membership=self.membership,
             # The place's origin, not the key's: they differ after a key rotation.
             own_origin=self.origin,
+            check_processes=settings.check_processes,
         )
         self.transport = transport
         #: Our wall clock (injectable for tests); compared with peers' Date headers.

@@ -120,6 +120,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broadcast_max_neighbours", 8, "Broadcast neighbours in all, chosen or not."),
     Setting("changes_settle_seconds", 10.0, "Entries this recent are not listed as changes yet."),
     Setting("full_round_hours", 24.0, "A full anti-entropy round with one peer this often."),
+    Setting("check_processes", 1, "Processes that check a sync round's large pages (0: none)."),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -182,6 +183,7 @@ class Settings:
     broadcast_max_neighbours: int = _DEFAULTS["broadcast_max_neighbours"]
     changes_settle_seconds: float = _DEFAULTS["changes_settle_seconds"]
     full_round_hours: float = _DEFAULTS["full_round_hours"]
+    check_processes: int = _DEFAULTS["check_processes"]
 
     @property
     def config_path(self) -> Path:
@@ -459,3 +461,5 @@ def check_federation_settings(settings: Settings, source: str) -> None:
         raise ConfigError(f"{source}: broadcast_degree and broadcast_max_neighbours must be >= 1")
     if settings.changes_settle_seconds < 0 or settings.full_round_hours <= 0:
         raise ConfigError(f"{source}: changes_settle_seconds must be >= 0 and full_round_hours > 0")
+    if not 0 <= settings.check_processes <= 16:
+        raise ConfigError(f"{source}: check_processes must be between 0 and 16")

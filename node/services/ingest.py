@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from federation.chain import Head
+from federation.checking import Checked, checked_entry
 from federation.entry import Entry, parse_entry
 from federation.errors import (
     BrokenChain,
@@ -54,6 +55,7 @@ from ..store import keychain, pending
 from ..store import origins as origin_rows
 from ..store.origins import ChainState
 from ..store.rows import savepoint
+from .check_processes import CheckProcesses
 from .membership import Gate, Membership
 from .store import repair_payloads, store_entries, truncate_log
 
@@ -79,6 +81,10 @@ ADMISSION_WINDOW = timedelta(hours=1)
 PARSE_THREADS = min(4, os.cpu_count() or 1)
 #: Smaller batches (pushes) are checked inline: a trip to a thread costs about 0.1 ms.
 PARSE_THREADS_MIN_BATCH = 64
+#: Batches from this size on (a sync page holds about 1,000 entries) are checked by worker
+#: processes during a scope of ``Ingestor.processes`` (a sync round); see
+#: services/check_processes.py. Also off when ``PARSE_THREADS`` is below 2.
+CHECK_PROCESSES_MIN_BATCH = 256
 _parse_pool: ThreadPoolExecutor | None = None
 #: Pending entries older than this are dropped by ``drop_stale_pending``.
 PENDING_MAX_AGE = timedelta(days=7)
@@ -201,6 +207,7 @@ class Ingestor:
         on_report: Callable[[IngestReport], None] | None = None,
         membership: Membership | None = None,
         own_origin: str | None = None,
+        check_processes: int | None = None,
     ) -> None:
         #: The node's database: each batch is one write transaction of it.
         self.db = db
@@ -220,6 +227,9 @@ class Ingestor:
         self.own_origin = own_origin
         #: Batches being checked ahead (``check_ahead``), by the identity of their list.
         self._ahead: dict[int, tuple[list[Any], asyncio.Future[list[Entry | EntryRejected]]]] = {}
+        #: Worker processes that check large batches during their scopes (sync rounds);
+        #: ``check_processes`` of them (None: ``CHECK_PROCESSES``).
+        self.processes = CheckProcesses(check_processes)
 
     def parse(self, document: Any) -> Entry:
         return parse_entry(
@@ -243,6 +253,10 @@ class Ingestor:
         global _parse_pool
         if PARSE_THREADS < 2 or len(documents) < PARSE_THREADS_MIN_BATCH:
             return self._parse_each(documents)
+        if len(documents) >= CHECK_PROCESSES_MIN_BATCH:
+            checked = await self.processes.check(documents, self.max_payload_bytes, self.max_future)
+            if checked is not None:
+                return self._outcomes_of(documents, checked)
         if _parse_pool is None:
             _parse_pool = ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="papi-parse")
         loop = asyncio.get_running_loop()
@@ -254,6 +268,20 @@ class Ingestor:
             )
         )
         return [outcome for chunk in chunks for outcome in chunk]
+
+    def _outcomes_of(
+        self, documents: list[Any], checked: list[Checked | None]
+    ) -> list[Entry | EntryRejected]:
+        """The outcomes of ``parse`` from what the worker processes computed: an entry
+        they accepted is built from its document and their canonical bytes; one they
+        refused is checked again here, which says why."""
+        outcomes: list[Entry | EntryRejected] = []
+        for document, parts in zip(documents, checked, strict=True):
+            if parts is None:
+                outcomes.extend(self._parse_each([document]))
+            else:
+                outcomes.append(checked_entry(document, parts))
+        return outcomes
 
     def check_ahead(self, documents: list[Any]) -> None:
         """Start checking ``documents`` on the parse threads now: a batch that ``ingest``

@@ -312,7 +312,12 @@ async def _run_round(
     deadline: float | None,
 ) -> None:
     try:
-        async with asyncio.timeout(deadline), node.peer_client(peer) as client:
+        async with (
+            asyncio.timeout(deadline),
+            # Large pages are checked by worker processes during the round.
+            node.ingestor.processes.scope(),
+            node.peer_client(peer) as client,
+        ):
             try:
                 if peer.origin is None:
                     peer = await _identify(node, client, peer)

@@ -1,0 +1,177 @@
+"""Large batches ingested during a scope of ``Ingestor.processes`` (a sync round) are
+checked by worker processes (node/services/check_processes.py): the report must be
+exactly the one of checking them one by one here, a worker that fails must cost nothing
+but the time to check its batch here, and no worker may outlive its scope."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node.services import check_processes, ingest
+from node.services.peers import add_peer
+from node.services.sync import sync_with
+from tests.bulk import origin_log
+from tests.conftest import InProcessNode, in_process_node
+from tests.network import network, url_of
+from tests.test_ingest_parallel import _batch
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+    """The worker processes started, in order."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    class Recorded(check_processes._Worker):
+        def __init__(self) -> None:
+            super().__init__()
+            processes.append(self.process)
+
+    monkeypatch.setattr(check_processes, "_Worker", Recorded)
+    monkeypatch.setattr(ingest, "PARSE_THREADS", 2)
+    monkeypatch.setattr(ingest, "CHECK_PROCESSES_MIN_BATCH", 100)
+    return processes
+
+
+def _answers(papi: InProcessNode) -> list[bool]:
+    """Records, for each large batch, whether the worker processes checked it."""
+    processes = papi.node.ingestor.processes
+    check = processes.check
+    answered: list[bool] = []
+
+    async def recorded(*args: Any) -> Any:
+        checked = await check(*args)
+        answered.append(checked is not None)
+        return checked
+
+    processes.check = recorded  # type: ignore[method-assign]
+    return answered
+
+
+async def _expected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *batches: Any) -> list[Any]:
+    """The reports of the same batches checked one by one, on a fresh node."""
+    with monkeypatch.context() as patch:
+        patch.setattr(ingest, "PARSE_THREADS", 0)
+        async with in_process_node(tmp_path / "expected") as other:
+            with other.node.db.activated():
+                return [
+                    (await other.node.ingestor.ingest(copy.deepcopy(batch))).to_json()
+                    for batch in batches
+                ]
+
+
+async def test_worker_processes_give_the_same_report(
+    papi: InProcessNode,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    started: list[subprocess.Popen[bytes]],
+) -> None:
+    warm_up, starting, batch = origin_log(5, 120), origin_log(6, 120), _batch()
+    processes = papi.node.ingestor.processes
+    processes.count = 2  # whatever the cores: the batch is shared between them
+    answered = _answers(papi)
+    with papi.node.db.activated():
+        assert (await papi.node.ingestor.ingest(copy.deepcopy(warm_up))).accepted  # no scope
+        assert processes.running == 0 and not started
+        async with processes.scope():
+            # The first large batch starts the workers and is checked here meanwhile.
+            first = await papi.node.ingestor.ingest(copy.deepcopy(starting))
+            assert processes.running == 2
+            report = await papi.node.ingestor.ingest(copy.deepcopy(batch))
+        assert processes.running == 0
+    assert answered == [False, False, True]
+    assert len(started) == 2 and all(process.returncode == 0 for process in started)
+    expected = await _expected(tmp_path, monkeypatch, warm_up, starting, batch)
+    assert first.to_json() == expected[1] and len(first.accepted) == 120
+    assert report.to_json() == expected[2]
+    assert [r.code for r in report.rejected][:2] == ["malformed", "payload_mismatch"]
+
+
+async def test_a_failing_worker_costs_nothing_but_time(
+    papi: InProcessNode,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    started: list[subprocess.Popen[bytes]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    warm_up, batch, later = origin_log(5, 120), _batch(), origin_log(7, 120)
+    processes = papi.node.ingestor.processes
+    processes.count = 2  # whatever the cores: the batch is shared between them
+    answered = _answers(papi)
+    with papi.node.db.activated(), caplog.at_level(logging.WARNING):
+        async with processes.scope():
+            await papi.node.ingestor.ingest(copy.deepcopy(warm_up))
+            for process in started:
+                process.kill()
+                process.wait()
+            report = await papi.node.ingestor.ingest(copy.deepcopy(batch))
+            assert processes.running == 0  # the failed ones are gone
+            await papi.node.ingestor.ingest(copy.deepcopy(later))  # starts others
+            assert processes.running == 2
+        assert processes.running == 0
+    assert answered == [False, False, False]
+    assert "a checking process failed" in caplog.text
+    assert len(started) == 4 and all(process.returncode is not None for process in started)
+    expected = await _expected(tmp_path, monkeypatch, warm_up, batch)
+    assert report.to_json() == expected[1]
+
+
+async def test_a_sync_round_checks_its_pages_in_worker_processes(
+    tmp_path: Path, started: list[subprocess.Popen[bytes]]
+) -> None:
+    async with network(tmp_path, ["a", "b"], sync_page_bytes=131072, check_processes=2) as (
+        _,
+        nodes,
+    ):
+        a, b = nodes["a"], nodes["b"]
+        logs = [origin_log(index, 150) for index in range(4)]
+        with b.node.db.activated():
+            for log in logs:
+                assert len((await b.node.ingestor.ingest(copy.deepcopy(log))).accepted) == 150
+        answered = _answers(a)
+        with a.node.db.activated():
+            peer = await add_peer(url_of("b"))
+            result = await sync_with(a.node, peer)
+        assert result.error is None and result.accepted == 601  # and b's own place
+        holds = (await a.client.get("/api/v1/nodes")).json()["origins"]
+        for log in logs:
+            origin = log[0]["header"]["origin"]
+            assert {"id": origin, "seq": 150}.items() <= next(
+                o for o in holds if o["id"] == origin
+            ).items()
+        # The first large page started the workers; the next ones were checked by them.
+        assert answered[0] is False and answered.count(True) >= 1
+        assert a.node.ingestor.processes.running == 0
+        assert len(started) == 2 and all(process.returncode == 0 for process in started)
+
+
+async def test_no_worker_process_when_the_setting_says_none(
+    tmp_path: Path, started: list[subprocess.Popen[bytes]]
+) -> None:
+    async with network(tmp_path, ["a", "b"], sync_page_bytes=131072, check_processes=0) as (
+        _,
+        nodes,
+    ):
+        a, b = nodes["a"], nodes["b"]
+        log = origin_log(0, 400)
+        with b.node.db.activated():
+            assert len((await b.node.ingestor.ingest(copy.deepcopy(log))).accepted) == 400
+        answered = _answers(a)
+        with a.node.db.activated():
+            result = await sync_with(a.node, await add_peer(url_of("b")))
+        assert result.error is None and result.accepted == 401
+        assert answered and not any(answered) and not started
+
+
+def test_the_setting_is_bounded(tmp_path: Path) -> None:
+    from node.settings import ConfigError, load_settings
+
+    assert load_settings(tmp_path, {"check_processes": 3}, environ={}).check_processes == 3
+    for wrong in (-1, 17):
+        with pytest.raises(ConfigError, match="check_processes"):
+            load_settings(tmp_path, {"check_processes": wrong}, environ={})
