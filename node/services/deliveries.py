@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,44 @@ MAX_ATTEMPTS = 6
 BATCH = 200
 #: Most entries in one push (the push message's own bound).
 MAX_PUSH_ENTRIES = 500
+
+
+@dataclass(frozen=True)
+class AfterFailure:
+    """What a failed attempt makes of one queued row: deliveries and the broadcast tree's
+    frames share this lifecycle and this rule."""
+
+    state: str
+    attempts: int
+    last_error: str
+    #: None: given up, not attempted again (the row keeps what it had).
+    next_attempt: datetime | None
+
+    @property
+    def given_up(self) -> bool:
+        return self.next_attempt is None
+
+
+def after_failure(
+    state: str,
+    attempts: int,
+    *,
+    max_attempts: int,
+    kind: str,
+    error: str,
+    retry_at: datetime | None,
+) -> AfterFailure:
+    """A row in ``state`` after ``attempts`` failed attempts fails once more: it is given
+    up after ``max_attempts``, or at once when the peer refused it (``kind``); otherwise
+    it waits for ``retry_at``, the peer's next attempt with its backoff."""
+    count = attempts + 1
+    give_up = count >= max_attempts or kind == "refused"
+    return AfterFailure(
+        state=DELIVERY.next(DELIVERY.parse(state), "give_up" if give_up else "retry"),
+        attempts=count,
+        last_error=f"[{kind}] {error}"[:500],
+        next_attempt=None if give_up else retry_at or utc_now(),
+    )
 
 
 async def enqueue_push(
@@ -227,17 +266,21 @@ async def _attempt_failed(
         failed = await record_failure(peer, error, kind=kind, retry_after=retry_after, conn=conn)
         attempts = []
         for delivery in batch:
-            count = delivery.attempts + 1
-            give_up = count >= MAX_ATTEMPTS or kind == "refused"
-            move = "give_up" if give_up else "retry"
+            after = after_failure(
+                delivery.state,
+                delivery.attempts,
+                max_attempts=MAX_ATTEMPTS,
+                kind=kind,
+                error=error,
+                retry_at=failed.next_attempt,
+            )
             attempts.append(
                 Attempt(
                     delivery_id=delivery.id,
-                    state=DELIVERY.next(DELIVERY.parse(delivery.state), move),
-                    attempts=count,
-                    last_error=f"[{kind}] {error}"[:500],
-                    # Wait for the peer's next attempt, with the peer's backoff.
-                    next_attempt=None if give_up else failed.next_attempt or utc_now(),
+                    state=after.state,
+                    attempts=after.attempts,
+                    last_error=after.last_error,
+                    next_attempt=after.next_attempt,
                 )
             )
         await delivery_rows.save_attempts(conn, attempts=attempts)

@@ -54,7 +54,14 @@ from ..store import tree as tree_rows
 from ..store.frames import FrameAttempt, FrameRow, NewFrame
 from ..store.peers import PeerRow
 from ..store.tree import MissingRow
-from .deliveries import DELIVERY, DeliveryState, PeerSender, enqueue_push, purge_finished
+from .deliveries import (
+    DELIVERY,
+    DeliveryState,
+    PeerSender,
+    after_failure,
+    enqueue_push,
+    purge_finished,
+)
 from .entries import by_refs, read_after
 from .features import broadcasting, forget_features, peers_speaking, speaks
 from .ingest import IngestReport
@@ -514,19 +521,22 @@ async def _frames_failed(
         attempts = []
         given_up = False
         for frame in batch:
-            count = frame.attempts + 1
-            give_up = count >= MAX_FRAME_ATTEMPTS or kind == "refused"
-            given_up = given_up or give_up
+            after = after_failure(
+                frame.state,
+                frame.attempts,
+                max_attempts=MAX_FRAME_ATTEMPTS,
+                kind=kind,
+                error=error,
+                retry_at=failed.next_attempt,
+            )
+            given_up = given_up or after.given_up
             attempts.append(
                 FrameAttempt(
                     frame_id=frame.id,
-                    state=DELIVERY.next(
-                        DELIVERY.parse(frame.state), "give_up" if give_up else "retry"
-                    ),
-                    attempts=count,
-                    last_error=f"[{kind}] {error}"[:500],
-                    # Wait for the neighbour's next attempt, with the peer's backoff.
-                    next_attempt=None if give_up else failed.next_attempt or utc_now(),
+                    state=after.state,
+                    attempts=after.attempts,
+                    last_error=after.last_error,
+                    next_attempt=after.next_attempt,
                 )
             )
         await frame_rows.save_attempts(conn, attempts=attempts)
