@@ -10,7 +10,8 @@ from node.services.peers import add_peer, record_failure
 from node.store import frames as frame_rows
 from node.store import peers as peer_rows
 from node.store import tree as tree_rows
-from node.store.frames import FrameAttempt, NewFrame
+from node.store.deliveries import Attempt
+from node.store.frames import NewFrame
 from node.store.tree import MissingRow
 from tests.conftest import InProcessNode
 
@@ -105,8 +106,8 @@ async def test_frames_skip_a_neighbour_in_backoff_and_keep_their_attempts(
         await frame_rows.save_attempts(
             conn,
             attempts=[
-                FrameAttempt(first.id, "failed", 6, "[refused] no", None),  # given up
-                FrameAttempt(second.id, "pending", 1, "[busy] later", later),
+                Attempt(first.id, "failed", 6, "[refused] no", None),  # given up
+                Attempt(second.id, "pending", 1, "[busy] later", later),
             ],
         )
         assert await frame_rows.due(conn, peer_id=ready.id, state="pending", now=now, limit=9) == []

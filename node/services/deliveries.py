@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -31,6 +30,7 @@ from federation.timeutil import utc_now
 from ..store import deliveries as delivery_rows
 from ..store import peers as peer_rows
 from ..store.deliveries import Attempt, DeliveryRow
+from ..store.frames import FrameRow
 from ..store.peers import PeerLike
 from . import entries
 from .features import broadcasting
@@ -68,38 +68,67 @@ BATCH = 200
 MAX_PUSH_ENTRIES = 500
 
 
-@dataclass(frozen=True)
-class AfterFailure:
-    """What a failed attempt makes of one queued row: deliveries and the broadcast tree's
-    frames share this lifecycle and this rule."""
+class QueuedRows(Protocol):
+    """Where rows sent to peers are kept: ``store.deliveries``, ``store.frames``."""
 
-    state: str
-    attempts: int
-    last_error: str
-    #: None: given up, not attempted again (the row keeps what it had).
-    next_attempt: datetime | None
+    async def save_attempts(
+        self, conn: BaseDBAsyncClient, *, attempts: Sequence[Attempt]
+    ) -> None: ...
 
-    @property
-    def given_up(self) -> bool:
-        return self.next_attempt is None
+    async def postpone(
+        self, conn: BaseDBAsyncClient, *, peer_id: int, state: str, until: datetime
+    ) -> None: ...
+
+
+async def record_failed_batch(
+    conn: BaseDBAsyncClient,
+    rows: QueuedRows,
+    peer: PeerLike,
+    batch: Sequence[DeliveryRow | FrameRow],
+    *,
+    max_attempts: int,
+    kind: str,
+    error: str,
+    retry_after: float | None,
+) -> list[Attempt]:
+    """An attempt to send ``batch`` to ``peer`` failed: the peer's failure (its backoff),
+    each row's attempt (``after_failure``), and the peer's other due rows postponed to its
+    next attempt. The rows' attempts are returned."""
+    failed = await record_failure(peer, error, kind=kind, retry_after=retry_after, conn=conn)
+    attempts = [
+        after_failure(
+            row, max_attempts=max_attempts, kind=kind, error=error, retry_at=failed.next_attempt
+        )
+        for row in batch
+    ]
+    await rows.save_attempts(conn, attempts=attempts)
+    # The other rows queued for this peer wait for the same attempt.
+    await rows.postpone(
+        conn,
+        peer_id=peer.id,
+        state=DeliveryState.pending.value,
+        until=failed.next_attempt or utc_now(),
+    )
+    return attempts
 
 
 def after_failure(
-    state: str,
-    attempts: int,
+    row: DeliveryRow | FrameRow,
     *,
     max_attempts: int,
     kind: str,
     error: str,
     retry_at: datetime | None,
-) -> AfterFailure:
-    """A row in ``state`` after ``attempts`` failed attempts fails once more: it is given
-    up after ``max_attempts``, or at once when the peer refused it (``kind``); otherwise
-    it waits for ``retry_at``, the peer's next attempt with its backoff."""
-    count = attempts + 1
+) -> Attempt:
+    """What ``row`` (a delivery or a frame: the same lifecycle) becomes when an attempt
+    fails once more: given up after ``max_attempts``, or at once when the peer refused it
+    (``kind``); otherwise it waits for ``retry_at``, the peer's next attempt with its
+    backoff."""
+    count = row.attempts + 1
     give_up = count >= max_attempts or kind == "refused"
-    return AfterFailure(
-        state=DELIVERY.next(DELIVERY.parse(state), "give_up" if give_up else "retry"),
+    return Attempt(
+        row_id=row.id,
+        state=DELIVERY.next(DELIVERY.parse(row.state), "give_up" if give_up else "retry"),
         attempts=count,
         last_error=f"[{kind}] {error}"[:500],
         next_attempt=None if give_up else retry_at or utc_now(),
@@ -263,33 +292,15 @@ async def _attempt_failed(
         # were what this attempt was for.
         batch = batch or await _due(conn, peer.id)
         retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
-        failed = await record_failure(peer, error, kind=kind, retry_after=retry_after, conn=conn)
-        attempts = []
-        for delivery in batch:
-            after = after_failure(
-                delivery.state,
-                delivery.attempts,
-                max_attempts=MAX_ATTEMPTS,
-                kind=kind,
-                error=error,
-                retry_at=failed.next_attempt,
-            )
-            attempts.append(
-                Attempt(
-                    delivery_id=delivery.id,
-                    state=after.state,
-                    attempts=after.attempts,
-                    last_error=after.last_error,
-                    next_attempt=after.next_attempt,
-                )
-            )
-        await delivery_rows.save_attempts(conn, attempts=attempts)
-        # The other rows queued for this peer wait for the same attempt.
-        await delivery_rows.postpone(
+        await record_failed_batch(
             conn,
-            peer_id=peer.id,
-            state=DeliveryState.pending.value,
-            until=failed.next_attempt or utc_now(),
+            delivery_rows,
+            peer,
+            batch,
+            max_attempts=MAX_ATTEMPTS,
+            kind=kind,
+            error=error,
+            retry_after=retry_after,
         )
     except Exception:  # the database itself may be what fails (a full disk)
         log.exception("cannot record the failed push to %s", peer.url)

@@ -51,21 +51,21 @@ from ..store import frames as frame_rows
 from ..store import origins as origin_rows
 from ..store import peers as peer_rows
 from ..store import tree as tree_rows
-from ..store.frames import FrameAttempt, FrameRow, NewFrame
+from ..store.frames import FrameRow, NewFrame
 from ..store.peers import PeerRow
 from ..store.tree import MissingRow
 from .deliveries import (
     DELIVERY,
     DeliveryState,
     PeerSender,
-    after_failure,
     enqueue_push,
     purge_finished,
+    record_failed_batch,
 )
 from .entries import by_refs, read_after
 from .features import broadcasting, forget_features, peers_speaking, speaks
 from .ingest import IngestReport
-from .peers import PeerState, record_failure, record_success
+from .peers import PeerState, record_success
 
 if TYPE_CHECKING:
     from ..db import Database
@@ -517,37 +517,17 @@ async def _frames_failed(
         # rows were what this attempt was for.
         batch = batch or await _next_frames(conn, peer.id)
         retry_after = exc.retry_after if isinstance(exc, PeerBusy) else None
-        failed = await record_failure(peer, error, kind=kind, retry_after=retry_after, conn=conn)
-        attempts = []
-        given_up = False
-        for frame in batch:
-            after = after_failure(
-                frame.state,
-                frame.attempts,
-                max_attempts=MAX_FRAME_ATTEMPTS,
-                kind=kind,
-                error=error,
-                retry_at=failed.next_attempt,
-            )
-            given_up = given_up or after.given_up
-            attempts.append(
-                FrameAttempt(
-                    frame_id=frame.id,
-                    state=after.state,
-                    attempts=after.attempts,
-                    last_error=after.last_error,
-                    next_attempt=after.next_attempt,
-                )
-            )
-        await frame_rows.save_attempts(conn, attempts=attempts)
-        # The other rows queued for this neighbour wait for the same attempt.
-        await frame_rows.postpone(
+        attempts = await record_failed_batch(
             conn,
-            peer_id=peer.id,
-            state=DeliveryState.pending.value,
-            until=failed.next_attempt or utc_now(),
+            frame_rows,
+            peer,
+            batch,
+            max_attempts=MAX_FRAME_ATTEMPTS,
+            kind=kind,
+            error=error,
+            retry_after=retry_after,
         )
-        if given_up:
+        if any(attempt.given_up for attempt in attempts):
             # Route around it until it grafts or sends something new (12.3).
             tree.state.on_unreachable(peer.url)
             await link_failed(tree, peer.url)

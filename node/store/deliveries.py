@@ -31,14 +31,19 @@ class DeliveryRow:
 
 @dataclass(frozen=True)
 class Attempt:
-    """What a failed attempt writes on one row: ``next_attempt`` None leaves it as it was
-    (a row given up is not attempted again)."""
+    """What a failed attempt writes on one row of ``deliveries`` or ``frames`` (the same
+    lifecycle): ``next_attempt`` None leaves it as it was (a row given up is not
+    attempted again)."""
 
-    delivery_id: int
+    row_id: int
     state: str
     attempts: int
     last_error: str
     next_attempt: datetime | None
+
+    @property
+    def given_up(self) -> bool:
+        return self.next_attempt is None
 
 
 def _refs(text: str) -> tuple[tuple[str, int], ...]:
@@ -117,7 +122,7 @@ async def save_attempts(conn: BaseDBAsyncClient, *, attempts: Sequence[Attempt])
     await conn.execute_many(
         "UPDATE deliveries SET state = ?, attempts = ?, last_error = ?,"
         " next_attempt = COALESCE(?, next_attempt) WHERE id = ?",
-        [[a.state, a.attempts, a.last_error, a.next_attempt, a.delivery_id] for a in attempts],
+        [[a.state, a.attempts, a.last_error, a.next_attempt, a.row_id] for a in attempts],
     )
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from .deliveries import Attempt
+
 
 @dataclass(frozen=True)
 class FrameRow:
@@ -35,18 +37,6 @@ class NewFrame:
 
     peer_id: int
     refs: tuple[tuple[str, int], ...]
-
-
-@dataclass(frozen=True)
-class FrameAttempt:
-    """What a failed attempt writes on one row: ``next_attempt`` None leaves it as it was
-    (a row given up is not attempted again)."""
-
-    frame_id: int
-    state: str
-    attempts: int
-    last_error: str
-    next_attempt: datetime | None
 
 
 def _row(r: dict[str, Any]) -> FrameRow:
@@ -140,14 +130,14 @@ async def settle_all(
     )
 
 
-async def save_attempts(conn: BaseDBAsyncClient, *, attempts: Sequence[FrameAttempt]) -> None:
+async def save_attempts(conn: BaseDBAsyncClient, *, attempts: Sequence[Attempt]) -> None:
     """Write failed attempts, one per row."""
     if not attempts:
         return
     await conn.execute_many(
         "UPDATE frames SET state = ?, attempts = ?, last_error = ?,"
         " next_attempt = COALESCE(?, next_attempt) WHERE id = ?",
-        [[a.state, a.attempts, a.last_error, a.next_attempt, a.frame_id] for a in attempts],
+        [[a.state, a.attempts, a.last_error, a.next_attempt, a.row_id] for a in attempts],
     )
 
 
