@@ -224,8 +224,10 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def cmd_token_create(args: argparse.Namespace) -> None:
-    from .api.auth import create_token
+    from .api.auth import MAX_LABEL, create_token
 
+    if len(args.label) > MAX_LABEL:
+        raise CliError(_("--label: at most %(count)d characters", count=MAX_LABEL))
     settings = _initialise(args)[0]
 
     async def work(node: Any) -> str:
