@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests.conftest import run_papi
+from tests.conftest import NodeFactory, run_papi
 from tests.independent_verifier import verify_log
 
 
@@ -92,3 +92,17 @@ def test_a_hand_edited_url_the_profile_cannot_hold_is_a_one_line_error(tmp_path:
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("papi : erreur :") and "url" in result.stderr, result.stderr
     assert str(config) in result.stderr
+
+
+def test_init_says_to_restart_a_running_node_whose_url_it_changed(
+    node_factory: NodeFactory,
+) -> None:
+    """The running node read ``url`` when it started: until it restarts it advertises
+    none, and a profile saved with ``PUT /api/v1/place`` leaves the new one out. ``papi
+    init`` says so (it used to say nothing, as after ``scripts/serve`` in README)."""
+    node = node_factory("EPN Kerinou")
+    result = node.papi("init", "--url", "https://papi.exemple.fr")
+    assert "redémarrez-le" in result.stderr, result.stderr
+    assert 'url = "https://papi.exemple.fr"' in (node.data_dir / "papi.toml").read_text()
+    # Only the url needs it: the name is read from the published profile.
+    assert "redémarrez-le" not in node.papi("init", "--name", "EPN de Kerinou").stderr
