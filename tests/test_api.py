@@ -616,6 +616,18 @@ async def test_invalid_update_changes_nothing(papi: InProcessNode, collection: s
     assert (await papi.client.get(url)).json() == created
 
 
+async def test_a_place_body_naming_another_id_is_refused(papi: InProcessNode) -> None:
+    """As for the collections (docs/api.md section 5): the place's id is ``place``, so a
+    body naming another one is a mistake, not a server field to drop."""
+    before = await snapshot(papi)
+    body = {"nom": "EPN Bellevue", "id": "another"}
+    error = assert_error(await papi.client.put("/api/v1/place", json=body, headers=papi.auth), 422)
+    assert error["field"] == "id"
+    assert await snapshot(papi) == before
+    body["id"] = "place"  # what GET gives back can be sent again
+    assert (await papi.client.put("/api/v1/place", json=body, headers=papi.auth)).status_code == 200
+
+
 BAD_JSON = [
     b"{",
     b'{"title": "x",}',
