@@ -662,6 +662,20 @@ async def test_malformed_json_is_400(papi: InProcessNode, raw: bytes, target: st
     assert await snapshot(papi) == before
 
 
+@pytest.mark.parametrize("raw", BAD_JSON, ids=range(len(BAD_JSON)))
+@pytest.mark.parametrize("path", ["/federation/v1/push", "/federation/v1/sync"])
+async def test_federation_bodies_that_are_not_json_are_400(
+    papi: InProcessNode, raw: bytes, path: str
+) -> None:
+    """docs/protocol.md section 5: what has no canonical bytes is not JSON, for a peer too."""
+    before = await snapshot(papi)
+    response = await papi.client.post(
+        path, content=raw, headers={"content-type": "application/json"}
+    )
+    assert_error(response, 400, "malformed_json")
+    assert await snapshot(papi) == before
+
+
 @pytest.mark.parametrize("document", [[], ["title"], "title", 42, None, True])
 async def test_json_that_is_not_an_object_is_422(papi: InProcessNode, document: Any) -> None:
     before = await snapshot(papi)
