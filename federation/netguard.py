@@ -34,6 +34,12 @@ def normalise_url(url: str) -> str:
         raise ValueError(f"{url!r} is not an http(s) URL")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError(f"{url!r} must not carry credentials, a query or a fragment")
+    try:
+        port = parts.port  # ValueError beyond 65535
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError(f"{url!r}: its port must be between 1 and 65535")
     return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 

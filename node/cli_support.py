@@ -13,7 +13,6 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from .datadir import init_data_dir, load_key
 from .i18n import N_, locale_language, locale_ngettext, locale_text, translations
@@ -159,8 +158,7 @@ def check_place_settings(values: Mapping[str, Any], source: str) -> None:
     url = values.get("url") or ""
     if url:
         try:
-            if urlsplit(normalise_url(url)).port == 0:  # ValueError beyond 65535
-                raise ValueError(f"{url!r}: port 0")
+            normalise_url(url)
         except ValueError as exc:
             raise ConfigError(
                 N_("%(source)s: setting %(name)s: %(error)s"), source=source, name="url", error=exc
