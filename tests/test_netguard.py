@@ -235,3 +235,13 @@ def test_papi_peer_add_refuses_a_port_out_of_range(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("papi : erreur :") and "Traceback" not in result.stderr
     assert "70000" not in run_papi("peer", "list", "--data-dir", data).stdout
+
+
+@pytest.mark.parametrize(
+    "url", ["http://papi exemple.fr", "http://papi.exemple.fr/\x00", "https://papi\u00a0exemple.fr"]
+)
+def test_a_url_with_a_space_or_a_control_character_is_not_a_url(url: str) -> None:
+    """As the schema's endpoints say: ``papi peer add`` took such a typo and retried it."""
+    with pytest.raises(ValueError):
+        normalise_url(url)
+    assert normalise_url(" http://papi.exemple.fr/ \n") == "http://papi.exemple.fr"
