@@ -29,11 +29,20 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 def normalise_url(url: str) -> str:
     """``scheme://host[:port][/path]`` without a trailing slash; ``ValueError`` if not http(s)."""
-    parts = urlsplit(url.strip())
+    url = url.strip()
+    if not url.isprintable() or any(character.isspace() for character in url):
+        raise ValueError(f"{url!r} holds a space or a control character")
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{url!r} is not an http(s) URL")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError(f"{url!r} must not carry credentials, a query or a fragment")
+    try:
+        port = parts.port  # ValueError beyond 65535
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError(f"{url!r}: its port must be between 1 and 65535")
     return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 

@@ -71,10 +71,32 @@ def cmd_init(args: argparse.Namespace) -> None:
     if given and not created:
         changes = ", ".join(f"{k} = {v!r}" for k, v in given.items())
         print(_("Updated: %(changes)s", changes=changes))
+        _warn_if_running_with_old_url(settings, given)
     print(_("Node id: %(id)s", id=node_id))
     if recovery is not None:
         _show_recovery_key(recovery, node_id)
     print(_("Next: %(command)s", command=serve_command(settings)))
+
+
+def _warn_if_running_with_old_url(settings: Settings, given: dict[str, Any]) -> None:
+    """A running node read ``url`` when it started (the name and commune it reads from the
+    profile just published): until it restarts, it advertises the old one."""
+    from .ops import servelock
+
+    if "url" not in given:
+        return
+    pid = servelock.running_pid(settings.data_dir)
+    if pid:
+        print(
+            _(
+                "The node running on %(dir)s (pid %(pid)s) read its settings when it started: "
+                "restart it so that it advertises the new url (until then, a place profile "
+                "saved in /admin leaves it out).",
+                dir=settings.data_dir,
+                pid=pid,
+            ),
+            file=sys.stderr,
+        )
 
 
 def serve_command(settings: Settings) -> str:
@@ -224,8 +246,10 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def cmd_token_create(args: argparse.Namespace) -> None:
-    from .api.auth import create_token
+    from .api.auth import MAX_LABEL, create_token
 
+    if len(args.label) > MAX_LABEL:
+        raise CliError(_("--label: at most %(count)d characters", count=MAX_LABEL))
     settings = _initialise(args)[0]
 
     async def work(node: Any) -> str:

@@ -10,13 +10,13 @@ import asyncio
 import gc
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .datadir import init_data_dir, load_key
 from .i18n import N_, locale_language, locale_ngettext, locale_text, translations
-from .settings import Settings, load_settings
+from .settings import ConfigError, Settings, load_settings
 
 T = TypeVar("T")
 
@@ -133,8 +133,48 @@ def settings_of(args: argparse.Namespace, **overrides: Any) -> Settings:
 
 def initialise(args: argparse.Namespace, **values: Any) -> tuple[Settings, bool]:
     data_dir = Path(args.data_dir)
-    _, created = init_data_dir(data_dir, values)
-    return load_settings(data_dir), created
+    check_place_settings(values, _("command line"))
+    created = init_data_dir(data_dir, values)[1]
+    settings = load_settings(data_dir)
+    check_place_settings(
+        {"name": settings.name, "commune": settings.commune, "url": settings.url},
+        str(settings.config_path),
+    )
+    return settings, created
+
+
+#: The settings the place profile is made of (``services/bootstrap.py``), by its member.
+_PROFILE_MEMBERS = {"nom": "name", "commune": "commune", "endpoints": "url"}
+
+
+def check_place_settings(values: Mapping[str, Any], source: str) -> None:
+    """``name``, ``commune`` and ``url`` become the published place profile: refuse, in
+    one line naming the setting, what its schema (or a peer dialling the URL) would
+    refuse, before anything is written or published."""
+    from federation.errors import SchemaError
+    from federation.netguard import normalise_url
+    from federation.schema import validate
+
+    url = values.get("url") or ""
+    if url:
+        try:
+            normalise_url(url)
+        except ValueError as exc:
+            raise ConfigError(
+                N_("%(source)s: setting %(name)s: %(error)s"), source=source, name="url", error=exc
+            ) from None
+    profile: dict[str, Any] = {"nom": values.get("name") or "-"}
+    if values.get("commune"):
+        profile["commune"] = values["commune"]
+    if url:
+        profile["endpoints"] = [url]
+    try:
+        validate("urn:papi:payload/place", profile)
+    except SchemaError as exc:
+        name = _PROFILE_MEMBERS.get(exc.field.split(".")[0], exc.field)
+        raise ConfigError(
+            N_("%(source)s: setting %(name)s: %(error)s"), source=source, name=name, error=exc
+        ) from None
 
 
 def print_migration(migration: Any, number: int, total: int) -> None:

@@ -616,6 +616,18 @@ async def test_invalid_update_changes_nothing(papi: InProcessNode, collection: s
     assert (await papi.client.get(url)).json() == created
 
 
+async def test_a_place_body_naming_another_id_is_refused(papi: InProcessNode) -> None:
+    """As for the collections (docs/api.md section 5): the place's id is ``place``, so a
+    body naming another one is a mistake, not a server field to drop."""
+    before = await snapshot(papi)
+    body = {"nom": "EPN Bellevue", "id": "another"}
+    error = assert_error(await papi.client.put("/api/v1/place", json=body, headers=papi.auth), 422)
+    assert error["field"] == "id"
+    assert await snapshot(papi) == before
+    body["id"] = "place"  # what GET gives back can be sent again
+    assert (await papi.client.put("/api/v1/place", json=body, headers=papi.auth)).status_code == 200
+
+
 BAD_JSON = [
     b"{",
     b'{"title": "x",}',
@@ -646,6 +658,20 @@ async def test_malformed_json_is_400(papi: InProcessNode, raw: bytes, target: st
         response = await papi.client.put(f"/api/v1/equipment/{oid}", content=raw, headers=headers)
     else:
         response = await papi.client.put("/api/v1/place", content=raw, headers=headers)
+    assert_error(response, 400, "malformed_json")
+    assert await snapshot(papi) == before
+
+
+@pytest.mark.parametrize("raw", BAD_JSON, ids=range(len(BAD_JSON)))
+@pytest.mark.parametrize("path", ["/federation/v1/push", "/federation/v1/sync"])
+async def test_federation_bodies_that_are_not_json_are_400(
+    papi: InProcessNode, raw: bytes, path: str
+) -> None:
+    """docs/protocol.md section 5: what has no canonical bytes is not JSON, for a peer too."""
+    before = await snapshot(papi)
+    response = await papi.client.post(
+        path, content=raw, headers={"content-type": "application/json"}
+    )
     assert_error(response, 400, "malformed_json")
     assert await snapshot(papi) == before
 

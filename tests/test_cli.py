@@ -194,6 +194,17 @@ def test_token_create_prints_the_token_on_the_last_line(tmp_path: Path) -> None:
     assert all(tokens[0] not in token_hash for _, token_hash in rows)
 
 
+def test_token_create_refuses_a_label_longer_than_its_column(tmp_path: Path) -> None:
+    data_dir = tmp_path / "papi-data"
+    papi(data_dir, "init")
+    result = papi(data_dir, "token", "create", "--label", "x" * 101, check=False)
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    assert result.stderr == "papi : erreur : --label : 100 caractères au plus\n"
+    with sqlite3.connect(data_dir / "papi.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM api_tokens").fetchone() == (0,)
+    papi(data_dir, "token", "create", "--label", "x" * 100)
+
+
 def test_token_works_as_bearer(node_factory: NodeFactory) -> None:
     node = node_factory("EPN Kerinou")
     # A token created while the node runs works at once.

@@ -14,11 +14,12 @@ import pytest
 
 from federation.client import PeerClient
 from federation.errors import AddressRefused
-from federation.netguard import address_problem
+from federation.netguard import address_problem, normalise_url
 from federation.pinned import PinnedBackend, PinnedTransport
 from node.models import Peer
 from node.services.peers import add_peer
 from node.services.sync import sync_with
+from tests.conftest import run_papi
 from tests.network import network
 from tests.peer_fakes import misbehaving
 
@@ -214,3 +215,33 @@ async def test_a_discovered_peer_on_a_rebinding_name_is_refused(tmp_path: Path) 
             result = await sync_with(a.node, peer)
             peer = await Peer.get(id=peer.id)
         assert result.error_kind == "refused" and peer.state == "refused"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:70000", "http://papi.exemple.fr:0", "https://[::1]:65536"]
+)
+def test_a_url_whose_port_no_connection_can_use_is_not_a_url(url: str) -> None:
+    """It used to pass, then fail at the connection: ``papi peer add`` stored the peer and
+    ended in a traceback, and a place advertising it became a peer no round could reach."""
+    with pytest.raises(ValueError, match="port"):
+        normalise_url(url)
+    assert normalise_url("http://127.0.0.1:65535/") == "http://127.0.0.1:65535"
+
+
+def test_papi_peer_add_refuses_a_port_out_of_range(tmp_path: Path) -> None:
+    data = str(tmp_path / "papi-data")
+    run_papi("init", "--data-dir", data)
+    result = run_papi("peer", "add", "--data-dir", data, "http://127.0.0.1:70000", check=False)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("papi : erreur :") and "Traceback" not in result.stderr
+    assert "70000" not in run_papi("peer", "list", "--data-dir", data).stdout
+
+
+@pytest.mark.parametrize(
+    "url", ["http://papi exemple.fr", "http://papi.exemple.fr/\x00", "https://papi\u00a0exemple.fr"]
+)
+def test_a_url_with_a_space_or_a_control_character_is_not_a_url(url: str) -> None:
+    """As the schema's endpoints say: ``papi peer add`` took such a typo and retried it."""
+    with pytest.raises(ValueError):
+        normalise_url(url)
+    assert normalise_url(" http://papi.exemple.fr/ \n") == "http://papi.exemple.fr"

@@ -21,6 +21,10 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+#: The longest token label (the size of its column, ``models.ApiToken.label``).
+MAX_LABEL = 100
+
+
 async def create_token(label: str, *, node: Node | None = None) -> str:
     """A new token for ``label``, on ``node``'s database (without ``node``: the current
     node's, for bench/propagation.py, which calls it so)."""

@@ -102,7 +102,7 @@ async def get_place(request: Request) -> Response:
 async def put_place(request: Request) -> Response:
     node = node_of(request)
     await require_token(request)
-    payload = await _payload(request, node, None)
+    payload = await _payload(request, node, "place")
     if "endpoints" not in payload and node.settings.advertised_url:
         payload["endpoints"] = [node.settings.advertised_url]
     await _publish(node, "place", "place", "put", payload)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..api.auth import TokenNotFound, create_token, list_tokens, revoke_token
+from ..api.auth import MAX_LABEL, TokenNotFound, create_token, list_tokens, revoke_token
 from ..audit import audit
 from ..runtime import node_of
 from .accounts import (
@@ -29,9 +29,6 @@ from .fields import FieldError
 from .i18n import N_
 from .sessions import flash
 from .urls import path_for
-
-#: Longest label of a token (its column).
-MAX_LABEL = 100
 
 
 def _actor(request: Request) -> str:
