@@ -292,7 +292,9 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
             return None
         # --sync: the round of `papi sync`, with this peer only, in this same process
         # (one command start instead of two, and the peer's answer above not asked again).
-        return await sync_peers(node, [peer], report.progress, deadline=None, done=report.done)
+        return await sync_peers(
+            node, [peer], report.progress, deadline=None, done=report.done, waiting=report.waiting
+        )
 
     results = run_with_node(settings, work)
     if report is None:
@@ -385,6 +387,18 @@ class SyncReport:
             flush=True,
         )
 
+    def waiting(self, result: Any) -> None:
+        print(
+            self.clear
+            + _(
+                "%(peer)s: the running node is syncing with this peer; waiting for its round "
+                "to end",
+                peer=result.peer,
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
+
     def done(self, result: Any) -> None:
         clear = self.clear
         self.running.pop(result.peer, None)
@@ -428,7 +442,14 @@ def cmd_sync(args: argparse.Namespace) -> None:
             ngettext("Syncing with %(num)s peer", "Syncing with %(num)s peers", len(peers)),
             file=sys.stderr,
         )
-        return await sync_peers(node, list(peers), report.progress, deadline=None, done=report.done)
+        return await sync_peers(
+            node,
+            list(peers),
+            report.progress,
+            deadline=None,
+            done=report.done,
+            waiting=report.waiting,
+        )
 
     results = run_with_node(settings, work)
     exit_status = sync_exit_status(results)
