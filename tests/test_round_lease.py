@@ -130,3 +130,12 @@ def test_papi_sync_waits_for_the_round_of_the_serving_node(
                 command.kill()
             command.wait()
     assert f"{b.url}: " in stderr.read_text() and "acceptées" in stderr.read_text()
+
+
+async def test_a_backup_carries_no_lease_file(tmp_path: Path) -> None:
+    from node.ops.backup import _data_files
+
+    (tmp_path / "papi.toml").write_text("")
+    async with round_lease(tmp_path, 3) as held:
+        assert held and lease_path(tmp_path, 3).exists()
+        assert _data_files(tmp_path) == ["papi.toml"]
