@@ -291,7 +291,7 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
         if report is None:
             return None
         # --sync: the round of `papi sync`, with this peer only, in this same process
-        # (one command start instead of two, and the peer's answer above not asked again).
+        # (one command start instead of two: docs/performance.md 10.2).
         return await sync_peers(
             node, [peer], report.progress, deadline=None, done=report.done, waiting=report.waiting
         )
@@ -391,8 +391,8 @@ class SyncReport:
         print(
             self.clear
             + _(
-                "%(peer)s: the running node is syncing with this peer; waiting for its round "
-                "to end",
+                "%(peer)s: another process of this node (the running node or another command) "
+                "is syncing with this peer; waiting for its round to end",
                 peer=result.peer,
             ),
             file=sys.stderr,
