@@ -3,14 +3,17 @@
 
 1. The source's data directory is filled in-process through the node's own ingest path,
    then ``papi serve`` starts on it; a fresh node starts too (``papi serve``).
-2. The clock starts; ``papi peer add SOURCE`` then ``papi sync`` run against the fresh
-   node's data directory (what the README tells an operator to do) while it serves; the
-   clock stops when ``/api/v1/nodes`` of the fresh node shows every origin at its last
-   seq. (bench/footprint.py measures the other way in: the node syncing by itself.)
-   A full run makes 3 trials, each on a new fresh node, each bracketed by one run of the
-   reference ceiling's workload just before and just after (``bench.common.Bracketed``):
-   ``catchup_s`` is the trial of median reference seconds, with every trial listed and
-   the reference figure from the run's start-of-run ceiling kept next to it.
+2. The clock starts; ``papi peer add --sync SOURCE`` runs against the fresh node's data
+   directory (what the README tells an operator to do) while it serves; the clock stops
+   when ``/api/v1/nodes`` of the fresh node shows every origin at its last seq: that is
+   ``catchup_s``. The path of two commands, ``papi peer add SOURCE`` then ``papi sync``,
+   is timed the same way in the same run on another fresh node: ``catchup_two_commands_s``.
+   (bench/footprint.py measures the other way in: the node syncing by itself.)
+   A full run makes 3 trials of each path, each on a new fresh node, each bracketed by
+   one run of the reference ceiling's workload just before and just after
+   (``bench.common.Bracketed``), the two paths in turn (which goes first alternates); each
+   figure is the trial of median reference seconds, with every trial listed and the
+   reference figure from the run's start-of-run ceiling kept next to it.
 3. Bytes: a second fresh node, in this process, runs the same sync round
    (``node.services.sync.sync_with``) over real HTTP against the source with a
    ``PeerClient`` whose counters give the request and answer bytes (bodies; HTTP headers
@@ -108,31 +111,82 @@ async def measured_sync(data_dir: Path, source_url: str) -> dict[str, float]:
         }
 
 
+#: The operator's paths: the README's (one command) and the one of two commands.
+ONE_COMMAND = "one command"
+TWO_COMMANDS = "two commands"
+
+
 def operator_path(
-    base: Path, name: str, source: NodeProc, expected: dict[str, int], started: list[NodeProc]
+    base: Path,
+    name: str,
+    source: NodeProc,
+    expected: dict[str, int],
+    started: list[NodeProc],
+    path: str,
 ) -> tuple[Bracketed, float, float]:
-    """One trial of the operator's path on a fresh node, bracketed by the ceiling:
-    (timing, seconds of ``papi peer add``, seconds until ``papi sync`` returned)."""
+    """One trial of an operator's path on a fresh node, bracketed by the ceiling:
+    (timing, seconds of ``papi peer add``, seconds until the round's command returned;
+    one command: both are the seconds of ``papi peer add --sync``)."""
     fresh = NodeProc(base / name, name)
     fresh.init()
     fresh.spawn()
     started.append(fresh)
     fresh.wait_ready()
     # A node runs its first round 0.2-2 s after start: let it pass (it has no peer yet),
-    # or it would sync at the same time as `papi sync` and one of them could meet
-    # "database is locked" (see docs/performance.md).
+    # so that the trial starts from an idle node.
     time.sleep(2.5)
     before = bracketed_ceiling()
     start = time.perf_counter()
-    fresh.papi("peer", "add", source.url)
-    added = time.perf_counter() - start
-    fresh.papi("sync")
-    synced = time.perf_counter() - start
+    if path == ONE_COMMAND:
+        fresh.papi("peer", "add", "--sync", source.url)
+        added = synced = time.perf_counter() - start
+    else:
+        fresh.papi("peer", "add", source.url)
+        added = time.perf_counter() - start
+        fresh.papi("sync")
+        synced = time.perf_counter() - start
     wait_for(lambda: holds_all(fresh.url, expected), timeout=120, interval=0.5)
     total = time.perf_counter() - start
     after = bracketed_ceiling()
     fresh.stop()  # the next trial's machine is as idle as this one's was
     return Bracketed(total, before, after), added, synced
+
+
+Trial = tuple[Bracketed, float, float]
+
+
+def record_path(
+    name: str, path: str, runs: list[Trial], entries: int, target: float | None
+) -> None:
+    """The trial of median reference seconds of one path: its raw time and ceiling go
+    together; every trial listed."""
+    timing, added, synced = sorted(runs, key=lambda run: run[0].reference)[len(runs) // 2]
+    steps = (
+        f"papi peer add --sync {synced:.1f}s"
+        if path == ONE_COMMAND
+        else f"peer add {added:.1f}s + papi sync {synced - added:.1f}s"
+    )
+    record(
+        name,
+        timing.seconds,
+        "s",
+        target=target,
+        reference_ceiling=timing.ceiling,
+        note=f"{entries} entries, {path}, median of {len(runs)} trial(s): {steps}",
+        extra={
+            "trials": [
+                {
+                    "s": round(run.seconds, 3),
+                    "ceiling_before": round(run.before, 1),
+                    "ceiling_after": round(run.after, 1),
+                    "reference": round(run.reference, 3),
+                    "peer_add_s": round(run_added, 3),
+                    "papi_sync_s": round(run_synced - run_added, 3),
+                }
+                for run, run_added, run_synced in runs
+            ]
+        },
+    )
 
 
 def main() -> None:
@@ -153,40 +207,27 @@ def main() -> None:
         for entry in entries:
             expected[entry["header"]["origin"]] = entry["header"]["seq"]
 
-        runs = []
+        runs: dict[str, list[Trial]] = {ONE_COMMAND: [], TWO_COMMANDS: []}
         for trial in range(trials):
-            timing, added, synced = operator_path(base, f"fresh{trial}", source, expected, started)
-            runs.append((timing, added, synced))
-            print(
-                f"  trial {trial + 1}/{trials}: {timing.seconds:.2f} s (peer add {added:.2f} s,"
-                f" papi sync {synced - added:.2f} s), ceiling {timing.before:,.0f} before,"
-                f" {timing.after:,.0f}/s after: ref {timing.reference:.2f} s",
-                flush=True,
-            )
-        # The trial of median reference seconds: its raw time and ceiling go together.
-        timing, added, synced = sorted(runs, key=lambda run: run[0].reference)[len(runs) // 2]
-        record(
-            "catchup_s",
-            timing.seconds,
-            "s",
-            target=3.0,
-            reference_ceiling=timing.ceiling,
-            note=f"{len(entries)} entries, median of {trials} trial(s): peer add {added:.1f}s"
-            f" + papi sync {synced - added:.1f}s (each CLI start ~0.4s)",
-            extra={
-                "trials": [
-                    {
-                        "s": round(run.seconds, 3),
-                        "ceiling_before": round(run.before, 1),
-                        "ceiling_after": round(run.after, 1),
-                        "reference": round(run.reference, 3),
-                        "peer_add_s": round(run_added, 3),
-                        "papi_sync_s": round(run_synced - run_added, 3),
-                    }
-                    for run, run_added, run_synced in runs
-                ]
-            },
-        )
+            order = [ONE_COMMAND, TWO_COMMANDS][:: 1 if trial % 2 == 0 else -1]
+            for path in order:
+                name = f"fresh{trial}{'a' if path == ONE_COMMAND else 'b'}"
+                timing, added, synced = operator_path(base, name, source, expected, started, path)
+                runs[path].append((timing, added, synced))
+                steps = (
+                    f"papi peer add --sync {synced:.2f} s"
+                    if path == ONE_COMMAND
+                    else f"peer add {added:.2f} s, papi sync {synced - added:.2f} s"
+                )
+                print(
+                    f"  trial {trial + 1}/{trials}, {path}: {timing.seconds:.2f} s ({steps}),"
+                    f" ceiling {timing.before:,.0f} before, {timing.after:,.0f}/s after:"
+                    f" ref {timing.reference:.2f} s",
+                    flush=True,
+                )
+        # catchup_s is the README's path: one command.
+        record_path("catchup_s", ONE_COMMAND, runs[ONE_COMMAND], len(entries), 3.0)
+        record_path("catchup_two_commands_s", TWO_COMMANDS, runs[TWO_COMMANDS], len(entries), None)
         before = bracketed_ceiling()
         figures = asyncio.run(measured_sync(base / "inproc", source.url))
         round_timing = Bracketed(figures["seconds"], before, bracketed_ceiling())

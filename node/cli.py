@@ -268,10 +268,12 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
 
     from .services.features import remember_features
     from .services.peers import add_peer, identified, remove_peer
+    from .services.sync import sync_peers
 
     settings = _settings(args)
+    report = SyncReport(settings) if args.sync else None
 
-    async def work(node: Any) -> str:
+    async def work(node: Any) -> list[Any] | None:
         try:
             peer = await add_peer(args.url, conn=node.db.connection())
         except ValueError:
@@ -286,25 +288,50 @@ def cmd_peer_add(args: argparse.Namespace) -> None:
             try:
                 info = await client.node_info(peer.url)
             except PeerError as exc:
-                return _(
-                    "Added %(url)s, but it does not answer now (%(error)s); will retry.",
-                    url=peer.url,
-                    error=exc,
+                print(
+                    _(
+                        "Added %(url)s, but it does not answer now (%(error)s); will retry.",
+                        url=peer.url,
+                        error=exc,
+                    ),
+                    flush=True,
                 )
+                return None
         if info["id"] == node.origin:
             await remove_peer(peer.url, conn=node.db.connection())
             raise CliError(_("%(url)s is this node itself", url=peer.url))
         peer = await identified(peer, info["id"], conn=node.db.connection())
         # Protocol 1.1 (docs/protocol.md 11.1).
         await remember_features(peer, info, conn=node.db.connection())
-        return _(
-            "Added %(url)s: %(name)s (%(id)s)",
-            url=peer.url,
-            name=info.get("name") or "?",
-            id=info["id"],
+        print(
+            _(
+                "Added %(url)s: %(name)s (%(id)s)",
+                url=peer.url,
+                name=info.get("name") or "?",
+                id=info["id"],
+            ),
+            flush=True,
+        )
+        if report is None:
+            return None
+        # --sync: the round of `papi sync`, with this peer only, in this same process
+        # (one command start instead of two: docs/performance.md 10.2).
+        return await sync_peers(
+            node, [peer], report.progress, deadline=None, done=report.done, waiting=report.waiting
         )
 
-    print(run_with_node(settings, work))
+    results = run_with_node(settings, work)
+    if report is None:
+        return
+    if results is None or sync_exit_status(results):
+        # The peer stays added: the running node retries it, `papi sync` does it now.
+        raise CliError(
+            _(
+                "%(url)s is added but not synced; see the error above and 'papi peer list', "
+                "then run 'papi sync' (the running node also retries it by itself)",
+                url=args.url,
+            )
+        )
 
 
 def cmd_peer_list(args: argparse.Namespace) -> None:
@@ -351,24 +378,24 @@ def peer_state_labels() -> dict[str, str]:
 SYNC_WARNING_KINDS = frozenset({"unreachable", "busy", "refused"})
 
 
-def cmd_sync(args: argparse.Namespace) -> None:
-    from .services.sync import RoundResult, sync_peers
-    from .store import peers as peer_rows
+class SyncReport:
+    """What `papi sync` prints of its rounds (stderr): progress, then one line per peer.
+    Progress and outcomes are printed here; the log adds only warnings and errors."""
 
-    settings = _settings(args)
-    # Progress and outcomes are printed below; the log adds only warnings and errors.
-    configure_logging(max(logging.WARNING, _log_level(settings.log_level)))
-    # On a terminal, one line updated in place; in a log, one line per page.
-    live = sys.stderr.isatty()
-    clear = "\r\033[K" if live else ""
-    running: dict[str, RoundResult] = {}
+    def __init__(self, settings: Settings) -> None:
+        configure_logging(max(logging.WARNING, _log_level(settings.log_level)))
+        # On a terminal, one line updated in place; in a log, one line per page.
+        self.live = sys.stderr.isatty()
+        self.clear = "\r\033[K" if self.live else ""
+        self.running: dict[str, Any] = {}
 
-    def progress(result: RoundResult) -> None:
+    def progress(self, result: Any) -> None:
+        running, clear = self.running, self.clear
         running[result.peer] = result
         pages = sum(r.pages for r in running.values())
         accepted = sum(r.accepted for r in running.values())
         sent = sum(r.pushed_back for r in running.values())
-        where = "" if live else f" ({result.peer})"
+        where = "" if self.live else f" ({result.peer})"
         print(
             clear
             + "  "
@@ -379,13 +406,26 @@ def cmd_sync(args: argparse.Namespace) -> None:
                 sent=sent,
             )
             + where,
-            end="" if live else "\n",
+            end="" if self.live else "\n",
             file=sys.stderr,
             flush=True,
         )
 
-    def done(result: RoundResult) -> None:
-        running.pop(result.peer, None)
+    def waiting(self, result: Any) -> None:
+        print(
+            self.clear
+            + _(
+                "%(peer)s: another process of this node (the running node or another command) "
+                "is syncing with this peer; waiting for its round to end",
+                peer=result.peer,
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def done(self, result: Any) -> None:
+        clear = self.clear
+        self.running.pop(result.peer, None)
         if result.error:
             # The labels speak the locale's language: scripts read the exit status (BRIEF
             # section 8, sync_exit_status), and the kind, a fixed word, is never translated.
@@ -410,6 +450,14 @@ def cmd_sync(args: argparse.Namespace) -> None:
                 file=sys.stderr,
             )
 
+
+def cmd_sync(args: argparse.Namespace) -> None:
+    from .services.sync import RoundResult, sync_peers
+    from .store import peers as peer_rows
+
+    settings = _settings(args)
+    report = SyncReport(settings)
+
     async def work(node: Any) -> list[RoundResult]:
         peers = await peer_rows.by_url(node.db.connection())
         if not peers:
@@ -418,7 +466,14 @@ def cmd_sync(args: argparse.Namespace) -> None:
             ngettext("Syncing with %(num)s peer", "Syncing with %(num)s peers", len(peers)),
             file=sys.stderr,
         )
-        return await sync_peers(node, list(peers), progress, deadline=None, done=done)
+        return await sync_peers(
+            node,
+            list(peers),
+            report.progress,
+            deadline=None,
+            done=report.done,
+            waiting=report.waiting,
+        )
 
     results = run_with_node(settings, work)
     exit_status = sync_exit_status(results)
@@ -1492,6 +1547,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = peer.add_parser("add", parents=[common], help=_("add a peer by its base URL"))
     p.add_argument("url", help=_("the peer's base URL (http://10.0.0.5:8000)"))
+    p.add_argument(
+        "--sync",
+        action="store_true",
+        help=_("then sync with it now, as 'papi sync' does with this peer only"),
+    )
     p.set_defaults(func=cmd_peer_add)
     p = peer.add_parser("list", parents=[common], help=_("show peers and their state"))
     p.set_defaults(func=cmd_peer_list)

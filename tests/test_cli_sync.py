@@ -4,6 +4,7 @@ could be synced, a peer answered nonsense, or an entry was rejected."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -111,3 +112,60 @@ def test_a_rejected_entry_is_an_error(node_factory: NodeFactory) -> None:
     result = a.papi("sync", check=False)
     assert result.returncode == 1
     assert "1 refusées" in result.stderr
+
+
+# -- papi peer add URL --sync: add, then the round of `papi sync` with that peer ---------
+
+
+def test_peer_add_with_sync_adds_and_syncs_in_one_command(node_factory: NodeFactory) -> None:
+    b = node_factory("b")
+    c = node_factory("c")
+    b.papi("peer", "add", c.url)
+    b.papi("sync")  # b holds c's place too
+    a = node_factory("a", start=False)
+
+    result = a.papi("peer", "add", "--sync", b.url, check=False)
+    assert result.returncode == 0, result.stderr
+    assert re.search(rf"{b.url} ajouté : b \(ed25519:[A-Za-z0-9_-]{{43}}\)", result.stdout)
+    outcome = re.search(rf"{b.url}: (\d+) acceptées, 0 refusées", result.stderr)
+    assert outcome and int(outcome.group(1)) >= 2, result.stderr  # b's place and c's
+
+    again = a.papi("sync")  # the round above stored everything b holds
+    assert f"{b.url}: déjà synchronisé" in again.stderr
+    listed = a.papi("peer", "list").stdout
+    assert b.url in listed and "ok" in listed.split(b.url)[1].splitlines()[0]
+
+
+def test_peer_add_with_sync_keeps_an_unreachable_peer_and_says_what_to_do(
+    node_factory: NodeFactory,
+) -> None:
+    a = node_factory("a", start=False)
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = a.papi("peer", "add", dead, "--sync", check=False)
+    assert result.returncode == 1  # as `papi sync` with this peer alone
+    assert f"{dead} ajouté, mais il ne répond pas pour l'instant" in result.stdout
+    assert f"{dead} est ajouté mais pas synchronisé" in result.stderr
+    assert "lancer 'papi sync'" in result.stderr and "Traceback" not in result.stderr
+    assert dead in a.papi("peer", "list").stdout  # kept
+
+
+def test_peer_add_with_sync_fails_on_a_rejected_entry(node_factory: NodeFactory) -> None:
+    b = node_factory("b", max_future_seconds=10 * 86400)
+    key = NodeKey.generate()
+    place = build_entry(
+        key, seq=1, prev=None, kind="place", oid="place", op="put",
+        payload={"nom": "Lieu pressé", "commune": "Brest"},
+    )  # fmt: skip
+    ahead = build_entry(
+        key, seq=2, prev=place.header_hash, kind="skill", oid="s", op="put",
+        payload={"title": "Atelier"}, ts=utc_now() + timedelta(days=3),
+    )  # fmt: skip
+    r = httpx.post(
+        b.url + "/federation/v1/push", json={"entries": [place.to_json(), ahead.to_json()]}
+    )
+    assert len(r.json()["accepted"]) == 2
+    a = node_factory("a", start=False)
+    result = a.papi("peer", "add", "--sync", b.url, check=False)
+    assert result.returncode == 1  # as `papi sync`: an entry was rejected
+    assert "1 refusées" in result.stderr
+    assert f"{b.url} est ajouté mais pas synchronisé" in result.stderr

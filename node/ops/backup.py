@@ -39,6 +39,7 @@ from federation.timeutil import format_ts, parse_ts, utc_now
 from ..i18n import N_, Phrase, Translatable
 from ..migrations import LATEST, SchemaTooNew
 from ..services.identity import read_origin
+from ..services.round_lease import LEASE_DIR
 from ..settings import DATABASE_FILE, KEY_FILE, NEW_LOG_MARKER, RESTORED_MARKER, Settings
 from ..store import files as database_files
 from . import encryption
@@ -64,8 +65,9 @@ SKIPPED = {
 LAST_BACKUP_FILE = "last-backup.json"
 SKIPPED.update((LAST_BACKUP_FILE, f"{LAST_BACKUP_FILE}.tmp"))
 #: Never copied either: folders of files made again from others when missing (the
-#: thumbnails of photos, from their blobs).
-DERIVED_DIRS = {"thumbs"}
+#: thumbnails of photos, from their blobs), and the sync rounds' lease files (empty: the
+#: lease is the lock a running process holds on them).
+DERIVED_DIRS = {"thumbs", LEASE_DIR}
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1024 * 1024
 

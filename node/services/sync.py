@@ -44,6 +44,7 @@ from .health import is_disk_full
 from .ingest import IngestReport, outcome_seen
 from .peers import failure_kind, identified, make_due, record_failure, record_success
 from .receive import AlongTree, DiskFull, receive
+from .round_lease import round_lease
 
 if TYPE_CHECKING:
     from ..db import Database
@@ -270,9 +271,18 @@ Progress = Callable[[RoundResult], None]
 
 
 async def sync_with(
-    node: Node, peer: PeerLike, progress: Progress | None = None, *, deadline: float | None = None
+    node: Node,
+    peer: PeerLike,
+    progress: Progress | None = None,
+    *,
+    deadline: float | None = None,
+    waiting: Progress | None = None,
 ) -> RoundResult:
     """One anti-entropy round with ``peer``; its state row records the outcome.
+
+    One round per peer at a time in the node's processes (``round_lease``): when another
+    process (``papi serve`` and ``papi sync`` on one data directory) runs one, the round
+    is skipped (``skipped``), or with ``waiting`` (called once) waits for it to end first.
 
     Never raises (but for cancellation): whatever goes wrong is a failure of this peer,
     recorded with its kind and a backoff, and logged once."""
@@ -281,6 +291,26 @@ async def sync_with(
         result.skipped = True
         return result
     node.syncing.add(peer.id)
+    try:
+        told = None if waiting is None else (lambda: waiting(result))
+        async with round_lease(node.settings.data_dir, peer.id, waiting=told) as held:
+            if held:
+                await _recorded_round(node, peer, result, progress, deadline)
+            else:
+                result.skipped = True
+                log.info("round with %s skipped: another process of this node runs one", peer.url)
+    finally:
+        node.syncing.discard(peer.id)
+    return result
+
+
+async def _recorded_round(
+    node: Node,
+    peer: PeerLike,
+    result: RoundResult,
+    progress: Progress | None,
+    deadline: float | None,
+) -> None:
     started = time.monotonic()
     try:
         await _run_round(node, peer, result, progress, deadline)
@@ -298,10 +328,7 @@ async def sync_with(
             await _failed(node, peer, result, "internal", f"{type(exc).__name__}: {exc}")
     else:
         await _succeeded(node, peer, result)
-    finally:
-        node.syncing.discard(peer.id)
     node.metrics.count_round(result, time.monotonic() - started)
-    return result
 
 
 async def _run_round(
@@ -642,15 +669,17 @@ async def sync_peers(
     *,
     deadline: float | None,
     done: Progress | None = None,
+    waiting: Progress | None = None,
 ) -> list[RoundResult]:
     """Rounds with ``peers``, side by side (at most ``sync_concurrency`` at a time in
     the whole node), so that a slow or silent peer delays no other; ``done`` is called as
     each ends; results in ``peers`` order. A node restored from a backup writes again
-    once these rounds show its log caught up with its peers' (``settle_catch_up``)."""
+    once these rounds show its log caught up with its peers' (``settle_catch_up``).
+    ``waiting``: wait for the round another process runs with a peer (``sync_with``)."""
 
     async def one(peer: PeerLike) -> RoundResult:
         async with node.sync_slots:
-            result = await sync_with(node, peer, progress, deadline=deadline)
+            result = await sync_with(node, peer, progress, deadline=deadline, waiting=waiting)
         if done:
             done(result)
         return result
