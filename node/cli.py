@@ -399,9 +399,10 @@ class SyncReport:
         print(
             clear
             + "  "
-            + _(
-                "%(pages)s pages: %(accepted)s entries accepted, %(sent)s sent back",
-                pages=pages,
+            + ngettext(
+                "%(num)s page: %(accepted)s entries accepted, %(sent)s sent back",
+                "%(num)s pages: %(accepted)s entries accepted, %(sent)s sent back",
+                pages,
                 accepted=accepted,
                 sent=sent,
             )

@@ -129,6 +129,8 @@ def test_peer_add_with_sync_adds_and_syncs_in_one_command(node_factory: NodeFact
     assert re.search(rf"{b.url} ajouté : b \(ed25519:[A-Za-z0-9_-]{{43}}\)", result.stdout)
     outcome = re.search(rf"{b.url}: (\d+) acceptées, 0 refusées", result.stderr)
     assert outcome and int(outcome.group(1)) >= 2, result.stderr  # b's place and c's
+    # One page of progress says so in the singular.
+    assert re.search(r"^  1 page : \d+ entrées acceptées", result.stderr, re.M), result.stderr
 
     again = a.papi("sync")  # the round above stored everything b holds
     assert f"{b.url}: déjà synchronisé" in again.stderr
