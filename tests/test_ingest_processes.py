@@ -5,19 +5,22 @@ but the time to check its batch here, and no worker may outlive its scope."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from federation.checking import check_batch
 from node.services import check_processes, ingest
 from node.services.peers import add_peer
 from node.services.sync import sync_with
 from tests.bulk import origin_log
-from tests.conftest import InProcessNode, in_process_node
+from tests.conftest import InProcessNode, in_process_node, wait_until
 from tests.network import network, url_of
 from tests.test_ingest_parallel import _batch
 
@@ -176,3 +179,59 @@ def test_the_setting_is_bounded(tmp_path: Path) -> None:
     for wrong in (-1, 17):
         with pytest.raises(ConfigError, match="check_processes"):
             load_settings(tmp_path, {"check_processes": wrong}, environ={})
+
+
+@pytest.mark.parametrize("ahead", [False, True])
+async def test_this_process_checks_the_pieces_no_worker_has_taken(
+    monkeypatch: pytest.MonkeyPatch, ahead: bool
+) -> None:
+    """While it waits for a batch, this process checks its last pieces, those the
+    worker has not taken: each piece is checked once, the answers keep the batch's
+    order (refusals included). The worker is held until this process has helped, and
+    this process helps once the worker has taken the first piece: both take a share."""
+    monkeypatch.setattr(check_processes, "PIECE_ENTRIES", 10)
+    documents = origin_log(3, 55)
+    documents[52] = {"header": "not an entry"}  # in a piece checked here
+    documents[3] = ["not", "an", "entry"]  # in the worker's piece
+    release = threading.Event()
+    sent: list[int] = []
+    here: list[int] = []
+    send, check_here, help_ = (
+        check_processes._Worker.send,
+        check_processes.check_batch,
+        check_processes.CheckProcesses._help,
+    )
+
+    def held_send(self: check_processes._Worker, pieces: list[Any], *limits: Any) -> None:
+        release.wait(30)
+        sent.append(len(pieces))
+        send(self, pieces, *limits)
+
+    def counted(pieces: list[Any], *limits: Any) -> list[Any]:
+        here.append(len(pieces))
+        return check_here(pieces, *limits)
+
+    async def helped(self: check_processes.CheckProcesses, batch: Any) -> None:
+        await asyncio.to_thread(wait_until, lambda: batch.pieces[0].claimed, interval=0.01)
+        try:
+            await help_(self, batch)
+        finally:
+            release.set()
+
+    monkeypatch.setattr(check_processes._Worker, "send", held_send)
+    monkeypatch.setattr(check_processes, "check_batch", counted)
+    monkeypatch.setattr(check_processes.CheckProcesses, "_help", helped)
+    processes = check_processes.CheckProcesses(1)
+    async with processes.scope():
+        if ahead:
+            checking = asyncio.ensure_future(processes.check(documents, 65536, None, here=False))
+            await asyncio.to_thread(wait_until, lambda: processes._batches, interval=0.01)
+            await processes.help(documents)
+            checked = await checking
+        else:
+            checked = await processes.check(documents, 65536, None)
+        assert processes.running == 1
+    assert processes.running == 0
+    assert checked == check_batch(documents, 65536, None)
+    assert checked[3] is None and checked[52] is None and checked.count(None) == 2
+    assert sent == [10] and here == [5, 10, 10, 10, 10]
