@@ -190,17 +190,13 @@ async def test_this_process_checks_the_pieces_no_worker_has_taken(
     order (refusals included). The worker is held until this process has helped, and
     this process helps once the worker has taken the first piece: both take a share."""
     monkeypatch.setattr(check_processes, "PIECE_ENTRIES", 10)
-    documents = origin_log(3, 55)
+    documents: list[Any] = origin_log(3, 55)
     documents[52] = {"header": "not an entry"}  # in a piece checked here
     documents[3] = ["not", "an", "entry"]  # in the worker's piece
     release = threading.Event()
     sent: list[int] = []
     here: list[int] = []
-    send, check_here, help_ = (
-        check_processes._Worker.send,
-        check_processes.check_batch,
-        check_processes.CheckProcesses._help,
-    )
+    send, help_ = check_processes._Worker.send, check_processes.CheckProcesses._help
 
     def held_send(self: check_processes._Worker, pieces: list[Any], *limits: Any) -> None:
         release.wait(30)
@@ -209,7 +205,7 @@ async def test_this_process_checks_the_pieces_no_worker_has_taken(
 
     def counted(pieces: list[Any], *limits: Any) -> list[Any]:
         here.append(len(pieces))
-        return check_here(pieces, *limits)
+        return check_batch(pieces, *limits)
 
     async def helped(self: check_processes.CheckProcesses, batch: Any) -> None:
         await asyncio.to_thread(wait_until, lambda: batch.pieces[0].claimed, interval=0.01)
