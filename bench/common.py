@@ -51,11 +51,43 @@ REFERENCE_RATE = 10_000.0
 TIME_UNITS = ("s", "ms")
 
 
-def reference_figure(value: float, unit: str) -> float | None:
-    """``value`` in reference units, if it is a time and the ceiling was measured."""
-    if unit not in TIME_UNITS or not REFERENCE_CEILING or value == float("inf"):
+def reference_figure(value: float, unit: str, ceiling: float | None = None) -> float | None:
+    """``value`` in reference units, if it is a time and a ceiling was measured:
+    ``ceiling`` (one measured around this figure, see ``bracketed``) or the run's."""
+    ceiling = ceiling or REFERENCE_CEILING
+    if unit not in TIME_UNITS or not ceiling or value == float("inf"):
         return None
-    return value * REFERENCE_CEILING / REFERENCE_RATE
+    return value * ceiling / REFERENCE_RATE
+
+
+@dataclass(frozen=True)
+class Bracketed:
+    """A timing with the one-core ceiling measured just before and just after it.
+
+    The machines' speed changes by half again within seconds (consecutive one-second runs
+    of the ceiling: 3,700, 3,800, 5,300, 5,800, 4,000 entries/s...), so a ceiling measured
+    minutes earlier, at the run's start, may belong to another phase. The mean of the two
+    around a timing is the yardstick of the seconds it took (docs/performance.md 10.8)."""
+
+    seconds: float
+    before: float
+    after: float
+
+    @property
+    def ceiling(self) -> float:
+        return (self.before + self.after) / 2
+
+    @property
+    def reference(self) -> float:
+        return self.seconds * self.ceiling / REFERENCE_RATE
+
+
+def bracketed_ceiling() -> float:
+    """One run of the reference ceiling's fixed workload (entries/s), as at the run's start
+    but not the best of three: one phase of the machine, the one around a timing."""
+    from bench.ingest import reference_ceiling
+
+    return reference_ceiling(runs=1)
 
 
 def size(small: int, full: int) -> int:
@@ -83,10 +115,16 @@ def record(
     ceiling: float | None = None,
     higher_is_better: bool = False,
     note: str = "",
+    reference_ceiling: float | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Keep a figure and print its summary line (a time with its reference figure next
-    to it; a target on a time is judged on the reference figure)."""
-    reference = reference_figure(value, unit)
+    to it; a target on a time is judged on the reference figure).
+
+    ``reference_ceiling``: the ceiling measured around this timing (``Bracketed``), which
+    then gives its reference figure; the one from the run's start-of-run ceiling is kept
+    next to it (``reference_start_of_run``) so that both methods show in every run."""
+    reference = reference_figure(value, unit, reference_ceiling)
     FIGURES[name] = {
         "value": round(float(value), 6),
         "unit": unit,
@@ -95,9 +133,23 @@ def record(
     }
     if reference is not None:
         FIGURES[name]["reference"] = round(reference, 6)
+    start_of_run = None
+    if reference_ceiling:
+        FIGURES[name]["reference_ceiling"] = round(reference_ceiling, 3)
+        start_of_run = reference_figure(value, unit)
+        if start_of_run is not None:
+            FIGURES[name]["reference_start_of_run"] = round(start_of_run, 6)
+    if extra:
+        FIGURES[name].update(extra)
     parts = [f"{name:34} {_fmt(value):>12} {unit}"]
     if reference is not None:
         parts.append(f"(ref {_fmt(reference)} {unit})")
+    if reference_ceiling:
+        parts.append(
+            f"[ceiling around it {reference_ceiling:,.0f}/s"
+            + ("" if start_of_run is None else f"; at the run's start: ref {_fmt(start_of_run)}")
+            + "]"
+        )
     if target is not None:
         judged = value if reference is None else reference
         met = judged >= target if higher_is_better else judged <= target
