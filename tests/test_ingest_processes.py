@@ -231,3 +231,38 @@ async def test_this_process_checks_the_pieces_no_worker_has_taken(
     assert checked == check_batch(documents, 65536, None)
     assert checked[3] is None and checked[52] is None and checked.count(None) == 2
     assert sent == [10] and here == [5, 10, 10, 10, 10]
+
+
+async def test_a_batch_dropped_while_the_worker_checks_it_leaves_the_worker_serving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch checked ahead and then dropped (its task cancelled while the worker checks
+    its first piece): the worker's answer to that piece must not end the thread that
+    feeds it, so that the next batch still goes to the worker."""
+    monkeypatch.setattr(check_processes, "PIECE_ENTRIES", 10)
+    dropped: list[Any] = origin_log(4, 20)
+    batch: list[Any] = origin_log(5, 30)
+    answered = threading.Event()
+    receive = check_processes._Worker.receive
+
+    def held_receive(self: check_processes._Worker, count: int) -> list[Any]:
+        answered.wait(30)
+        return receive(self, count)
+
+    monkeypatch.setattr(check_processes._Worker, "receive", held_receive)
+    processes = check_processes.CheckProcesses(1)
+    async with processes.scope():
+        checking = asyncio.ensure_future(processes.check(dropped, 65536, None, here=False))
+        await asyncio.to_thread(wait_until, lambda: processes._batches, interval=0.01)
+        first = processes._batches[id(dropped)].pieces[0]
+        await asyncio.to_thread(wait_until, lambda: first.claimed, interval=0.01)
+        checking.cancel()  # what ``Ingestor.forget_ahead`` does
+        await asyncio.wait([checking])
+        answered.set()
+        taken = asyncio.ensure_future(processes.check(batch, 65536, None, here=False))
+        await asyncio.to_thread(wait_until, lambda: processes._batches.get(id(batch)))
+        pieces = processes._batches[id(batch)].pieces
+        # The worker takes the new batch's pieces (this process does not help here);
+        # the bound only turns a worker no one feeds into a failure instead of a hang.
+        assert await asyncio.wait_for(taken, 30) == check_batch(batch, 65536, None)
+        assert all(piece.claimed for piece in pieces)

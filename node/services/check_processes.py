@@ -237,11 +237,15 @@ class CheckProcesses:
             await self._help(batch)
 
     def _claim(self, piece: _Piece) -> bool:
+        """True for the one caller that is to check ``piece``. A claimed piece's future
+        is marked running: a batch dropped meanwhile (its waiting cancelled) cannot
+        cancel it, and the answer can always be set; a piece already cancelled is
+        nobody's to check."""
         with self._claims:
             if piece.claimed:
                 return False
             piece.claimed = True
-            return True
+        return piece.done.set_running_or_notify_cancel()
 
     async def _help(self, batch: _Batch) -> None:
         loop = asyncio.get_running_loop()
