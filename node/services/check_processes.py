@@ -141,7 +141,8 @@ class _Piece:
 
 
 class _Batch:
-    """A batch being checked: its pieces in order, and the workers they were sent to."""
+    """A batch being checked: its pieces in order, and which start of the workers they
+    were sent to."""
 
     def __init__(
         self, documents: list[Any], limits: tuple[int, float | None], generation: int
@@ -231,7 +232,7 @@ class CheckProcesses:
 
     async def help(self, documents: list[Any]) -> None:
         """This process waits for ``documents`` (a batch given to ``check`` without
-        ``help``): it checks the pieces no worker has taken yet, from the last."""
+        ``here``): it checks the pieces no worker has taken yet, from the last."""
         batch = self._batches.get(id(documents))
         if batch is not None and batch.documents is documents:
             await self._help(batch)
