@@ -148,9 +148,9 @@ async def test_the_next_page_is_checked_while_the_current_one_is_stored(tmp_path
         ingestor = a.node.ingestor
         parse_all = ingestor._parse_all
 
-        async def recorded(documents: list[Any]) -> Any:
+        async def recorded(documents: list[Any], **options: Any) -> Any:
             recorder.events.append(("check", len(documents)))
-            return await parse_all(documents)
+            return await parse_all(documents, **options)
 
         ingestor._parse_all = recorded  # type: ignore[method-assign]
         result = await round_with(a, "b")

@@ -248,13 +248,19 @@ class Ingestor:
                 outcomes.append(Unstorable(f"this node could not check the entry: {exc!r}"))
         return outcomes
 
-    async def _parse_all(self, documents: list[Any]) -> list[Entry | EntryRejected]:
-        """``parse`` of every document, in order; large batches on ``PARSE_THREADS``."""
+    async def _parse_all(
+        self, documents: list[Any], *, ahead: bool = False
+    ) -> list[Entry | EntryRejected]:
+        """``parse`` of every document, in order; large batches on ``PARSE_THREADS``, or
+        in worker processes (which this process helps unless the batch is checked
+        ``ahead``: then only once it waits for it, ``_checked``)."""
         global _parse_pool
         if PARSE_THREADS < 2 or len(documents) < PARSE_THREADS_MIN_BATCH:
             return self._parse_each(documents)
         if len(documents) >= CHECK_PROCESSES_MIN_BATCH:
-            checked = await self.processes.check(documents, self.max_payload_bytes, self.max_future)
+            checked = await self.processes.check(
+                documents, self.max_payload_bytes, self.max_future, here=not ahead
+            )
             if checked is not None:
                 return self._outcomes_of(documents, checked)
         if _parse_pool is None:
@@ -292,7 +298,7 @@ class Ingestor:
         if PARSE_THREADS < 2 or len(documents) < PARSE_THREADS_MIN_BATCH:
             return
         self.forget_ahead(documents)
-        checking = asyncio.ensure_future(self._parse_all(documents))
+        checking = asyncio.ensure_future(self._parse_all(documents, ahead=True))
         checking.add_done_callback(outcome_seen)
         self._ahead[id(documents)] = (documents, checking)
 
@@ -307,6 +313,8 @@ class Ingestor:
         ahead = self._ahead.get(id(documents))
         if ahead is not None and ahead[0] is documents:
             del self._ahead[id(documents)]
+            # This process waits for them now: it checks what the workers have not begun.
+            await self.processes.help(documents)
             return await ahead[1]
         return await self._parse_all(documents)
 
