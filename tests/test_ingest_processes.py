@@ -259,9 +259,19 @@ async def test_a_batch_dropped_while_the_worker_checks_it_leaves_the_worker_serv
         checking.cancel()  # what ``Ingestor.forget_ahead`` does
         await asyncio.wait([checking])
         answered.set()
+        made: list[check_processes._Batch] = []
+        make = check_processes._Batch
+
+        def recorded(*args: Any) -> check_processes._Batch:
+            made.append(make(*args))
+            return made[-1]
+
+        # Kept as it is made: the batch leaves ``_batches`` as soon as it is checked,
+        # which a fast worker can do before a poll of ``_batches`` sees it.
+        monkeypatch.setattr(check_processes, "_Batch", recorded)
         taken = asyncio.ensure_future(processes.check(batch, 65536, None, here=False))
-        await asyncio.to_thread(wait_until, lambda: processes._batches.get(id(batch)))
-        pieces = processes._batches[id(batch)].pieces
+        await asyncio.to_thread(wait_until, lambda: made, interval=0.01)
+        pieces = made[0].pieces
         # The worker takes the new batch's pieces (this process does not help here);
         # the bound only turns a worker no one feeds into a failure instead of a hang.
         assert await asyncio.wait_for(taken, 30) == check_batch(batch, 65536, None)
