@@ -50,7 +50,7 @@ log = logging.getLogger("node.cli")
 
 def cmd_init(args: argparse.Namespace) -> None:
     values = {"name": args.name, "commune": args.commune, "url": args.url}
-    settings, created = _initialise(args, **values)
+    settings, created = _initialise(args, whole_profile=True, **values)
     given = {name: value for name, value in values.items() if value}
     if not created and given:
         # An existing node (for instance one 'scripts/serve' started unnamed): keep the key,

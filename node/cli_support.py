@@ -131,14 +131,21 @@ def settings_of(args: argparse.Namespace, **overrides: Any) -> Settings:
     return load_settings(Path(args.data_dir), overrides)
 
 
-def initialise(args: argparse.Namespace, **values: Any) -> tuple[Settings, bool]:
+def initialise(
+    args: argparse.Namespace, *, whole_profile: bool = False, **values: Any
+) -> tuple[Settings, bool]:
+    """The data directory made if need be, and its settings. ``url`` is always checked;
+    with ``whole_profile`` (``papi init``), the place profile's schema too: it loads the
+    schema validator, which a node otherwise loads at its first validation (idle memory,
+    docs/performance.md 10.3), so ``papi serve`` leaves it out."""
     data_dir = Path(args.data_dir)
-    check_place_settings(values, _("command line"))
+    check_place_settings(values, _("command line"), whole_profile=whole_profile)
     created = init_data_dir(data_dir, values)[1]
     settings = load_settings(data_dir)
     check_place_settings(
         {"name": settings.name, "commune": settings.commune, "url": settings.url},
         str(settings.config_path),
+        whole_profile=whole_profile,
     )
     return settings, created
 
@@ -147,7 +154,9 @@ def initialise(args: argparse.Namespace, **values: Any) -> tuple[Settings, bool]
 _PROFILE_MEMBERS = {"nom": "name", "commune": "commune", "endpoints": "url"}
 
 
-def check_place_settings(values: Mapping[str, Any], source: str) -> None:
+def check_place_settings(
+    values: Mapping[str, Any], source: str, *, whole_profile: bool = True
+) -> None:
     """``name``, ``commune`` and ``url`` become the published place profile: refuse, in
     one line naming the setting, what its schema (or a peer dialling the URL) would
     refuse, before anything is written or published."""
@@ -163,6 +172,8 @@ def check_place_settings(values: Mapping[str, Any], source: str) -> None:
             raise ConfigError(
                 N_("%(source)s: setting %(name)s: %(error)s"), source=source, name="url", error=exc
             ) from None
+    if not whole_profile:
+        return
     profile: dict[str, Any] = {"nom": values.get("name") or "-"}
     if values.get("commune"):
         profile["commune"] = values["commune"]
