@@ -129,8 +129,8 @@ print(json.dumps(sorted(name.split(".")[0] for name in sys.modules)))
 
 def test_papi_serve_checks_its_settings_without_the_schema_library(tmp_path: Path) -> None:
     """``papi serve`` checks the configured url, not the whole place profile's schema
-    (``papi init`` does): the check loaded the schema library at every start, 8 MiB of
-    idle memory (57.4 MiB against 49.5 in the benchmark)."""
+    (``papi init`` does): the check loaded the schema library at every start
+    (``idle_rss_mb`` 57.4 MiB in the benchmark, 49.8 without it)."""
     loaded = loaded_by(SERVE_PROBE, str(tmp_path / "node"))
     assert "node" in loaded  # the probe did run
     assert "jsonschema_rs" not in loaded
