@@ -91,9 +91,9 @@ def test_a_peer_answering_nonsense_is_an_error(
     assert f"erreur : {nonsense_url} : protocol : " in result.stderr
 
 
-def test_a_rejected_entry_is_an_error(node_factory: NodeFactory) -> None:
-    # b takes entries dated up to 10 days ahead; a, the default day.
-    b = node_factory("b", max_future_seconds=10 * 86400)
+def push_an_entry_dated_ahead(url: str) -> None:
+    """A place and a skill dated 3 days ahead, pushed to the node at ``url`` (which takes
+    them); a node with the default day of tolerance refuses the skill."""
     key = NodeKey.generate()
     place = build_entry(
         key, seq=1, prev=None, kind="place", oid="place", op="put",
@@ -103,10 +103,15 @@ def test_a_rejected_entry_is_an_error(node_factory: NodeFactory) -> None:
         key, seq=2, prev=place.header_hash, kind="skill", oid="s", op="put",
         payload={"title": "Atelier"}, ts=utc_now() + timedelta(days=3),
     )  # fmt: skip
-    r = httpx.post(
-        b.url + "/federation/v1/push", json={"entries": [place.to_json(), ahead.to_json()]}
-    )
+    entries = [place.to_json(), ahead.to_json()]
+    r = httpx.post(url + "/federation/v1/push", json={"entries": entries})
     assert len(r.json()["accepted"]) == 2
+
+
+def test_a_rejected_entry_is_an_error(node_factory: NodeFactory) -> None:
+    # b takes entries dated up to 10 days ahead; a, the default day.
+    b = node_factory("b", max_future_seconds=10 * 86400)
+    push_an_entry_dated_ahead(b.url)
     a = node_factory("a", start=False)
     a.papi("peer", "add", b.url)
     result = a.papi("sync", check=False)
@@ -153,19 +158,7 @@ def test_peer_add_with_sync_keeps_an_unreachable_peer_and_says_what_to_do(
 
 def test_peer_add_with_sync_fails_on_a_rejected_entry(node_factory: NodeFactory) -> None:
     b = node_factory("b", max_future_seconds=10 * 86400)
-    key = NodeKey.generate()
-    place = build_entry(
-        key, seq=1, prev=None, kind="place", oid="place", op="put",
-        payload={"nom": "Lieu pressé", "commune": "Brest"},
-    )  # fmt: skip
-    ahead = build_entry(
-        key, seq=2, prev=place.header_hash, kind="skill", oid="s", op="put",
-        payload={"title": "Atelier"}, ts=utc_now() + timedelta(days=3),
-    )  # fmt: skip
-    r = httpx.post(
-        b.url + "/federation/v1/push", json={"entries": [place.to_json(), ahead.to_json()]}
-    )
-    assert len(r.json()["accepted"]) == 2
+    push_an_entry_dated_ahead(b.url)
     a = node_factory("a", start=False)
     result = a.papi("peer", "add", "--sync", b.url, check=False)
     assert result.returncode == 1  # as `papi sync`: an entry was rejected
